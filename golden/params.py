@@ -1,0 +1,282 @@
+"""The one parameter tree that feeds both the golden model and the Amaranth generators.
+
+Every field is checked once, here, by :func:`validate` (called from each dataclass's
+``__post_init__``); an out-of-range value raises :class:`ConfigError` naming the dotted field and
+its allowed range. Nothing is clamped silently.
+
+Physical layout of a synapse array (shared by golden and RTL)
+-------------------------------------------------------------
+A synapse (logical weight) at ``(row, col)`` is ``D = devices * (2 if differential else 1)``
+devices on word line ``row``. Device slot ``d`` in ``[0, D)`` sits on physical column
+``col * D + d``. In differential mode slots ``[0, N)`` form the G+ group and ``[N, 2N)`` the G- group.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A parameter is out of its allowed range; the message names the field and the range."""
+
+
+def bits_for(n: int) -> int:
+    """Width in bits of an unsigned signal that holds values ``0 .. n-1`` (at least 1)."""
+    return max(1, (n - 1).bit_length())
+
+
+def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is an int in ``[lo, hi]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if value < lo or (hi is not None and value > hi):
+        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
+        raise ConfigError(f"{name} = {value} is out of range: allowed {rng}")
+
+
+def check_float(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is a real number in ``[lo, hi]`` (or ``(lo, hi]``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ConfigError(f"{name} must be a number, got {value!r}")
+    if value < lo or value > hi or (lo_open and value == lo):
+        rng = f"{'(' if lo_open else '['}{lo}, {hi}]"
+        raise ConfigError(f"{name} = {value} is out of range: allowed {rng}")
+
+
+def check_choice(name: str, value: Any, choices: tuple) -> None:
+    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{name} = {value!r} is not allowed: choose one of {list(choices)}")
+
+
+def check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+
+
+MAX_ROWS = 4096
+MAX_COLS = 4096
+MAX_DEVICES = 64
+MAX_TIMING = 255
+
+
+@dataclass(frozen=True)
+class ArrayParams:
+    """Crossbar size in synapses and the cell type.
+
+    Attributes
+    ----------
+    rows : int, 1..4096
+        Synapse rows (word lines).
+    cols : int, 1..4096
+        Synapse columns (each occupies ``D`` physical columns, see module docstring).
+    cell : "1T1R" | "2T2R"
+        Cell type the crossbar addressing drives.
+    """
+
+    rows: int = 32
+    cols: int = 32
+    cell: str = "1T1R"
+
+    def __post_init__(self):
+        check_int("array.rows", self.rows, 1, MAX_ROWS)
+        check_int("array.cols", self.cols, 1, MAX_COLS)
+        check_choice("array.cell", self.cell, ("1T1R", "2T2R"))
+
+
+@dataclass(frozen=True)
+class SynapseParams:
+    """Multi-ReRAM synapse and its counter-based arbitration (Boybat et al.).
+
+    Attributes
+    ----------
+    devices : int, 1..64
+        N, devices per synapse (per group in differential mode).
+    increment : int
+        Step of the global selection counter, 1..N-1 and co-prime with N (1 when N = 1), so that
+        the counter visits every device.
+    differential : bool
+        Weight = sum G+ - sum G- with separate selection counters per group.
+    pot_period, dep_period : int, 1..256
+        Potentiation (depression) is applied only in every P-th update cycle (asymmetry balance).
+    refresh_pulses : int, 1..255
+        RESET pulses applied to each device of a synapse on a refresh.
+    """
+
+    devices: int = 4
+    increment: int = 1
+    differential: bool = False
+    pot_period: int = 1
+    dep_period: int = 1
+    refresh_pulses: int = 1
+
+    def __post_init__(self):
+        check_int("synapse.devices", self.devices, 1, MAX_DEVICES)
+        check_int("synapse.increment", self.increment, 1, max(1, self.devices - 1))
+        if math.gcd(self.increment, self.devices) != 1:
+            raise ConfigError(
+                f"synapse.increment = {self.increment} is not co-prime with synapse.devices = "
+                f"{self.devices}: the selection counter would skip devices; allowed: 1..{max(1, self.devices - 1)} "
+                f"with gcd(increment, devices) == 1")
+        check_bool("synapse.differential", self.differential)
+        check_int("synapse.pot_period", self.pot_period, 1, 256)
+        check_int("synapse.dep_period", self.dep_period, 1, 256)
+        check_int("synapse.refresh_pulses", self.refresh_pulses, 1, 255)
+
+    @property
+    def slots(self) -> int:
+        """D: physical devices per synapse (2N in differential mode)."""
+        return self.devices * (2 if self.differential else 1)
+
+
+@dataclass(frozen=True)
+class UpdateParams:
+    """Mixed-precision update unit fixed-point formats (all in LSBs of the chi accumulator).
+
+    Attributes
+    ----------
+    dw_width : int, 2..32
+        Width of the signed two's-complement weight update dW.
+    chi_width : int, dw_width..40
+        Width of the signed accumulator chi; chi + dW saturates at its range.
+    eps : int, 1..2**(chi_width-1)-1
+        Pulse threshold: while |chi| >= eps one pulse is emitted and chi -= sign(chi)*eps.
+    count_width : int, 1..8
+        Width of the unsigned pulse count: at most 2**count_width - 1 pulses per request (the rest
+        stays in chi).
+    """
+
+    dw_width: int = 12
+    chi_width: int = 16
+    eps: int = 256
+    count_width: int = 4
+
+    def __post_init__(self):
+        check_int("update.dw_width", self.dw_width, 2, 32)
+        check_int("update.chi_width", self.chi_width, self.dw_width, 40)
+        check_int("update.eps", self.eps, 1, (1 << (self.chi_width - 1)) - 1)
+        check_int("update.count_width", self.count_width, 1, 8)
+
+    @property
+    def max_count(self) -> int:
+        return (1 << self.count_width) - 1
+
+
+@dataclass(frozen=True)
+class TimingParams:
+    """Programming and read timing in clock cycles (all 1..255).
+
+    Attributes
+    ----------
+    setup : int
+        Address/line setup before the first pulse of a request.
+    width : int
+        Programming pulse width.
+    gap : int
+        Gap between two pulses of one request.
+    settle : int
+        Settling time after the last pulse before the next request (or the verify read).
+    read : int
+        Read strobe length (read path and optional program-and-verify read).
+    verify : bool
+        Program-and-verify: a read of the cell after the pulses of each request.
+    """
+
+    setup: int = 1
+    width: int = 2
+    gap: int = 1
+    settle: int = 1
+    read: int = 2
+    verify: bool = False
+
+    def __post_init__(self):
+        for f in ("setup", "width", "gap", "settle", "read"):
+            check_int(f"timing.{f}", getattr(self, f), 1, MAX_TIMING)
+        check_bool("timing.verify", self.verify)
+
+
+@dataclass(frozen=True)
+class AccelParams:
+    """Root of the parameter tree: one object feeds golden and the generators."""
+
+    array: ArrayParams = field(default_factory=ArrayParams)
+    synapse: SynapseParams = field(default_factory=SynapseParams)
+    update: UpdateParams = field(default_factory=UpdateParams)
+    timing: TimingParams = field(default_factory=TimingParams)
+
+    def __post_init__(self):
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not isinstance(v, f.default_factory):  # type: ignore[arg-type]
+                raise ConfigError(f"{f.name} must be a {f.default_factory.__name__}, got {type(v).__name__}")
+        if self.phys_cols > MAX_COLS * 4:
+            raise ConfigError(
+                f"array.cols * synapse devices per synapse = {self.phys_cols} physical columns is out of "
+                f"range: allowed [1, {MAX_COLS * 4}]")
+
+    # --- derived widths (the generators use these; golden uses them for range checks) ---------
+    @property
+    def phys_cols(self) -> int:
+        """Physical bit lines: cols * D."""
+        return self.array.cols * self.synapse.slots
+
+    @property
+    def row_width(self) -> int:
+        return bits_for(self.array.rows)
+
+    @property
+    def col_width(self) -> int:
+        return bits_for(self.array.cols)
+
+    @property
+    def slot_width(self) -> int:
+        return bits_for(self.synapse.slots)
+
+    @property
+    def phys_col_width(self) -> int:
+        return bits_for(self.phys_cols)
+
+    def with_(self, **sections: dict) -> "AccelParams":
+        """Copy with some fields changed: ``p.with_(synapse={"devices": 8, "increment": 3})``."""
+        new = {name: replace(getattr(self, name), **kv) for name, kv in sections.items()}
+        return replace(self, **new)
+
+    def to_dict(self) -> dict:
+        return {f.name: {g.name: getattr(getattr(self, f.name), g.name) for g in fields(getattr(self, f.name))}
+                for f in fields(self)}
+
+
+def params_from_dict(d: dict) -> AccelParams:
+    """Build an :class:`AccelParams` from nested dicts; unknown sections or keys are errors."""
+    known = {f.name: f.default_factory for f in fields(AccelParams)}
+    sections = {}
+    for name, kv in d.items():
+        if name not in known:
+            raise ConfigError(f"unknown config section [{name}]: allowed {sorted(known)}")
+        if not isinstance(kv, dict):
+            raise ConfigError(f"config section [{name}] must be a table, got {kv!r}")
+        cls = known[name]
+        allowed = {g.name for g in fields(cls)}
+        for k in kv:
+            if k not in allowed:
+                raise ConfigError(f"unknown key {name}.{k}: allowed {sorted(allowed)}")
+        sections[name] = cls(**kv)
+    return AccelParams(**sections)
+
+
+def load_config(path: str | Path | None) -> AccelParams:
+    """Read a TOML file (sections ``[array] [synapse] [update] [timing]``); None gives the defaults."""
+    if path is None:
+        return AccelParams()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+    return params_from_dict(data)
+
