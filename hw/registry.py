@@ -11,6 +11,7 @@ from golden.params import AccelParams
 
 def blocks() -> dict[str, Callable[[AccelParams], object]]:
     from .arbitration_controller import ArbitrationController
+    from .axil_csr import AxiLiteCsr
     from .crossbar_addressing import CrossbarAddressing
     from .pulse_scheduler import PulseScheduler
     from .update_unit import UpdateUnit
@@ -20,4 +21,5 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
         "arbitration_controller": ArbitrationController.from_params,
         "pulse_scheduler": PulseScheduler.from_params,
         "crossbar_addressing": CrossbarAddressing.from_params,
+        "axil_csr": AxiLiteCsr.from_params,
     }

@@ -53,14 +53,20 @@ class SimSource:
 
     ``valid_gen`` is drawn once per cycle while an item is waiting and none is presented; a presented
     item is held until taken. :attr:`sent` records a :class:`tb.stream.Transfer` per accepted item.
+    ``strobe = (marker, signal)``: a queued item equal to ``marker`` pulses ``signal`` for the cycle in
+    which it is drawn instead of being sent (see :class:`tb.stream.StreamSource`); :attr:`strobes`
+    lists those cycles.
     """
 
-    def __init__(self, port, items: Iterable[Any] = (), valid_gen: Iterator[bool] | None = None):
+    def __init__(self, port, items: Iterable[Any] = (), valid_gen: Iterator[bool] | None = None,
+                 strobe: tuple[Any, Any] | None = None):
         self.port = port
         self.layout = _layout_of(port)
         self.queue: deque = deque(items)
         self.valid_gen = valid_gen if valid_gen is not None else always()
+        self.strobe = strobe
         self.sent: list[Transfer] = []
+        self.strobes: list[int] = []
         self._current: Any = None
 
     @property
@@ -68,11 +74,20 @@ class SimSource:
         return not self.queue and self._current is None
 
     def drive(self, ctx, cycle: int) -> None:
+        marker, strobe = self.strobe if self.strobe is not None else (None, None)
+        if strobe is not None:
+            ctx.set(strobe, 0)
         if self._current is None:
             if self.queue and next(self.valid_gen):
-                self._current = self.queue.popleft()
-                ctx.set(self.port.payload, _as_payload(self.layout, self._current))
-                ctx.set(self.port.valid, 1)
+                item = self.queue.popleft()
+                if strobe is not None and type(item) is type(marker) and item == marker:
+                    ctx.set(strobe, 1)
+                    ctx.set(self.port.valid, 0)
+                    self.strobes.append(cycle)
+                else:
+                    self._current = item
+                    ctx.set(self.port.payload, _as_payload(self.layout, item))
+                    ctx.set(self.port.valid, 1)
             else:
                 ctx.set(self.port.valid, 0)
 

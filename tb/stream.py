@@ -121,6 +121,11 @@ class CycleCounter:
         self._task = cocotb.start_soon(self._run())
         return self
 
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
     async def _run(self) -> None:
         edge = RisingEdge(self.clk)
         while True:
@@ -168,20 +173,29 @@ class StreamSource:
     valid_gen : iterator of bool
         Idle generator (see the module docstring); default :func:`always`.
 
+    strobe : (marker, handle), optional
+        In-band side strobe: a queued item equal to ``marker`` is not sent; when it is drawn, the
+        1-bit input ``handle`` is pulsed for that one cycle instead (with ``valid`` low) and the
+        cycle is appended to :attr:`strobes` (e.g. an end-of-update-cycle strobe between requests).
+
     Items queued with :meth:`send` are driven in order; :attr:`sent` lists a :class:`Transfer` for
     each accepted item, stamped with its transfer cycle.
     """
 
     def __init__(self, dut, prefix: str, clk, counter: CycleCounter, layout=None,
-                 valid_gen: Iterator[bool] | None = None):
+                 valid_gen: Iterator[bool] | None = None, strobe: tuple[Any, Any] | None = None):
         self.port = _Port(dut, prefix, layout)
         self.clk = clk
         self.counter = counter
         self.valid_gen = valid_gen if valid_gen is not None else always()
+        self.strobe = strobe
         self.queue: deque = deque()
         self.sent: list[Transfer] = []
+        self.strobes: list[int] = []
         self._current: Any = None
         self.port.valid.value = 0
+        if strobe is not None:
+            strobe[1].value = 0
         self._task = None
 
     def send(self, items: Iterable[Any]) -> None:
@@ -192,21 +206,43 @@ class StreamSource:
         self._task = cocotb.start_soon(self._run())
         return self
 
+    def stop(self) -> None:
+        """Cancel the driver (call at a write-safe point); ``valid`` (and the strobe) are dropped."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.port.valid.value = 0
+        if self.strobe is not None:
+            self.strobe[1].value = 0
+
     @property
     def idle(self) -> bool:
         return not self.queue and self._current is None
 
     async def _run(self) -> None:
         edge, port = RisingEdge(self.clk), self.port
+        marker, strobe = self.strobe if self.strobe is not None else (None, None)
+        strobing = False
         while True:
+            if strobing:
+                strobe.value = 0
+                strobing = False
             if self._current is None:
                 if self.queue and next(self.valid_gen):
-                    self._current = self.queue.popleft()
-                    port.payload.value = pack(port.layout, self._current)
-                    port.valid.value = 1
+                    item = self.queue.popleft()
+                    if strobe is not None and type(item) is type(marker) and item == marker:
+                        strobe.value = 1
+                        strobing = True
+                        port.valid.value = 0
+                    else:
+                        self._current = item
+                        port.payload.value = pack(port.layout, item)
+                        port.valid.value = 1
                 else:
                     port.valid.value = 0
             await ReadOnly()
+            if strobing:
+                self.strobes.append(self.counter.cycle)
             if self._current is not None and port.ready.value:
                 self.sent.append(Transfer(self.counter.cycle, self._current))
                 self._current = None
@@ -252,6 +288,13 @@ class StreamSink:
     def start(self) -> StreamSink:
         self._task = cocotb.start_soon(self._run())
         return self
+
+    def stop(self) -> None:
+        """Cancel the monitor (call at a write-safe point); ``ready`` is dropped."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self.port.ready.value = 0
 
     async def _run(self) -> None:
         edge, port = RisingEdge(self.clk), self.port

@@ -33,6 +33,19 @@ def generate(params, out: Path, only: list[str] | None = None) -> list[tuple[str
     return written
 
 
+def write_register_map(params, out: Path) -> list[Path]:
+    """Write the accelerator's register map next to the Verilog: ``registers.md`` and the C header
+    ``reram_accel_regs.h`` (both generated from :mod:`golden.register_map`)."""
+    from golden.register_map import accelerator_register_map, params_summary
+
+    rmap, summary = accelerator_register_map(params), params_summary(params)
+    out.mkdir(parents=True, exist_ok=True)
+    md, h = out / "registers.md", out / "reram_accel_regs.h"
+    md.write_text(rmap.to_markdown(params_summary=summary))
+    h.write_text(rmap.to_c_header(params_summary=summary))
+    return [md, h]
+
+
 def run(args) -> int:
     from golden.params import load_config
 
@@ -41,4 +54,6 @@ def run(args) -> int:
     for name, path, secs in generate(params, args.out, only):
         lines = path.read_text().count("\n")
         print(f"wrote {path}  ({name}, {lines} lines, {secs:.2f} s)")
+    for path in write_register_map(params, args.out):
+        print(f"wrote {path}  (register map)")
     return 0

@@ -1,0 +1,99 @@
+"""Board build configuration: a TOML file with the usual parameter sections plus ``[board]``.
+
+``boards/icebreaker.toml`` and ``boards/ulx3s.toml`` are the defaults (sized to fit their device).
+Sections:
+
+``[board]`` (this module)
+    ``target_mhz`` (float, PLL output the design is built for; default: the board's),
+    ``seed`` (1..2**32-1, stimulus LFSR), ``pnr_seed`` (0..2**31-1, nextpnr placer seed).
+``[emulator]``
+    :class:`boards.array_emulator.EmulatorParams`.
+``[bnn]``
+    :class:`golden.bnn_hw_params.BnnHwParams`, used by the BNN blocks while :class:`AccelParams`
+    has no ``bnn`` section (if it gains one, the section goes to AccelParams instead).
+all others
+    :func:`golden.params.params_from_dict` (``[array] [synapse] [update] [timing]`` ...).
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from golden.params import AccelParams, ConfigError, check_float, check_int, params_from_dict
+
+from .array_emulator import EmulatorParams, emulator_params_from_dict
+
+BOARDS_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class BoardSection:
+    """``[board]``: build options (see module docstring); ``target_mhz = None``: board default."""
+
+    target_mhz: float | None = None
+    seed: int = 1
+    pnr_seed: int = 1
+
+    def __post_init__(self):
+        if self.target_mhz is not None:
+            check_float("board.target_mhz", self.target_mhz, 1.0, 500.0)
+        check_int("board.seed", self.seed, 1, (1 << 32) - 1)
+        check_int("board.pnr_seed", self.pnr_seed, 0, (1 << 31) - 1)
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    """Everything one board build needs besides the board and the block."""
+
+    params: AccelParams = field(default_factory=AccelParams)
+    board: BoardSection = field(default_factory=BoardSection)
+    emulator: EmulatorParams = field(default_factory=EmulatorParams)
+    bnn: Any = None
+    path: Path | None = None
+
+    @property
+    def bnn_source(self) -> Any:
+        """What the BNN blocks' ``from_params`` get: AccelParams if it carries ``bnn``, else ours."""
+        if hasattr(self.params, "bnn") or self.bnn is None:
+            return self.params
+        return self.bnn
+
+
+def _section(cls, name: str, d: Any):
+    if not isinstance(d, dict):
+        raise ConfigError(f"config section [{name}] must be a table, got {d!r}")
+    allowed = {f.name for f in fields(cls)}
+    for k in d:
+        if k not in allowed:
+            raise ConfigError(f"unknown key {name}.{k}: allowed {sorted(allowed)}")
+    return cls(**d)
+
+
+def board_config_from_dict(d: dict, path: Path | None = None) -> BoardConfig:
+    d = dict(d)
+    board = _section(BoardSection, "board", d.pop("board", {}))
+    emu = emulator_params_from_dict(d.pop("emulator", {}))
+    bnn = None
+    if "bnn" in d and "bnn" not in {f.name for f in fields(AccelParams)}:
+        from golden.bnn_hw_params import BnnHwParams
+
+        bnn = _section(BnnHwParams, "bnn", d.pop("bnn"))
+    return BoardConfig(params=params_from_dict(d), board=board, emulator=emu, bnn=bnn, path=path)
+
+
+def default_config_path(board_name: str) -> Path:
+    return BOARDS_DIR / f"{board_name}.toml"
+
+
+def load_board_config(path: str | Path | None, board_name: str) -> BoardConfig:
+    """Read ``path`` (None: ``boards/<board>.toml``)."""
+    p = Path(path) if path is not None else default_config_path(board_name)
+    try:
+        data = tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+    return board_config_from_dict(data, p)

@@ -1,0 +1,152 @@
+"""Hardware parameters of the BNN datapath (XnorPopcount, SenseAmpSequencer, BnnLayerEngine).
+
+One frozen dataclass, checked once in ``__post_init__``; an out-of-range value raises
+:class:`golden.params.ConfigError` naming the field (``bnn.<name>``) and its allowed range.
+Both the golden twins (``golden/xnor_popcount.py``, ``golden/sense_amp_sequencer.py``,
+``golden/bnn_layer_engine.py``) and the generators (``hw/``) read it.
+
+Physical layout of a BNN layer in the 2T2R array (shared by golden and RTL)
+-------------------------------------------------------------------------
+A layer of ``neurons`` neurons with ``inputs`` binary inputs is stored bank by bank: neuron ``j``
+belongs to bank ``b = j // bank`` and slot ``k = j % bank``; bank ``b`` sits on word line (row) ``b``
+and neuron slot ``k`` occupies synapse columns ``k*inputs .. (k+1)*inputs - 1`` of that row. In the
+2T2R array each synapse column ``c`` is a bridge of two devices on physical columns ``2c`` (BL) and
+``2c+1`` (BLb). The array therefore has ``ceil(neurons/bank)`` rows and ``bank*inputs`` synapse
+columns; one word line activates the ``bank`` neurons that the capacitive neurons / sense amplifiers
+of that bank evaluate together.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .params import ConfigError, bits_for, check_choice, check_int
+
+MAX_INPUTS = 4096
+MAX_NEURONS = 4096
+MAX_BANK = 64
+MAX_PHASE = 255
+
+#: Sense-amplifier phases in the order the sequencer runs them (index = cfg address).
+PHASES = ("precharge", "input", "evaluate", "sense", "readout", "reset")
+
+POPCOUNT_MODES = ("tree", "lut6")
+
+
+@dataclass(frozen=True)
+class BnnHwParams:
+    """Sizes, popcount pipelining and sense-amplifier phase lengths of the BNN hardware.
+
+    Attributes
+    ----------
+    inputs : int, 1..4096
+        N, binary inputs per neuron = popcount width.
+    neurons : int, 1..4096
+        M, neurons of the layer the engine sequences.
+    bank : int, 1..64 and <= neurons
+        K, neurons sensed together (one word line) by the sense-amplifier sequencer.
+    popcount_mode : "tree" | "lut6"
+        ``tree``: binary adder tree (reference). ``lut6``: 6-input LUT popcounts (3-bit each) followed
+        by a ternary adder tree: fewer levels, hence fewer pipeline registers, on FPGAs.
+    stage_levels : int, 1..16
+        A pipeline register after every ``stage_levels`` adder-tree levels (and after the last).
+    precharge, input, evaluate, sense, readout, reset : int, 1..255
+        Reset values (defaults) of the sequencer's runtime phase-length registers, in clock cycles.
+    read_latency : int, 1..16
+        Cycles from a row-read request on the array port to ``rd_valid`` in the behavioural array.
+    out_fifo : int, 2..64
+        Depth of the engine's output-bit FIFO (credits for neurons in flight); >= bank.
+    """
+
+    inputs: int = 64
+    neurons: int = 16
+    bank: int = 1
+    popcount_mode: str = "tree"
+    stage_levels: int = 2
+    precharge: int = 2
+    input: int = 1
+    evaluate: int = 2
+    sense: int = 1
+    readout: int = 1
+    reset: int = 1
+    read_latency: int = 2
+    out_fifo: int = 8
+
+    def __post_init__(self):
+        check_int("bnn.inputs", self.inputs, 1, MAX_INPUTS)
+        check_int("bnn.neurons", self.neurons, 1, MAX_NEURONS)
+        check_int("bnn.bank", self.bank, 1, min(MAX_BANK, self.neurons))
+        check_choice("bnn.popcount_mode", self.popcount_mode, POPCOUNT_MODES)
+        check_int("bnn.stage_levels", self.stage_levels, 1, 16)
+        for name in PHASES:
+            check_int(f"bnn.{name}", getattr(self, name), 1, MAX_PHASE)
+        check_int("bnn.read_latency", self.read_latency, 1, 16)
+        check_int("bnn.out_fifo", self.out_fifo, max(2, self.bank), 64)
+
+    # --- derived -----------------------------------------------------------------------------
+    @property
+    def phase_lengths(self) -> tuple[int, ...]:
+        """Default phase lengths in :data:`PHASES` order."""
+        return tuple(getattr(self, n) for n in PHASES)
+
+    @property
+    def banks(self) -> int:
+        """Word lines used by the layer: ceil(neurons / bank)."""
+        return -(-self.neurons // self.bank)
+
+    @property
+    def array_cols(self) -> int:
+        """Synapse (bridge) columns of the array: bank * inputs."""
+        return self.bank * self.inputs
+
+    @property
+    def count_width(self) -> int:
+        """Width of a popcount 0..inputs."""
+        return popcount_width(self.inputs)
+
+    @property
+    def thr_width(self) -> int:
+        """Width of a threshold 0..inputs+1 (0: always 1, inputs+1: always 0)."""
+        return threshold_width(self.inputs)
+
+    @property
+    def neuron_width(self) -> int:
+        return bits_for(self.neurons)
+
+    @property
+    def bank_width(self) -> int:
+        return bits_for(self.banks)
+
+
+def popcount_width(n: int) -> int:
+    """Bits of a count in 0..n."""
+    return max(1, int(n).bit_length())
+
+
+def threshold_width(n: int) -> int:
+    """Bits of a threshold in 0..n+1."""
+    return max(1, int(n + 1).bit_length())
+
+
+def check_phase_lengths(name: str, lengths) -> tuple[int, ...]:
+    """Validate a 6-tuple of phase lengths (1..255 each) and return it as a tuple."""
+    lengths = tuple(lengths)
+    if len(lengths) != len(PHASES):
+        raise ConfigError(f"{name} must have {len(PHASES)} entries {list(PHASES)}, got {len(lengths)}")
+    for p, v in zip(PHASES, lengths):
+        check_int(f"{name}.{p}", v, 1, MAX_PHASE)
+    return lengths
+
+
+def bnn_hw_params_of(params) -> BnnHwParams:
+    """The BNN hardware parameters carried by ``params``.
+
+    ``params`` may be a :class:`BnnHwParams`, an object with a ``bnn`` attribute holding one (a
+    future section of :class:`golden.params.AccelParams`) or anything else (e.g. today's
+    ``AccelParams``), for which the defaults are returned.
+    """
+    if isinstance(params, BnnHwParams):
+        return params
+    sub = getattr(params, "bnn", None)
+    if isinstance(sub, BnnHwParams):
+        return sub
+    return BnnHwParams()

@@ -1,0 +1,389 @@
+"""Stochastic pulse-response model of one resistive memory device (ReRAM, with a PCM stand-in preset).
+
+The model is used twice: by the golden in-situ training run (:mod:`golden.training`) and by the
+testbench's behavioural ReRAM array, which applies it to every pulse the RTL emits. Every random draw
+is counter-based (:mod:`golden.rng`): the response of device ``device_id`` to its ``k``-th pulse is a
+pure function of ``(seed, device_id, k)``, so both users obtain the same conductances whatever order
+the pulses are applied in (DESIGN.md §3).
+
+Equations (all conductances in uS)
+----------------------------------
+Per device ``i`` the parameters are drawn once (device-to-device spread, lognormal factors with
+``z_j = rng.normal(seed, STREAM_DEVICE, i, j)``)::
+
+    a_set_i   = a_set   * exp(d2d_step * z_0)          a_reset_i = a_reset * exp(d2d_step * z_1)
+    g_min_i   = g_min   * exp(d2d_bounds * z_2)        g_max_i   = g_max   * exp(d2d_bounds * z_3)
+    p_set_i   = clip(p_set   * exp(d2d_step * z_0), 0, 1)    (binary mode; same factor as a_set)
+    p_reset_i = clip(p_reset * exp(d2d_step * z_1), 0, 1)
+
+(``g_max_i`` is kept above ``g_min_i``.) With the normalised state ``x = (G - g_min_i) / (g_max_i -
+g_min_i)`` clipped to [0, 1], a pulse ``k`` (``xi = rng.normal(seed, STREAM_PULSE_MEAN, i, k)``) does:
+
+analog mode (``binary = False``)::
+
+    mu_SET(G)   = +a_set_i   * (1 - x) ** gamma_set          (state-dependent, "soft bounds")
+    mu_RESET(G) = -a_reset_i * x ** gamma_reset
+    sigma(G)    = sqrt((noise_mult * mu)**2 + (noise_add + noise_state * (G - g_min_i))**2)
+    G'          = clip(G + mu + sigma * xi, g_min_i, g_max_i)
+
+``sigma`` is the standard deviation of ``mu * (1 + noise_mult * n1) + (noise_add + noise_state *
+(G - g_min)) * n2`` with independent standard normals ``n1, n2`` (multiplicative plus additive
+cycle-to-cycle noise), drawn with one normal per pulse. With ``reset_mode = "abrupt"`` (PCM: a RESET
+melts and re-amorphises the cell) a RESET instead sets ``G' = clip(g_init + g_init_std * xi, g_min_i,
+g_max_i)``.
+
+binary mode (``binary = True``): two levels ``g_min_i`` and ``g_max_i``. A SET pulse on a device in
+the low state (``x < 0.5``) switches it to ``g_max_i`` with probability ``p_set_i``; a RESET pulse on a
+device in the high state switches it to ``g_min_i`` with probability ``p_reset_i``
+(``u = rng.uniform(seed, STREAM_PULSE_SWITCH, i, k) < p``). Otherwise the conductance is unchanged.
+
+Initial state: ``G_0 = clip(g_init + g_init_std * rng.normal(seed, STREAM_INIT, i, 0), g_min_i,
+g_max_i)`` (binary mode: ``g_min_i``).
+
+Read: ``read(G) = max(0, G + sqrt((read_mult * G)**2 + read_add**2) * rng.normal(seed, STREAM_READ, i,
+r))`` for the ``r``-th read of device ``i``.
+
+Presets
+-------
+:data:`RERAM_HFO2` (the default) — a Pt/HfO2/Ti/TiN-like bidirectional filamentary ReRAM. The
+numbers are *literature-plausible, not measured by us*: a 5..50 uS window (20 kOhm..200 kOhm at a
+0.2 V read) and soft-bounds SET/RESET under identical pulses with 20..40 distinguishable levels are
+typical of the HfOx analog-synapse reports (e.g. Woo et al., IEEE EDL 37, 994 (2016); Wu et al.,
+IEEE EDL 2017; Boybat et al., ISCAS 2019 used a Pt/HfO2/Ti/TiN stack but published no fit).
+Cycle-to-cycle noise of ~30 % of the mean step plus 0.3 uS, 15 % device-to-device spread of the step
+size and 5 % of the bounds, 1 % + 0.05 uS read noise.
+
+:data:`PCM_NANDAKUMAR` — the published PCM stand-in (Nandakumar et al., 2018) that Boybat et al.
+used: mean dG = m1*G + c1 + A1*P, sigma = m2*G + c2 + A2*P with m1 = -0.084, c1 = 0.880 uS,
+A1 = 1.40, m2 = 0.091, c2 = 0.260 uS, A2 = 2.15, G in [0.1, 12] uS, abrupt RESET. We take the pulse
+term P = 0.1 (the unit of P in the published fit is not available to us). The linear mean law is
+mapped onto ``a_set * (1 - x)`` with ``a_set = m1*g_min + c1 + A1*P`` = 1.0116 uS; our slope
+(a_set / (g_max - g_min) = 0.0850 /pulse) differs from |m1| = 0.084 by 1 %, i.e. by at most 0.012 uS
+over the window. The sigma law maps exactly onto ``noise_add = m2*g_min + c2 + A2*P`` and
+``noise_state = m2``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+import numpy as np
+
+from . import rng
+from .params import ConfigError, check_bool, check_choice, check_float
+
+SET = 1
+RESET = 0
+
+#: index ``j`` of the device-to-device draws ``rng.normal(seed, STREAM_DEVICE, device_id, j)``
+_D2D_SET, _D2D_RESET, _D2D_GMIN, _D2D_GMAX = 0, 1, 2, 3
+
+
+@dataclass(frozen=True)
+class DeviceParams:
+    """Parameters of the device model (see the module docstring for the equations).
+
+    Attributes
+    ----------
+    g_min, g_max : float, uS
+        Conductance bounds (0 <= g_min < g_max <= 10000).
+    a_set, a_reset : float, uS, (0, g_max - g_min]
+        Mean SET step at ``G = g_min`` and mean RESET step (magnitude) at ``G = g_max``.
+    gamma_set, gamma_reset : float, 0..10
+        Exponent of the state dependence (0: constant step; 1: exponential approach to the bound).
+    noise_mult : float, 0..5
+        Multiplicative cycle-to-cycle noise (std as a fraction of the mean step).
+    noise_add : float, uS, 0..g_max
+        Additive cycle-to-cycle noise std.
+    noise_state : float, 0..5
+        Additive noise std growing with ``G - g_min`` (per uS; PCM preset).
+    d2d_step, d2d_bounds : float, 0..2
+        Device-to-device spread: log-std of the step sizes (and switching probabilities) and of the
+        bounds.
+    g_init, g_init_std : float, uS
+        Initial conductance mean (g_min..g_max) and std (0..g_max).
+    reset_mode : "gradual" | "abrupt"
+        Abrupt: a RESET returns the device to its initial distribution (PCM).
+    binary : bool
+        Two-level device with a switching probability per pulse.
+    p_set, p_reset : float, 0..1
+        Binary mode switching probabilities (low -> high on SET, high -> low on RESET).
+    read_mult, read_add : float
+        Read noise: relative std (0..1) and additive std in uS (0..g_max).
+    """
+
+    g_min: float = 5.0
+    g_max: float = 50.0
+    a_set: float = 3.0
+    a_reset: float = 3.6
+    gamma_set: float = 1.0
+    gamma_reset: float = 1.0
+    noise_mult: float = 0.3
+    noise_add: float = 0.3
+    noise_state: float = 0.0
+    d2d_step: float = 0.15
+    d2d_bounds: float = 0.05
+    g_init: float = 6.0
+    g_init_std: float = 0.5
+    reset_mode: str = "gradual"
+    binary: bool = False
+    p_set: float = 0.5
+    p_reset: float = 0.5
+    read_mult: float = 0.01
+    read_add: float = 0.05
+
+    def __post_init__(self):
+        check_float("device.g_min", self.g_min, 0.0, 10000.0)
+        check_float("device.g_max", self.g_max, self.g_min, 10000.0, lo_open=True)
+        span = self.g_max - self.g_min
+        check_float("device.a_set", self.a_set, 0.0, span, lo_open=True)
+        check_float("device.a_reset", self.a_reset, 0.0, span, lo_open=True)
+        check_float("device.gamma_set", self.gamma_set, 0.0, 10.0)
+        check_float("device.gamma_reset", self.gamma_reset, 0.0, 10.0)
+        check_float("device.noise_mult", self.noise_mult, 0.0, 5.0)
+        check_float("device.noise_add", self.noise_add, 0.0, self.g_max)
+        check_float("device.noise_state", self.noise_state, 0.0, 5.0)
+        check_float("device.d2d_step", self.d2d_step, 0.0, 2.0)
+        check_float("device.d2d_bounds", self.d2d_bounds, 0.0, 2.0)
+        check_float("device.g_init", self.g_init, self.g_min, self.g_max)
+        check_float("device.g_init_std", self.g_init_std, 0.0, self.g_max)
+        check_choice("device.reset_mode", self.reset_mode, ("gradual", "abrupt"))
+        check_bool("device.binary", self.binary)
+        check_float("device.p_set", self.p_set, 0.0, 1.0)
+        check_float("device.p_reset", self.p_reset, 0.0, 1.0)
+        check_float("device.read_mult", self.read_mult, 0.0, 1.0)
+        check_float("device.read_add", self.read_add, 0.0, self.g_max)
+
+    # --- derived ------------------------------------------------------------------------------
+    @property
+    def g_mid(self) -> float:
+        return 0.5 * (self.g_min + self.g_max)
+
+    def mean_step(self, g, polarity: int) -> np.ndarray:
+        """Mean conductance change of one pulse at state ``g`` for the nominal (no-spread) device."""
+        g = np.asarray(g, dtype=np.float64)
+        span = self.g_max - self.g_min
+        x = np.clip((g - self.g_min) / span, 0.0, 1.0)
+        if self.binary:
+            if polarity == SET:
+                return np.where(x < 0.5, self.p_set * (self.g_max - g), 0.0)
+            return np.where(x >= 0.5, -self.p_reset * (g - self.g_min), 0.0)
+        if polarity == SET:
+            return self.a_set * (1.0 - x) ** self.gamma_set
+        if self.reset_mode == "abrupt":
+            return self.g_init - g
+        return -self.a_reset * x ** self.gamma_reset
+
+    @property
+    def nominal_step(self) -> float:
+        """The device's nominal mean step |dG| per pulse (uS): the one the update threshold eps maps to.
+
+        Analog: mean of the SET and RESET mean-step magnitudes at mid-window ``(g_min + g_max) / 2``
+        (PCM-like abrupt RESET: the SET step there). Binary: the mean conductance change of one pulse
+        averaged over the two states and polarities, ``(p_set + p_reset) / 4 * (g_max - g_min)``.
+        """
+        if self.binary:
+            return 0.25 * (self.p_set + self.p_reset) * (self.g_max - self.g_min)
+        up = float(self.mean_step(self.g_mid, SET))
+        if self.reset_mode == "abrupt":
+            return up
+        down = float(-self.mean_step(self.g_mid, RESET))
+        return 0.5 * (up + down)
+
+    def with_(self, **kw: Any) -> "DeviceParams":
+        return replace(self, **kw)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def device_params_from_dict(d: dict) -> DeviceParams:
+    """Build :class:`DeviceParams` from a dict; unknown keys are a :class:`ConfigError`."""
+    allowed = {f.name for f in fields(DeviceParams)}
+    for k in d:
+        if k not in allowed:
+            raise ConfigError(f"unknown key device.{k}: allowed {sorted(allowed)}")
+    return DeviceParams(**d)
+
+
+#: Default: Pt/HfO2/Ti/TiN-like analog ReRAM (literature-plausible numbers, not measured by us).
+RERAM_HFO2 = DeviceParams()
+
+#: Binary (two-level, stochastic switching) variant of the same stack.
+RERAM_BINARY = DeviceParams(binary=True, p_set=0.5, p_reset=0.5, g_init=5.0, g_init_std=0.0)
+
+_P = 0.1
+#: PCM stand-in of Nandakumar et al. 2018 (see module docstring for the mapping).
+PCM_NANDAKUMAR = DeviceParams(
+    g_min=0.1, g_max=12.0,
+    a_set=-0.084 * 0.1 + 0.880 + 1.40 * _P, a_reset=1.0, gamma_set=1.0, gamma_reset=1.0,
+    noise_mult=0.0, noise_add=0.091 * 0.1 + 0.260 + 2.15 * _P, noise_state=0.091,
+    d2d_step=0.0, d2d_bounds=0.0, g_init=0.1, g_init_std=0.01, reset_mode="abrupt",
+    read_mult=0.0, read_add=0.0)
+
+PRESETS = {"reram": RERAM_HFO2, "reram-binary": RERAM_BINARY, "pcm": PCM_NANDAKUMAR}
+
+
+@dataclass(frozen=True)
+class PerDevice:
+    """Per-device parameters after device-to-device spread (arrays shaped like the device ids)."""
+
+    a_set: np.ndarray
+    a_reset: np.ndarray
+    g_min: np.ndarray
+    g_max: np.ndarray
+    p_set: np.ndarray
+    p_reset: np.ndarray
+
+    def take(self, index) -> "PerDevice":
+        """The entries at ``index`` (any numpy index into the arrays)."""
+        return PerDevice(*(getattr(self, f.name)[index] for f in fields(self)))
+
+
+class DeviceModel:
+    """Vectorised, counter-based device model: ``initial``, ``pulse``, ``read``.
+
+    Parameters
+    ----------
+    params : DeviceParams
+    seed : int
+        Chip seed: fixes the device-to-device spread and every cycle-to-cycle and read-noise draw.
+
+    All methods take arrays that broadcast against each other; device ids are global non-negative
+    integers (for an array: ``row * phys_cols + phys_col``). Results are float64 conductances in uS.
+    ``dev`` (from :meth:`per_device`, shaped like the broadcast result) may be passed to skip
+    recomputing the device-to-device parameters.
+    """
+
+    def __init__(self, params: DeviceParams | None = None, seed: int = 0):
+        if params is None:
+            params = RERAM_HFO2
+        if not isinstance(params, DeviceParams):
+            raise ConfigError(f"device params must be a DeviceParams, got {type(params).__name__}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ConfigError(f"device seed must be a non-negative integer, got {seed!r}")
+        self.params = params
+        self.seed = int(seed)
+
+    # --- device-to-device ---------------------------------------------------------------------
+    def per_device(self, device_ids) -> PerDevice:
+        """Device-to-device parameters of ``device_ids`` (pure function of seed and id)."""
+        p = self.params
+        ids = np.asarray(device_ids, dtype=np.uint64)
+        s = self.seed
+
+        def factor(sigma: float, j: int) -> np.ndarray:
+            if sigma == 0.0:
+                return np.ones(ids.shape)
+            return np.exp(sigma * rng.normal(s, rng.STREAM_DEVICE, ids, j))
+
+        f_set = factor(p.d2d_step, _D2D_SET)
+        f_reset = factor(p.d2d_step, _D2D_RESET)
+        g_min = p.g_min * factor(p.d2d_bounds, _D2D_GMIN)
+        g_max = p.g_max * factor(p.d2d_bounds, _D2D_GMAX)
+        g_max = np.maximum(g_max, g_min + 0.05 * (p.g_max - p.g_min))
+        return PerDevice(a_set=p.a_set * f_set, a_reset=p.a_reset * f_reset, g_min=g_min, g_max=g_max,
+                         p_set=np.minimum(p.p_set * f_set, 1.0), p_reset=np.minimum(p.p_reset * f_reset, 1.0))
+
+    # --- state transitions ----------------------------------------------------------------------
+    def initial(self, device_ids, dev: PerDevice | None = None) -> np.ndarray:
+        """Conductance of fresh devices (after forming), uS."""
+        ids = np.asarray(device_ids, dtype=np.uint64)
+        if dev is None:
+            dev = self.per_device(ids)
+        p = self.params
+        if p.binary:
+            return np.array(np.broadcast_to(dev.g_min, ids.shape), dtype=np.float64)
+        g = p.g_init + p.g_init_std * rng.normal(self.seed, rng.STREAM_INIT, ids, 0)
+        return np.clip(g, dev.g_min, dev.g_max)
+
+    def pulse(self, g, device_ids, pulse_index, polarity, dev: PerDevice | None = None) -> np.ndarray:
+        """Conductance after one programming pulse.
+
+        Parameters
+        ----------
+        g : array, uS
+            Current conductances.
+        device_ids : int array
+            Global device ids.
+        pulse_index : int array
+            The device's own pulse counter ``k`` (0 for its first pulse, counting SET and RESET).
+        polarity : int array
+            1 = SET (conductance up), 0 = RESET (down).
+        """
+        p = self.params
+        g = np.asarray(g, dtype=np.float64)
+        ids = np.asarray(device_ids, dtype=np.uint64)
+        k = np.asarray(pulse_index, dtype=np.uint64)
+        pol = np.asarray(polarity)
+        if pol.size and not np.all((pol == 0) | (pol == 1)):
+            raise ValueError("polarity must be 1 (SET) or 0 (RESET)")
+        shape = np.broadcast_shapes(g.shape, ids.shape, k.shape, pol.shape)
+        if dev is None:
+            dev = self.per_device(np.broadcast_to(ids, shape))
+        up = pol == SET
+        gmin, gmax = dev.g_min, dev.g_max
+        if p.binary:
+            u = rng.uniform(self.seed, rng.STREAM_PULSE_SWITCH, ids, k)
+            high = (g - gmin) >= 0.5 * (gmax - gmin)
+            to_high = up & ~high & (u < dev.p_set)
+            to_low = ~up & high & (u < dev.p_reset)
+            out = np.where(to_high, gmax, np.where(to_low, gmin, g))
+            return np.array(np.broadcast_to(out, shape), dtype=np.float64)
+        xi = rng.normal(self.seed, rng.STREAM_PULSE_MEAN, ids, k)
+        x = np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)
+        mu_up = dev.a_set * (1.0 - x) ** p.gamma_set if p.gamma_set != 1.0 else dev.a_set * (1.0 - x)
+        mu_dn = -(dev.a_reset * x ** p.gamma_reset if p.gamma_reset != 1.0 else dev.a_reset * x)
+        mu = np.where(up, mu_up, mu_dn)
+        add = p.noise_add + p.noise_state * (g - gmin) if p.noise_state else p.noise_add
+        sigma = np.sqrt((p.noise_mult * mu) ** 2 + add ** 2)
+        out = g + mu + sigma * xi
+        if p.reset_mode == "abrupt":
+            out = np.where(up, out, p.g_init + p.g_init_std * xi)
+        return np.array(np.broadcast_to(np.clip(out, gmin, gmax), shape), dtype=np.float64)
+
+    def pulses(self, g, device_ids, first_index, polarity, count, dev: PerDevice | None = None) -> np.ndarray:
+        """Apply ``count`` (>= 0, per element) pulses of one polarity; pulse indices ``first_index ..``.
+
+        Equivalent to calling :meth:`pulse` ``count`` times with increasing ``pulse_index``.
+        """
+        g = np.array(g, dtype=np.float64)
+        ids = np.asarray(device_ids)
+        count = np.asarray(count)
+        shape = np.broadcast_shapes(g.shape, ids.shape, np.shape(first_index), np.shape(polarity), count.shape)
+        g = np.array(np.broadcast_to(g, shape))
+        ids = np.broadcast_to(ids, shape)
+        k0 = np.broadcast_to(np.asarray(first_index), shape)
+        pol = np.broadcast_to(np.asarray(polarity), shape)
+        cnt = np.broadcast_to(count, shape)
+        if dev is None:
+            dev = self.per_device(ids)
+        for j in range(int(cnt.max(initial=0))):
+            sel = np.nonzero(cnt > j)
+            g[sel] = self.pulse(g[sel], ids[sel], k0[sel] + j, pol[sel], dev=dev.take(sel))
+        return g
+
+    def read(self, g, device_ids, read_index) -> np.ndarray:
+        """Noisy read of conductances ``g`` (the ``read_index``-th read of each device)."""
+        p = self.params
+        g = np.asarray(g, dtype=np.float64)
+        if p.read_mult == 0.0 and p.read_add == 0.0:
+            return np.array(np.broadcast_to(g, np.broadcast_shapes(g.shape, np.shape(device_ids),
+                                                                    np.shape(read_index))), dtype=np.float64)
+        n = rng.normal(self.seed, rng.STREAM_READ, np.asarray(device_ids, dtype=np.uint64),
+                       np.asarray(read_index, dtype=np.uint64))
+        return np.maximum(0.0, g + np.sqrt((p.read_mult * g) ** 2 + p.read_add ** 2) * n)
+
+    def response_curve(self, device_ids, n_set: int, n_reset: int) -> np.ndarray:
+        """Conductance trajectory of fresh devices under ``n_set`` SET then ``n_reset`` RESET pulses.
+
+        Returns an array ``(n_set + n_reset + 1, len(device_ids))`` (row 0 = initial state).
+        """
+        ids = np.asarray(device_ids).ravel()
+        dev = self.per_device(ids)
+        g = self.initial(ids, dev=dev)
+        out = [g]
+        for k in range(n_set + n_reset):
+            g = self.pulse(g, ids, k, SET if k < n_set else RESET, dev=dev)
+            out.append(g)
+        return np.stack(out)

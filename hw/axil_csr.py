@@ -1,0 +1,266 @@
+"""AXI4-Lite slave + CSR decoder generated from a :class:`golden.register_map.RegisterMap`.
+
+The register map (fields, access modes, addresses) is described once in
+:mod:`golden.register_map`; this component turns it into hardware. Its golden twin is
+:class:`golden.register_map.RegisterFileModel`.
+"""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.params import AccelParams, ConfigError, check_int
+from golden.register_map import (DATA_WIDTH, OKAY, SLVERR, Access, Register, RegisterMap,
+                                 accelerator_register_map)
+
+from .lintsafe import eq_const
+
+
+def _or_all(terms, width: int):
+    """Bitwise OR of equal-width terms (0 if there are none)."""
+    acc = Const(0, width)
+    for t in terms:
+        acc = acc | t
+    return acc
+
+
+class AxiLiteSignature(wiring.Signature):
+    """AXI4-Lite, 32-bit data, from the manager's side (a subordinate port is ``In(AxiLiteSignature(..))``).
+
+    Members: ``awaddr awvalid awready wdata wstrb wvalid wready bresp bvalid bready araddr arvalid
+    arready rdata rresp rvalid rready`` (no ``awprot``/``arprot``: the CSRs do not use them;
+    cocotbext-axi treats them as optional). A port ``s_axil`` of this signature appears in Verilog as
+    ``s_axil__awaddr`` ...; cocotbext-axi finds it with
+    ``AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__")``.
+
+    Parameters
+    ----------
+    addr_width : int, 4..32
+        Byte-address bits.
+    """
+
+    def __init__(self, addr_width: int):
+        check_int("axil addr_width", addr_width, 4, 32)
+        self.addr_width = addr_width
+        super().__init__({
+            "awaddr": Out(addr_width), "awvalid": Out(1), "awready": In(1),
+            "wdata": Out(DATA_WIDTH), "wstrb": Out(DATA_WIDTH // 8), "wvalid": Out(1), "wready": In(1),
+            "bresp": In(2), "bvalid": In(1), "bready": Out(1),
+            "araddr": Out(addr_width), "arvalid": Out(1), "arready": In(1),
+            "rdata": In(DATA_WIDTH), "rresp": In(2), "rvalid": In(1), "rready": Out(1),
+        })
+
+    def __eq__(self, other):
+        return isinstance(other, AxiLiteSignature) and other.addr_width == self.addr_width
+
+    def __hash__(self):
+        return hash(("AxiLiteSignature", self.addr_width))
+
+    def __repr__(self):
+        return f"AxiLiteSignature({self.addr_width})"
+
+
+def push_layout(reg: Register) -> data.StructLayout:
+    """Payload layout of a push register's stream: its fields, LSB first, in declaration order."""
+    return data.StructLayout({f.name: (signed if f.signed else unsigned)(f.width) for f in reg.fields})
+
+
+def register_signature(reg: Register) -> wiring.Signature | stream.Signature | None:
+    """Signature of one register's hardware ports, seen from the CSR block (None if it has none).
+
+    See :meth:`golden.register_map.RegisterMap.ports` for the naming convention.
+    """
+    if reg.push:
+        return stream.Signature(push_layout(reg))
+    members = {}
+    for f in reg.fields:
+        if f.access is Access.RW or f.access is Access.W1P:
+            members[f.name] = Out(f.width, init=f.reset)
+        elif f.access is Access.RO and f.has_port:
+            members[f.name] = In(f.width)
+        elif f.access is Access.W1C:
+            members[f.name] = Out(f.width)
+            members[f"{f.name}_set"] = In(f.width)
+    return wiring.Signature(members) if members else None
+
+
+class AxiLiteCsr(wiring.Component):
+    """AXI4-Lite subordinate holding the registers of ``regmap``.
+
+    Parameters
+    ----------
+    regmap : RegisterMap
+        The registers (addresses, fields, access modes); its ``addr_width`` sets the bus address width.
+
+    Attributes
+    ----------
+    s_axil : In(AxiLiteSignature(regmap.addr_width))
+        The host bus (32-bit data). Verilog names ``s_axil__awaddr`` ... ``s_axil__rready``.
+    <register> : Out(...)
+        One member per register with hardware ports, named like the register; inside it, per field
+        (widths from the map; directions seen from this block):
+
+        * RW ``f``: out, the stored value (reset value from the map).
+        * RO ``f``: in, sampled by reads (constants have no port).
+        * W1C ``f``: out, the sticky flags; ``f_set``: in, bits to set this cycle.
+        * W1P ``f``: out, one-cycle pulse of the bits written as 1.
+        * push register: a ``stream.Signature`` whose payload holds the fields (``push_layout``).
+
+    Behaviour
+    ---------
+    Write path: AW and W are accepted independently into one holding register each (``awready`` /
+    ``wready`` high while that holder is empty). The write *commits* in the first cycle in which both
+    holders are full, no B response is pending and, for a push register, the stream is ready (its
+    ``valid`` is high from the first such cycle and the payload stays stable until ``ready``). RW and
+    W1C state change at the end of the commit cycle; W1P pulses and the push transfer happen in the
+    commit cycle; ``bvalid`` rises in the next cycle with ``OKAY``, or ``SLVERR`` for an address with
+    no register.
+
+    Read path: ``arready = ~rvalid | rready``; the registers are sampled in the AR transfer cycle
+    (before a commit in the same cycle) and ``rvalid`` rises in the next cycle with ``rdata`` and
+    ``OKAY`` (``SLVERR`` and 0 for a hole).
+
+    Latency and throughput: write commit 1 cycle after the later of AW/W, response 2 cycles after;
+    one write every 2 cycles with ``bready`` held high. Read data 1 cycle after AR; one read per cycle
+    with ``rready`` held high. Reads and writes proceed in parallel.
+
+    W1C flags: ``next = (value & ~cleared) | f_set`` — a set in the cycle of a clearing commit wins.
+    The two low address bits are ignored; ``wstrb`` selects the byte lanes (see
+    :mod:`golden.register_map`).
+    """
+
+    def __init__(self, regmap: RegisterMap):
+        if not isinstance(regmap, RegisterMap):
+            self._MustUse__silence = True   # a rejected component is not an "unused elaboratable"
+            raise ConfigError(f"regmap must be a RegisterMap, got {type(regmap).__name__}")
+        self.regmap = regmap
+        members = {"s_axil": In(AxiLiteSignature(regmap.addr_width))}
+        for r in regmap.registers:
+            sig = register_signature(r)
+            if sig is not None:
+                if r.name == "s_axil":
+                    self._MustUse__silence = True
+                    raise ConfigError("register name 's_axil' collides with the bus port")
+                members[r.name] = Out(sig)
+        super().__init__(members)
+
+    @classmethod
+    def from_params(cls, p: AccelParams) -> "AxiLiteCsr":
+        """The CSR block of the accelerator top for parameter tree ``p`` (its default map options)."""
+        return cls(accelerator_register_map(p))
+
+    def elaborate(self, platform):
+        m = Module()
+        bus, rmap = self.s_axil, self.regmap
+        aw = rmap.addr_width
+        word_w = aw - 2
+
+        # --- write path -----------------------------------------------------------------------------
+        aw_full, w_full = Signal(), Signal()
+        aw_word = Signal(word_w)
+        w_data = Signal(DATA_WIDTH)
+        w_strb = Signal(DATA_WIDTH // 8)
+        bvalid = Signal()
+        bresp = Signal(2)
+        m.d.comb += [bus.awready.eq(~aw_full), bus.wready.eq(~w_full),
+                     bus.bvalid.eq(bvalid), bus.bresp.eq(bresp)]
+        with m.If(bus.awvalid & ~aw_full):
+            m.d.sync += [aw_full.eq(1), aw_word.eq(bus.awaddr[2:])]
+        with m.If(bus.wvalid & ~w_full):
+            m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
+
+        # Byte-lane mask of the held write (a Signal so slices do not repeat the expression).
+        mask = Signal(DATA_WIDTH)
+        m.d.comb += mask.eq(Cat(*(w_strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
+        wbits = Signal(DATA_WIDTH)   # written bits that count (strobed lanes only)
+        m.d.comb += wbits.eq(w_data & mask)
+
+        pending = Signal()           # a complete write waits for its commit
+        m.d.comb += pending.eq(aw_full & w_full & ~bvalid)
+        hit = {r.name: Signal(name=f"hit_{r.name}") for r in rmap.registers}
+        for r in rmap.registers:
+            m.d.comb += hit[r.name].eq(eq_const(aw_word, r.addr >> 2))
+        mapped = Signal()
+        m.d.comb += mapped.eq(Cat(*hit.values()).any())
+
+        any_strb = Signal()
+        m.d.comb += any_strb.eq(w_strb.any())
+        blocked = Const(0)
+        for r in rmap.registers:
+            if r.push:
+                port = getattr(self, r.name)
+                m.d.comb += port.valid.eq(pending & hit[r.name] & any_strb)
+                m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
+                blocked = blocked | (hit[r.name] & any_strb & ~port.ready)
+        commit = Signal()
+        m.d.comb += commit.eq(pending & ~blocked)
+        with m.If(commit):
+            m.d.sync += [aw_full.eq(0), w_full.eq(0), bvalid.eq(1), bresp.eq(Mux(mapped, OKAY, SLVERR))]
+        with m.If(bvalid & bus.bready):
+            m.d.sync += bvalid.eq(0)
+
+        # --- register state -------------------------------------------------------------------------
+        for r in rmap.registers:
+            if r.push:
+                continue
+            port = getattr(self, r.name, None)
+            wr = Signal(name=f"wr_{r.name}")
+            m.d.comb += wr.eq(commit & hit[r.name])
+            for f in r.fields:
+                sl = slice(f.offset, f.offset + f.width)
+                if f.access is Access.RW:
+                    val = getattr(port, f.name)
+                    with m.If(wr):
+                        m.d.sync += val.eq((val & ~mask[sl]) | wbits[sl])
+                elif f.access is Access.W1C:
+                    val = getattr(port, f.name)
+                    setb = getattr(port, f"{f.name}_set")
+                    clr = Signal(f.width, name=f"clr_{r.name}_{f.name}")
+                    m.d.comb += clr.eq(wbits[sl] & wr.replicate(f.width))
+                    m.d.sync += val.eq((val & ~clr) | setb)
+                elif f.access is Access.W1P:
+                    m.d.comb += getattr(port, f.name).eq(wbits[sl] & wr.replicate(f.width))
+
+        # --- read path (AND-OR multiplexer: no case statements, lint-clean) -----------------------------
+        rvalid = Signal()
+        rdata = Signal(DATA_WIDTH)
+        rresp = Signal(2)
+        m.d.comb += [bus.rvalid.eq(rvalid), bus.rdata.eq(rdata), bus.rresp.eq(rresp),
+                     bus.arready.eq(~rvalid | bus.rready)]
+        ar_word = Signal(word_w)
+        m.d.comb += ar_word.eq(bus.araddr[2:])
+        ar_hits, terms = [], []
+        for r in rmap.registers:
+            h = Signal(name=f"ar_hit_{r.name}")
+            m.d.comb += h.eq(eq_const(ar_word, r.addr >> 2))
+            ar_hits.append(h)
+            terms.append(self._read_value(m, r) & h.replicate(DATA_WIDTH))
+        rd_next = Signal(DATA_WIDTH)
+        ar_mapped = Signal()
+        m.d.comb += [rd_next.eq(_or_all(terms, DATA_WIDTH)), ar_mapped.eq(Cat(*ar_hits).any())]
+        with m.If(bus.arvalid & bus.arready):
+            m.d.sync += [rvalid.eq(1), rdata.eq(rd_next), rresp.eq(Mux(ar_mapped, OKAY, SLVERR))]
+        with m.Elif(rvalid & bus.rready):
+            m.d.sync += rvalid.eq(0)
+        return m
+
+    def _read_value(self, m: Module, r: Register):
+        """The 32-bit read value of register ``r``: fields at their offsets, explicit zeros between."""
+        port = getattr(self, r.name, None)
+        parts, pos = [], 0
+        for f in sorted(r.fields, key=lambda f: f.offset):
+            if f.offset > pos:
+                parts.append(Const(0, f.offset - pos))
+            if f.const is not None:
+                parts.append(Const(f.const, f.width))
+            elif f.access in (Access.RW, Access.W1C, Access.RO):
+                parts.append(getattr(port, f.name))
+            else:
+                parts.append(Const(0, f.width))
+            pos = f.offset + f.width
+        if pos < DATA_WIDTH:
+            parts.append(Const(0, DATA_WIDTH - pos))
+        v = Signal(DATA_WIDTH, name=f"rd_{r.name}")
+        m.d.comb += v.eq(Cat(*parts))
+        return v

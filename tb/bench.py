@@ -1,0 +1,103 @@
+"""Benchmarks behind `make bench`: each function measures one thing and returns table rows.
+
+Results are written between markers in docs/RESULTS.md (section "Benchmarks"), with the machine
+(cores, CPU model) and date, so the file says where each number came from.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from golden.params import AccelParams
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "RESULTS.md"
+BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+
+Row = tuple[str, str, str]  # (what, value, note)
+
+
+def bench_verilog_and_build(params: AccelParams | None = None) -> list[Row]:
+    """Verilog generation time and a fresh (uncached) Verilator build per block."""
+    from cocotb_tools.runner import get_runner
+
+    from hw.registry import blocks
+    from tb.runner import to_verilog, verilator_env
+
+    params = params or AccelParams()
+    verilator_env()
+    rows: list[Row] = []
+    for name, make in blocks().items():
+        t0 = time.perf_counter()
+        text = to_verilog(make(params), name)
+        gen = time.perf_counter() - t0
+        with tempfile.TemporaryDirectory() as d:
+            src = Path(d) / f"{name}.v"
+            src.write_text(text)
+            t0 = time.perf_counter()
+            get_runner("verilator").build(sources=[src], hdl_toplevel=name, build_dir=Path(d) / "b",
+                                          build_args=["-Wno-fatal"], log_file=Path(d) / "log")
+            build = time.perf_counter() - t0
+        rows.append((f"{name}: Verilog generation", f"{gen:.2f} s", f"{text.count(chr(10))} lines"))
+        rows.append((f"{name}: Verilator build (cold)", f"{build:.1f} s", "verilator + g++, default config"))
+    return rows
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {cpu}, Python {platform.python_version()}, {date.today()}"
+
+
+def write_results(sections: dict[str, list[Row]]) -> str:
+    """Replace the benchmark block in docs/RESULTS.md; returns the Markdown written."""
+    lines = [BEGIN, f"Measured by `make bench` on {machine()}.", ""]
+    for title, rows in sections.items():
+        lines += [f"#### {title}", "", "| what | value | note |", "|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+        lines.append("")
+    lines.append(END)
+    block = "\n".join(lines)
+    text = RESULTS.read_text() if RESULTS.exists() else "# Results\n"
+    if BEGIN in text and END in text:
+        pre, rest = text.split(BEGIN, 1)
+        text = pre + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Benchmarks\n\n" + block + "\n"
+    RESULTS.write_text(text)
+    return block
+
+
+def available(module: str) -> bool:
+    import importlib.util
+    return importlib.util.find_spec(module) is not None
+
+
+BENCHES: dict[str, Callable[[], list[Row]]] = {
+    "Verilog generation and Verilator build": bench_verilog_and_build,
+}
+
+
+def run_all(only: list[str] | None = None) -> dict[str, list[Row]]:
+    out = {}
+    for title, fn in BENCHES.items():
+        if only and not any(o.lower() in title.lower() for o in only):
+            continue
+        print(f"bench: {title} ...", flush=True)
+        out[title] = fn()
+        for a, b, c in out[title]:
+            print(f"  {a:55s} {b:>14s}  {c}")
+    shutil.rmtree(ROOT / "build" / "bench-tmp", ignore_errors=True)
+    return out
