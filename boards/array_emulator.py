@@ -2,31 +2,31 @@
 
 The cocotb testbenches attach golden's floating-point device model to the array port; on an FPGA
 we need the same port served by logic. This emulator keeps one memory word per device
-(``rows * phys_cols`` words, BRAM), holding an integer conductance code and the device's pulse
-counter, and applies a fixed-point soft-bounds pulse response with counter-based hash noise.
+(``rows * phys_cols`` words, BRAM) holding an integer conductance code and the device's noise
+state, and applies a fixed-point soft-bounds pulse response with counter-based noise.
 
 Golden rule (all integers; :class:`ArrayEmulatorModel` is its Python twin)
 --------------------------------------------------------------------------
-Device ``a = row * phys_cols + phys_col`` holds ``(code, k)``, initially ``(g_init, 0)``. Its
-``k``-th pulse of polarity ``p`` does::
+Device ``a = row * phys_cols + phys_col`` holds ``(code, s)``, initially ``(g_init, s0(a))`` with
+``s0(a) = 1 + hash64(seed, STREAM_EMULATOR, a, 0) mod (2**n - 1)`` (:func:`golden.rng.hash64`,
+``n = state_bits``): a non-zero state of an n-bit maximal-length Galois LFSR
+(:data:`LFSR_TAPS`). A pulse of polarity ``p`` does::
 
     mu    = +((g_max - code) * set_gain) >> 8            p = SET (1)
     mu    = -(((code - g_min) * reset_gain) >> 8)         p = RESET (0)
-    h     = hash32(seed, a, k)                            (below)
-    u1    = h[31 .. 32-B], u2 = h[31-B .. 32-2B]           B = noise_bits (0: no noise)
-    noise = u1 + u2 - (2**B - 1)                          triangular in [-(2**B - 1), 2**B - 1]
+    noise = s[0:B] + s[B:2B] - (2**B - 1)                 B = noise_bits (0: noiseless)
     code' = clamp(code + mu + noise, g_min, g_max)
-    k'    = (k + 1) mod 2**pulse_bits
+    s'    = L**n (s)                                       n LFSR steps: a fresh state per pulse
 
-``hash32``: ``x = seed ^ (a << pulse_bits | k)`` (32 bits), then Jenkins' one-at-a-time final
-mix, all mod 2**32: ``x += x << 10; x ^= x >> 6; x += x << 3; x ^= x >> 11; x += x << 15``.
-(Checked over 256 devices x 256 pulses: mean and variance of the noise as for independent draws,
-|correlation| <= 0.1 between pulses k and k+1 and between neighbouring devices; two xorshift32
-rounds, which need no adders, gave 0.8.) Like the golden device model
-(DESIGN.md §3) the noise of a device's k-th pulse is a pure function of (seed, device, k), so the
-result does not depend on the order in which the scheduler visits devices. A read returns ``code``
-(no read noise). The mean step is state dependent (soft bounds, as ``gamma = 1`` in
-:mod:`golden.device`): ``g_min`` and ``g_max`` are approached but only noise reaches them.
+So the noise of a device's k-th pulse is ``g(L**(n*k)(s0(a)))``, a pure function of (seed, device,
+k) as in the golden device model (DESIGN.md §3): the result does not depend on the order in which
+the scheduler visits devices. The noise is triangular in ``[-(2**B - 1), 2**B - 1]``; over one LFSR
+period (``2**n - 1`` pulses, n = 8: 255) its mean is ``(2**B - 1) / (2**n - 1)`` (the all-zero
+state is missing: +0.012 codes per pulse for B = 2, n = 8), its lag-1 and lag-2 autocorrelations
+are below 0.04 in magnitude (checked in tests/test_boards.py). A hash of (seed, a, k) mixed with
+adders (Jenkins' one-at-a-time finaliser) has the same statistics but three 32-bit carry chains
+in series: 19 MHz on the UP5K against 2 XOR levels here. The mean step is state dependent (soft
+bounds, ``gamma = 1`` in :mod:`golden.device`). A read returns ``code`` (no read noise).
 
 Port
 ----
@@ -47,10 +47,17 @@ from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.params import AccelParams, ConfigError, bits_for, check_int
+from golden.params import AccelParams, ConfigError, bits_for, check_choice, check_int
 
 SET, RESET = 1, 0
-MASK32 = 0xFFFF_FFFF
+
+#: Counter-based RNG stream of the emulator's initial noise states (golden.rng numbering: a new use
+#: of randomness takes a new number; 64 is not used by golden).
+STREAM_EMULATOR = 64
+
+#: Galois feedback masks of maximal-length LFSRs (x^n + ... + 1), per state width n.
+LFSR_TAPS = {8: 0xB8, 9: 0x110, 10: 0x240, 11: 0x500, 12: 0xE08, 13: 0x1C80, 14: 0x3802,
+             15: 0x6000, 16: 0xB400}
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,12 @@ class EmulatorParams:
         Initial code of every device.
     set_gain, reset_gain : int, 0..256
         Soft-bounds step factors in 1/256: ``mu = (distance to the bound) * gain >> 8``.
-    noise_bits : int, 0..8
+    noise_bits : int, 0..state_bits/2
         B: noise is the sum of two B-bit uniforms, centred (0: noiseless).
-    pulse_bits : int, 1..16
-        Width of the per-device pulse counter k (hash input; wraps).
-    seed : int, 0..2**32-1
-        Hash seed.
+    state_bits : int, 8..16
+        n: width of each device's LFSR noise state (period 2**n - 1 pulses).
+    seed : int, 0..2**64-1
+        Seed of the initial noise states.
     """
 
     code_bits: int = 8
@@ -82,7 +89,7 @@ class EmulatorParams:
     set_gain: int = 24
     reset_gain: int = 28
     noise_bits: int = 2
-    pulse_bits: int = 8
+    state_bits: int = 8
     seed: int = 0x5EED_0001
 
     def __post_init__(self):
@@ -93,13 +100,13 @@ class EmulatorParams:
         check_int("emulator.g_init", self.g_init, self.g_min, self.g_max)
         check_int("emulator.set_gain", self.set_gain, 0, 256)
         check_int("emulator.reset_gain", self.reset_gain, 0, 256)
-        check_int("emulator.noise_bits", self.noise_bits, 0, 8)
-        check_int("emulator.pulse_bits", self.pulse_bits, 1, 16)
-        check_int("emulator.seed", self.seed, 0, MASK32)
+        check_choice("emulator.state_bits", self.state_bits, tuple(LFSR_TAPS))
+        check_int("emulator.noise_bits", self.noise_bits, 0, self.state_bits // 2)
+        check_int("emulator.seed", self.seed, 0, (1 << 64) - 1)
 
     @property
     def word_bits(self) -> int:
-        return self.code_bits + self.pulse_bits
+        return self.code_bits + self.state_bits
 
 
 def emulator_params_from_dict(d: dict) -> EmulatorParams:
@@ -110,31 +117,39 @@ def emulator_params_from_dict(d: dict) -> EmulatorParams:
     return EmulatorParams(**d)
 
 
-def hash32(seed: int, addr: int, k: int, pulse_bits: int) -> int:
-    """The emulator's noise hash (see module docstring)."""
-    x = (seed ^ ((addr << pulse_bits) | k)) & MASK32
-    x = (x + (x << 10)) & MASK32
-    x ^= x >> 6
-    x = (x + (x << 3)) & MASK32
-    x ^= x >> 11
-    return (x + (x << 15)) & MASK32
+def lfsr_advance(state: int, n: int, steps: int | None = None) -> int:
+    """``steps`` (default n) steps of the n-bit Galois LFSR."""
+    taps = LFSR_TAPS[n]
+    for _ in range(n if steps is None else steps):
+        state = (state >> 1) ^ (taps if state & 1 else 0)
+    return state
 
 
-def noise_of(h: int, noise_bits: int) -> int:
+def initial_states(e: EmulatorParams, count: int) -> list[int]:
+    """``s0(a)`` for devices ``0 .. count-1``."""
+    import numpy as np
+
+    from golden.rng import hash64
+
+    h = hash64(e.seed, STREAM_EMULATOR, np.arange(count, dtype=np.uint64), 0)
+    return [1 + int(v) % ((1 << e.state_bits) - 1) for v in h]
+
+
+def noise_of(state: int, noise_bits: int) -> int:
     if noise_bits == 0:
         return 0
     m = (1 << noise_bits) - 1
-    return ((h >> (32 - noise_bits)) & m) + ((h >> (32 - 2 * noise_bits)) & m) - m
+    return (state & m) + ((state >> noise_bits) & m) - m
 
 
-def pulse_response(e: EmulatorParams, code: int, k: int, addr: int, polarity: int) -> tuple[int, int]:
-    """``(code', k')`` after one pulse: the golden rule."""
+def pulse_response(e: EmulatorParams, code: int, state: int, polarity: int) -> tuple[int, int]:
+    """``(code', state')`` after one pulse: the golden rule."""
     if polarity == SET:
         mu = ((e.g_max - code) * e.set_gain) >> 8
     else:
         mu = -(((code - e.g_min) * e.reset_gain) >> 8)
-    s = code + mu + noise_of(hash32(e.seed, addr, k, e.pulse_bits), e.noise_bits)
-    return min(max(s, e.g_min), e.g_max), (k + 1) % (1 << e.pulse_bits)
+    s = code + mu + noise_of(state, e.noise_bits)
+    return min(max(s, e.g_min), e.g_max), lfsr_advance(state, e.state_bits)
 
 
 class ArrayEmulatorModel:
@@ -144,7 +159,7 @@ class ArrayEmulatorModel:
         self.e = emu or EmulatorParams()
         self.rows, self.phys_cols = params.array.rows, params.phys_cols
         self.code = [self.e.g_init] * (self.rows * self.phys_cols)
-        self.k = [0] * (self.rows * self.phys_cols)
+        self.state = initial_states(self.e, self.rows * self.phys_cols)
 
     def addr(self, row: int, phys_col: int) -> int | None:
         if row >= self.rows or phys_col >= self.phys_cols:
@@ -154,7 +169,7 @@ class ArrayEmulatorModel:
     def pulse(self, row: int, phys_col: int, polarity: int) -> None:
         a = self.addr(row, phys_col)
         if a is not None:
-            self.code[a], self.k[a] = pulse_response(self.e, self.code[a], self.k[a], a, polarity)
+            self.code[a], self.state[a] = pulse_response(self.e, self.code[a], self.state[a], polarity)
 
     def read(self, row: int, phys_col: int) -> int:
         a = self.addr(row, phys_col)
@@ -169,7 +184,7 @@ class ArrayEmulator(wiring.Component):
     params : AccelParams
         ``array.rows`` and ``phys_cols`` (= cols * devices per synapse) set the device count.
     emu : EmulatorParams
-        The fixed-point device model; ``rows * phys_cols <= 2**(32 - pulse_bits)`` (hash input).
+        The fixed-point device model.
 
     Attributes
     ----------
@@ -183,11 +198,12 @@ class ArrayEmulator(wiring.Component):
     addr_error : Out(1)
         Sticky: a pulse addressed a device outside the array (ignored).
 
-    Stage H (one cycle) holds the hash: three 32-bit adds in series, the emulator's longest path.
-    Latency: a pulse whose ``we`` rises in cycle t is written to memory at the end of cycle t+2 and
-    visible on ``adc`` from cycle t+2 (forwarding). Throughput one pulse per 2 cycles (the
-    scheduler's minimum ``width + gap``); memory: ``rows * phys_cols`` words of
-    ``code_bits + pulse_bits`` bits.
+    Pipeline E (event: capture code and state) -> H (mean step, noise, next state) -> W (add,
+    clamp, write). A pulse whose ``we`` rises in cycle t is written to memory at the end of cycle
+    t+2 and is visible on ``adc`` from cycle t+2 (forwarding from W and from the last write).
+    Throughput one pulse per cycle for different devices; pulses to one device need >= 2 cycles
+    between rising edges (the scheduler's ``width + gap >= 2``). Memory: ``rows * phys_cols``
+    words of ``code_bits + state_bits`` bits (1024 x 16 bits = 4 iCE40 BRAMs for 16 x 16 x 4).
     """
 
     def __init__(self, params: AccelParams, emu: EmulatorParams | None = None):
@@ -197,10 +213,6 @@ class ArrayEmulator(wiring.Component):
         self.emu = emu or EmulatorParams()
         self.rows, self.phys_cols = params.array.rows, params.phys_cols
         self.depth = self.rows * self.phys_cols
-        if self.depth > (1 << (32 - self.emu.pulse_bits)):
-            raise ConfigError(
-                f"emulator: rows * phys_cols = {self.depth} devices is out of range for "
-                f"emulator.pulse_bits = {self.emu.pulse_bits}: allowed <= 2**(32 - pulse_bits)")
         super().__init__({
             "cmd": In(array_command_signature(params)),
             "adc": Out(self.emu.code_bits),
@@ -215,11 +227,10 @@ class ArrayEmulator(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         e = self.emu
-        cb, pb = e.code_bits, e.pulse_bits
+        cb, n = e.code_bits, e.state_bits
         aw = bits_for(self.depth)
-        init_word = e.g_init  # k = 0 in the upper bits
-        m.submodules.mem = mem = Memory(shape=unsigned(e.word_bits), depth=self.depth,
-                                        init=[init_word] * self.depth)
+        init = [e.g_init | (s << cb) for s in initial_states(e, self.depth)]
+        m.submodules.mem = mem = Memory(shape=unsigned(e.word_bits), depth=self.depth, init=init)
         wp = mem.write_port()
         rp = mem.read_port()  # not transparent: forwarding below covers the in-flight writes
 
@@ -234,12 +245,12 @@ class ArrayEmulator(wiring.Component):
         prev_addr = Signal(aw)  # address of rp.data
         m.d.sync += prev_addr.eq(addr)
 
-        # --- stage W (write) registers, from stage H ----------------------------------------------
+        # --- stage W (write), registers loaded by stage H ---------------------------------------
+        dw = max(cb, e.noise_bits + 1) + 2
         w_valid = Signal()
         w_addr = Signal(aw)
         w_code = Signal(cb)
-        w_k = Signal(pb)
-        dw = max(cb, e.noise_bits + 1) + 2
+        w_state = Signal(n)     # already advanced
         w_delta = Signal(signed(dw))  # mu + noise
         s = Signal(signed(dw + 1))
         new_code = Signal(cb)
@@ -247,7 +258,7 @@ class ArrayEmulator(wiring.Component):
         m.d.comb += [
             s.eq(w_code + w_delta),
             new_code.eq(Mux(s < e.g_min, e.g_min, Mux(s > e.g_max, e.g_max, s))),
-            new_word.eq(Cat(new_code, (w_k + 1)[:pb])),
+            new_word.eq(Cat(new_code, w_state)),
             wp.en.eq(w_valid), wp.addr.eq(w_addr), wp.data.eq(new_word),
         ]
         # a write of the previous cycle is not yet on rp.data: forward it one more cycle
@@ -270,32 +281,28 @@ class ArrayEmulator(wiring.Component):
         h_valid = Signal()
         h_addr = Signal(aw)
         h_code = Signal(cb)
-        h_k = Signal(pb)
+        h_state = Signal(n)
         h_pol = Signal()
         m.d.sync += [
             h_valid.eq(fire & in_range),
-            h_addr.eq(prev_addr), h_code.eq(cur_word[:cb]), h_k.eq(cur_word[cb:]), h_pol.eq(c.polarity),
+            h_addr.eq(prev_addr), h_code.eq(cur_word[:cb]), h_state.eq(cur_word[cb:]),
+            h_pol.eq(c.polarity),
         ]
         with m.If(fire & ~in_range):
             m.d.sync += self.addr_error.eq(1)
         with m.If(fire & in_range):
             m.d.sync += self.pulses.eq(self.pulses + 1)
 
-        # --- stage H (hash, mean step) ------------------------------------------------------------
-        x0, x1, x2, x3, x4, x = (Signal(32, name=f"hash{i}") for i in range(6))
-        m.d.comb += [
-            x0.eq(Const(e.seed, 32) ^ Cat(h_k, h_addr)),
-            x1.eq(x0 + (x0 << 10)[:32]),
-            x2.eq(x1 ^ (x1 >> 6)),
-            x3.eq(x2 + (x2 << 3)[:32]),
-            x4.eq(x3 ^ (x3 >> 11)),
-            x.eq(x4 + (x4 << 15)[:32]),
-        ]
+        # --- stage H: mean step, noise, n LFSR steps ------------------------------------------------
+        nxt = h_state
+        for i in range(n):
+            step = Signal(n, name=f"lfsr{i}")
+            m.d.comb += step.eq((nxt >> 1) ^ Mux(nxt[0], LFSR_TAPS[n], 0))
+            nxt = step
         nb = e.noise_bits
         noise = Signal(signed(dw))
         if nb:
-            mask = (1 << nb) - 1
-            m.d.comb += noise.eq(x[32 - nb:32] + x[32 - 2 * nb:32 - nb] - mask)
+            m.d.comb += noise.eq(h_state[:nb] + h_state[nb:2 * nb] - ((1 << nb) - 1))
         mu_set = Signal(cb)
         mu_reset = Signal(cb)
         m.d.comb += [
@@ -303,7 +310,7 @@ class ArrayEmulator(wiring.Component):
             mu_reset.eq(((h_code - e.g_min) * e.reset_gain) >> 8),
         ]
         m.d.sync += [
-            w_valid.eq(h_valid), w_addr.eq(h_addr), w_code.eq(h_code), w_k.eq(h_k),
+            w_valid.eq(h_valid), w_addr.eq(h_addr), w_code.eq(h_code), w_state.eq(nxt),
             w_delta.eq(Mux(h_pol, mu_set, -mu_reset) + noise),
         ]
         return m

@@ -21,14 +21,13 @@ route-through), against the device's total. Fmax is nextpnr's final (post-route)
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from golden.params import ConfigError
@@ -94,6 +93,8 @@ class PnrReport:
     fmax_mhz: float
     constraint_mhz: float
     utilization: dict[str, dict[str, int]] = field(default_factory=dict)
+    critical_ns: float | None = None
+    critical_sources: list[str] = field(default_factory=list)
 
     @property
     def met(self) -> bool:
@@ -121,9 +122,32 @@ def parse_nextpnr_report(text: str, target_mhz: float | None = None) -> PnrRepor
     data = json.loads(text)
     fmax = data.get("fmax", {})
     clock = _pick_clock(fmax, target_mhz)
+    ns, sources = critical_path(data)
     return PnrReport(clock=clock, fmax_mhz=float(fmax[clock]["achieved"]),
                      constraint_mhz=float(fmax[clock]["constraint"]),
-                     utilization=data.get("utilization", {}))
+                     utilization=data.get("utilization", {}), critical_ns=ns, critical_sources=sources)
+
+
+def critical_path(report: dict, root: Path = ROOT) -> tuple[float | None, list[str]]:
+    """The slowest clock-to-clock path of a nextpnr report: total delay (ns) and the project source
+    lines (``file:line``, relative to the repository) its nets come from, in path order."""
+    best = None
+    for cp in report.get("critical_paths", []):
+        if cp.get("from", "").startswith("posedge") and cp.get("to", "").startswith("posedge"):
+            total = sum(float(st.get("delay", 0.0)) for st in cp.get("path", []))
+            if best is None or total > best[0]:
+                best = (total, cp)
+    if best is None:
+        return None, []
+    prefix = str(root) + "/"
+    sources: list[str] = []
+    for st in best[1]["path"]:
+        for src in st.get("sources", []):
+            if src.startswith(prefix):
+                short = src[len(prefix):]
+                if short not in sources:
+                    sources.append(short)
+    return round(best[0], 2), sources
 
 
 def parse_nextpnr_log(text: str, target_mhz: float | None = None) -> PnrReport:
@@ -162,6 +186,8 @@ class BuildResult:
     seconds: float = 0.0
     build_dir: str = ""
     bitstream: str = ""
+    critical_ns: float | None = None
+    critical_sources: list = field(default_factory=list)
     tools: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -169,9 +195,9 @@ class BuildResult:
 
 
 # --- running -----------------------------------------------------------------------------------
-_STAGES = (("Program finished", "nextpnr done, packing bitstream"), ("Routing", "nextpnr: routing"),
-           ("route", "nextpnr: routing"), ("Placing", "nextpnr: placing"), ("place", "nextpnr: placing"),
-           ("Packing", "nextpnr: packing"), ("pack", "nextpnr: packing"))
+#: nextpnr log markers, latest stage first.
+_STAGES = (("Program finished", "nextpnr done; bitstream"), ("Info: Routing", "nextpnr: routing"),
+           ("placer", "nextpnr: placing"), ("Info: Packing", "nextpnr: packing"))
 
 
 def _stage(build_dir: Path) -> str:
@@ -179,27 +205,23 @@ def _stage(build_dir: Path) -> str:
     if not tim.exists():
         return "yosys: synthesis"
     try:
-        tail = tim.read_text(errors="replace")[-4000:]
+        text = tim.read_text(errors="replace")
     except OSError:
         return "nextpnr"
-    last = tail.rstrip().splitlines()[-1] if tail.strip() else ""
     for key, label in _STAGES:
-        if key in last:
+        if key in text:
             return label
-    for line in reversed(tail.splitlines()):
-        for key, label in _STAGES:
-            if key in line:
-                return label
-    return "nextpnr"
+    return "nextpnr: reading netlist"
 
 
 def run_logged(cmd: list[str], cwd: Path, env: dict, log: Path, *, nice: int, label: str,
                progress: Progress | None, stage: Callable[[], str] | None = None, every: float = 15.0) -> None:
     """Run ``cmd`` (niced) with its output in ``log``, reporting the stage on change or every ``every`` s."""
-    preexec = (lambda: os.nice(nice)) if nice and hasattr(os, "nice") else None
+    if nice and shutil.which("nice"):
+        cmd = ["nice", "-n", str(nice), *cmd]
     t0 = time.monotonic()
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, preexec_fn=preexec)
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
         last_msg, last_t = None, t0
         while proc.poll() is None:
             time.sleep(0.5)
@@ -221,7 +243,7 @@ def tool_versions(board: Board, env: dict) -> dict[str, str]:
             continue
         flag = "-V" if var == "YOSYS" else "--version"
         try:
-            r = subprocess.run([exe, flag], env=env, capture_output=True, text=True, timeout=300)
+            r = subprocess.run([exe, flag], env=env, capture_output=True, text=True, timeout=300, check=False)
             text = (r.stdout + r.stderr).strip().splitlines()
             out[var] = text[-1] if text else "?"
         except (OSError, subprocess.SubprocessError):
@@ -249,7 +271,8 @@ def build_block(board: Board, name: str, factory, cfg: BoardConfig, *, out_root:
                 progress: Progress | None = print) -> BuildResult:
     """Place ``factory(cfg)`` on ``board`` through the harness, run the toolchain, parse the reports."""
     t0 = time.monotonic()
-    target = target_mhz or cfg.board.target_mhz or board.default_target_mhz
+    target = target_mhz or cfg.board.target_for(name) or board.default_target_mhz
+    cfg = replace(cfg, board=replace(cfg.board, target_mhz=target))  # the demo's UART divisor uses it
     build_dir = out_root / board.name / name
     shutil.rmtree(build_dir, ignore_errors=True)
     build_dir.mkdir(parents=True)
@@ -298,6 +321,7 @@ def build_block(board: Board, name: str, factory, cfg: BoardConfig, *, out_root:
         block_dsp=block_counts["DSP"] if block_counts else None,
         seconds=round(time.monotonic() - t0, 1),
         build_dir=str(build_dir), bitstream=str(bit) if bit.exists() else "",
+        critical_ns=pnr.critical_ns, critical_sources=pnr.critical_sources,
         tools=tool_versions(board, env),
     )
     (build_dir / "result.json").write_text(json.dumps(result.to_dict(), indent=2))
@@ -335,3 +359,24 @@ def format_table(results: list[BuildResult], markdown: bool = False) -> str:
 
 def main_progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def bench_rows(board_names: tuple[str, ...] = ("icebreaker", "ulx3s"), block: str = "all",
+               progress: Progress | None = main_progress) -> list[tuple[str, str, str]]:
+    """Build every block on each board and return ``(what, value, note)`` rows in the format of
+    :mod:`tb.bench` (one row per build: Fmax as the value, resources in the note)."""
+    from . import blocks
+    from .config import load_board_config
+    from .platforms import board as get_board
+
+    rows = []
+    for name in board_names:
+        b = get_board(name)
+        cfg = load_board_config(None, name)
+        for blk, factory in blocks.select(block).items():
+            r = build_block(b, blk, factory, cfg, progress=progress)
+            note = (f"block LUT4 {r.block_lut}, FF {r.block_ff}, BRAM {r.block_bram}, DSP {r.block_dsp}; "
+                    f"on board {r.cells}/{r.cells_available} cells; target {r.target_mhz:g} MHz "
+                    f"{'met' if r.met else 'missed'}; build {r.seconds:.0f} s")
+            rows.append((f"{name}/{blk}: Fmax", f"{r.fmax_mhz:.1f} MHz", note))
+    return rows

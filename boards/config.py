@@ -5,7 +5,11 @@ Sections:
 
 ``[board]`` (this module)
     ``target_mhz`` (float, PLL output the design is built for; default: the board's),
-    ``seed`` (1..2**32-1, stimulus LFSR), ``pnr_seed`` (0..2**31-1, nextpnr placer seed).
+    ``seed`` (1..2**32-1, stimulus LFSR), ``pnr_seed`` (0..2**31-1, nextpnr placer seed),
+    ``baud`` (UART of the demo, default 115200), ``demo_updates`` (update requests between two
+    array dumps of the demo, default 4096); sub-table ``[board.targets]``: per-block target clock
+    in MHz overriding ``target_mhz`` (e.g. ``demo = 12``: the iCEBreaker demo runs from the 12 MHz
+    oscillator, below the iCE40 PLL's 16 MHz minimum).
 ``[emulator]``
     :class:`boards.array_emulator.EmulatorParams`.
 ``[bnn]``
@@ -32,15 +36,28 @@ BOARDS_DIR = Path(__file__).resolve().parent
 class BoardSection:
     """``[board]``: build options (see module docstring); ``target_mhz = None``: board default."""
 
+    def target_for(self, block: str) -> float | None:
+        """The configured target clock of ``block`` (MHz), None if the board default applies."""
+        return self.targets.get(block, self.target_mhz)
+
     target_mhz: float | None = None
     seed: int = 1
     pnr_seed: int = 1
+    baud: int = 115200
+    demo_updates: int = 4096
+    targets: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if not isinstance(self.targets, dict):
+            raise ConfigError(f"board.targets must be a table of block = MHz, got {self.targets!r}")
+        for name, mhz in self.targets.items():
+            check_float(f"board.targets.{name}", mhz, 1.0, 500.0)
         if self.target_mhz is not None:
             check_float("board.target_mhz", self.target_mhz, 1.0, 500.0)
         check_int("board.seed", self.seed, 1, (1 << 32) - 1)
         check_int("board.pnr_seed", self.pnr_seed, 0, (1 << 31) - 1)
+        check_int("board.baud", self.baud, 300, 12_000_000)
+        check_int("board.demo_updates", self.demo_updates, 1, 1 << 24)
 
 
 @dataclass(frozen=True)

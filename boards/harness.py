@@ -31,7 +31,7 @@ A block's ports are far wider than a board's pins, so the harness closes them on
 from __future__ import annotations
 
 from amaranth import Cat, ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Signal, Value
-from amaranth.lib import wiring
+from amaranth.lib import io, wiring
 
 #: Galois LFSR feedback mask for x^32 + x^22 + x^2 + x + 1 (maximal length).
 LFSR_TAPS = 0x80200003
@@ -74,6 +74,7 @@ class BoardHarness(Elaboratable):
     """
 
     def __init__(self, dut: wiring.Component, *, n_out: int = 4, seed: int = 1):
+        self._MustUse__silence = True  # until the checks pass: a rejected harness is not "unused"
         if not isinstance(n_out, int) or n_out < 1:
             raise ValueError(f"n_out = {n_out!r} must be an integer >= 1")
         if not isinstance(seed, int) or not 1 <= seed < (1 << LFSR_WIDTH):
@@ -86,6 +87,7 @@ class BoardHarness(Elaboratable):
         self.w_out = sum(len(v) for _, v in self.outputs)
         if self.w_out == 0:
             raise ValueError("the block has no output ports: nothing would survive synthesis")
+        self._MustUse__silence = False
         self.out = Signal(n_out)
         self.levels = 0
         group = -(-self.w_out // n_out)
@@ -161,7 +163,7 @@ class BoardTop(Elaboratable):
         m.domains.por = cd_por = ClockDomain("por", local=True)
         locked = Signal()
         if self.pll is None:
-            clk = platform.request(self.board.clock_resource, dir="i")
+            m.submodules.clk_buf = clk = io.Buffer("i", platform.request(self.board.clock_resource, dir="-"))
             m.d.comb += [cd_sync.clk.eq(clk.i), locked.eq(1)]
         else:
             m.submodules.pll = self.board.pll_instance(platform, self.pll, cd_sync.clk, locked)
@@ -180,15 +182,19 @@ class BoardTop(Elaboratable):
         m.submodules.harness = self.harness
         heartbeat = Signal(25)
         m.d.sync += heartbeat.eq(heartbeat + 1)
-        leds = [platform.request(res, idx) for res, idx in self.board.leds]
+        leds = []
+        for k, (res, idx) in enumerate(self.board.leds):
+            buf = io.Buffer("o", platform.request(res, idx, dir="-"))
+            m.submodules[f"led_buf{k}"] = buf
+            leds.append(buf)
         m.d.comb += leds[0].o.eq(heartbeat[-1])
         for i, led in enumerate(leds[1:]):
             m.d.comb += led.o.eq(self.harness.out[i])
         # A block with a UART transmitter (the demo) also drives the board's UART TX pin.
-        tx = getattr(self.dut, "uart_tx", None)
-        if tx is not None and "uart_tx" in self.dut.signature.members:
-            uart = platform.request("uart", 0)
-            m.d.comb += uart.tx.o.eq(tx)
+        if "uart_tx" in self.dut.signature.members:
+            uart = platform.request("uart", 0, dir="-")
+            m.submodules.uart_tx_buf = tx = io.Buffer("o", uart.tx)
+            m.d.comb += tx.o.eq(self.dut.uart_tx)
         return m
 
 
@@ -205,10 +211,10 @@ def ice40_pll_instance(platform, pll, clk_out: Signal, locked: Signal, *, clock:
 
 
 def ecp5_pll_instance(platform, pll, clk_out: Signal, locked: Signal, *, clock: str = "clk25",
-                      f_in_hz: float = 25e6) -> Instance:
+                      f_in_hz: float = 25e6) -> Module:
     """EHXPLLL with CLKOP feedback (the parameters ecppll writes)."""
-    clk_in = platform.request(clock, dir="i")
-    return Instance(
+    clk_in = io.Buffer("i", platform.request(clock, dir="-"))
+    pll_inst = Instance(
         "EHXPLLL",
         a_FREQUENCY_PIN_CLKI=f"{f_in_hz / 1e6:g}", a_FREQUENCY_PIN_CLKOP=f"{pll.f_out_hz / 1e6:g}",
         a_ICP_CURRENT="12", a_LPF_RESISTOR="8", a_MFG_ENABLE_FILTEROPAMP="1", a_MFG_GMCREF_SEL="2",
@@ -223,3 +229,7 @@ def ecp5_pll_instance(platform, pll, clk_out: Signal, locked: Signal, *, clock: 
         i_PHASELOADREG=Const(1), i_PLLWAKESYNC=Const(0), i_ENCLKOP=Const(0),
         o_CLKOP=clk_out, o_LOCK=locked,
     )
+    m = Module()
+    m.submodules.clk_buf = clk_in
+    m.submodules.pll = pll_inst
+    return m

@@ -7,11 +7,12 @@ Both the golden twins (``golden/xnor_popcount.py``, ``golden/sense_amp_sequencer
 
 Physical layout of a BNN layer in the 2T2R array (shared by golden and RTL)
 -------------------------------------------------------------------------
-A layer of ``neurons`` neurons with ``inputs`` binary inputs is stored bank by bank: neuron ``j``
-belongs to bank ``b = j // bank`` and slot ``k = j % bank``; bank ``b`` sits on word line (row) ``b``
-and neuron slot ``k`` occupies synapse columns ``k*inputs .. (k+1)*inputs - 1`` of that row. In the
+A layer of ``neurons`` neurons with ``cells = inputs + bias_cells`` bridges each (the weights, then
+the bias cells, as ``golden.bnn_training.BnnModel.extended_weights``) is stored bank by bank: neuron
+``j`` belongs to bank ``b = j // bank`` and slot ``k = j % bank``; bank ``b`` sits on word line (row)
+``b`` and neuron slot ``k`` occupies synapse columns ``k*cells .. (k+1)*cells - 1`` of that row. In the
 2T2R array each synapse column ``c`` is a bridge of two devices on physical columns ``2c`` (BL) and
-``2c+1`` (BLb). The array therefore has ``ceil(neurons/bank)`` rows and ``bank*inputs`` synapse
+``2c+1`` (BLb). The array therefore has ``ceil(neurons/bank)`` rows and ``bank*cells`` synapse
 columns; one word line activates the ``bank`` neurons that the capacitive neurons / sense amplifiers
 of that bank evaluate together.
 """
@@ -39,7 +40,11 @@ class BnnHwParams:
     Attributes
     ----------
     inputs : int, 1..4096
-        N, binary inputs per neuron = popcount width.
+        N, binary inputs per neuron (driven from the layer's input vector).
+    bias_cells : int, 0..4096, inputs + bias_cells <= 4096
+        B, bias cells per neuron (bridges whose input is tied to 1; ``golden.bnn_params.n_bias_cells``
+        gives the paper's count). ``cells = N + B`` is the popcount width of the engine and of
+        ``XnorPopcount.from_params``, and a neuron's column count in the array.
     neurons : int, 1..4096
         M, neurons of the layer the engine sequences.
     bank : int, 1..64 and <= neurons
@@ -51,15 +56,18 @@ class BnnHwParams:
         A pipeline register after every ``stage_levels`` adder-tree levels (and after the last).
     precharge, input, evaluate, sense, readout, reset : int, 1..255
         Reset values (defaults) of the sequencer's runtime phase-length registers, in clock cycles.
-    read_latency : int, 1..16
-        Cycles from a row-read request on the array port to ``rd_valid`` in the behavioural array.
-    out_fifo : int, 2..64
-        Depth of the engine's output-bit FIFO (credits for neurons in flight); >= bank.
+    read_latency : int, 2..16
+        Cycles from a bridge-read command of the engine to ``rd_valid`` from the array (1 cycle of
+        CrossbarAddressing + the array's read delay); used by the golden cycle model and the
+        testbench's array model (the RTL itself waits for ``rd_valid``).
+    out_fifo : int, bank..64 (and >= 2)
+        Depth of the engine's output-bit FIFO = credits for neurons in flight.
     """
 
     inputs: int = 64
-    neurons: int = 16
-    bank: int = 1
+    bias_cells: int = 7
+    neurons: int = 33
+    bank: int = 4
     popcount_mode: str = "tree"
     stage_levels: int = 2
     precharge: int = 2
@@ -73,14 +81,19 @@ class BnnHwParams:
 
     def __post_init__(self):
         check_int("bnn.inputs", self.inputs, 1, MAX_INPUTS)
+        check_int("bnn.bias_cells", self.bias_cells, 0, MAX_INPUTS - self.inputs)
         check_int("bnn.neurons", self.neurons, 1, MAX_NEURONS)
         check_int("bnn.bank", self.bank, 1, min(MAX_BANK, self.neurons))
         check_choice("bnn.popcount_mode", self.popcount_mode, POPCOUNT_MODES)
         check_int("bnn.stage_levels", self.stage_levels, 1, 16)
         for name in PHASES:
             check_int(f"bnn.{name}", getattr(self, name), 1, MAX_PHASE)
-        check_int("bnn.read_latency", self.read_latency, 1, 16)
+        check_int("bnn.read_latency", self.read_latency, 2, 16)
         check_int("bnn.out_fifo", self.out_fifo, max(2, self.bank), 64)
+        if self.bank * self.cells > MAX_INPUTS:
+            raise ConfigError(f"bnn.bank * (bnn.inputs + bnn.bias_cells) = {self.bank * self.cells} array "
+                              f"columns is out of range: allowed [1, {MAX_INPUTS}] (bnn.bank <= "
+                              f"{max(1, MAX_INPUTS // self.cells)} for {self.cells} cells)")
 
     # --- derived -----------------------------------------------------------------------------
     @property
@@ -89,24 +102,29 @@ class BnnHwParams:
         return tuple(getattr(self, n) for n in PHASES)
 
     @property
+    def cells(self) -> int:
+        """N_tot = inputs + bias_cells: popcount width, array columns per neuron."""
+        return self.inputs + self.bias_cells
+
+    @property
     def banks(self) -> int:
         """Word lines used by the layer: ceil(neurons / bank)."""
         return -(-self.neurons // self.bank)
 
     @property
     def array_cols(self) -> int:
-        """Synapse (bridge) columns of the array: bank * inputs."""
-        return self.bank * self.inputs
+        """Synapse (bridge) columns of the array: bank * cells."""
+        return self.bank * self.cells
 
     @property
     def count_width(self) -> int:
-        """Width of a popcount 0..inputs."""
-        return popcount_width(self.inputs)
+        """Width of a popcount 0..cells."""
+        return popcount_width(self.cells)
 
     @property
     def thr_width(self) -> int:
-        """Width of a threshold 0..inputs+1 (0: always 1, inputs+1: always 0)."""
-        return threshold_width(self.inputs)
+        """Width of a threshold 0..cells+1 (0: always 1, cells+1: always 0)."""
+        return threshold_width(self.cells)
 
     @property
     def neuron_width(self) -> int:

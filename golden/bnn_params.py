@@ -62,6 +62,8 @@ class BnnTrainParams:
         Bias cells per neuron ``B = 2*int(bias_fraction*N)`` (+1 if N is even).
     val_split : int, 0..20000
         Training samples held out (the last ones) to pick the best epoch; 0 = use the last epoch.
+    dropout_in, dropout_hidden : float, [0, 0.9]
+        Dropout probability on the input bits / hidden activations during training (0: none).
     """
 
     dataset: str = "mnist"
@@ -73,6 +75,8 @@ class BnnTrainParams:
     seed: int = 0
     bias_fraction: float = 0.05
     val_split: int = 0
+    dropout_in: float = 0.0
+    dropout_hidden: float = 0.0
 
     def __post_init__(self):
         check_choice("bnn_train.dataset", self.dataset, ("digits", "mnist"))
@@ -92,12 +96,16 @@ class BnnTrainParams:
         check_int("bnn_train.seed", self.seed, 0, 2**32 - 1)
         check_float("bnn_train.bias_fraction", self.bias_fraction, 0.0, 0.5)
         check_int("bnn_train.val_split", self.val_split, 0, 20000)
+        check_float("bnn_train.dropout_in", self.dropout_in, 0.0, 0.9)
+        check_float("bnn_train.dropout_hidden", self.dropout_hidden, 0.0, 0.9)
 
     def key(self) -> str:
         """File-name key of a trained model: everything that changes the result."""
         h = "-".join(str(v) for v in self.hidden)
         return (f"{self.dataset}_h{h}_e{self.epochs}_b{self.batch}_lr{self.lr:g}-{self.lr_final:g}"
-                f"_bf{self.bias_fraction:g}_v{self.val_split}_s{self.seed}")
+                f"_bf{self.bias_fraction:g}_v{self.val_split}"
+                + (f"_do{self.dropout_in:g}-{self.dropout_hidden:g}" if self.dropout_in or self.dropout_hidden else "")
+                + f"_s{self.seed}")
 
 
 @dataclass(frozen=True)

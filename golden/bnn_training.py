@@ -22,7 +22,8 @@ Conventions (the RTL, the cocotb array model and the hardware models all use the
 * **Last layer**: no threshold; the class is ``argmax`` of the 10 popcounts (``np.argmax``: ties
   go to the lowest class index). The hardware reads these popcounts out digitally.
 
-Training: latent real weights clipped to [-1, 1], forward with ``sign`` (0 -> +1), straight-through
+Training: latent real weights clipped to [-1, 1], forward with ``sign`` (0 -> +1), optional dropout
+on the input bits and on the hidden activations (training only), straight-through
 estimator (gradient of the weight sign = 1; of the activation sign = 1 where ``|y| <= 1``), BatchNorm
 with batch statistics, softmax cross-entropy on ``alpha * s / sqrt(N)`` of the last layer (``alpha``
 learnt), Adam with an exponentially decaying step. After training the BN means are recomputed
@@ -182,8 +183,9 @@ class BnnModel:
     def predict_bits(self, x_bits: np.ndarray, batch: int = 2000) -> np.ndarray:
         """Class per input-bit vector (argmax of the last layer's popcounts, ties -> lowest class)."""
         x_bits = np.asarray(x_bits, dtype=np.uint8)
-        out = [np.argmax(self.forward_bits(x_bits[i:i + batch])[-1], axis=1)
-               for i in range(0, len(x_bits), batch)]
+        with blas_threads():
+            out = [np.argmax(self.forward_bits(x_bits[i:i + batch])[-1], axis=1)
+                   for i in range(0, len(x_bits), batch)]
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -227,6 +229,29 @@ class BnnModel:
                 else:
                     layers.append((w, None))
         return cls(layers=layers, bias_fraction=bf, thresholds_raw=raw, meta=meta)
+
+
+def random_model(sizes: list[int], seed: int = 0, bias_fraction: float = 0.05) -> BnnModel:
+    """A random (untrained) model with realisable thresholds, for RTL/cocotb tests.
+
+    Weights are uniform bits; hidden thresholds uniform in the bias-cell range ``[T_lo, T_hi]``.
+    ``sizes = [n_in, h1, ..., n_out]``; hidden widths may be any size here (even widths allowed).
+    """
+    if len(sizes) < 2:
+        raise ConfigError(f"sizes = {sizes!r} must have at least an input and an output size")
+    gen = np.random.default_rng(seed)
+    layers, raw = [], []
+    for i, (fi, fo) in enumerate(zip(sizes[:-1], sizes[1:])):
+        w = gen.integers(0, 2, (fo, fi), dtype=np.uint8)
+        if i == len(sizes) - 2:
+            layers.append((w, None))
+        else:
+            lo, hi = threshold_range(fi, bias_fraction)
+            t = gen.integers(lo, hi + 1, fo).astype(np.int64)
+            layers.append((w, t))
+            raw.append(t.copy())
+    return BnnModel(layers=layers, bias_fraction=bias_fraction, thresholds_raw=raw,
+                    meta={"random_model": {"sizes": list(sizes), "seed": seed}})
 
 
 def model_path(params: BnnTrainParams, directory: str | Path | None = None) -> Path:
@@ -323,8 +348,28 @@ def recompute_means(latent: list, x_pm1: np.ndarray, batch: int = 2000) -> list[
     return mus
 
 
+def blas_threads(n: int | None = None):
+    """Context manager limiting BLAS threads (default: env ``RERAM_BLAS_THREADS`` or 1).
+
+    On the shared 2-core machines OpenBLAS with several threads was 25x slower than one thread for
+    the small matrices of the digits nets (oversubscription), so the golden BNN code runs with one.
+    """
+    import os
+
+    from threadpoolctl import threadpool_limits
+    if n is None:
+        n = int(os.environ.get("RERAM_BLAS_THREADS", "1"))
+    return threadpool_limits(limits=n, user_api="blas")
+
+
 def train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=None,
               recompute_subset: int | None = None) -> TrainResult:
+    with blas_threads():
+        return _train_bnn(params, data, progress, log, recompute_subset)
+
+
+def _train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=None,
+               recompute_subset: int | None = None) -> TrainResult:
     """Train the binarized MLP described by ``params``; returns the folded integer model and history.
 
     ``data`` is a :class:`golden.datasets.Dataset` (default: ``golden.datasets.load(params.dataset)``).
@@ -382,6 +427,10 @@ def train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=Non
             # forward
             caches = []
             h = xb
+            if params.dropout_in > 0:
+                h = h * ((rng.random(h.shape, dtype=np.float32) >= params.dropout_in)
+                         * np.float32(1.0 / (1.0 - params.dropout_in)))
+            masks = []
             for li in range(len(latent) - 1):
                 wb = _sign(latent[li])
                 a = h @ wb.T
@@ -394,6 +443,13 @@ def train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=Non
                 caches.append((h, wb, yh, z, inv, (np.abs(m) <= clip_b[li]).astype(np.float32)))
                 run_mu[li] = 0.9 * run_mu[li] + 0.1 * mc.astype(np.float64)
                 h = _sign(yh)
+                if params.dropout_hidden > 0:
+                    dm = ((rng.random(h.shape, dtype=np.float32) >= params.dropout_hidden)
+                          * np.float32(1.0 / (1.0 - params.dropout_hidden)))
+                    h = h * dm
+                    masks.append(dm)
+                else:
+                    masks.append(None)
             wb = _sign(latent[-1])
             s = h @ wb.T
             scale = np.float32(math.exp(log_alpha) / math.sqrt(latent[-1].shape[1]))
@@ -414,6 +470,8 @@ def train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=Non
             g_h = g_s @ wb
             for li in range(len(latent) - 2, -1, -1):
                 hin, wbl, yh, z, inv, free = caches[li]
+                if masks[li] is not None:
+                    g_h = g_h * masks[li]
                 g_y = g_h * (np.abs(yh) <= 1.0)
                 # BN backward without affine; a clipped mean is a constant (no gradient through it),
                 # the variance always depends on a: dL/da = inv*(g - free*mean(g) - z*mean(g*yh))

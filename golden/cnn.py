@@ -136,7 +136,8 @@ def im2col(x: np.ndarray, kernel: int, stride: int) -> np.ndarray:
 
 def conv_mac(cols: np.ndarray, w1: np.ndarray) -> np.ndarray:
     """The crossbar MAC ``Y = X * W``: (N, P, C*k*k) patches x (F, C, k, k) weights -> (N, P, F)."""
-    return cols @ w1.reshape(w1.shape[0], -1).T
+    w = w1.reshape(w1.shape[0], -1)
+    return (cols.reshape(-1, cols.shape[-1]) @ w.T).reshape(*cols.shape[:-1], w.shape[0])
 
 
 def _pool_windows(a: np.ndarray) -> np.ndarray:
@@ -145,14 +146,23 @@ def _pool_windows(a: np.ndarray) -> np.ndarray:
     return w.reshape(*w.shape[:4], 9)
 
 
+def max_pool(a: np.ndarray) -> np.ndarray:
+    """Overlapping 3x3 / stride 2 max-pool of (N, S, S, F) -> (N, P, P, F), done separably."""
+    p = (a.shape[1] - 3) // 2 + 1
+    r = np.maximum(np.maximum(a[:, 0:2 * p - 1:2], a[:, 1:2 * p:2]), a[:, 2:2 * p + 1:2])
+    return np.maximum(np.maximum(r[:, :, 0:2 * p - 1:2], r[:, :, 1:2 * p:2]), r[:, :, 2:2 * p + 1:2])
+
+
 def head_logits(net: ConvNet, y_mac: np.ndarray) -> np.ndarray:
-    """Logits from the conv MAC output (N, P, F): + bias, ReLU, 3x3/2 max-pool, dense."""
+    """Logits from the conv MAC output (N, P, F): + bias, ReLU, 3x3/2 max-pool, dense.
+
+    Computed as ``relu(maxpool(y) + b)``, equal to ``maxpool(relu(y + b))`` (per-filter bias and
+    ReLU are monotone) on a 4x smaller array.
+    """
     cfg = net.config
     n = y_mac.shape[0]
-    z = y_mac + net.b1
-    a = np.maximum(z, 0).reshape(n, cfg.conv_side, cfg.conv_side, cfg.filters)
-    pooled = _pool_windows(a).max(axis=-1).reshape(n, -1)
-    return pooled @ net.w2 + net.b2
+    pooled = max_pool(y_mac.reshape(n, cfg.conv_side, cfg.conv_side, cfg.filters))
+    return np.maximum(pooled + net.b1, 0).reshape(n, -1) @ net.w2 + net.b2
 
 
 def predict(net: ConvNet, x: np.ndarray, w1: np.ndarray | None = None, *, chunk: int = 1000,

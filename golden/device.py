@@ -68,12 +68,72 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
+from scipy.special import ndtri
 
 from . import rng
 from .params import ConfigError, check_bool, check_choice, check_float
 
 SET = 1
 RESET = 0
+
+_MASK = (1 << 64) - 1
+
+
+def _splitmix_int(x: int) -> int:
+    """splitmix64 on a Python int (exactly :func:`golden.rng.splitmix64` for one value)."""
+    z = (x + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def stream_key(seed: int, stream: int) -> np.uint64:
+    """The per-(seed, stream) key of :func:`golden.rng.hash64`, computed once."""
+    return np.uint64(_splitmix_int((seed & _MASK) ^ _splitmix_int(stream & _MASK)))
+
+
+def _sm_inplace(z: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """splitmix64 of a uint64 array in place (``t`` is scratch of the same shape)."""
+    z += rng._GOLDEN
+    np.right_shift(z, np.uint64(30), out=t)
+    z ^= t
+    z *= rng._M1
+    np.right_shift(z, np.uint64(27), out=t)
+    z ^= t
+    z *= rng._M2
+    np.right_shift(z, np.uint64(31), out=t)
+    z ^= t
+    return z
+
+
+def uniform_keyed(key: np.uint64, index, counter) -> np.ndarray:
+    """``golden.rng.uniform(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``.
+
+    The same values as :mod:`golden.rng` (tests/test_device.py checks bit equality), computed with
+    in-place uint64 arithmetic and the key computed once; ``index`` and ``counter`` broadcast.
+    """
+    idx = np.asarray(index, dtype=np.uint64)
+    cnt = np.asarray(counter, dtype=np.uint64)
+    shape = np.broadcast_shapes(idx.shape, cnt.shape)
+    h = np.empty(shape, dtype=np.uint64)
+    np.bitwise_xor(idx, key, out=h)
+    t = np.empty(shape, dtype=np.uint64)
+    _sm_inplace(h, t)
+    c = np.array(np.broadcast_to(cnt, shape), dtype=np.uint64)
+    _sm_inplace(c, t)
+    h ^= c
+    _sm_inplace(h, t)
+    h >>= np.uint64(11)
+    u = h.astype(np.float64)
+    u += 0.5
+    u *= 1.0 / (1 << 53)
+    return u
+
+
+def normal_keyed(key: np.uint64, index, counter) -> np.ndarray:
+    """``golden.rng.normal(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``."""
+    return ndtri(uniform_keyed(key, index, counter))
+
 
 #: index ``j`` of the device-to-device draws ``rng.normal(seed, STREAM_DEVICE, device_id, j)``
 _D2D_SET, _D2D_RESET, _D2D_GMIN, _D2D_GMAX = 0, 1, 2, 3
@@ -224,20 +284,27 @@ PCM_NANDAKUMAR = DeviceParams(
 PRESETS = {"reram": RERAM_HFO2, "reram-binary": RERAM_BINARY, "pcm": PCM_NANDAKUMAR}
 
 
-@dataclass(frozen=True)
 class PerDevice:
-    """Per-device parameters after device-to-device spread (arrays shaped like the device ids)."""
+    """Per-device parameters after device-to-device spread.
 
-    a_set: np.ndarray
-    a_reset: np.ndarray
-    g_min: np.ndarray
-    g_max: np.ndarray
-    p_set: np.ndarray
-    p_reset: np.ndarray
+    ``tab[..., j]`` holds, for the devices it was computed for: j = 0 the SET strength (``a_set_i``,
+    or ``p_set_i`` in binary mode), 1 the RESET strength (``a_reset_i`` / ``p_reset_i``), 2 ``g_min_i``,
+    3 ``g_max_i``.
+    """
+
+    __slots__ = ("tab",)
+
+    def __init__(self, tab: np.ndarray):
+        self.tab = tab
+
+    up = property(lambda self: self.tab[..., 0])
+    down = property(lambda self: self.tab[..., 1])
+    g_min = property(lambda self: self.tab[..., 2])
+    g_max = property(lambda self: self.tab[..., 3])
 
     def take(self, index) -> "PerDevice":
-        """The entries at ``index`` (any numpy index into the arrays)."""
-        return PerDevice(*(getattr(self, f.name)[index] for f in fields(self)))
+        """The entries at ``index`` (any numpy index over the device axes)."""
+        return PerDevice(self.tab[index])
 
 
 class DeviceModel:
@@ -264,26 +331,49 @@ class DeviceModel:
             raise ConfigError(f"device seed must be a non-negative integer, got {seed!r}")
         self.params = params
         self.seed = int(seed)
+        self._key = {st: stream_key(self.seed, st) for st in
+                     (rng.STREAM_PULSE_MEAN, rng.STREAM_PULSE_SWITCH, rng.STREAM_DEVICE, rng.STREAM_READ,
+                      rng.STREAM_INIT)}
+
+    def normal(self, stream: int, index, counter) -> np.ndarray:
+        """``golden.rng.normal(self.seed, stream, index, counter)``."""
+        key = self._key.get(stream)
+        if key is None:
+            key = stream_key(self.seed, stream)
+        return normal_keyed(key, index, counter)
+
+    def uniform(self, stream: int, index, counter) -> np.ndarray:
+        """``golden.rng.uniform(self.seed, stream, index, counter)``."""
+        key = self._key.get(stream)
+        if key is None:
+            key = stream_key(self.seed, stream)
+        return uniform_keyed(key, index, counter)
 
     # --- device-to-device ---------------------------------------------------------------------
     def per_device(self, device_ids) -> PerDevice:
         """Device-to-device parameters of ``device_ids`` (pure function of seed and id)."""
         p = self.params
         ids = np.asarray(device_ids, dtype=np.uint64)
-        s = self.seed
 
         def factor(sigma: float, j: int) -> np.ndarray:
             if sigma == 0.0:
                 return np.ones(ids.shape)
-            return np.exp(sigma * rng.normal(s, rng.STREAM_DEVICE, ids, j))
+            return np.exp(sigma * self.normal(rng.STREAM_DEVICE, ids, j))
 
+        tab = np.empty(ids.shape + (4,))
         f_set = factor(p.d2d_step, _D2D_SET)
         f_reset = factor(p.d2d_step, _D2D_RESET)
+        if p.binary:
+            tab[..., 0] = np.minimum(p.p_set * f_set, 1.0)
+            tab[..., 1] = np.minimum(p.p_reset * f_reset, 1.0)
+        else:
+            tab[..., 0] = p.a_set * f_set
+            tab[..., 1] = p.a_reset * f_reset
         g_min = p.g_min * factor(p.d2d_bounds, _D2D_GMIN)
         g_max = p.g_max * factor(p.d2d_bounds, _D2D_GMAX)
-        g_max = np.maximum(g_max, g_min + 0.05 * (p.g_max - p.g_min))
-        return PerDevice(a_set=p.a_set * f_set, a_reset=p.a_reset * f_reset, g_min=g_min, g_max=g_max,
-                         p_set=np.minimum(p.p_set * f_set, 1.0), p_reset=np.minimum(p.p_reset * f_reset, 1.0))
+        tab[..., 2] = g_min
+        tab[..., 3] = np.maximum(g_max, g_min + 0.05 * (p.g_max - p.g_min))
+        return PerDevice(tab)
 
     # --- state transitions ----------------------------------------------------------------------
     def initial(self, device_ids, dev: PerDevice | None = None) -> np.ndarray:
@@ -294,7 +384,7 @@ class DeviceModel:
         p = self.params
         if p.binary:
             return np.array(np.broadcast_to(dev.g_min, ids.shape), dtype=np.float64)
-        g = p.g_init + p.g_init_std * rng.normal(self.seed, rng.STREAM_INIT, ids, 0)
+        g = p.g_init + p.g_init_std * self.normal(rng.STREAM_INIT, ids, 0)
         return np.clip(g, dev.g_min, dev.g_max)
 
     def pulse(self, g, device_ids, pulse_index, polarity, dev: PerDevice | None = None) -> np.ndarray:
@@ -310,8 +400,9 @@ class DeviceModel:
             The device's own pulse counter ``k`` (0 for its first pulse, counting SET and RESET).
         polarity : int array
             1 = SET (conductance up), 0 = RESET (down).
+        dev : PerDevice, optional
+            :meth:`per_device` of the broadcast ids (computed if omitted).
         """
-        p = self.params
         g = np.asarray(g, dtype=np.float64)
         ids = np.asarray(device_ids, dtype=np.uint64)
         k = np.asarray(pulse_index, dtype=np.uint64)
@@ -321,26 +412,44 @@ class DeviceModel:
         shape = np.broadcast_shapes(g.shape, ids.shape, k.shape, pol.shape)
         if dev is None:
             dev = self.per_device(np.broadcast_to(ids, shape))
-        up = pol == SET
-        gmin, gmax = dev.g_min, dev.g_max
+        tab = np.broadcast_to(dev.tab, shape + (4,))
+        return self.step(np.broadcast_to(g, shape), np.broadcast_to(pol == SET, shape), tab, self.draws(ids, k))
+
+    def draws(self, device_ids, pulse_index) -> np.ndarray:
+        """The random draw of each pulse: ``rng.normal(seed, STREAM_PULSE_MEAN, id, k)`` (analog) or
+        ``rng.uniform(seed, STREAM_PULSE_SWITCH, id, k)`` (binary)."""
+        if self.params.binary:
+            return self.uniform(rng.STREAM_PULSE_SWITCH, device_ids, pulse_index)
+        return self.normal(rng.STREAM_PULSE_MEAN, device_ids, pulse_index)
+
+    def step(self, g: np.ndarray, up: np.ndarray, tab: np.ndarray, xi: np.ndarray) -> np.ndarray:
+        """The pulse equations on aligned arrays: the core of :meth:`pulse`.
+
+        ``g`` float64, ``up`` bool (True = SET), ``tab`` per-device table (``PerDevice.tab`` rows of
+        these devices), ``xi`` the pulses' draws (:meth:`draws`). Returns a new float64 array.
+        """
+        p = self.params
+        gmin = tab[..., 2]
+        gmax = tab[..., 3]
         if p.binary:
-            u = rng.uniform(self.seed, rng.STREAM_PULSE_SWITCH, ids, k)
+            prob = np.where(up, tab[..., 0], tab[..., 1])
             high = (g - gmin) >= 0.5 * (gmax - gmin)
-            to_high = up & ~high & (u < dev.p_set)
-            to_low = ~up & high & (u < dev.p_reset)
-            out = np.where(to_high, gmax, np.where(to_low, gmin, g))
-            return np.array(np.broadcast_to(out, shape), dtype=np.float64)
-        xi = rng.normal(self.seed, rng.STREAM_PULSE_MEAN, ids, k)
+            switch = (xi < prob) & (up != high)
+            return np.where(switch, np.where(up, gmax, gmin), g)
         x = np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)
-        mu_up = dev.a_set * (1.0 - x) ** p.gamma_set if p.gamma_set != 1.0 else dev.a_set * (1.0 - x)
-        mu_dn = -(dev.a_reset * x ** p.gamma_reset if p.gamma_reset != 1.0 else dev.a_reset * x)
-        mu = np.where(up, mu_up, mu_dn)
+        if p.gamma_set == 1.0 and p.gamma_reset == 1.0:
+            mu = np.where(up, tab[..., 0] * (1.0 - x), -(tab[..., 1] * x))
+        else:
+            mu = np.where(up, tab[..., 0] * (1.0 - x) ** p.gamma_set, -(tab[..., 1] * x ** p.gamma_reset))
         add = p.noise_add + p.noise_state * (g - gmin) if p.noise_state else p.noise_add
-        sigma = np.sqrt((p.noise_mult * mu) ** 2 + add ** 2)
+        if p.noise_mult:
+            sigma = np.sqrt((p.noise_mult * mu) ** 2 + add * add)
+        else:
+            sigma = add
         out = g + mu + sigma * xi
         if p.reset_mode == "abrupt":
             out = np.where(up, out, p.g_init + p.g_init_std * xi)
-        return np.array(np.broadcast_to(np.clip(out, gmin, gmax), shape), dtype=np.float64)
+        return np.clip(out, gmin, gmax)
 
     def pulses(self, g, device_ids, first_index, polarity, count, dev: PerDevice | None = None) -> np.ndarray:
         """Apply ``count`` (>= 0, per element) pulses of one polarity; pulse indices ``first_index ..``.
@@ -370,8 +479,8 @@ class DeviceModel:
         if p.read_mult == 0.0 and p.read_add == 0.0:
             return np.array(np.broadcast_to(g, np.broadcast_shapes(g.shape, np.shape(device_ids),
                                                                     np.shape(read_index))), dtype=np.float64)
-        n = rng.normal(self.seed, rng.STREAM_READ, np.asarray(device_ids, dtype=np.uint64),
-                       np.asarray(read_index, dtype=np.uint64))
+        n = self.normal(rng.STREAM_READ, np.asarray(device_ids, dtype=np.uint64),
+                        np.asarray(read_index, dtype=np.uint64))
         return np.maximum(0.0, g + np.sqrt((p.read_mult * g) ** 2 + p.read_add ** 2) * n)
 
     def response_curve(self, device_ids, n_set: int, n_reset: int) -> np.ndarray:

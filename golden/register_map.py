@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING
 from .params import ConfigError, bits_for, check_int
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .bnn_hw_params import BnnHwParams
     from .params import AccelParams
 
 DATA_WIDTH = 32
@@ -199,6 +200,28 @@ class Register:
                 return f
         raise KeyError(f"register {self.name} has no field {name!r}: {[f.name for f in self.fields]}")
 
+    def encode(self, **values: int) -> int:
+        """The 32-bit word with the given fields (signed fields take negative values); others 0."""
+        word = 0
+        for name, v in values.items():
+            f = self.field(name)
+            lo, hi = (-(1 << (f.width - 1)), (1 << (f.width - 1)) - 1) if f.signed else (0, (1 << f.width) - 1)
+            if isinstance(v, bool):
+                v = int(v)
+            check_int(f"{self.name}.{name}", v, lo, hi)
+            word |= (v & ((1 << f.width) - 1)) << f.offset
+        return word
+
+    def decode(self, word: int) -> dict[str, int]:
+        """Field values of a 32-bit word (signed fields sign-extended)."""
+        out = {}
+        for f in self.fields:
+            v = (word >> f.offset) & ((1 << f.width) - 1)
+            if f.signed and v >> (f.width - 1):
+                v -= 1 << f.width
+            out[f.name] = v
+        return out
+
     @property
     def reset_value(self) -> int:
         """Value read right after reset with all hardware inputs at 0."""
@@ -308,10 +331,10 @@ class RegisterMap:
         """The register reference as Markdown (docs/registers.md)."""
         up = self.name.upper()
         lines = [f"# {title or up + ' registers'}", "",
-                 f"Generated from `golden/register_map.py` by `reram-accel verilog` — do not edit. "
-                 f"Map version {self.version[0]}.{self.version[1]}; AXI4-Lite, 32-bit data, "
-                 f"{self.addr_width}-bit byte addresses ({1 << self.addr_width} byte window); "
-                 f"C header: `{self.name.lower()}_regs.h`.", ""]
+                 (f"Generated from `golden/register_map.py` by `reram-accel verilog` — do not edit. "
+                  f"Map version {self.version[0]}.{self.version[1]}; AXI4-Lite, 32-bit data, "
+                  f"{self.addr_width}-bit byte addresses ({1 << self.addr_width} byte window); "
+                  f"C header: `{self.name.lower()}_regs.h`."), ""]
         if params_summary:
             lines += [f"Generated for: {params_summary}.", ""]
         lines += list(self.notes)
@@ -343,12 +366,12 @@ class RegisterMap:
         ``_RESET`` (RW), ``_VALUE`` (constants) and one macro per named value."""
         up = self.name.upper()
         guard = f"{up}_REGS_H"
-        lines = [f"/* {self.name.lower()}_regs.h: register map of {self.name} (map version "
-                 f"{self.version[0]}.{self.version[1]}).",
+        lines = [(f"/* {self.name.lower()}_regs.h: register map of {self.name} (map version "
+                  f"{self.version[0]}.{self.version[1]})."),
                  " * Generated from golden/register_map.py by `reram-accel verilog`; do not edit.",
                  *( [f" * Generated for: {params_summary}."] if params_summary else []),
                  " * Byte addresses on an AXI4-Lite bus, 32-bit registers. MASK is in place (shifted). */",
-                 f"#ifndef {guard}", f"#define {guard}", "",
+                 f"#ifndef {guard}", f"#define {guard}", "", "#include <stdint.h>", "",
                  f"#define {up}_ADDR_WIDTH {self.addr_width}u",
                  f"#define {up}_MAP_VERSION_MAJOR {self.version[0]}u",
                  f"#define {up}_MAP_VERSION_MINOR {self.version[1]}u",
@@ -524,6 +547,9 @@ MAP_VERSION = (1, 0)
 BNN_DIM_WIDTH = 16          # BNN layer shape fields (inputs, neurons per layer)
 UPDATE_FLAG_BITS = 2        # UPDATE.END_CYCLE and UPDATE.MARKER in bits 30, 31
 
+PROGRAM_COUNT_WIDTH = 4     # PROGRAM.COUNT: fits row + col + slot + polarity + count in 32 bits
+BNN_PHASES = ("precharge", "input", "evaluate", "sense", "readout", "reset")  # = golden.bnn_hw_params.PHASES
+
 MODE_VALUES = (("training", 0), ("bnn", 1))
 SCHED_CODES = (("none", 0), ("row", 1), ("col", 2), ("slot", 3), ("count", 4), ("read_row", 5),
                ("read_col", 6))     # golden.pulse_scheduler.ErrorCode
@@ -534,16 +560,18 @@ def update_fits_one_word(p: AccelParams) -> bool:
     return p.row_width + p.col_width + p.update.dw_width <= DATA_WIDTH - UPDATE_FLAG_BITS
 
 
-def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width: int = 8,
-                             addr_width: int = 12) -> RegisterMap:
+def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, fifo_depth: int = 16,
+                             adc_width: int = 8, addr_width: int = 12) -> RegisterMap:
     """The register map of the accelerator top (:mod:`hw.accelerator`) for parameter tree ``p``.
 
     Build-time (generator) parameters are visible as RO constants: ID, VERSION, ARRAY_CFG,
-    SYNAPSE_CFG, UPDATE_CFG, EPS, EPS_HI, TIMING0, TIMING1. Runtime: CTRL, IRQ_ENABLE, BNN_SHAPE,
-    BNN_OUT_INDEX.
+    SYNAPSE_CFG, UPDATE_CFG, EPS, EPS_HI, TIMING0, TIMING1 (and BNN_CFG0/1). Runtime: CTRL,
+    IRQ_ENABLE, BNN_CTRL and the BNN phase lengths.
 
     Parameters
     ----------
+    bnn : BnnHwParams or None
+        The BNN layer engine's parameters if the top has a BNN path (adds the BNN registers).
     fifo_depth : int, 2..255
         Depth of the update-request and BNN input FIFOs in the top (STATUS shows their levels).
     adc_width : int, 1..16
@@ -556,25 +584,37 @@ def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width:
     lvl = bits_for(fifo_depth + 1)
     b = RegisterMapBuilder("reram_accel", addr_width, MAP_VERSION)
     b.notes += [
-        "Conventions: registers are 32 bits at 4-byte aligned addresses; holes answer SLVERR (reads "
-        "return 0); writes to read-only bits are ignored. `wstrb` byte lanes that are 0 are not "
-        "written (RW keeps its bits; W1C/W1P/WO bits there count as 0). A push register pushes when "
-        "any strobe bit is set; its write response waits while the target FIFO is full (bus "
-        "backpressure, nothing is dropped; poll STATUS levels to avoid waiting).",
+        ("Conventions: registers are 32 bits at 4-byte aligned addresses; holes answer SLVERR (reads "
+         "return 0); writes to read-only bits are ignored. `wstrb` byte lanes that are 0 are not "
+         "written (RW keeps its bits; W1C/W1P/WO bits there count as 0). A push register pushes when "
+         "any strobe bit is set; its write response waits while the target is not ready (bus "
+         "backpressure, nothing is dropped; poll the STATUS levels to avoid waiting)."),
         "",
-        "Access: RO read-only (hardware value or build-time constant), RW read/write, W1C sticky "
-        "flag set by hardware and cleared by writing 1, W1P write-1 one-cycle pulse (reads 0), WO "
-        "write-only field of a push register (reads 0).",
+        ("Access: RO read-only (hardware value or build-time constant), RW read/write, W1C sticky "
+         "flag set by hardware and cleared by writing 1, W1P write-1 one-cycle pulse (reads 0), WO "
+         "write-only field of a push register (reads 0)."),
         "",
-        "Build-time vs runtime: array size and cell, devices per synapse, differential mode, "
-        "arbitration increment and periods, fixed-point widths, the pulse threshold eps and the pulse "
-        "timing (setup/width/gap/settle/read, verify) are generator parameters, visible as RO "
-        "constants. Runtime: the mode, interrupt enables, the BNN layer shape and output index.",
+        ("Build-time vs runtime: array size and cell, devices per synapse, differential mode, "
+         "arbitration increment and periods, fixed-point widths, the pulse threshold eps, the pulse "
+         "timing (setup/width/gap/settle/read, verify) and the BNN layer shape are generator "
+         "parameters, visible as RO constants. Runtime: the array-port owner (CTRL.MODE), interrupt "
+         "enables, the BNN mode (digital/analog) and the sense-amplifier phase lengths."),
         "",
-        "Training flow: push UPDATE words (row, col, dW); set UPDATE.END_CYCLE on the last update of an "
-        "update cycle (or push a MARKER with END_CYCLE) so that the arbitration controller advances "
-        "its selection counter after the pulses of that cycle; EVENTS.CYCLE_DONE tells when it did.",
+        ("Training flow: push UPDATE words (row, col, dW); set UPDATE.END_CYCLE on the last update of an "
+         "update cycle (or push a MARKER with END_CYCLE) so that the arbitration controller advances "
+         "its selection counter after the pulses of that cycle; EVENTS.CYCLE_DONE tells when it did. "
+         "PROGRAM bypasses the update unit and the arbitration: pulses on one chosen device (weight "
+         "initialisation, BNN weights, tests). READ_REQ reads one device into READ_DATA."),
     ]
+    if bnn is not None:
+        b.notes += [
+            "",
+            ("BNN registers (0x0A0 ..) exist only in builds with a BNN path (ARRAY_CFG.BNN = 1). "
+             "BNN flow (CTRL.MODE = BNN): push an image as ceil(inputs/32) BNN_INPUT words; the engine runs "
+             "the layer when the image is complete, STATUS.OWNER is BNN and the output buffer is free; "
+             "EVENTS.BNN_DONE marks the output bits complete (read them with BNN_OUT_INDEX / "
+             "BNN_OUT_DATA); CTRL.BNN_ACK frees the buffer for the next image."),
+        ]
 
     # --- identification / build-time configuration ---------------------------------------------
     b.add(Register("id", (Field("magic", 32, RO, const=MAGIC, doc="ASCII \"RRAC\"."),),
@@ -587,7 +627,8 @@ def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width:
         Field("cols_m1", 12, RO, const=a.cols - 1, doc="Synapse columns - 1."),
         Field("cell_2t2r", 1, RO, const=int(a.cell == "2T2R"), doc="1: 2T2R cells, 0: 1T1R."),
         Field("differential", 1, RO, const=int(s.differential), doc="1: G+ / G- device groups."),
-        Field("verify", 1, RO, const=int(t.verify), doc="1: program-and-verify read after each request.")),
+        Field("verify", 1, RO, const=int(t.verify), doc="1: program-and-verify read after each request."),
+        Field("bnn", 1, RO, const=int(bnn is not None), doc="1: the build has the BNN path.")),
         "Array geometry and cell type (build-time)."))
     b.add(Register("synapse_cfg", (
         Field("devices_m1", 6, RO, const=s.devices - 1, doc="Devices per synapse (per group) - 1."),
@@ -620,26 +661,28 @@ def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width:
     # --- control / status -------------------------------------------------------------------------
     b.skip_to(0x040)
     b.add(Register("ctrl", (
-        Field("start", 1, W1P, doc="Start a BNN layer run (mode BNN)."),
-        Field("soft_reset", 1, W1P, doc="Reset the datapath: empty the FIFOs, abort the operation in "
-                                        "flight, clear the blocks' sticky flags. The CSRs and the "
-                                        "update unit's chi memory keep their values."),
+        Field("soft_reset", 1, W1P, doc="Reset the datapath for one cycle: empty the FIFOs, abort the "
+                                        "operation in flight, clear the blocks' sticky flags and the "
+                                        "counters. The CSRs and the update unit's chi memory keep their "
+                                        "values."),
         Field("clear_counters", 1, W1P, doc="Zero the performance counters."),
+        Field("bnn_ack", 1, W1P, doc="Free the BNN output buffer: the next image's bits may overwrite it."),
         Field("mode", 1, RW, offset=8, values=MODE_VALUES,
               doc="Requested owner of the array port; STATUS.OWNER follows once the current owner is "
                   "idle.")),
-        "Control: strobes and the operating mode."))
+        "Control: strobes and the array-port owner."))
     b.add(Register("status", (
         Field("busy", 1, RO, doc="Any operation in flight (TRAIN_BUSY, BNN_BUSY or READ_BUSY)."),
         Field("train_busy", 1, RO, doc="Update FIFO not empty or a training block busy."),
-        Field("bnn_busy", 1, RO, doc="BNN engine busy or its input FIFO not empty."),
+        Field("bnn_busy", 1, RO, doc="BNN engine busy, an image (part) waiting or output bits in flight."),
         Field("read_busy", 1, RO, doc="A cell read is in flight."),
         Field("owner", 1, RO, values=MODE_VALUES, doc="Current owner of the array port."),
+        Field("bnn_full", 1, RO, doc="The BNN output buffer holds an unacknowledged image."),
         Field("update_level", lvl, RO, offset=8, doc="Entries in the update FIFO."),
         Field("input_level", lvl, RO, offset=16, doc="Entries in the BNN input FIFO.")),
         "Status of the datapath (live values)."))
     b.add(Register("events", (
-        Field("bnn_done", 1, W1C, doc="A BNN layer run finished."),
+        Field("bnn_done", 1, W1C, doc="The output bits of a BNN image are complete."),
         Field("read_done", 1, W1C, doc="A cell read finished (READ_DATA valid)."),
         Field("cycle_done", 1, W1C, doc="An update cycle was closed (UPDATE.END_CYCLE reached the "
                                         "arbitration controller).")),
@@ -649,9 +692,7 @@ def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width:
                                           "one after reset / soft reset)."),
         Field("sched", 1, W1C, doc="The pulse scheduler rejected a request or read; reason in "
                                    "SCHED_CODE. Clearing it clears SCHED_CODE."),
-        Field("xbar", 1, W1C, doc="The crossbar addressing rejected a command (never expected)."),
-        Field("mode_violation", 1, W1C, doc="CTRL.START while STATUS.OWNER is not BNN (ignored)."),
-        Field("bnn_underrun", 1, W1C, doc="A BNN run needed more input bits than were pushed."),
+        Field("xbar", 1, W1C, doc="A crossbar addressing unit rejected a command (never expected)."),
         Field("sched_code", 3, RO, offset=8, values=SCHED_CODES,
               doc="First pulse-scheduler error since it was last cleared.")),
         "Sticky error flags (reason codes), cleared by writing 1."))
@@ -666,14 +707,14 @@ def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width:
     b.skip_to(0x060)
     for name, doc in (("pulse_count", "Programming pulses that reached the array (rising `write`)."),
                       ("request_count", "Update requests accepted by the update unit."),
-                      ("skipped_count", "Pulse counts dropped by the period gating of the arbitration "
-                                        "controller."),
+                      ("skipped_count", ("Pulse counts dropped by the period gating of the arbitration "
+                                         "controller.")),
                       ("refresh_count", "Refresh requests accepted."),
                       ("busy_cycles", "Cycles with STATUS.BUSY set.")):
         b.add(Register(name, (Field("value", 32, RO, doc=doc + " Wraps at 2**32."),),
-                       doc + " Zeroed by CTRL.CLEAR_COUNTERS."))
+                       doc + " Zeroed by CTRL.CLEAR_COUNTERS and CTRL.SOFT_RESET."))
 
-    # --- training: update requests, refresh, cell reads ---------------------------------------------
+    # --- training: update requests, refresh, direct programming, cell reads ---------------------------
     b.skip_to(0x080)
     rw, cw, dw = p.row_width, p.col_width, u.dw_width
     flags = (Field("end_cycle", 1, WO, offset=30, doc="Close the update cycle after this entry (its "
@@ -692,7 +733,6 @@ def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width:
                                   *flags),
                        "Push one update request (UPDATE_ADDR.ROW, UPDATE_ADDR.COL, dW) into the update "
                        "FIFO.", push=True))
-    if not update_fits_one_word(p):
         b.add(Register("update_addr", (Field("col", cw, RW, doc="Synapse column."),
                                        Field("row", rw, RW, offset=16, doc="Synapse row.")),
                        "Synapse address of the UPDATE pushes (this build's row + col + dW + 2 flags exceed "
@@ -702,6 +742,14 @@ def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width:
                                Field("row", rw, WO, offset=16, doc="Synapse row.")),
                    "Request a refresh of synapse (row, col): every device gets REFRESH_PULSES RESET pulses.",
                    push=True))
+    b.add(Register("program", (
+        Field("count", PROGRAM_COUNT_WIDTH, WO, doc="Pulses (1..15; 0 is rejected: ERRORS.SCHED, code COUNT)."),
+        Field("polarity", 1, WO, values=(("reset", 0), ("set", 1)), doc="SET (1) or RESET (0)."),
+        Field("slot", p.slot_width, WO, doc="Device slot in the synapse (0 .. D-1)."),
+        Field("col", cw, WO, doc="Synapse column."),
+        Field("row", rw, WO, doc="Row.")),
+        "Program one device directly (bypasses the update unit and the arbitration controller; waits "
+        "behind the arbitration controller's requests).", push=True))
     b.add(Register("read_req", (
         Field("phys_col", p.phys_col_width, WO, doc="Physical column (col * D + device slot)."),
         Field("row", rw, WO, offset=16, doc="Row.")),
@@ -713,21 +761,35 @@ def accelerator_register_map(p: AccelParams, *, fifo_depth: int = 16, adc_width:
         "Result of the last cell read."))
 
     # --- BNN ---------------------------------------------------------------------------------------
-    b.skip_to(0x0A0)
-    b.add(Register("bnn_shape", (
-        Field("inputs", BNN_DIM_WIDTH, RW, reset=min(a.rows, (1 << BNN_DIM_WIDTH) - 1),
-              doc="Inputs of the layer (rows used)."),
-        Field("neurons", BNN_DIM_WIDTH, RW, reset=min(a.cols, (1 << BNN_DIM_WIDTH) - 1),
-              doc="Neurons of the layer (columns used).")),
-        "Shape of the BNN layer to run (runtime)."))
-    b.add(Register("bnn_input", (Field("bits", 32, WO, doc="32 input bits; input 32*k+i in bit i of "
-                                                            "the k-th word pushed."),),
-                   "Push 32 input bits of the BNN layer into the input FIFO.", push=True))
-    b.add(Register("bnn_out_index", (Field("word", 16, RW, doc="Word index into the output bits."),),
-                   "Selects which 32 output bits BNN_OUT_DATA shows."))
-    b.add(Register("bnn_out_data", (Field("bits", 32, RO, doc="Output bits 32*BNN_OUT_INDEX .. +31 "
-                                                             "(neuron j in bit j mod 32)."),),
-                   "Output (sign) bits of the last BNN layer run."))
+    if bnn is not None:
+        b.skip_to(0x0A0)
+        b.add(Register("bnn_cfg0", (
+            Field("inputs_m1", 12, RO, const=bnn.inputs - 1, doc="Inputs N of the layer - 1."),
+            Field("neurons_m1", 12, RO, const=bnn.neurons - 1, doc="Neurons M of the layer - 1."),
+            Field("bank_m1", 6, RO, const=bnn.bank - 1, doc="Neurons per bank (word line) K - 1.")),
+            "BNN layer shape (build-time)."))
+        b.add(Register("bnn_cfg1", (
+            Field("bias_cells", 12, RO, const=bnn.bias_cells, doc="Bias cells B per neuron."),
+            Field("out_fifo", 7, RO, const=bnn.out_fifo, doc="Depth of the engine's output FIFO.")),
+            "BNN layer parameters (build-time)."))
+        b.add(Register("bnn_ctrl", (Field("analog", 1, RW, doc="1: analog (in-memory, sense amplifiers); "
+                                                              "0: digital (bridge reads + XNOR-popcount). "
+                                                              "Sampled when an image starts."),),
+                       "BNN mode (runtime)."))
+        b.add(Register("bnn_phase", (
+            Field("cycles", 8, WO, doc="Phase length in cycles (0 acts as 1)."),
+            Field("phase", 3, WO, values=tuple((n, i) for i, n in enumerate(BNN_PHASES)),
+                  doc="Which sense-amplifier phase.")),
+            "Set one sense-amplifier phase length (runtime; reset values from the build parameters).",
+            push=True))
+        b.add(Register("bnn_input", (Field("bits", 32, WO, doc="32 input bits; input 32*k+i in bit i of "
+                                                                "the k-th word of the image."),),
+                       "Push 32 input bits of an image into the BNN input FIFO.", push=True))
+        b.add(Register("bnn_out_index", (Field("word", 8, RW, doc="Word index into the output bits."),),
+                       "Selects which 32 output bits BNN_OUT_DATA shows."))
+        b.add(Register("bnn_out_data", (Field("bits", 32, RO, doc="Output bits 32*BNN_OUT_INDEX .. +31 "
+                                                                 "(neuron j in bit j mod 32; 0 past M)."),),
+                       "Output (sign) bits of the last BNN image."))
     return b.build()
 
 
@@ -738,11 +800,16 @@ def params_summary(p: AccelParams) -> str:
             f"chi {p.update.chi_width} b, eps {p.update.eps}")
 
 
-if __name__ == "__main__":   # python -m golden.register_map [--c] > docs/registers.md
-    import sys
+def reference_markdown() -> str:
+    """docs/registers.md: the map for the default parameters with the default BNN path."""
+    from .bnn_hw_params import BnnHwParams
+    from .params import AccelParams
 
-    from .params import AccelParams as _P
+    p = AccelParams()
+    return accelerator_register_map(p, bnn=BnnHwParams()).to_markdown(
+        params_summary=params_summary(p) + "; BNN registers for the default BNN layer (64 inputs, 7 bias "
+                                           "cells, 33 neurons, banks of 4)")
 
-    _m = accelerator_register_map(_P())
-    print(_m.to_c_header(params_summary(_P())) if "--c" in sys.argv else
-          _m.to_markdown(params_summary=params_summary(_P())), end="")
+
+if __name__ == "__main__":   # python -m golden.register_map > docs/registers.md
+    print(reference_markdown(), end="")

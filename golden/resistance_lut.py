@@ -29,6 +29,7 @@ I-V form (one or more I-V points per read; R is derived at the read voltage)::
     a name: levels are ranked by their fitted median resistance, so either numbering direction works.
 ``device`` (optional, any text) and ``cycle`` (optional, integer)
     Identify one read; rows of the I-V form sharing (device, cycle, state) are one I-V sweep.
+    Without a ``cycle`` column every row is a read of its own.
 ``resistance_ohm``
     Read resistance in ohm, finite and > 0.
 ``voltage_v``, ``current_a``

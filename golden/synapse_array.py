@@ -43,7 +43,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import rng
 from .device import RESET, SET, DeviceModel, DeviceParams, PerDevice
 from .params import AccelParams, ConfigError, check_float
 from .transactions import ProgramRequest, UpdateRequest
@@ -76,6 +75,61 @@ def nominal_trajectory(p: DeviceParams, g0: float, pulses: int = 256) -> np.ndar
     return t
 
 
+class DeviceStore:
+    """Conductances, pulse counters and device-to-device table of a chip's devices (flat, by id).
+
+    Several :class:`SynapseArray` objects (one per layer) share one store, so that the pulses of one
+    update cycle of all arrays are applied in one vectorised call. Device id ``i`` is entry ``i``.
+    The counter-based pulse draws are cached in blocks of :attr:`BLOCK` consecutive pulse indices per
+    device (computed when a device first needs a block): the values are those of
+    :meth:`DeviceModel.draws`, only computed fewer times.
+    """
+
+    BLOCK = 4
+
+    def __init__(self, model: DeviceModel, n_devices: int):
+        self.model = model
+        self.n = int(n_devices)
+        ids = np.arange(self.n, dtype=np.uint64)
+        self.tab = model.per_device(ids).tab
+        self.g = model.initial(ids, dev=PerDevice(self.tab))
+        self.k = np.zeros(self.n, dtype=np.int64)       # per-device pulse counter
+        self._blk = np.full(self.n, -1, dtype=np.int64)  # block of pulse indices cached in _xi
+        self._xi = np.empty((self.n, self.BLOCK))
+        self._off = np.arange(self.BLOCK, dtype=np.int64)
+        self.pulses = 0
+
+    def draws(self, ids: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """``model.draws(ids, k)`` for unique ``ids`` (int64) through the block cache."""
+        b = k // self.BLOCK
+        stale = np.flatnonzero(self._blk[ids] != b)
+        if stale.size:
+            si, sb = ids[stale], b[stale]
+            self._xi[si] = self.model.draws(si[:, None].astype(np.uint64),
+                                            (sb[:, None] * self.BLOCK + self._off).astype(np.uint64))
+            self._blk[si] = sb
+        return self._xi[ids, k - b * self.BLOCK]
+
+    def apply(self, ids: np.ndarray, polarity: np.ndarray, count: np.ndarray) -> None:
+        """``count[i]`` pulses of ``polarity[i]`` on device ``ids[i]`` (ids unique within one call)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        up = np.asarray(polarity) == SET
+        cnt = np.asarray(count, dtype=np.int64)
+        if ids.size and cnt.min() <= 0:
+            keep = cnt > 0
+            ids, up, cnt = ids[keep], up[keep], cnt[keep]
+        if ids.size == 0:
+            return
+        for j in range(int(cnt.max())):
+            if j:
+                keep = cnt > j
+                ids, up, cnt = ids[keep], up[keep], cnt[keep]
+            k = self.k[ids]
+            self.g[ids] = self.model.step(self.g[ids], up, self.tab[ids], self.draws(ids, k))
+            self.k[ids] = k + 1
+            self.pulses += ids.size
+
+
 @dataclass(frozen=True)
 class ArrayConfig:
     """How one layer is mapped onto a synapse array (beyond the hardware parameters).
@@ -101,6 +155,25 @@ def _arbiter(params: AccelParams):
     return ArbitrationController(params)
 
 
+class PulsePlan:
+    """Device pulses decided in one update cycle of one array, not yet applied.
+
+    ``ids`` global device ids, ``polarity``, ``count``; ``rows``/``cols`` the synapses they touch.
+    """
+
+    __slots__ = ("ids", "polarity", "count", "rows", "cols")
+
+    def __init__(self, ids, polarity, count, rows, cols):
+        self.ids, self.polarity, self.count, self.rows, self.cols = ids, polarity, count, rows, cols
+
+    @property
+    def pulses(self) -> int:
+        return int(self.count.sum())
+
+
+_EMPTY = np.empty(0, dtype=np.int64)
+
+
 class SynapseArray:
     """State of one crossbar: conductances, per-device pulse counters, chi, arbitration.
 
@@ -115,10 +188,13 @@ class SynapseArray:
         Weight window and refresh threshold.
     id_base : int
         Offset of this array's device ids (distinct arrays on one chip use disjoint id ranges).
+    store : DeviceStore, optional
+        Shared device storage holding ids ``id_base .. id_base + rows * phys_cols - 1`` (a private
+        one is created if omitted).
     """
 
     def __init__(self, params: AccelParams, model: DeviceModel, config: ArrayConfig | None = None,
-                 id_base: int = 0):
+                 id_base: int = 0, store: DeviceStore | None = None):
         self.params = params
         self.model = model
         self.config = config or ArrayConfig()
@@ -127,6 +203,11 @@ class SynapseArray:
         self.rows, self.cols = params.array.rows, params.array.cols
         self.N, self.D, self.diff = sp.devices, sp.slots, sp.differential
         self.n_devices = self.rows * self.cols * self.D
+        if store is None:
+            store = DeviceStore(model, self.id_base + self.n_devices)
+        if store.n < self.id_base + self.n_devices or store.model is not model:
+            raise ConfigError("device store does not hold this array's devices (id_base + rows * phys_cols)")
+        self.store = store
         span = dp.g_max - dp.g_min
         self.scale = self.config.w_max / (self.N * (span if self.diff else span / 2))
         self.g_ref = 0.0 if self.diff else symmetry_point(dp)
@@ -141,18 +222,14 @@ class SynapseArray:
         self.chi_dtype = np.float32 if up.chi_width <= 24 else np.float64
         self.chi = np.zeros((self.rows, self.cols), dtype=self.chi_dtype)
         self._chi_bound = float(self.eps - 1)               # bound on |chi| (skips saturation checks)
-        self.slot_sign = np.ones(self.D)
-        if self.diff:
-            self.slot_sign[self.N:] = -1.0
-        ids = self.id_base + np.arange(self.n_devices, dtype=np.int64)
-        self.dev: PerDevice = model.per_device(ids)
-        self.g = model.initial(ids, dev=self.dev).reshape(self.rows, self.cols, self.D)
-        self.k = np.zeros((self.rows, self.cols, self.D), dtype=np.int64)   # per-device pulse counter
+        sl = slice(self.id_base, self.id_base + self.n_devices)
+        self.g = store.g[sl].reshape(self.rows, self.cols, self.D)      # views into the store
+        self.k = store.k[sl].reshape(self.rows, self.cols, self.D)
         self.arb = _arbiter(params)
         self.cycles = 0
         self.refresh_events = 0
-        self.pulse_total = 0
         self.refreshes = 0
+        self.pulse_total = 0
         self._recompute_all()
 
     # --- read-out -------------------------------------------------------------------------------
@@ -161,26 +238,35 @@ class SynapseArray:
         return self.id_base + (np.asarray(rows) * self.cols + np.asarray(cols)) * self.D + np.asarray(slots)
 
     def _sums(self, g: np.ndarray):
-        """(signed sum, G+ sum, G- sum, sum of squares) over the last (slot) axis."""
+        """(G+ sum, G- sum, sum of squares) over the last (slot) axis."""
         gp = g[..., :self.N].sum(axis=-1)
-        gm = g[..., self.N:].sum(axis=-1) if self.diff else np.zeros_like(gp)
-        return gp - gm, gp, gm, (g * g).sum(axis=-1)
+        gm = g[..., self.N:].sum(axis=-1) if self.diff else None
+        return gp, gm, (g * g).sum(axis=-1)
 
     def weights_from(self, g: np.ndarray) -> np.ndarray:
         """Weights (float64) from conductances shaped ``(..., D)``."""
-        s = self._sums(g)[0]
-        return self.scale * (s - self.ref)
+        gp, gm, _ = self._sums(g)
+        return self.scale * (gp - gm) if self.diff else self.scale * (gp - self.ref)
 
     def _recompute_all(self) -> None:
-        s, gp, gm, q = self._sums(self.g)
+        gp, gm, q = self._sums(self.g)
         self.gp, self.gm = gp, gm
-        self.W = (self.scale * (s - self.ref)).astype(np.float32)
-        self.Q = q.astype(np.float32)
+        # weights and per-synapse sum of G**2 side by side: one row gather serves the forward pass
+        # and its read-noise variance (training.InSituMLP.step)
+        self.WQ = np.empty((self.rows, 2 * self.cols), dtype=np.float32)
+        self.W = self.WQ[:, :self.cols]
+        self.Q = self.WQ[:, self.cols:]
+        self.W[:] = self.scale * (gp - gm) if self.diff else self.scale * (gp - self.ref)
+        self.Q[:] = q
 
     def _recompute(self, r: np.ndarray, c: np.ndarray) -> None:
-        s, gp, gm, q = self._sums(self.g[r, c])
-        self.gp[r, c], self.gm[r, c] = gp, gm
-        self.W[r, c] = self.scale * (s - self.ref)
+        gp, gm, q = self._sums(self.g[r, c])
+        self.gp[r, c] = gp
+        if self.diff:
+            self.gm[r, c] = gm
+            self.W[r, c] = self.scale * (gp - gm)
+        else:
+            self.W[r, c] = self.scale * (gp - self.ref)
         self.Q[r, c] = q
 
     @property
@@ -205,6 +291,11 @@ class SynapseArray:
         var = (p.read_mult ** 2) * (a2 @ q) + (self.D * p.read_add ** 2) * a2.sum(axis=-1, keepdims=a2.ndim > 1)
         return (self.scale ** 2) * var
 
+    def noise_var_from(self, aq: np.ndarray, a2: np.ndarray) -> np.ndarray:
+        """:meth:`read_noise_var` given ``aq = a2 @ Q[rows]`` already computed."""
+        p = self.model.params
+        return (self.scale ** 2) * ((p.read_mult ** 2) * aq + (self.D * p.read_add ** 2) * a2.sum())
+
     def read_noise_var_t(self, d2: np.ndarray) -> np.ndarray:
         """Variance of the transposed read ``W_read @ d`` (backward pass), given ``d2 = d**2``."""
         p = self.model.params
@@ -216,28 +307,32 @@ class SynapseArray:
         r, c, slot, pol, cnt = (np.atleast_1d(np.asarray(v, dtype=np.int64)) for v in (r, c, slot, polarity, count))
         if r.size == 0:
             return
-        flat = (r * self.cols + c) * self.D + slot
-        gf, kf = self.g.reshape(-1), self.k.reshape(-1)
-        nmax = int(cnt.max())
-        for j in range(nmax):
-            if j:
-                keep = cnt > j
-                flat, pol, cnt = flat[keep], pol[keep], cnt[keep]
-            gf[flat] = self.model.pulse(gf[flat], self.id_base + flat, kf[flat], pol, dev=self.dev.take(flat))
-            kf[flat] += 1
-            self.pulse_total += flat.size
-        self._recompute(r, c)
+        self.commit(PulsePlan(self.device_ids(r, c, slot), pol, cnt, r, c))
+
+    def commit(self, plan: PulsePlan, applied: bool = False) -> None:
+        """Apply a plan's pulses (unless ``applied``: another call already did) and refresh the caches."""
+        if plan.rows.size == 0:
+            return
+        if not applied:
+            self.store.apply(plan.ids, plan.polarity, plan.count)
+        self.pulse_total += plan.pulses
+        self._recompute(plan.rows, plan.cols)
 
     # --- update cycle ---------------------------------------------------------------------------
     def quantise(self, a: np.ndarray, delta: np.ndarray, lr: float) -> np.ndarray:
         """Integer updates (as float) for ``dW = -lr * outer(a, delta)``; see the module docstring."""
-        d = (np.float32(-lr / self.lsb) * np.asarray(delta, dtype=np.float32)).astype(np.float32)
-        dw = np.multiply.outer(np.asarray(a, dtype=np.float32), d)
+        return self._quantise(np.asarray(a, dtype=np.float32), np.asarray(delta, dtype=np.float32), lr)[0]
+
+    def _quantise(self, a: np.ndarray, delta: np.ndarray, lr: float) -> tuple[np.ndarray, float]:
+        """(dw, bound on |dw|): ``rint(a_i * (delta_j * float32(-lr / lsb)))`` in float32, saturated."""
+        d = delta * np.float32(-lr / self.lsb)
+        bound = float(np.abs(a).max(initial=0.0)) * float(np.abs(d).max(initial=0.0)) + 1.0
+        dw = a[:, None] * d
         np.rint(dw, out=dw)
-        amax = float(np.abs(a).max(initial=0.0))
-        if amax * float(np.abs(d).max(initial=0.0)) >= self.dw_hi:
+        if bound > self.dw_hi:
             np.clip(dw, self.dw_lo, self.dw_hi, out=dw)
-        return dw
+            bound = float(self.dw_hi - self.dw_lo)
+        return dw, bound
 
     def update(self, rows: np.ndarray | None, a: np.ndarray, delta: np.ndarray, lr: float,
                trace: list | None = None) -> int:
@@ -259,12 +354,23 @@ class SynapseArray:
 
         Returns the number of pulses applied.
         """
+        plan = self.plan_update(rows, a, delta, lr, trace)
+        self.commit(plan)
+        return plan.pulses
+
+    def plan_update(self, rows: np.ndarray | None, a: np.ndarray, delta: np.ndarray, lr: float,
+                    trace: list | None = None) -> PulsePlan:
+        """:meth:`update` up to the device pulses: chi and the controller advance, pulses are returned.
+
+        The caller must :meth:`commit` the plan (or apply it through the shared store and commit
+        with ``applied=True``) before the next update cycle.
+        """
         if rows is None:
             rows = np.arange(self.rows)
-        dw = self.quantise(a, delta, lr)
+        dw, bound = self._quantise(np.asarray(a, dtype=np.float32), np.asarray(delta, dtype=np.float32), lr)
         s = self.chi[rows]
         s += dw
-        if self._chi_bound + float(np.abs(dw).max(initial=0.0)) > self.chi_hi:
+        if self._chi_bound + bound > self.chi_hi:
             np.clip(s, self.chi_lo, self.chi_hi, out=s)
         cand = np.flatnonzero(np.abs(s) >= self.eps)
         if trace is not None:
@@ -274,8 +380,8 @@ class SynapseArray:
             cand = cand[dw.flat[cand] != 0]      # no request, no pulse (chi may hold >= eps after saturation)
         self.chi[rows] = s
         if cand.size == 0:
-            self._end_cycle()
-            return 0
+            self._end_cycle(False, False, 0)
+            return PulsePlan(_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
         sv = s.flat[cand].astype(np.int64)
         n = np.minimum(np.abs(sv) // self.eps, self.max_count)
         counts = np.where(sv >= 0, n, -n)
@@ -285,38 +391,33 @@ class SynapseArray:
         self.chi[r, c] = rem
         if n.max() == self.max_count:
             self._chi_bound = max(self._chi_bound, float(np.abs(rem).max()))
-        return self._program(r, c, counts, trace)
+        return self._arbitrate(r, c, counts, trace)
 
-    def _program(self, r, c, counts, trace) -> int:
-        """Route signed pulse counts through the arbitration controller and apply them."""
+    def _arbitrate(self, r, c, counts, trace) -> PulsePlan:
+        """Route signed pulse counts through the arbitration controller (one update cycle)."""
         arb = self.arb
-        pos = counts > 0
-        neg = ~pos
         d = arb.decision()
-        sel_r, sel_c, sel_s, sel_pol, sel_cnt = [], [], [], [], []
-        pot_any = bool(d.pot_enabled and pos.any())
-        dep_any = bool(d.dep_enabled and neg.any())
-        skipped = (0 if d.pot_enabled else int(pos.sum())) + (0 if d.dep_enabled else int(neg.sum()))
-        if pot_any:
-            sel_r.append(r[pos]); sel_c.append(c[pos]); sel_s.append(np.full(pos.sum(), d.pot_slot))
-            sel_pol.append(np.full(pos.sum(), SET)); sel_cnt.append(counts[pos])
-        if dep_any:
-            sel_r.append(r[neg]); sel_c.append(c[neg]); sel_s.append(np.full(neg.sum(), d.dep_slot))
-            sel_pol.append(np.full(neg.sum(), arb.dep_polarity)); sel_cnt.append(-counts[neg])
-        applied = 0
-        if sel_r:
-            rr, cc, ss, pp, nn = (np.concatenate(v) for v in (sel_r, sel_c, sel_s, sel_pol, sel_cnt))
-            if trace is not None:
-                order = np.lexsort((cc, rr))
-                trace.extend(ProgramRequest(int(rr[i]), int(cc[i]), int(ss[i]), int(pp[i]), int(nn[i]))
-                             for i in order)
-            self.apply_pulses(rr, cc, ss, pp, nn)
-            applied = int(nn.sum())
-        arb.record(pot_any, dep_any, skipped)
-        self._end_cycle()
-        return applied
+        pos = counts > 0
+        npos = int(pos.sum())
+        nneg = counts.size - npos
+        pot_any = d.pot_enabled and npos > 0
+        dep_any = d.dep_enabled and nneg > 0
+        skipped = (0 if d.pot_enabled else npos) + (0 if d.dep_enabled else nneg)
+        if not (d.pot_enabled and d.dep_enabled):
+            keep = np.where(pos, d.pot_enabled, d.dep_enabled)
+            r, c, counts, pos = r[keep], c[keep], counts[keep], pos[keep]
+        slot = np.where(pos, d.pot_slot, d.dep_slot)
+        pol = np.where(pos, SET, arb.dep_polarity)
+        cnt = np.abs(counts)
+        if trace is not None:
+            trace.extend(ProgramRequest(int(a), int(b), int(e), int(f), int(g))
+                         for a, b, e, f, g in zip(r, c, slot, pol, cnt))
+        self._end_cycle(pot_any, dep_any, skipped)
+        return PulsePlan(self.device_ids(r, c, slot), pol, cnt, r, c)
 
-    def _end_cycle(self) -> None:
+    def _end_cycle(self, pot_any: bool, dep_any: bool, skipped: int) -> None:
+        if pot_any or dep_any or skipped:
+            self.arb.record(bool(pot_any), bool(dep_any), skipped)
         self.arb.end_cycle()
         self.cycles += 1
 
@@ -335,7 +436,8 @@ class SynapseArray:
 
         Non-differential: every device of a synapse targets ``g_ref + w / (scale * N)``;
         differential: the G+ (w > 0) or G- (w < 0) devices target ``g_init + |w| / (scale * N)``.
-        Counts come from the nominal mean response starting at ``g_init``.
+        Counts come from the nominal mean response starting at ``g_init`` (binary: the high level is
+        the target of a device when the synapse needs it; see :meth:`set_counts`).
         """
         p = self.model.params
         w = np.asarray(w, dtype=np.float64)
@@ -346,7 +448,20 @@ class SynapseArray:
             targets = np.concatenate([np.repeat(tp[..., None], self.N, -1), np.repeat(tm[..., None], self.N, -1)], -1)
         else:
             targets = np.repeat((self.g_ref + per)[..., None], self.N, -1)
-        cnt = self.set_counts(p.g_init, targets)
+        if p.binary:
+            # k of the N devices high, k = round(share of the window); the first k slots
+            span = p.g_max - p.g_min
+            frac = np.clip((targets[..., 0] - p.g_min) / span, 0.0, 1.0) if not self.diff else None
+            if self.diff:
+                kp = np.clip(np.rint(np.maximum(w, 0) / (self.scale * span)), 0, self.N)
+                km = np.clip(np.rint(np.maximum(-w, 0) / (self.scale * span)), 0, self.N)
+                on = np.concatenate([np.arange(self.N) < kp[..., None], np.arange(self.N) < km[..., None]], -1)
+            else:
+                k = np.clip(np.rint(frac * self.N), 0, self.N)
+                on = np.arange(self.N) < k[..., None]
+            cnt = np.where(on, self.set_counts(p.g_min, np.full(1, p.g_max - 0.01 * span))[0], 0)
+        else:
+            cnt = self.set_counts(p.g_init, targets)
         r, c, s = np.nonzero(cnt)
         if trace is not None:
             trace.extend(ProgramRequest(int(a), int(b), int(d), SET, int(cnt[a, b, d])) for a, b, d in zip(r, c, s))
@@ -355,8 +470,7 @@ class SynapseArray:
     def refresh_due(self) -> tuple[np.ndarray, np.ndarray]:
         """Synapses (rows, cols) whose G+ or G- group mean exceeds the refresh threshold."""
         if not self.diff:
-            e = np.empty(0, dtype=np.int64)
-            return e, e
+            return _EMPTY, _EMPTY
         p = self.model.params
         lim = self.N * (p.g_min + self.config.refresh_threshold * (p.g_max - p.g_min))
         return np.nonzero((self.gp > lim) | (self.gm > lim))
@@ -378,13 +492,19 @@ class SynapseArray:
                 if trace is not None:
                     trace.append(req)
         self.apply_pulses(rr, cc, ss, np.full(len(rr), RESET), nn)
-        per = np.abs(w_read) / (self.scale * self.N)
-        cnt = self.set_counts(p.g_min, p.g_min + per)
+        span = p.g_max - p.g_min
+        if p.binary:
+            n_on = np.clip(np.rint(np.abs(w_read) / (self.scale * span)), 0, self.N).astype(np.int64)
+            full = self.set_counts(p.g_min, np.full(1, p.g_max - 0.01 * span))[0]
+            cnt2 = np.where(np.arange(self.N)[None, :] < n_on[:, None], full, 0)
+        else:
+            per = np.abs(w_read) / (self.scale * self.N)
+            cnt2 = np.repeat(self.set_counts(p.g_min, p.g_min + per)[:, None], self.N, 1)
         grp = np.where(w_read > 0, 0, self.N)
         r2 = np.repeat(r, self.N)
         c2 = np.repeat(c, self.N)
         s2 = (grp[:, None] + np.arange(self.N)[None, :]).ravel()
-        n2 = np.repeat(cnt, self.N)
+        n2 = cnt2.ravel()
         keep = n2 > 0
         r2, c2, s2, n2 = r2[keep], c2[keep], s2[keep], n2[keep]
         if trace is not None:
@@ -392,6 +512,21 @@ class SynapseArray:
         self.apply_pulses(r2, c2, s2, np.full(r2.size, SET), n2)
         self.refreshes += r.size
         return int(r.size)
+
+
+def apply_plans(arrays: list[SynapseArray], plans: list[PulsePlan]) -> int:
+    """Apply the plans of several arrays sharing one store in a single vectorised device call."""
+    store = arrays[0].store
+    nonempty = [p for p in plans if p.rows.size]
+    if len(nonempty) > 1:
+        store.apply(np.concatenate([p.ids for p in nonempty]), np.concatenate([p.polarity for p in nonempty]),
+                    np.concatenate([p.count for p in nonempty]))
+        for arr, p in zip(arrays, plans):
+            arr.commit(p, applied=True)
+    else:
+        for arr, p in zip(arrays, plans):
+            arr.commit(p)
+    return sum(p.pulses for p in plans)
 
 
 def check_layer_fits(rows: int, cols: int) -> None:
@@ -402,4 +537,3 @@ def check_layer_fits(rows: int, cols: int) -> None:
                           f"(array.rows <= {MAX_ROWS}, array.cols <= {MAX_COLS})")
 
 
-__all__ = ["ArrayConfig", "SynapseArray", "symmetry_point", "nominal_trajectory", "REFRESH_READ_BASE", "rng"]

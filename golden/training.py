@@ -41,7 +41,7 @@ from .datasets import Dataset
 from .device import RERAM_BINARY, RERAM_HFO2, DeviceModel, DeviceParams
 from .params import (AccelParams, ArrayParams, ConfigError, SynapseParams, UpdateParams, check_choice,
                      check_float, check_int)
-from .synapse_array import ArrayConfig, SynapseArray, check_layer_fits
+from .synapse_array import ArrayConfig, DeviceStore, SynapseArray, apply_plans, check_layer_fits
 
 #: counter-based stream index offsets of the output-referred read noise (disjoint from device ids)
 _NOISE_INDEX = 1 << 48
@@ -116,7 +116,21 @@ def make_config(devices: int = 4, differential: bool = False, binary: bool = Fal
         inc = max(i for i in range(1, devices) if math.gcd(i, devices) == 1 and i <= devices // 2 + 1)
     syn = SynapseParams(devices=devices, increment=inc, differential=differential)
     dev = kw.pop("device", RERAM_BINARY if binary else RERAM_HFO2)
-    return TrainingConfig(synapse=syn, device=dev, **kw)
+    update = kw.pop("update", update_params_for(devices))
+    return TrainingConfig(synapse=syn, device=dev, update=update, **kw)
+
+
+def update_params_for(devices: int, dw_width: int = 12, chi_width: int = 16, lsb_per_pulse: int = 256) -> UpdateParams:
+    """UpdateUnit formats for N devices: the LSB is 1/256 of one *single-device* pulse for every N.
+
+    With the weight window fixed, one pulse moves a weight by 1/N of a single-device step, so the
+    threshold is ``eps = round(256 / N)`` LSBs and the pulse-count field grows by log2(N) bits; dw
+    (12 bits: +-8 single-device steps per update) and chi (16 bits) then mean the same weight range
+    for every N, so a larger N never saturates an update that a smaller N would pass.
+    """
+    eps = max(1, round(lsb_per_pulse / devices))
+    count_width = min(8, 4 + math.ceil(math.log2(devices)))
+    return UpdateParams(dw_width=dw_width, chi_width=chi_width, eps=eps, count_width=count_width)
 
 
 def refresh_pulses_for(p: DeviceParams) -> int:
@@ -150,6 +164,17 @@ def initial_weights(seed: int, n_in: int, hidden: int, n_out: int = 10) -> list[
 
 def sample_order(seed: int, n: int, epoch: int) -> np.ndarray:
     return np.random.default_rng([seed, 2, epoch]).permutation(n)
+
+
+def sparse_input(x: np.ndarray, n_in: int) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, values) of the non-zero inputs of ``x`` plus the bias row ``n_in`` with value 1."""
+    idx = np.flatnonzero(x)
+    return np.append(idx, n_in), np.append(x[idx], np.float32(1.0)).astype(np.float32)
+
+
+def sparse_inputs(x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """:func:`sparse_input` of every row of ``x``."""
+    return [sparse_input(row, x.shape[1]) for row in x]
 
 
 def _softmax_delta(z: np.ndarray, label: int) -> np.ndarray:
@@ -188,19 +213,21 @@ class InSituMLP:
             syn = replace(syn, refresh_pulses=refresh_pulses_for(cfg.device))
         self.model = DeviceModel(cfg.device, cfg.seed)
         shapes = [(n_in + 1, cfg.hidden), (cfg.hidden + 1, n_out)]
+        self.store = DeviceStore(self.model, sum(r * c * syn.slots for r, c in shapes))
         self.layers: list[SynapseArray] = []
         base = 0
         for rows, cols in shapes:
             p = AccelParams(array=ArrayParams(rows=rows, cols=cols), synapse=syn, update=cfg.update)
             w_max = cfg.w_range * math.sqrt(6.0 / (rows + cols))
             arr = SynapseArray(p, self.model, ArrayConfig(w_max=w_max, refresh_threshold=cfg.refresh_threshold),
-                               id_base=base)
+                               id_base=base, store=self.store)
             base += arr.n_devices
             self.layers.append(arr)
         self.t = 0  # update cycles done
         n_noise = 2 * cfg.hidden + n_out
         self._noise_idx = _NOISE_INDEX + np.arange(n_noise, dtype=np.uint64)
-        self._onehot = np.eye(n_out, dtype=np.float32)
+        self._noise_blk = -1
+        self._noise_tab = None
 
     # --- weights ----------------------------------------------------------------------------------
     def program(self, weights: list[np.ndarray]) -> None:
@@ -214,54 +241,71 @@ class InSituMLP:
         return np.sqrt(arr.read_noise_var(a2, rows))
 
     # --- one sample --------------------------------------------------------------------------------
-    def step(self, x: np.ndarray, label: int, lr: float) -> None:
+    def step(self, x: np.ndarray, label: int, lr: float, sparse: tuple | None = None) -> None:
+        """One training sample (one update cycle of both arrays).
+
+        ``sparse = (rows, values)``: the non-zero inputs plus the bias row (from :func:`sparse_inputs`),
+        to skip recomputing them from ``x``.
+        """
         L1, L2 = self.layers
         mode = self.cfg.read_noise
-        H = self.hidden
-        idx = np.flatnonzero(x)
-        rows1 = np.append(idx, self.n_in)
-        a0 = np.append(x[idx], np.float32(1.0)).astype(np.float32)
+        H, n_out = self.hidden, self.n_out
+        if sparse is None:
+            sparse = sparse_input(x, self.n_in)
+        rows1, a0 = sparse
         if mode == "device":
             w1 = L1.read_weights(self.t).astype(np.float32)
             w2 = L2.read_weights(self.t).astype(np.float32)
             z1 = a0 @ w1[rows1]
+        elif mode == "output":
+            wq = L1.WQ[rows1]                                 # weights and sums of G**2, one gather
+            zv = np.stack([a0, a0 * a0]) @ wq
+            xi = self._noise(self.t)
+            z1 = zv[0, :H] + xi[:H] * np.sqrt(L1.noise_var_from(zv[1, H:], a0 * a0))
+            w2 = L2.W
         else:
             z1 = a0 @ L1.W[rows1]
             w2 = L2.W
-        if mode == "output":
-            xi = rng.normal(self.model.seed, rng.STREAM_READ, self._noise_idx, self.t).astype(np.float32)
-            z1 += xi[:H] * self._noise_std(L1, a0 * a0, rows1)
-        h = np.maximum(z1, 0.0)
+        h = np.maximum(z1, np.float32(0.0))
         a1 = np.append(h, np.float32(1.0))
         z2 = a1 @ w2
         if mode == "output":
-            z2 += xi[H:H + self.n_out] * self._noise_std(L2, a1 * a1)
+            z2 += xi[H:H + n_out] * np.sqrt(L2.read_noise_var(a1 * a1))
         delta2 = _softmax_delta(z2, label)
         back = w2[:H] @ delta2
         if mode == "output":
-            back += xi[H + self.n_out:] * np.sqrt(L2.read_noise_var_t(delta2 * delta2)[:H])
+            back += xi[H + n_out:] * np.sqrt(L2.read_noise_var_t(delta2 * delta2)[:H])
         delta1 = back * (z1 > 0)
         rows2 = np.flatnonzero(a1)
-        L2.update(rows2, a1[rows2], delta2, lr)
-        L1.update(rows1, a0, delta1, lr)
+        plans = [L1.plan_update(rows1, a0, delta1, lr), L2.plan_update(rows2, a1[rows2], delta2, lr)]
+        apply_plans(self.layers, plans)
         self.t += 1
         if self.cfg.synapse.differential and self.t % self.cfg.refresh_every == 0:
             for arr in self.layers:
                 arr.refresh(*arr.refresh_due())
+
+    def _noise(self, t: int) -> np.ndarray:
+        """Standard normals of the output-referred read noise of sample ``t`` (blocks of 64 samples)."""
+        blk = t // 64
+        if blk != self._noise_blk:
+            cnt = blk * 64 + np.arange(64, dtype=np.uint64)
+            self._noise_tab = self.model.normal(rng.STREAM_READ, self._noise_idx[None, :],
+                                                cnt[:, None]).astype(np.float32)
+            self._noise_blk = blk
+        return self._noise_tab[t - blk * 64]
 
     # --- evaluation -------------------------------------------------------------------------------
     def accuracy(self, x: np.ndarray, y: np.ndarray, read_noise: bool = True) -> float:
         ws = [arr.W for arr in self.layers]
         if not read_noise or self.cfg.read_noise == "off":
             return _accuracy(ws[0], ws[1], x, y)
-        seed = self.model.seed
 
         def noise(layer: int, a: np.ndarray) -> np.ndarray:
             arr = self.layers[layer]
             std = np.sqrt(arr.read_noise_var(a * a))
             ids = _NOISE_INDEX + (layer << 20) + np.arange(std.shape[1], dtype=np.uint64)
             cnt = _EVAL_COUNTER + np.arange(std.shape[0], dtype=np.uint64)
-            return (std * rng.normal(seed, rng.STREAM_READ, ids[None, :], cnt[:, None])).astype(np.float32)
+            return (std * self.model.normal(rng.STREAM_READ, ids[None, :], cnt[:, None])).astype(np.float32)
 
         return _accuracy(ws[0], ws[1], x, y, noise)
 
@@ -281,13 +325,14 @@ def train_insitu(data: Dataset, cfg: TrainingConfig, progress: bool = False) -> 
     w0 = initial_weights(cfg.seed, data.n_inputs, cfg.hidden, data.n_classes)
     net.program(w0)
     setup = time.perf_counter() - t_setup
+    sp = sparse_inputs(x)
     bar = _progress(cfg.epochs * len(y), f"in situ N={cfg.synapse.devices}", progress)
     curve = []
     t0 = time.perf_counter()
     for ep in range(cfg.epochs):
         order = sample_order(cfg.seed, len(y), ep)
         for n, i in enumerate(order):
-            net.step(x[i], int(y[i]), cfg.lr)
+            net.step(x[i], int(y[i]), cfg.lr, sp[i])
             if bar is not None and n % 500 == 499:
                 bar.update(500)
         curve.append(net.accuracy(data.x_test, data.y_test))
@@ -305,10 +350,30 @@ def train_insitu(data: Dataset, cfg: TrainingConfig, progress: bool = False) -> 
         "samples": samples,
         "pulses": int(sum(a.pulse_total for a in net.layers)),
         "refreshes": int(sum(a.refreshes for a in net.layers)),
+        "n_inputs": data.n_inputs,
         "weight_scale": [a.scale for a in net.layers],
         "w_max": [a.config.w_max for a in net.layers],
         "net": net,
     }
+
+
+def summary_line(dataset: str, cfg: TrainingConfig, res: dict, fp: dict | None) -> str:
+    """One-paragraph human summary of a run."""
+    syn = cfg.synapse
+    kind = ("binary" if cfg.device.binary else "analog") + (" differential" if syn.differential else " non-differential")
+    lines = [f"dataset {dataset}: {res['samples']} training samples ({cfg.epochs} epoch(s)), network "
+             f"{res.get('n_inputs', '?')}-{cfg.hidden}-10, lr {cfg.lr}, seed {cfg.seed}",
+             f"synapse: N = {syn.devices} {kind} devices, increment {syn.increment}; "
+             f"{res['pulses']} pulses ({res['pulses'] / max(res['samples'], 1):.1f} per sample), "
+             f"{res['refreshes']} refreshes",
+             f"in-situ test accuracy {100 * res['test_accuracy']:.2f} % (with read noise; "
+             f"{100 * res['test_accuracy_noise_free']:.2f} % noise-free)"]
+    if fp is not None:
+        lines.append(f"FP baseline test accuracy {100 * fp['test_accuracy']:.2f} % "
+                     f"(gap {100 * (fp['test_accuracy'] - res['test_accuracy']):+.2f} points)")
+    lines.append(f"time: {1e3 * res['seconds_per_sample']:.3f} ms per training sample in situ"
+                 + (f", {1e3 * fp['seconds_per_sample']:.3f} ms FP" if fp is not None else ""))
+    return "\n".join(lines)
 
 
 def train_fp(data: Dataset, cfg: TrainingConfig, progress: bool = False) -> dict:

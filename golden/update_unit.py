@@ -49,7 +49,7 @@ from .transactions import PulseCount, UpdateRequest
 def saturate(x: int, width: int) -> int:
     """Clamp ``x`` to the signed ``width``-bit range."""
     lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
-    return lo if x < lo else hi if x > hi else x
+    return max(lo, min(x, hi))
 
 
 def update_rule(chi: int, dw: int, params: AccelParams) -> tuple[int, int]:

@@ -14,7 +14,7 @@ Pipeline for one Monte-Carlo trial (:func:`program_and_read`):
    the lowest-/highest-resistance state whatever was programmed;
 5. draw each device's read resistance from the LUT (:mod:`golden.resistance_lut`, lognormal fit or
    measured samples, scaled by the spread and window scales) and read it back by reference
-   thresholds (nearest level);
+   thresholds (nearest level in log R by default);
 6. reassemble the words and decode; decoded NaN/Inf are replaced by 0 (the reader flags an invalid
    float; the count is reported).
 
@@ -62,8 +62,9 @@ class VariabilityConfig:
         Scales the log-distance of each state's median from the window centre (< 1: more overlap).
     model : "lognormal" | "empirical"
         Draw from the lognormal fit or from the measured samples.
-    reference : "optimal" | "midpoint"
-        Read thresholds: density crossing of adjacent states or geometric midpoint of the medians.
+    reference : "midpoint" | "optimal"
+        Read thresholds: geometric midpoint of adjacent medians (nearest level in log R, the default)
+        or the crossing of the two fitted lognormal densities (the best fixed reference).
     protect : "none" | "slc" | "pair" | "tmr"
         Protection of the ``protect_bits`` MSBs (module docstring).
     protect_bits : int, -1..width
@@ -78,7 +79,7 @@ class VariabilityConfig:
     spread_scale: float = 1.0
     window_scale: float = 1.0
     model: str = "lognormal"
-    reference: str = "optimal"
+    reference: str = "midpoint"
     protect: str = "none"
     protect_bits: int = -1
     p_stuck_lrs: float = 0.0
@@ -247,31 +248,115 @@ class Study:
 
     ``evaluate`` returns, per trial, the relative error of the conv1 MAC output against the
     trained float32 weights and the test accuracy on the evaluation set.
+
+    Evaluation is incremental: the ideal MAC output ``Y_ideal`` (float32) and, per encoding, the
+    quantization offset ``Y_q - Y_ideal`` are computed once; a read-back weight tensor then only
+    costs the product of the patches with the (sparse) weight change ``W_read - W_q``, computed in
+    float64 per changed filter (so decoded weights up to 3.4e38 cannot overflow).
     """
 
-    def __init__(self, net, x_eval: np.ndarray, y_eval: np.ndarray, lut: ResistanceLUT, *, seed: int = 0):
+    SPARSE_MAX = 150
+
+    def __init__(self, net, x_eval: np.ndarray, y_eval: np.ndarray, lut: ResistanceLUT, *, seed: int = 0,
+                 chunk: int = 1000):
         from . import cnn
 
+        check_int("chunk", chunk, 1, 100000)
         self.net = net
         self.x = x_eval
         self.y = y_eval
         self.lut = lut
         self.seed = seed
+        self.chunk = chunk
         self._cnn = cnn
-        self.ideal_accuracy = float(np.mean(cnn.predict(net, x_eval)[0] == y_eval))
+        cfg = net.config
+        self._w_ideal = net.w1.astype(np.float64).reshape(cfg.filters, -1)
+        self._y_ideal = []
+        self._den = 0.0
+        correct = 0
+        for i in self._chunks():
+            y = cnn.conv_mac(self._cols(i).astype(np.float64), self._w_ideal)
+            self._den += float(np.sum(y * y))
+            self._y_ideal.append(y.astype(np.float32))
+            correct += int(np.sum(np.argmax(cnn.head_logits(net, y), axis=1) == self._labels(i)))
+        self.ideal_accuracy = correct / len(self.y)
         self._quant: dict = {}
 
-    def score_weights(self, w1: np.ndarray) -> tuple[float, float]:
-        """(relative error, accuracy) of the network with conv1 weights ``w1``."""
-        pred, num, den = self._cnn.predict(self.net, self.x, w1)
-        return math.sqrt(num / den), float(np.mean(pred == self.y))
+    def _chunks(self):
+        return range(0, len(self.x), self.chunk)
+
+    def _cols(self, i: int) -> np.ndarray:
+        cfg = self.net.config
+        return self._cnn.im2col(self.x[i:i + self.chunk], cfg.kernel, cfg.stride)
+
+    def _labels(self, i: int) -> np.ndarray:
+        return self.y[i:i + self.chunk]
+
+    def _quantized(self, encoding: str) -> dict:
+        """Per encoding: W_q (float64 rows), offset chunks Y_q - Y_ideal (float32 or None), score."""
+        if encoding not in self._quant:
+            wq = we.quantize(self.net.w1, encoding).reshape(self._w_ideal.shape)
+            dw = wq - self._w_ideal
+            offs = None
+            if np.any(dw):
+                offs = [self._cnn.conv_mac(self._cols(i).astype(np.float64), dw).astype(np.float32)
+                        for i in self._chunks()]
+            entry = {"w": wq, "offsets": offs}
+            self._quant[encoding] = entry
+            entry["score"] = self._score_delta(entry, np.zeros_like(wq))
+        return self._quant[encoding]
+
+    def _patch_column(self, i: int, j: int) -> np.ndarray:
+        """Column ``j`` of the im2col patches of chunk ``i`` (N, P) in float64, without full im2col."""
+        cfg = self.net.config
+        k, s, side = cfg.kernel, cfg.stride, cfg.conv_side
+        c, rem = divmod(j, k * k)
+        di, dj = divmod(rem, k)
+        xs = self.x[i:i + self.chunk, c, di:di + s * (side - 1) + 1:s, dj:dj + s * (side - 1) + 1:s]
+        return xs.reshape(xs.shape[0], -1).astype(np.float64)
+
+    def _score_delta(self, base: dict, delta: np.ndarray) -> tuple[float, float]:
+        """(relative error, accuracy) for weights ``base["w"] + delta``.
+
+        ``delta`` with at most ``SPARSE_MAX`` nonzeros is applied entry by entry (patch column times
+        weight change), otherwise by one dense product.
+        """
+        nz_f, nz_j = np.nonzero(delta)
+        dense = nz_f.size > self.SPARSE_MAX
+        num, correct = 0.0, 0
+        for k, i in enumerate(self._chunks()):
+            diff = (np.zeros(self._y_ideal[k].shape) if base["offsets"] is None
+                    else base["offsets"][k].astype(np.float64))
+            if dense:
+                if np.max(np.abs(delta)) < 1e30:  # no overflow possible in float32: 2x faster product
+                    diff += self._cnn.conv_mac(self._cols(i), delta.astype(np.float32))
+                else:
+                    diff += self._cnn.conv_mac(self._cols(i).astype(np.float64), delta)
+            elif nz_f.size:
+                cols = {j: self._patch_column(i, j) for j in np.unique(nz_j)}
+                for f, j in zip(nz_f, nz_j):
+                    diff[..., f] += cols[j] * delta[f, j]
+            num += float(np.einsum("ijk,ijk->", diff, diff))
+            y = diff
+            y += self._y_ideal[k]
+            correct += int(np.sum(np.argmax(self._cnn.head_logits(self.net, y), axis=1) == self._labels(i)))
+        return math.sqrt(num / self._den), correct / len(self.y)
+
+    def score_weights(self, w1: np.ndarray, encoding: str | None = None) -> tuple[float, float]:
+        """(relative error, accuracy) of the network with conv1 weights ``w1``.
+
+        ``encoding`` names the format ``w1`` came from (its quantized output is the cached base);
+        None measures against the trained float32 weights directly.
+        """
+        w = np.asarray(w1, dtype=np.float64).reshape(self._w_ideal.shape)
+        base = self._quantized(encoding) if encoding else {"w": self._w_ideal, "offsets": None}
+        return self._score_delta(base, w - base["w"])
 
     def _score_readback(self, rb: ReadBack, encoding: str) -> tuple[float, float]:
-        if rb.bit_errors == 0 and rb.nonfinite == 0:  # identical to the quantized weights: cached
-            if encoding not in self._quant:
-                self._quant[encoding] = self.score_weights(rb.weights)
-            return self._quant[encoding]
-        return self.score_weights(rb.weights)
+        base = self._quantized(encoding)
+        if rb.bit_errors == 0 and rb.nonfinite == 0:
+            return base["score"]
+        return self._score_delta(base, rb.weights.reshape(base["w"].shape) - base["w"])
 
     def evaluate(self, cfg: VariabilityConfig, trials: int = 3, progress: Callable | None = None) -> dict:
         """Monte-Carlo over ``trials`` chips; returns per-trial lists and summaries."""
@@ -289,6 +374,7 @@ class Study:
         return summarize(errs, accs, bers, nonf, cfg.devices_per_weight)
 
     def evaluate_bit(self, encoding: str, bit: int, p: float, trials: int = 3) -> dict:
+        """Per-bit-position error injection (:func:`inject_bit_errors`) over ``trials`` draws."""
         errs, accs, bers, nonf = [], [], [], []
         for t in range(trials):
             rb = inject_bit_errors(self.net.w1, encoding, bit, p, seed=self.seed, trial=t)
@@ -322,7 +408,7 @@ def lut_summary(lut: ResistanceLUT) -> dict:
 
 
 def device_misread(lut: ResistanceLUT, bits_per_cell: int, spread: float = 1.0, window: float = 1.0,
-                   reference: str = "optimal") -> float:
+                   reference: str = "midpoint") -> float:
     """Mean analytic misread probability of a device (lognormal fit, uniform states)."""
     return float(np.mean(lut.state_model(bits_per_cell).scaled(spread, window).misread_rates(reference)))
 

@@ -121,12 +121,14 @@ def decode(words: np.ndarray, meta: dict, *, nonfinite: str = "zero") -> np.ndar
     check_choice("nonfinite", nonfinite, ("zero", "keep"))
     enc = get_encoding(meta["encoding"])
     words = np.asarray(words, dtype=np.uint64)
-    if enc.name == "float32":
-        w = words.astype(np.uint32).view(np.float32).astype(np.float64)
-    elif enc.name == "float16":
-        w = words.astype(np.uint16).view(np.float16).astype(np.float64)
-    elif enc.name == "bfloat16":
-        w = (words << np.uint64(16)).astype(np.uint32).view(np.float32).astype(np.float64)
+    if enc.name in ("float32", "float16", "bfloat16"):
+        with np.errstate(invalid="ignore"):  # signalling-NaN patterns are legitimate read-backs
+            if enc.name == "float32":
+                w = words.astype(np.uint32).view(np.float32).astype(np.float64)
+            elif enc.name == "float16":
+                w = words.astype(np.uint16).view(np.float16).astype(np.float64)
+            else:
+                w = (words << np.uint64(16)).astype(np.uint32).view(np.float32).astype(np.float64)
     else:
         q = words.astype(np.int64)
         q = np.where(q >= 128, q - 256, q)

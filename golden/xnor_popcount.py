@@ -58,7 +58,7 @@ def check_popcount_config(width: int, mode: str = "tree", stage_levels: int = 2)
 def xnor_popcount(x: int, w: int, thr: int, width: int) -> tuple[int, int]:
     """(count, decision) for one vector."""
     mask = (1 << width) - 1
-    count = bin(~(x ^ w) & mask).count("1")
+    count = (~(x ^ w) & mask).bit_count()
     return count, int(count >= thr)
 
 

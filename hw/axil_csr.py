@@ -11,8 +11,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.params import AccelParams, ConfigError, check_int
-from golden.register_map import (DATA_WIDTH, OKAY, SLVERR, Access, Register, RegisterMap,
-                                 accelerator_register_map)
+from golden.register_map import (
+    DATA_WIDTH,
+    OKAY,
+    SLVERR,
+    Access,
+    Register,
+    RegisterMap,
+    accelerator_register_map,
+)
 
 from .lintsafe import eq_const
 
@@ -146,7 +153,7 @@ class AxiLiteCsr(wiring.Component):
         super().__init__(members)
 
     @classmethod
-    def from_params(cls, p: AccelParams) -> "AxiLiteCsr":
+    def from_params(cls, p: AccelParams) -> AxiLiteCsr:
         """The CSR block of the accelerator top for parameter tree ``p`` (its default map options)."""
         return cls(accelerator_register_map(p))
 

@@ -1,12 +1,12 @@
 """PulseScheduler: program requests and host reads -> timed commands on the array command port."""
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Const, Module, Mux, Signal, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.params import AccelParams, ConfigError, check_int
+from golden.params import AccelParams, check_int
 from golden.pulse_scheduler import DEFAULT_READ_LATENCY, ErrorCode
 
 from .crossbar_addressing import array_command_signature, below

@@ -10,11 +10,15 @@ from golden.params import AccelParams
 
 
 def blocks() -> dict[str, Callable[[AccelParams], object]]:
+    from .accelerator import Accelerator
     from .arbitration_controller import ArbitrationController
     from .axil_csr import AxiLiteCsr
+    from .bnn_layer_engine import BnnLayerEngine
     from .crossbar_addressing import CrossbarAddressing
     from .pulse_scheduler import PulseScheduler
+    from .sense_amp_sequencer import SenseAmpSequencer
     from .update_unit import UpdateUnit
+    from .xnor_popcount import XnorPopcount
 
     return {
         "update_unit": UpdateUnit.from_params,
@@ -22,4 +26,9 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
         "pulse_scheduler": PulseScheduler.from_params,
         "crossbar_addressing": CrossbarAddressing.from_params,
         "axil_csr": AxiLiteCsr.from_params,
+        "accelerator": Accelerator.from_params,
+        # BNN blocks: sizes from golden.bnn_hw_params.BnnHwParams (defaults for a plain AccelParams)
+        "xnor_popcount": XnorPopcount.from_params,
+        "sense_amp_sequencer": SenseAmpSequencer.from_params,
+        "bnn_layer_engine": BnnLayerEngine.from_params,
     }

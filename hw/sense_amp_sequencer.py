@@ -126,9 +126,8 @@ class SenseAmpSequencer(wiring.Component):
             load(1)
 
         with m.Switch(self.phase):
-            with m.Case(0):
-                with m.If(accept):
-                    start()
+            with m.Case(0), m.If(accept):
+                start()
             for p in range(1, 5):
                 with m.Case(p):
                     with m.If(last):

@@ -5,8 +5,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.bnn_hw_params import (MAX_INPUTS, POPCOUNT_MODES, bnn_hw_params_of, popcount_width,
-                                  threshold_width)
+from golden.bnn_hw_params import MAX_INPUTS, POPCOUNT_MODES, bnn_hw_params_of, popcount_width, threshold_width
 from golden.params import check_choice, check_int
 
 
@@ -75,9 +74,10 @@ class XnorPopcount(wiring.Component):
 
     @classmethod
     def from_params(cls, params) -> XnorPopcount:
-        """From :class:`golden.bnn_hw_params.BnnHwParams` (or AccelParams: BNN defaults)."""
+        """Width ``cells`` (inputs + bias cells) of :class:`golden.bnn_hw_params.BnnHwParams` (or of its
+        defaults when given AccelParams)."""
         p = bnn_hw_params_of(params)
-        return cls(p.inputs, stage_levels=p.stage_levels, mode=p.popcount_mode, tag_width=p.neuron_width)
+        return cls(p.cells, stage_levels=p.stage_levels, mode=p.popcount_mode, tag_width=p.neuron_width)
 
     def _levels(self) -> int:
         n, d = self.width, 0
@@ -126,7 +126,7 @@ class XnorPopcount(wiring.Component):
                 with m.Switch(chunk):
                     for v in range(1 << bits):
                         with m.Case(v):
-                            m.d.comb += s.eq(bin(v).count("1"))
+                            m.d.comb += s.eq(v.bit_count())
                 chunks.append(s)
             nodes, level = chunks, 1
             fan_in = 3

@@ -15,11 +15,16 @@ from __future__ import annotations
 import random
 import time
 
-from golden.arbitration_controller import END_CYCLE, ArbitrationController, RefreshRequest, arbitration_cycle_model
+from golden.arbitration_controller import (
+    END_CYCLE,
+    ArbitrationController,
+    RefreshRequest,
+    arbitration_cycle_model,
+)
 from golden.params import AccelParams, params_from_dict
 from golden.transactions import ProgramRequest, PulseCount
 
-from .update_unit_tb import make_gen
+from .stream import make_gen
 
 # ---------------------------------------------------------------------------------------------
 # stimulus (no cocotb here: also used by tests/test_arbitration_controller.py)
@@ -112,8 +117,12 @@ if cocotb is not None:
     from hw.layouts import program_request_layout, pulse_count_layout
 
     from .runner import test_config
-    from .scoreboard import Scoreboard
+    from .scoreboard import Scoreboard, ScoreboardMismatch
     from .stream import CycleCounter, StreamSink, StreamSource
+
+    def _gens(specs, seed: int, phase: int) -> tuple:
+        """(PulseCount idle, refresh idle, ProgramRequest ready) generators of one phase."""
+        return tuple(make_gen(spec, seed, 200 + 3 * phase + j) for j, spec in enumerate(specs))
 
     async def _status_monitor(dut, clk, counter: CycleCounter, src: StreamSource, out: list) -> None:
         """Sample (sel_pos, sel_neg, skipped) in the cycle after each end_cycle strobe."""
@@ -127,9 +136,27 @@ if cocotb is not None:
 
     @cocotb.test()
     async def arbitration_controller_phases(dut):
-        """Run every phase of the configuration and compare everything observable with golden."""
+        """Run every phase of the configuration and compare everything observable with golden.
+
+        With ``expect_mismatch`` (used with wrong ``golden_params``) the test passes only if the
+        scoreboard reports a mismatch that names its cycle.
+        """
         cfg = test_config()
+        try:
+            await _run_phases(dut, cfg)
+        except ScoreboardMismatch as e:
+            if not cfg.get("expect_mismatch"):
+                raise
+            if e.cycle is None:
+                raise AssertionError(f"mismatch reported without a cycle: {e}") from e
+            dut._log.info(f"expected mismatch reported: {e}")
+            return
+        if cfg.get("expect_mismatch"):
+            raise AssertionError("wrong golden parameters, yet the scoreboard reported no mismatch")
+
+    async def _run_phases(dut, cfg: dict) -> None:
         p = params_from_dict(cfg["params"])
+        pg = params_from_dict(cfg.get("golden_params", cfg["params"]))  # wrong on purpose in one test
         seed = int(cfg["seed"])
         clk = dut.clk
         Clock(clk, 10, unit="ns").start()
@@ -141,17 +168,15 @@ if cocotb is not None:
         for _ in range(3):
             await RisingEdge(clk)
         dut.rst.value = 0
-        ctrl = ArbitrationController(p)
+        ctrl = ArbitrationController(pg)
         lay_i, lay_r, lay_o = pulse_count_layout(p), refresh_request_layout(p), program_request_layout(p)
         sb = Scoreboard("arbitration_controller", seed)
         stats = []
         for k, phase in enumerate(cfg["phases"]):
             events, refreshes = phase_stimulus(p, seed, k, phase)
-            vs, rs, os_ = phase.get("valid", 1.0), phase.get("refresh_valid", 1.0), phase.get("ready", 1.0)
-            gens = lambda: (make_gen(vs, seed, 200 + 3 * k), make_gen(rs, seed, 201 + 3 * k),  # noqa: E731
-                            make_gen(os_, seed, 202 + 3 * k))
-            trace = arbitration_cycle_model(p, events, refreshes, *gens(), ctrl=ctrl)
-            gv, gr, go = gens()
+            specs = (phase.get("valid", 1.0), phase.get("refresh_valid", 1.0), phase.get("ready", 1.0))
+            trace = arbitration_cycle_model(pg, events, refreshes, *_gens(specs, seed, k), ctrl=ctrl)
+            gv, gr, go = _gens(specs, seed, k)  # the same draws again, for the drivers
             t0 = time.perf_counter()
             counter = CycleCounter(clk).start()
             src = StreamSource(dut, "i", clk, counter, lay_i, gv, strobe=(END_CYCLE, dut.end_cycle))

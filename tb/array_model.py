@@ -22,8 +22,8 @@ never SET and RESET on one column, never a write while the read path is on, addr
 array) and, at the end, on the recorded windows (:meth:`ArrayModel.check_windows`). Violations are
 collected in :attr:`ArrayModel.violations` with their cycle.
 
-Cycle stamps come from simulation time: cycle ``c`` starts at ``t0 + c * period`` (``t0`` = the
-rising edge that started cycle 0, see :class:`tb.stream.CycleCounter`).
+Cycle stamps come from a time-based :class:`tb.stream.CycleCounter` (exact at any wake-up point),
+minus the addressing latency so they are comparable with the scheduler's command-port cycles.
 """
 from __future__ import annotations
 
@@ -31,7 +31,6 @@ from dataclasses import dataclass
 
 import cocotb
 from cocotb.triggers import FallingEdge, RisingEdge
-from cocotb.utils import get_sim_time
 
 from golden.crossbar_array import CrossbarArray
 from golden.transactions import RESET, SET, Pulse
@@ -61,21 +60,24 @@ class ArrayModel:
         cocotb handle with ``wl``, ``bl_set``, ``sl_reset``, ``bl_read``, ``write``, ``read``, ``adc``.
     array : CrossbarArray
         The conductance state (the testbench's own instance; compare with the golden's at the end).
-    period_ns : float
-        Clock period.
-    t0_ns : float
-        Simulation time of the rising edge that starts cycle 0.
+    counter : tb.stream.CycleCounter
+        Time-based counter (``CycleCounter(clk, period=...)``), started at cycle 0.
     latency : int
         Cycles from the command to the lines (``CrossbarAddressing.LATENCY``); subtracted from the
         recorded stamps so they are comparable with the scheduler's golden (command-port) cycles.
+    drive_adc : bool
+        Drive the DUT input ``adc`` with each read's code (False for a DUT without one: the codes
+        are still recorded in :attr:`reads`).
     """
 
-    def __init__(self, dut, array: CrossbarArray, *, period_ns: float, t0_ns: float, latency: int = 0):
+    def __init__(self, dut, array: CrossbarArray, *, counter, latency: int = 0, drive_adc: bool = True):
+        if counter.period is None:
+            raise ValueError("ArrayModel needs a time-based CycleCounter(clk, period=...)")
         self.dut = dut
         self.array = array
-        self.period = period_ns
-        self.t0 = t0_ns
+        self.counter = counter
         self.latency = latency
+        self.drive_adc = drive_adc
         self.pulses: list[Pulse] = []
         self.write_windows: list[Window] = []
         self.read_windows: list[Window] = []
@@ -84,7 +86,7 @@ class ArrayModel:
         self._tasks = []
 
     def cycle(self) -> int:
-        return round((get_sim_time("ns") - self.t0) / self.period) - self.latency
+        return self.counter.cycle - self.latency
 
     def start(self) -> ArrayModel:
         self._tasks = [cocotb.start_soon(self._writes()), cocotb.start_soon(self._reads())]
@@ -140,7 +142,8 @@ class ArrayModel:
                 self._bad(c, f"read selects columns {cols:#x}, not one device (or pair) inside the array")
             elif row is not None:
                 code = self.array.read_code(row, col)
-                dut.adc.value = code
+                if self.drive_adc:
+                    dut.adc.value = code
                 self.reads.append((c, row, col, code))
             await fall
             self.read_windows.append(Window(c, self.cycle()))

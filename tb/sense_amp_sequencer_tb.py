@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from pathlib import Path
 
 import cocotb
 from cocotb.clock import Clock
@@ -123,6 +124,6 @@ async def sense_amp_sequencer_timeline(dut):
     else:
         raise AssertionError("scoreboard accepted a mutated timeline")
 
-    with open("metrics_sense_amp_sequencer.json", "w") as f:
-        json.dump({"conversions": len(run.responses), "cycles": cycles, "compared": compared,
-                   "mismatches": 0, "sim_seconds": wall}, f)
+    metrics = {"conversions": len(run.responses), "cycles": cycles, "compared": compared,
+               "mismatches": 0, "sim_seconds": wall}
+    Path("metrics_sense_amp_sequencer.json").write_text(json.dumps(metrics))

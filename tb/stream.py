@@ -23,6 +23,17 @@ Backpressure
 
 Both rules are also what the golden cycle models assume, so the same seeded generators (see
 :func:`random_gen`) given to the testbench and to the model give identical timing.
+
+Lazy mode (fewer Python wake-ups)
+---------------------------------
+A Python wake-up costs ~7 us, so waking every cycle caps a test at a few 10k cycles/s. With a
+time-based counter (``CycleCounter(clk, period=...)``: the cycle is computed from the simulation
+time, no coroutine) a source or sink built with ``lazy=True`` sleeps instead of polling, with the
+same draw rules and stamps: a source skips a run of ``False`` draws with one timer, waits on
+``RisingEdge(ready)`` while its item is not taken and on :meth:`StreamSource.send` when empty; a sink
+sleeps on ``RisingEdge(valid)`` while nothing is offered and catches up the ``ready`` draws of the
+cycles it slept through (``ready`` keeps its last value meanwhile, which a DUT must ignore while
+``valid`` is low -- the stream rule). Lazy sources do not support ``strobe``.
 """
 from __future__ import annotations
 
@@ -34,7 +45,10 @@ from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 import cocotb
-from cocotb.triggers import ReadOnly, RisingEdge
+from amaranth.hdl import Shape
+from amaranth.lib import data
+from cocotb.triggers import Event, ReadOnly, RisingEdge, Timer
+from cocotb.utils import get_sim_time
 
 # ---------------------------------------------------------------------------------------------
 # backpressure / idle generators (plain iterators of bool; the golden cycle models consume them too)
@@ -65,18 +79,36 @@ def burst_gen(seed: int, p_true: float, max_run: int = 8, stream: int = 0) -> It
         yield from itertools.repeat(v, rng.randint(1, max_run))
 
 
+def make_gen(spec: Any, seed: int, stream: int) -> Iterator[bool]:
+    """Idle/backpressure generator from a JSON-able spec: 1.0 (always), a float p (Bernoulli),
+    ``["burst", p]`` or ``["pattern", [1, 0, ...]]``."""
+    if spec is None or spec == 1 or spec == 1.0:
+        return always()
+    if isinstance(spec, (int, float)):
+        return random_gen(seed, float(spec), stream)
+    kind, arg = spec
+    if kind == "burst":
+        return burst_gen(seed, float(arg), 16, stream)
+    if kind == "pattern":
+        return pattern(arg)
+    raise ValueError(f"unknown generator spec {spec!r}")
+
+
 # ---------------------------------------------------------------------------------------------
 # payload packing
 
 
 def pack(layout, value: Any) -> int:
-    """Pack ``value`` (int, dict or dataclass with the layout's field names) into a bit vector.
+    """Pack ``value`` into the raw bits of a payload port.
 
-    ``layout`` is an Amaranth ``data.Layout`` or ``None`` for plain integer payloads (then ``value``
-    is taken modulo nothing: it must already be the raw bits or a non-negative int).
+    ``layout`` is an Amaranth ``data.Layout`` (``value``: dict or dataclass with its field names,
+    extra keys ignored), a plain shape such as ``signed(5)`` (``value``: int, wrapped to the width),
+    or ``None`` (``value`` is already the raw non-negative bits).
     """
     if layout is None:
         return int(value)
+    if not isinstance(layout, data.Layout):
+        return int(value) & ((1 << Shape.cast(layout).width) - 1)
     if is_dataclass(value):
         value = asdict(value)
     if isinstance(value, dict):
@@ -86,8 +118,14 @@ def pack(layout, value: Any) -> int:
 
 
 def unpack(layout, bits: int) -> dict | int:
-    """Inverse of :func:`pack`: a dict of field values (signed fields sign-extended)."""
+    """Inverse of :func:`pack`: a dict of field values for a layout (signed fields sign-extended),
+    an int for a plain shape (sign-extended if signed), the raw bits for ``None``."""
     if layout is None:
+        return bits
+    if not isinstance(layout, data.Layout):
+        shape = Shape.cast(layout)
+        if shape.signed and bits >> (shape.width - 1) & 1:
+            return bits - (1 << shape.width)
         return bits
     c = layout.from_bits(bits)
     return {name: getattr(c, name) for name, _ in layout}
@@ -111,15 +149,38 @@ class CycleCounter:
     drivers in this module do exactly that, so their stamps do not depend on coroutine order.
     """
 
-    def __init__(self, clk):
+    def __init__(self, clk, period: float | None = None, unit: str = "ns"):
         self.clk = clk
-        self.cycle = 0
+        self.period = period   # given: time-based (no coroutine; exact in any phase, see "Lazy mode")
+        self.unit = unit
+        self._cycle = 0
+        self._t0 = 0.0
         self._task = None
 
+    @property
+    def cycle(self) -> int:
+        if self.period is None:
+            return self._cycle
+        return int((get_sim_time(self.unit) - self._t0) / self.period + 1e-9)
+
+    @cycle.setter
+    def cycle(self, value: int) -> None:
+        self._cycle = value
+
     def start(self) -> CycleCounter:
-        self.cycle = 0
-        self._task = cocotb.start_soon(self._run())
+        self._cycle = 0
+        if self.period is None:
+            self._task = cocotb.start_soon(self._run())
+        else:
+            self._t0 = get_sim_time(self.unit)
         return self
+
+    async def skip(self, n: int) -> None:
+        """Time-based counter only: from right after the edge starting cycle ``c``, return right
+        after the edge starting cycle ``c + n`` (two wake-ups whatever ``n``)."""
+        if n > 0:
+            await Timer(n * self.period - self.period / 2, self.unit)
+            await RisingEdge(self.clk)
 
     def stop(self) -> None:
         if self._task is not None:
@@ -130,7 +191,7 @@ class CycleCounter:
         edge = RisingEdge(self.clk)
         while True:
             await edge
-            self.cycle += 1
+            self._cycle += 1
 
     async def wait_until(self, cycle: int) -> None:
         """Return right after the rising edge that starts ``cycle``, where inputs may be written.
@@ -168,8 +229,8 @@ class StreamSource:
         Clock handle.
     counter : CycleCounter
         Stamps transfers; share one per test.
-    layout : amaranth.lib.data.Layout or None
-        Payload layout (``None``: raw integers).
+    layout : amaranth.lib.data.Layout, shape or None
+        Payload layout (see :func:`pack`; ``None``: raw integers).
     valid_gen : iterator of bool
         Idle generator (see the module docstring); default :func:`always`.
 
@@ -183,7 +244,12 @@ class StreamSource:
     """
 
     def __init__(self, dut, prefix: str, clk, counter: CycleCounter, layout=None,
-                 valid_gen: Iterator[bool] | None = None, strobe: tuple[Any, Any] | None = None):
+                 valid_gen: Iterator[bool] | None = None, strobe: tuple[Any, Any] | None = None,
+                 lazy: bool = False):
+        if lazy and (counter.period is None or strobe is not None):
+            raise ValueError("lazy=True needs a time-based CycleCounter(clk, period=...) and no strobe")
+        self.lazy = lazy
+        self._more = Event()
         self.port = _Port(dut, prefix, layout)
         self.clk = clk
         self.counter = counter
@@ -201,9 +267,10 @@ class StreamSource:
     def send(self, items: Iterable[Any]) -> None:
         """Queue items (ints, dicts or dataclasses matching the layout)."""
         self.queue.extend(items)
+        self._more.set()
 
     def start(self) -> StreamSource:
-        self._task = cocotb.start_soon(self._run())
+        self._task = cocotb.start_soon(self._run_lazy() if self.lazy else self._run())
         return self
 
     def stop(self) -> None:
@@ -248,6 +315,33 @@ class StreamSource:
                 self._current = None
             await edge
 
+    async def _run_lazy(self) -> None:
+        edge, port, counter = RisingEdge(self.clk), self.port, self.counter
+        while True:   # at a write-safe point right after the edge that starts the current cycle
+            if self._current is None:
+                if not self.queue:
+                    port.valid.value = 0
+                    self._more.clear()
+                    await self._more.wait()
+                    await edge
+                    continue
+                skip = 0
+                while not next(self.valid_gen):
+                    skip += 1
+                if skip:
+                    port.valid.value = 0
+                    await counter.skip(skip)
+                self._current = self.queue.popleft()
+                port.payload.value = pack(port.layout, self._current)
+                port.valid.value = 1
+            await ReadOnly()
+            while not port.ready.value:
+                await RisingEdge(port.ready)
+                await ReadOnly()
+            self.sent.append(Transfer(counter.cycle, self._current))
+            self._current = None
+            await edge
+
     async def wait_idle(self) -> None:
         edge = RisingEdge(self.clk)
         while not self.idle:
@@ -274,7 +368,10 @@ class StreamSink:
 
     def __init__(self, dut, prefix: str, clk, counter: CycleCounter, layout=None,
                  ready_gen: Iterator[bool] | None = None, convert: Callable[[Any], Any] | None = None,
-                 check_stable: bool = True):
+                 check_stable: bool = True, lazy: bool = False):
+        if lazy and counter.period is None:
+            raise ValueError("lazy=True needs a time-based CycleCounter(clk, period=...)")
+        self.lazy = lazy
         self.port = _Port(dut, prefix, layout)
         self.clk = clk
         self.counter = counter
@@ -286,7 +383,7 @@ class StreamSink:
         self._task = None
 
     def start(self) -> StreamSink:
-        self._task = cocotb.start_soon(self._run())
+        self._task = cocotb.start_soon(self._run_lazy() if self.lazy else self._run())
         return self
 
     def stop(self) -> None:
@@ -319,3 +416,33 @@ class StreamSink:
                 raise AssertionError(f"stream {port.prefix}: valid dropped without a transfer "
                                      f"(cycle {self.counter.cycle})")
             await edge
+
+    async def _run_lazy(self) -> None:
+        edge, port, counter = RisingEdge(self.clk), self.port, self.counter
+        pending = None
+        due = counter.cycle          # the next cycle whose ready draw has not been made
+        while True:                  # right after the edge that starts the current cycle
+            c = counter.cycle
+            for _ in range(c - due):  # cycles slept through: their draws are discarded
+                next(self.ready_gen)
+            rdy = next(self.ready_gen)
+            due = c + 1
+            port.ready.value = int(rdy)
+            await ReadOnly()
+            if port.valid.value:
+                raw = int(port.payload.value)
+                if self.check_stable and pending is not None and raw != pending:
+                    raise AssertionError(
+                        f"stream {port.prefix}: payload changed from {pending:#x} to {raw:#x} while valid "
+                        f"and not ready (cycle {c})")
+                if rdy:
+                    v = unpack(port.layout, raw)
+                    self.received.append(Transfer(c, self.convert(v) if self.convert else v))
+                    pending = None
+                else:
+                    pending = raw
+                await edge
+            else:
+                if self.check_stable and pending is not None:
+                    raise AssertionError(f"stream {port.prefix}: valid dropped without a transfer (cycle {c})")
+                await RisingEdge(port.valid)

@@ -18,7 +18,7 @@ from golden.transactions import PulseCount, UpdateRequest
 from golden.update_unit import UpdateUnit as GoldenUpdateUnit
 from golden.update_unit import update_unit_cycle_model
 
-from .stream import always, burst_gen, pattern, random_gen
+from .stream import make_gen
 
 # ---------------------------------------------------------------------------------------------
 # stimulus (no cocotb here: also used by tests/test_update_unit.py)
@@ -83,21 +83,6 @@ def random_requests(p: AccelParams, seed: int, n: int, stream: int = 0, hot: int
     return out
 
 
-def make_gen(spec, seed: int, stream: int):
-    """Idle/backpressure generator from a JSON-able spec: 1.0 (always), a float p (Bernoulli),
-    ``["burst", p]`` or ``["pattern", [1, 0, ...]]``."""
-    if spec is None or spec == 1 or spec == 1.0:
-        return always()
-    if isinstance(spec, (int, float)):
-        return random_gen(seed, float(spec), stream)
-    kind, arg = spec
-    if kind == "burst":
-        return burst_gen(seed, float(arg), 16, stream)
-    if kind == "pattern":
-        return pattern(arg)
-    raise ValueError(f"unknown generator spec {spec!r}")
-
-
 def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> list[UpdateRequest]:
     if phase["kind"] == "directed":
         return directed_requests(p, phase["name"])
@@ -118,13 +103,30 @@ if cocotb is not None:
     from hw.layouts import pulse_count_layout, update_request_layout
 
     from .runner import test_config
-    from .scoreboard import Scoreboard
+    from .scoreboard import Scoreboard, ScoreboardMismatch
     from .stream import CycleCounter, StreamSink, StreamSource
 
     @cocotb.test()
     async def update_unit_phases(dut):
-        """Run every phase of the configuration; compare inputs and outputs with cycle stamps."""
+        """Run every phase of the configuration; compare inputs and outputs with cycle stamps.
+
+        With ``expect_mismatch`` in the configuration (used with wrong ``golden_params``) the test
+        passes only if the scoreboard reports a mismatch that names its cycle.
+        """
         cfg = test_config()
+        try:
+            await _run_phases(dut, cfg)
+        except ScoreboardMismatch as e:
+            if not cfg.get("expect_mismatch"):
+                raise
+            if e.cycle is None:
+                raise AssertionError(f"mismatch reported without a cycle: {e}") from e
+            dut._log.info(f"expected mismatch reported: {e}")
+            return
+        if cfg.get("expect_mismatch"):
+            raise AssertionError("wrong golden parameters, yet the scoreboard reported no mismatch")
+
+    async def _run_phases(dut, cfg: dict) -> None:
         p = params_from_dict(cfg["params"])
         # "golden_params" lets a test run the model with deliberately wrong parameters (the
         # scoreboard must then fail); normally the model and the DUT share ``params``.

@@ -7,9 +7,20 @@ import subprocess
 
 import pytest
 
+from golden.bnn_hw_params import PHASES, BnnHwParams
 from golden.params import AccelParams, ConfigError
-from golden.register_map import (OKAY, SLVERR, Access, Field, Register, RegisterFileModel, RegisterMapBuilder,
-                                 accelerator_register_map, lane_mask, params_summary)
+from golden.register_map import (
+    OKAY,
+    SLVERR,
+    Access,
+    Field,
+    Register,
+    RegisterFileModel,
+    RegisterMapBuilder,
+    accelerator_register_map,
+    lane_mask,
+    params_summary,
+)
 
 RO, RW, W1C, W1P, WO = Access.RO, Access.RW, Access.W1C, Access.W1P, Access.WO
 CONFIGS = {
@@ -75,9 +86,16 @@ def test_accelerator_map_is_consistent(name):
     assert len(set(addrs)) == len(addrs) and all(a % 4 == 0 and a < 1 << m.addr_width for a in addrs)
     for must in ("id", "version", "ctrl", "status", "events", "errors", "irq_enable", "timing0", "timing1",
                  "pulse_count", "request_count", "skipped_count", "refresh_count", "busy_cycles", "update",
-                 "refresh", "read_req", "read_data",
-                 "bnn_shape", "bnn_input", "bnn_out_index", "bnn_out_data"):
+                 "refresh", "program", "read_req", "read_data"):
         assert must in m, must
+    assert not any(r.name.startswith("bnn_") for r in m.registers)   # no BNN path asked for
+    mb = accelerator_register_map(p, bnn=BnnHwParams())
+    for must in ("bnn_cfg0", "bnn_cfg1", "bnn_ctrl", "bnn_phase", "bnn_input", "bnn_out_index", "bnn_out_data"):
+        assert must in mb, must
+    assert mb["bnn_cfg0"].decode(mb["bnn_cfg0"].reset_value) == {"inputs_m1": 63, "neurons_m1": 32, "bank_m1": 3}
+    assert [n for n, _ in mb["bnn_phase"].field("phase").values] == list(PHASES)
+    # PROGRAM holds row, col, slot, polarity and a 4-bit count in one word for every array size
+    assert {f.name for f in m["program"].fields} == {"row", "col", "slot", "polarity", "count"}
     # build-time constants reproduce the parameters
     assert m["id"].reset_value == 0x52524143
     cfg = m["array_cfg"]
@@ -164,7 +182,7 @@ def test_c_header_compiles_and_matches_the_map(name, tmp_path):
     """Compile a program that prints every macro of the header; compare with the Python description."""
     m = accelerator_register_map(CONFIGS[name])
     (tmp_path / "reram_accel_regs.h").write_text(m.to_c_header())
-    macros = re.findall(r"^#define (RERAM_ACCEL_[A-Z0-9_]+) [0-9x]", m.to_c_header(), re.M)
+    macros = re.findall(r"^#define (RERAM_ACCEL_[A-Z0-9_]+) [0-9x]", m.to_c_header(), re.MULTILINE)
     prog = ["#include <stdint.h>", "#include <stdio.h>", '#include "reram_accel_regs.h"', "int main(void) {"]
     prog += [f'  printf("{n} %lu\\n", (unsigned long)({n}));' for n in macros]
     prog += ['  printf("GET %lu\\n", (unsigned long)RERAM_ACCEL_GET(0x00000100u, RERAM_ACCEL_CTRL_MODE));',
@@ -187,3 +205,36 @@ def test_c_header_compiles_and_matches_the_map(name, tmp_path):
             for vn, v in f.values:
                 assert got[f"{F}_{vn.upper()}"] == v
     assert got["GET"] == 1 and got["PUT"] == 0x100
+
+
+def test_encode_decode_round_trip():
+    m = accelerator_register_map(AccelParams())
+    upd = m["update"]
+    w = upd.encode(row=31, col=2, dw=-5, end_cycle=1)
+    assert w >> 30 == 1 and upd.decode(w) == {"dw": -5, "col": 2, "row": 31, "end_cycle": 1, "marker": 0}
+    with pytest.raises(ConfigError, match=r"update.dw = 2048 is out of range: allowed \[-2048, 2047\]"):
+        upd.encode(dw=2048)
+    with pytest.raises(KeyError):
+        upd.encode(nope=1)
+
+
+def test_docs_registers_md_is_current():
+    """docs/registers.md is generated; regenerate with `python -m golden.register_map > docs/registers.md`."""
+    from pathlib import Path
+
+    from golden.register_map import reference_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "registers.md"
+    assert doc.read_text() == reference_markdown(), "docs/registers.md is stale: regenerate it"
+
+
+def test_cli_writes_register_map_next_to_the_verilog(tmp_path, capsys):
+    from tb.cli import main
+
+    out = tmp_path / "v"
+    assert main(["verilog", "--out", str(out), "--only", "axil_csr"]) == 0
+    text = capsys.readouterr().out
+    assert "reram_accel_regs.h" in text and "registers.md" in text
+    m = accelerator_register_map(AccelParams())
+    assert (out / "reram_accel_regs.h").read_text() == m.to_c_header(params_summary(AccelParams()))
+    assert "## UPDATE" in (out / "registers.md").read_text()

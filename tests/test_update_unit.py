@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 
 import numpy as np
@@ -16,7 +17,8 @@ from hw.update_unit import UpdateUnit
 from tb.amaranth_sim import SimSink, SimSource, run_streams
 from tb.runner import run_cocotb
 from tb.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.update_unit_tb import directed_requests, make_gen, random_requests
+from tb.stream import make_gen
+from tb.update_unit_tb import directed_requests, random_requests
 
 
 def P(**update) -> AccelParams:
@@ -209,13 +211,13 @@ def test_cocotb_update_unit(name, seed):
 
 @pytest.mark.cocotb
 def test_cocotb_scoreboard_catches_wrong_model(seed):
-    """The golden model run with eps + 1 (a deliberately wrong expectation) must fail, naming a cycle."""
-    p, phases = COCOTB_CONFIGS["4x3-eps100"]
+    """The golden model run with eps + 1 (a deliberately wrong expectation) must be reported as a
+    mismatch naming its cycle; the cocotb test passes only then (``expect_mismatch``)."""
+    p, _ = COCOTB_CONFIGS["4x3-eps100"]
     wrong = p.with_(update={"eps": p.update.eps + 1}).to_dict()
     res = run_cocotb(UpdateUnit.from_params(p), toplevel="update_unit", test_module="tb.update_unit_tb",
-                     config={"params": p.to_dict(), "golden_params": wrong, "seed": seed,
-                             "phases": [{"kind": "random", "n": 300, "valid": 0.7, "ready": 0.6}]},
-                     check=False)
-    assert res.failed == 1
+                     config={"params": p.to_dict(), "golden_params": wrong, "expect_mismatch": True,
+                             "seed": seed, "phases": [{"kind": "random", "n": 300, "valid": 0.7, "ready": 0.6}]})
     log = (res.results_xml.parent / "sim.log").read_text()
-    assert "ScoreboardMismatch" in log and "cycle" in log and f"seed {seed}" in log
+    assert re.search(rf"expected mismatch reported: scoreboard .* mismatch at index \d+, cycle \d+: .*"
+                     rf"\(seed {seed}\)", log), log[-2000:]

@@ -71,7 +71,7 @@ def run(args) -> int:
             results.append(build_block(board, name, factory, cfg, out_root=args.out or BUILD_ROOT,
                                        target_mhz=args.target_mhz, nice=args.nice, ooc=not args.no_ooc,
                                        progress=main_progress))
-        except Exception as e:  # noqa: BLE001 - a toolchain or elaboration failure of one block
+        except Exception as e:  # a toolchain or elaboration failure of one block
             if not args.keep_going:
                 raise
             failed.append(name)

@@ -29,7 +29,8 @@ def add_arguments(p) -> None:
     g.add_argument("--spread", type=float, default=1.0, help="spread scale: x measured sigma of ln R (0 = none)")
     g.add_argument("--window", type=float, default=1.0, help="window scale (< 1 compresses the memory window)")
     g.add_argument("--model", default="lognormal", help="device draw: lognormal (fit) | empirical (samples)")
-    g.add_argument("--reference", default="optimal", help="read thresholds: optimal | midpoint")
+    g.add_argument("--reference", default="midpoint",
+                   help="read thresholds: midpoint (nearest level in log R) | optimal (density crossing)")
     g.add_argument("--protect", default="none", help="critical-MSB protection: none | slc | pair | tmr")
     g.add_argument("--protect-bits", type=int, default=-1, help="MSBs protected (-1: sign + exponent)")
     g.add_argument("--stuck-lrs", type=float, default=0.0, help="fraction of devices stuck at LRS")
@@ -40,6 +41,8 @@ def add_arguments(p) -> None:
     g.add_argument("--eval-size", type=int, default=None,
                    help="test images evaluated (default 10000; 2000 with --sweep)")
     g.add_argument("--train-seed", type=int, default=0, help="seed of the network training")
+    g.add_argument("--dataset", default="mnist",
+                   help="mnist (AlexNet-style 96 x 11x11 conv1) | digits (tiny 16 x 3x3 net, smoke tests only)")
     g.add_argument("--epochs", type=int, default=3, help="training epochs (first run only: cached)")
     g.add_argument("--cache-dir", type=Path, default=Path("build/variability"), help="trained-model cache")
     g.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
@@ -60,7 +63,7 @@ def _progress(total: int, desc: str):
 
 def run(args) -> int:
     from golden import cnn
-    from golden.params import ConfigError, check_int
+    from golden.params import ConfigError, check_choice, check_int
     from golden.resistance_lut import ResistanceLUT, load_default_lut, load_lut
     from golden.variability import (SweepPlan, Study, VariabilityConfig, device_misread, lut_summary,
                                     markdown_tables, plot_sweep, run_sweep)
@@ -87,7 +90,12 @@ def run(args) -> int:
     for s, f in lut_summary(lut).items():
         print(f"  {s:>4}: median {f['median_ohm']:>10.0f} ohm  sigma_log {f['sigma_log']:.3f}  n={f['n']}")
 
-    ccfg = cnn.CNNConfig(epochs=args.epochs, seed=args.train_seed)
+    if args.dataset == "digits":
+        ccfg = cnn.CNNConfig(dataset="digits", filters=16, kernel=3, stride=1, epochs=args.epochs, batch=32,
+                             lr=0.01, seed=args.train_seed)
+    else:
+        check_choice("dataset", args.dataset, ("mnist", "digits"))
+        ccfg = cnn.CNNConfig(epochs=args.epochs, seed=args.train_seed)
     t0 = time.perf_counter()
     data = cnn.load_images(ccfg)
     bar = _progress(100, "training conv1 (first run only)")
@@ -101,9 +109,10 @@ def run(args) -> int:
 
     net, cached = cnn.load_or_train(ccfg, args.cache_dir, data=data, progress=train_progress)
     bar.close()
-    print(f"network: {ccfg.filters} x {ccfg.kernel}x{ccfg.kernel} conv1 stride {ccfg.stride} on MNIST "
+    print(f"network: {ccfg.filters} x {ccfg.kernel}x{ccfg.kernel} conv1 stride {ccfg.stride} on {ccfg.dataset} "
           f"({'cached' if cached else 'trained'}: {cnn.cache_path(ccfg, args.cache_dir)}, "
           f"{time.perf_counter() - t0:.1f} s); float32 test accuracy {100 * net.test_accuracy:.2f} %")
+    eval_size = min(eval_size, len(data[3]))
     study = Study(net, data[2][:eval_size], data[3][:eval_size], lut, seed=args.seed)
 
     if args.sweep:

@@ -36,9 +36,10 @@ def generate(params, out: Path, only: list[str] | None = None) -> list[tuple[str
 def write_register_map(params, out: Path) -> list[Path]:
     """Write the accelerator's register map next to the Verilog: ``registers.md`` and the C header
     ``reram_accel_regs.h`` (both generated from :mod:`golden.register_map`)."""
-    from golden.register_map import accelerator_register_map, params_summary
+    from golden.register_map import params_summary
+    from hw.accelerator import Accelerator
 
-    rmap, summary = accelerator_register_map(params), params_summary(params)
+    rmap, summary = Accelerator.register_map_for(params), params_summary(params)
     out.mkdir(parents=True, exist_ok=True)
     md, h = out / "registers.md", out / "reram_accel_regs.h"
     md.write_text(rmap.to_markdown(params_summary=summary))

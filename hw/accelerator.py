@@ -1,0 +1,437 @@
+"""Accelerator top: AXI4-Lite CSRs in front of the training periphery, around one array port."""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Signal, unsigned
+from amaranth.hdl import ResetInserter
+from amaranth.lib import data, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out
+
+from golden.bnn_hw_params import BnnHwParams
+from golden.params import AccelParams, ConfigError, check_int
+from golden.pulse_scheduler import DEFAULT_READ_LATENCY
+from golden.register_map import DATA_WIDTH, accelerator_register_map, update_fits_one_word
+from golden.sense_amp_sequencer import STROBES
+
+from .arbitration_controller import ArbitrationController
+from .axil_csr import AxiLiteCsr, AxiLiteSignature
+from .bnn_layer_engine import BnnLayerEngine, array_params
+from .crossbar_addressing import CrossbarAddressing
+from .lintsafe import add_const, eq_const
+from .pulse_scheduler import PulseScheduler
+from .update_unit import UpdateUnit
+
+COUNTER_WIDTH = 32
+
+
+def update_entry_layout(p: AccelParams) -> data.StructLayout:
+    """One entry of the update FIFO: an update request and its two flags (see UPDATE in the map)."""
+    return data.StructLayout({"row": unsigned(p.row_width), "col": unsigned(p.col_width),
+                              "dw": unsigned(p.update.dw_width), "end_cycle": unsigned(1),
+                              "marker": unsigned(1)})
+
+
+def check_bnn_fits(p: AccelParams, bnn: BnnHwParams) -> None:
+    """Raise :class:`ConfigError` unless the BNN layer's 2T2R array lies inside the training array
+    (the two paths share one array port: bank ``b`` on word line ``b``, bridge ``c`` on physical
+    columns ``2c, 2c+1``; see :mod:`golden.bnn_hw_params`)."""
+    if not isinstance(bnn, BnnHwParams):
+        raise ConfigError(f"bnn must be a BnnHwParams or None, got {type(bnn).__name__}")
+    if p.array.cell != "2T2R":
+        raise ConfigError(f"array.cell = {p.array.cell!r} is not allowed with a BNN path: choose '2T2R' "
+                          f"(the BNN layer reads 2T2R bridges)")
+    ap = array_params(bnn)
+    if ap.array.rows > p.array.rows:
+        raise ConfigError(f"bnn.neurons / bnn.bank need {ap.array.rows} word lines: allowed at most "
+                          f"array.rows = {p.array.rows}")
+    if ap.phys_cols > p.phys_cols:
+        raise ConfigError(f"bnn.bank * (bnn.inputs + bnn.bias_cells) * 2 = {ap.phys_cols} physical columns: "
+                          f"allowed at most array.cols * synapse slots = {p.phys_cols}")
+
+
+class Accelerator(wiring.Component):
+    """The accelerator top: host CSRs (AXI4-Lite) -> update FIFO -> UpdateUnit ->
+    ArbitrationController -> PulseScheduler -> CrossbarAddressing -> the array port.
+
+    The register map is :func:`golden.register_map.accelerator_register_map` (docs/registers.md).
+
+    Parameters
+    ----------
+    params : AccelParams
+        The parameter tree (array, synapse, update, timing sections).
+    bnn : BnnHwParams or None
+        Adds the BNN path (:class:`hw.bnn_layer_engine.BnnLayerEngine`) on the same array port; its
+        2T2R array must lie inside the training array (:func:`check_bnn_fits`).
+    fifo_depth : int, 2..255
+        Depth of the update FIFO and of the BNN input FIFO (``SyncFIFOBuffered``, 32-bit words).
+    adc_width : int, 1..16
+        Width of the array's read code ``adc``.
+    read_latency : int, 0..255
+        Cycles from the scheduler's read strobe to valid ``adc`` (1: combinational array behind the
+        registered CrossbarAddressing outputs).
+
+    Attributes
+    ----------
+    s_axil : In(AxiLiteSignature(12))
+        Host bus, 32-bit data, 12-bit byte addresses. Verilog ``s_axil__awaddr`` ... ``s_axil__rready``.
+    irq : Out(1)
+        OR of the EVENTS flags enabled in IRQ_ENABLE and, if IRQ_ENABLE.ERRORS, of any ERRORS flag.
+    wl : Out(rows)
+        Word-line enables (one-hot while a command is active).
+    bl_set, sl_reset, bl_read : Out(phys_cols)
+        Column enables: BL to the SET rail, SL to the RESET rail, BL to the read bias.
+    write, read : Out(1)
+        A programming pulse is on / the sense path is on.
+    adc : In(adc_width)
+        Read code from the array, sampled ``read_latency`` cycles after the read strobe.
+
+    With a BNN path, the array port also has (see :class:`hw.bnn_layer_engine.BnnLayerEngine`):
+
+    rd_valid, rd_bit : In(1)
+        Bridge state of an earlier digital-mode pair read, in order.
+    in_bits : Out(bnn.inputs)
+        The image's input bits for the BL/BLb input drivers (analog mode).
+    eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
+        Sense-amplifier strobes; ``sa_phase`` : Out(3) the sequencer phase.
+    sa_out : In(bnn.bank)
+        SA decisions of the selected bank.
+
+    The array port is that of :class:`hw.crossbar_addressing.CrossbarAddressing` (its outputs are
+    registered: lines follow the scheduler's command by one cycle).
+
+    Behaviour
+    ---------
+    * UPDATE pushes enter the update FIFO (the write response waits while it is full). Entries go to
+      the UpdateUnit in order; an entry with END_CYCLE (or a MARKER with END_CYCLE) closes the update
+      cycle: no further entry is taken until every pulse count of the closed cycle has been accepted by
+      the ArbitrationController, then its ``end_cycle`` strobe fires (EVENTS.CYCLE_DONE).
+    * REFRESH pushes go to the ArbitrationController's refresh stream; READ_REQ pushes to the
+      scheduler's read stream, whose result lands in READ_DATA (EVENTS.READ_DONE).
+    * CTRL.MODE requests the owner of the array port; STATUS.OWNER follows when the scheduler is idle.
+      While the BNN path owns the port, program requests and reads wait in front of the scheduler.
+    * PROGRAM pushes go straight to the scheduler (the ArbitrationController's requests first).
+    * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (CSRs and
+      the chi memory keep their contents).
+    * BNN: BNN_INPUT words (``ceil(inputs/32)`` per image) fill the input FIFO; a complete image goes to
+      the engine when STATUS.OWNER is BNN and the output buffer is free; the engine's line enables are
+      ORed into the array port (bank ``b`` on word line ``b``, bridges from column 0); the M output bits
+      fill the output buffer (BNN_OUT_INDEX / BNN_OUT_DATA), EVENTS.BNN_DONE is set and the buffer
+      stays full (the engine waits) until CTRL.BNN_ACK.
+
+    Latency: an UPDATE committed in cycle c into an idle datapath gives its first pulse on the lines
+    in cycle ``c + 7 + timing.setup`` (update FIFO 2, UpdateUnit 2, ArbitrationController 1, scheduler
+    1 + setup, CrossbarAddressing 1). Throughput: one push per 2 bus cycles into the FIFO; the
+    scheduler's occupancy per program request (:func:`golden.pulse_scheduler.occupancy`) bounds the
+    sustained rate.
+    """
+
+    def __init__(self, params: AccelParams, *, bnn: BnnHwParams | None = None, fifo_depth: int = 16,
+                 adc_width: int = 8, read_latency: int = DEFAULT_READ_LATENCY):
+        if not isinstance(params, AccelParams):
+            self._MustUse__silence = True
+            raise ConfigError(f"params must be an AccelParams, got {type(params).__name__}")
+        try:
+            check_int("read_latency", read_latency, 0, 255)
+            if bnn is not None:
+                check_bnn_fits(params, bnn)
+            self.regmap = accelerator_register_map(params, bnn=bnn, fifo_depth=fifo_depth,
+                                                   adc_width=adc_width)
+        except ConfigError:
+            self._MustUse__silence = True
+            raise
+        self.params, self.bnn = params, bnn
+        self.fifo_depth, self.adc_width, self.read_latency = fifo_depth, adc_width, read_latency
+        rows, pcols = params.array.rows, params.phys_cols
+        bnn_ports = {} if bnn is None else {
+            "rd_valid": In(1), "rd_bit": In(1), "in_bits": Out(bnn.inputs),
+            **{st: Out(1) for st in STROBES}, "sa_phase": Out(3), "sa_out": In(bnn.bank)}
+        super().__init__({
+            "s_axil": In(AxiLiteSignature(self.regmap.addr_width)),
+            "irq": Out(1),
+            "wl": Out(rows),
+            "bl_set": Out(pcols),
+            "sl_reset": Out(pcols),
+            "bl_read": Out(pcols),
+            "write": Out(1),
+            "read": Out(1),
+            "adc": In(adc_width),
+            **bnn_ports,
+        })
+
+    @staticmethod
+    def bnn_of(params: AccelParams) -> BnnHwParams | None:
+        """The BNN section ``params`` carries (None: a training-only top)."""
+        bnn = getattr(params, "bnn", None)
+        return bnn if isinstance(bnn, BnnHwParams) else None
+
+    @classmethod
+    def from_params(cls, params: AccelParams) -> Accelerator:
+        """The top for ``params``; with a BNN path if ``params`` carries a ``bnn`` section."""
+        return cls(params, bnn=cls.bnn_of(params))
+
+    @classmethod
+    def register_map_for(cls, params: AccelParams):
+        """The register map :meth:`from_params` builds (without building the component)."""
+        return accelerator_register_map(params, bnn=cls.bnn_of(params))
+
+    def elaborate(self, platform):
+        m = Module()
+        p = self.params
+
+        csr = m.submodules.csr = AxiLiteCsr(self.regmap)
+        wiring.connect(m, wiring.flipped(self.s_axil), csr.s_axil)
+
+        # Soft reset: one cycle, for every datapath block (not the CSRs).
+        soft = Signal()
+        m.d.comb += soft.eq(csr.ctrl.soft_reset)
+        uu = UpdateUnit(p)
+        arb = ArbitrationController(p)
+        sched = PulseScheduler(p, data_width=self.adc_width, read_latency=self.read_latency)
+        xbar = CrossbarAddressing(p)
+        entry = update_entry_layout(p)
+        fifo = SyncFIFOBuffered(width=entry.size, depth=self.fifo_depth)
+        for name, blk in (("update_fifo", fifo), ("update_unit", uu), ("arbitration", arb),
+                          ("scheduler", sched), ("xbar", xbar)):
+            m.submodules[name] = ResetInserter(soft)(blk)
+
+        # --- array port owner -----------------------------------------------------------------------
+        owner = Signal()                 # 0: training periphery, 1: BNN path
+        # A path starts new work only while it owns the port *and* is the requested owner, so nothing
+        # starts in the cycle the owner changes.
+        train = Signal()
+        sched_idle = Signal()
+        bnn_idle = Signal(init=1)        # the BNN engine drives no line (set below if there is one)
+        m.d.comb += [train.eq(~owner & ~csr.ctrl.mode), sched_idle.eq(sched.i.ready | sched.rd_cmd.ready)]
+        with m.If(sched_idle & bnn_idle & ~xbar.write & ~xbar.read):
+            m.d.sync += owner.eq(csr.ctrl.mode)
+
+        # --- update FIFO -> UpdateUnit ----------------------------------------------------------------
+        w_entry = Signal(entry)
+        push = csr.update
+        if update_fits_one_word(p):
+            m.d.comb += [w_entry.row.eq(push.payload.row), w_entry.col.eq(push.payload.col)]
+        else:
+            m.d.comb += [w_entry.row.eq(csr.update_addr.row), w_entry.col.eq(csr.update_addr.col)]
+        m.d.comb += [w_entry.dw.eq(push.payload.dw), w_entry.end_cycle.eq(push.payload.end_cycle),
+                     w_entry.marker.eq(push.payload.marker),
+                     fifo.w_data.eq(w_entry), fifo.w_en.eq(push.valid), push.ready.eq(fifo.w_rdy)]
+
+        head = Signal(entry)
+        closing = Signal()               # an update cycle was closed; waiting to strobe end_cycle
+        uu_acc = Signal()                # the UpdateUnit accepted a request in this cycle
+        uu_acc_prev = Signal()
+        take = Signal()                  # the FIFO head may be consumed this cycle
+        pop = Signal()
+        m.d.comb += [
+            head.eq(fifo.r_data),
+            take.eq(fifo.r_rdy & ~closing & train),
+            uu.i.valid.eq(take & ~head.marker),
+            uu.i.payload.row.eq(head.row), uu.i.payload.col.eq(head.col),
+            uu.i.payload.dw.eq(head.dw),
+            uu_acc.eq(uu.i.valid & uu.i.ready),
+            pop.eq(uu_acc | (take & head.marker)),
+            fifo.r_en.eq(pop),
+        ]
+        # The UpdateUnit holds a request at most in its B stage or its output register; with no
+        # accept in the previous cycle and no valid output, both are empty (hw.update_unit).
+        close_now = Signal()
+        m.d.comb += close_now.eq(closing & ~uu_acc_prev & ~uu.o.valid)
+        m.d.sync += uu_acc_prev.eq(uu_acc)
+        with m.If(pop & head.end_cycle):
+            m.d.sync += closing.eq(1)
+        with m.If(close_now):
+            m.d.sync += closing.eq(0)
+        m.d.comb += arb.end_cycle.eq(close_now)
+
+        # --- UpdateUnit -> ArbitrationController -> PulseScheduler ----------------------------------
+        wiring.connect(m, uu.o, arb.i)
+        rf = csr.refresh
+        m.d.comb += [arb.refresh.valid.eq(rf.valid), rf.ready.eq(arb.refresh.ready),
+                     arb.refresh.payload.row.eq(rf.payload.row), arb.refresh.payload.col.eq(rf.payload.col)]
+        # PROGRAM pushes share the scheduler's input; the arbitration controller's requests go first.
+        pg = csr.program
+        m.d.comb += [
+            sched.i.valid.eq((arb.o.valid | pg.valid) & train),
+            arb.o.ready.eq(sched.i.ready & train),
+            pg.ready.eq(sched.i.ready & train & ~arb.o.valid),
+        ]
+        with m.If(arb.o.valid):
+            m.d.comb += sched.i.payload.eq(arb.o.payload)
+        with m.Else():
+            m.d.comb += [sched.i.payload.row.eq(pg.payload.row), sched.i.payload.col.eq(pg.payload.col),
+                         sched.i.payload.slot.eq(pg.payload.slot),
+                         sched.i.payload.polarity.eq(pg.payload.polarity),
+                         sched.i.payload.count.eq(pg.payload.count)]
+
+        # --- cell reads: READ_REQ -> scheduler -> READ_DATA --------------------------------------------
+        rq = csr.read_req
+        m.d.comb += [sched.rd_cmd.payload.row.eq(rq.payload.row),
+                     sched.rd_cmd.payload.phys_col.eq(rq.payload.phys_col),
+                     sched.rd_cmd.valid.eq(rq.valid & train), rq.ready.eq(sched.rd_cmd.ready & train),
+                     sched.rd_resp.ready.eq(1)]
+        rd_data = Signal(self.adc_width)
+        rd_err = Signal()
+        rd_valid = Signal()
+        read_busy = Signal()
+        rd_done = Signal()
+        m.d.comb += rd_done.eq(sched.rd_resp.valid)
+        with m.If(rq.valid & rq.ready):
+            m.d.sync += [rd_valid.eq(0), read_busy.eq(1)]
+        with m.If(rd_done):
+            m.d.sync += [rd_data.eq(sched.rd_resp.payload.data), rd_err.eq(sched.rd_resp.payload.err),
+                         rd_valid.eq(1), read_busy.eq(0)]
+        with m.If(soft):
+            m.d.sync += read_busy.eq(0)
+        m.d.comb += [csr.read_data.data.eq(rd_data), csr.read_data.err.eq(rd_err),
+                     csr.read_data.valid.eq(rd_valid)]
+
+        # --- scheduler -> crossbar addressing -> array port ---------------------------------------------
+        m.d.comb += [
+            # (the scheduler only starts work under `train`, and the owner changes only when it is idle)
+            xbar.cmd.sel.eq(sched.cmd.sel & ~owner), xbar.cmd.row.eq(sched.cmd.row),
+            xbar.cmd.phys_col.eq(sched.cmd.phys_col), xbar.cmd.we.eq(sched.cmd.we & ~owner),
+            xbar.cmd.re.eq(sched.cmd.re & ~owner), xbar.cmd.polarity.eq(sched.cmd.polarity),
+            xbar.pair.eq(0),
+            sched.adc.eq(self.adc),
+            self.bl_set.eq(xbar.bl_set), self.sl_reset.eq(xbar.sl_reset), self.write.eq(xbar.write),
+        ]
+        bnn_wl, bnn_bl_read, bnn_read = Const(0, len(self.wl)), Const(0, len(self.bl_read)), Const(0, 1)
+        bnn_busy_sig, bnn_done, bnn_err, input_level, bnn_full = Const(0, 1), Const(0, 1), Const(0, 1), 0, 0
+        if self.bnn is not None:
+            bnn_wl, bnn_bl_read, bnn_read, bnn_busy_sig, bnn_done, bnn_err, input_level, bnn_full = \
+                self._bnn_path(m, csr, soft, owner, bnn_idle)
+        m.d.comb += [self.wl.eq(xbar.wl | bnn_wl), self.bl_read.eq(xbar.bl_read | bnn_bl_read),
+                     self.read.eq(xbar.read | bnn_read)]
+
+        # --- status --------------------------------------------------------------------------------------
+        train_busy = Signal()
+        bnn_busy = Signal()
+        busy = Signal()
+        m.d.comb += [
+            train_busy.eq(fifo.r_rdy | closing | uu_acc_prev | uu.o.valid | arb.o.valid | arb.refresh_busy
+                          | ~sched_idle | xbar.write),
+            bnn_busy.eq(bnn_busy_sig),
+            busy.eq(train_busy | bnn_busy | read_busy),
+            csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
+            csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(read_busy),
+            csr.status.owner.eq(owner), csr.status.update_level.eq(fifo.level),
+            csr.status.input_level.eq(input_level), csr.status.bnn_full.eq(bnn_full),
+        ]
+
+        # --- events, errors, interrupt -------------------------------------------------------------------
+        uu_err_prev, sched_err_prev, sched_clear_prev, flag_prev = Signal(), Signal(), Signal(), Signal()
+        sched_clear = Signal()
+        m.d.sync += [uu_err_prev.eq(uu.addr_error), sched_err_prev.eq(sched.error),
+                     flag_prev.eq(csr.errors.sched), sched_clear_prev.eq(sched_clear)]
+        # Clearing ERRORS.SCHED clears the scheduler's sticky error (and SCHED_CODE) one cycle later; an
+        # error still present the cycle after that clear is a new one.
+        m.d.comb += [
+            sched_clear.eq(flag_prev & ~csr.errors.sched),
+            sched.clear.eq(sched_clear),
+            csr.events.read_done_set.eq(rd_done),
+            csr.events.cycle_done_set.eq(close_now),
+            csr.events.bnn_done_set.eq(bnn_done),
+            csr.errors.update_range_set.eq(uu.addr_error & ~uu_err_prev),
+            csr.errors.sched_set.eq(sched.error & (~sched_err_prev | sched_clear_prev)),
+            csr.errors.xbar_set.eq(xbar.error | bnn_err),
+            csr.errors.sched_code.eq(sched.error_code),
+        ]
+        ev, en, er = csr.events, csr.irq_enable, csr.errors
+        m.d.comb += self.irq.eq((ev.bnn_done & en.bnn_done) | (ev.read_done & en.read_done)
+                                | (ev.cycle_done & en.cycle_done)
+                                | (en.errors & Cat(er.update_range, er.sched, er.xbar).any()))
+
+        # --- performance counters ---------------------------------------------------------------------------
+        clear = Signal()
+        m.d.comb += clear.eq(csr.ctrl.clear_counters | soft)
+        write_prev = Signal()
+        m.d.sync += write_prev.eq(xbar.write)
+        own = {}
+        for name, inc in (("pulse_count", xbar.write & ~write_prev), ("request_count", uu_acc),
+                          ("busy_cycles", busy)):
+            c = own[name] = Signal(COUNTER_WIDTH, name=name)
+            with m.If(clear):
+                m.d.sync += c.eq(0)
+            with m.Elif(inc):
+                m.d.sync += c.eq(c + 1)
+            m.d.comb += getattr(csr, name).value.eq(c)
+        # The arbitration controller's own counters, seen relative to the last clear (a soft reset
+        # zeroes them and the base together).
+        for name, src in (("skipped_count", arb.skipped), ("refresh_count", arb.refreshes)):
+            base = Signal(COUNTER_WIDTH, name=f"{name}_base")
+            with m.If(soft):
+                m.d.sync += base.eq(0)
+            with m.Elif(clear):
+                m.d.sync += base.eq(src)
+            m.d.comb += getattr(csr, name).value.eq((src - base)[:COUNTER_WIDTH])
+
+        with m.If(soft):
+            m.d.sync += [closing.eq(0), uu_acc_prev.eq(0)]
+        return m
+
+    def _bnn_path(self, m: Module, csr, soft, owner, bnn_idle):
+        """Input FIFO -> image assembly -> BnnLayerEngine -> output buffer; returns the engine's line
+        enables (zero-extended to the array port) and its status signals."""
+        hw = self.bnn
+        n_words = -(-hw.inputs // DATA_WIDTH)
+        out_words = -(-hw.neurons // DATA_WIDTH)
+        eng = BnnLayerEngine(hw)
+        ififo = SyncFIFOBuffered(width=DATA_WIDTH, depth=self.fifo_depth)
+        m.submodules.bnn_engine = ResetInserter(soft)(eng)
+        m.submodules.bnn_input_fifo = ResetInserter(soft)(ififo)
+
+        # input words -> FIFO -> image register (word k of an image = inputs 32k .. 32k+31)
+        bi = csr.bnn_input
+        m.d.comb += [ififo.w_data.eq(bi.payload), ififo.w_en.eq(bi.valid), bi.ready.eq(ififo.w_rdy)]
+        image = Signal(n_words * DATA_WIDTH)
+        got = Signal(range(n_words + 1))
+        complete = Signal()
+        m.d.comb += [complete.eq(eq_const(got, n_words)), ififo.r_en.eq(~complete)]
+        with m.If(ififo.r_rdy & ~complete):
+            m.d.sync += [image.eq(Cat(image[DATA_WIDTH:], ififo.r_data) if n_words > 1 else ififo.r_data),
+                         got.eq(add_const(got, 1))]
+
+        # image -> engine, while the BNN path owns the array port and the output buffer is free
+        full = Signal()
+        m.d.comb += [eng.x.valid.eq(complete & owner & csr.ctrl.mode & ~full), eng.x.payload.bits.eq(image[:hw.inputs]),
+                     eng.x.payload.analog.eq(csr.bnn_ctrl.analog)]
+        with m.If(eng.x.valid & eng.x.ready):
+            m.d.sync += got.eq(0)
+
+        # output bits arrive in neuron order 0..M-1: a shift register leaves neuron j in bit j
+        out = Signal(hw.neurons)
+        y_xfer = Signal()
+        m.d.comb += [eng.y.ready.eq(~full), y_xfer.eq(eng.y.valid & eng.y.ready)]
+        with m.If(y_xfer):
+            m.d.sync += out.eq(Cat(out[1:], eng.y.payload.bit) if hw.neurons > 1 else eng.y.payload.bit)
+        done = Signal()
+        m.d.comb += done.eq(y_xfer & eng.y.payload.last)
+        with m.If(done):
+            m.d.sync += full.eq(1)
+        with m.If(csr.ctrl.bnn_ack | soft):
+            m.d.sync += full.eq(0)
+        with m.If(soft):
+            m.d.sync += got.eq(0)
+        padded = Signal(out_words * DATA_WIDTH)
+        m.d.comb += padded.eq(out)
+        sel = csr.bnn_out_index.word
+        word = Const(0, DATA_WIDTH)
+        for k in range(out_words):
+            word = word | (padded[k * DATA_WIDTH:(k + 1) * DATA_WIDTH] & eq_const(sel, k).replicate(DATA_WIDTH))
+        m.d.comb += csr.bnn_out_data.bits.eq(word)
+
+        # sense-amplifier phase writes
+        ph = csr.bnn_phase
+        m.d.comb += [eng.cfg.we.eq(ph.valid), eng.cfg.addr.eq(ph.payload.phase), eng.cfg.data.eq(ph.payload.cycles),
+                     ph.ready.eq(1)]
+
+        # array port: BNN members pass through; line enables are ORed with the training path's
+        m.d.comb += [eng.rd_valid.eq(self.rd_valid), eng.rd_bit.eq(self.rd_bit), self.in_bits.eq(eng.in_bits),
+                     eng.sa_out.eq(self.sa_out), self.sa_phase.eq(eng.phase),
+                     *(getattr(self, st).eq(getattr(eng, st)) for st in STROBES)]
+        wl, blr = Signal(len(self.wl)), Signal(len(self.bl_read))
+        m.d.comb += [wl.eq(eng.wl), blr.eq(eng.bl_read)]
+        busy = Signal()
+        m.d.comb += [busy.eq(eng.busy | eng.y.valid | got.any() | ififo.r_rdy),
+                     bnn_idle.eq(~eng.busy & ~eng.read & ~eng.wl.any())]
+        return wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full

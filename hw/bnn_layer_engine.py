@@ -1,0 +1,306 @@
+"""BnnLayerEngine: one hidden BNN layer on a 2T2R ReRAM array, in digital or analog (in-memory) mode."""
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Assert
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.wiring import In, Out
+
+from golden.bnn_hw_params import BnnHwParams, bnn_hw_params_of
+from golden.params import AccelParams, ConfigError
+from golden.sense_amp_sequencer import STROBES
+
+from .crossbar_addressing import CrossbarAddressing
+from .lintsafe import add_const, eq_const, ge_const
+from .sense_amp_sequencer import SenseAmpSequencer, cfg_signature
+from .xnor_popcount import XnorPopcount
+
+
+def in_layout(hw: BnnHwParams) -> data.StructLayout:
+    """``x`` payload: the image's input ``bits`` (bit i = input i) and its mode (``analog`` = 1)."""
+    return data.StructLayout({"bits": unsigned(hw.inputs), "analog": unsigned(1)})
+
+
+def out_bit_layout(hw: BnnHwParams) -> data.StructLayout:
+    """``y`` payload: ``neuron`` index, its output ``bit``, ``last`` (the layer's last neuron)."""
+    return data.StructLayout({"neuron": unsigned(hw.neuron_width), "bit": unsigned(1), "last": unsigned(1)})
+
+
+def array_params(hw: BnnHwParams) -> AccelParams:
+    """The CrossbarAddressing configuration of the layer's array: ``banks`` rows, ``bank*cells``
+    2T2R cells (two devices, i.e. two physical columns, each)."""
+    return AccelParams().with_(array={"rows": hw.banks, "cols": hw.array_cols, "cell": "2T2R"},
+                               synapse={"devices": 2, "increment": 1, "differential": False})
+
+
+class BnnLayerEngine(wiring.Component):
+    """Sequence the neurons of a BNN layer through a 2T2R array and stream their output bits.
+
+    Cycle-exact twin: :class:`golden.bnn_layer_engine.BnnLayerEngineModel` (its docstring states the
+    per-cycle rules); the array layout is in :mod:`golden.bnn_hw_params`.
+
+    *Digital mode*: for neuron j (bank b = j // K, slot k = j % K) the engine reads its ``cells``
+    bridges one per cycle with 2T2R pair reads through :class:`CrossbarAddressing` (row b, physical
+    column 2(k*cells + i)), assembles the bits returned on ``rd_bit``/``rd_valid`` and feeds
+    :class:`XnorPopcount` with ``x_ext`` = inputs + ``bias_cells`` ones and the majority threshold
+    ``cells//2 + 1``: the bias cells stored in the array realise the neuron's threshold.
+    *Analog mode*: per bank, word line b on (CrossbarAddressing, no column selected), the inputs on
+    ``in_bits`` and the :class:`SenseAmpSequencer` strobes drive the analog macro, whose K SA
+    decisions are serialised to ``y``.
+
+    Parameters
+    ----------
+    hw : BnnHwParams
+        ``inputs`` N, ``bias_cells`` B (cells = N + B >= 2), ``neurons`` M, ``bank`` K,
+        ``popcount_mode``, ``stage_levels``, the default phase lengths, ``out_fifo`` D.
+
+    Attributes
+    ----------
+    x : In(stream.Signature(StructLayout{bits: N, analog: 1}))
+        One image per transfer: its input bits (bit i = input i) and its mode (1: analog, 0:
+        digital). Ready when idle and drained.
+    y : Out(stream.Signature(StructLayout{neuron: bits(M), bit: 1, last: 1}))
+        Output bits, neurons in order 0..M-1 per image; ``last`` on neuron M-1.
+    cfg : In(cfg_signature())
+        Sequencer phase-length writes (``we``, ``addr`` 0..5, ``data`` 8 bits).
+    wl : Out(banks)
+        Word-line enables (registered by CrossbarAddressing).
+    bl_read : Out(2 * K * cells)
+        Per physical column read enables: the two columns of the bridge being read (digital mode).
+    read : Out(1)
+        A bridge read is on the lines in this cycle (digital mode).
+    addr_error : Out(1)
+        CrossbarAddressing rejected the previous command (never expected).
+    rd_valid, rd_bit : In(1)
+        Array -> engine: one read bridge state per earlier read, in order.
+    in_bits : Out(N)
+        The image's input bits for the BL/BLb input drivers (held for the whole image).
+    eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
+        Sense-amplifier strobes (registered), see :mod:`golden.sense_amp_sequencer`.
+    phase : Out(3)
+        Sequencer phase code.
+    sa_out : In(K)
+        The bank's SA decisions (bit k = slot k).
+    busy : Out(1)
+        An image is being processed.
+
+    Latency and throughput: digital ``cells`` cycles per neuron (one bridge read per cycle), first
+    bit of an image on ``y`` after ``1 + cells + read_latency + L + 1`` cycles (L = XnorPopcount
+    latency); analog ``sum(phase lengths)`` cycles per bank of K neurons, K <= sum(L) bits out per
+    conversion. Images do not overlap (``x`` is ready once every bit of the previous image left).
+    """
+
+    def __init__(self, hw: BnnHwParams | None = None):
+        hw = hw if hw is not None else BnnHwParams()
+        if not isinstance(hw, BnnHwParams):
+            raise ConfigError(f"bnn_layer_engine needs BnnHwParams, got {type(hw).__name__}")
+        if hw.cells < 2:
+            raise ConfigError(f"bnn.inputs + bnn.bias_cells = {hw.cells} is out of range for the layer "
+                              f"engine: allowed [2, 4096]")
+        self.hw = hw
+        self.array = array_params(hw)
+        P = self.array.phys_cols
+        super().__init__({
+            "x": In(stream.Signature(in_layout(hw))),
+            "y": Out(stream.Signature(out_bit_layout(hw))),
+            "cfg": In(cfg_signature()),
+            "wl": Out(hw.banks),
+            "bl_read": Out(P),
+            "read": Out(1),
+            "addr_error": Out(1),
+            "rd_valid": In(1),
+            "rd_bit": In(1),
+            "in_bits": Out(hw.inputs),
+            **{s: Out(1) for s in STROBES},
+            "phase": Out(3),
+            "sa_out": In(hw.bank),
+            "busy": Out(1),
+        })
+
+    @classmethod
+    def from_params(cls, params) -> BnnLayerEngine:
+        """From :class:`golden.bnn_hw_params.BnnHwParams` (or AccelParams: BNN defaults)."""
+        return cls(bnn_hw_params_of(params))
+
+    def elaborate(self, platform):
+        m = Module()
+        hw = self.hw
+        N, B, T, M, K, D = hw.inputs, hw.bias_cells, hw.cells, hw.neurons, hw.bank, hw.out_fifo
+        banks = hw.banks
+        k_last = M - (banks - 1) * K
+
+        m.submodules.addr = addr = CrossbarAddressing(self.array)
+        m.submodules.pop = pop = XnorPopcount(T, stage_levels=hw.stage_levels, mode=hw.popcount_mode,
+                                              tag_width=hw.neuron_width)
+        m.submodules.seq = seq = SenseAmpSequencer(K, tag_width=hw.bank_width, lengths=hw.phase_lengths)
+        nw = hw.neuron_width
+        m.submodules.fifo = fifo = SyncFIFO(width=nw + 1, depth=D)
+
+        # --- image register, mode, run state ---------------------------------------------------
+        xr = Signal(N)
+        mode = Signal()
+        running = Signal()
+        credits = Signal(range(D + 1), init=D)
+        drained = Signal()
+        m.d.comb += [
+            drained.eq(eq_const(credits, D)),
+            self.x.ready.eq(~running & drained),
+            self.in_bits.eq(xr),
+            self.busy.eq(running),
+        ]
+        start = Signal()
+        done = Signal()
+        m.d.comb += start.eq(self.x.valid & self.x.ready)
+
+        # --- digital issue: one bridge pair-read per cycle ---------------------------------------
+        iss_neuron = Signal(range(M + 1))
+        iss_cell = Signal(range(T))
+        iss_slot = Signal(range(max(K, 2)))
+        iss_row = Signal(range(max(banks, 2)))
+        iss_col = Signal(range(K * T))
+        iss_done = Signal()
+        issue = Signal()
+        first_cell = Signal()
+        m.d.comb += [
+            first_cell.eq(eq_const(iss_cell, 0)),
+            issue.eq(running & ~mode & ~iss_done & (~first_cell | ~eq_const(credits, 0))),
+        ]
+        with m.If(issue):
+            with m.If(eq_const(iss_cell, T - 1)):
+                m.d.sync += [iss_cell.eq(0), iss_neuron.eq(add_const(iss_neuron, 1))]
+                with m.If(eq_const(iss_neuron, M - 1)):
+                    m.d.sync += iss_done.eq(1)
+                with m.If(eq_const(iss_slot, K - 1)):
+                    m.d.sync += [iss_slot.eq(0), iss_row.eq(add_const(iss_row, 1)), iss_col.eq(0)]
+                with m.Else():
+                    m.d.sync += [iss_slot.eq(add_const(iss_slot, 1)), iss_col.eq(add_const(iss_col, 1))]
+            with m.Else():
+                m.d.sync += [iss_cell.eq(add_const(iss_cell, 1)), iss_col.eq(add_const(iss_col, 1))]
+
+        # --- digital collect: assemble a neuron's bits, push it into the popcount ----------------
+        col_cnt = Signal(range(T))
+        wbuf = Signal(T - 1)
+        push_neuron = Signal(range(M + 1))
+        last_bit = Signal()
+        m.d.comb += last_bit.eq(eq_const(col_cnt, T - 1))
+        word = Signal(T)
+        x_ext = Signal(T)
+        m.d.comb += [word.eq(Cat(wbuf, self.rd_bit)),
+                     x_ext.eq(Cat(xr, Const((1 << B) - 1, B)) if B else xr)]
+        with m.If(self.rd_valid):
+            with m.If(last_bit):
+                m.d.sync += [col_cnt.eq(0), push_neuron.eq(add_const(push_neuron, 1))]
+            with m.Else():
+                m.d.sync += [col_cnt.eq(add_const(col_cnt, 1)),
+                             wbuf.eq(Cat(wbuf[1:], self.rd_bit) if T > 2 else self.rd_bit)]
+        push = Signal()
+        m.d.comb += [
+            push.eq(self.rd_valid & last_bit),
+            pop.i.valid.eq(push),
+            pop.i.payload.x.eq(x_ext),
+            pop.i.payload.w.eq(word),
+            pop.i.payload.thr.eq(T // 2 + 1),
+            pop.i.payload.tag.eq(push_neuron),
+            pop.o.ready.eq(1),               # credits guarantee FIFO room for every result
+        ]
+        with m.If(push & eq_const(push_neuron, M - 1)):
+            m.d.comb += done.eq(1)
+
+        # --- analog: bank requests, word line, serializer ----------------------------------------
+        bank_iss = Signal(range(banks + 1))
+        last_bank = Signal()
+        enough = Signal()
+        m.d.comb += [
+            last_bank.eq(eq_const(bank_iss, banks - 1)),
+            enough.eq(Mux(last_bank, ge_const(credits, k_last), ge_const(credits, K))),
+            seq.req.valid.eq(running & mode & ~eq_const(bank_iss, banks) & enough),
+            seq.req.payload.eq(bank_iss[:len(seq.req.payload)]),
+        ]
+        req_xfer = Signal()
+        m.d.comb += req_xfer.eq(seq.req.valid & seq.req.ready)
+        arow = Signal(range(max(banks, 2)))
+        asel = Signal()
+        with m.If(req_xfer):
+            m.d.sync += [bank_iss.eq(add_const(bank_iss, 1)), arow.eq(bank_iss[:len(arow)]), asel.eq(1)]
+
+        ser_valid = Signal()
+        ser_bits = Signal(K)
+        ser_left = Signal(range(K + 1))
+        ser_neuron = Signal(range(M + 1))
+        m.d.comb += seq.resp.ready.eq(~ser_valid)
+        resp_xfer = Signal()
+        m.d.comb += resp_xfer.eq(seq.resp.valid & seq.resp.ready)
+        resp_last = Signal()
+        m.d.comb += resp_last.eq(eq_const(seq.resp.payload.tag, banks - 1))
+        with m.If(resp_xfer):
+            m.d.sync += [ser_valid.eq(1), ser_bits.eq(seq.resp.payload.bits),
+                         ser_left.eq(Mux(resp_last, k_last, K))]
+            with m.If(resp_last):
+                m.d.comb += done.eq(1)
+                m.d.sync += asel.eq(0)
+        with m.Elif(ser_valid):
+            m.d.sync += [ser_bits.eq(ser_bits[1:] if K > 1 else 0), ser_left.eq(add_const(ser_left, -1)),
+                         ser_neuron.eq(add_const(ser_neuron, 1))]
+            with m.If(eq_const(ser_left, 1)):
+                m.d.sync += ser_valid.eq(0)
+
+        # --- CrossbarAddressing command ------------------------------------------------------------
+        pcw = len(addr.cmd.phys_col)
+        m.d.comb += [
+            addr.cmd.we.eq(0),
+            addr.cmd.polarity.eq(0),
+            self.wl.eq(addr.wl),
+            self.bl_read.eq(addr.bl_read),
+            self.read.eq(addr.read),
+            self.addr_error.eq(addr.error),
+        ]
+        with m.If(mode):
+            m.d.comb += [addr.cmd.sel.eq(req_xfer | asel),
+                         addr.cmd.row.eq(Mux(req_xfer, bank_iss[:len(arow)], arow))]
+        with m.Else():
+            m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.re.eq(issue), addr.pair.eq(issue),
+                         addr.cmd.row.eq(iss_row),
+                         addr.cmd.phys_col.eq(Cat(Const(0, 1), iss_col)[:pcw])]
+
+        # --- sequencer wiring ----------------------------------------------------------------------
+        wiring.connect(m, wiring.flipped(self.cfg), seq.cfg)
+        m.d.comb += [seq.sa_out.eq(self.sa_out), self.phase.eq(seq.phase)]
+        m.d.comb += [getattr(self, s).eq(getattr(seq, s)) for s in STROBES]
+
+        # --- output FIFO and credits ---------------------------------------------------------------
+        with m.If(mode):
+            m.d.comb += [fifo.w_en.eq(ser_valid), fifo.w_data.eq(Cat(ser_neuron[:nw], ser_bits[0]))]
+        with m.Else():
+            m.d.comb += [fifo.w_en.eq(pop.o.valid),
+                         fifo.w_data.eq(Cat(pop.o.payload.tag, pop.o.payload.decision))]
+        m.d.comb += [
+            self.y.valid.eq(fifo.r_rdy),
+            self.y.payload.neuron.eq(fifo.r_data[:nw]),
+            self.y.payload.bit.eq(fifo.r_data[nw]),
+            self.y.payload.last.eq(eq_const(fifo.r_data[:nw], M - 1)),
+            fifo.r_en.eq(self.y.ready),
+        ]
+        y_xfer = Signal()
+        m.d.comb += y_xfer.eq(self.y.valid & self.y.ready)
+        reserve = Signal(range(D + 1))
+        with m.If(issue & first_cell):
+            m.d.comb += reserve.eq(1)
+        with m.Elif(req_xfer):
+            m.d.comb += reserve.eq(Mux(last_bank, k_last, K))
+        cw = len(credits)
+        inc = Signal(cw)
+        m.d.comb += inc.eq(Mux(y_xfer, add_const(credits, 1), credits))
+        m.d.sync += credits.eq((inc - reserve)[:cw])
+        m.d.sync += Assert(~fifo.w_en | fifo.w_rdy, "output FIFO overflow (credit error)")
+
+        # --- image start / end ---------------------------------------------------------------------
+        with m.If(done):
+            m.d.sync += running.eq(0)
+        with m.If(start):
+            m.d.sync += [
+                xr.eq(self.x.payload.bits), mode.eq(self.x.payload.analog), running.eq(1),
+                iss_neuron.eq(0), iss_cell.eq(0), iss_slot.eq(0), iss_row.eq(0), iss_col.eq(0),
+                iss_done.eq(0), col_cnt.eq(0), push_neuron.eq(0), bank_iss.eq(0), ser_neuron.eq(0),
+            ]
+        return m

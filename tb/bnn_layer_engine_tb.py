@@ -1,0 +1,321 @@
+"""cocotb test of :class:`hw.bnn_layer_engine.BnnLayerEngine` on a trained BNN layer, both modes.
+
+The DUT's array port is closed by :class:`BnnMacroModel`, a behavioural 2T2R array + analog macro:
+
+* **array** (digital mode): in a cycle where ``read`` is high it decodes the one word line and the
+  one bridge (two adjacent ``bl_read`` columns ``2c, 2c+1``) and returns the programmed bit on
+  ``rd_bit`` with ``rd_valid`` ``read_latency - 1`` cycles later (``read_latency`` counts the
+  addressing cycle too);
+* **macro** (analog mode): ``input_en`` latches the DUT's ``in_bits`` onto the bridges; in the first
+  cycle of ``sa_en`` the SAs of the word line's bank decide, with the decisions of E1's hardware
+  model (:meth:`golden.bnn_hardware.BnnHardware.layer_bits`, counter-based error injection, image
+  index = how many times that bank has been evaluated), computed from the bits the DUT actually
+  applied; the latch drives ``sa_out`` from the next cycle until ``sa_rst``/``eq``; otherwise
+  ``sa_out`` is random garbage;
+* line checks: one word line per read, a read selects exactly one bridge, one and the same word
+  line from the first ``eq`` cycle of a conversion through read-out, ``addr_error`` never rises
+  (violations are collected with their cycle).
+
+The same model drives the Amaranth-sim test (``tests/test_bnn_layer_engine.py``). The DUT's ``y``
+transfers and ``x`` acceptances are compared, cycle by cycle, with
+:class:`golden.bnn_layer_engine.BnnLayerEngineModel`; the per-image bit vectors also with the golden
+functions :func:`golden.bnn_layer_engine.digital_bits` and :func:`analog_bits`.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from golden.bnn_hw_params import BnnHwParams
+
+
+def _bits(v: int, n: int) -> np.ndarray:
+    return np.array([(v >> i) & 1 for i in range(n)], dtype=np.uint8)
+
+
+def _one_hot(v: int) -> int | None:
+    if v == 0 or v & (v - 1):
+        return None
+    return v.bit_length() - 1
+
+
+class BnnMacroModel:
+    """Behavioural 2T2R array and analog macro (see the module docstring).
+
+    Parameters
+    ----------
+    hw : BnnHwParams
+    array : uint8 ``[banks, bank*cells]``
+        Programmed bits (:func:`golden.bnn_layer_engine.array_image`).
+    decide : callable ``(image_idx, x_bits) -> uint8 [neurons]``
+        The SA decisions of the hardware model for one image.
+    seed : int
+        Garbage on ``sa_out`` outside the latch window.
+    """
+
+    def __init__(self, hw: BnnHwParams, array: np.ndarray, decide, seed: int):
+        self.hw, self.array, self.decide = hw, np.asarray(array, dtype=np.uint8), decide
+        self.rng = random.Random(f"macro/{seed}")
+        # a read on the lines in cycle s (command in s-1) answers in cycle s-1+read_latency
+        self.pipe = [None] * (hw.read_latency - 2)
+        self.x_applied = None
+        self.latched = None
+        self.conv_row = None
+        self.evals = [0] * hw.banks
+        self.violations: list[str] = []
+        self.reads = 0
+        self.decisions = 0
+
+    def step(self, cycle: int, s: dict) -> dict:
+        """``s``: the DUT outputs sampled in ``cycle`` (``read``, ``wl``, ``bl_read``, ``in_bits``,
+        ``eq``, ``input_en``, ``sa_en``, ``sa_rst``, ``addr_error``). Returns the inputs to drive in
+        ``cycle + 1`` (``rd_valid``, ``rd_bit``, ``sa_out``)."""
+        hw = self.hw
+        if s["addr_error"]:
+            self.violations.append(f"cycle {cycle}: CrossbarAddressing error")
+        out_bit = None
+        if s["read"]:
+            row = _one_hot(s["wl"])
+            col = _one_hot(s["bl_read"] & -s["bl_read"])  # lowest enabled column (BL of the pair)
+            if row is None or col is None or col & 1 or s["bl_read"] != (3 << col):
+                self.violations.append(f"cycle {cycle}: bad read lines wl={s['wl']:#x} "
+                                       f"bl_read={s['bl_read']:#x}")
+            else:
+                out_bit = int(self.array[row, col >> 1])
+                self.reads += 1
+        self.pipe.append(out_bit)
+        arrived = self.pipe.pop(0)
+        # analog conversion: one word line, the same one, from precharge through read-out
+        if s["eq"] and self.conv_row is None:
+            self.conv_row = s["wl"]
+        in_conversion = s["eq"] or s["input_en"] or s["sa_en"]
+        if in_conversion and (_one_hot(s["wl"]) is None or s["wl"] != self.conv_row):
+            self.violations.append(f"cycle {cycle}: word lines {s['wl']:#x} during a conversion on "
+                                   f"{self.conv_row:#x}")
+        if s["sa_rst"]:
+            self.conv_row = None
+        if s["input_en"]:
+            self.x_applied = _bits(s["in_bits"], hw.inputs)
+        if s["sa_rst"] or s["eq"]:
+            self.latched = None
+        if s["sa_en"] and self.latched is None:
+            b = _one_hot(s["wl"])
+            if b is None or self.x_applied is None:
+                self.violations.append(f"cycle {cycle}: SA decision without one word line / inputs")
+                self.latched = 0
+            else:
+                bits = self.decide(self.evals[b], self.x_applied)
+                self.evals[b] += 1
+                v = 0
+                for k in range(hw.bank):
+                    j = b * hw.bank + k
+                    v |= (int(bits[j]) if j < hw.neurons else self.rng.getrandbits(1)) << k
+                self.latched = v
+                self.decisions += 1
+        sa = self.latched if self.latched is not None else self.rng.getrandbits(hw.bank)
+        return {"rd_valid": int(arrived is not None), "rd_bit": arrived or 0, "sa_out": sa}
+
+
+def hw_from_config(cfg: dict) -> BnnHwParams:
+    return BnnHwParams(**cfg["hw"])
+
+
+def make_decider(model, hcfg: dict, layer: int = 0):
+    """``(image_idx, x_bits) -> bits`` from a fresh :class:`BnnHardware` (cached per image/input)."""
+    from golden.bnn_hardware import BnnHardware, HardwareConfig
+
+    hardware = BnnHardware(model, HardwareConfig(**hcfg))
+    cache: dict = {}
+
+    def decide(image_idx: int, x_bits: np.ndarray) -> np.ndarray:
+        key = (image_idx, x_bits.tobytes())
+        if key not in cache:
+            cache[key] = hardware.layer_bits(x_bits[None, :], layer, np.array([image_idx]))[0]
+        return cache[key]
+
+    return decide
+
+
+def scenario(cfg: dict):
+    """Everything both simulators need: (hw, model, images [(x, mode)], array, golden run, spec bits).
+
+    ``cfg``: ``hw`` (BnnHwParams fields), ``model`` (path of a saved BnnModel), ``n_images``, the
+    inputs (``x_path``: a saved uint8 ``[images, inputs]`` array; ``x_random``: seeded random bits;
+    else the binarised digits test set),
+    ``hardware`` (HardwareConfig fields: mode "authors", seed, bit_error), ``seed``, ``p_valid``,
+    ``p_ready``, ``order`` ("blocks": all digital then all analog; "mixed": random modes).
+    """
+    from golden.bnn_hardware import BnnHardware, HardwareConfig
+    from golden.bnn_layer_engine import (
+        BnnLayerEngineModel,
+        analog_bits,
+        array_image,
+        digital_bits,
+        programmed_bits,
+    )
+    from golden.bnn_training import BnnModel, binarize_images
+    from golden.datasets import load_digits
+    from tb.stream import random_gen
+
+    hw = hw_from_config(cfg)
+    model = BnnModel.load(cfg["model"])
+    n = cfg["n_images"]
+    if cfg.get("x_random"):
+        x = np.random.default_rng(cfg["seed"]).integers(0, 2, (n, hw.inputs), dtype=np.uint8)
+    elif cfg.get("x_path"):                   # binarised test images saved by the pytest wrapper
+        x = np.load(cfg["x_path"])[:n].astype(np.uint8)
+    else:
+        x = binarize_images(load_digits().x_test[:n])
+    hc = cfg["hardware"]
+    prog = programmed_bits(model.extended_weights(0), seed=hc["seed"], bit_error=hc.get("bit_error") or 0.0)
+    array = array_image(prog, hw)
+    dig = digital_bits(prog, x, hw.bias_cells)
+    hardware = BnnHardware(model, HardwareConfig(**hc))
+    ana = analog_bits(hardware, x, 0)
+    rng = random.Random(f"modes/{cfg['seed']}")
+    if cfg.get("order", "blocks") == "blocks":
+        run = [(i, 0) for i in range(n)] + [(i, 1) for i in range(n)]
+    else:
+        run = [(i, rng.randrange(2)) for i in range(n)]
+    # analog image index = how often the array was evaluated in analog mode before
+    analog_run = np.zeros((len(run), hw.neurons), dtype=np.uint8)
+    pos_a = [pos for pos, (_, mode) in enumerate(run) if mode]
+    if pos_a:
+        analog_run[pos_a] = analog_bits(hardware, x[[run[p][0] for p in pos_a]], 0, image_offset=0)
+    images = [(x[i], mode) for i, mode in run]
+    gm = BnnLayerEngineModel(hw, array, analog_run)
+    accepted, outputs = gm.run(images, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1),
+                               ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2))
+    spec = np.where(np.array([m for _, m in run])[:, None] == 1, analog_run, dig[[i for i, _ in run]])
+    return {"hw": hw, "model": model, "x": x, "run": run, "images": images, "array": array,
+            "accepted": accepted, "outputs": outputs, "cycles": gm.cycles, "spec": spec,
+            "digital": dig, "analog": ana, "analog_run": analog_run, "hc": hc}
+
+
+def x_payloads(images) -> list[dict]:
+    """``x`` stream items: ``{"bits": int (bit i = input i), "analog": mode}``."""
+    return [{"bits": int.from_bytes(np.packbits(xb, bitorder="little").tobytes(), "little"), "analog": int(m)}
+            for xb, m in images]
+
+
+def bits_per_image(outputs, n_images: int, neurons: int) -> np.ndarray:
+    """Reassemble ``y`` transfers into ``[images, neurons]`` (raises if the order is broken)."""
+    out = np.zeros((n_images, neurons), dtype=np.uint8)
+    seq = [t[1] if isinstance(t, tuple) else t.value for t in outputs]
+    if len(seq) != n_images * neurons:
+        raise AssertionError(f"{len(seq)} output bits, expected {n_images * neurons}")
+    for k, ob in enumerate(seq):
+        img, j = divmod(k, neurons)
+        if ob.neuron != j or ob.last != int(j == neurons - 1):
+            raise AssertionError(f"output {k}: neuron {ob.neuron} last {ob.last}, expected neuron {j}")
+        out[img, j] = ob.bit
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# cocotb test
+# ---------------------------------------------------------------------------------------------
+try:
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import ReadOnly, RisingEdge
+except ImportError:  # pragma: no cover - the Amaranth-sim test imports this module without cocotb
+    cocotb = None
+
+if cocotb is not None:
+
+    @cocotb.test()
+    async def bnn_layer_engine_trained_layer(dut):
+        from golden.bnn_layer_engine import OutBit
+        from hw.bnn_layer_engine import in_layout, out_bit_layout
+        from tb.runner import test_config
+        from tb.scoreboard import Scoreboard, ScoreboardMismatch
+        from tb.stream import CycleCounter, StreamSink, StreamSource, random_gen
+
+        cfg = test_config()
+        seed = cfg["seed"]
+        sc = scenario(cfg)
+        hw = sc["hw"]
+        dut._log.info(f"seed {seed}: {len(sc['images'])} image runs, golden {sc['cycles']} cycles")
+        macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"]), seed)
+
+        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        dut.rst.value = 1
+        for name in ("x__valid", "y__ready", "rd_valid", "rd_bit", "sa_out", "cfg__we",
+                     "cfg__addr", "cfg__data"):
+            getattr(dut, name).value = 0
+        for _ in range(3):
+            await RisingEdge(dut.clk)
+        dut.rst.value = 0
+        await RisingEdge(dut.clk)
+
+        t0 = time.perf_counter()
+        counter = CycleCounter(dut.clk).start()
+        src = StreamSource(dut, "x", dut.clk, counter, in_layout(hw),
+                           valid_gen=random_gen(seed, cfg["p_valid"], 1))
+        snk = StreamSink(dut, "y", dut.clk, counter, out_bit_layout(hw),
+                         ready_gen=random_gen(seed, cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
+        modes = [m for _, m in sc["images"]]
+        src.send(x_payloads(sc["images"]))
+        src.start()
+        snk.start()
+        # Per cycle only the 1-bit strobes are read; the wide line vectors only when they matter.
+        small = [(n, getattr(dut, n)) for n in ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst")]
+        wl, bl_read, in_bits = dut.wl, dut.bl_read, dut.in_bits
+        rd_valid, rd_bit, sa_out = dut.rd_valid, dut.rd_bit, dut.sa_out
+        last = {"rd_valid": 0, "rd_bit": 0, "sa_out": 0}
+        edge = RisingEdge(dut.clk)
+        end = sc["cycles"] + 20
+        for c in range(end):
+            await ReadOnly()
+            s = {n: int(h.value) for n, h in small}
+            s["wl"] = int(wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
+            s["bl_read"] = int(bl_read.value) if s["read"] else 0
+            s["in_bits"] = int(in_bits.value) if s["input_en"] else 0
+            drive = macro.step(c, s)
+            await edge
+            if drive["rd_valid"] != last["rd_valid"]:
+                rd_valid.value = drive["rd_valid"]
+            if drive["rd_bit"] != last["rd_bit"]:
+                rd_bit.value = drive["rd_bit"]
+            if drive["sa_out"] != last["sa_out"]:
+                sa_out.value = drive["sa_out"]
+            last = drive
+        wall = time.perf_counter() - t0
+
+        assert not macro.violations, f"seed {seed}: array/macro line violations: {macro.violations[:5]}"
+        acc = [(t.cycle, i) for i, t in enumerate(src.sent)]
+        Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], acc)
+        compared = Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
+        got = bits_per_image(snk.received, len(sc["images"]), hw.neurons)
+        modes_a = np.array(modes)
+        mism_d = int(np.sum(got[modes_a == 0] != sc["spec"][modes_a == 0]))
+        mism_a = int(np.sum(got[modes_a == 1] != sc["spec"][modes_a == 1]))
+        assert mism_d == 0 and mism_a == 0, f"seed {seed}: {mism_d} digital, {mism_a} analog bit mismatches"
+
+        # The scoreboard must fail on a mutated expectation and name the cycle.
+        j = len(sc["outputs"]) // 2
+        c, ob = sc["outputs"][j]
+        bad = list(sc["outputs"])
+        bad[j] = (c, OutBit(ob.neuron, 1 - ob.bit, ob.last))
+        try:
+            Scoreboard("mutated", seed=seed).check(bad, snk.received)
+        except ScoreboardMismatch as e:
+            assert e.cycle == c and f"cycle {c}" in str(e), str(e)
+        else:
+            raise AssertionError("scoreboard accepted a mutated expectation")
+
+        n = cfg["n_images"]
+        dig_vs_ana = int(np.sum(sc["digital"] != sc["analog"]))
+        dut._log.info(f"{compared} output bits match cycle-exact; {macro.reads} bridge reads, "
+                      f"{macro.decisions} SA decisions; {end} cycles in {wall:.1f} s")
+        metrics = {"images": n, "image_runs": len(sc["images"]), "output_bits": compared,
+                   "mismatches_digital": mism_d, "mismatches_analog": mism_a,
+                   "analog_vs_digital_bits_differing": dig_vs_ana,
+                   "bridge_reads": macro.reads, "sa_decisions": macro.decisions,
+                   "cycles": end, "sim_seconds": wall}
+        Path("metrics_bnn_layer_engine.json").write_text(json.dumps(metrics))
