@@ -174,12 +174,15 @@ def accuracy_vs_fan_in(widths=(31, 63, 127, 255, 511, 1023, 2047), dataset: str 
         sw = float(np.mean(m.predict_bits(xb) == data.y_test))
         br = hardware_accuracy(m, xb, data.y_test, HardwareConfig(mode="physical", seed=seed))
         xp, xflips = crossbar_predict(m, xb, CrossbarParams(r_wire=r_wire))
+        hp, hflips = crossbar_predict(m, xb, CrossbarParams(r_wire=r_wire, r_lrs=60e3, r_hrs=1.2e6))
         rec = {"width": h, "fan_in_layer2": h, "software": sw, "bridge": br["accuracy"],
                "bridge_neuron_error": br["neuron_error_rate"], "crossbar": float(np.mean(xp == data.y_test)),
-               "crossbar_flip_rate": xflips}
+               "crossbar_flip_rate": xflips, "crossbar_highR": float(np.mean(hp == data.y_test)),
+               "crossbar_highR_flip_rate": hflips}
         if log:
             log(f"H={h}: software {sw:.4f} bridge {rec['bridge']:.4f} crossbar {rec['crossbar']:.4f} "
-                f"crossbar flips {np.round(xflips, 4).tolist()}")
+                f"(flips {np.round(xflips, 4).tolist()}) crossbar 60k/1.2M {rec['crossbar_highR']:.4f} "
+                f"(flips {np.round(hflips, 4).tolist()})")
         out.append(rec)
     return out
 

@@ -243,8 +243,8 @@ def train(cfg: CNNConfig, data=None, progress=None) -> ConvNet:
             grads["w1"] = (dz.T @ cols.reshape(-1, k * k)).reshape(f, 1, k, k)
             grads["b1"] = dz.sum(axis=0)
             t += 1
-            for kk in params:
-                g = grads[kk].astype(np.float32)
+            for kk, g in grads.items():
+                g = g.astype(np.float32)
                 m[kk] = b1_ * m[kk] + (1 - b1_) * g
                 v2[kk] = b2_ * v2[kk] + (1 - b2_) * g * g
                 mh = m[kk] / (1 - b1_ ** t)

@@ -46,21 +46,24 @@ r))`` for the ``r``-th read of device ``i``.
 Presets
 -------
 :data:`RERAM_HFO2` (the default) — a Pt/HfO2/Ti/TiN-like bidirectional filamentary ReRAM. The
-numbers are *literature-plausible, not measured by us*: a 5..50 uS window (20 kOhm..200 kOhm at a
-0.2 V read) and soft-bounds SET/RESET under identical pulses with 20..40 distinguishable levels are
-typical of the HfOx analog-synapse reports (e.g. Woo et al., IEEE EDL 37, 994 (2016); Wu et al.,
-IEEE EDL 2017; Boybat et al., ISCAS 2019 used a Pt/HfO2/Ti/TiN stack but published no fit).
-Cycle-to-cycle noise of ~30 % of the mean step plus 0.3 uS, 15 % device-to-device spread of the step
-size and 5 % of the bounds, 1 % + 0.05 uS read noise.
+numbers are *literature-plausible, not measured by us* (Boybat et al. used such a stack but published
+no fit): a 5..50 uS window (20 kOhm..200 kOhm at a 0.2 V read); an abrupt-ish SET (``a_set`` = 8 uS at
+``g_min``, ~6 pulses to reach 2/3 of the window) and a more gradual RESET (``a_reset`` = 6 uS), i.e.
+only ~10-20 distinguishable levels under identical pulses, as typical of filamentary HfOx without
+compliance tuning; cycle-to-cycle noise with a standard deviation equal to the mean step plus
+0.5 uS (HfOx analog-update fits report c2c noise of the order of the step or larger, e.g. the
+Gong et al. 2018 fit used in IBM's aihwkit ReRAM presets); 30 % device-to-device spread of the step
+sizes and 10 % of the bounds (as in those presets); read noise 2 % + 0.1 uS.
+:data:`RERAM_BINARY` — the same window used as a two-level device, switching probability 0.5 per pulse.
 
-:data:`PCM_NANDAKUMAR` — the published PCM stand-in (Nandakumar et al., 2018) that Boybat et al.
-used: mean dG = m1*G + c1 + A1*P, sigma = m2*G + c2 + A2*P with m1 = -0.084, c1 = 0.880 uS,
-A1 = 1.40, m2 = 0.091, c2 = 0.260 uS, A2 = 2.15, G in [0.1, 12] uS, abrupt RESET. We take the pulse
+:data:`PCM_NANDAKUMAR` — the published PCM stand-in of Nandakumar et al., 2018 (DESIGN.md §5),
+SET-only with an abrupt RESET: mean dG = m1*G + c1 + A1*P, sigma = m2*G + c2 + A2*P with m1 = -0.084, c1 = 0.880 uS,
+A1 = 1.40, m2 = 0.091, c2 = 0.260 uS, A2 = 2.15, G in [0.1, 12] uS. We take the pulse
 term P = 0.1 (the unit of P in the published fit is not available to us). The linear mean law is
 mapped onto ``a_set * (1 - x)`` with ``a_set = m1*g_min + c1 + A1*P`` = 1.0116 uS; our slope
 (a_set / (g_max - g_min) = 0.0850 /pulse) differs from |m1| = 0.084 by 1 %, i.e. by at most 0.012 uS
 over the window. The sigma law maps exactly onto ``noise_add = m2*g_min + c2 + A2*P`` and
-``noise_state = m2``.
+``noise_state = m2``. The published model's read noise and drift are not included.
 """
 from __future__ import annotations
 
@@ -174,23 +177,23 @@ class DeviceParams:
 
     g_min: float = 5.0
     g_max: float = 50.0
-    a_set: float = 3.0
-    a_reset: float = 3.6
+    a_set: float = 8.0
+    a_reset: float = 6.0
     gamma_set: float = 1.0
     gamma_reset: float = 1.0
-    noise_mult: float = 0.3
-    noise_add: float = 0.3
+    noise_mult: float = 1.0
+    noise_add: float = 0.5
     noise_state: float = 0.0
-    d2d_step: float = 0.15
-    d2d_bounds: float = 0.05
+    d2d_step: float = 0.3
+    d2d_bounds: float = 0.1
     g_init: float = 6.0
     g_init_std: float = 0.5
     reset_mode: str = "gradual"
     binary: bool = False
     p_set: float = 0.5
     p_reset: float = 0.5
-    read_mult: float = 0.01
-    read_add: float = 0.05
+    read_mult: float = 0.02
+    read_add: float = 0.1
 
     def __post_init__(self):
         check_float("device.g_min", self.g_min, 0.0, 10000.0)

@@ -147,7 +147,7 @@ class ResistanceLUT:
         """Sorted measured resistances of one state (the empirical distribution)."""
         return np.sort(self.samples[state])
 
-    def merged(self, other: "ResistanceLUT") -> "ResistanceLUT":
+    def merged(self, other: ResistanceLUT) -> ResistanceLUT:
         """Union of two LUTs (states present in both are concatenated)."""
         s = dict(self.samples)
         for k, v in other.samples.items():
@@ -160,7 +160,7 @@ class ResistanceLUT:
     def levels(self) -> list[str]:
         return [s for s in self.states if s.startswith("L") and s != "LRS"]
 
-    def state_model(self, bits_per_cell: int) -> "StateModel":
+    def state_model(self, bits_per_cell: int) -> StateModel:
         """The device-state model for cells of ``bits_per_cell`` bits (2**bits_per_cell states).
 
         1 bit: LRS/HRS if present, else the lowest- and highest-resistance level. More bits: exactly
@@ -392,7 +392,7 @@ class StateModel:
     deviations: tuple = field(repr=False)
 
     @classmethod
-    def from_lut(cls, lut: ResistanceLUT, labels: list[str]) -> "StateModel":
+    def from_lut(cls, lut: ResistanceLUT, labels: list[str]) -> StateModel:
         fits = [lut.fit(s) for s in labels]
         order = sorted(range(len(labels)), key=lambda k: -fits[k].mu)  # highest R first
         fits = [fits[k] for k in order]
@@ -403,7 +403,7 @@ class StateModel:
     def n_states(self) -> int:
         return len(self.labels)
 
-    def scaled(self, spread: float = 1.0, window: float = 1.0) -> "ScaledStates":
+    def scaled(self, spread: float = 1.0, window: float = 1.0) -> ScaledStates:
         """Apply a spread scale (log-deviations times ``spread``) and a window scale (see module doc)."""
         check_float("spread_scale", spread, 0.0, 100.0)
         check_float("window_scale", window, 0.0, 100.0, lo_open=True)

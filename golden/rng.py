@@ -14,15 +14,19 @@ from scipy.special import ndtri
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser of ``x + golden`` (uint64 in, uint64 out, wrapping arithmetic)."""
-    with np.errstate(over="ignore"):
-        z = np.asarray(x, dtype=np.uint64) + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * _M1
-        z = (z ^ (z >> np.uint64(27))) * _M2
-        return z ^ (z >> np.uint64(31))
+    """splitmix64 finaliser of ``x + golden`` (uint64 in, uint64 out, wrapping arithmetic).
+
+    Works on arrays (0-d included): ufunc integer arithmetic wraps silently, so no ``np.errstate``
+    is needed (it costs more than the hash itself on single draws).
+    """
+    z = np.add(np.asarray(x, dtype=np.uint64), _GOLDEN)
+    z = np.multiply(z ^ (z >> _S30), _M1)
+    z = np.multiply(z ^ (z >> _S27), _M2)
+    return z ^ (z >> _S31)
 
 
 def hash64(seed: int, stream: int, index, counter) -> np.ndarray:

@@ -85,7 +85,7 @@ class DeviceStore:
     :meth:`DeviceModel.draws`, only computed fewer times.
     """
 
-    BLOCK = 4
+    BLOCK = 16
 
     def __init__(self, model: DeviceModel, n_devices: int):
         self.model = model
@@ -95,7 +95,7 @@ class DeviceStore:
         self.g = model.initial(ids, dev=PerDevice(self.tab))
         self.k = np.zeros(self.n, dtype=np.int64)       # per-device pulse counter
         self._blk = np.full(self.n, -1, dtype=np.int64)  # block of pulse indices cached in _xi
-        self._xi = np.empty((self.n, self.BLOCK))
+        self._xi = np.empty((self.n, self.BLOCK))        # pages are committed only when touched
         self._off = np.arange(self.BLOCK, dtype=np.int64)
         self.pulses = 0
 
@@ -260,14 +260,20 @@ class SynapseArray:
         self.Q[:] = q
 
     def _recompute(self, r: np.ndarray, c: np.ndarray) -> None:
-        gp, gm, q = self._sums(self.g[r, c])
-        self.gp[r, c] = gp
+        f = r * self.cols + c
+        gsel = self.g.reshape(-1, self.D)[f]
+        q = np.einsum("ij,ij->i", gsel, gsel)
+        wq = self.WQ.reshape(-1)
+        fw = r * (2 * self.cols) + c
         if self.diff:
-            self.gm[r, c] = gm
-            self.W[r, c] = self.scale * (gp - gm)
+            gp = gsel[:, :self.N].sum(axis=1)
+            gm = gsel[:, self.N:].sum(axis=1)
+            self.gp.reshape(-1)[f] = gp
+            self.gm.reshape(-1)[f] = gm
+            wq[fw] = self.scale * (gp - gm)
         else:
-            self.W[r, c] = self.scale * (gp - self.ref)
-        self.Q[r, c] = q
+            wq[fw] = self.scale * (gsel.sum(axis=1) - self.ref)
+        wq[fw + self.cols] = q
 
     @property
     def weights(self) -> np.ndarray:
@@ -386,8 +392,8 @@ class SynapseArray:
         n = np.minimum(np.abs(sv) // self.eps, self.max_count)
         counts = np.where(sv >= 0, n, -n)
         rem = sv - counts * self.eps
-        r = rows[cand // self.cols]
-        c = cand % self.cols
+        ri, c = np.divmod(cand, self.cols)
+        r = rows[ri]
         self.chi[r, c] = rem
         if n.max() == self.max_count:
             self._chi_bound = max(self._chi_bound, float(np.abs(rem).max()))

@@ -259,9 +259,10 @@ class InSituMLP:
             z1 = a0 @ w1[rows1]
         elif mode == "output":
             wq = L1.WQ[rows1]                                 # weights and sums of G**2, one gather
-            zv = np.stack([a0, a0 * a0]) @ wq
+            a2 = a0 * a0
+            z1 = a0 @ wq[:, :H]
             xi = self._noise(self.t)
-            z1 = zv[0, :H] + xi[:H] * np.sqrt(L1.noise_var_from(zv[1, H:], a0 * a0))
+            z1 += xi[:H] * np.sqrt(L1.noise_var_from(a2 @ wq[:, H:], a2))
             w2 = L2.W
         else:
             z1 = a0 @ L1.W[rows1]

@@ -27,9 +27,9 @@ underlying draws (common random numbers) and results do not depend on evaluation
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -315,18 +315,19 @@ class Study:
         xs = self.x[i:i + self.chunk, c, di:di + s * (side - 1) + 1:s, dj:dj + s * (side - 1) + 1:s]
         return xs.reshape(xs.shape[0], -1).astype(np.float64)
 
-    def _score_delta(self, base: dict, delta: np.ndarray) -> tuple[float, float]:
+    def _score_delta(self, base: dict, delta: np.ndarray, against: str = "ideal") -> tuple[float, float]:
         """(relative error, accuracy) for weights ``base["w"] + delta``.
 
-        ``delta`` with at most ``SPARSE_MAX`` nonzeros is applied entry by entry (patch column times
-        weight change), otherwise by one dense product.
+        The error is ``||Y - Y_ideal|| / ||Y_ideal||``, or with ``against="quantized"``
+        ``||Y - Y_q|| / ||Y_ideal||`` (the part due to ``delta`` alone). ``delta`` with at most
+        ``SPARSE_MAX`` nonzeros is applied entry by entry (patch column times weight change),
+        otherwise by one dense product.
         """
         nz_f, nz_j = np.nonzero(delta)
         dense = nz_f.size > self.SPARSE_MAX
         num, correct = 0.0, 0
         for k, i in enumerate(self._chunks()):
-            diff = (np.zeros(self._y_ideal[k].shape) if base["offsets"] is None
-                    else base["offsets"][k].astype(np.float64))
+            diff = np.zeros(self._y_ideal[k].shape)
             if dense:
                 if np.max(np.abs(delta)) < 1e30:  # no overflow possible in float32: 2x faster product
                     diff += self._cnn.conv_mac(self._cols(i), delta.astype(np.float32))
@@ -336,9 +337,13 @@ class Study:
                 cols = {j: self._patch_column(i, j) for j in np.unique(nz_j)}
                 for f, j in zip(nz_f, nz_j):
                     diff[..., f] += cols[j] * delta[f, j]
+            if base["offsets"] is not None and against == "ideal":
+                diff += base["offsets"][k]
             num += float(np.einsum("ijk,ijk->", diff, diff))
             y = diff
             y += self._y_ideal[k]
+            if base["offsets"] is not None and against != "ideal":
+                y += base["offsets"][k]
             correct += int(np.sum(np.argmax(self._cnn.head_logits(self.net, y), axis=1) == self._labels(i)))
         return math.sqrt(num / self._den), correct / len(self.y)
 
@@ -352,11 +357,11 @@ class Study:
         base = self._quantized(encoding) if encoding else {"w": self._w_ideal, "offsets": None}
         return self._score_delta(base, w - base["w"])
 
-    def _score_readback(self, rb: ReadBack, encoding: str) -> tuple[float, float]:
+    def _score_readback(self, rb: ReadBack, encoding: str, against: str = "ideal") -> tuple[float, float]:
         base = self._quantized(encoding)
         if rb.bit_errors == 0 and rb.nonfinite == 0:
-            return base["score"]
-        return self._score_delta(base, rb.weights.reshape(base["w"].shape) - base["w"])
+            return base["score"] if against == "ideal" else (0.0, base["score"][1])
+        return self._score_delta(base, rb.weights.reshape(base["w"].shape) - base["w"], against)
 
     def evaluate(self, cfg: VariabilityConfig, trials: int = 3, progress: Callable | None = None) -> dict:
         """Monte-Carlo over ``trials`` chips; returns per-trial lists and summaries."""
@@ -374,11 +379,15 @@ class Study:
         return summarize(errs, accs, bers, nonf, cfg.devices_per_weight)
 
     def evaluate_bit(self, encoding: str, bit: int, p: float, trials: int = 3) -> dict:
-        """Per-bit-position error injection (:func:`inject_bit_errors`) over ``trials`` draws."""
+        """Per-bit-position error injection (:func:`inject_bit_errors`) over ``trials`` draws.
+
+        The relative error here is ``||Y - Y_q|| / ||Y_ideal||``: the error the flipped bits add to
+        the encoding's own quantization error (which would otherwise hide the low bits).
+        """
         errs, accs, bers, nonf = [], [], [], []
         for t in range(trials):
             rb = inject_bit_errors(self.net.w1, encoding, bit, p, seed=self.seed, trial=t)
-            e, a = self._score_readback(rb, encoding)
+            e, a = self._score_readback(rb, encoding, against="quantized")
             errs.append(e)
             accs.append(a)
             bers.append(rb.bit_error_rate)
@@ -427,22 +436,34 @@ class SweepPlan:
     bit_p: float = 0.01
     protect_spreads: tuple = (1.0, 2.0)
     protect_schemes: tuple = PROTECT
+    variants: bool = True  # also: Gray-coded levels, the optimal reference, the empirical draw
     stuck_rates: tuple = (0.0, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2)
     stuck_kinds: tuple = ("lrs", "hrs", "both")
+    stuck_spread: float = 0.0  # faults alone (no spread) so the fault curve is not masked by misreads
     trials: int = 3
 
     @classmethod
-    def quick(cls) -> "SweepPlan":
+    def quick(cls) -> SweepPlan:
         return cls(encodings=("float16", "fixed8"), bits_per_cell=(1, 3), spreads=(0.0, 1.0, 2.0),
                    windows=(0.7, 1.0), protect_spreads=(1.0,), protect_schemes=("none", "pair"),
-                   stuck_rates=(0.0, 1e-2), stuck_kinds=("both",), trials=1)
+                   variants=False, stuck_rates=(0.0, 1e-2), stuck_kinds=("both",), trials=1)
+
+    def protect_rows(self, bits_per_cell: int) -> list[dict]:
+        """Overrides of the protection/variant table for one bits-per-cell value."""
+        rows = [{"protect": s} for s in self.protect_schemes if not (s == "slc" and bits_per_cell == 1)]
+        if self.variants:
+            if bits_per_cell > 1:
+                rows.append({"level_code": "gray"})
+            rows += [{"reference": "optimal"}, {"model": "empirical"}]
+        return rows
 
     def count(self) -> int:
         ne, nb = len(self.encodings), len(self.bits_per_cell)
         bits = sum(we.get_encoding(e).width for e in self.encodings)
         return self.trials * (ne * nb * (len(self.spreads) + len(self.windows))
                               + bits
-                              + ne * nb * len(self.protect_spreads) * len(self.protect_schemes)
+                              + ne * len(self.protect_spreads) * sum(len(self.protect_rows(b))
+                                                                     for b in self.bits_per_cell)
                               + ne * len(self.stuck_kinds) * len(self.stuck_rates))
 
 
@@ -455,9 +476,9 @@ def run_sweep(study: Study, plan: SweepPlan, base: VariabilityConfig | None = No
                  "lut": lut_summary(study.lut), "spread": [], "window": [], "bits": [], "protect": [],
                  "stuck": []}
 
-    def row(kind: str, cfg: VariabilityConfig, **extra):
+    def row(table: str, cfg: VariabilityConfig, **extra):
         r = study.evaluate(cfg, plan.trials, progress=tick)
-        out[kind].append({"config": cfg.to_dict(), **extra, **r})
+        out[table].append({"config": cfg.to_dict(), **extra, **r})
 
     for e in plan.encodings:
         for b in plan.bits_per_cell:
@@ -478,15 +499,16 @@ def run_sweep(study: Study, plan: SweepPlan, base: VariabilityConfig | None = No
     for e in plan.encodings:
         for b in plan.bits_per_cell:
             for s in plan.protect_spreads:
-                for scheme in plan.protect_schemes:
-                    row("protect", replace(base, encoding=e, bits_per_cell=b, spread_scale=s, protect=scheme))
+                for over in plan.protect_rows(b):
+                    row("protect", replace(base, encoding=e, bits_per_cell=b, spread_scale=s, **over),
+                        variant=", ".join(f"{k}={v}" for k, v in over.items()))
     for e in plan.encodings:
         for kind in plan.stuck_kinds:
             for rate in plan.stuck_rates:
                 lrs = rate if kind in ("lrs", "both") else 0.0
                 hrs = rate if kind in ("hrs", "both") else 0.0
-                row("stuck", replace(base, encoding=e, bits_per_cell=1, p_stuck_lrs=lrs, p_stuck_hrs=hrs),
-                    kind=kind, rate=rate)
+                row("stuck", replace(base, encoding=e, bits_per_cell=1, spread_scale=plan.stuck_spread,
+                                     p_stuck_lrs=lrs, p_stuck_hrs=hrs), kind=kind, rate=rate)
     return out
 
 
@@ -566,7 +588,7 @@ def plot_sweep(res: dict, out_dir: str | Path, prefix: str = "variability") -> l
             ax.bar(x, [max(r["relative_error"], _FLOOR) for r in rows], color=[fcol[r["field"]] for r in rows])
             ax.set_yscale("log")
             ax.set_xlim(max(x) + 0.7, -0.7)  # MSB on the left
-            ax.set_ylabel("rel. error")
+            ax.set_ylabel("added rel. error")
             ax2 = ax.twinx()
             ax2.plot(x, [100 * (res["ideal_test_accuracy"] - r["test_accuracy"]) for r in rows], "k.", ms=5)
             ax2.set_ylabel("acc. drop (pp)", fontsize=8)
@@ -632,27 +654,28 @@ def markdown_tables(res: dict, nominal_spread: float = 1.0) -> str:
                      f"[{_fmt_err(r['relative_error_min'])}, {_fmt_err(r['relative_error_max'])}] | "
                      f"{100 * r['test_accuracy']:.2f} ± {100 * r['test_accuracy_std']:.2f} | {z} |")
     if res["protect"]:
-        lines.append("\nProtection of the critical MSBs (sign + exponent; sign + 2 MSBs for fixed8):\n")
-        lines.append("| encoding | bits/cell | spread | protection | devices/weight | overhead | BER | "
+        lines.append("\nProtection of the critical MSBs (sign + exponent; sign + 2 MSBs for fixed8) and read-out "
+                     "variants (one change from the base configuration each):\n")
+        lines.append("| encoding | bits/cell | spread | variant | devices/weight | overhead | BER | "
                      "rel. error (median) | accuracy (%) |")
         lines.append("|---|---|---|---|---|---|---|---|---|")
         for r in res["protect"]:
             c = r["config"]
-            base = [q for q in res["protect"] if q["config"]["encoding"] == c["encoding"]
-                    and q["config"]["bits_per_cell"] == c["bits_per_cell"] and q["config"]["protect"] == "none"]
-            d0 = base[0]["devices_per_weight"] if base else r["devices_per_weight"]
-            lines.append(f"| {c['encoding']} | {c['bits_per_cell']} | {c['spread_scale']:g} | {c['protect']} | "
+            d0 = we.n_cells(we.get_encoding(c["encoding"]).width, c["bits_per_cell"])
+            lines.append(f"| {c['encoding']} | {c['bits_per_cell']} | {c['spread_scale']:g} | "
+                         f"{r.get('variant', c['protect'])} | "
                          f"{r['devices_per_weight']} | {100 * (r['devices_per_weight'] / d0 - 1):+.0f} % | "
                          f"{r['bit_error_rate']:.1e} | {_fmt_err(r['relative_error'])} | "
                          f"{100 * r['test_accuracy']:.2f} |")
     if res["bits"]:
         lines.append(f"\nPer-field bit sensitivity (one bit position flipped with p = {res['bits'][0]['p']:g} "
-                     "per weight; worst and median bit of each field):\n")
+                     "per weight; error added to the format's own quantization error, ||Y - Y_q|| / ||Y_ideal||; "
+                     "worst and median bit of each field):\n")
         lines.append("| encoding | field | bits | worst bit: rel. error / accuracy drop (pp) | median rel. error |")
         lines.append("|---|---|---|---|---|")
         for e in dict.fromkeys(r["encoding"] for r in res["bits"]):
             rows = [r for r in res["bits"] if r["encoding"] == e]
-            for fld in dict.fromkeys(r["field"] for r in rows):
+            for fld in [f[0] for f in we.get_encoding(e).fields]:
                 fr = [r for r in rows if r["field"] == fld]
                 worst = max(fr, key=lambda r: r["relative_error"])
                 med = float(np.median([r["relative_error"] for r in fr]))
@@ -660,7 +683,9 @@ def markdown_tables(res: dict, nominal_spread: float = 1.0) -> str:
                              f"bit {worst['bit']}: {_fmt_err(worst['relative_error'])} / "
                              f"{ideal - 100 * worst['test_accuracy']:.2f} | {_fmt_err(med)} |")
     if res["stuck"]:
-        lines.append("\nStuck-at faults (1 bit per cell, nominal spread): accuracy (%) / relative error\n")
+        sp = res["stuck"][0]["config"]["spread_scale"]
+        lines.append(f"\nStuck-at faults (1 bit per cell, spread scale {sp:g}); columns are the stuck fraction of "
+                     "devices (for 'both': each of LRS and HRS): accuracy (%) / relative error\n")
         rates = list(dict.fromkeys(r["rate"] for r in res["stuck"]))
         lines.append("| encoding | stuck at | " + " | ".join(f"{x:g}" for x in rates) + " |")
         lines.append("|---|---|" + "---|" * len(rates))

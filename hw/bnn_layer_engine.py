@@ -85,10 +85,12 @@ class BnnLayerEngine(wiring.Component):
     busy : Out(1)
         An image is being processed.
 
-    Latency and throughput: digital ``cells`` cycles per neuron (one bridge read per cycle), first
-    bit of an image on ``y`` after ``1 + cells + read_latency + L + 1`` cycles (L = XnorPopcount
-    latency); analog ``sum(phase lengths)`` cycles per bank of K neurons, K <= sum(L) bits out per
-    conversion. Images do not overlap (``x`` is ready once every bit of the previous image left).
+    Latency and throughput (``y`` always ready): the first bit of an image is offered
+    ``cells + read_latency + L + 1`` cycles after its ``x`` transfer in digital mode (L =
+    XnorPopcount latency), ``sum(phase lengths[0:5]) + 4`` in analog mode. Digital: one neuron per
+    ``cells`` cycles (one bridge read per cycle). Analog: one bank of K neurons per
+    ``sum(phase lengths)`` cycles while K <= sum(phase lengths) (the serializer emits 1 bit/cycle).
+    Images do not overlap (``x`` is ready once every bit of the previous image has left).
     """
 
     def __init__(self, hw: BnnHwParams | None = None):

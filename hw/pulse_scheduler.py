@@ -255,7 +255,8 @@ class PulseScheduler(wiring.Component):
             Assert(~(cmd.we | cmd.re) | cmd.sel, "we/re without sel"),
             Assert(~cmd.sel | (below(cmd.row, p.array.rows) & below(cmd.phys_col, p.phys_cols)),
                    "address outside the array"),
-            Assert(~(cmd.sel & sel_q) | ((cmd.row == row_q) & (cmd.phys_col == pc_q) & (cmd.polarity == pol_q)),
+            Assert(~(cmd.sel & sel_q)
+                   | ((cmd.row == row_q) & (cmd.phys_col == pc_q) & (cmd.polarity == pol_q)),
                    "address or polarity changed during a command"),
             Assert(~(settle & last) | (edges == count), "pulse count differs from the request"),
             Assert(~(idle & cmd.sel), "sel while idle"),

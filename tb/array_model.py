@@ -155,7 +155,8 @@ class ArrayModel:
         if width is not None:
             out += [f"cycle {w.start}: pulse width {w.end - w.start}, expected {width}"
                     for w in self.write_windows if w.end - w.start != width]
-        ws, rs = sorted(self.write_windows, key=lambda w: w.start), sorted(self.read_windows, key=lambda w: w.start)
+        ws = sorted(self.write_windows, key=lambda w: w.start)
+        rs = sorted(self.read_windows, key=lambda w: w.start)
         i = j = 0
         while i < len(ws) and j < len(rs):
             a, b = ws[i], rs[j]

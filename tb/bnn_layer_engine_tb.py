@@ -319,3 +319,4 @@ if cocotb is not None:
                    "bridge_reads": macro.reads, "sa_decisions": macro.decisions,
                    "cycles": end, "sim_seconds": wall}
         Path("metrics_bnn_layer_engine.json").write_text(json.dumps(metrics))
+        np.save("bnn_layer_engine_bits.npy", got)          # [image runs, neurons] as observed on y

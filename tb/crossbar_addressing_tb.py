@@ -63,7 +63,7 @@ if cocotb is not None:
     from golden.crossbar_addressing import CrossbarAddressingModel, LineEnables
     from golden.params import params_from_dict
     from tb.runner import test_config
-    from tb.scoreboard import Scoreboard
+    from tb.scoreboard import Scoreboard, ScoreboardMismatch
 
     OUTPUTS = ("wl", "bl_set", "sl_reset", "bl_read", "write", "read", "error")
 
@@ -71,6 +71,25 @@ if cocotb is not None:
     async def random_commands_every_cycle(dut):
         """Seeded random commands, one per cycle, against the golden decoder."""
         cfg = test_config()
+        stats = await commands_every_cycle(dut, cfg)
+        if cfg.get("stats_path"):
+            Path(cfg["stats_path"]).write_text(json.dumps(stats))
+
+    @cocotb.test()
+    async def scoreboard_self_test(dut):
+        """A wrong expectation (the error flag of cycle 100 inverted) must be reported with its cycle."""
+        cfg = {**test_config(), "commands": 200, "mutate": "one_output"}
+        try:
+            await commands_every_cycle(dut, cfg)
+        except ScoreboardMismatch as e:
+            dut._log.info("expected mismatch reported: %s", e)
+            head = "scoreboard crossbar_addressing: mismatch at index 100, cycle 100"
+            assert e.cycle == 100 and str(e).startswith(head), str(e)
+        else:
+            raise AssertionError("the scoreboard missed a mutated expectation")
+
+    async def commands_every_cycle(dut, cfg: dict) -> dict:
+        """Reset, drive one command per cycle, compare every cycle's outputs; returns statistics."""
         params = params_from_dict(cfg["params"])
         seed = cfg["seed"]
         cmds = random_commands(params, random.Random(seed), cfg["commands"])
@@ -104,12 +123,12 @@ if cocotb is not None:
             got.append((cycle, LineEnables(*(int(h.value) for h in outs))))
             await edge
         t = time.perf_counter() - t
-        Scoreboard("crossbar_addressing", seed=seed).check(want, got)
-        stats = {"commands": len(cmds), "cycles": len(cmds) + 1, "sim_s": t, "cycles_per_s": (len(cmds) + 1) / t,
-                 "mismatches": 0, "errors": sum(le.error for _, le in want)}
+        compared = Scoreboard("crossbar_addressing", seed=seed).check(want, got)
+        stats = {"commands": len(cmds), "cycles": len(cmds) + 1, "sim_s": t,
+                 "cycles_per_s": (len(cmds) + 1) / t, "compared": compared,
+                 "errors": sum(le.error for _, le in want)}
         dut._log.info("RESULT %s", stats)
-        if cfg.get("stats_path"):
-            Path(cfg["stats_path"]).write_text(json.dumps(stats))
+        return stats
 
 
 def program_and_read_script(params: AccelParams, rng: random.Random, n: int):
@@ -191,12 +210,14 @@ if cocotb is not None:
             await edge
         await ClockCycles(dut.clk, 3)
         Scoreboard("array_model.pulses", seed=seed).check(pulses, model.pulses)
-        Scoreboard("array_model.reads", seed=seed).check(want_reads, [(c, (r, pc, v)) for c, r, pc, v in model.reads])
+        got_reads = [(c, (r, pc, v)) for c, r, pc, v in model.reads]
+        Scoreboard("array_model.reads", seed=seed).check(want_reads, got_reads)
         model.check_windows()
         assert not model.violations, model.violations[:5]
         mism = int((model.array.g_flat != golden.g_flat).sum())
         assert mism == 0, f"seed {seed}: {mism} conductances differ from the golden array"
-        stats = {"operations": cfg["operations"], "pulses": len(pulses), "reads": len(reads), "cycles": len(cmds)}
+        stats = {"operations": cfg["operations"], "pulses": len(pulses), "reads": len(reads),
+                 "cycles": len(cmds)}
         dut._log.info("RESULT %s", stats)
         if cfg.get("stats_path"):
             Path(cfg["stats_path"]).write_text(json.dumps(stats))

@@ -30,12 +30,14 @@ def random_requests(params: AccelParams, rng: random.Random, n: int, p_bad: floa
     a fraction ``p_bad`` is rejected (count 0 or an out-of-range field where the width allows one)."""
     rows, cols, D = params.array.rows, params.array.cols, params.synapse.slots
     top = max_count if max_count is not None else params.update.max_count
-    bad_fields = ["count"] + [f for f, lim, w in (("row", rows, params.row_width), ("col", cols, params.col_width),
-                                                    ("slot", D, params.slot_width)) if (1 << w) > lim]
+    widths = (("row", rows, params.row_width), ("col", cols, params.col_width),
+              ("slot", D, params.slot_width))
+    bad_fields = ["count"] + [f for f, lim, w in widths if (1 << w) > lim]
     out = []
     for _ in range(n):
         u = rng.random()
-        count = (rng.randint(1, 4) if u < 0.75 else rng.randint(1, top) if u < 0.995 else rng.randint(top, 40))
+        count = (rng.randint(1, 4) if u < 0.75 else rng.randint(1, top) if u < 0.995
+                 else rng.randint(top, max(top, 40)))
         r = {"row": rng.randrange(rows), "col": rng.randrange(cols), "slot": rng.randrange(D),
              "polarity": rng.randrange(2), "count": count}
         if rng.random() < p_bad:
@@ -99,7 +101,7 @@ if cocotb is not None:
     from hw.pulse_scheduler import read_command_layout, read_result_layout
     from tb.array_model import ArrayModel
     from tb.runner import test_config
-    from tb.scoreboard import Scoreboard
+    from tb.scoreboard import Scoreboard, ScoreboardMismatch
     from tb.stream import CycleCounter, StreamSink, StreamSource, random_gen
 
     PERIOD_NS = 10
@@ -108,14 +110,36 @@ if cocotb is not None:
     async def random_traffic(dut):
         """Seeded random program requests and host reads against the golden cycle model."""
         cfg = test_config()
+        stats = await traffic(dut, cfg)
+        if cfg.get("stats_path"):
+            Path(cfg["stats_path"]).write_text(json.dumps(stats))
+
+    @cocotb.test()
+    async def scoreboard_self_test(dut):
+        """A wrong expectation (one pulse one cycle late) must be reported with its cycle."""
+        cfg = {**test_config(), "requests": 100, "reads": 10, "mutate": "pulse_cycle"}
+        try:
+            await traffic(dut, cfg)
+        except ScoreboardMismatch as e:
+            want = cfg["mutated_cycle"]
+            dut._log.info("expected mismatch reported: %s", e)
+            assert e.cycle == want and f"expected Pulse(cycle={want}," in str(e), str(e)
+            assert str(e).startswith("scoreboard pulse_scheduler.pulses: mismatch at index")
+        else:
+            raise AssertionError("the scoreboard missed a mutated expectation")
+
+    async def traffic(dut, cfg: dict) -> dict:
+        """Reset, drive, compare; returns run statistics (raises on the first mismatch)."""
         params = params_from_dict(cfg["params"])
         seed, data_width = cfg["seed"], cfg.get("data_width", 8)
         rng = random.Random(seed)
         requests = random_requests(params, rng, cfg["requests"], cfg.get("p_bad", 0.05))
         reads = random_reads(params, rng, cfg["reads"], cfg.get("p_bad", 0.05))
-        p_valid, p_rvalid, p_ready = cfg.get("p_valid", 0.6), cfg.get("p_rvalid", 0.3), cfg.get("p_ready", 0.5)
+        p_valid, p_rvalid = cfg.get("p_valid", 0.6), cfg.get("p_rvalid", 0.3)
+        p_ready = cfg.get("p_ready", 0.5)
         device = DeviceModel(PRESETS[cfg.get("device", "reram")], seed=seed)
-        dut._log.info("seed %d: %d requests, %d reads, params %s", seed, len(requests), len(reads), cfg["params"])
+        dut._log.info("seed %d: %d requests, %d reads, params %s", seed, len(requests), len(reads),
+                      cfg["params"])
 
         # --- golden ------------------------------------------------------------------------------
         t_model = time.perf_counter()
@@ -130,6 +154,7 @@ if cocotb is not None:
             k = len(want.pulses) // 2
             p = want.pulses[k]
             want.pulses[k] = Pulse(p.cycle + 1, p.row, p.phys_col, p.polarity)
+            cfg["mutated_cycle"] = p.cycle + 1
 
         # --- DUT ---------------------------------------------------------------------------------
         cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
@@ -146,7 +171,8 @@ if cocotb is not None:
         rsrc = StreamSource(dut, "rd_cmd", dut.clk, counter, read_command_layout(params),
                             valid_gen=random_gen(seed, p_rvalid, 2), lazy=lazy)
         sink = StreamSink(dut, "rd_resp", dut.clk, counter, read_result_layout(data_width),
-                          ready_gen=random_gen(seed, p_ready, 3), convert=lambda d: ReadResult(**d), lazy=lazy)
+                          ready_gen=random_gen(seed, p_ready, 3), convert=lambda d: ReadResult(**d),
+                          lazy=lazy)
         src.send(requests)
         rsrc.send(reads)
         array = ArrayModel(dut, CrossbarArray(params, device, adc_width=data_width), counter=counter,
@@ -171,15 +197,18 @@ if cocotb is not None:
         t_sim = time.perf_counter() - t_sim
 
         # --- compare -----------------------------------------------------------------------------
-        sb = lambda name: Scoreboard(f"pulse_scheduler.{name}", seed=seed)
-        sb("i").check(want.accepted, src.sent)
-        sb("rd_cmd").check(want.reads_accepted, rsrc.sent)
-        sb("pulses").check(want.pulses, array.pulses)
-        sb("read_strobes").check(want.strobes, [ReadStrobe(c, r, pc) for c, r, pc, _ in array.reads])
-        sb("rd_resp").check(want.results, sink.received)
-        sb("verify").check(want.verifies, verifies)
+        def sb(name: str) -> Scoreboard:
+            return Scoreboard(f"pulse_scheduler.{name}", seed=seed)
+
+        compared = sb("i").check(want.accepted, src.sent)
+        compared += sb("rd_cmd").check(want.reads_accepted, rsrc.sent)
+        compared += sb("pulses").check(want.pulses, array.pulses)
+        strobes = [ReadStrobe(c, r, pc) for c, r, pc, _ in array.reads]
+        compared += sb("read_strobes").check(want.strobes, strobes)
+        compared += sb("rd_resp").check(want.results, sink.received)
+        compared += sb("verify").check(want.verifies, verifies)
         want_err = [(want.error_rise, int(want.error_code))] if want.error_rise is not None else []
-        sb("error").check(want_err, errors)
+        compared += sb("error").check(want_err, errors)
         array.check_windows(width=params.timing.width)
         assert not array.violations, f"seed {seed}: array invariants violated: {array.violations[:5]}"
         bad = check_pulse_counts(params, src.sent, rsrc.sent, array.pulses)
@@ -189,7 +218,7 @@ if cocotb is not None:
         assert (array.array.k == golden_array.k).all() and (array.array.r == golden_array.r).all()
         stats = {"requests": len(requests), "reads": len(reads), "pulses": len(want.pulses),
                  "cycles": want.cycles, "sim_s": t_sim, "model_s": t_model,
-                 "cycles_per_s": want.cycles / t_sim, "mismatches": 0}
+                 "cycles_per_s": want.cycles / t_sim, "compared": compared,
+                 "devices_compared": int(array.array.g_flat.size)}
         dut._log.info("RESULT %s", stats)
-        if cfg.get("stats_path"):
-            Path(cfg["stats_path"]).write_text(json.dumps(stats))
+        return stats

@@ -95,7 +95,7 @@ def test_one_hot_and_window_checks():
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("name,device", [("n3-2t2r-odd", "reram"), ("n1-1t1r-tiny", "pcm")])
+@pytest.mark.parametrize("name,device", [("n3-2t2r-odd", "reram")])
 def test_cocotb_array_model_on_decoder_lines(name, device, seed, tmp_path):
     """ArrayModel on CrossbarAddressing's line enables (reuses the addressing builds): pulses, read
     codes (incl. 2T2R pair reads) and final conductances equal the golden array's."""

@@ -26,7 +26,9 @@ def test_training_on_digits_beats_baselines(digits_run):
     from sklearn.linear_model import LogisticRegression
     data, res = digits_run
     xb_tr, xb_te = binarize_images(data.x_train), binarize_images(data.x_test)
-    lin = LogisticRegression(max_iter=2000).fit(xb_tr, data.y_train).score(xb_te, data.y_test)
+    from golden.bnn_training import blas_threads
+    with blas_threads(1):
+        lin = LogisticRegression(max_iter=2000).fit(xb_tr, data.y_train).score(xb_te, data.y_test)
     majority = np.mean(data.y_test == np.bincount(data.y_train).argmax())
     print(f"BNN {res.software_accuracy:.4f}, logistic regression on the same bits {lin:.4f}, "
           f"majority class {majority:.4f}")

@@ -174,10 +174,9 @@ def test_hardware_model_is_order_independent(seed):
         parts = np.concatenate([hw.predict_bits(x[:100], image_offset=0, batch=7),
                                 hw.predict_bits(x[100:], image_offset=100, batch=64)])
         assert np.array_equal(whole, parts)
-        perm = np.random.default_rng(seed).permutation(240)
+        perm = np.random.default_rng(seed).permutation(240)[:40]
         hw2 = BnnHardware(m, cfg)
-        shuffled = np.concatenate([hw2.predict_bits(x[perm[i:i + 1]], image_offset=int(perm[i]))
-                                   for i in range(0, 240, 1)])
+        shuffled = np.concatenate([hw2.predict_bits(x[[k]], image_offset=int(k)) for k in perm])
         assert np.array_equal(shuffled, whole[perm])
 
 

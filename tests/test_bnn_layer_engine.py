@@ -181,6 +181,15 @@ def test_cocotb_bnn_layer_engine_trained_digits(seed):
           f"{m['cycles']} cycles, build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s, "
           f"{m['cycles'] / m['sim_seconds']:.0f} cycles/s")
     assert m["mismatches_digital"] == 0 and m["mismatches_analog"] == 0 and m["images"] >= 100
+    # end to end: the RTL's hidden bits through the golden output layer, against the labels
+    got = np.load(res.results_xml.parent / "bnn_layer_engine_bits.npy")
+    labels = load_digits().y_test[:100]
+    w_out = model.layers[1][0]
+    for name, bits in (("digital", got[:100]), ("analog", got[100:])):
+        pred = np.argmax(model.popcounts(bits, 1), axis=1)
+        print(f"  {name}: accuracy {np.mean(pred == labels):.3f} on these 100 images "
+              f"(golden integer model {model.accuracy(load_digits().x_test[:100], labels):.3f})")
+    assert w_out.shape[1] == got.shape[1]
 
 
 @pytest.mark.parametrize("hw", [
@@ -206,3 +215,17 @@ def test_registry_and_from_params():
         d = BnnLayerEngine.from_params(p)
         d._MustUse__silence = True
         assert d.hw == (p if isinstance(p, BnnHwParams) else BnnHwParams())
+
+
+def test_golden_first_bit_latency():
+    """The latencies stated in the BnnLayerEngine docstring."""
+    from golden.xnor_popcount import popcount_latency
+
+    hw = BnnHwParams(inputs=8, bias_cells=1, neurons=6, bank=2, out_fifo=4, read_latency=3)
+    gm = BnnLayerEngineModel(hw, array_image(np.zeros((6, 9), dtype=np.uint8), hw),
+                             np.zeros((2, 6), dtype=np.uint8))
+    x = np.zeros(8, dtype=np.uint8)
+    acc, out = gm.run([(x, 0), (x, 1)])
+    lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
+    assert out[0][0] - acc[0][0] == hw.cells + hw.read_latency + lat + 1
+    assert out[6][0] - acc[1][0] == sum(hw.phase_lengths[:5]) + 4

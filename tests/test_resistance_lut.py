@@ -5,8 +5,18 @@ import numpy as np
 import pytest
 
 from golden.params import ConfigError
-from golden.resistance_lut import (EXAMPLE_BINARY, EXAMPLE_IV, EXAMPLE_LEVELS, HfO2ExampleParams, LUTFormatError,
-                                   ResistanceLUT, canonical_state, load_default_lut, load_lut, write_example_data)
+from golden.resistance_lut import (
+    EXAMPLE_BINARY,
+    EXAMPLE_IV,
+    EXAMPLE_LEVELS,
+    HfO2ExampleParams,
+    LUTFormatError,
+    ResistanceLUT,
+    canonical_state,
+    load_default_lut,
+    load_lut,
+    write_example_data,
+)
 
 
 def _write(tmp_path, text, name="data.csv"):

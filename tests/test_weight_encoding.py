@@ -1,4 +1,6 @@
 """Weight encodings and their storage in cells: exact round trips, bit layout, bit errors."""
+import itertools
+
 import numpy as np
 import pytest
 
@@ -88,7 +90,7 @@ def test_gray_code_adjacent_levels_differ_in_one_bit():
     levels = np.arange(8)
     g = we.gray(levels)
     assert sorted(g) == list(range(8))
-    assert all(bin(int(a ^ b)).count("1") == 1 for a, b in zip(g, g[1:]))
+    assert all(int(a ^ b).bit_count() == 1 for a, b in itertools.pairwise(g))
     assert np.array_equal(we.gray_inverse(g), levels)
 
 
@@ -101,7 +103,7 @@ def test_one_level_error_flips_expected_bits():
         if expected_flips is not None:
             assert flipped == expected_flips  # 011 -> 100: three bits
         else:
-            assert bin(flipped).count("1") == 1 and flipped >> 5  # Gray: exactly one bit of cell 0
+            assert flipped.bit_count() == 1 and flipped >> 5  # Gray: exactly one bit of cell 0
 
 
 # ---- storing in devices --------------------------------------------------------------------------
@@ -120,7 +122,7 @@ def test_zero_spread_round_trip_is_exact(enc, bpc, lut, seed):
 
 
 def test_devices_per_weight():
-    d = lambda **kw: VariabilityConfig(**kw).devices_per_weight  # noqa: E731
+    d = lambda **kw: VariabilityConfig(**kw).devices_per_weight
     assert d(encoding="float32") == 32 and d(encoding="float32", bits_per_cell=3) == 11
     assert d(encoding="float32", bits_per_cell=3, protect="pair") == 9 * 2 + 8
     assert d(encoding="float32", protect="tmr") == 9 * 3 + 23

@@ -278,7 +278,9 @@ def _ir_drop(args) -> dict:
     w = [r["width"] for r in acc]
     a2.semilogx(w, [r["software"] * 100 for r in acc], "k--", label="software", base=2)
     a2.semilogx(w, [r["bridge"] * 100 for r in acc], "D-", label="2T2R bridges (physical model)", base=2)
-    a2.semilogx(w, [r["crossbar"] * 100 for r in acc], "o-", label="crossbar, 2.5 ohm/segment", base=2)
+    a2.semilogx(w, [r["crossbar"] * 100 for r in acc], "o-", label="crossbar, 2.5 ohm/segment, 6k/120k", base=2)
+    a2.semilogx(w, [r["crossbar_highR"] * 100 for r in acc], "v-", label="crossbar, 2.5 ohm/segment, 60k/1.2M",
+                base=2)
     a2.set_xlabel("hidden width H = fan-in of layers 2 and 3 (digits, 64-H-H-10)")
     a2.set_ylabel("test accuracy (%)")
     a2.grid(True, which="both", alpha=0.3)

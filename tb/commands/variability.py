@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
     g.add_argument("--seed", type=int, default=1, help="device-variability seed (counter-based draws)")
     g.add_argument("--trials", type=int, default=5, help="Monte-Carlo chips per configuration")
     g.add_argument("--eval-size", type=int, default=None,
-                   help="test images evaluated (default 10000; 2000 with --sweep)")
+                   help="test images evaluated, an evenly strided subset (default 10000; 2000 with --sweep)")
     g.add_argument("--train-seed", type=int, default=0, help="seed of the network training")
     g.add_argument("--dataset", default="mnist",
                    help="mnist (AlexNet-style 96 x 11x11 conv1) | digits (tiny 16 x 3x3 net, smoke tests only)")
@@ -65,8 +65,16 @@ def run(args) -> int:
     from golden import cnn
     from golden.params import ConfigError, check_choice, check_int
     from golden.resistance_lut import ResistanceLUT, load_default_lut, load_lut
-    from golden.variability import (SweepPlan, Study, VariabilityConfig, device_misread, lut_summary,
-                                    markdown_tables, plot_sweep, run_sweep)
+    from golden.variability import (
+        Study,
+        SweepPlan,
+        VariabilityConfig,
+        device_misread,
+        lut_summary,
+        markdown_tables,
+        plot_sweep,
+        run_sweep,
+    )
 
     cfg = VariabilityConfig(encoding=args.encoding, bits_per_cell=args.bits_per_cell, level_code=args.level_code,
                             spread_scale=args.spread, window_scale=args.window, model=args.model,
@@ -113,7 +121,8 @@ def run(args) -> int:
           f"({'cached' if cached else 'trained'}: {cnn.cache_path(ccfg, args.cache_dir)}, "
           f"{time.perf_counter() - t0:.1f} s); float32 test accuracy {100 * net.test_accuracy:.2f} %")
     eval_size = min(eval_size, len(data[3]))
-    study = Study(net, data[2][:eval_size], data[3][:eval_size], lut, seed=args.seed)
+    step = len(data[3]) // eval_size  # an evenly strided subset of the test set
+    study = Study(net, data[2][::step][:eval_size], data[3][::step][:eval_size], lut, seed=args.seed)
 
     if args.sweep:
         plan = SweepPlan.quick() if args.quick else SweepPlan()
@@ -124,7 +133,7 @@ def run(args) -> int:
         res["seconds"] = time.perf_counter() - t1
         res["eval_size"] = eval_size
         res["data"] = lut.source
-        res["command"] = "reram-accel variability " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else ""
+        res["command"] = " ".join(["reram-accel", *sys.argv[1:]]) if "variability" in sys.argv[1:2] else ""
         paths = plot_sweep(res, args.plots)
         md = markdown_tables(res, nominal_spread=cfg.spread_scale)
         md_path = args.markdown or (args.cache_dir / "sweep.md")

@@ -1,0 +1,381 @@
+"""End-to-end co-simulation of in-situ training with the RTL in the loop (host side).
+
+The chip under test is :class:`CosimTop`: one :class:`hw.accelerator.Accelerator` per network layer
+(``l1``: ``(n_in + 1) x hidden`` synapses, ``l2``: ``(hidden + 1) x 10``), each with its own AXI4-Lite
+port and array port -- exactly the golden stack's mapping (:class:`golden.training.InSituMLP`: one
+:class:`~golden.synapse_array.SynapseArray`, with its own UpdateUnit chi memory and
+ArbitrationController, per layer). A behavioural array (:class:`tb.array_model.ArrayModel`) sits on
+each array port; its device ids are the golden :class:`~golden.synapse_array.DeviceStore`'s
+(:class:`OffsetCrossbarArray`), so the counter-based device model gives the same draws.
+
+Per training sample (:mod:`tb.cosim_training_tb` runs this inside the simulator):
+
+1. *host*: an :class:`InSituMLP` whose conductances are loaded from the two behavioural arrays (the
+   state the RTL's pulses produced) runs the golden forward/backward pass and the golden
+   quantisation; its :class:`~golden.transactions.UpdateRequest` list (row-major, ``dw != 0``) is the
+   stimulus. The update-cycle bookkeeping of the host copy (chi, arbitration, its own device
+   pulses) is discarded: only the requests leave the host.
+2. *bus*: the requests go to each layer's UPDATE register (END_CYCLE on the last one, or a MARKER +
+   END_CYCLE if a layer has none), both ports in parallel; then STATUS.BUSY is polled on each port.
+3. *RTL*: UpdateUnit -> ArbitrationController -> PulseScheduler -> CrossbarAddressing; every pulse
+   is applied by the array model as it appears on the lines.
+4. *golden reference*: an independent :class:`InSituMLP` (same config and seed) runs
+   ``step`` on the same sample; its ProgramRequests (traced) give the expected pulses
+   (:func:`golden.pulse_scheduler.pulses_for`).
+
+Compared: every pulse (order, row, physical column = device slot, polarity, and its cycle offset
+inside its program request), every request sent against the reference's, the conductances of every
+device (bit-identical float64) and the pulse counters at the end, cells read back through
+READ_REQ/READ_DATA against the golden read codes, the CSR counters, and the test accuracy.
+
+The AXI write stream of every sample is recorded (:func:`write_stimulus`) so that the plain Verilator
+C++ harness (``tb/harness``) replays it without Python: the cycle counts and pulse logs must agree,
+and the wall-clock ratio is what cocotb costs.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from amaranth import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
+
+from golden.crossbar_array import CrossbarArray
+from golden.device import DeviceModel
+from golden.params import AccelParams, ConfigError, check_int
+from golden.pulse_scheduler import pulses_for
+from golden.register_map import accelerator_register_map
+from golden.transactions import ProgramRequest, UpdateRequest
+
+ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("l1", "l2")
+ADC_WIDTH = 8
+
+
+@dataclass(frozen=True)
+class CosimConfig:
+    """One co-simulation run.
+
+    Attributes
+    ----------
+    samples : int, 1..1437
+        Training samples (one epoch over the first ``samples`` digits training images).
+    hidden : int, 1..64
+        Hidden width of the ``64 - hidden - 10`` MLP.
+    devices : int, 1..16
+        N, devices per synapse (non-differential).
+    lr : float
+        SGD learning rate.
+    seed : int
+        Initial weights, sample order and chip seed.
+    read_cells : int, 0..
+        Cells per layer read back through READ_REQ/READ_DATA at the end (spread over the array).
+    """
+
+    samples: int = 200
+    hidden: int = 16
+    devices: int = 4
+    lr: float = 0.05
+    seed: int = 0
+    read_cells: int = 64
+
+    def __post_init__(self):
+        check_int("cosim.samples", self.samples, 1, 1437)
+        check_int("cosim.hidden", self.hidden, 1, 64)
+        check_int("cosim.devices", self.devices, 1, 16)
+        check_int("cosim.seed", self.seed, 0, 2 ** 31)
+        check_int("cosim.read_cells", self.read_cells, 0, 100_000)
+        if not 0 < self.lr <= 10:
+            raise ConfigError(f"cosim.lr = {self.lr} is out of range: allowed (0, 10]")
+
+    def training_config(self):
+        from golden.training import make_config
+        return make_config(devices=self.devices, hidden=self.hidden, lr=self.lr, epochs=1,
+                           train_samples=self.samples, seed=self.seed, read_noise="output")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def dataset():
+    from golden.datasets import load_digits
+    return load_digits()
+
+
+def layer_params(cfg: CosimConfig, n_in: int = 64, n_out: int = 10) -> list[AccelParams]:
+    """The two layers' hardware parameters, as the golden InSituMLP builds them."""
+    from golden.training import InSituMLP
+    net = InSituMLP(cfg.training_config(), n_in, n_out)
+    return [arr.params for arr in net.layers]
+
+
+# --- the chip ------------------------------------------------------------------------------------------
+class CosimTop(wiring.Component):
+    """Two accelerator tops side by side, one per MLP layer (ports ``l1__*`` and ``l2__*``).
+
+    Each member is the full :class:`hw.accelerator.Accelerator` port (``s_axil``, array port, ``irq``);
+    the two share ``clk`` and ``rst`` only.
+    """
+
+    def __init__(self, params: list[AccelParams]):
+        from hw.accelerator import Accelerator
+        if len(params) != len(LAYERS):
+            raise ConfigError(f"CosimTop needs {len(LAYERS)} layer parameter sets, got {len(params)}")
+        self.tops = [Accelerator(p, adc_width=ADC_WIDTH) for p in params]
+        super().__init__({name: Out(t.signature) for name, t in zip(LAYERS, self.tops)})
+
+    def elaborate(self, platform):
+        m = Module()
+        for name, top in zip(LAYERS, self.tops):
+            m.submodules[name] = top
+            wiring.connect(m, wiring.flipped(getattr(self, name)), top)
+        return m
+
+
+class Prefixed:
+    """A view of a cocotb DUT handle whose attribute ``x`` is the DUT's ``<prefix>x``."""
+
+    def __init__(self, dut, prefix: str):
+        self._dut, self._prefix = dut, prefix
+
+    def __getattr__(self, name: str):
+        h = getattr(self._dut, self._prefix + name)
+        setattr(self, name, h)          # resolved once: later lookups are plain attribute reads
+        return h
+
+
+class OffsetCrossbarArray(CrossbarArray):
+    """:class:`CrossbarArray` whose device ``(row, pc)`` has global id ``id_base + row * phys_cols + pc``
+    (the id the golden DeviceStore gives it), so that several arrays form one chip."""
+
+    def __init__(self, params: AccelParams, device: DeviceModel, id_base: int, adc_width: int = ADC_WIDTH):
+        super().__init__(params, device, adc_width=adc_width)
+        self.id_base = int(id_base)
+        self.ids = np.arange(self.rows * self.phys_cols, dtype=np.uint64) + np.uint64(self.id_base)
+        self.dev = device.per_device(self.ids)
+        self.g_flat = device.initial(self.ids, dev=self.dev)
+
+
+# --- golden and host networks ---------------------------------------------------------------------------
+def _traced(net) -> list[list]:
+    """Make every layer's ``plan_update`` append its transactions to a list (returned, one per layer)."""
+    traces = [[] for _ in net.layers]
+    for arr, tr in zip(net.layers, traces):
+        arr.plan_update = partial(type(arr).plan_update, arr, trace=tr)
+    return traces
+
+
+class Networks:
+    """The golden reference run and the host copy, both :class:`golden.training.InSituMLP`."""
+
+    def __init__(self, cfg: CosimConfig):
+        from golden.training import InSituMLP, initial_weights, sample_order, sparse_inputs
+        self.cfg = cfg
+        self.tcfg = cfg.training_config()
+        self.data = dataset()
+        d = self.data
+        w0 = initial_weights(self.tcfg.seed, d.n_inputs, self.tcfg.hidden, d.n_classes)
+        self.golden = InSituMLP(self.tcfg, d.n_inputs, d.n_classes)
+        self.host = InSituMLP(self.tcfg, d.n_inputs, d.n_classes)
+        for net in (self.golden, self.host):
+            net.program(w0)
+        self.program_pulses = int(sum(a.pulse_total for a in self.golden.layers))
+        self.golden_trace = _traced(self.golden)
+        self.host_trace = _traced(self.host)
+        self.x, self.y = d.x_train[:cfg.samples], d.y_train[:cfg.samples]
+        self.order = sample_order(self.tcfg.seed, len(self.y), 0)
+        self.sparse = sparse_inputs(self.x)
+
+    @property
+    def params(self) -> list[AccelParams]:
+        return [arr.params for arr in self.golden.layers]
+
+    def arrays(self) -> list[OffsetCrossbarArray]:
+        """Behavioural-array states equal to the golden chip after the initial (open-loop) programming."""
+        out = []
+        for arr in self.golden.layers:
+            xa = OffsetCrossbarArray(arr.params, self.golden.model, arr.id_base)
+            sl = slice(arr.id_base, arr.id_base + arr.n_devices)
+            xa.g_flat[:] = self.golden.store.g[sl]
+            xa.k[:] = self.golden.store.k[sl]
+            out.append(xa)
+        return out
+
+    def load_host(self, arrays: list[CrossbarArray]) -> None:
+        """Host copy's conductances := the behavioural arrays' (the RTL-produced state)."""
+        for arr, xa in zip(self.host.layers, arrays):
+            self.host.store.g[arr.id_base:arr.id_base + arr.n_devices] = xa.g_flat
+            arr._recompute_all()
+
+    def step(self, n: int) -> tuple[list[list[UpdateRequest]], list[list[UpdateRequest]], list[list[ProgramRequest]]]:
+        """Sample ``n`` of the epoch on both networks: (host requests, golden requests, golden
+        program requests), one list per layer."""
+        i = int(self.order[n])
+        for tr in self.host_trace + self.golden_trace:
+            tr.clear()
+        self.host.step(self.x[i], int(self.y[i]), self.tcfg.lr, self.sparse[i])
+        self.golden.step(self.x[i], int(self.y[i]), self.tcfg.lr, self.sparse[i])
+        hreq = [[t for t in tr if isinstance(t, UpdateRequest)] for tr in self.host_trace]
+        greq = [[t for t in tr if isinstance(t, UpdateRequest)] for tr in self.golden_trace]
+        gprog = [[t for t in tr if isinstance(t, ProgramRequest)] for tr in self.golden_trace]
+        return hreq, greq, gprog
+
+    def accuracy(self, net) -> float:
+        return float(net.accuracy(self.data.x_test, self.data.y_test))
+
+
+def update_words(params: AccelParams, requests: list[UpdateRequest]) -> list[int]:
+    """UPDATE words of one layer's update cycle (END_CYCLE on the last, MARKER + END_CYCLE if empty)."""
+    reg = accelerator_register_map(params, fifo_depth=16, adc_width=ADC_WIDTH)["update"]
+    if not requests:
+        return [reg.encode(marker=1, end_cycle=1)]
+    last = len(requests) - 1
+    return [reg.encode(row=r.row, col=r.col, dw=r.dw, end_cycle=int(j == last)) for j, r in enumerate(requests)]
+
+
+def expected_pulses(params: AccelParams, prog: list[ProgramRequest]) -> list[tuple[int, list]]:
+    """(request index, pulses) per program request, cycles relative to the request's accept."""
+    return [(j, pulses_for(params, pr)) for j, pr in enumerate(prog)]
+
+
+# --- stimulus file for the C++ harness ------------------------------------------------------------------
+def write_stimulus(path: Path, addrs: dict, samples: list[list[list[int]]]) -> None:
+    """Text stimulus: a header with the register addresses, then per sample ``S n1 n2`` and the words
+    (hex) of port l1 then port l2."""
+    lines = [f"A {addrs['update']} {addrs['status']} {addrs['busy_bit']}", f"N {len(samples)}"]
+    for words in samples:
+        lines.append("S " + " ".join(str(len(w)) for w in words))
+        for w in words:
+            lines.append(" ".join(f"{x:08x}" for x in w))
+    path.write_text("\n".join(lines) + "\n")
+
+
+# --- running it ------------------------------------------------------------------------------------------
+def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool = False,
+              waves: bool | None = None) -> dict:
+    """Build :class:`CosimTop`, run :mod:`tb.cosim_training_tb` under Verilator; returns its result dict
+    (see :func:`tb.cosim_training_tb.cosim_training`), with ``build_seconds`` and ``run_seconds``."""
+    from tb.runner import run_cocotb
+
+    out_dir = Path(out_dir) if out_dir is not None else ROOT / "build" / "cosim"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = out_dir / "cosim_result.json"
+    stim = out_dir / "cosim_stimulus.txt"
+    for f in (result, stim):
+        f.unlink(missing_ok=True)
+    prog = out_dir / "cosim_progress.txt"
+    prog.unlink(missing_ok=True)
+    top = CosimTop(layer_params(cfg))
+    stop = threading.Event()
+    watcher = None
+    if progress:
+        watcher = threading.Thread(target=_watch_progress, args=(prog, stop), daemon=True)
+        watcher.start()
+    try:
+        res = run_cocotb(top, toplevel="cosim_top", test_module="tb.cosim_training_tb", waves=waves,
+                         config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
+                                 "progress_file": str(prog) if progress else None})
+    finally:
+        stop.set()
+        if watcher is not None:
+            watcher.join()
+    out = json.loads(result.read_text())
+    out["build_seconds"] = res.build_seconds
+    out["run_seconds"] = res.run_seconds
+    out["build_dir"] = str(res.build_dir)
+    out["stimulus"] = str(stim)
+    return out
+
+
+def compare_raw(res: dict, cfg: CosimConfig, repeat: int = 3) -> dict:
+    """Replay ``res``'s recorded stimulus in the plain Verilator C++ harness (built here, cached);
+    adds ``raw_*`` numbers, the pulse-log and cycle comparison, and the cocotb cost ratio to ``res``.
+
+    ``ratio`` = raw cycles/s over cocotb cycles/s (wall clock; cocotb side: simulator + Python
+    drivers and monitors, host compute excluded); ``ratio_cpu`` the same with process CPU time (less
+    sensitive to other load on the machine); ``ratio_end_to_end`` includes the host's golden
+    forward/backward passes and checks.
+    """
+    from tb.harness.build import build_harness, replay
+
+    exe = build_harness(CosimTop(layer_params(cfg)))
+    stim = Path(res["stimulus"])
+    cpp_log = stim.with_suffix(".cpp_pulses.txt")
+    raw = replay(exe, stim, cpp_log, repeat=repeat)
+    py_log = stim.with_suffix(".pulses.txt")
+    same_log = py_log.exists() and cpp_log.read_text() == py_log.read_text()
+    res.update({
+        "raw_cycles": raw["cycles"], "raw_pulses": raw["pulses"], "raw_wall_seconds": raw["wall_seconds"],
+        "raw_cpu_seconds": raw["cpu_seconds"],
+        "raw_cycles_per_second": raw["cycles"] / raw["wall_seconds"],
+        "raw_samples_per_second": raw["samples"] / raw["wall_seconds"],
+        "raw_pulse_log_equal": bool(same_log), "raw_cycles_equal": raw["cycles"] == res["cycles"],
+        "ratio": res["sim_seconds"] / raw["wall_seconds"],
+        "ratio_cpu": res["sim_cpu_seconds"] / max(raw["cpu_seconds"], 1e-9),
+        "ratio_end_to_end": res["wall_seconds"] / raw["wall_seconds"],
+    })
+    if not (same_log and res["raw_cycles_equal"]):
+        res["mismatches"] += 1
+        res.setdefault("first_mismatches", []).append(
+            f"raw harness: cycles {raw['cycles']} vs {res['cycles']}, pulse logs equal: {same_log}")
+    return res
+
+
+def _watch_progress(path: Path, stop: threading.Event) -> None:
+    """Print the test's progress file (``done total``) while the simulation runs."""
+    last = None
+    while not stop.wait(0.5):
+        try:
+            txt = path.read_text().split()
+        except OSError:
+            continue
+        if len(txt) == 2 and txt != last:
+            last = txt
+            print(f"\rcosim: {txt[0]}/{txt[1]} samples", end="", file=sys.stderr, flush=True)
+    if last is not None:
+        print(file=sys.stderr)
+
+
+def summary(res: dict) -> str:
+    """Human summary of a :func:`run_cosim` result."""
+    lines = [
+        f"co-simulation: {res['samples']} training samples, MLP {res['network']}, N = {res['devices']} "
+        f"devices, seed {res['seed']}",
+        f"  {res['requests']} update requests over AXI-Lite, {res['pulses']} pulses, {res['cycles']} cycles, "
+        f"{res['reads']} cells read back",
+        f"  mismatches: {res['mismatches']} (pulses {res['pulse_mismatches']}, requests "
+        f"{res['request_mismatches']}, conductances {res['conductance_mismatches']}, reads "
+        f"{res['read_mismatches']}, counters {res['counter_mismatches']}, line violations {res['violations']})",
+        f"  accuracy: co-sim {100 * res['accuracy']:.2f} %, golden {100 * res['golden_accuracy']:.2f} %",
+        f"  speed: {res['cycles_per_second']:.0f} cycles/s, {res['samples_per_second']:.1f} samples/s "
+        f"(simulator + Python drivers, host compute excluded); end to end "
+        f"{res['samples'] / res['wall_seconds']:.1f} samples/s",
+    ]
+    if "raw_cycles_per_second" in res:
+        lines.append(f"  raw Verilator C++ replay of the same AXI stimulus: {res['raw_cycles']} cycles "
+                     f"({'equal' if res['raw_cycles_equal'] else 'DIFFERENT'}), pulse log "
+                     f"{'identical' if res['raw_pulse_log_equal'] else 'DIFFERENT'}, "
+                     f"{res['raw_cycles_per_second']:.0f} cycles/s, {res['raw_samples_per_second']:.0f} samples/s")
+        lines.append(f"  cocotb cost: x{res['ratio']:.1f} wall clock (x{res['ratio_cpu']:.1f} CPU time); "
+                     f"x{res['ratio_end_to_end']:.1f} end to end with the host's golden passes")
+    return "\n".join(lines)
+
+
+def read_cells(params: AccelParams, n: int) -> list[tuple[int, int]]:
+    """``n`` cells (row, phys_col) spread over the array (deterministic)."""
+    total = params.array.rows * params.phys_cols
+    n = min(n, total)
+    if n == 0:
+        return []
+    idx = np.unique(np.linspace(0, total - 1, n).round().astype(np.int64))
+    return [(int(i) // params.phys_cols, int(i) % params.phys_cols) for i in idx]
+
+
+__all__ = ["CosimConfig", "CosimTop", "Networks", "OffsetCrossbarArray", "Prefixed", "run_cosim", "summary",
+           "update_words", "expected_pulses", "write_stimulus", "read_cells"]

@@ -1,0 +1,269 @@
+"""cocotb: in-situ training of a digits MLP with the RTL in the loop (see :mod:`tb.cosim`).
+
+Python wake-ups are kept few: the AXI-Lite write driver (:class:`FastAxil`) holds AWVALID/WVALID
+high and wakes once per write, on the rising edge of BVALID (the CSR block accepts a new write in the
+cycle after its response, so the next word is presented right there: one write per 2 cycles, the bus's
+peak rate); the array models wake on the rising and falling edges of ``write``/``read`` only; the
+clock is cocotb's. Nothing wakes per idle cycle except the STATUS polls at the end of each sample.
+
+Forward passes use the conductances of the behavioural arrays (the state the RTL's pulses produced,
+loaded into the host network every sample); READ_REQ/READ_DATA is exercised at the end on
+``read_cells`` cells per layer and compared with the golden read codes.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+
+from golden.crossbar_addressing import LATENCY
+from golden.pulse_scheduler import pulses_for
+from golden.register_map import accelerator_register_map
+from tb.array_model import ArrayModel
+from tb.cosim import ADC_WIDTH, LAYERS, CosimConfig, Networks, Prefixed, read_cells, update_words, write_stimulus
+from tb.runner import test_config
+from tb.stream import CycleCounter
+
+PERIOD_NS = 10
+
+
+class FastAxil:
+    """Minimal AXI4-Lite manager for :class:`hw.axil_csr.AxiLiteCsr`: one Python wake-up per write.
+
+    BREADY and RREADY are held high. A write stream presents word ``j`` with AWVALID/WVALID high
+    until BVALID rises for it, then presents word ``j + 1`` in that same cycle. A read presents ARVALID
+    for one cycle (ARREADY is high while RREADY is) and samples RDATA in the next. Every response
+    must be OKAY.
+    """
+
+    def __init__(self, dut, prefix: str, clk):
+        self.b = Prefixed(dut, prefix + "s_axil__")
+        self.clk = clk
+        b = self.b
+        for s in ("awvalid", "wvalid", "arvalid", "awaddr", "wdata", "araddr"):
+            getattr(b, s).value = 0
+        b.wstrb.value = 0xF
+        b.bready.value = 1
+        b.rready.value = 1
+        self.writes = 0
+        self.reads = 0
+
+    async def write_stream(self, addr: int, words: list[int]) -> None:
+        b = self.b
+        rise = RisingEdge(b.bvalid)
+        wdata, bresp = b.wdata, b.bresp
+        b.awaddr.value = addr
+        b.awvalid.value = 1
+        b.wvalid.value = 1
+        for w in words:
+            wdata.value = w
+            await rise
+            if int(bresp.value):
+                raise AssertionError(f"write {addr:#x} <- {w:#010x}: response {int(bresp.value)}")
+        b.awvalid.value = 0
+        b.wvalid.value = 0
+        self.writes += len(words)
+
+    async def read(self, addr: int) -> int:
+        b = self.b
+        b.araddr.value = addr
+        b.arvalid.value = 1
+        await RisingEdge(self.clk)
+        b.arvalid.value = 0
+        await ReadOnly()
+        if not int(b.rvalid.value) or int(b.rresp.value) != 0:
+            raise AssertionError(f"read {addr:#x}: rvalid {int(b.rvalid.value)} rresp {int(b.rresp.value)}")
+        v = int(b.rdata.value)
+        await RisingEdge(self.clk)
+        self.reads += 1
+        return v
+
+    async def poll_clear(self, addr: int, bit: int, limit: int = 100_000) -> int:
+        """Read ``addr`` until bit ``bit`` is 0; returns the number of reads."""
+        for n in range(1, limit + 1):
+            if not (await self.read(addr) >> bit) & 1:
+                return n
+        raise AssertionError(f"bit {bit} of {addr:#x} stayed set for {limit} reads")
+
+
+def _progress(path: str | None, done: int, total: int) -> None:
+    if path:
+        Path(path).write_text(f"{done} {total}\n")
+
+
+@cocotb.test()
+async def cosim_training(dut):
+    """Train the digits MLP for ``samples`` samples through both accelerators; compare everything."""
+    tc = test_config()
+    cfg = CosimConfig(**tc.get("cosim", {}))
+    progress = tc.get("progress_file")
+    t_setup = time.perf_counter()
+    nets = Networks(cfg)
+    params = nets.params
+    maps = [accelerator_register_map(p, fifo_depth=16, adc_width=ADC_WIDTH) for p in params]
+    upd_addr = [m["update"].addr for m in maps]
+    st_addr = [m["status"].addr for m in maps]
+    busy_bit = maps[0]["status"].field("busy").offset
+    assert all(m["status"].field("busy").offset == busy_bit for m in maps)
+
+    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+    dut.rst.value = 1
+    ports = [Prefixed(dut, f"{name}__") for name in LAYERS]
+    for p in ports:
+        p.adc.value = 0
+    bus = [FastAxil(dut, f"{name}__", dut.clk) for name in LAYERS]
+    await ClockCycles(dut.clk, 3)
+    dut.rst.value = 0
+    await RisingEdge(dut.clk)
+    counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
+    xas = nets.arrays()
+    models = [ArrayModel(p, xa, counter=counter, latency=LATENCY).start() for p, xa in zip(ports, xas)]
+    setup_s = time.perf_counter() - t_setup
+
+    stimulus: list[list[list[int]]] = []
+    pulse_mm, req_mm, requests, polls = 0, 0, 0, 0
+    first_mm: list[str] = []
+    seen = [0, 0]
+    host_s = host_cpu = 0.0
+    c0 = counter.cycle
+    t0 = time.perf_counter()
+    p0 = time.process_time()
+    for n in range(cfg.samples):
+        th, tp = time.perf_counter(), time.process_time()
+        nets.load_host(xas)
+        hreq, greq, gprog = nets.step(n)
+        words = [update_words(p, r) for p, r in zip(params, hreq)]
+        stimulus.append(words)
+        for layer in range(len(LAYERS)):
+            if hreq[layer] != greq[layer]:
+                req_mm += 1
+                first_mm.append(f"sample {n} {LAYERS[layer]}: host requests differ from the golden's")
+        host_s += time.perf_counter() - th
+        host_cpu += time.process_time() - tp
+
+        tasks = [cocotb.start_soon(bus[k].write_stream(upd_addr[k], words[k])) for k in range(len(LAYERS))]
+        for t in tasks:
+            await t
+        for k in range(len(LAYERS)):
+            polls += await bus[k].poll_clear(st_addr[k], busy_bit)
+
+        th, tp = time.perf_counter(), time.process_time()
+        for k, (p, mdl) in enumerate(zip(params, models)):
+            got = mdl.pulses[seen[k]:]
+            seen[k] = len(mdl.pulses)
+            want = []
+            for pr in gprog[k]:
+                ps = [(q.cycle, q.row, q.phys_col, q.polarity) for q in pulses_for(p, pr)]
+                want.append(ps)
+            flat = [w for ps in want for w in ps]
+            bad = len(got) != len(flat)
+            i = 0
+            for ps in want:
+                if bad:
+                    break
+                base_w, base_g = ps[0][0], got[i].cycle
+                for w in ps:
+                    g = got[i]
+                    if (g.row, g.phys_col, g.polarity) != w[1:] or g.cycle - base_g != w[0] - base_w:
+                        bad = True
+                        first_mm.append(f"sample {n} {LAYERS[k]} pulse {i}: got {g}, want {w} "
+                                        f"(cycle offset in its request {g.cycle - base_g} vs {w[0] - base_w})")
+                        break
+                    i += 1
+            if bad:
+                pulse_mm += max(1, abs(len(got) - len(flat)))
+                if len(got) != len(flat):
+                    first_mm.append(f"sample {n} {LAYERS[k]}: {len(got)} pulses, golden {len(flat)}")
+        host_s += time.perf_counter() - th
+        host_cpu += time.process_time() - tp
+        if progress and (n % max(1, cfg.samples // 100) == 0 or n == cfg.samples - 1):
+            _progress(progress, n + 1, cfg.samples)
+    train_wall = time.perf_counter() - t0
+    train_cpu = time.process_time() - p0
+    cycles = counter.cycle - c0
+
+    # --- conductances, pulse counters, line invariants ----------------------------------------------------
+    g_mm = 0
+    for arr, xa in zip(nets.golden.layers, xas):
+        sl = slice(arr.id_base, arr.id_base + arr.n_devices)
+        g_mm += int(np.count_nonzero(xa.g_flat != nets.golden.store.g[sl]))
+        g_mm += int(np.count_nonzero(xa.k != nets.golden.store.k[sl]))
+    viol = 0
+    for p, mdl in zip(params, models):
+        mdl.check_windows(width=p.timing.width)
+        viol += len(mdl.violations)
+        first_mm += mdl.violations[:3]
+
+    # --- counters ------------------------------------------------------------------------------------------
+    cnt_mm = 0
+    n_pulses = [len(m.pulses) for m in models]
+    for k, m in enumerate(maps):
+        pc = await bus[k].read(m["pulse_count"].addr)
+        rc = await bus[k].read(m["request_count"].addr)
+        want_rc = sum(sum(1 for w in s[k] if not (w >> 31) & 1) for s in stimulus)
+        if pc != n_pulses[k] or rc != want_rc:
+            cnt_mm += 1
+            first_mm.append(f"{LAYERS[k]}: PULSE_COUNT {pc} (array saw {n_pulses[k]}), REQUEST_COUNT {rc} "
+                            f"(sent {want_rc})")
+        requests += rc
+
+    # --- read back through READ_REQ / READ_DATA --------------------------------------------------------------
+    rd_mm, n_reads = 0, 0
+    model = nets.golden.model
+    for k, (p, m, arr) in enumerate(zip(params, maps, nets.golden.layers)):
+        rreq, rdat = m["read_req"], m["read_data"]
+        for row, pc in read_cells(p, cfg.read_cells):
+            await bus[k].write_stream(rreq.addr, [rreq.encode(row=row, phys_col=pc)])
+            while True:
+                f = rdat.decode(await bus[k].read(rdat.addr))
+                if f["valid"]:
+                    break
+            dev = row * p.phys_cols + pc
+            gid = arr.id_base + dev
+            r_idx = int(xas[k].r[dev]) - 1          # the array model counted this read already
+            g_read = model.read(nets.golden.store.g[gid:gid + 1], np.array([gid], dtype=np.uint64),
+                                np.array([r_idx], dtype=np.uint64))[0]
+            code = xas[k].adc_code(float(g_read))
+            n_reads += 1
+            if f["data"] != code or f["err"]:
+                rd_mm += 1
+                first_mm.append(f"{LAYERS[k]} read ({row}, {pc}): READ_DATA {f}, golden code {code}")
+
+    # --- accuracy ------------------------------------------------------------------------------------------
+    nets.load_host(xas)
+    acc, gacc = nets.accuracy(nets.host), nets.accuracy(nets.golden)
+    mism = pulse_mm + req_mm + g_mm + rd_mm + cnt_mm + viol + int(acc != gacc)
+    sim_s = train_wall - host_s
+    res = {
+        "samples": cfg.samples, "network": f"{nets.data.n_inputs}-{cfg.hidden}-{nets.data.n_classes}",
+        "devices": cfg.devices, "seed": cfg.seed, "lr": cfg.lr,
+        "requests": int(requests), "pulses": int(sum(n_pulses)), "pulses_per_layer": n_pulses,
+        "golden_pulses": int(sum(a.pulse_total for a in nets.golden.layers)) - nets.program_pulses,
+        "cycles": int(cycles), "axi_writes": int(sum(b.writes for b in bus)), "status_polls": int(polls),
+        "reads": n_reads,
+        "mismatches": int(mism), "pulse_mismatches": int(pulse_mm), "request_mismatches": int(req_mm),
+        "conductance_mismatches": int(g_mm), "read_mismatches": int(rd_mm), "counter_mismatches": int(cnt_mm),
+        "violations": int(viol), "accuracy": acc, "golden_accuracy": gacc, "first_mismatches": first_mm[:10],
+        "wall_seconds": train_wall, "host_seconds": host_s, "sim_seconds": sim_s, "setup_seconds": setup_s,
+        "cpu_seconds": train_cpu, "host_cpu_seconds": host_cpu, "sim_cpu_seconds": train_cpu - host_cpu,
+        "cycles_per_second": cycles / sim_s if sim_s > 0 else 0.0,
+        "samples_per_second": cfg.samples / sim_s if sim_s > 0 else 0.0,
+        "end_to_end_samples_per_second": cfg.samples / train_wall,
+        "addresses": {"update": upd_addr, "status": st_addr, "busy_bit": busy_bit},
+    }
+    if tc.get("stimulus"):
+        write_stimulus(Path(tc["stimulus"]), {"update": upd_addr[0], "status": st_addr[0], "busy_bit": busy_bit},
+                       stimulus)
+        assert upd_addr[0] == upd_addr[1] and st_addr[0] == st_addr[1]
+        Path(tc["stimulus"]).with_suffix(".pulses.txt").write_text(
+            "\n".join(" ".join(f"{q.cycle + LATENCY - c0} {q.row} {q.phys_col} {q.polarity}" for q in m.pulses)
+                      for m in models) + "\n")
+    if tc.get("result"):
+        Path(tc["result"]).write_text(json.dumps(res, indent=2))
+    dut._log.info(json.dumps({k: v for k, v in res.items() if k != "first_mismatches"}))
+    assert mism == 0, f"seed {cfg.seed}: {mism} mismatches; first: {first_mm[:5]}"
