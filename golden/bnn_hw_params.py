@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .params import ConfigError, bits_for, check_choice, check_int
+from .checks import ConfigError, bits_for, check_choice, check_int
 
 MAX_INPUTS = 4096
 MAX_NEURONS = 4096

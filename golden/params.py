@@ -1,7 +1,7 @@
 """The one parameter tree that feeds both the golden model and the Amaranth generators.
 
-Every field is checked once, here, by :func:`validate` (called from each dataclass's
-``__post_init__``); an out-of-range value raises :class:`ConfigError` naming the dotted field and
+Every field is checked once, in its dataclass's ``__post_init__`` (helpers in
+:mod:`golden.checks`); an out-of-range value raises :class:`ConfigError` naming the dotted field and
 its allowed range. Nothing is clamped silently.
 
 Physical layout of a synapse array (shared by golden and RTL)
@@ -16,46 +16,16 @@ import math
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
 
-
-class ConfigError(ValueError):
-    """A parameter is out of its allowed range; the message names the field and the range."""
-
-
-def bits_for(n: int) -> int:
-    """Width in bits of an unsigned signal that holds values ``0 .. n-1`` (at least 1)."""
-    return max(1, (n - 1).bit_length())
-
-
-def check_int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is an int in ``[lo, hi]``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer, got {value!r}")
-    if value < lo or (hi is not None and value > hi):
-        rng = f"[{lo}, {hi}]" if hi is not None else f">= {lo}"
-        raise ConfigError(f"{name} = {value} is out of range: allowed {rng}")
-
-
-def check_float(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is a real number in ``[lo, hi]`` (or ``(lo, hi]``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        raise ConfigError(f"{name} must be a number, got {value!r}")
-    if value < lo or value > hi or (lo_open and value == lo):
-        rng = f"{'(' if lo_open else '['}{lo}, {hi}]"
-        raise ConfigError(f"{name} = {value} is out of range: allowed {rng}")
-
-
-def check_choice(name: str, value: Any, choices: tuple) -> None:
-    """Raise :class:`ConfigError` unless ``value`` is one of ``choices``."""
-    if value not in choices:
-        raise ConfigError(f"{name} = {value!r} is not allowed: choose one of {list(choices)}")
-
-
-def check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
-
+from .bnn_hw_params import BnnHwParams
+from .checks import (  # noqa: F401  (re-exported: the checks are part of the parameter API)
+    ConfigError,
+    bits_for,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+)
 
 MAX_ROWS = 4096
 MAX_COLS = 4096
@@ -206,12 +176,15 @@ class AccelParams:
     synapse: SynapseParams = field(default_factory=SynapseParams)
     update: UpdateParams = field(default_factory=UpdateParams)
     timing: TimingParams = field(default_factory=TimingParams)
+    #: Optional BNN datapath (XnorPopcount, SenseAmpSequencer, BnnLayerEngine); a ``[bnn]`` TOML
+    #: section adds it to the accelerator top. Its fields and ranges: :class:`golden.bnn_hw_params.BnnHwParams`.
+    bnn: BnnHwParams | None = None
 
     def __post_init__(self):
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, f.default_factory):  # type: ignore[arg-type]
-                raise ConfigError(f"{f.name} must be a {f.default_factory.__name__}, got {type(v).__name__}")
+        for name, cls in SECTIONS.items():
+            v = getattr(self, name)
+            if not (isinstance(v, cls) or (name in OPTIONAL_SECTIONS and v is None)):
+                raise ConfigError(f"{name} must be a {cls.__name__}, got {type(v).__name__}")
         if self.phys_cols > MAX_COLS * 4:
             raise ConfigError(
                 f"array.cols * synapse devices per synapse = {self.phys_cols} physical columns is out of "
@@ -241,17 +214,29 @@ class AccelParams:
 
     def with_(self, **sections: dict) -> "AccelParams":
         """Copy with some fields changed: ``p.with_(synapse={"devices": 8, "increment": 3})``."""
-        new = {name: replace(getattr(self, name), **kv) for name, kv in sections.items()}
+        new = {}
+        for name, kv in sections.items():
+            cur = getattr(self, name)
+            new[name] = SECTIONS[name](**kv) if cur is None else replace(cur, **kv)
         return replace(self, **new)
 
     def to_dict(self) -> dict:
-        return {f.name: {g.name: getattr(getattr(self, f.name), g.name) for g in fields(getattr(self, f.name))}
-                for f in fields(self)}
+        out = {}
+        for name in SECTIONS:
+            sec = getattr(self, name)
+            if sec is not None:
+                out[name] = {g.name: getattr(sec, g.name) for g in fields(sec)}
+        return out
+
+
+SECTIONS = {"array": ArrayParams, "synapse": SynapseParams, "update": UpdateParams, "timing": TimingParams,
+            "bnn": BnnHwParams}
+OPTIONAL_SECTIONS = ("bnn",)
 
 
 def params_from_dict(d: dict) -> AccelParams:
     """Build an :class:`AccelParams` from nested dicts; unknown sections or keys are errors."""
-    known = {f.name: f.default_factory for f in fields(AccelParams)}
+    known = SECTIONS
     sections = {}
     for name, kv in d.items():
         if name not in known:

@@ -42,9 +42,9 @@ from functools import partial
 from pathlib import Path
 
 import numpy as np
-from amaranth import Module
+from amaranth import Array, Module, Mux, Signal
 from amaranth.lib import wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from golden.crossbar_array import CrossbarArray
 from golden.device import DeviceModel
@@ -56,6 +56,8 @@ from golden.transactions import ProgramRequest, UpdateRequest
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("l1", "l2")
 ADC_WIDTH = 8
+#: words per AxilSequencer batch
+SEQ_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -116,25 +118,136 @@ def layer_params(cfg: CosimConfig, n_in: int = 64, n_out: int = 10) -> list[Acce
 
 
 # --- the chip ------------------------------------------------------------------------------------------
+#: AXI4-Lite members driven by the manager (the others are driven by the subordinate)
+_AXIL_FROM_MANAGER = ("awaddr", "awvalid", "wdata", "wstrb", "wvalid", "bready", "araddr", "arvalid", "rready")
+
+
+class AxilSequencer(wiring.Component):
+    """Testbench-side AXI4-Lite manager that writes a batch of words to one address, then optionally
+    polls a status bit until it is 0 -- so the Python side wakes once per batch, not once per write.
+
+    Protocol (the same as :class:`tb.cosim_training_tb.FastAxil`, cycle for cycle, once started):
+    AWVALID/WVALID are high while words remain; word ``j + 1`` is presented in the cycle in which
+    BVALID acknowledges word ``j`` (one write every 2 cycles at best); BREADY and RREADY are held
+    high. Polling: ARVALID for one cycle, RDATA sampled in the next; again in the cycle after if the
+    bit is set.
+
+    Ports
+    -----
+    words : In(32 * depth)
+        The batch; word ``j`` in bits ``32j .. 32j + 31``.
+    n : In(range(depth + 1))
+        Words in the batch.
+    addr, poll_addr : In(addr_width)
+        Write address; status address polled after the batch if ``poll``.
+    poll : In(1)
+    batch : In(8)
+        A batch starts in the cycle after ``batch`` changes (inputs must then hold until ``done``).
+    done : Out(1)
+        High (registered) while idle: after reset and from the cycle after the batch (and its poll)
+        completed; low from the cycle after a batch was started.
+    m_axil : Out(AxiLiteSignature(addr_width))
+        Manager port.
+    """
+
+    def __init__(self, addr_width: int, depth: int, poll_bit: int):
+        from hw.axil_csr import AxiLiteSignature
+        check_int("sequencer depth", depth, 1, 4096)
+        self.depth, self.poll_bit = depth, poll_bit
+        super().__init__({
+            "words": In(32 * depth), "n": In(range(depth + 1)), "addr": In(addr_width),
+            "poll_addr": In(addr_width), "poll": In(1), "batch": In(8), "done": Out(1),
+            "m_axil": Out(AxiLiteSignature(addr_width)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        bus = self.m_axil
+        idx = Signal(range(self.depth + 1))
+        cur = Signal(8)
+        w = Signal(range(self.depth + 2))
+        words = Array(self.words[32 * j:32 * (j + 1)] for j in range(self.depth))
+        m.d.comb += [bus.bready.eq(1), bus.rready.eq(1), bus.wstrb.eq(0xF), bus.awaddr.eq(self.addr),
+                     bus.araddr.eq(self.poll_addr), w.eq(idx + bus.bvalid)]
+        with m.FSM(init="DONE"):
+            with m.State("DONE"):
+                m.d.comb += self.done.eq(1)
+                with m.If(self.batch != cur):
+                    m.d.sync += [cur.eq(self.batch), idx.eq(0)]
+                    m.next = "WRITE"
+            with m.State("WRITE"):
+                with m.If(w < self.n):
+                    m.d.comb += [bus.awvalid.eq(1), bus.wvalid.eq(1), bus.wdata.eq(words[w])]
+                with m.If(bus.bvalid):
+                    m.d.sync += idx.eq(w)
+                with m.If(w >= self.n):
+                    with m.If(self.poll):
+                        m.next = "POLL_AR"
+                    with m.Else():
+                        m.next = "DONE"
+            with m.State("POLL_AR"):
+                m.d.comb += bus.arvalid.eq(1)
+                m.next = "POLL_R"
+            with m.State("POLL_R"):
+                with m.If(bus.rdata[self.poll_bit]):
+                    m.next = "POLL_AR"
+                with m.Else():
+                    m.next = "DONE"
+        return m
+
+
 class CosimTop(wiring.Component):
     """Two accelerator tops side by side, one per MLP layer (ports ``l1__*`` and ``l2__*``).
 
-    Each member is the full :class:`hw.accelerator.Accelerator` port (``s_axil``, array port, ``irq``);
-    the two share ``clk`` and ``rst`` only.
+    Each member is the full :class:`hw.accelerator.Accelerator` port (``s_axil``, array port, ``irq``)
+    plus ``seq`` (an :class:`AxilSequencer`'s batch inputs) and ``seq_en``: while ``seq_en`` is high
+    the sequencer, not ``s_axil``, drives the accelerator's bus (``s_axil`` then sees no responses).
+    The two layers share ``clk`` and ``rst`` only.
     """
 
-    def __init__(self, params: list[AccelParams]):
+    def __init__(self, params: list[AccelParams], seq_depth: int = SEQ_DEPTH):
         from hw.accelerator import Accelerator
         if len(params) != len(LAYERS):
             raise ConfigError(f"CosimTop needs {len(LAYERS)} layer parameter sets, got {len(params)}")
         self.tops = [Accelerator(p, adc_width=ADC_WIDTH) for p in params]
-        super().__init__({name: Out(t.signature) for name, t in zip(LAYERS, self.tops)})
+        self.seqs = []
+        members = {}
+        for name, t in zip(LAYERS, self.tops):
+            busy = t.regmap["status"].field("busy").offset
+            seq = AxilSequencer(t.regmap.addr_width, seq_depth, busy)
+            self.seqs.append(seq)
+            seq_in = {k: v for k, v in seq.signature.members.items() if k not in ("m_axil",)}
+            members[name] = Out(wiring.Signature({**dict(t.signature.members.items()),
+                                                  "seq": Out(wiring.Signature(seq_in)), "seq_en": In(1)}))
+        super().__init__(members)
 
     def elaborate(self, platform):
         m = Module()
-        for name, top in zip(LAYERS, self.tops):
+        for name, top, seq in zip(LAYERS, self.tops, self.seqs):
             m.submodules[name] = top
-            wiring.connect(m, wiring.flipped(getattr(self, name)), top)
+            m.submodules[f"{name}_seq"] = seq
+            port = getattr(self, name)
+            for mname, member in top.signature.members.items():
+                if mname == "s_axil":
+                    continue
+                if member.flow == wiring.In:
+                    m.d.comb += getattr(top, mname).eq(getattr(port, mname))
+                else:
+                    m.d.comb += getattr(port, mname).eq(getattr(top, mname))
+            for mname, member in seq.signature.members.items():
+                if mname == "m_axil":
+                    continue
+                if member.flow == wiring.In:
+                    m.d.comb += getattr(seq, mname).eq(getattr(port.seq, mname))
+                else:
+                    m.d.comb += getattr(port.seq, mname).eq(getattr(seq, mname))
+            ext, sq, s = port.s_axil, seq.m_axil, top.s_axil
+            en = port.seq_en
+            for sig in _AXIL_FROM_MANAGER:
+                m.d.comb += getattr(s, sig).eq(Mux(en, getattr(sq, sig), getattr(ext, sig)))
+            for sig in ("awready", "wready", "bresp", "bvalid", "arready", "rdata", "rresp", "rvalid"):
+                v = getattr(s, sig)
+                m.d.comb += [getattr(sq, sig).eq(Mux(en, v, 0)), getattr(ext, sig).eq(Mux(en, 0, v))]
         return m
 
 
@@ -246,9 +359,11 @@ def expected_pulses(params: AccelParams, prog: list[ProgramRequest]) -> list[tup
 
 # --- stimulus file for the C++ harness ------------------------------------------------------------------
 def write_stimulus(path: Path, addrs: dict, samples: list[list[list[int]]]) -> None:
-    """Text stimulus: a header with the register addresses, then per sample ``S n1 n2`` and the words
-    (hex) of port l1 then port l2."""
-    lines = [f"A {addrs['update']} {addrs['status']} {addrs['busy_bit']}", f"N {len(samples)}"]
+    """Text stimulus: a header (``A`` UPDATE address, STATUS address, BUSY bit, sequencer depth, mode
+    1 = batches through the :class:`AxilSequencer` / 0 = direct writes), then per sample ``S n1 n2`` and
+    the words (hex) of port l1 then port l2."""
+    lines = [f"A {addrs['update']} {addrs['status']} {addrs['busy_bit']} {addrs['seq_depth']} {addrs['mode']}",
+             f"N {len(samples)}"]
     for words in samples:
         lines.append("S " + " ".join(str(len(w)) for w in words))
         for w in words:
@@ -258,9 +373,17 @@ def write_stimulus(path: Path, addrs: dict, samples: list[list[list[int]]]) -> N
 
 # --- running it ------------------------------------------------------------------------------------------
 def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool = False,
-              waves: bool | None = None) -> dict:
+              waves: bool | None = None, driver: str = "batch") -> dict:
     """Build :class:`CosimTop`, run :mod:`tb.cosim_training_tb` under Verilator; returns its result dict
-    (see :func:`tb.cosim_training_tb.cosim_training`), with ``build_seconds`` and ``run_seconds``."""
+    (see :func:`tb.cosim_training_tb.cosim_training`), with ``build_seconds`` and ``run_seconds``.
+
+    ``driver``: ``"batch"`` (default) loads ``SEQ_DEPTH`` UPDATE words at a time into the
+    :class:`AxilSequencer` in front of each AXI port (one Python wake-up per batch); ``"python"``
+    drives every AXI write from Python (:class:`tb.cosim_training_tb.FastAxil`, one wake-up per write).
+    Both give the same bus protocol; the sequencer starts each batch one cycle later.
+    """
+    if driver not in ("batch", "python"):
+        raise ConfigError(f"driver = {driver!r} is not allowed: choose 'batch' or 'python'")
     from tb.runner import run_cocotb
 
     out_dir = Path(out_dir) if out_dir is not None else ROOT / "build" / "cosim"
@@ -280,7 +403,7 @@ def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool =
     try:
         res = run_cocotb(top, toplevel="cosim_top", test_module="tb.cosim_training_tb", waves=waves,
                          config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
-                                 "progress_file": str(prog) if progress else None})
+                                 "progress_file": str(prog) if progress else None, "driver": driver})
     finally:
         stop.set()
         if watcher is not None:

@@ -25,7 +25,7 @@ from golden.crossbar_addressing import LATENCY
 from golden.pulse_scheduler import pulses_for
 from golden.register_map import accelerator_register_map
 from tb.array_model import ArrayModel
-from tb.cosim import ADC_WIDTH, LAYERS, CosimConfig, Networks, Prefixed, read_cells, update_words, write_stimulus
+from tb.cosim import ADC_WIDTH, LAYERS, SEQ_DEPTH, CosimConfig, Networks, Prefixed, read_cells, update_words, write_stimulus
 from tb.runner import test_config
 from tb.stream import CycleCounter
 
@@ -91,6 +91,35 @@ class FastAxil:
         raise AssertionError(f"bit {bit} of {addr:#x} stayed set for {limit} reads")
 
 
+class Sequencer:
+    """Python side of :class:`tb.cosim.AxilSequencer`: one wake-up per batch of ``SEQ_DEPTH`` words
+    (the last batch of a sample also polls STATUS.BUSY in hardware)."""
+
+    def __init__(self, port, addr: int, poll_addr: int):
+        self.p = port
+        self.done = RisingEdge(port.seq__done)
+        self.batch = 0
+        self.batches = 0
+        port.seq__addr.value = addr
+        port.seq__poll_addr.value = poll_addr
+        port.seq__batch.value = 0
+        port.seq__n.value = 0
+        port.seq__poll.value = 0
+        port.seq__words.value = 0
+
+    async def run(self, words: list[int]) -> None:
+        p = self.p
+        for j in range(0, len(words), SEQ_DEPTH):
+            chunk = words[j:j + SEQ_DEPTH]
+            p.seq__words.value = int.from_bytes(np.asarray(chunk, dtype="<u4").tobytes(), "little")
+            p.seq__n.value = len(chunk)
+            p.seq__poll.value = int(j + SEQ_DEPTH >= len(words))
+            self.batch = (self.batch + 1) & 0xFF
+            p.seq__batch.value = self.batch
+            self.batches += 1
+            await self.done
+
+
 def _progress(path: str | None, done: int, total: int) -> None:
     if path:
         Path(path).write_text(f"{done} {total}\n")
@@ -120,6 +149,10 @@ async def cosim_training(dut):
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
+    batch_mode = tc.get("driver", "batch") == "batch"
+    seqs = [Sequencer(p, upd_addr[k], st_addr[k]) for k, p in enumerate(ports)]
+    for p in ports:
+        p.seq_en.value = int(batch_mode)
     counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
     xas = nets.arrays()
     models = [ArrayModel(p, xa, counter=counter, latency=LATENCY).start() for p, xa in zip(ports, xas)]
@@ -146,11 +179,16 @@ async def cosim_training(dut):
         host_s += time.perf_counter() - th
         host_cpu += time.process_time() - tp
 
-        tasks = [cocotb.start_soon(bus[k].write_stream(upd_addr[k], words[k])) for k in range(len(LAYERS))]
-        for t in tasks:
-            await t
-        for k in range(len(LAYERS)):
-            polls += await bus[k].poll_clear(st_addr[k], busy_bit)
+        if batch_mode:
+            tasks = [cocotb.start_soon(seqs[k].run(words[k])) for k in range(len(LAYERS))]
+            for t in tasks:
+                await t
+        else:
+            tasks = [cocotb.start_soon(bus[k].write_stream(upd_addr[k], words[k])) for k in range(len(LAYERS))]
+            for t in tasks:
+                await t
+            for k in range(len(LAYERS)):
+                polls += await bus[k].poll_clear(st_addr[k], busy_bit)
 
         th, tp = time.perf_counter(), time.process_time()
         for k, (p, mdl) in enumerate(zip(params, models)):
@@ -199,6 +237,8 @@ async def cosim_training(dut):
         viol += len(mdl.violations)
         first_mm += mdl.violations[:3]
 
+    for p in ports:
+        p.seq_en.value = 0
     # --- counters ------------------------------------------------------------------------------------------
     cnt_mm = 0
     n_pulses = [len(m.pulses) for m in models]
@@ -255,10 +295,11 @@ async def cosim_training(dut):
         "samples_per_second": cfg.samples / sim_s if sim_s > 0 else 0.0,
         "end_to_end_samples_per_second": cfg.samples / train_wall,
         "addresses": {"update": upd_addr, "status": st_addr, "busy_bit": busy_bit},
+        "driver": "batch" if batch_mode else "python", "batches": int(sum(q.batches for q in seqs)),
     }
     if tc.get("stimulus"):
-        write_stimulus(Path(tc["stimulus"]), {"update": upd_addr[0], "status": st_addr[0], "busy_bit": busy_bit},
-                       stimulus)
+        write_stimulus(Path(tc["stimulus"]), {"update": upd_addr[0], "status": st_addr[0], "busy_bit": busy_bit,
+                                              "seq_depth": SEQ_DEPTH, "mode": int(batch_mode)}, stimulus)
         assert upd_addr[0] == upd_addr[1] and st_addr[0] == st_addr[1]
         Path(tc["stimulus"]).with_suffix(".pulses.txt").write_text(
             "\n".join(" ".join(f"{q.cycle + LATENCY - c0} {q.row} {q.phys_col} {q.polarity}" for q in m.pulses)

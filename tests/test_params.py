@@ -69,3 +69,14 @@ def test_with_copies_and_validates():
     assert p.synapse.devices == 8 and AccelParams().synapse.devices == 4
     with pytest.raises(ConfigError):
         AccelParams().with_(synapse={"devices": 8, "increment": 4})
+
+
+def test_optional_bnn_section(tmp_path):
+    assert AccelParams().bnn is None and "bnn" not in AccelParams().to_dict()
+    f = tmp_path / "b.toml"
+    f.write_text("[array]\nrows = 16\ncols = 160\ncell = \"2T2R\"\n[bnn]\ninputs = 23\nbias_cells = 2\nneurons = 9\nbank = 3\n")
+    p = load_config(f)
+    assert p.bnn.cells == 25 and p.to_dict()["bnn"]["neurons"] == 9
+    assert params_from_dict(p.to_dict()) == p
+    with pytest.raises(ConfigError, match=r"bnn\.bank"):
+        params_from_dict({"bnn": {"neurons": 3, "bank": 4}})

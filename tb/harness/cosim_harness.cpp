@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <fstream>
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -62,9 +63,9 @@ int main(int argc, char** argv) {
     int repeat = argc > 3 ? std::atoi(argv[3]) : 1;
     std::ifstream in(argv[1]);
     std::string tag;
-    unsigned upd_addr = 0, st_addr = 0, busy_bit = 0;
+    unsigned upd_addr = 0, st_addr = 0, busy_bit = 0, seq_depth = 0, mode = 0;
     size_t nsamples = 0;
-    in >> tag >> upd_addr >> st_addr >> busy_bit;
+    in >> tag >> upd_addr >> st_addr >> busy_bit >> seq_depth >> mode;
     in >> tag >> nsamples;
     std::vector<Sample> samples(nsamples);
     for (auto& s : samples) {
@@ -116,9 +117,45 @@ int main(int argc, char** argv) {
         counting = true;   // cycle 0 is the period after the first edge with reset released
         cycle = 0;
 
+        L1(seq_en) = mode; L2(seq_en) = mode;
+        L1(seq___05Faddr) = upd_addr; L2(seq___05Faddr) = upd_addr;
+        L1(seq___05Fpoll_addr) = st_addr; L2(seq___05Fpoll_addr) = st_addr;
+        uint8_t batch[2] = {0, 0};
+        // load batch j of port k's words into its sequencer (SEQ_DEPTH words; poll on the last batch)
+        auto load = [&](int k, const std::vector<uint32_t>& w, size_t j) {
+            size_t n = std::min<size_t>(seq_depth, w.size() - j);
+            bool poll = j + seq_depth >= w.size();
+            batch[k] = uint8_t(batch[k] + 1);
+            auto& words = k == 0 ? L1(seq___05Fwords) : L2(seq___05Fwords);
+            for (size_t i = 0; i < n; ++i) words[i] = w[j + i];
+            if (k == 0) { L1(seq___05Fn) = n; L1(seq___05Fpoll) = poll; L1(seq___05Fbatch) = batch[k]; }
+            else { L2(seq___05Fn) = n; L2(seq___05Fpoll) = poll; L2(seq___05Fbatch) = batch[k]; }
+        };
+
         auto t0 = std::chrono::steady_clock::now();
         std::clock_t c0 = std::clock();
-        for (const auto& s : samples) {
+        if (mode == 1) {
+            for (const auto& s : samples) {
+                size_t next[2] = {0, 0};
+                bool active[2] = {true, true};
+                for (int k = 0; k < 2; ++k) { load(k, s.w[k], 0); next[k] = seq_depth; }
+                uint8_t prev_done[2] = {L1(seq___05Fdone), L2(seq___05Fdone)};
+                while (active[0] || active[1]) {
+                    tick();
+                    uint8_t d[2] = {L1(seq___05Fdone), L2(seq___05Fdone)};
+                    for (int k = 0; k < 2; ++k) {
+                        if (active[k] && d[k] && !prev_done[k]) {
+                            if (next[k] < s.w[k].size()) { load(k, s.w[k], next[k]); next[k] += seq_depth; }
+                            else active[k] = false;
+                        }
+                        prev_done[k] = d[k];
+                    }
+                }
+            }
+        }
+        const std::vector<Sample> none;
+        const std::vector<Sample>& direct = mode == 1 ? none : samples;
+        for (const auto& s : direct) {
             size_t idx[2] = {0, 0};
             bool active[2] = {!s.w[0].empty(), !s.w[1].empty()};
             L1(s_axil___05Fawaddr) = upd_addr; L2(s_axil___05Fawaddr) = upd_addr;
