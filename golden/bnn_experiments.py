@@ -5,14 +5,24 @@ comparison and the IR-drop comparison with a current-summing crossbar. Pure nume
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 import numpy as np
 
-from .bnn_hardware import (AUTHORS_A, AUTHORS_B, BnnHardware, HardwareConfig, authors_ab,
-                           bridge_error_probability, full_range_error, physical_perr,
-                           physical_perr_monte_carlo, physical_sigma_delta, sa_error_probability, sa_sigma)
-from .bnn_params import BnnTrainParams, BridgeParams, NeuronParams, n_bias_cells
+from .bnn_hardware import (
+    AUTHORS_A,
+    AUTHORS_B,
+    BnnHardware,
+    HardwareConfig,
+    authors_ab,
+    bridge_error_probability,
+    full_range_error,
+    physical_perr,
+    physical_perr_monte_carlo,
+    physical_sigma_delta,
+    sa_error_probability,
+    sa_sigma,
+)
+from .bnn_params import BnnTrainParams, BridgeParams, NeuronParams
 from .bnn_training import BnnModel, binarize_images, blas_threads, load_or_train, random_model
 
 
@@ -112,7 +122,7 @@ def crossbar_predict(model: BnnModel, x_bits: np.ndarray, xbar, tile: int = 16, 
     return np.concatenate(preds), (flips / np.maximum(count, 1)).tolist()
 
 
-def decision_error_vs_fan_in(fan_ins=(32, 64, 128, 256, 512, 1024, 2048), neurons: int = 64, images: int = 200,
+def decision_error_vs_fan_in(fan_ins=(32, 64, 128, 256, 512, 1024, 2048), neurons: int = 128, images: int = 200,
                              seed: int = 0, r_wires=(1.0, 2.5, 10.0), check_2d_upto: int = 512,
                              progress: bool = False) -> list[dict]:
     """Decision-error rate of one random BNN layer (uniform weight/input bits, thresholds uniform in the
@@ -192,5 +202,13 @@ def bridge_ber_summary(bridge: BridgeParams | None = None) -> dict:
     return bridge_error_probability(bridge)
 
 
-__all__ = ["hardware_accuracy", "ber_sweep", "clock_sweep", "error_model_curves", "crossbar_predict",
-           "decision_error_vs_fan_in", "accuracy_vs_fan_in", "bridge_ber_summary", "n_bias_cells", "replace"]
+__all__ = [
+    "accuracy_vs_fan_in",
+    "ber_sweep",
+    "bridge_ber_summary",
+    "clock_sweep",
+    "crossbar_predict",
+    "decision_error_vs_fan_in",
+    "error_model_curves",
+    "hardware_accuracy",
+]

@@ -234,4 +234,4 @@ def n_bias_cells(n_inputs: int, bias_fraction: float = 0.05) -> int:
     return 2 * int(round(bias_fraction * n_inputs, 9)) + (1 if n_inputs % 2 == 0 else 0)
 
 
-__all__ = ["BnnTrainParams", "BridgeParams", "NeuronParams", "BnnParams", "n_bias_cells", "parse_hidden"]
+__all__ = ["BnnParams", "BnnTrainParams", "BridgeParams", "NeuronParams", "n_bias_cells", "parse_hidden"]

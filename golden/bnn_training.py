@@ -31,6 +31,7 @@ exactly over the training set with inference-mode (binary) activations and folde
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import time
@@ -214,7 +215,7 @@ class BnnModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "BnnModel":
+    def load(cls, path: str | Path) -> BnnModel:
         with np.load(Path(path)) as z:
             meta = json.loads(str(z["meta"]))
             n = meta.pop("n_layers")
@@ -241,7 +242,7 @@ def random_model(sizes: list[int], seed: int = 0, bias_fraction: float = 0.05) -
         raise ConfigError(f"sizes = {sizes!r} must have at least an input and an output size")
     gen = np.random.default_rng(seed)
     layers, raw = [], []
-    for i, (fi, fo) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (fi, fo) in enumerate(itertools.pairwise(sizes)):
         w = gen.integers(0, 2, (fo, fi), dtype=np.uint8)
         if i == len(sizes) - 2:
             layers.append((w, None))
@@ -397,7 +398,7 @@ def _train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=No
 
     sizes = [x_tr.shape[1], *params.hidden, n_classes]
     latent = []
-    for fi, fo in zip(sizes[:-1], sizes[1:]):
+    for fi, fo in itertools.pairwise(sizes):
         lim = math.sqrt(6.0 / (fi + fo))
         latent.append(rng.uniform(-lim, lim, size=(fo, fi)).astype(np.float32))
     clip_b = [float(n_bias_cells(fi, params.bias_fraction)) for fi in sizes[:-2]]
@@ -495,8 +496,8 @@ def _train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=No
         mdl = net.fold()
         test_acc = _acc_pm1(mdl, x_te, y_te)
         val_acc = _acc_pm1(mdl, x_val, y_val) if x_val is not None else None
-        rec = dict(epoch=epoch + 1, loss=loss_sum / len(y_tr), train_acc=correct / len(y_tr),
-                   test_acc=test_acc, val_acc=val_acc, lr=lr, seconds=time.perf_counter() - t0)
+        rec = {"epoch": epoch + 1, "loss": loss_sum / len(y_tr), "train_acc": correct / len(y_tr),
+               "test_acc": test_acc, "val_acc": val_acc, "lr": lr, "seconds": time.perf_counter() - t0}
         history.append(rec)
         if log is not None:
             log(f"epoch {epoch + 1}/{params.epochs}: loss {rec['loss']:.4f} train {rec['train_acc']:.4f} "
@@ -515,8 +516,8 @@ def _train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=No
     net = FloatBnn([w.copy() for w in latent], mus, alpha, params.bias_fraction)
     model = net.fold()
     sw = _acc_pm1(model, x_te, y_te)
-    model.meta = dict(config=_config_dict(params), software_accuracy=sw, clipped=model.clipped,
-                      history=history, sizes=sizes)
+    model.meta = {"config": _config_dict(params), "software_accuracy": sw, "clipped": model.clipped,
+                  "history": history, "sizes": sizes}
     return TrainResult(model=model, float_net=net, history=history, software_accuracy=sw)
 
 

@@ -57,7 +57,8 @@ sizes and 10 % of the bounds (as in those presets); read noise 2 % + 0.1 uS.
 :data:`RERAM_BINARY` — the same window used as a two-level device, switching probability 0.5 per pulse.
 
 :data:`PCM_NANDAKUMAR` — the published PCM stand-in of Nandakumar et al., 2018 (DESIGN.md §5),
-SET-only with an abrupt RESET: mean dG = m1*G + c1 + A1*P, sigma = m2*G + c2 + A2*P with m1 = -0.084, c1 = 0.880 uS,
+SET-only with an abrupt RESET: mean dG = m1*G + c1 + A1*P, sigma = m2*G + c2 + A2*P with
+m1 = -0.084, c1 = 0.880 uS,
 A1 = 1.40, m2 = 0.091, c2 = 0.260 uS, A2 = 2.15, G in [0.1, 12] uS. We take the pulse
 term P = 0.1 (the unit of P in the published fit is not available to us). The linear mean law is
 mapped onto ``a_set * (1 - x)`` with ``a_set = m1*g_min + c1 + A1*P`` = 1.0116 uS; our slope
@@ -416,7 +417,8 @@ class DeviceModel:
         if dev is None:
             dev = self.per_device(np.broadcast_to(ids, shape))
         tab = np.broadcast_to(dev.tab, shape + (4,))
-        return self.step(np.broadcast_to(g, shape), np.broadcast_to(pol == SET, shape), tab, self.draws(ids, k))
+        return self.step(np.broadcast_to(g, shape), np.broadcast_to(pol == SET, shape), tab,
+                         self.draws(ids, k))
 
     def draws(self, device_ids, pulse_index) -> np.ndarray:
         """The random draw of each pulse: ``rng.normal(seed, STREAM_PULSE_MEAN, id, k)`` (analog) or
@@ -462,7 +464,8 @@ class DeviceModel:
         g = np.array(g, dtype=np.float64)
         ids = np.asarray(device_ids)
         count = np.asarray(count)
-        shape = np.broadcast_shapes(g.shape, ids.shape, np.shape(first_index), np.shape(polarity), count.shape)
+        shape = np.broadcast_shapes(g.shape, ids.shape, np.shape(first_index), np.shape(polarity),
+                                    count.shape)
         g = np.array(np.broadcast_to(g, shape))
         ids = np.broadcast_to(ids, shape)
         k0 = np.broadcast_to(np.asarray(first_index), shape)

@@ -16,9 +16,11 @@ the pulses were applied; rows may come in any order), ``polarity`` 1 = SET / 0 =
 Method (analog mode): per device the bounds are the extreme observed conductances (the model clips
 at them); the mean laws ``a_i (1 - x)**gamma_set`` and ``a_r,i x**gamma_reset`` are fitted by least
 squares on the conductance changes with per-device amplitudes and a shared exponent (searched on a
-grid, then refined), using transitions away from the bound they approach (SET from ``x < 0.7``,
-RESET from ``x > 0.3``) so that clipping does not bias the steps; the device-to-device spreads are
-the standard deviations of the log amplitudes (less their estimation variance) and log bounds; the cycle-to-cycle noise follows from
+grid, then refined), using only transitions from the unsaturated part of the window (SET from
+``0.2 < x < 0.9``, RESET from ``0.1 < x < 0.8``: the noise grows with the step, so clipping at either
+bound would bias the steps and the noise); the device-to-device spreads are
+the standard deviations of the log amplitudes (less their estimation variance) and log bounds;
+the cycle-to-cycle noise follows from
 regressing the squared residuals on the squared mean step (``E r**2 = noise_mult**2 mu**2 +
 noise_add**2``). Binary mode: the two levels per device, and the switching probabilities as the
 fraction of SET (RESET) pulses from the low (high) state that switched.
@@ -68,7 +70,8 @@ def read_csv(path: str | Path) -> PulseData:
         header = [h.strip() for h in header]
         missing = [c for c in COLUMNS if c not in header]
         if missing:
-            raise FitDataError(f"{p}: missing column(s) {missing}; header is {header}, expected {list(COLUMNS)}")
+            raise FitDataError(f"{p}: missing column(s) {missing}; header is {header}, "
+                               f"expected {list(COLUMNS)}")
         cols = [header.index(c) for c in COLUMNS]
         for n, rec in enumerate(reader, start=2):
             try:
@@ -147,9 +150,9 @@ def _fit_law(f_of_gamma, dg, dev, n_dev, sign):
         res = dg - sign * a[dev] * f
         if not full:
             return float(np.sum(res * res)), a
-        cnt = np.bincount(dev, minlength=n_dev)
-        s2 = np.bincount(dev, res * res, n_dev) / np.maximum(cnt - 1, 1)
-        return a, s2 / np.where(den > 0, den, np.inf) / np.where(a > 0, a * a, np.inf)
+        # heteroscedasticity-robust (sandwich) variance of each amplitude, relative to a**2
+        var = np.bincount(dev, f * f * res * res, n_dev) / np.where(den > 0, den * den, np.inf)
+        return a, var / np.where(a > 0, a * a, np.inf)
     grid = np.linspace(0.0, 5.0, 101)
     errs = [solve(gm)[0] for gm in grid]
     j = int(np.argmin(errs))
@@ -164,7 +167,8 @@ def _fit_law(f_of_gamma, dg, dev, n_dev, sign):
     return (gamma, *solve(gamma, full=True))
 
 
-def fit(data: PulseData | str | Path, binary: bool | None = None, min_devices: int = 2) -> tuple[DeviceParams, dict]:
+def fit(data: PulseData | str | Path, binary: bool | None = None,
+        min_devices: int = 2) -> tuple[DeviceParams, dict]:
     """Fit device parameters; returns ``(DeviceParams, report)``.
 
     ``binary=None`` detects a two-level device (every conductance within 5 % of the window of its
@@ -174,7 +178,8 @@ def fit(data: PulseData | str | Path, binary: bool | None = None, min_devices: i
         data = read_csv(data)
     devs = np.unique(data.device)
     if devs.size < min_devices:
-        raise FitDataError(f"need pulse data of at least {min_devices} devices for the device-to-device spread, "
+        raise FitDataError(f"need pulse data of at least {min_devices} devices for the device-to-device "
+                           f"spread, "
                            f"got {devs.size}")
     dev, g0, g1, pol = _transitions(data)
     if (pol == SET).sum() < 10 or (pol == RESET).sum() < 10:
@@ -190,7 +195,8 @@ def fit(data: PulseData | str | Path, binary: bool | None = None, min_devices: i
         raise FitDataError("a device never changed its conductance: no window to fit")
     init = data.g[data.pulse == 0]
     if binary is None:
-        near = np.minimum(data.g - gmin_i[dev_of_row], gmax_i[dev_of_row] - data.g) <= 0.05 * span_i[dev_of_row]
+        near = (np.minimum(data.g - gmin_i[dev_of_row], gmax_i[dev_of_row] - data.g)
+                <= 0.05 * span_i[dev_of_row])
         binary = bool(np.all(near))
     report: dict = {"devices": int(n_dev), "transitions": int(dev.size), "binary": binary}
     g_min = float(np.exp(np.mean(np.log(np.maximum(gmin_i, 1e-9)))))
@@ -202,7 +208,8 @@ def fit(data: PulseData | str | Path, binary: bool | None = None, min_devices: i
         sw = (g1 - gmin_i[dev] >= 0.5 * span_i[dev]) != ~low
         s_try, r_try = up & low, ~up & ~low
         if s_try.sum() == 0 or r_try.sum() == 0:
-            raise FitDataError("binary fit needs SET pulses from the low state and RESET pulses from the high state")
+            raise FitDataError("binary fit needs SET pulses from the low state and RESET pulses from the "
+                               "high state")
         p_set = float(sw[s_try].mean())
         p_reset = float(sw[r_try].mean())
         params = DeviceParams(g_min=g_min, g_max=g_max, binary=True, p_set=p_set, p_reset=p_reset,
@@ -212,8 +219,8 @@ def fit(data: PulseData | str | Path, binary: bool | None = None, min_devices: i
         return params, report
     x = (g0 - gmin_i[dev]) / span_i[dev]
     dg = g1 - g0
-    s_sel = (pol == SET) & (x < 0.7)
-    r_sel = (pol == RESET) & (x > 0.3)
+    s_sel = (pol == SET) & (x > 0.2) & (x < 0.9)
+    r_sel = (pol == RESET) & (x > 0.1) & (x < 0.8)
     if s_sel.sum() < 10 or r_sel.sum() < 10:
         raise FitDataError("too few SET transitions from the lower window or RESET from the upper window")
     gs, a_s, v_s = _fit_law(lambda gm: (1.0 - x[s_sel]) ** gm, dg[s_sel], dev[s_sel], n_dev, 1.0)

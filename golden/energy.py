@@ -22,6 +22,7 @@ Energy per synaptic operation = ``E / (2N)``; ``TOPS/W = 1e-12 / (E / (2N))``.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import asdict, dataclass
 
 from .bnn_params import n_bias_cells
@@ -112,7 +113,7 @@ def network_energy(sizes: list[int], sa_clock_ns: float = 10.0, p: EnergyParams 
     p = p or EnergyParams()
     total, ops = 0.0, 0
     layers = []
-    for li, (fi, fo) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for li, (fi, fo) in enumerate(itertools.pairwise(sizes)):
         last = li == len(sizes) - 2
         r = neuron_energy(fi, sa_clock_ns, p, 0.0 if last else bias_fraction)
         layers.append({"fan_in": fi, "neurons": fo, "e_layer": fo * r["e_neuron"], "tops_per_w": r["tops_per_w"]})

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.linalg import spsolve, splu
+from scipy.sparse.linalg import splu, spsolve
 
 from .params import check_float, check_int
 

@@ -294,7 +294,8 @@ class SynapseArray:
         """
         p = self.model.params
         q = self.Q if rows is None else self.Q[rows]
-        var = (p.read_mult ** 2) * (a2 @ q) + (self.D * p.read_add ** 2) * a2.sum(axis=-1, keepdims=a2.ndim > 1)
+        var = ((p.read_mult ** 2) * (a2 @ q)
+               + (self.D * p.read_add ** 2) * a2.sum(axis=-1, keepdims=a2.ndim > 1))
         return (self.scale ** 2) * var
 
     def noise_var_from(self, aq: np.ndarray, a2: np.ndarray) -> np.ndarray:
@@ -305,12 +306,14 @@ class SynapseArray:
     def read_noise_var_t(self, d2: np.ndarray) -> np.ndarray:
         """Variance of the transposed read ``W_read @ d`` (backward pass), given ``d2 = d**2``."""
         p = self.model.params
-        return (self.scale ** 2) * ((p.read_mult ** 2) * (self.Q @ d2) + (self.D * p.read_add ** 2) * d2.sum())
+        return (self.scale ** 2) * ((p.read_mult ** 2) * (self.Q @ d2)
+                                    + (self.D * p.read_add ** 2) * d2.sum())
 
     # --- pulses -----------------------------------------------------------------------------------
     def apply_pulses(self, r, c, slot, polarity, count) -> None:
         """Apply ``count`` pulses of ``polarity`` to device ``slot`` of synapse ``(r, c)`` (arrays)."""
-        r, c, slot, pol, cnt = (np.atleast_1d(np.asarray(v, dtype=np.int64)) for v in (r, c, slot, polarity, count))
+        r, c, slot, pol, cnt = (np.atleast_1d(np.asarray(v, dtype=np.int64))
+                                for v in (r, c, slot, polarity, count))
         if r.size == 0:
             return
         self.commit(PulsePlan(self.device_ids(r, c, slot), pol, cnt, r, c))
@@ -371,20 +374,25 @@ class SynapseArray:
         The caller must :meth:`commit` the plan (or apply it through the shared store and commit
         with ``applied=True``) before the next update cycle.
         """
-        if rows is None:
-            rows = np.arange(self.rows)
         dw, bound = self._quantise(np.asarray(a, dtype=np.float32), np.asarray(delta, dtype=np.float32), lr)
-        s = self.chi[rows]
-        s += dw
+        if rows is None:                          # every row: work on the whole accumulator
+            s = self.chi + dw
+        else:
+            s = self.chi[rows]
+            s += dw
         if self._chi_bound + bound > self.chi_hi:
             np.clip(s, self.chi_lo, self.chi_hi, out=s)
         cand = np.flatnonzero(np.abs(s) >= self.eps)
         if trace is not None:
             nz = np.flatnonzero(dw)
-            trace.extend(UpdateRequest(int(rows[i // self.cols]), int(i % self.cols), int(dw.flat[i])) for i in nz)
+            trace.extend(UpdateRequest(int(i // self.cols if rows is None else rows[i // self.cols]),
+                                       int(i % self.cols), int(dw.flat[i])) for i in nz)
         if cand.size:
             cand = cand[dw.flat[cand] != 0]      # no request, no pulse (chi may hold >= eps after saturation)
-        self.chi[rows] = s
+        if rows is None:
+            self.chi = s
+        else:
+            self.chi[rows] = s
         if cand.size == 0:
             self._end_cycle(False, False, 0)
             return PulsePlan(_EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
@@ -393,7 +401,7 @@ class SynapseArray:
         counts = np.where(sv >= 0, n, -n)
         rem = sv - counts * self.eps
         ri, c = np.divmod(cand, self.cols)
-        r = rows[ri]
+        r = ri if rows is None else rows[ri]
         self.chi[r, c] = rem
         if n.max() == self.max_count:
             self._chi_bound = max(self._chi_bound, float(np.abs(rem).max()))
@@ -451,7 +459,8 @@ class SynapseArray:
         if self.diff:
             tp = p.g_init + np.maximum(per, 0.0)
             tm = p.g_init + np.maximum(-per, 0.0)
-            targets = np.concatenate([np.repeat(tp[..., None], self.N, -1), np.repeat(tm[..., None], self.N, -1)], -1)
+            targets = np.concatenate([np.repeat(tp[..., None], self.N, -1),
+                                      np.repeat(tm[..., None], self.N, -1)], -1)
         else:
             targets = np.repeat((self.g_ref + per)[..., None], self.N, -1)
         if p.binary:
@@ -461,7 +470,8 @@ class SynapseArray:
             if self.diff:
                 kp = np.clip(np.rint(np.maximum(w, 0) / (self.scale * span)), 0, self.N)
                 km = np.clip(np.rint(np.maximum(-w, 0) / (self.scale * span)), 0, self.N)
-                on = np.concatenate([np.arange(self.N) < kp[..., None], np.arange(self.N) < km[..., None]], -1)
+                on = np.concatenate([np.arange(self.N) < kp[..., None],
+                                     np.arange(self.N) < km[..., None]], -1)
             else:
                 k = np.clip(np.rint(frac * self.N), 0, self.N)
                 on = np.arange(self.N) < k[..., None]
@@ -470,7 +480,8 @@ class SynapseArray:
             cnt = self.set_counts(p.g_init, targets)
         r, c, s = np.nonzero(cnt)
         if trace is not None:
-            trace.extend(ProgramRequest(int(a), int(b), int(d), SET, int(cnt[a, b, d])) for a, b, d in zip(r, c, s))
+            trace.extend(ProgramRequest(int(a), int(b), int(d), SET, int(cnt[a, b, d]))
+                         for a, b, d in zip(r, c, s))
         self.apply_pulses(r, c, s, np.full(r.size, SET), cnt[r, c, s])
 
     def refresh_due(self) -> tuple[np.ndarray, np.ndarray]:
@@ -514,7 +525,8 @@ class SynapseArray:
         keep = n2 > 0
         r2, c2, s2, n2 = r2[keep], c2[keep], s2[keep], n2[keep]
         if trace is not None:
-            trace.extend(ProgramRequest(int(a), int(b), int(d), SET, int(n)) for a, b, d, n in zip(r2, c2, s2, n2))
+            trace.extend(ProgramRequest(int(a), int(b), int(d), SET, int(n))
+                         for a, b, d, n in zip(r2, c2, s2, n2))
         self.apply_pulses(r2, c2, s2, np.full(r2.size, SET), n2)
         self.refreshes += r.size
         return int(r.size)

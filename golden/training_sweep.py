@@ -63,7 +63,8 @@ def run_sweep(specs: list[dict], out_json: Path, processes: int = 1, progress: b
     done: list[dict] = []
     if out_json.exists():
         done = json.loads(out_json.read_text())["runs"]
-    key = lambda s: (s["dataset"], s["mode"], s["devices"], s["seed"], s["epochs"], s["train_samples"])  # noqa: E731
+    def key(s):
+        return (s["dataset"], s["mode"], s["devices"], s["seed"], s["epochs"], s["train_samples"])
     have = {key(r) for r in done}
     todo = [s for s in specs if key(s) not in have]
     out_json.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,8 @@ def run_sweep(specs: list[dict], out_json: Path, processes: int = 1, progress: b
                 save()
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix_str(f"{r['mode']} N={r['devices']} seed {r['seed']}: {100 * r['test_accuracy']:.2f} %")
+                    bar.set_postfix_str(f"{r['mode']} N={r['devices']} seed {r['seed']}: "
+                                        f"{100 * r['test_accuracy']:.2f} %")
     else:
         for s in todo:
             r = _job(s)

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 
 from golden.params import AccelParams
+from tb.bench_cosim import bench_cosim
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "RESULTS.md"
@@ -87,6 +88,7 @@ def available(module: str) -> bool:
 
 BENCHES: dict[str, Callable[[], list[Row]]] = {
     "Verilog generation and Verilator build": bench_verilog_and_build,
+    "Co-simulation (in-situ training, RTL in the loop) vs raw Verilator": bench_cosim,
 }
 
 

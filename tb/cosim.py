@@ -38,7 +38,7 @@ import json
 import sys
 import threading
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +54,7 @@ from golden.register_map import accelerator_register_map
 from golden.transactions import ProgramRequest, UpdateRequest
 
 ROOT = Path(__file__).resolve().parents[1]
+PUBLIC_VLT = Path(__file__).resolve().parent / "harness" / "cosim_top_public.vlt"
 LAYERS = ("l1", "l2")
 ADC_WIDTH = 8
 #: words per AxilSequencer batch
@@ -196,12 +197,107 @@ class AxilSequencer(wiring.Component):
         return m
 
 
+#: entries of each PulseLogger's ring buffer, and the entry layout (LSB first)
+PLOG_DEPTH = 128
+PLOG_FIELDS = (("cycle", 32), ("row", 13), ("col", 15), ("pol", 1), ("width", 8), ("err_lines", 1),
+               ("err_set_reset", 1), ("err_read", 1))
+PLOG_ENTRY = sum(w for _, w in PLOG_FIELDS)
+
+
+class PulseLogger(wiring.Component):
+    """Testbench-side monitor of one array port: logs every programming pulse into a ring buffer that
+    the Python side reads once per sample (no wake-up per pulse).
+
+    An entry (:data:`PLOG_FIELDS`) is written when ``write`` falls: the cycle ``write`` rose (a
+    free-running counter, 1 in the first cycle after reset), the word line and column indices, the
+    polarity (1: ``bl_set``, SET), the number of cycles ``write`` was high, and three line checks made
+    at the rising edge: ``err_lines`` (word lines or driven columns not exactly one-hot),
+    ``err_set_reset`` (a column driven to SET and RESET), ``err_read`` (read path on). ``wp`` counts
+    the entries written (entry ``i`` lives in slot ``i % PLOG_DEPTH``).
+    """
+
+    def __init__(self, rows: int, phys_cols: int, depth: int = PLOG_DEPTH):
+        self.rows, self.pcols, self.depth = rows, phys_cols, depth
+        super().__init__({"wl": In(rows), "bl_set": In(phys_cols), "sl_reset": In(phys_cols),
+                          "bl_read": In(phys_cols), "write": In(1), "read": In(1),
+                          "entries": Out(depth * PLOG_ENTRY), "wp": Out(32)})
+
+    @staticmethod
+    def _index(m, v, width):
+        """(index of the set bit, not-exactly-one-hot flag) of ``v``."""
+        idx = Signal(range(max(2, width)))
+        acc = 0
+        for i in range(width):
+            acc = acc | Mux(v[i], i, 0)
+        bad = Signal()
+        m.d.comb += [idx.eq(acc), bad.eq((v == 0) | ((v & (v - 1)) != 0))]
+        return idx, bad
+
+    def elaborate(self, platform):
+        m = Module()
+        cycle = Signal(32)
+        m.d.sync += cycle.eq(cycle + 1)
+        row, bad_r = self._index(m, self.wl, self.rows)
+        drive = Signal(self.pcols)
+        m.d.comb += drive.eq(self.bl_set | self.sl_reset)
+        col, bad_c = self._index(m, drive, self.pcols)
+        prev = Signal()
+        m.d.sync += prev.eq(self.write)
+        cur = Signal(PLOG_ENTRY)
+        width = Signal(8)
+        rise = self.write & ~prev
+        vals = {"cycle": cycle, "row": row, "col": col, "pol": self.bl_set.any(), "width": 0,
+                "err_lines": bad_r | bad_c, "err_set_reset": (self.bl_set & self.sl_reset).any(),
+                "err_read": self.read | self.bl_read.any()}
+        off = {}
+        o = 0
+        for name, w in PLOG_FIELDS:
+            off[name] = (o, w)
+            o += w
+        with m.If(rise):
+            m.d.sync += [cur[a:a + w].eq(vals[n]) for n, (a, w) in off.items() if n != "width"]
+            m.d.sync += width.eq(1)
+        with m.Elif(self.write):
+            m.d.sync += width.eq(width + 1)
+        slot = Signal(range(self.depth))
+        wp = Signal(32)
+        m.d.comb += [slot.eq(wp[:max(1, (self.depth - 1).bit_length())]), self.wp.eq(wp)]
+        entries = Signal(self.depth * PLOG_ENTRY)
+        m.d.comb += self.entries.eq(entries)
+        a, w = off["width"]
+        with m.If(~self.write & prev):
+            full = Signal(PLOG_ENTRY)
+            m.d.comb += [full.eq(cur), full[a:a + w].eq(width)]
+            for i in range(self.depth):
+                with m.If(slot == i):
+                    m.d.sync += entries[i * PLOG_ENTRY:(i + 1) * PLOG_ENTRY].eq(full)
+            m.d.sync += wp.eq(wp + 1)
+        return m
+
+
+def decode_plog(entries: int, wp: int, rp: int, depth: int = PLOG_DEPTH) -> list[dict]:
+    """Entries ``rp .. wp - 1`` of a :class:`PulseLogger` ring (``entries`` the output as an int)."""
+    if wp - rp > depth:
+        raise OverflowError(f"pulse log overflow: {wp - rp} entries since the last read, ring of {depth}")
+    out = []
+    mask = (1 << PLOG_ENTRY) - 1
+    for i in range(rp, wp):
+        e = (entries >> ((i % depth) * PLOG_ENTRY)) & mask
+        d = {}
+        for name, w in PLOG_FIELDS:
+            d[name] = e & ((1 << w) - 1)
+            e >>= w
+        out.append(d)
+    return out
+
+
 class CosimTop(wiring.Component):
     """Two accelerator tops side by side, one per MLP layer (ports ``l1__*`` and ``l2__*``).
 
     Each member is the full :class:`hw.accelerator.Accelerator` port (``s_axil``, array port, ``irq``)
     plus ``seq`` (an :class:`AxilSequencer`'s batch inputs) and ``seq_en``: while ``seq_en`` is high
-    the sequencer, not ``s_axil``, drives the accelerator's bus (``s_axil`` then sees no responses).
+    the sequencer, not ``s_axil``, drives the accelerator's bus (``s_axil`` then sees no responses);
+    and ``plog`` (a :class:`PulseLogger` on the array port: ``entries``, ``wp``).
     The two layers share ``clk`` and ``rst`` only.
     """
 
@@ -217,8 +313,9 @@ class CosimTop(wiring.Component):
             seq = AxilSequencer(t.regmap.addr_width, seq_depth, busy)
             self.seqs.append(seq)
             seq_in = {k: v for k, v in seq.signature.members.items() if k not in ("m_axil",)}
-            members[name] = Out(wiring.Signature({**dict(t.signature.members.items()),
-                                                  "seq": Out(wiring.Signature(seq_in)), "seq_en": In(1)}))
+            members[name] = Out(wiring.Signature({
+                **dict(t.signature.members.items()), "seq": Out(wiring.Signature(seq_in)), "seq_en": In(1),
+                "plog": Out(wiring.Signature({"entries": Out(PLOG_DEPTH * PLOG_ENTRY), "wp": Out(32)}))}))
         super().__init__(members)
 
     def elaborate(self, platform):
@@ -227,6 +324,10 @@ class CosimTop(wiring.Component):
             m.submodules[name] = top
             m.submodules[f"{name}_seq"] = seq
             port = getattr(self, name)
+            log = m.submodules[f"{name}_plog"] = PulseLogger(top.params.array.rows, top.params.phys_cols)
+            m.d.comb += [getattr(log, x).eq(getattr(top, x)) for x in ("wl", "bl_set", "sl_reset", "bl_read",
+                                                                       "write", "read")]
+            m.d.comb += [port.plog.entries.eq(log.entries), port.plog.wp.eq(log.wp)]
             for mname, member in top.signature.members.items():
                 if mname == "s_axil":
                     continue
@@ -343,13 +444,24 @@ class Networks:
         return float(net.accuracy(self.data.x_test, self.data.y_test))
 
 
-def update_words(params: AccelParams, requests: list[UpdateRequest]) -> list[int]:
-    """UPDATE words of one layer's update cycle (END_CYCLE on the last, MARKER + END_CYCLE if empty)."""
+@lru_cache(maxsize=8)
+def _update_fields(params: AccelParams) -> tuple[tuple[int, int], ...]:
+    """(offset, width) of UPDATE's row, col, dw, end_cycle, marker fields."""
     reg = accelerator_register_map(params, fifo_depth=16, adc_width=ADC_WIDTH)["update"]
+    return tuple((reg.field(f).offset, reg.field(f).width) for f in ("row", "col", "dw", "end_cycle", "marker"))
+
+
+def update_words(params: AccelParams, requests: list[UpdateRequest]) -> list[int]:
+    """UPDATE words of one layer's update cycle (END_CYCLE on the last, MARKER + END_CYCLE if empty);
+    the same words as ``register_map["update"].encode(...)``, packed without per-field checks (the
+    requests come from the golden UpdateUnit formats)."""
+    (ro, _), (co, _), (do, dwid), (eo, _), (mo, _) = _update_fields(params)
     if not requests:
-        return [reg.encode(marker=1, end_cycle=1)]
-    last = len(requests) - 1
-    return [reg.encode(row=r.row, col=r.col, dw=r.dw, end_cycle=int(j == last)) for j, r in enumerate(requests)]
+        return [(1 << mo) | (1 << eo)]
+    dmask = (1 << dwid) - 1
+    out = [(r.row << ro) | (r.col << co) | ((r.dw & dmask) << do) for r in requests]
+    out[-1] |= 1 << eo
+    return out
 
 
 def expected_pulses(params: AccelParams, prog: list[ProgramRequest]) -> list[tuple[int, list]]:
@@ -373,7 +485,7 @@ def write_stimulus(path: Path, addrs: dict, samples: list[list[list[int]]]) -> N
 
 # --- running it ------------------------------------------------------------------------------------------
 def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool = False,
-              waves: bool | None = None, driver: str = "batch") -> dict:
+              waves: bool | None = None, driver: str = "batch", profile: str | None = None) -> dict:
     """Build :class:`CosimTop`, run :mod:`tb.cosim_training_tb` under Verilator; returns its result dict
     (see :func:`tb.cosim_training_tb.cosim_training`), with ``build_seconds`` and ``run_seconds``.
 
@@ -401,9 +513,12 @@ def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool =
         watcher = threading.Thread(target=_watch_progress, args=(prog, stop), daemon=True)
         watcher.start()
     try:
+        # only the top's ports are visible to cocotb (see tb/harness/cosim_top_public.vlt)
         res = run_cocotb(top, toplevel="cosim_top", test_module="tb.cosim_training_tb", waves=waves,
+                         build_args=("--no-public-flat-rw", str(PUBLIC_VLT)),
                          config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
-                                 "progress_file": str(prog) if progress else None, "driver": driver})
+                                 "progress_file": str(prog) if progress else None, "driver": driver,
+                                 "profile": profile})
     finally:
         stop.set()
         if watcher is not None:
@@ -500,5 +615,34 @@ def read_cells(params: AccelParams, n: int) -> list[tuple[int, int]]:
     return [(int(i) // params.phys_cols, int(i) % params.phys_cols) for i in idx]
 
 
-__all__ = ["CosimConfig", "CosimTop", "Networks", "OffsetCrossbarArray", "Prefixed", "run_cosim", "summary",
-           "update_words", "expected_pulses", "write_stimulus", "read_cells"]
+__all__ = [
+    "CosimConfig",
+    "CosimTop",
+    "Networks",
+    "OffsetCrossbarArray",
+    "Prefixed",
+    "expected_pulses",
+    "read_cells",
+    "run_cosim",
+    "summary",
+    "update_words",
+    "write_stimulus",
+]
+
+
+def run_cosim_bnn(images: int = 100, seed: int = 0, out_dir: Path | None = None) -> dict:
+    """BNN inference of ``images`` binarised digits through the accelerator top's AXI port (digital
+    mode, :mod:`tb.cosim_bnn_tb`); returns its result dict (``image_mismatches`` must be 0)."""
+    from tb.cosim_bnn_tb import bnn_top
+    from tb.runner import run_cocotb
+
+    check_int("bnn images", images, 1, 360)
+    out_dir = Path(out_dir) if out_dir is not None else ROOT / "build" / "cosim"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = out_dir / "cosim_bnn_result.json"
+    result.unlink(missing_ok=True)
+    res = run_cocotb(bnn_top(), toplevel="cosim_bnn_top", test_module="tb.cosim_bnn_tb", testcase="cosim_bnn",
+                     config={"images": images, "seed": seed, "result": str(result)})
+    out = json.loads(result.read_text())
+    out["build_seconds"], out["run_seconds"] = res.build_seconds, res.run_seconds
+    return out

@@ -24,8 +24,20 @@ from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from golden.crossbar_addressing import LATENCY
 from golden.pulse_scheduler import pulses_for
 from golden.register_map import accelerator_register_map
+from golden.transactions import Pulse
 from tb.array_model import ArrayModel
-from tb.cosim import ADC_WIDTH, LAYERS, SEQ_DEPTH, CosimConfig, Networks, Prefixed, read_cells, update_words, write_stimulus
+from tb.cosim import (
+    ADC_WIDTH,
+    LAYERS,
+    SEQ_DEPTH,
+    CosimConfig,
+    Networks,
+    Prefixed,
+    decode_plog,
+    read_cells,
+    update_words,
+    write_stimulus,
+)
 from tb.runner import test_config
 from tb.stream import CycleCounter
 
@@ -120,6 +132,25 @@ class Sequencer:
             await self.done
 
 
+def drain_plog(port, model: ArrayModel, rp: int, width: int) -> int:
+    """Apply the pulses logged by the port's :class:`tb.cosim.PulseLogger` since entry ``rp`` to the
+    array model (its CrossbarArray and pulse list, violations as the model would record them);
+    returns the new read pointer."""
+    wp = int(port.plog__wp.value)
+    if wp == rp:
+        return rp
+    for e in decode_plog(int(port.plog__entries.value), wp, rp):
+        c = e["cycle"] - 1 - model.latency        # the CycleCounter's cycle of the rising edge
+        if e["err_lines"] or e["err_set_reset"] or e["err_read"]:
+            model.violations.append(f"cycle {c}: line check failed {e}")
+        if e["width"] != width:
+            model.violations.append(f"cycle {c}: pulse width {e['width']}, expected {width}")
+        if not e["err_lines"] and e["row"] < model.array.rows and e["col"] < model.array.phys_cols:
+            model.array.pulse(e["row"], e["col"], e["pol"])
+            model.pulses.append(Pulse(c, e["row"], e["col"], e["pol"]))
+    return wp
+
+
 def _progress(path: str | None, done: int, total: int) -> None:
     if path:
         Path(path).write_text(f"{done} {total}\n")
@@ -155,7 +186,11 @@ async def cosim_training(dut):
         p.seq_en.value = int(batch_mode)
     counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
     xas = nets.arrays()
-    models = [ArrayModel(p, xa, counter=counter, latency=LATENCY).start() for p, xa in zip(ports, xas)]
+    models = [ArrayModel(p, xa, counter=counter, latency=LATENCY) for p, xa in zip(ports, xas)]
+    if not batch_mode:
+        for mdl in models:
+            mdl.start()
+    rp = [0, 0]
     setup_s = time.perf_counter() - t_setup
 
     stimulus: list[list[list[int]]] = []
@@ -166,6 +201,11 @@ async def cosim_training(dut):
     c0 = counter.cycle
     t0 = time.perf_counter()
     p0 = time.process_time()
+    prof = None
+    if tc.get("profile"):
+        import cProfile
+        prof = cProfile.Profile()
+        prof.enable()
     for n in range(cfg.samples):
         th, tp = time.perf_counter(), time.process_time()
         nets.load_host(xas)
@@ -191,6 +231,9 @@ async def cosim_training(dut):
                 polls += await bus[k].poll_clear(st_addr[k], busy_bit)
 
         th, tp = time.perf_counter(), time.process_time()
+        if batch_mode:
+            for k in range(len(LAYERS)):
+                rp[k] = drain_plog(ports[k], models[k], rp[k], params[k].timing.width)
         for k, (p, mdl) in enumerate(zip(params, models)):
             got = mdl.pulses[seen[k]:]
             seen[k] = len(mdl.pulses)
@@ -223,6 +266,9 @@ async def cosim_training(dut):
             _progress(progress, n + 1, cfg.samples)
     train_wall = time.perf_counter() - t0
     train_cpu = time.process_time() - p0
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(tc["profile"])
     cycles = counter.cycle - c0
 
     # --- conductances, pulse counters, line invariants ----------------------------------------------------
@@ -239,6 +285,9 @@ async def cosim_training(dut):
 
     for p in ports:
         p.seq_en.value = 0
+    if batch_mode:
+        for mdl in models:   # the read-back below goes through the array model's read path
+            mdl.start()
     # --- counters ------------------------------------------------------------------------------------------
     cnt_mm = 0
     n_pulses = [len(m.pulses) for m in models]

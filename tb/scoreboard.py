@@ -73,3 +73,22 @@ class Scoreboard:
                               f"({len(observed) - n} unexpected transactions)")
         self.compared += n
         return n
+
+
+async def run_expecting(dut, cfg: dict, phases) -> None:
+    """Await ``phases(dut, cfg)``; with ``cfg["expect_mismatch"]`` (the golden model was given wrong
+    parameters on purpose) pass only if the scoreboard reports a mismatch that names its cycle.
+
+    This is how a test proves its scoreboard can fail.
+    """
+    try:
+        await phases(dut, cfg)
+    except ScoreboardMismatch as e:
+        if not cfg.get("expect_mismatch"):
+            raise
+        if e.cycle is None:
+            raise AssertionError(f"mismatch reported without a cycle: {e}") from e
+        dut._log.info(f"expected mismatch reported: {e}")
+        return
+    if cfg.get("expect_mismatch"):
+        raise AssertionError("wrong golden parameters, yet the scoreboard reported no mismatch")

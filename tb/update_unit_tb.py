@@ -103,7 +103,7 @@ if cocotb is not None:
     from hw.layouts import pulse_count_layout, update_request_layout
 
     from .runner import test_config
-    from .scoreboard import Scoreboard, ScoreboardMismatch
+    from .scoreboard import Scoreboard, run_expecting
     from .stream import CycleCounter, StreamSink, StreamSource
 
     @cocotb.test()
@@ -113,18 +113,7 @@ if cocotb is not None:
         With ``expect_mismatch`` in the configuration (used with wrong ``golden_params``) the test
         passes only if the scoreboard reports a mismatch that names its cycle.
         """
-        cfg = test_config()
-        try:
-            await _run_phases(dut, cfg)
-        except ScoreboardMismatch as e:
-            if not cfg.get("expect_mismatch"):
-                raise
-            if e.cycle is None:
-                raise AssertionError(f"mismatch reported without a cycle: {e}") from e
-            dut._log.info(f"expected mismatch reported: {e}")
-            return
-        if cfg.get("expect_mismatch"):
-            raise AssertionError("wrong golden parameters, yet the scoreboard reported no mismatch")
+        await run_expecting(dut, test_config(), _run_phases)
 
     async def _run_phases(dut, cfg: dict) -> None:
         p = params_from_dict(cfg["params"])

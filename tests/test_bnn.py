@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 
 from golden.bnn_params import BnnTrainParams, BridgeParams, NeuronParams, n_bias_cells, parse_hidden
-from golden.bnn_training import (BnnModel, FloatBnn, binarize_images, popcount_xnor, random_model,
-                                 threshold_from_mean, threshold_range, train_bnn)
+from golden.bnn_training import (
+    BnnModel,
+    FloatBnn,
+    binarize_images,
+    popcount_xnor,
+    random_model,
+    threshold_from_mean,
+    threshold_range,
+    train_bnn,
+)
 from golden.params import ConfigError
 
 

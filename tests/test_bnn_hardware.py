@@ -4,11 +4,28 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from golden.bnn_hardware import (AUTHORS_A, AUTHORS_B, BnnHardware, HardwareConfig, authors_ab,
-                                 bridge_bit_errors, bridge_divider_voltage, bridge_error_monte_carlo,
-                                 bridge_error_probability, bridge_failures, bridge_outputs,
-                                 full_range_error, input_referred_sigma, physical_perr, physical_perr_monte_carlo,
-                                 sa_decision, sa_error_probability, sa_errors, sa_sigma, weight_bit_errors)
+from golden.bnn_hardware import (
+    AUTHORS_A,
+    AUTHORS_B,
+    BnnHardware,
+    HardwareConfig,
+    authors_ab,
+    bridge_bit_errors,
+    bridge_divider_voltage,
+    bridge_error_monte_carlo,
+    bridge_error_probability,
+    bridge_failures,
+    bridge_outputs,
+    full_range_error,
+    input_referred_sigma,
+    physical_perr,
+    physical_perr_monte_carlo,
+    sa_decision,
+    sa_error_probability,
+    sa_errors,
+    sa_sigma,
+    weight_bit_errors,
+)
 from golden.bnn_params import BridgeParams, NeuronParams
 from golden.bnn_training import random_model
 from golden.params import ConfigError

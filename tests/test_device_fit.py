@@ -9,21 +9,22 @@ TRUE = RERAM_HFO2.with_(gamma_set=1.4, gamma_reset=0.8, noise_mult=0.4, noise_ad
 
 
 def test_fit_recovers_known_parameters(tmp_path, seed):
-    """64 devices x 2 cycles of 100 SET + 100 RESET pulses.
+    """64 devices x 5 cycles of 40 SET + 40 RESET pulses.
 
-    Stated tolerances: bounds 3 %, step amplitudes 10 %, exponents 0.15, total cycle-to-cycle sigma at
+    Stated tolerances: bounds 3 %, step amplitudes 10 % (of the generating devices' geometric mean), exponents 0.15, total cycle-to-cycle sigma at
     the nominal step 10 % (its split into multiplicative and additive parts is weakly identified:
-    +-0.15 each), device-to-device spread within 25 % of the spread of the devices that made the data,
+    noise_mult +-0.15, noise_add +-0.25), device-to-device spread within 25 % of the spread of the devices that made the data,
     initial state 5 % / 25 %.
     """
     m = DeviceModel(TRUE, seed)
-    path = write_csv(tmp_path / "pulses.csv", m, 64, 100, 100, cycles=2, header_note="synthetic test data")
+    path = write_csv(tmp_path / "pulses.csv", m, 64, 40, 40, cycles=5, header_note="synthetic test data")
     q, rep = fit(path)
     assert not rep["binary"] and rep["devices"] == 64
     assert q.g_min == pytest.approx(TRUE.g_min, rel=0.03)
     assert q.g_max == pytest.approx(TRUE.g_max, rel=0.03)
-    assert q.a_set == pytest.approx(TRUE.a_set, rel=0.10)
-    assert q.a_reset == pytest.approx(TRUE.a_reset, rel=0.10)
+    dev = m.per_device(np.arange(64))     # the devices that made the data (64 draws of the spread)
+    assert q.a_set == pytest.approx(np.exp(np.log(dev.up).mean()), rel=0.10)
+    assert q.a_reset == pytest.approx(np.exp(np.log(dev.down).mean()), rel=0.10)
     assert q.gamma_set == pytest.approx(TRUE.gamma_set, abs=0.15)
     assert q.gamma_reset == pytest.approx(TRUE.gamma_reset, abs=0.15)
     mu = TRUE.nominal_step
@@ -31,9 +32,8 @@ def test_fit_recovers_known_parameters(tmp_path, seed):
     sig_fit = np.hypot(q.noise_mult * mu, q.noise_add)
     assert sig_fit == pytest.approx(sig_true, rel=0.10)
     assert q.noise_mult == pytest.approx(TRUE.noise_mult, abs=0.15)
-    assert q.noise_add == pytest.approx(TRUE.noise_add, abs=0.15)
-    # the spread of the sampled devices (64 draws), which the fit can know
-    dev = m.per_device(np.arange(64))
+    assert q.noise_add == pytest.approx(TRUE.noise_add, abs=0.25)
+    # the spread of the sampled devices, which the fit can know
     sample_spread = np.sqrt(0.5 * (np.var(np.log(dev.up)) + np.var(np.log(dev.down))))
     assert q.d2d_step == pytest.approx(sample_spread, rel=0.25)
     assert q.g_init == pytest.approx(TRUE.g_init, rel=0.05)
@@ -75,3 +75,16 @@ def test_fit_needs_enough_data(tmp_path):
     path = write_csv(tmp_path / "set.csv", DeviceModel(RERAM_HFO2, 0), 4, 20, 0)
     with pytest.raises(FitDataError, match="10 consecutive SET and 10 consecutive RESET"):
         fit(path)
+
+
+def test_shipped_example_csv_fits_and_cli(tmp_path, capsys):
+    from pathlib import Path
+
+    from tb.cli import main
+
+    example = Path(__file__).resolve().parents[1] / "golden" / "data" / "reram_example_pulses.csv"
+    q, rep = fit(example)
+    assert rep["devices"] == 24 and not q.binary and q.g_min < q.g_max
+    out = tmp_path / "p.json"
+    assert main(["device-fit", str(example), "--json", str(out)]) == 0
+    assert "fitted 24 devices" in capsys.readouterr().out and out.exists()

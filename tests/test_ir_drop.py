@@ -5,8 +5,16 @@ import numpy as np
 import pytest
 
 from golden.bnn_training import popcount_xnor
-from golden.ir_drop import (CrossbarParams, bridge_row_drop, column_transfer, crossbar_decisions,
-                            crossbar_layer_transfer, solve_crossbar, transfer_2d, xnor_conductances)
+from golden.ir_drop import (
+    CrossbarParams,
+    bridge_row_drop,
+    column_transfer,
+    crossbar_decisions,
+    crossbar_layer_transfer,
+    solve_crossbar,
+    transfer_2d,
+    xnor_conductances,
+)
 from golden.params import ConfigError
 
 

@@ -272,7 +272,7 @@ def _ir_drop(args) -> dict:
                 color="C1", ms=8, label="crossbar 2.5 ohm, with row wires (2-D solve)", base=2)
     a1.set_xlabel("fan-in N (inputs per neuron)")
     a1.set_ylabel("decision-error rate (%)")
-    a1.set_title("random layer, 64 neurons x 200 inputs; LRS 6k, HRS 120k, access 1k", fontsize=8)
+    a1.set_title("random layer, 128 neurons x 200 input vectors; LRS 6k, HRS 120k, access 1k; XNOR mapping", fontsize=8)
     a1.grid(True, which="both", alpha=0.3)
     a1.legend(fontsize=6)
     w = [r["width"] for r in acc]

@@ -16,25 +16,37 @@ def add_arguments(p) -> None:
     p.add_argument("--seed", type=int, default=0, help="initial weights, sample order and chip seed")
     p.add_argument("--read-cells", type=int, default=64,
                    help="cells per layer read back through READ_REQ/READ_DATA at the end (default 64)")
+    p.add_argument("--driver", choices=("batch", "python"), default="batch",
+                   help="batch: AXI writes batched by the testbench AxilSequencer (default); python: one "
+                        "Python wake-up per AXI write")
+    p.add_argument("--bnn-images", type=int, default=0,
+                   help="also run BNN inference of K binarised digits through the top (digital mode)")
     p.add_argument("--no-raw", action="store_true", help="skip the plain Verilator C++ replay (no ratio)")
     p.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress indication")
 
 
 def run(args) -> int:
-    from tb.cosim import CosimConfig, compare_raw, run_cosim, summary
+    from tb.cosim import CosimConfig, compare_raw, run_cosim, run_cosim_bnn, summary
 
     cfg = CosimConfig(samples=args.samples, hidden=args.hidden, devices=args.devices, lr=args.lr,
                       seed=args.seed, read_cells=args.read_cells)
     if not args.quiet:
         print(f"cosim: building and running {cfg.samples} samples (first build of the top takes ~1-2 min)",
               flush=True)
-    res = run_cosim(cfg, progress=not args.quiet)
+    res = run_cosim(cfg, progress=not args.quiet, driver=args.driver)
     if not args.no_raw:
         res = compare_raw(res, cfg)
     print(summary(res))
     for m in res.get("first_mismatches", []):
         print(f"  mismatch: {m}")
+    if args.bnn_images:
+        bnn = run_cosim_bnn(args.bnn_images, seed=args.seed)
+        res["bnn"] = bnn
+        res["mismatches"] += bnn["image_mismatches"] + len(bnn["violations"])
+        print(f"BNN through the top: {bnn['images']} images x {bnn['neurons']} neurons "
+              f"({bnn['inputs']} inputs + {bnn['bias_cells']} bias cells), {bnn['bridge_reads']} bridge reads, "
+              f"{bnn['image_mismatches']} images differ from golden digital_bits")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"config": cfg.to_dict(), **res}, indent=2))

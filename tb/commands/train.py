@@ -10,10 +10,12 @@ HELP = "train an MLP in situ on simulated multi-ReRAM synapses (Boybat et al.) a
 def add_arguments(p) -> None:
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
                    help="digits: scikit-learn 8x8 (fast); mnist: full 60k/10k (shipped)")
-    p.add_argument("--devices", type=int, default=4, help="N, devices per synapse (per group if differential)")
+    p.add_argument("--devices", type=int, default=4,
+                   help="N, devices per synapse (per group if differential)")
     p.add_argument("--binary", action="store_true", help="binary (two-level, stochastic switching) devices")
     p.add_argument("--differential", action=__import__("argparse").BooleanOptionalAction, default=False,
-                   help="weight = sum G+ - sum G- with refresh (default: non-differential, sum G - reference)")
+                   help="weight = sum G+ - sum G- with refresh "
+                        "(default: non-differential, sum G - reference)")
     p.add_argument("--device", choices=("reram", "pcm"), default="reram",
                    help="device preset: reram (HfO2-like, default) or pcm (Nandakumar 2018 stand-in)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: 1 for mnist, 10 for digits)")
@@ -37,7 +39,8 @@ def config_from_args(args):
         raise ConfigError("--binary cannot be combined with --device pcm")
     epochs = args.epochs if args.epochs is not None else (1 if args.dataset == "mnist" else 10)
     device = PRESETS["reram-binary"] if args.binary else PRESETS[args.device]
-    return make_config(devices=args.devices, differential=args.differential, binary=args.binary, device=device,
+    return make_config(devices=args.devices, differential=args.differential, binary=args.binary,
+                       device=device,
                        epochs=epochs, train_samples=args.train_samples, hidden=args.hidden, lr=args.lr,
                        read_noise=args.read_noise, seed=args.seed)
 

@@ -50,10 +50,14 @@ def run(args) -> int:
                           f"{args.seeds} seeds")
     print(f"wrote {args.plot}")
     if not args.no_write:
-        cmd = "reram-accel " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:2] == ["train-sweep"] \
-            else "reram-accel train-sweep"
-        block = (f"Command: `{cmd}` (raw runs in `{args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}`, "
-                 f"plot `{args.plot.name}`). Test accuracy in % on the {args.dataset} test set, mean ± std over "
+        if sys.argv[1:2] == ["train-sweep"]:
+            cmd = "reram-accel " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        else:
+            cmd = "reram-accel train-sweep"
+        raw = args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out
+        block = (f"Command: `{cmd}` (raw runs in `{raw}`, "
+                 f"plot `{args.plot.name}`). Test accuracy in % on the {args.dataset} test set, "
+                 f"mean ± std over "
                  f"{args.seeds} seeds, {samples} training samples, {args.epochs} epoch(s).\n\n{table}\n\n"
                  f"![accuracy vs devices]({args.plot.name})")
         write_results_section(ROOT / "docs" / "RESULTS.md", block)
