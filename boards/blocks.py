@@ -28,9 +28,6 @@ KNOWN: dict[str, str] = {
     "accelerator": "hw.accelerator:Accelerator",
 }
 
-#: Blocks whose from_params takes BNN hardware parameters.
-BNN_BLOCKS = {"xnor_popcount", "sense_amp_sequencer", "bnn_layer_engine"}
-
 #: Blocks that exist only for the boards.
 BOARD_ONLY: dict[str, str] = {
     "array_emulator": "boards.array_emulator:ArrayEmulator",
@@ -44,8 +41,7 @@ def _load(spec: str):
 
 
 def _hw_factory(name: str, make) -> Factory:
-    if name in BNN_BLOCKS:
-        return lambda cfg: make(cfg.bnn_source)
+    # every hw block takes the parameter tree (the BNN blocks read its [bnn] section)
     return lambda cfg: make(cfg.params)
 
 

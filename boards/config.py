@@ -12,11 +12,10 @@ Sections:
     oscillator, below the iCE40 PLL's 16 MHz minimum).
 ``[emulator]``
     :class:`boards.array_emulator.EmulatorParams`.
-``[bnn]``
-    :class:`golden.bnn_hw_params.BnnHwParams`, used by the BNN blocks while :class:`AccelParams`
-    has no ``bnn`` section (if it gains one, the section goes to AccelParams instead).
 all others
-    :func:`golden.params.params_from_dict` (``[array] [synapse] [update] [timing]`` ...).
+    :func:`golden.params.params_from_dict` (``[array] [synapse] [update] [timing] [bnn]``; ``[bnn]``
+    sizes the BNN blocks and adds the BNN path to the accelerator top, which then needs 2T2R cells
+    and the BNN array inside the training array).
 """
 from __future__ import annotations
 
@@ -67,15 +66,7 @@ class BoardConfig:
     params: AccelParams = field(default_factory=AccelParams)
     board: BoardSection = field(default_factory=BoardSection)
     emulator: EmulatorParams = field(default_factory=EmulatorParams)
-    bnn: Any = None
     path: Path | None = None
-
-    @property
-    def bnn_source(self) -> Any:
-        """What the BNN blocks' ``from_params`` get: AccelParams if it carries ``bnn``, else ours."""
-        if hasattr(self.params, "bnn") or self.bnn is None:
-            return self.params
-        return self.bnn
 
 
 def _section(cls, name: str, d: Any):
@@ -92,12 +83,7 @@ def board_config_from_dict(d: dict, path: Path | None = None) -> BoardConfig:
     d = dict(d)
     board = _section(BoardSection, "board", d.pop("board", {}))
     emu = emulator_params_from_dict(d.pop("emulator", {}))
-    bnn = None
-    if "bnn" in d and "bnn" not in {f.name for f in fields(AccelParams)}:
-        from golden.bnn_hw_params import BnnHwParams
-
-        bnn = _section(BnnHwParams, "bnn", d.pop("bnn"))
-    return BoardConfig(params=params_from_dict(d), board=board, emulator=emu, bnn=bnn, path=path)
+    return BoardConfig(params=params_from_dict(d), board=board, emulator=emu, path=path)
 
 
 def default_config_path(board_name: str) -> Path:

@@ -25,10 +25,10 @@ def bench_cosim(samples: int = 200) -> list[Row]:
             (f"cosim {samples} samples, {what}: cycles/s", f"{res['cycles_per_second']:.0f}",
              f"{res['samples_per_second']:.1f} samples/s; host compute excluded; {ok}"),
             ("  raw Verilator C++ replay: cycles/s", f"{res['raw_cycles_per_second']:.0f}",
-             f"{res['raw_samples_per_second']:.0f} samples/s; same cycles: {res['raw_cycles_equal']}, "
-             f"same pulse log: {res['raw_pulse_log_equal']}"),
+             (f"{res['raw_samples_per_second']:.0f} samples/s; same cycles: {res['raw_cycles_equal']}, "
+              f"same pulse log: {res['raw_pulse_log_equal']}")),
             ("  cocotb cost (cocotb / raw)", f"x{res['ratio']:.1f}",
-             f"x{res['ratio_cpu']:.1f} in CPU time; x{res['ratio_end_to_end']:.1f} end to end incl. host golden "
-             f"passes ({res['end_to_end_samples_per_second']:.1f} samples/s)"),
+             (f"x{res['ratio_cpu']:.1f} in CPU time; x{res['ratio_end_to_end']:.1f} end to end incl. host golden "
+              f"passes ({res['end_to_end_samples_per_second']:.1f} samples/s)")),
         ]
     return rows

@@ -485,7 +485,8 @@ def write_stimulus(path: Path, addrs: dict, samples: list[list[list[int]]]) -> N
 
 # --- running it ------------------------------------------------------------------------------------------
 def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool = False,
-              waves: bool | None = None, driver: str = "batch", profile: str | None = None) -> dict:
+              waves: bool | None = None, driver: str = "batch", profile: str | None = None,
+              drop_word: tuple[int, int] | None = None) -> dict:
     """Build :class:`CosimTop`, run :mod:`tb.cosim_training_tb` under Verilator; returns its result dict
     (see :func:`tb.cosim_training_tb.cosim_training`), with ``build_seconds`` and ``run_seconds``.
 
@@ -493,6 +494,8 @@ def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool =
     :class:`AxilSequencer` in front of each AXI port (one Python wake-up per batch); ``"python"``
     drives every AXI write from Python (:class:`tb.cosim_training_tb.FastAxil`, one wake-up per write).
     Both give the same bus protocol; the sequencer starts each batch one cycle later.
+    ``drop_word = (sample, layer)`` loses the UPDATE word behind that layer's first golden pulse of that
+    sample (fault injection: the run must then report mismatches; the cocotb failure is not raised).
     """
     if driver not in ("batch", "python"):
         raise ConfigError(f"driver = {driver!r} is not allowed: choose 'batch' or 'python'")
@@ -518,7 +521,8 @@ def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool =
                          build_args=("--no-public-flat-rw", str(PUBLIC_VLT)),
                          config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
                                  "progress_file": str(prog) if progress else None, "driver": driver,
-                                 "profile": profile})
+                                 "profile": profile, "drop_word": drop_word},
+                         check=drop_word is None)
     finally:
         stop.set()
         if watcher is not None:
@@ -583,17 +587,17 @@ def _watch_progress(path: Path, stop: threading.Event) -> None:
 def summary(res: dict) -> str:
     """Human summary of a :func:`run_cosim` result."""
     lines = [
-        f"co-simulation: {res['samples']} training samples, MLP {res['network']}, N = {res['devices']} "
-        f"devices, seed {res['seed']}",
-        f"  {res['requests']} update requests over AXI-Lite, {res['pulses']} pulses, {res['cycles']} cycles, "
-        f"{res['reads']} cells read back",
-        f"  mismatches: {res['mismatches']} (pulses {res['pulse_mismatches']}, requests "
-        f"{res['request_mismatches']}, conductances {res['conductance_mismatches']}, reads "
-        f"{res['read_mismatches']}, counters {res['counter_mismatches']}, line violations {res['violations']})",
+        (f"co-simulation: {res['samples']} training samples, MLP {res['network']}, N = {res['devices']} "
+         f"devices, seed {res['seed']}"),
+        (f"  {res['requests']} update requests over AXI-Lite, {res['pulses']} pulses, {res['cycles']} cycles, "
+         f"{res['reads']} cells read back"),
+        (f"  mismatches: {res['mismatches']} (pulses {res['pulse_mismatches']}, requests "
+         f"{res['request_mismatches']}, conductances {res['conductance_mismatches']}, reads "
+         f"{res['read_mismatches']}, counters {res['counter_mismatches']}, line violations {res['violations']})"),
         f"  accuracy: co-sim {100 * res['accuracy']:.2f} %, golden {100 * res['golden_accuracy']:.2f} %",
-        f"  speed: {res['cycles_per_second']:.0f} cycles/s, {res['samples_per_second']:.1f} samples/s "
-        f"(simulator + Python drivers, host compute excluded); end to end "
-        f"{res['samples'] / res['wall_seconds']:.1f} samples/s",
+        (f"  speed: {res['cycles_per_second']:.0f} cycles/s, {res['samples_per_second']:.1f} samples/s "
+         f"(simulator + Python drivers, host compute excluded); end to end "
+         f"{res['samples'] / res['wall_seconds']:.1f} samples/s"),
     ]
     if "raw_cycles_per_second" in res:
         lines.append(f"  raw Verilator C++ replay of the same AXI stimulus: {res['raw_cycles']} cycles "

@@ -84,7 +84,7 @@ if _HAVE_COCOTB:
         tc = test_config()
         n, seed = int(tc.get("images", 100)), int(tc.get("seed", 0))
         hw = BNN_HW
-        prog, img, x, want = scenario(n, seed)
+        _, img, x, want = scenario(n, seed)
         regmap = accelerator_register_map(bnn_top_params(hw), bnn=hw)
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         dut.rst.value = 1

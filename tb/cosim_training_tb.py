@@ -29,6 +29,7 @@ from tb.array_model import ArrayModel
 from tb.cosim import (
     ADC_WIDTH,
     LAYERS,
+    PLOG_DEPTH,
     SEQ_DEPTH,
     CosimConfig,
     Networks,
@@ -107,8 +108,9 @@ class Sequencer:
     """Python side of :class:`tb.cosim.AxilSequencer`: one wake-up per batch of ``SEQ_DEPTH`` words
     (the last batch of a sample also polls STATUS.BUSY in hardware)."""
 
-    def __init__(self, port, addr: int, poll_addr: int):
+    def __init__(self, port, addr: int, poll_addr: int, on_batch=None):
         self.p = port
+        self.on_batch = on_batch      # called after every batch (drains the pulse log: no ring overflow)
         self.done = RisingEdge(port.seq__done)
         self.batch = 0
         self.batches = 0
@@ -130,14 +132,16 @@ class Sequencer:
             p.seq__batch.value = self.batch
             self.batches += 1
             await self.done
+            if self.on_batch is not None:
+                self.on_batch()
 
 
-def drain_plog(port, model: ArrayModel, rp: int, width: int) -> int:
+def drain_plog(port, model: ArrayModel, rp: int, width: int, at_least: int = 1) -> int:
     """Apply the pulses logged by the port's :class:`tb.cosim.PulseLogger` since entry ``rp`` to the
-    array model (its CrossbarArray and pulse list, violations as the model would record them);
-    returns the new read pointer."""
+    array model (its CrossbarArray and pulse list, violations as the model would record them), if
+    there are at least ``at_least``; returns the new read pointer."""
     wp = int(port.plog__wp.value)
-    if wp == rp:
+    if wp - rp < at_least:
         return rp
     for e in decode_plog(int(port.plog__entries.value), wp, rp):
         c = e["cycle"] - 1 - model.latency        # the CycleCounter's cycle of the rising edge
@@ -162,6 +166,7 @@ async def cosim_training(dut):
     tc = test_config()
     cfg = CosimConfig(**tc.get("cosim", {}))
     progress = tc.get("progress_file")
+    drop = tc.get("drop_word")        # [sample, layer]: lose one UPDATE word (negative test)
     t_setup = time.perf_counter()
     nets = Networks(cfg)
     params = nets.params
@@ -181,7 +186,14 @@ async def cosim_training(dut):
     dut.rst.value = 0
     await RisingEdge(dut.clk)
     batch_mode = tc.get("driver", "batch") == "batch"
-    seqs = [Sequencer(p, upd_addr[k], st_addr[k]) for k, p in enumerate(ports)]
+    rp = [0, 0]
+
+    def drainer(k: int, at_least: int = 1):
+        def drain() -> None:
+            rp[k] = drain_plog(ports[k], models[k], rp[k], params[k].timing.width, at_least)
+        return drain
+
+    seqs = [Sequencer(p, upd_addr[k], st_addr[k], on_batch=drainer(k, PLOG_DEPTH // 2)) for k, p in enumerate(ports)]
     for p in ports:
         p.seq_en.value = int(batch_mode)
     counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
@@ -190,7 +202,6 @@ async def cosim_training(dut):
     if not batch_mode:
         for mdl in models:
             mdl.start()
-    rp = [0, 0]
     setup_s = time.perf_counter() - t_setup
 
     stimulus: list[list[list[int]]] = []
@@ -210,7 +221,13 @@ async def cosim_training(dut):
         th, tp = time.perf_counter(), time.process_time()
         nets.load_host(xas)
         hreq, greq, gprog = nets.step(n)
-        words = [update_words(p, r) for p, r in zip(params, hreq)]
+        sent = hreq
+        if drop is not None and drop[0] == n and gprog[drop[1]]:
+            # fault injection (tests): the request behind the layer's first golden pulse is lost
+            pr = gprog[drop[1]][0]
+            sent = [list(r) for r in hreq]
+            sent[drop[1]] = [r for r in hreq[drop[1]] if (r.row, r.col) != (pr.row, pr.col)]
+        words = [update_words(p, r) for p, r in zip(params, sent)]
         stimulus.append(words)
         for layer in range(len(LAYERS)):
             if hreq[layer] != greq[layer]:
@@ -231,9 +248,9 @@ async def cosim_training(dut):
                 polls += await bus[k].poll_clear(st_addr[k], busy_bit)
 
         th, tp = time.perf_counter(), time.process_time()
-        if batch_mode:
+        if batch_mode:   # (already drained after each batch; a no-op unless pulses came later)
             for k in range(len(LAYERS)):
-                rp[k] = drain_plog(ports[k], models[k], rp[k], params[k].timing.width)
+                drainer(k)()
         for k, (p, mdl) in enumerate(zip(params, models)):
             got = mdl.pulses[seen[k]:]
             seen[k] = len(mdl.pulses)
