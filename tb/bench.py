@@ -5,6 +5,7 @@ Results are written between markers in docs/RESULTS.md (section "Benchmarks"), w
 """
 from __future__ import annotations
 
+import json
 import os
 import platform
 import shutil
@@ -19,6 +20,7 @@ from tb.bench_cosim import bench_cosim
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "RESULTS.md"
+STORE = ROOT / "docs" / "bench.json"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 Row = tuple[str, str, str]  # (what, value, note)
@@ -63,11 +65,16 @@ def machine() -> str:
 
 
 def write_results(sections: dict[str, list[Row]]) -> str:
-    """Replace the benchmark block in docs/RESULTS.md; returns the Markdown written."""
-    lines = [BEGIN, f"Measured by `make bench` on {machine()}.", ""]
+    """Merge ``sections`` into the benchmark store (docs/bench.json) and rewrite the benchmark block of
+    docs/RESULTS.md from the whole store, so `bench --only X` updates X and keeps the rest."""
+    store = json.loads(STORE.read_text()) if STORE.exists() else {}
     for title, rows in sections.items():
-        lines += [f"#### {title}", "", "| what | value | note |", "|---|---|---|"]
-        lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+        store[title] = {"machine": machine(), "rows": [list(r) for r in rows]}
+    STORE.write_text(json.dumps(store, indent=1) + "\n")
+    lines = [BEGIN, "Measured by `make bench` (`reram-accel bench`); each section names its machine and date.", ""]
+    for title, entry in store.items():
+        lines += [f"#### {title}", "", f"_{entry['machine']}_", "", "| what | value | note |", "|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} |" for a, b, c in entry["rows"]]
         lines.append("")
     lines.append(END)
     block = "\n".join(lines)

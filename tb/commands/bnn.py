@@ -32,7 +32,9 @@ def add_arguments(p) -> None:
     p.add_argument("--dropout-hidden", type=float, default=None, help="hidden dropout (digits 0.2, mnist 0.2)")
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="initial Adam step (decays x100 over the run)")
-    p.add_argument("--seed", type=int, default=0, help="training and hardware-model seed")
+    p.add_argument("--seed", type=int, default=0, help="training seed (and hardware seed unless --hw-seeds)")
+    p.add_argument("--hw-seeds", default=None,
+                   help="comma-separated hardware-model seeds (chip instances); accuracies are averaged")
     p.add_argument("--sa-clock-ns", type=float, default=10.0, help="SA clock period (nominal 10 ns)")
     p.add_argument("--bit-error", type=float, default=None,
                    help="static bridge bit-error rate (default: from the bridge resistance model)")
@@ -89,12 +91,19 @@ def run(args) -> int:
         sw = float(np.mean(model.predict_bits(xb) == y))
         neuron = NeuronParams(sa_clock_ns=args.sa_clock_ns)
         bridge = BridgeParams()
+        hw_seeds = [int(v) for v in args.hw_seeds.split(",")] if args.hw_seeds else [args.seed]
         hw = {}
         for key, mode, cal in (("physical", "physical", "fabricated"), ("authors", "authors", "fabricated"),
                                ("authors_scale_invariant", "authors", "scale_invariant")):
-            cfg = HardwareConfig(mode=mode, seed=args.seed, bit_error=args.bit_error, neuron=neuron, bridge=bridge,
-                                 calibration=cal)
-            hw[key] = hardware_accuracy(model, xb, y, cfg, progress=True, desc=f"hardware ({key})")
+            runs = []
+            for hs in hw_seeds:
+                cfg = HardwareConfig(mode=mode, seed=hs, bit_error=args.bit_error, neuron=neuron, bridge=bridge,
+                                     calibration=cal)
+                runs.append(hardware_accuracy(model, xb, y, cfg, progress=True, desc=f"hardware ({key}, seed {hs})"))
+            hw[key] = {"accuracy": float(np.mean([r["accuracy"] for r in runs])),
+                       "accuracy_std": float(np.std([r["accuracy"] for r in runs])),
+                       "per_seed": [r["accuracy"] for r in runs],
+                       "neuron_error_rate": np.mean([r["neuron_error_rate"] for r in runs], axis=0).tolist()}
         ber = bridge_error_probability(bridge)
         result.update({
             "software_accuracy": sw,
@@ -104,6 +113,8 @@ def run(args) -> int:
             "accuracy_drop_authors_model": sw - hw["authors"]["accuracy"],
             "hardware_accuracy_authors_scale_invariant": hw["authors_scale_invariant"]["accuracy"],
             "neuron_error_rate": {m: hw[m]["neuron_error_rate"] for m in hw},
+            "hardware_seeds": hw_seeds,
+            "hardware_per_seed": {m: hw[m]["per_seed"] for m in hw},
             "bridge_ber": args.bit_error if args.bit_error is not None else ber["p"],
             "authors_ab": authors_ab(args.sa_clock_ns, neuron),
             "authors_ab_scale_invariant": authors_ab(args.sa_clock_ns, neuron, "scale_invariant"),
@@ -112,10 +123,13 @@ def run(args) -> int:
             "test_images": int(n),
             "model_path": str(path),
             "config": {**model.meta.get("config", {}), "sa_clock_ns": args.sa_clock_ns, "bit_error": args.bit_error,
-                       "hardware_seed": args.seed},
+                       "hardware_seeds": hw_seeds},
             "seconds": time.perf_counter() - t0,
         })
         print(f"software accuracy            {sw * 100:.2f} %  ({n} test images, {args.dataset}, sizes {model.sizes})")
+        if len(hw_seeds) > 1:
+            print(f"hardware seeds {hw_seeds}: accuracies are means; std over seeds (points): "
+                  + ", ".join(f"{k} {hw[k]['accuracy_std'] * 100:.2f}" for k in hw))
         print(f"hardware, physical model     {hw['physical']['accuracy'] * 100:.2f} %  (drop "
               f"{(sw - hw['physical']['accuracy']) * 100:.2f} points; neuron errors per layer "
               f"{[round(v * 100, 2) for v in hw['physical']['neuron_error_rate']]} %)")
