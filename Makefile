@@ -36,6 +36,12 @@ verilog: setup
 bench: setup
 	$(BIN)/reram-accel bench
 
+# FPGA builds (iCEBreaker, ULX3S) with the PyPI yowasp toolchain; ~15 min, not part of `make test`.
+board: setup
+	$(BIN)/python -m pip install -q -e ".[fpga]"
+	$(BIN)/reram-accel board build icebreaker --block all --json build/boards/icebreaker.json --markdown
+	$(BIN)/reram-accel board build ulx3s --block all --json build/boards/ulx3s.json --markdown
+
 clean:
 	rm -rf build sim_build .pytest_cache
 	find . -name __pycache__ -prune -exec rm -rf {} +

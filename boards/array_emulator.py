@@ -48,12 +48,9 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.params import AccelParams, ConfigError, bits_for, check_choice, check_int
+from golden.rng import STREAM_EMULATOR  # the emulator's initial noise states
 
 SET, RESET = 1, 0
-
-#: Counter-based RNG stream of the emulator's initial noise states (golden.rng numbering: a new use
-#: of randomness takes a new number; 64 is not used by golden).
-STREAM_EMULATOR = 64
 
 #: Galois feedback masks of maximal-length LFSRs (x^n + ... + 1), per state width n.
 LFSR_TAPS = {8: 0xB8, 9: 0x110, 10: 0x240, 11: 0x500, 12: 0xE08, 13: 0x1C80, 14: 0x3802,

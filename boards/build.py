@@ -239,7 +239,7 @@ def tool_versions(board: Board, env: dict) -> dict[str, str]:
     out = {}
     for var in board.tools:
         exe = env.get(var)
-        if not exe:
+        if not exe or var == "ICEPACK":  # icepack has no version option
             continue
         flag = "-V" if var == "YOSYS" else "--version"
         try:

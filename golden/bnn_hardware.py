@@ -81,6 +81,8 @@ KIND_SA_NOISE = 11
 KIND_WEIGHT_ERR = 12
 KIND_READ_ERR = 13
 KIND_SA_ERR = 14
+KIND_STUCK_TOP = 15
+KIND_STUCK_BOT = 16
 
 MAX_LAYER = 255
 MAX_INDEX = (1 << 24) - 1
@@ -201,6 +203,52 @@ def bridge_failures(r_top, r_bot, w_bits, vm, r_access: float) -> tuple[np.ndarr
     fail_hi = r_h < r_l * vm / (1.0 - vm)
     fail_lo = r_h < r_l * (1.0 - vm) / vm
     return fail_hi, fail_lo
+
+
+def stuck_bridge_masks(seed: int, layer: int, neuron_idx, input_idx, p_stuck_lrs: float,
+                       p_stuck_hrs: float) -> tuple[np.ndarray, np.ndarray]:
+    """(mask_top, mask_bot): :func:`golden.faults.stuck_fault_mask` codes of the two devices of each
+    bridge (``STUCK_LRS`` = 1, ``STUCK_HRS`` = -1, healthy 0). Device ids are the hashed
+    ``(kind, layer, neuron, input)`` indices, so the faults are fixed per seed and device whatever
+    order the bridges are visited in, and raising a rate only adds stuck devices."""
+    from .faults import stuck_fault_mask
+    ids_t = synapse_index(KIND_STUCK_TOP, layer, neuron_idx, input_idx)
+    ids_b = synapse_index(KIND_STUCK_BOT, layer, neuron_idx, input_idx)
+    ids_t, ids_b = np.broadcast_arrays(ids_t, ids_b)
+    mt = stuck_fault_mask(ids_t.shape, p_stuck_lrs, p_stuck_hrs, seed=seed, device_ids=np.ascontiguousarray(ids_t))
+    mb = stuck_fault_mask(ids_b.shape, p_stuck_lrs, p_stuck_hrs, seed=seed, device_ids=np.ascontiguousarray(ids_b))
+    return mt, mb
+
+
+def stuck_device_states(w_bits, mask_top, mask_bot) -> tuple[np.ndarray, np.ndarray]:
+    """(top_lrs, bot_lrs): whether each device is in LRS after programming ``w_bits`` with stuck devices.
+
+    Programming puts top in LRS and bot in HRS for ``w = 1`` (the opposite for ``w = 0``); a stuck
+    device keeps its stuck state whatever is programmed."""
+    w = np.asarray(w_bits).astype(bool)
+    mt, mb = np.asarray(mask_top), np.asarray(mask_bot)
+    top = np.where(mt == 1, True, np.where(mt == -1, False, w))
+    bot = np.where(mb == 1, True, np.where(mb == -1, False, ~w))
+    return top, bot
+
+
+def stuck_bridge_resistances(seed: int, layer: int, neuron_idx, input_idx, w_bits, bridge: BridgeParams,
+                             p_stuck_lrs: float, p_stuck_hrs: float, cycle: int = 0
+                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`bridge_resistances` with stuck devices; returns ``(r_top, r_bot, mask_top, mask_bot)``.
+
+    A device stuck at LRS (HRS) takes the resistance it has in that state (its own lognormal LRS
+    (HRS) draw, as if programmed there in cycle ``cycle``); healthy devices are as programmed. The
+    divider + inverter physics of :func:`bridge_failures` then decides what the broken bridge reads
+    (a pair in the same state sits near mid-rail and the inverter threshold and the two devices'
+    mismatch decide; a pair in the swapped states reads the inverted weight)."""
+    w = np.asarray(w_bits).astype(bool)
+    mt, mb = stuck_bridge_masks(seed, layer, neuron_idx, input_idx, p_stuck_lrs, p_stuck_hrs)
+    ones = np.ones(np.broadcast_shapes(w.shape, mt.shape), dtype=np.uint8)
+    top_l, bot_h = bridge_resistances(seed, layer, neuron_idx, input_idx, ones, bridge, cycle)
+    top_h, bot_l = bridge_resistances(seed, layer, neuron_idx, input_idx, 1 - ones, bridge, cycle)
+    top, bot = stuck_device_states(w, mt, mb)
+    return np.where(top, top_l, top_h), np.where(bot, bot_l, bot_h), mt, mb
 
 
 def bridge_outputs(x_bits, w_bits, fail_hi, fail_lo) -> np.ndarray:
@@ -386,6 +434,8 @@ class HardwareConfig:
     sa_ab: tuple | None = None
     cycle: int = 0
     calibration: str = "fabricated"
+    p_stuck_lrs: float = 0.0
+    p_stuck_hrs: float = 0.0
 
     def __post_init__(self):
         check_choice("hardware.mode", self.mode, MODES)
@@ -396,6 +446,19 @@ class HardwareConfig:
             check_float("hardware.sa_clock_ns", self.sa_clock_ns, 1.0, 100.0)
         check_int("hardware.cycle", self.cycle, 0, 2**62)
         check_choice("hardware.calibration", self.calibration, CALIBRATIONS)
+        check_float("hardware.p_stuck_lrs", self.p_stuck_lrs, 0.0, 1.0)
+        check_float("hardware.p_stuck_hrs", self.p_stuck_hrs, 0.0, 1.0)
+        if self.p_stuck_lrs + self.p_stuck_hrs > 1.0:
+            raise ConfigError(f"hardware.p_stuck_lrs + hardware.p_stuck_hrs = "
+                              f"{self.p_stuck_lrs + self.p_stuck_hrs} is out of range: allowed [0, 1]")
+        if (self.p_stuck_lrs or self.p_stuck_hrs) and (self.mode != "physical" or self.bit_error is not None):
+            raise ConfigError("hardware.p_stuck_lrs / hardware.p_stuck_hrs need mode = 'physical' with the "
+                              "bridge resistance model (bit_error = None)")
+
+    @property
+    def stuck(self) -> bool:
+        """True when stuck-at device faults are injected."""
+        return bool(self.p_stuck_lrs or self.p_stuck_hrs)
 
     @property
     def clock(self) -> float:
@@ -434,7 +497,11 @@ class BnnHardware:
         if cfg.mode == "ideal":
             o1, o0 = w, 1 - w
         elif cfg.mode == "physical" and cfg.bit_error is None:
-            r_top, r_bot = bridge_resistances(cfg.seed, layer, neurons, inputs, w, cfg.bridge, cfg.cycle)
+            if cfg.stuck:
+                r_top, r_bot, _, _ = stuck_bridge_resistances(cfg.seed, layer, neurons, inputs, w, cfg.bridge,
+                                                              cfg.p_stuck_lrs, cfg.p_stuck_hrs, cfg.cycle)
+            else:
+                r_top, r_bot = bridge_resistances(cfg.seed, layer, neurons, inputs, w, cfg.bridge, cfg.cycle)
             vm = inverter_vm(cfg.seed, layer, neurons, inputs, cfg.bridge)
             fhi, flo = bridge_failures(r_top, r_bot, w, vm, cfg.bridge.r_access)
             o1 = bridge_outputs(1, w, fhi, flo)
@@ -540,6 +607,17 @@ class BnnHardware:
                 idx = np.arange(i, min(i + batch, len(x_bits))) + image_offset
                 out.append(np.argmax(self.scores(x_bits[i:i + batch], idx), axis=1))
         return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
+
+    def bridge_output_error_rate(self) -> list[float]:
+        """Per layer: fraction of (neuron, cell, x in {0, 1}) bridge outputs that differ from XNOR(x, w)
+        (static bridge errors, including those of stuck devices)."""
+        out = []
+        for layer in range(self.model.n_layers):
+            st = self._layer_static(layer)
+            m = self.model
+            w = (m.extended_weights(layer) if st["hidden"] else m.layers[layer][0]).astype(np.float32)
+            out.append(float(0.5 * (np.mean(st["o1"] != w) + np.mean(st["o0"] != 1 - w))))
+        return out
 
     def neuron_error_rate(self) -> list[float]:
         """Per hidden layer: fraction of SA decisions that differ from an ideal SA on the same cells."""

@@ -55,3 +55,4 @@ STREAM_READ = 4             # read noise (counter = read index)
 STREAM_INIT = 5             # initial conductance
 STREAM_BNN = 16             # BNN: bridge resistances, SA noise (counter = op index)
 STREAM_VARIABILITY = 32     # variability LUT study
+STREAM_EMULATOR = 64        # boards/array_emulator.py: the synthesizable array's LFSR seeds

@@ -87,12 +87,28 @@ class DeviceStore:
 
     BLOCK = 16
 
-    def __init__(self, model: DeviceModel, n_devices: int):
+    def __init__(self, model: DeviceModel, n_devices: int, faults: np.ndarray | None = None):
         self.model = model
         self.n = int(n_devices)
         ids = np.arange(self.n, dtype=np.uint64)
         self.tab = model.per_device(ids).tab
         self.g = model.initial(ids, dev=PerDevice(self.tab))
+        # stuck-at faults (golden.faults codes per device id): a stuck device holds its own bound
+        # (LRS: g_max_i, HRS: g_min_i) from the start and ignores every pulse (reads are unchanged:
+        # the stuck conductance plus the usual read noise). None: no faults (the unfaulted model).
+        self.fault_mask = None
+        self._stuck = None
+        if faults is not None:
+            mask = np.asarray(faults)
+            if mask.shape != (self.n,) or not np.all(np.isin(mask, (-1, 0, 1))):
+                raise ConfigError(f"faults must be an int array of {self.n} codes in {{-1, 0, 1}} "
+                                  f"(golden.faults.stuck_fault_mask), got shape {mask.shape}")
+            self.fault_mask = mask.astype(np.int8)
+            lrs, hrs = mask == 1, mask == -1
+            self.g[lrs] = self.tab[lrs, 3]
+            self.g[hrs] = self.tab[hrs, 2]
+            if lrs.any() or hrs.any():
+                self._stuck = lrs | hrs
         self.k = np.zeros(self.n, dtype=np.int64)       # per-device pulse counter
         self._blk = np.full(self.n, -1, dtype=np.int64)  # block of pulse indices cached in _xi
         self._xi = np.empty((self.n, self.BLOCK))        # pages are committed only when touched
@@ -125,7 +141,10 @@ class DeviceStore:
                 keep = cnt > j
                 ids, up, cnt = ids[keep], up[keep], cnt[keep]
             k = self.k[ids]
-            self.g[ids] = self.model.step(self.g[ids], up, self.tab[ids], self.draws(ids, k))
+            g1 = self.model.step(self.g[ids], up, self.tab[ids], self.draws(ids, k))
+            if self._stuck is not None:                 # stuck devices ignore the pulse
+                np.copyto(g1, self.g[ids], where=self._stuck[ids])
+            self.g[ids] = g1
             self.k[ids] = k + 1
             self.pulses += ids.size
 

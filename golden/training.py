@@ -202,9 +202,17 @@ def _accuracy(w1: np.ndarray, w2: np.ndarray, x: np.ndarray, y: np.ndarray, nois
 
 
 class InSituMLP:
-    """The two-array network and its per-sample training step (see module docstring)."""
+    """The two-array network and its per-sample training step (see module docstring).
 
-    def __init__(self, cfg: TrainingConfig, n_in: int, n_out: int = 10):
+    ``faults = (p_stuck_lrs, p_stuck_hrs)`` (optional): fractions of the chip's devices stuck at LRS
+    (their ``g_max_i``) / at HRS (``g_min_i``) from the start; stuck devices ignore every pulse and
+    read at their stuck value. Which devices are stuck is :func:`golden.faults.stuck_fault_mask` of
+    the global device ids with the chip seed ``cfg.seed`` (counter 0), so it is fixed per seed and a
+    higher rate only adds stuck devices. None (default): no faults, exactly the unfaulted model.
+    """
+
+    def __init__(self, cfg: TrainingConfig, n_in: int, n_out: int = 10,
+                 faults: tuple[float, float] | None = None):
         self.cfg = cfg
         self.n_in, self.hidden, self.n_out = n_in, cfg.hidden, n_out
         check_layer_fits(n_in + 1, cfg.hidden)
@@ -215,7 +223,13 @@ class InSituMLP:
             syn = replace(syn, refresh_pulses=refresh_pulses_for(cfg.device))
         self.model = DeviceModel(cfg.device, cfg.seed)
         shapes = [(n_in + 1, cfg.hidden), (cfg.hidden + 1, n_out)]
-        self.store = DeviceStore(self.model, sum(r * c * syn.slots for r, c in shapes))
+        n_dev = sum(r * c * syn.slots for r, c in shapes)
+        mask = None
+        if faults is not None:
+            from .faults import stuck_fault_mask
+            p_lrs, p_hrs = faults
+            mask = stuck_fault_mask((n_dev,), p_lrs, p_hrs, seed=cfg.seed)
+        self.store = DeviceStore(self.model, n_dev, faults=mask)
         self.layers: list[SynapseArray] = []
         base = 0
         for rows, cols in shapes:
@@ -321,11 +335,15 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="sample", mininterval=0.5, smoothing=0.1)
 
 
-def train_insitu(data: Dataset, cfg: TrainingConfig, progress: bool = False) -> dict:
-    """Train in situ; returns test accuracy (with read noise), timing and counters."""
+def train_insitu(data: Dataset, cfg: TrainingConfig, progress: bool = False,
+                 faults: tuple[float, float] | None = None) -> dict:
+    """Train in situ; returns test accuracy (with read noise), timing and counters.
+
+    ``faults = (p_stuck_lrs, p_stuck_hrs)``: stuck devices from the start (see :class:`InSituMLP`).
+    """
     x, y = data.x_train[:cfg.train_samples], data.y_train[:cfg.train_samples]
     t_setup = time.perf_counter()
-    net = InSituMLP(cfg, data.n_inputs, data.n_classes)
+    net = InSituMLP(cfg, data.n_inputs, data.n_classes, faults=faults)
     w0 = initial_weights(cfg.seed, data.n_inputs, cfg.hidden, data.n_classes)
     net.program(w0)
     setup = time.perf_counter() - t_setup

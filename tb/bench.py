@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from golden.params import AccelParams
+from golden.bench_training import rows as bench_training_rows
 from tb.bench_cosim import bench_cosim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +95,7 @@ def available(module: str) -> bool:
 
 
 BENCHES: dict[str, Callable[[], list[Row]]] = {
+    "In-situ training step (golden, 784-250-10, N = 4)": bench_training_rows,
     "Verilog generation and Verilator build": bench_verilog_and_build,
     "Co-simulation (in-situ training, RTL in the loop) vs raw Verilator": bench_cosim,
 }

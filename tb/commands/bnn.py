@@ -197,7 +197,7 @@ def _sweep(model, xb, y, args) -> dict:
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for mode, lab in (("physical", "physical neuron (22 nm projection)"),
-                      ("authors", "authors' P_err model (3.12 % full range at 10 ns)")):
+                      ("authors", "authors' P_err model (3.12 % full range at N_tot=23, 10 ns)")):
         rs = [r for r in c if r["mode"] == mode]
         ax.plot([r["clock_ns"] for r in rs], [r["accuracy"] * 100 for r in rs], "o-", label=lab)
     ax.axhline(sw * 100, color="k", ls="--", lw=1, label="software")
