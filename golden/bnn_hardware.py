@@ -423,6 +423,9 @@ class HardwareConfig:
     sa_clock_ns : None or float (None: ``neuron.sa_clock_ns``).
     sa_ab : None or (a, b) overriding :func:`authors_ab`.
     calibration : "fabricated" | "scale_invariant" (authors' model, see :func:`authors_ab`).
+    p_stuck_lrs, p_stuck_hrs : float in [0, 1]
+        Fractions of bridge devices stuck at LRS / HRS (:func:`stuck_bridge_resistances`; physical
+        mode with the resistance model only). 0 (default): no faults, the unchanged model.
     """
 
     mode: str = "physical"

@@ -35,7 +35,7 @@ import numpy as np
 from .params import ConfigError, check_choice, check_float, check_int
 
 KINDS = ("lrs", "hrs", "both")
-TRAIN_RATES = (0.0, 1e-3, 1e-2, 3e-2, 0.1)
+TRAIN_RATES = (0.0, 1e-3, 1e-2, 3e-2, 0.1, 0.3)
 BNN_RATES = (0.0, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3)
 
 
@@ -346,20 +346,26 @@ def plot_bnn(res: dict, path) -> None:
     pos = [r for r in rates if r > 0]
     zero_at = min(pos) / 3 if pos else 1e-4
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.8))
-    for kind in plan["kinds"]:
+    for j, kind in enumerate(plan["kinds"]):
+        col = f"C{j}"
         ss = [_lookup(summ, kind=kind, rate=r) for r in rates]
         label = "LRS and HRS (each)" if kind == "both" else kind.upper()
         a1.errorbar(_x(rates, zero_at), [100 * s["accuracy"] for s in ss], yerr=[100 * s["accuracy_std"] for s in ss],
-                    marker="o", capsize=3, label=f"stuck at {label}")
-        a2.plot(_x(rates, zero_at), [max(s["xnor_error"], 1e-6) for s in ss], marker="o", label=f"{label}: XNOR errors")
-        a2.plot(_x(rates, zero_at), [max(s["broken_bridges"], 1e-6) for s in ss], ls=":", marker=".",
+                    marker="o", capsize=3, color=col, label=f"stuck at {label}")
+        sp = [s for s, r in zip(ss, rates) if r > 0]
+        a2.plot(pos, [s["xnor_error"] for s in sp], marker="o", color=col, label=f"{label}: XNOR errors")
+        a2.plot(pos, [s["broken_bridges"] for s in sp], ls=":", marker=".", color=col,
                 label=f"{label}: broken bridges")
+    s0 = [s for s in summ if s["rate"] == 0]
+    if s0:
+        a2.axhline(s0[0]["xnor_error"], color="gray", ls="--", lw=1, label="XNOR errors without faults")
     a1.axhline(100 * res["software_accuracy"], color="gray", ls="--", lw=1, label="software")
     for a in (a1, a2):
         a.set_xscale("log")
         a.set_xlabel(f"stuck device fraction (0 plotted at {zero_at:.0e})")
         a.grid(alpha=0.3)
     a2.set_yscale("log")
+    a2.set_xlabel("stuck device fraction")
     a1.set_ylabel("test accuracy (%)")
     a2.set_ylabel("fraction of bridges / outputs")
     a1.legend(fontsize=8)

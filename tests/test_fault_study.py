@@ -22,7 +22,7 @@ from golden.bnn_hardware import (
 from golden.bnn_params import BridgeParams
 from golden.bnn_training import random_model
 from golden.datasets import load
-from golden.device import SET, RESET
+from golden.device import RESET, SET
 from golden.faults import STUCK_HRS, STUCK_LRS
 from golden.params import ConfigError
 from golden.training import InSituMLP, initial_weights, make_config, train_insitu

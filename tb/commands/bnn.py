@@ -19,7 +19,7 @@ HELP = "BNN on 2T2R ReRAM bridges + capacitive neurons: train, hardware-model ac
 
 DEFAULTS = {"digits": {"hidden": "255,255", "epochs": 30, "batch": 50, "lr": 1e-2, "lr_final": 1e-4,
                        "dropout_in": 0.1, "dropout_hidden": 0.2},
-            "mnist": {"hidden": "1025,1025,1025", "epochs": 30, "batch": 100, "lr": 3e-3, "lr_final": 3e-5,
+            "mnist": {"hidden": "1025,1025,1025", "epochs": 60, "batch": 100, "lr": 3e-3, "lr_final": 3e-5,
                       "dropout_in": 0.2, "dropout_hidden": 0.2}}
 
 
@@ -27,7 +27,7 @@ def add_arguments(p) -> None:
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
     p.add_argument("--hidden", default=None, help="hidden widths, odd, comma-separated (digits: 255,255; "
                                                    "mnist: 1025,1025,1025)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (digits 30, mnist 30)")
+    p.add_argument("--epochs", type=int, default=None, help="training epochs (digits 30, mnist 60)")
     p.add_argument("--dropout-in", type=float, default=None, help="input dropout (digits 0.1, mnist 0.2)")
     p.add_argument("--dropout-hidden", type=float, default=None, help="hidden dropout (digits 0.2, mnist 0.2)")
     p.add_argument("--batch", type=int, default=None)

@@ -32,7 +32,7 @@ def add_arguments(p) -> None:
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
                    help="data set of both studies (mnist: use --train-samples/--test-samples to bound the time)")
     p.add_argument("--train-rates", default=None, help="comma-separated stuck fractions (training; default "
-                                                      "0,1e-3,1e-2,3e-2,0.1)")
+                                                      "0,1e-3,1e-2,3e-2,0.1,0.3)")
     p.add_argument("--bnn-rates", default=None, help="comma-separated stuck fractions (BNN; default "
                                                     "0,1e-3,3e-3,1e-2,3e-2,0.1,0.3)")
     p.add_argument("--kinds", default="lrs,hrs,both", help="fault kinds: lrs, hrs, both (each at the rate)")
