@@ -216,9 +216,8 @@ def test_cli_training_study_small(tmp_path, capsys):
 
 
 def test_cli_bnn_study_small(tmp_path, capsys):
-    from golden.bnn_training import model_path
-    if not model_path(fs.digits_bnn_params()).exists():
-        pytest.skip("digits BNN not cached (run `reram-accel bnn --dataset digits` once)")
+    from golden.bnn_training import load_or_train
+    load_or_train(fs.digits_bnn_params())  # trains (a few seconds) on a clean checkout, else loads the cache
     from tb.cli import main
     rc = main(["faults", "--study", "bnn", "--seeds", "1", "--bnn-rates", "0,0.1", "--kinds", "both",
                "--test-samples", "100", "--docs", str(tmp_path), "--json", str(tmp_path / "b.json"), "--quiet"])
