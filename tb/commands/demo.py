@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--train-samples", type=int, default=20000,
-                   help="MNIST training samples for the golden in-situ run (default 20000)")
+    p.add_argument("--train-samples", type=int, default=60000,
+                   help="MNIST training samples for the golden in-situ run (default: all 60000, one epoch)")
     p.add_argument("--cosim-samples", type=int, default=200, help="samples trained through the RTL (default 200)")
     p.add_argument("--bnn-images", type=int, default=100, help="images through the BNN path of the top")
     p.add_argument("--out", type=Path, default=Path("build/demo"), help="where JSON results and Verilog go")
