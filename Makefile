@@ -22,10 +22,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: setup
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests
+	# one BLAS thread per xdist worker: two workers x two threads oversubscribe the 2 cores
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests
 
 test-fast: setup
-	$(BIN)/python -m pytest -n $(JOBS) -m "not cocotb and not slow" tests
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) -m "not cocotb and not slow" tests
 
 demo: setup
 	$(BIN)/reram-accel demo

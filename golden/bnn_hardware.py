@@ -426,6 +426,10 @@ class HardwareConfig:
     p_stuck_lrs, p_stuck_hrs : float in [0, 1]
         Fractions of bridge devices stuck at LRS / HRS (:func:`stuck_bridge_resistances`; physical
         mode with the resistance model only). 0 (default): no faults, the unchanged model.
+    sa_trim : bool
+        "physical" only: after programming, each SA's static offset is measured (ideally) and
+        cancelled by reprogramming the neuron's bias cells: ``k' = clip(k - round(offset /
+        (2*lsb*g(T))), 0, B)``, which leaves at most one delta unit of offset (default False).
     """
 
     mode: str = "physical"
@@ -439,6 +443,7 @@ class HardwareConfig:
     calibration: str = "fabricated"
     p_stuck_lrs: float = 0.0
     p_stuck_hrs: float = 0.0
+    sa_trim: bool = False
 
     def __post_init__(self):
         check_choice("hardware.mode", self.mode, MODES)
@@ -454,6 +459,10 @@ class HardwareConfig:
         if self.p_stuck_lrs + self.p_stuck_hrs > 1.0:
             raise ConfigError(f"hardware.p_stuck_lrs + hardware.p_stuck_hrs = "
                               f"{self.p_stuck_lrs + self.p_stuck_hrs} is out of range: allowed [0, 1]")
+        if not isinstance(self.sa_trim, bool):
+            raise ConfigError(f"hardware.sa_trim must be true or false, got {self.sa_trim!r}")
+        if self.sa_trim and self.mode != "physical":
+            raise ConfigError("hardware.sa_trim needs mode = 'physical' (the authors' model has no static offset)")
         if (self.p_stuck_lrs or self.p_stuck_hrs) and (self.mode != "physical" or self.bit_error is not None):
             raise ConfigError("hardware.p_stuck_lrs / hardware.p_stuck_hrs need mode = 'physical' with the "
                               "bridge resistance model (bit_error = None)")
@@ -497,23 +506,25 @@ class BnnHardware:
         n_out, n_tot = w.shape
         neurons = np.arange(n_out)[:, None]
         inputs = np.arange(n_tot)[None, :]
-        if cfg.mode == "ideal":
-            o1, o0 = w, 1 - w
-        elif cfg.mode == "physical" and cfg.bit_error is None:
-            if cfg.stuck:
-                r_top, r_bot, _, _ = stuck_bridge_resistances(cfg.seed, layer, neurons, inputs, w, cfg.bridge,
-                                                              cfg.p_stuck_lrs, cfg.p_stuck_hrs, cfg.cycle)
-            else:
-                r_top, r_bot = bridge_resistances(cfg.seed, layer, neurons, inputs, w, cfg.bridge, cfg.cycle)
-            vm = inverter_vm(cfg.seed, layer, neurons, inputs, cfg.bridge)
-            fhi, flo = bridge_failures(r_top, r_bot, w, vm, cfg.bridge.r_access)
-            o1 = bridge_outputs(1, w, fhi, flo)
-            o0 = bridge_outputs(0, w, fhi, flo)
-        else:
-            e = weight_bit_errors(cfg.seed, layer, neurons, inputs, self.bridge_ber(), cfg.cycle)
-            o1 = (w.astype(bool) ^ e).astype(np.uint8)
-            o0 = 1 - o1
+        offset = None
+        if hidden and cfg.mode == "physical":
+            offset = cfg.neuron.sa_offset * rng.normal(cfg.seed, rng.STREAM_BNN,
+                                                       synapse_index(KIND_SA_OFFSET, layer, np.arange(n_out), 0),
+                                                       np.uint64(0))
+        w_prog = w
+        if offset is not None and cfg.sa_trim:
+            b = m.bias_cells(layer)
+            shift = np.rint(offset / (2 * lsb_volts(n_tot, cfg.neuron) * settle_gain(cfg.neuron, cfg.clock)))
+            k = np.clip(m.bias_plus(layer) - shift.astype(np.int64), 0, b)
+            w_prog = w.copy()
+            w_prog[:, n_tot - b:] = np.arange(b)[None, :] < k[:, None]
+        o1, o0 = self._bridge_bits(layer, w_prog, neurons, inputs)
         st = {"o1": o1.astype(np.float32), "o0": o0.astype(np.float32), "n_tot": n_tot, "hidden": hidden}
+        if w_prog is not w:
+            # reference for neuron_error_rate: an ideal SA on the untrimmed cells
+            r1, r0 = self._bridge_bits(layer, w, neurons, inputs)
+            st["a"] = (r1.astype(np.float32) - r0.astype(np.float32)).T.copy()
+            st["b"] = r0.astype(np.float32).sum(1, dtype=np.float64)
         if hidden and cfg.mode == "physical":
             nc = cfg.neuron
             cp = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
@@ -528,14 +539,30 @@ class BnnHardware:
             st["cp_tot"] = cp.sum(1, dtype=np.float64) + nc.c_par_units
             st["cn_tot"] = cn.sum(1, dtype=np.float64) + nc.c_par_units
             st["cn_sum"] = cn.sum(1, dtype=np.float64)
-            st["offset"] = nc.sa_offset * rng.normal(cfg.seed, rng.STREAM_BNN,
-                                                     synapse_index(KIND_SA_OFFSET, layer, np.arange(n_out), 0),
-                                                     np.uint64(0))
+            st["offset"] = offset
         else:
             st["a"] = (st["o1"] - st["o0"]).T.copy()
             st["b"] = st["o0"].sum(1, dtype=np.float64)
         self._static[layer] = st
         return st
+
+    def _bridge_bits(self, layer: int, w: np.ndarray, neurons, inputs) -> tuple[np.ndarray, np.ndarray]:
+        """(o1, o0): bridge + inverter output bits of programmed bits ``w`` for input 1 / input 0."""
+        cfg = self.cfg
+        if cfg.mode == "ideal":
+            return w, 1 - w
+        if cfg.mode == "physical" and cfg.bit_error is None:
+            if cfg.stuck:
+                r_top, r_bot, _, _ = stuck_bridge_resistances(cfg.seed, layer, neurons, inputs, w, cfg.bridge,
+                                                              cfg.p_stuck_lrs, cfg.p_stuck_hrs, cfg.cycle)
+            else:
+                r_top, r_bot = bridge_resistances(cfg.seed, layer, neurons, inputs, w, cfg.bridge, cfg.cycle)
+            vm = inverter_vm(cfg.seed, layer, neurons, inputs, cfg.bridge)
+            fhi, flo = bridge_failures(r_top, r_bot, w, vm, cfg.bridge.r_access)
+            return bridge_outputs(1, w, fhi, flo), bridge_outputs(0, w, fhi, flo)
+        e = weight_bit_errors(cfg.seed, layer, neurons, inputs, self.bridge_ber(), cfg.cycle)
+        o1 = (w.astype(bool) ^ e).astype(np.uint8)
+        return o1, 1 - o1
 
     # --- per-image evaluation -----------------------------------------------------------------------
     def _extend(self, x_bits: np.ndarray, layer: int) -> np.ndarray:

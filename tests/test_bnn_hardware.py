@@ -206,3 +206,21 @@ def test_hardware_errors_grow_with_bit_error_rate(seed):
         hw = BnnHardware(m, HardwareConfig(mode="authors", bit_error=p, sa_ab=(0.0, 0.05), seed=seed))
         agree.append(np.mean(hw.predict_bits(x) == ref))
     assert agree[0] == 1.0 and agree[0] > agree[1] > agree[2]
+
+
+def test_sa_offset_trim_with_bias_cells(seed):
+    """Trimming the SA offsets with the bias cells removes most offset-induced decision errors."""
+    m = random_model([201, 101, 10], seed=seed)
+    x = _images(seed, 300, 201)
+    perfect = BridgeParams(sigma_lrs_d2d=0, sigma_lrs_c2c=0, sigma_hrs_d2d=0, sigma_hrs_c2c=0, vm_sigma=0)
+    offset_only = NeuronParams(sa_offset=0.02, sa_noise=0.0, cap_mismatch=0.0)
+    rates = []
+    for trim in (False, True):
+        hw = BnnHardware(m, HardwareConfig(mode="physical", seed=seed, bridge=perfect, neuron=offset_only,
+                                           sa_trim=trim))
+        hw.layer_bits(x, 0, np.arange(300))
+        rates.append(hw.neuron_error_rate()[0])
+    print(f"decision errors from a 20 mV SA offset: untrimmed {rates[0]:.4f}, trimmed {rates[1]:.4f}")
+    assert rates[0] > 0.05 and rates[1] < rates[0] / 5
+    with pytest.raises(ConfigError, match="sa_trim needs mode = 'physical'"):
+        HardwareConfig(mode="authors", sa_trim=True)

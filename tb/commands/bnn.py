@@ -93,12 +93,14 @@ def run(args) -> int:
         bridge = BridgeParams()
         hw_seeds = [int(v) for v in args.hw_seeds.split(",")] if args.hw_seeds else [args.seed]
         hw = {}
-        for key, mode, cal in (("physical", "physical", "fabricated"), ("authors", "authors", "fabricated"),
-                               ("authors_scale_invariant", "authors", "scale_invariant")):
+        for key, mode, cal, trim in (("physical", "physical", "fabricated", False),
+                                     ("physical_sa_trim", "physical", "fabricated", True),
+                                     ("authors", "authors", "fabricated", False),
+                                     ("authors_scale_invariant", "authors", "scale_invariant", False)):
             runs = []
             for hs in hw_seeds:
                 cfg = HardwareConfig(mode=mode, seed=hs, bit_error=args.bit_error, neuron=neuron, bridge=bridge,
-                                     calibration=cal)
+                                     calibration=cal, sa_trim=trim)
                 runs.append(hardware_accuracy(model, xb, y, cfg, progress=True, desc=f"hardware ({key}, seed {hs})"))
             hw[key] = {"accuracy": float(np.mean([r["accuracy"] for r in runs])),
                        "accuracy_std": float(np.std([r["accuracy"] for r in runs])),
@@ -111,6 +113,7 @@ def run(args) -> int:
             "hardware_accuracy_authors_model": hw["authors"]["accuracy"],
             "accuracy_drop": sw - hw["physical"]["accuracy"],
             "accuracy_drop_authors_model": sw - hw["authors"]["accuracy"],
+            "hardware_accuracy_sa_trim": hw["physical_sa_trim"]["accuracy"],
             "hardware_accuracy_authors_scale_invariant": hw["authors_scale_invariant"]["accuracy"],
             "neuron_error_rate": {m: hw[m]["neuron_error_rate"] for m in hw},
             "hardware_seeds": hw_seeds,
@@ -133,6 +136,9 @@ def run(args) -> int:
         print(f"hardware, physical model     {hw['physical']['accuracy'] * 100:.2f} %  (drop "
               f"{(sw - hw['physical']['accuracy']) * 100:.2f} points; neuron errors per layer "
               f"{[round(v * 100, 2) for v in hw['physical']['neuron_error_rate']]} %)")
+        print(f"hardware, physical, SA trim  {hw['physical_sa_trim']['accuracy'] * 100:.2f} %  (drop "
+              f"{(sw - hw['physical_sa_trim']['accuracy']) * 100:.2f} points; neuron errors per layer "
+              f"{[round(v * 100, 2) for v in hw['physical_sa_trim']['neuron_error_rate']]} %)")
         print(f"hardware, authors' P_err     {hw['authors']['accuracy'] * 100:.2f} %  (drop "
               f"{(sw - hw['authors']['accuracy']) * 100:.2f} points; neuron errors per layer "
               f"{[round(v * 100, 2) for v in hw['authors']['neuron_error_rate']]} %)")
