@@ -50,7 +50,7 @@ class Dataset:
     def n_classes(self) -> int:
         return 10
 
-    def subset(self, train: int | None = None, test: int | None = None) -> "Dataset":
+    def subset(self, train: int | None = None, test: int | None = None) -> Dataset:
         """The first ``train`` training and ``test`` test samples (None: all)."""
         return Dataset(self.name, self.x_train[:train], self.y_train[:train],
                        self.x_test[:test], self.y_test[:test])

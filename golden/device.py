@@ -254,7 +254,7 @@ class DeviceParams:
         down = float(-self.mean_step(self.g_mid, RESET))
         return 0.5 * (up + down)
 
-    def with_(self, **kw: Any) -> "DeviceParams":
+    def with_(self, **kw: Any) -> DeviceParams:
         return replace(self, **kw)
 
     def to_dict(self) -> dict:
@@ -306,7 +306,7 @@ class PerDevice:
     g_min = property(lambda self: self.tab[..., 2])
     g_max = property(lambda self: self.tab[..., 3])
 
-    def take(self, index) -> "PerDevice":
+    def take(self, index) -> PerDevice:
         """The entries at ``index`` (any numpy index over the device axes)."""
         return PerDevice(self.tab[index])
 

@@ -212,7 +212,7 @@ class AccelParams:
     def phys_col_width(self) -> int:
         return bits_for(self.phys_cols)
 
-    def with_(self, **sections: dict) -> "AccelParams":
+    def with_(self, **sections: dict) -> AccelParams:
         """Copy with some fields changed: ``p.with_(synapse={"devices": 8, "increment": 3})``."""
         new = {}
         for name, kv in sections.items():

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from golden.params import AccelParams
 from golden.bench_training import rows as bench_training_rows
+from golden.params import AccelParams
 from tb.bench_cosim import bench_cosim
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -171,27 +171,31 @@ def scenario(cfg: dict):
     else:
         x = binarize_images(load_digits().x_test[:n])
     hc = cfg["hardware"]
-    prog = programmed_bits(model.extended_weights(0), seed=hc["seed"], bit_error=hc.get("bit_error") or 0.0)
+    layer = cfg.get("layer", 0)               # hidden layer of ``model`` the engine holds
+    prog = programmed_bits(model.extended_weights(layer), seed=hc["seed"],
+                           bit_error=hc.get("bit_error") or 0.0)
     array = array_image(prog, hw)
     dig = digital_bits(prog, x, hw.bias_cells)
     hardware = BnnHardware(model, HardwareConfig(**hc))
-    ana = analog_bits(hardware, x, 0)
+    ana = analog_bits(hardware, x, layer)
     rng = random.Random(f"modes/{cfg['seed']}")
     if cfg.get("order", "blocks") == "blocks":
         run = [(i, 0) for i in range(n)] + [(i, 1) for i in range(n)]
+    elif cfg["order"] in ("digital", "analog"):   # one mode only
+        run = [(i, int(cfg["order"] == "analog")) for i in range(n)]
     else:
         run = [(i, rng.randrange(2)) for i in range(n)]
     # analog image index = how often the array was evaluated in analog mode before
     analog_run = np.zeros((len(run), hw.neurons), dtype=np.uint8)
     pos_a = [pos for pos, (_, mode) in enumerate(run) if mode]
     if pos_a:
-        analog_run[pos_a] = analog_bits(hardware, x[[run[p][0] for p in pos_a]], 0, image_offset=0)
+        analog_run[pos_a] = analog_bits(hardware, x[[run[p][0] for p in pos_a]], layer, image_offset=0)
     images = [(x[i], mode) for i, mode in run]
     gm = BnnLayerEngineModel(hw, array, analog_run)
     accepted, outputs = gm.run(images, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1),
                                ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2))
     spec = np.where(np.array([m for _, m in run])[:, None] == 1, analog_run, dig[[i for i, _ in run]])
-    return {"hw": hw, "model": model, "x": x, "run": run, "images": images, "array": array,
+    return {"hw": hw, "model": model, "layer": layer, "x": x, "run": run, "images": images, "array": array,
             "accepted": accepted, "outputs": outputs, "cycles": gm.cycles, "spec": spec,
             "digital": dig, "analog": ana, "analog_run": analog_run, "hc": hc}
 
@@ -241,7 +245,7 @@ if cocotb is not None:
         sc = scenario(cfg)
         hw = sc["hw"]
         dut._log.info(f"seed {seed}: {len(sc['images'])} image runs, golden {sc['cycles']} cycles")
-        macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"]), seed)
+        macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"], sc["layer"]), seed)
 
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         dut.rst.value = 1

@@ -18,7 +18,7 @@ WAIVERS: dict[str, str] = {
                    "assigns it in the reset branch of the process.",
 }
 
-_WARN = re.compile(r"^%Warning-([A-Z0-9_]+):", re.M)
+_WARN = re.compile(r"^%Warning-([A-Z0-9_]+):", re.MULTILINE)
 
 
 def lint(path: Path, *, wall: bool) -> list[str]:
@@ -29,9 +29,9 @@ def lint(path: Path, *, wall: bool) -> list[str]:
     if wall:
         cmd.insert(2, "-Wall")
         cmd += [f"-Wno-{code}" for code in WAIVERS]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     out = proc.stdout + proc.stderr
-    lines = [ln for ln in out.splitlines() if ln.startswith("%Warning") or ln.startswith("%Error")]
+    lines = [ln for ln in out.splitlines() if ln.startswith(("%Warning", "%Error"))]
     if proc.returncode != 0 and not lines:
         lines = [out.strip() or f"verilator exited {proc.returncode}"]
     return lines

@@ -3,8 +3,19 @@ import numpy as np
 import pytest
 
 from golden import rng
-from golden.device import (PCM_NANDAKUMAR, RERAM_BINARY, RERAM_HFO2, RESET, SET, DeviceModel, DeviceParams,
-                           device_params_from_dict, normal_keyed, stream_key, uniform_keyed)
+from golden.device import (
+    PCM_NANDAKUMAR,
+    RERAM_BINARY,
+    RERAM_HFO2,
+    RESET,
+    SET,
+    DeviceModel,
+    DeviceParams,
+    device_params_from_dict,
+    normal_keyed,
+    stream_key,
+    uniform_keyed,
+)
 from golden.params import ConfigError
 from golden.synapse_array import DeviceStore
 

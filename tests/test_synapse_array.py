@@ -6,8 +6,14 @@ from golden import rng
 from golden.arbitration_controller import ArbitrationController
 from golden.device import RERAM_BINARY, RERAM_HFO2, RESET, SET, DeviceModel
 from golden.params import AccelParams, ConfigError
-from golden.synapse_array import (ArrayConfig, DeviceStore, SynapseArray, apply_plans, nominal_trajectory,
-                                  symmetry_point)
+from golden.synapse_array import (
+    ArrayConfig,
+    DeviceStore,
+    SynapseArray,
+    apply_plans,
+    nominal_trajectory,
+    symmetry_point,
+)
 from golden.transactions import ProgramRequest, PulseCount, UpdateRequest
 from golden.update_unit import UpdateUnit
 

@@ -9,8 +9,17 @@ import pytest
 from golden.datasets import DatasetError, load_digits, load_mnist, parse_idx
 from golden.device import RERAM_BINARY
 from golden.params import ConfigError, UpdateParams
-from golden.training import (InSituMLP, TrainingConfig, initial_weights, make_config, refresh_pulses_for,
-                             sparse_input, train_fp, train_insitu, update_params_for)
+from golden.training import (
+    InSituMLP,
+    TrainingConfig,
+    initial_weights,
+    make_config,
+    refresh_pulses_for,
+    sparse_input,
+    train_fp,
+    train_insitu,
+    update_params_for,
+)
 
 
 @pytest.fixture(scope="module")

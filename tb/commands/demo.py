@@ -41,7 +41,7 @@ def _results_table(heading: str) -> str | None:
     i = text.find(heading)
     if i < 0:
         return None
-    m = re.search(r"((?:^\|.*\|\s*$\n?)+)", text[i:], re.M)
+    m = re.search(r"((?:^\|.*\|\s*$\n?)+)", text[i:], re.MULTILINE)
     return m.group(1).rstrip() if m else None
 
 
