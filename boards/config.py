@@ -19,12 +19,11 @@ all others
 """
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from golden.params import AccelParams, ConfigError, check_float, check_int, params_from_dict
+from golden.params import AccelParams, ConfigError, check_float, check_int, params_from_dict, read_toml
 
 from .array_emulator import EmulatorParams, emulator_params_from_dict
 
@@ -93,10 +92,4 @@ def default_config_path(board_name: str) -> Path:
 def load_board_config(path: str | Path | None, board_name: str) -> BoardConfig:
     """Read ``path`` (None: ``boards/<board>.toml``)."""
     p = Path(path) if path is not None else default_config_path(board_name)
-    try:
-        data = tomllib.loads(p.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file {p} does not exist") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
-    return board_config_from_dict(data, p)
+    return board_config_from_dict(read_toml(p), p)

@@ -252,16 +252,20 @@ def params_from_dict(d: dict) -> AccelParams:
     return AccelParams(**sections)
 
 
-def load_config(path: str | Path | None) -> AccelParams:
-    """Read a TOML file (sections ``[array] [synapse] [update] [timing]``); None gives the defaults."""
-    if path is None:
-        return AccelParams()
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file; a missing file or bad syntax is a :class:`ConfigError` naming the file."""
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text())
+        return tomllib.loads(p.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {p} does not exist") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
-    return params_from_dict(data)
 
+
+def load_config(path: str | Path | None) -> AccelParams:
+    """Read a TOML file (sections ``[array] [synapse] [update] [timing]``, optional ``[bnn]``);
+    None gives the defaults."""
+    if path is None:
+        return AccelParams()
+    return params_from_dict(read_toml(path))
