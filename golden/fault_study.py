@@ -301,6 +301,12 @@ def bnn_table(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _zero_at(rates) -> float:
+    """Where rate 0 is drawn on a log axis: a third of the smallest positive rate."""
+    pos = [r for r in rates if r > 0]
+    return min(pos) / 3 if pos else 1e-4
+
+
 def _x(rates, zero_at):
     return [r if r > 0 else zero_at for r in rates]
 
@@ -312,8 +318,7 @@ def plot_training(res: dict, path) -> None:
 
     plan, summ = res["plan"], res["summary"]
     rates = plan["rates"]
-    pos = [r for r in rates if r > 0]
-    zero_at = min(pos) / 3 if pos else 1e-4
+    zero_at = _zero_at(rates)
     fig, axes = plt.subplots(1, len(plan["kinds"]), figsize=(4.2 * len(plan["kinds"]), 3.6), sharey=True,
                              squeeze=False)
     fp = 100 * np.mean(res["fp_accuracy"])
@@ -344,7 +349,7 @@ def plot_bnn(res: dict, path) -> None:
     plan, summ = res["plan"], res["summary"]
     rates = plan["rates"]
     pos = [r for r in rates if r > 0]
-    zero_at = min(pos) / 3 if pos else 1e-4
+    zero_at = _zero_at(rates)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9.5, 3.8))
     for j, kind in enumerate(plan["kinds"]):
         col = f"C{j}"

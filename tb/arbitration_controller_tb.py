@@ -107,7 +107,6 @@ def count_requests(events: list) -> int:
 
 try:
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover
     cocotb = None
@@ -118,7 +117,7 @@ if cocotb is not None:
 
     from .runner import test_config
     from .scoreboard import Scoreboard, run_expecting
-    from .stream import CycleCounter, StreamSink, StreamSource
+    from .stream import CycleCounter, StreamSink, StreamSource, clock_and_reset
 
     def _gens(specs, seed: int, phase: int) -> tuple:
         """(PulseCount idle, refresh idle, ProgramRequest ready) generators of one phase."""
@@ -148,15 +147,7 @@ if cocotb is not None:
         pg = params_from_dict(cfg.get("golden_params", cfg["params"]))  # wrong on purpose in one test
         seed = int(cfg["seed"])
         clk = dut.clk
-        Clock(clk, 10, unit="ns").start()
-        dut.rst.value = 1
-        dut.i__valid.value = 0
-        dut.refresh__valid.value = 0
-        dut.end_cycle.value = 0
-        dut.o__ready.value = 0
-        for _ in range(3):
-            await RisingEdge(clk)
-        dut.rst.value = 0
+        await clock_and_reset(dut, idle=[dut.i__valid, dut.refresh__valid, dut.end_cycle, dut.o__ready], cycles=3)
         ctrl = ArbitrationController(pg)
         lay_i, lay_r, lay_o = pulse_count_layout(p), refresh_request_layout(p), program_request_layout(p)
         sb = Scoreboard("arbitration_controller", seed)

@@ -49,7 +49,6 @@ def random_commands(params: AccelParams, rng: random.Random, n: int) -> list[Arr
 
 try:  # the cocotb part only loads inside a simulation
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover
     cocotb = None
@@ -64,6 +63,7 @@ if cocotb is not None:
     from golden.params import params_from_dict
     from tb.runner import test_config
     from tb.scoreboard import Scoreboard, ScoreboardMismatch
+    from tb.stream import clock_and_reset
 
     OUTPUTS = ("wl", "bl_set", "sl_reset", "bl_read", "write", "read", "error")
 
@@ -100,14 +100,8 @@ if cocotb is not None:
             want[k] = (c, LineEnables(**{**le.__dict__, "error": 1 - le.error}))
         dut._log.info("seed %d: %d commands, params %s", seed, len(cmds), cfg["params"])
 
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         ports = {k: getattr(dut, f"cmd__{k}") for k in ("sel", "row", "phys_col", "we", "re", "polarity")}
-        for h in ports.values():
-            h.value = 0
-        dut.pair.value = 0
-        dut.rst.value = 1
-        await ClockCycles(dut.clk, 2)
-        dut.rst.value = 0
+        await clock_and_reset(dut, idle=[*ports.values(), dut.pair])
         await RisingEdge(dut.clk)      # cycle 0
         outs = [getattr(dut, k) for k in OUTPUTS]
         got = []
@@ -187,14 +181,8 @@ if cocotb is not None:
             want_reads.append((c, (row, pc, golden.read_code(row, pc))))
         golden.apply(pulses[done:])
 
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         ports = {k: getattr(dut, f"cmd__{k}") for k in ("sel", "row", "phys_col", "we", "re", "polarity")}
-        for h in ports.values():
-            h.value = 0
-        dut.pair.value = 0
-        dut.rst.value = 1
-        await ClockCycles(dut.clk, 2)
-        dut.rst.value = 0
+        await clock_and_reset(dut, idle=[*ports.values(), dut.pair])
         await RisingEdge(dut.clk)      # cycle 0
         counter = CycleCounter(dut.clk, period=10).start()
         model = ArrayModel(dut, CrossbarArray(params, device), counter=counter, latency=LATENCY,

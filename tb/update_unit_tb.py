@@ -94,7 +94,6 @@ def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> list[U
 
 try:
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.triggers import RisingEdge
 except ImportError:  # pragma: no cover
     cocotb = None
@@ -104,7 +103,7 @@ if cocotb is not None:
 
     from .runner import test_config
     from .scoreboard import Scoreboard, run_expecting
-    from .stream import CycleCounter, StreamSink, StreamSource
+    from .stream import CycleCounter, StreamSink, StreamSource, clock_and_reset
 
     @cocotb.test()
     async def update_unit_phases(dut):
@@ -122,13 +121,7 @@ if cocotb is not None:
         pg = params_from_dict(cfg.get("golden_params", cfg["params"]))
         seed = int(cfg["seed"])
         clk = dut.clk
-        Clock(clk, 10, unit="ns").start()
-        dut.rst.value = 1
-        dut.i__valid.value = 0
-        dut.o__ready.value = 0
-        for _ in range(3):
-            await RisingEdge(clk)
-        dut.rst.value = 0
+        await clock_and_reset(dut, idle=[dut.i__valid, dut.o__ready], cycles=3)
         golden = GoldenUpdateUnit(pg)
         in_layout, out_layout = update_request_layout(p), pulse_count_layout(p)
         sb = Scoreboard("update_unit", seed)
