@@ -28,35 +28,46 @@ from .bnn_training import BnnModel, binarize_images, blas_threads, load_or_train
 
 def hardware_accuracy(model: BnnModel, x_bits: np.ndarray, y: np.ndarray, cfg: HardwareConfig,
                       progress: bool = False, desc: str = "hardware") -> dict:
-    """Accuracy of ``model`` on the hardware model ``cfg`` and the per-layer neuron error rates."""
+    """Accuracy of ``model`` on the hardware model ``cfg`` and the per-layer neuron error rates
+    (``calibration_layers``: per hidden layer, the SA calibration summary: neurons at the bias-cell limit and,
+    for the measured calibration, its cost; see :meth:`golden.sa_calibration.LayerCalibration.summary`)."""
     t0 = time.perf_counter()
     hw = BnnHardware(model, cfg)
     pred = hw.predict_bits(x_bits, progress=progress, desc=desc)
+    cal = [{k: v for k, v in hw.calibration[li].items() if k not in ("shift", "result")}
+           for li in sorted(hw.calibration)]
     return {"accuracy": float(np.mean(pred == y)), "neuron_error_rate": hw.neuron_error_rate(),
             "bridge_ber": hw.bridge_ber() if cfg.mode != "ideal" else 0.0, "mode": cfg.mode,
-            "sa_clock_ns": cfg.clock, "seconds": time.perf_counter() - t0}
+            "sa_clock_ns": cfg.clock, "sa_calibration": cfg.sa_calibration,
+            "calibration_layers": cal, "seconds": time.perf_counter() - t0}
 
 
-def ber_sweep(model, x_bits, y, bers, seed=0, neuron: NeuronParams | None = None, progress=False) -> list[dict]:
-    """Accuracy vs static bridge bit-error rate (physical neuron at its nominal clock)."""
+def ber_sweep(model, x_bits, y, bers, seed=0, neuron: NeuronParams | None = None, progress=False,
+              sa_calibration: str = "none") -> list[dict]:
+    """Accuracy vs static bridge bit-error rate (physical neuron at its nominal clock, SA offsets
+    trimmed with ``sa_calibration``)."""
     out = []
     for p in bers:
-        cfg = HardwareConfig(mode="physical", seed=seed, bit_error=float(p), neuron=neuron or NeuronParams())
+        cfg = HardwareConfig(mode="physical", seed=seed, bit_error=float(p), neuron=neuron or NeuronParams(),
+                             sa_calibration=sa_calibration)
         r = hardware_accuracy(model, x_bits, y, cfg, progress, desc=f"BER {p:g}")
         out.append({"bit_error": float(p), **r})
     return out
 
 
 def clock_sweep(model, x_bits, y, clocks, seed=0, bridge: BridgeParams | None = None,
-                neuron: NeuronParams | None = None, modes=("physical", "authors"), progress=False) -> list[dict]:
-    """Accuracy vs SA clock period for the physical and the authors' error model."""
+                neuron: NeuronParams | None = None, modes=("physical", "authors"), progress=False,
+                sa_calibrations=("none",)) -> list[dict]:
+    """Accuracy vs SA clock period for the physical (once per entry of ``sa_calibrations``; the
+    measured calibration runs at the swept clock) and the authors' error model."""
     out = []
     for mode in modes:
-        for t in clocks:
-            cfg = HardwareConfig(mode=mode, seed=seed, sa_clock_ns=float(t), bridge=bridge or BridgeParams(),
-                                 neuron=neuron or NeuronParams())
-            r = hardware_accuracy(model, x_bits, y, cfg, progress, desc=f"{mode} {t:g} ns")
-            out.append({"clock_ns": float(t), **r})
+        for cal in (sa_calibrations if mode == "physical" else ("none",)):
+            for t in clocks:
+                cfg = HardwareConfig(mode=mode, seed=seed, sa_clock_ns=float(t), bridge=bridge or BridgeParams(),
+                                     neuron=neuron or NeuronParams(), sa_calibration=cal)
+                r = hardware_accuracy(model, x_bits, y, cfg, progress, desc=f"{mode} {cal} {t:g} ns")
+                out.append({"clock_ns": float(t), **r})
     return out
 
 

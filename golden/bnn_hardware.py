@@ -34,6 +34,11 @@ Differential voltage ``V = VDD*(sum c+ b/(sum c+ + c_par) - sum c- (1-b)/(sum c-
 ``V*g(T) + offset + noise > 0`` with ``g(T) = 1 - exp(-T/(2 tau))``, offset static per neuron and
 noise per decision, ``sigma_noise(T) = sa_noise*sqrt(t_ref/T)``.
 
+SA offset trim (``HardwareConfig.sa_calibration``): the static offset is cancelled by reprogramming
+the neuron's bias cells, ``k' = clip(k - shift, 0, B)``, with ``shift`` either the true offset in
+bias-cell steps ("oracle") or measured by the chip's bias-cell ramp with noisy SA decisions
+("measured", :mod:`golden.sa_calibration`; ``reram-accel bnn``'s nominal operating point).
+
 Authors' error model (Ezzadeen et al.)
 --------------------------------------
 ``P_err(delta) = 0.5*exp(-(|delta| + 1)^2 / (2 sigma^2))``, ``sigma = a*N_tot + b``, ``a, b`` per SA
@@ -65,6 +70,7 @@ from scipy.special import ndtr
 from . import rng
 from .bnn_params import BridgeParams, NeuronParams
 from .params import ConfigError, check_choice, check_float, check_int
+from .sa_calibration import DEFAULT_PATTERNS, DEFAULT_REPEATS, calibrate_layer, check_calibration
 
 # kinds (top 8 bits of the hash index)
 KIND_R_TOP_LRS = 1
@@ -83,6 +89,8 @@ KIND_READ_ERR = 13
 KIND_SA_ERR = 14
 KIND_STUCK_TOP = 15
 KIND_STUCK_BOT = 16
+KIND_CAL_PATTERN = 17      # golden.sa_calibration: calibration input patterns
+KIND_CAL_NOISE = 18        # golden.sa_calibration: SA noise of the calibration conversions
 
 MAX_LAYER = 255
 MAX_INDEX = (1 << 24) - 1
@@ -426,10 +434,17 @@ class HardwareConfig:
     p_stuck_lrs, p_stuck_hrs : float in [0, 1]
         Fractions of bridge devices stuck at LRS / HRS (:func:`stuck_bridge_resistances`; physical
         mode with the resistance model only). 0 (default): no faults, the unchanged model.
+    sa_calibration : "none" | "oracle" | "measured"
+        "physical" only: cancel each SA's static offset by reprogramming the neuron's bias cells,
+        ``k' = clip(k - shift, 0, B)``. "oracle": ``shift = round(offset / (2*lsb*g(T)))`` from the true
+        offset (at most one delta unit left); "measured": ``shift`` measured by the chip's bias-cell
+        ramp with ``sa_cal_repeats`` noisy conversions per step and ``sa_cal_patterns`` input patterns
+        (:mod:`golden.sa_calibration`). Default "none" (the library's default; ``reram-accel bnn``
+        runs "measured").
+    sa_cal_repeats : int in [1, 1024], sa_cal_patterns : int in [1, 64]
+        Parameters of the "measured" calibration (defaults 8 and 4).
     sa_trim : bool
-        "physical" only: after programming, each SA's static offset is measured (ideally) and
-        cancelled by reprogramming the neuron's bias cells: ``k' = clip(k - round(offset /
-        (2*lsb*g(T))), 0, B)``, which leaves at most one delta unit of offset (default False).
+        Legacy alias: True means ``sa_calibration = "oracle"`` (default False).
     """
 
     mode: str = "physical"
@@ -444,6 +459,9 @@ class HardwareConfig:
     p_stuck_lrs: float = 0.0
     p_stuck_hrs: float = 0.0
     sa_trim: bool = False
+    sa_calibration: str = "none"
+    sa_cal_repeats: int = DEFAULT_REPEATS
+    sa_cal_patterns: int = DEFAULT_PATTERNS
 
     def __post_init__(self):
         check_choice("hardware.mode", self.mode, MODES)
@@ -461,8 +479,15 @@ class HardwareConfig:
                               f"{self.p_stuck_lrs + self.p_stuck_hrs} is out of range: allowed [0, 1]")
         if not isinstance(self.sa_trim, bool):
             raise ConfigError(f"hardware.sa_trim must be true or false, got {self.sa_trim!r}")
-        if self.sa_trim and self.mode != "physical":
-            raise ConfigError("hardware.sa_trim needs mode = 'physical' (the authors' model has no static offset)")
+        check_calibration("hardware.", self.sa_calibration, self.sa_cal_repeats, self.sa_cal_patterns)
+        if self.sa_trim:
+            if self.sa_calibration == "measured":
+                raise ConfigError("hardware.sa_trim = true (oracle trim) conflicts with hardware.sa_calibration = "
+                                  "'measured'")
+            self.sa_calibration = "oracle"
+        if self.sa_calibration != "none" and self.mode != "physical":
+            name = "sa_trim" if self.sa_trim else "sa_calibration"
+            raise ConfigError(f"hardware.{name} needs mode = 'physical' (the authors' model has no static offset)")
         if (self.p_stuck_lrs or self.p_stuck_hrs) and (self.mode != "physical" or self.bit_error is not None):
             raise ConfigError("hardware.p_stuck_lrs / hardware.p_stuck_hrs need mode = 'physical' with the "
                               "bridge resistance model (bit_error = None)")
@@ -490,6 +515,7 @@ class BnnHardware:
         self._static: dict[int, dict] = {}
         self.decisions = np.zeros(model.n_layers, dtype=np.int64)   # hidden-neuron decisions made
         self.flips = np.zeros(model.n_layers, dtype=np.int64)       # ... that differ from the ideal SA
+        self.calibration: dict[int, dict] = {}   # per calibrated layer: shifts and (measured) cost summary
 
     # --- static part ---------------------------------------------------------------------------
     def bridge_ber(self) -> float:
@@ -506,18 +532,37 @@ class BnnHardware:
         n_out, n_tot = w.shape
         neurons = np.arange(n_out)[:, None]
         inputs = np.arange(n_tot)[None, :]
-        offset = None
+        offset = cp = cn = None
         if hidden and cfg.mode == "physical":
-            offset = cfg.neuron.sa_offset * rng.normal(cfg.seed, rng.STREAM_BNN,
-                                                       synapse_index(KIND_SA_OFFSET, layer, np.arange(n_out), 0),
-                                                       np.uint64(0))
+            nc = cfg.neuron
+            offset = nc.sa_offset * rng.normal(cfg.seed, rng.STREAM_BNN,
+                                               synapse_index(KIND_SA_OFFSET, layer, np.arange(n_out), 0),
+                                               np.uint64(0))
+            cp = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
+                                                   synapse_index(KIND_CAP_P, layer, neurons, inputs), np.uint64(0)))
+            cn = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
+                                                   synapse_index(KIND_CAP_N, layer, neurons, inputs), np.uint64(0)))
         w_prog = w
-        if offset is not None and cfg.sa_trim:
+        if offset is not None and cfg.sa_calibration != "none":
             b = m.bias_cells(layer)
-            shift = np.rint(offset / (2 * lsb_volts(n_tot, cfg.neuron) * settle_gain(cfg.neuron, cfg.clock)))
-            k = np.clip(m.bias_plus(layer) - shift.astype(np.int64), 0, b)
+            k = m.bias_plus(layer)
+            g = settle_gain(cfg.neuron, cfg.clock)
+            if cfg.sa_calibration == "oracle":
+                shift = np.rint(offset / (2 * lsb_volts(n_tot, cfg.neuron) * g)).astype(np.int64)
+                k_new = np.clip(k - shift, 0, b)
+                self.calibration[layer] = {"shift": shift, "at_limit": int(np.sum((k - shift < 0) | (k - shift > b)))}
+            else:
+                # calibration state: weights as trained, all bias cells programmed to 1
+                w_cal = w.copy()
+                w_cal[:, n_tot - b:] = 1
+                c1, c0 = self._bridge_bits(layer, w_cal, neurons, inputs)
+                cal = calibrate_layer(cfg.seed, layer, w[:, :n_tot - b], k, c1, c0, cp, cn, offset, g,
+                                      sa_noise_sigma(cfg.neuron, cfg.clock), cfg.neuron.vdd, cfg.neuron.c_par_units,
+                                      repeats=cfg.sa_cal_repeats, patterns=cfg.sa_cal_patterns)
+                k_new = cal.k_trimmed
+                self.calibration[layer] = {"shift": cal.shift, "result": cal, **cal.summary(cfg.clock)}
             w_prog = w.copy()
-            w_prog[:, n_tot - b:] = np.arange(b)[None, :] < k[:, None]
+            w_prog[:, n_tot - b:] = np.arange(b)[None, :] < k_new[:, None]
         o1, o0 = self._bridge_bits(layer, w_prog, neurons, inputs)
         st = {"o1": o1.astype(np.float32), "o0": o0.astype(np.float32), "n_tot": n_tot, "hidden": hidden}
         if w_prog is not w:
@@ -527,10 +572,6 @@ class BnnHardware:
             st["b"] = r0.astype(np.float32).sum(1, dtype=np.float64)
         if hidden and cfg.mode == "physical":
             nc = cfg.neuron
-            cp = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
-                                                   synapse_index(KIND_CAP_P, layer, neurons, inputs), np.uint64(0)))
-            cn = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
-                                                   synapse_index(KIND_CAP_N, layer, neurons, inputs), np.uint64(0)))
             cp, cn = cp.astype(np.float32), cn.astype(np.float32)
             st["ap"] = (cp * (st["o1"] - st["o0"])).T.copy()      # [N_tot, out]
             st["bp"] = (cp * st["o0"]).sum(1, dtype=np.float64)
@@ -545,6 +586,13 @@ class BnnHardware:
             st["b"] = st["o0"].sum(1, dtype=np.float64)
         self._static[layer] = st
         return st
+
+    def layer_calibration(self, layer: int) -> dict:
+        """SA calibration record of hidden ``layer`` (programming the layer first if needed): ``shift``,
+        ``at_limit`` and, for the measured calibration, ``result`` (:class:`golden.sa_calibration.
+        LayerCalibration`) and its cost summary; ``{}`` when the layer is not calibrated."""
+        self._layer_static(layer)
+        return self.calibration.get(layer, {})
 
     def _bridge_bits(self, layer: int, w: np.ndarray, neurons, inputs) -> tuple[np.ndarray, np.ndarray]:
         """(o1, o0): bridge + inverter output bits of programmed bits ``w`` for input 1 / input 0."""

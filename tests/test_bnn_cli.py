@@ -14,8 +14,14 @@ def test_bnn_command_writes_json(tmp_path, monkeypatch, capsys):
     assert rc == 0
     r = json.loads(out.read_text())
     for key in ("software_accuracy", "hardware_accuracy", "hardware_accuracy_authors_model", "config",
-                "neuron_error_rate", "bridge_ber", "clipped_neurons", "energy"):
+                "neuron_error_rate", "bridge_ber", "clipped_neurons", "energy", "hardware_accuracy_uncalibrated",
+                "accuracy_drop_uncalibrated", "hardware_accuracy_sa_trim", "sa_calibration"):
         assert key in r, key
+    # the nominal operating point is the chip with measured SA offset calibration
+    cal = r["sa_calibration"]
+    assert cal["method"] == "measured" and cal["repeats"] == 8 and cal["patterns"] == 4
+    assert cal["per_layer"][0]["conversions_per_neuron"] == 4 * 8 * (cal["per_layer"][0]["bias_cells"] + 1)
+    assert r["config"]["sa_calibration"] == "measured"
     assert r["config"]["hidden"] == [31, 31] and r["config"]["sa_clock_ns"] == 6.0
     assert 0.3 < r["software_accuracy"] <= 1.0
     assert list((tmp_path / "build" / "bnn").glob("digits_h31-31_e3_*.npz"))
@@ -34,3 +40,10 @@ def test_bnn_command_config_errors(tmp_path, monkeypatch, capsys):
     assert "sa_clock_ns = 0.5 is out of range" in capsys.readouterr().err
     assert main(["bnn", "--dataset", "digits", "--bit-error", "2"]) == 2
     assert "bit_error = 2.0 is out of range" in capsys.readouterr().err
+    assert main(["bnn", "--dataset", "digits", "--sa-calibration", "perfect"]) == 2
+    assert "sa_calibration = 'perfect' is not allowed: choose one of ['none', 'oracle', 'measured']" in \
+        capsys.readouterr().err
+    assert main(["bnn", "--dataset", "digits", "--sa-cal-repeats", "0"]) == 2
+    assert "sa_cal_repeats = 0 is out of range: allowed [1, 1024]" in capsys.readouterr().err
+    assert main(["bnn", "--dataset", "digits", "--sa-cal-patterns", "100"]) == 2
+    assert "sa_cal_patterns = 100 is out of range: allowed [1, 64]" in capsys.readouterr().err

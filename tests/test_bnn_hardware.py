@@ -224,3 +224,138 @@ def test_sa_offset_trim_with_bias_cells(seed):
     assert rates[0] > 0.05 and rates[1] < rates[0] / 5
     with pytest.raises(ConfigError, match="sa_trim needs mode = 'physical'"):
         HardwareConfig(mode="authors", sa_trim=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# measured SA offset calibration (golden.sa_calibration)
+# ---------------------------------------------------------------------------------------------
+_PERFECT = BridgeParams(sigma_lrs_d2d=0, sigma_lrs_c2c=0, sigma_hrs_d2d=0, sigma_hrs_c2c=0, vm_sigma=0)
+
+
+def _offset_steps(hw, layer):
+    """True SA offsets of ``layer`` in bias-cell steps (2 delta units), as the oracle sees them."""
+    from golden.bnn_hardware import lsb_volts, settle_gain
+    st = hw._layer_static(layer)
+    return st["offset"] / (2 * lsb_volts(st["n_tot"], hw.cfg.neuron) * settle_gain(hw.cfg.neuron, hw.cfg.clock))
+
+
+def test_ramp_voltages_ideal_neuron():
+    from golden.sa_calibration import ramp_voltages
+    n, n_in, b, c_par = 5, 40, 6, 30.0
+    rs = np.random.default_rng(1)
+    o_in = rs.integers(0, 2, (n, n_in)).astype(float)
+    v = ramp_voltages(o_in, np.ones((n, b)), np.zeros((n, b)), np.ones((n, n_in + b)), np.ones((n, n_in + b)),
+                      0.8, c_par)
+    delta = 2 * (o_in.sum(1)[:, None] + np.arange(b + 1)[None, :]) - (n_in + b)
+    assert np.allclose(v, 0.8 * delta / (n_in + b + c_par))
+
+
+def test_measured_calibration_recovers_offsets_within_quantisation(seed):
+    """Noise-free SA: the ramp count finds every bracketed offset to the nearest bias cell (= the oracle)."""
+    m = random_model([201, 101, 10], seed=seed)
+    neuron = NeuronParams(sa_offset=0.006, sa_noise=0.0, cap_mismatch=0.0)
+    hw = BnnHardware(m, HardwareConfig(mode="physical", seed=seed, bridge=_PERFECT, neuron=neuron,
+                                       sa_calibration="measured", sa_cal_repeats=1))
+    exact = _offset_steps(hw, 0)
+    cal = hw.layer_calibration(0)["result"]
+    ok = ~cal.unbracketed
+    assert ok.mean() > 0.9
+    assert np.all(np.abs(cal.shift[ok] - exact[ok]) <= 0.5 + 1e-9)
+    assert np.array_equal(cal.shift[ok], np.rint(exact[ok]).astype(np.int64))
+    assert hw.layer_calibration(0)["conversions_per_neuron"] == 4 * (m.bias_cells(0) + 1) * 1
+
+
+def test_measured_calibration_with_sa_noise(seed):
+    """With the nominal 4 mV SA noise the estimate scatters as ~1.3/sqrt(repeats) bias-cell steps."""
+    m = random_model([201, 101, 10], seed=seed)
+    errs = {}
+    for reps in (2, 32):
+        hw = BnnHardware(m, HardwareConfig(mode="physical", seed=seed, neuron=NeuronParams(sa_offset=0.006),
+                                           sa_calibration="measured", sa_cal_repeats=reps))
+        cal = hw.layer_calibration(0)["result"]
+        ok = ~cal.unbracketed
+        errs[reps] = float(np.std(cal.offset_delta[ok] / 2 - _offset_steps(hw, 0)[ok]))
+    print("calibration error (steps) vs repeats:", errs)
+    assert errs[32] < 0.45 and errs[32] < errs[2] < 1.5
+
+
+def test_measured_calibration_is_deterministic_per_seed(seed):
+    m = random_model([120, 61, 10], seed=seed)
+    x = _images(seed, 50, 120)
+
+    def run(s, **kw):
+        hw = BnnHardware(m, HardwareConfig(mode="physical", seed=s, neuron=NeuronParams(sa_offset=0.02),
+                                           sa_calibration="measured", **kw))
+        return hw.predict_bits(x), hw.layer_calibration(0)["shift"].copy()
+
+    p1, s1 = run(seed)
+    p2, s2 = run(seed)
+    assert np.array_equal(p1, p2) and np.array_equal(s1, s2)
+    _, s3 = run(seed + 1)
+    assert not np.array_equal(s1, s3)
+    _, s4 = run(seed, sa_cal_repeats=9)
+    assert not np.array_equal(s1, s4)
+
+
+def test_measured_calibration_respects_bias_cell_limit(seed):
+    """Offsets far beyond the bias-cell budget: k' is clipped to [0, B] and counted at the limit."""
+    m = random_model([201, 101, 10], seed=seed)
+    hw = BnnHardware(m, HardwareConfig(mode="physical", seed=seed, bridge=_PERFECT,
+                                       neuron=NeuronParams(sa_offset=0.1, sa_noise=0.0),
+                                       sa_calibration="measured", sa_cal_repeats=1))
+    st = hw._layer_static(0)
+    cal = hw.layer_calibration(0)["result"]
+    b = m.bias_cells(0)
+    raw = cal.k - cal.shift
+    assert np.all((cal.k_trimmed >= 0) & (cal.k_trimmed <= b))
+    assert np.array_equal(cal.at_limit, (raw < 0) | (raw > b)) and cal.at_limit.sum() > 10
+    assert hw.layer_calibration(0)["at_limit"] == int(cal.at_limit.sum())
+    assert np.array_equal(cal.k_trimmed[cal.at_limit], np.where(raw[cal.at_limit] < 0, 0, b))
+    assert cal.unbracketed.sum() > 10          # 100 mV offsets put most flips outside the ramp
+    # the programmed bias cells are the thermometer code of k' (perfect bridges: outputs = stored bits)
+    n_in = m.fan_in(0)
+    assert np.array_equal(st["o1"][:, n_in:].sum(1).astype(np.int64), cal.k_trimmed)
+
+
+def test_measured_calibration_without_bias_cells(seed):
+    """A layer with fan-in 15 has no bias cells (B = 0): it stays uncalibrated, at no cost."""
+    m = random_model([64, 15, 15, 10], seed=seed)
+    assert m.bias_cells(1) == 0 and m.bias_cells(0) > 0
+    x = _images(seed, 40, 64)
+    hw = BnnHardware(m, HardwareConfig(mode="physical", seed=seed, sa_calibration="measured"))
+    ref = BnnHardware(m, HardwareConfig(mode="physical", seed=seed))
+    hw.predict_bits(x)
+    cal = hw.layer_calibration(1)
+    assert cal["conversions_per_neuron"] == 0 and cal["unbracketed"] == 15 and not cal["shift"].any()
+    assert np.array_equal(hw._layer_static(1)["o1"], ref._layer_static(1)["o1"])
+
+
+def test_measured_trim_removes_offset_errors_like_the_oracle(seed):
+    m = random_model([201, 101, 10], seed=seed)
+    x = _images(seed, 300, 201)
+    neuron = NeuronParams(sa_offset=0.01, sa_noise=0.002, cap_mismatch=0.0)
+    rates = {}
+    for cal in ("none", "oracle", "measured"):
+        hw = BnnHardware(m, HardwareConfig(mode="physical", seed=seed, bridge=_PERFECT, neuron=neuron,
+                                           sa_calibration=cal))
+        hw.layer_bits(x, 0, np.arange(300))
+        rates[cal] = hw.neuron_error_rate()[0]
+    print("decision errors:", rates)
+    assert rates["measured"] < rates["none"] / 2 and rates["measured"] < 1.5 * rates["oracle"] + 0.005
+
+
+def test_sa_calibration_parameters_are_checked():
+    with pytest.raises(ConfigError, match=r"hardware.sa_calibration = 'perfect' is not allowed: choose one of "
+                                          r"\['none', 'oracle', 'measured'\]"):
+        HardwareConfig(sa_calibration="perfect")
+    with pytest.raises(ConfigError, match=r"hardware.sa_cal_repeats = 0 is out of range: allowed \[1, 1024\]"):
+        HardwareConfig(sa_calibration="measured", sa_cal_repeats=0)
+    with pytest.raises(ConfigError, match=r"hardware.sa_cal_repeats must be an integer"):
+        HardwareConfig(sa_cal_repeats=2.5)
+    with pytest.raises(ConfigError, match=r"hardware.sa_cal_patterns = 65 is out of range: allowed \[1, 64\]"):
+        HardwareConfig(sa_calibration="measured", sa_cal_patterns=65)
+    with pytest.raises(ConfigError, match="sa_calibration needs mode = 'physical'"):
+        HardwareConfig(mode="authors", sa_calibration="measured")
+    with pytest.raises(ConfigError, match="conflicts with hardware.sa_calibration = 'measured'"):
+        HardwareConfig(sa_trim=True, sa_calibration="measured")
+    assert HardwareConfig(sa_trim=True).sa_calibration == "oracle"

@@ -4,10 +4,16 @@ Examples::
 
     reram-accel bnn --dataset digits --json build/bnn_digits.json
     reram-accel bnn --dataset mnist                      # the paper's 784-1025-1025-1025-10
+    reram-accel bnn --dataset mnist --hw-seeds 0,1,2,3,4,5,6,7,8,9   # 10 chip instances
     reram-accel bnn --dataset mnist --sweep              # docs/bnn_ber.png, docs/bnn_sa_clock.png
     reram-accel bnn --error-models --ir-drop --energy    # docs/bnn_error_models.png, docs/ir_drop.png
 
 Trained models are cached in ``build/bnn/<config key>.npz`` (``--retrain`` to redo).
+
+Nominal operating point: physical model at the 10 ns SA clock with every SA offset *measured* by the
+bias-cell ramp (:mod:`golden.sa_calibration`, ``--sa-calibration measured --sa-cal-repeats 8
+--sa-cal-patterns 4``) and trimmed with the bias cells; the uncalibrated chip and the oracle trim are
+reported next to it.
 """
 from __future__ import annotations
 
@@ -36,6 +42,13 @@ def add_arguments(p) -> None:
     p.add_argument("--hw-seeds", default=None,
                    help="comma-separated hardware-model seeds (chip instances); accuracies are averaged")
     p.add_argument("--sa-clock-ns", type=float, default=10.0, help="SA clock period (nominal 10 ns)")
+    p.add_argument("--sa-calibration", default="measured", metavar="{none,oracle,measured}",
+                   help="SA offset trim with the bias cells: measured by the chip's bias-cell ramp (default), "
+                        "oracle (true offsets) or none")
+    p.add_argument("--sa-cal-repeats", type=int, default=8,
+                   help="measured calibration: conversions per ramp step, 1..1024 (default 8)")
+    p.add_argument("--sa-cal-patterns", type=int, default=4,
+                   help="measured calibration: input patterns (ramps) per layer, 1..64 (default 4)")
     p.add_argument("--bit-error", type=float, default=None,
                    help="static bridge bit-error rate (default: from the bridge resistance model)")
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images")
@@ -73,8 +86,10 @@ def run(args) -> int:
     from golden.bnn_params import BridgeParams, NeuronParams
     from golden.bnn_training import binarize_images, load_or_train, model_path
     from golden.params import check_float
+    from golden.sa_calibration import check_calibration
 
     check_float("sa_clock_ns", args.sa_clock_ns, 1.0, 100.0)
+    check_calibration("", args.sa_calibration, args.sa_cal_repeats, args.sa_cal_patterns)
     if args.bit_error is not None:
         check_float("bit_error", args.bit_error, 0.0, 1.0)
     result: dict = {}
@@ -92,26 +107,52 @@ def run(args) -> int:
         neuron = NeuronParams(sa_clock_ns=args.sa_clock_ns)
         bridge = BridgeParams()
         hw_seeds = [int(v) for v in args.hw_seeds.split(",")] if args.hw_seeds else [args.seed]
+        nominal = args.sa_calibration
+        runs_cfg = [("physical", "physical", "fabricated", nominal)]
+        if nominal != "none":
+            runs_cfg.append(("physical_uncalibrated", "physical", "fabricated", "none"))
+        if nominal != "oracle":
+            runs_cfg.append(("physical_sa_trim", "physical", "fabricated", "oracle"))
+        runs_cfg += [("authors", "authors", "fabricated", "none"),
+                     ("authors_scale_invariant", "authors", "scale_invariant", "none")]
         hw = {}
-        for key, mode, cal, trim in (("physical", "physical", "fabricated", False),
-                                     ("physical_sa_trim", "physical", "fabricated", True),
-                                     ("authors", "authors", "fabricated", False),
-                                     ("authors_scale_invariant", "authors", "scale_invariant", False)):
+        cal_cost = []
+        for key, mode, cal, sa_cal in runs_cfg:
             runs = []
             for hs in hw_seeds:
                 cfg = HardwareConfig(mode=mode, seed=hs, bit_error=args.bit_error, neuron=neuron, bridge=bridge,
-                                     calibration=cal, sa_trim=trim)
+                                     calibration=cal, sa_calibration=sa_cal, sa_cal_repeats=args.sa_cal_repeats,
+                                     sa_cal_patterns=args.sa_cal_patterns)
                 runs.append(hardware_accuracy(model, xb, y, cfg, progress=True, desc=f"hardware ({key}, seed {hs})"))
-            hw[key] = {"accuracy": float(np.mean([r["accuracy"] for r in runs])),
-                       "accuracy_std": float(np.std([r["accuracy"] for r in runs])),
-                       "per_seed": [r["accuracy"] for r in runs],
+                if key == "physical" and sa_cal != "none":
+                    cal_cost.append(runs[-1]["calibration_layers"])
+            accs = np.array([r["accuracy"] for r in runs])
+            hw[key] = {"accuracy": float(accs.mean()),
+                       "accuracy_std": float(accs.std(ddof=1)) if len(accs) > 1 else 0.0,
+                       "per_seed": accs.tolist(),
                        "neuron_error_rate": np.mean([r["neuron_error_rate"] for r in runs], axis=0).tolist()}
+        if "physical_uncalibrated" not in hw:
+            hw["physical_uncalibrated"] = hw["physical"]
+        if "physical_sa_trim" not in hw:
+            hw["physical_sa_trim"] = hw["physical"]
+        calib = {"method": nominal, "repeats": args.sa_cal_repeats, "patterns": args.sa_cal_patterns}
+        if cal_cost and nominal == "measured":
+            calib["per_layer"] = [{k: float(np.mean([c[li][k] for c in cal_cost]))
+                                   for k in cal_cost[0][li] if k != "shift"} for li in range(len(cal_cost[0]))]
+        elif cal_cost:
+            calib["per_layer"] = [{"at_limit": float(np.mean([c[li]["at_limit"] for c in cal_cost]))}
+                                  for li in range(len(cal_cost[0]))]
         ber = bridge_error_probability(bridge)
         result.update({
             "software_accuracy": sw,
             "hardware_accuracy": hw["physical"]["accuracy"],
             "hardware_accuracy_authors_model": hw["authors"]["accuracy"],
             "accuracy_drop": sw - hw["physical"]["accuracy"],
+            "accuracy_drop_std": hw["physical"]["accuracy_std"],
+            "accuracy_drop_stderr": hw["physical"]["accuracy_std"] / np.sqrt(len(hw_seeds)),
+            "sa_calibration": calib,
+            "hardware_accuracy_uncalibrated": hw["physical_uncalibrated"]["accuracy"],
+            "accuracy_drop_uncalibrated": sw - hw["physical_uncalibrated"]["accuracy"],
             "accuracy_drop_authors_model": sw - hw["authors"]["accuracy"],
             "hardware_accuracy_sa_trim": hw["physical_sa_trim"]["accuracy"],
             "hardware_accuracy_authors_scale_invariant": hw["authors_scale_invariant"]["accuracy"],
@@ -126,19 +167,31 @@ def run(args) -> int:
             "test_images": int(n),
             "model_path": str(path),
             "config": {**model.meta.get("config", {}), "sa_clock_ns": args.sa_clock_ns, "bit_error": args.bit_error,
-                       "hardware_seeds": hw_seeds},
+                       "hardware_seeds": hw_seeds, "sa_calibration": nominal, "sa_cal_repeats": args.sa_cal_repeats,
+                       "sa_cal_patterns": args.sa_cal_patterns},
             "seconds": time.perf_counter() - t0,
         })
         print(f"software accuracy            {sw * 100:.2f} %  ({n} test images, {args.dataset}, sizes {model.sizes})")
         if len(hw_seeds) > 1:
             print(f"hardware seeds {hw_seeds}: accuracies are means; std over seeds (points): "
                   + ", ".join(f"{k} {hw[k]['accuracy_std'] * 100:.2f}" for k in hw))
-        print(f"hardware, physical model     {hw['physical']['accuracy'] * 100:.2f} %  (drop "
-              f"{(sw - hw['physical']['accuracy']) * 100:.2f} points; neuron errors per layer "
-              f"{[round(v * 100, 2) for v in hw['physical']['neuron_error_rate']]} %)")
-        print(f"hardware, physical, SA trim  {hw['physical_sa_trim']['accuracy'] * 100:.2f} %  (drop "
-              f"{(sw - hw['physical_sa_trim']['accuracy']) * 100:.2f} points; neuron errors per layer "
-              f"{[round(v * 100, 2) for v in hw['physical_sa_trim']['neuron_error_rate']]} %)")
+        se = hw["physical"]["accuracy_std"] / np.sqrt(len(hw_seeds)) * 100
+        labels = [("physical", f"hardware, NOMINAL (SA calibration {nominal})"),
+                  ("physical_uncalibrated", "hardware, physical, uncalibrated"),
+                  ("physical_sa_trim", "hardware, physical, oracle trim")]
+        for key, lab in labels:
+            if key != "physical" and hw[key] is hw["physical"]:
+                continue
+            extra = f", std err {se:.2f}" if key == "physical" and len(hw_seeds) > 1 else ""
+            print(f"{lab:<46s} {hw[key]['accuracy'] * 100:.2f} %  (drop {(sw - hw[key]['accuracy']) * 100:.2f} "
+                  f"points{extra}; neuron errors per layer {[round(v * 100, 2) for v in hw[key]['neuron_error_rate']]} %)")
+        if calib.get("per_layer") and nominal == "measured":
+            for li, c in enumerate(calib["per_layer"]):
+                print(f"  SA calibration layer {li}: {c['conversions_per_neuron']:.0f} conversions per neuron "
+                      f"({c['patterns']:.0f} ramps x {c['bias_cells'] + 1:.0f} steps x {c['repeats']:.0f}) = "
+                      f"{c['time_us']:.1f} us at {args.sa_clock_ns:g} ns; {c['bias_writes_per_neuron']:.1f} bias-cell "
+                      f"rewrites per neuron; {c['at_limit']:.1f} neurons at the bias-cell limit, "
+                      f"{c['unbracketed']:.1f} unbracketed (means over seeds)")
         print(f"hardware, authors' P_err     {hw['authors']['accuracy'] * 100:.2f} %  (drop "
               f"{(sw - hw['authors']['accuracy']) * 100:.2f} points; neuron errors per layer "
               f"{[round(v * 100, 2) for v in hw['authors']['neuron_error_rate']]} %)")
@@ -185,13 +238,16 @@ def _sweep(model, xb, y, args) -> dict:
     bers = [0.0, 1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
     clocks = [2.0, 3.0, 4.0, 6.0, 10.0, 15.0, 20.0]
     sw = float((model.predict_bits(xb) == y).mean())
-    b = ber_sweep(model, xb, y, bers, seed=args.seed, progress=True)
-    c = clock_sweep(model, xb, y, clocks, seed=args.seed, progress=True)
+    nominal = args.sa_calibration
+    b = ber_sweep(model, xb, y, bers, seed=args.seed, progress=True, sa_calibration=nominal)
+    c = clock_sweep(model, xb, y, clocks, seed=args.seed, progress=True,
+                    sa_calibrations=("none",) if nominal == "none" else ("none", nominal))
     plt = _plt()
     args.docs.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     xs = [max(r["bit_error"], 3e-5) for r in b]
-    ax.semilogx(xs, [r["accuracy"] * 100 for r in b], "o-", label="hardware model (physical neuron, 10 ns)")
+    ax.semilogx(xs, [r["accuracy"] * 100 for r in b], "o-",
+                label=f"hardware model (physical neuron, 10 ns, SA calibration {nominal})")
     ax.axhline(sw * 100, color="k", ls="--", lw=1, label="software (integer BNN)")
     ax.set_xlabel("static bridge bit-error rate (0 plotted at 3e-5)")
     ax.set_ylabel("test accuracy (%)")
@@ -202,9 +258,12 @@ def _sweep(model, xb, y, args) -> dict:
     fig.savefig(args.docs / "bnn_ber.png", dpi=130)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for mode, lab in (("physical", "physical neuron (22 nm projection)"),
-                      ("authors", "authors' P_err model (3.12 % full range at N_tot=23, 10 ns)")):
-        rs = [r for r in c if r["mode"] == mode]
+    series = [("physical", "none", "physical neuron (22 nm projection), uncalibrated")]
+    if nominal != "none":
+        series.append(("physical", nominal, f"physical neuron, SA offsets trimmed ({nominal} calibration)"))
+    series.append(("authors", "none", "authors' P_err model (3.12 % full range at N_tot=23, 10 ns)"))
+    for mode, cal, lab in series:
+        rs = [r for r in c if r["mode"] == mode and r["sa_calibration"] == cal]
         ax.plot([r["clock_ns"] for r in rs], [r["accuracy"] * 100 for r in rs], "o-", label=lab)
     ax.axhline(sw * 100, color="k", ls="--", lw=1, label="software")
     ax.set_xlabel("SA clock period (ns)")
@@ -216,7 +275,8 @@ def _sweep(model, xb, y, args) -> dict:
     fig.savefig(args.docs / "bnn_sa_clock.png", dpi=130)
     plt.close(fig)
     print("bit-error sweep:", [(r["bit_error"], round(r["accuracy"] * 100, 2)) for r in b])
-    print("SA clock sweep:", [(r["mode"], r["clock_ns"], round(r["accuracy"] * 100, 2)) for r in c])
+    print("SA clock sweep:", [(r["mode"], r["sa_calibration"], r["clock_ns"], round(r["accuracy"] * 100, 2))
+                              for r in c])
     print(f"wrote {args.docs / 'bnn_ber.png'}, {args.docs / 'bnn_sa_clock.png'}")
     return {"software_accuracy": sw, "ber": b, "clock": c}
 
