@@ -26,6 +26,7 @@ MAX_INPUTS = 4096
 MAX_NEURONS = 4096
 MAX_BANK = 64
 MAX_PHASE = 255
+MAX_READ_WIDTH = 256
 
 #: Sense-amplifier phases in the order the sequencer runs them (index = cfg address).
 PHASES = ("precharge", "input", "evaluate", "sense", "readout", "reset")
@@ -60,6 +61,11 @@ class BnnHwParams:
         Cycles from a bridge-read command of the engine to ``rd_valid`` from the array (1 cycle of
         CrossbarAddressing + the array's read delay); used by the golden cycle model and the
         testbench's array model (the RTL itself waits for ``rd_valid``).
+    read_width : int, 1..256
+        W, bridges a digital-mode read returns at once: one word-line activation senses the
+        XNOR/inverter outputs of ``read_lanes = min(W, cells)`` adjacent bridges of one neuron (a
+        neuron of ``cells`` bridges takes ``reads_per_neuron = ceil(cells / W)`` reads; the last one
+        reads the remaining ``cells - (reads_per_neuron - 1) * W`` bridges). 1: bit-serial.
     out_fifo : int, bank..64 (and >= 2)
         Depth of the engine's output-bit FIFO = credits for neurons in flight.
     """
@@ -78,6 +84,7 @@ class BnnHwParams:
     reset: int = 1
     read_latency: int = 2
     out_fifo: int = 8
+    read_width: int = 32
 
     def __post_init__(self):
         check_int("bnn.inputs", self.inputs, 1, MAX_INPUTS)
@@ -90,6 +97,7 @@ class BnnHwParams:
             check_int(f"bnn.{name}", getattr(self, name), 1, MAX_PHASE)
         check_int("bnn.read_latency", self.read_latency, 2, 16)
         check_int("bnn.out_fifo", self.out_fifo, max(2, self.bank), 64)
+        check_int("bnn.read_width", self.read_width, 1, MAX_READ_WIDTH)
         if self.bank * self.cells > MAX_INPUTS:
             raise ConfigError(f"bnn.bank * (bnn.inputs + bnn.bias_cells) = {self.bank * self.cells} array "
                               f"columns is out of range: allowed [1, {MAX_INPUTS}] (bnn.bank <= "
@@ -115,6 +123,21 @@ class BnnHwParams:
     def array_cols(self) -> int:
         """Synapse (bridge) columns of the array: bank * cells."""
         return self.bank * self.cells
+
+    @property
+    def read_lanes(self) -> int:
+        """Bridges one digital-mode read returns (width of ``rd_bits``): min(read_width, cells)."""
+        return min(self.read_width, self.cells)
+
+    @property
+    def reads_per_neuron(self) -> int:
+        """Digital-mode reads (= cycles at full rate) per neuron: ceil(cells / read_width)."""
+        return -(-self.cells // self.read_lanes)
+
+    @property
+    def last_read_lanes(self) -> int:
+        """Bridges the last read of a neuron returns: cells - (reads_per_neuron - 1) * read_lanes."""
+        return self.cells - (self.reads_per_neuron - 1) * self.read_lanes
 
     @property
     def count_width(self) -> int:

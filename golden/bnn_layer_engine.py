@@ -9,9 +9,10 @@ cells, see :mod:`golden.bnn_hw_params` for the layout and
 the hardware model's ``authors`` mode the bits with the static bridge errors of
 :func:`golden.bnn_hardware.weight_bit_errors` (:func:`programmed_bits`).
 
-* **digital** mode: the engine reads the ``cells`` bridges of a neuron one per cycle (2T2R pair read
-  through CrossbarAddressing), and :class:`XnorPopcount` decides ``popcount(XNOR(x_ext, w)) >=
-  cells//2 + 1`` with ``x_ext = x`` followed by ``bias_cells`` ones: the bias cells realise the
+* **digital** mode: the engine reads the ``cells`` bridges of a neuron ``R = read_lanes`` at a time
+  (multi-cell 2T2R pair reads through CrossbarAddressing: ``C = reads_per_neuron = ceil(cells/R)``
+  reads per neuron, see :class:`golden.bnn_hw_params.BnnHwParams`), and :class:`XnorPopcount`
+  decides ``popcount(XNOR(x_ext, w)) >= cells//2 + 1`` with ``x_ext = x`` followed by ``bias_cells`` ones: the bias cells realise the
   neuron's threshold exactly as in the analog array (a majority over ``N_tot`` odd cells), so no
   threshold memory is needed (:func:`digital_bits`).
 * **analog** mode: the engine selects a bank's word line, drives the inputs and runs the
@@ -27,12 +28,15 @@ Cycle 0 is the first cycle the testbench drives; ``x`` and ``y`` follow the stre
 * ``x`` is ready iff the engine is idle and every output bit of the previous image has left through
   ``y`` (images never overlap); an image accepted in ``t`` starts in ``t+1`` with the mode ``analog``
   held during ``t``.
-* digital: a bridge read is issued in every cycle of the image, except at a neuron's first cell when
-  no output credit is free (credits = ``out_fifo`` minus bits in flight or in the FIFO). The read
-  bit arrives ``read_latency`` cycles later (``rd_valid``); the neuron's last bit enters the
-  popcount pipeline in that cycle, its result is written to the output FIFO ``L`` cycles later
-  (``L`` = :func:`golden.xnor_popcount.popcount_latency` of ``cells``) and can leave through ``y``
-  from the next cycle. The image is done in the cycle its last neuron enters the pipeline.
+* digital: a read is issued in every cycle of the image, except at a neuron's first read when no
+  output credit is free (credits = ``out_fifo`` minus bits in flight or in the FIFO). Read ``i`` of
+  neuron ``j`` (slot ``k``) covers the bridges ``k*cells + i*R ..`` of the bank's row: ``R`` of them,
+  the remaining ``cells - (C-1)*R`` for ``i = C-1``. Its bits arrive ``read_latency`` cycles later
+  (``rd_valid``); in the cycle the neuron's last read arrives, its assembled word enters the
+  popcount pipeline, the result is written to the output FIFO ``L`` cycles later (``L`` =
+  :func:`golden.xnor_popcount.popcount_latency` of ``cells``) and can leave through ``y`` from the
+  next cycle. The image is done in the cycle its last neuron enters the pipeline. Hence one neuron
+  per ``C`` cycles while ``y`` keeps up.
 * analog: bank ``b`` is requested from the sequencer when ``credits >= bits of bank b`` (``bank``,
   or fewer for the last bank), with the word line switched in the cycle after the request. The
   response (K SA bits) is taken by a serializer when it is empty; the serializer writes one bit per
@@ -148,6 +152,7 @@ class BnnLayerEngineModel:
         hw = self.hw
         B, T, M, K = hw.bias_cells, hw.cells, hw.neurons, hw.bank
         D, RL, L = hw.out_fifo, hw.read_latency, self.lat
+        R, C, R_last = hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes
         thr = majority_threshold(T)
         valid_gen = valid_gen if valid_gen is not None else itertools.repeat(True)
         ready_gen = ready_gen if ready_gen is not None else itertools.repeat(True)
@@ -162,10 +167,10 @@ class BnnLayerEngineModel:
         img = -1
         mode = 0
         xe = None
-        reads: dict[int, int] = {}             # arrival cycle -> bit
+        reads: dict[int, np.ndarray] = {}      # arrival cycle -> bridge bits of one read
         results: dict[int, tuple] = {}         # cycle of FIFO write -> (neuron, bit)
         # digital counters
-        iss_neuron = iss_cell = iss_slot = iss_row = iss_col = 0
+        iss_neuron = iss_read = iss_slot = iss_row = iss_col = 0
         iss_done = False
         col_cnt, wbuf, push_neuron = 0, [], 0
         # analog
@@ -189,34 +194,33 @@ class BnnLayerEngineModel:
             done = False
             ser_busy = ser is not None            # serializer register at the start of the cycle
             # --- digital issue -----------------------------------------------------------------
-            if running and not mode and not iss_done and (iss_cell != 0 or credits > 0):
-                reads[cycle + RL] = int(self.array[iss_row, iss_col])
-                if iss_cell == 0:
+            if running and not mode and not iss_done and (iss_read != 0 or credits > 0):
+                n_lanes = R_last if iss_read == C - 1 else R
+                reads[cycle + RL] = self.array[iss_row, iss_col:iss_col + n_lanes]
+                if iss_read == 0:
                     reserve = 1
-                if iss_cell == T - 1:
-                    iss_cell = 0
+                if iss_read == C - 1:
+                    iss_read = 0
                     if iss_neuron == M - 1:
                         iss_done = True
                     iss_neuron += 1
                     if iss_slot == K - 1:
                         iss_slot, iss_row, iss_col = 0, iss_row + 1, 0
                     else:
-                        iss_slot, iss_col = iss_slot + 1, iss_col + 1
+                        iss_slot, iss_col = iss_slot + 1, iss_col + R_last
                 else:
-                    iss_cell, iss_col = iss_cell + 1, iss_col + 1
+                    iss_read, iss_col = iss_read + 1, iss_col + R
             # --- digital collect (reads arriving now) ------------------------------------------
             if cycle in reads:
-                bit = reads.pop(cycle)
-                if col_cnt == T - 1:
-                    w = wbuf + [bit]
-                    cnt = sum(int(a == b) for a, b in zip(xe, w))
+                wbuf.append(reads.pop(cycle))
+                if col_cnt == C - 1:
+                    cnt = int(np.count_nonzero(np.concatenate(wbuf) == xe))
                     results[cycle + L] = (push_neuron, int(cnt >= thr))
                     push_neuron += 1
                     col_cnt, wbuf = 0, []
                     if push_neuron == M:
                         done = True
                 else:
-                    wbuf.append(bit)
                     col_cnt += 1
             if cycle in results:
                 writes.append(results.pop(cycle))
@@ -263,8 +267,8 @@ class BnnLayerEngineModel:
                 accepted.append((cycle, idx))
                 current = None
                 running, img, mode = True, idx, int(an)
-                xe = list(extend_inputs(x_bits, B)[0])
-                iss_neuron = iss_cell = iss_slot = iss_row = iss_col = 0
+                xe = extend_inputs(x_bits, B)[0]
+                iss_neuron = iss_read = iss_slot = iss_row = iss_col = 0
                 iss_done = False
                 col_cnt, wbuf, push_neuron = 0, [], 0
                 bank_iss = 0

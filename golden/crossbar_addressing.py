@@ -23,17 +23,22 @@ Every line not enabled is grounded. At most one WL is on, and a column is never 
 
 Decode of one command (``decode``)
 ----------------------------------
-A command is ``(sel, row, phys_col, we, re, polarity, pair)``. Idle (``sel = we = re = 0``) drives
-nothing. It is an error (nothing driven, ``error = 1``) when
+A command is ``(sel, row, phys_col, we, re, polarity, pair, span)``. Idle (``sel = we = re = 0``)
+drives nothing. It is an error (nothing driven, ``error = 1``) when
 
-* the mode is illegal: ``we & re``, ``we`` or ``re`` without ``sel``, ``pair & we``, or ``pair``
-  (a 2T2R differential read of both devices of a cell, for BNN inference) on a 1T1R array;
+* the mode is illegal: ``we & re``, ``we`` or ``re`` without ``sel``, ``pair & we``, ``pair``
+  (a 2T2R differential read of both devices of a cell, for BNN inference) on a 1T1R array, or
+  ``span != 0`` without a pair read (``pair & re``);
 * the address is outside the array (``sel`` and ``row >= rows`` or ``phys_col >= P``, or for a pair
-  read ``(phys_col | 1) >= P``).
+  read ``2 (m + span) + 1 >= P``).
 
-Otherwise ``wl = 1 << row``; the selected columns are ``1 << phys_col`` (pair read: both columns
-``2m, 2m + 1`` with ``m = phys_col >> 1``); they go to ``bl_set`` (``we`` and SET), ``sl_reset``
-(``we`` and RESET) or ``bl_read`` (``re``).
+Otherwise ``wl = 1 << row``; the selected columns are ``1 << phys_col`` (pair read: the columns
+``2m .. 2(m + span) + 1`` of the ``span + 1`` adjacent cells ``m .. m + span``, ``m = phys_col >> 1``);
+they go to ``bl_set`` (``we`` and SET), ``sl_reset`` (``we`` and RESET) or ``bl_read`` (``re``).
+
+Multi-cell (word) reads: a decoder built with ``read_width`` W > 1 has the extra command field
+``span`` (0 .. W-1): one word-line activation reads up to W bridges at once (the BNN engine's
+word-parallel digital mode). With W = 1 there is no ``span`` field (always 0).
 
 Cycle model
 -----------
@@ -47,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .params import AccelParams
+from .params import AccelParams, check_int
 from .transactions import RESET, SET
 
 #: Latency of the registered decoder in cycles (the pulse scheduler's read path compensates it).
@@ -65,6 +70,7 @@ class ArrayCommand:
     re: int = 0
     polarity: int = RESET
     pair: int = 0
+    span: int = 0
 
 
 @dataclass(frozen=True)
@@ -100,22 +106,28 @@ class CrossbarAddressingModel:
     ----------
     params : AccelParams
         ``array.rows``, ``array.cell`` and ``phys_cols`` are used.
+    read_width : int, 1..256
+        W, cells a pair read may select at once (``span`` 0 .. W-1).
     """
 
-    def __init__(self, params: AccelParams):
+    def __init__(self, params: AccelParams, read_width: int = 1):
+        check_int("read_width", read_width, 1, 256)
         self.params = params
         self.rows = params.array.rows
         self.phys_cols = params.phys_cols
         self.two_t2r = params.array.cell == "2T2R"
+        self.read_width = read_width
 
     def mode_error(self, c: ArrayCommand) -> bool:
+        if not 0 <= c.span < self.read_width:
+            raise ValueError(f"span = {c.span} does not fit the decoder's read_width {self.read_width}")
         return bool((c.we and c.re) or ((c.we or c.re) and not c.sel) or (c.pair and c.we)
-                    or (c.pair and c.re and not self.two_t2r))
+                    or (c.pair and c.re and not self.two_t2r) or (c.span and not (c.pair and c.re)))
 
     def range_error(self, c: ArrayCommand) -> bool:
         if not c.sel:
             return False
-        last = (c.phys_col | 1) if (c.pair and c.re) else c.phys_col
+        last = (((c.phys_col >> 1) + c.span) * 2 + 1) if (c.pair and c.re) else c.phys_col
         return c.row >= self.rows or c.phys_col >= self.phys_cols or last >= self.phys_cols
 
     def decode(self, c: ArrayCommand) -> LineEnables:
@@ -124,7 +136,10 @@ class CrossbarAddressingModel:
             return _ERROR
         if not c.sel:
             return IDLE
-        cols = (3 << (c.phys_col & ~1)) if (c.pair and c.re) else (1 << c.phys_col)
+        if c.pair and c.re:
+            cols = ((1 << (2 * (c.span + 1))) - 1) << (c.phys_col & ~1)
+        else:
+            cols = 1 << c.phys_col
         write = c.we
         return LineEnables(wl=1 << c.row,
                            bl_set=cols if write and c.polarity == SET else 0,

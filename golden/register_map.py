@@ -770,7 +770,9 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
             "BNN layer shape (build-time)."))
         b.add(Register("bnn_cfg1", (
             Field("bias_cells", 12, RO, const=bnn.bias_cells, doc="Bias cells B per neuron."),
-            Field("out_fifo", 7, RO, const=bnn.out_fifo, doc="Depth of the engine's output FIFO.")),
+            Field("out_fifo", 7, RO, const=bnn.out_fifo, doc="Depth of the engine's output FIFO."),
+            Field("read_lanes", 9, RO, const=bnn.read_lanes,
+                  doc="Bridges one digital-mode read returns (min(read_width, inputs + bias cells)).")),
             "BNN layer parameters (build-time)."))
         b.add(Register("bnn_ctrl", (Field("analog", 1, RW, doc="1: analog (in-memory, sense amplifiers); "
                                                               "0: digital (bridge reads + XNOR-popcount). "

@@ -87,8 +87,8 @@ class Accelerator(wiring.Component):
 
     With a BNN path, the array port also has (see :class:`hw.bnn_layer_engine.BnnLayerEngine`):
 
-    rd_valid, rd_bit : In(1)
-        Bridge state of an earlier digital-mode pair read, in order.
+    rd_valid : In(1), rd_bits : In(bnn.read_lanes)
+        Bridge states of an earlier digital-mode (word) pair read, in order (bit l = its l-th bridge).
     in_bits : Out(bnn.inputs)
         The image's input bits for the BL/BLb input drivers (analog mode).
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
@@ -143,7 +143,7 @@ class Accelerator(wiring.Component):
         self.fifo_depth, self.adc_width, self.read_latency = fifo_depth, adc_width, read_latency
         rows, pcols = params.array.rows, params.phys_cols
         bnn_ports = {} if bnn is None else {
-            "rd_valid": In(1), "rd_bit": In(1), "in_bits": Out(bnn.inputs),
+            "rd_valid": In(1), "rd_bits": In(bnn.read_lanes), "in_bits": Out(bnn.inputs),
             **{st: Out(1) for st in STROBES}, "sa_phase": Out(3), "sa_out": In(bnn.bank)}
         super().__init__({
             "s_axil": In(AxiLiteSignature(self.regmap.addr_width)),
@@ -426,7 +426,7 @@ class Accelerator(wiring.Component):
                      ph.ready.eq(1)]
 
         # array port: BNN members pass through; line enables are ORed with the training path's
-        m.d.comb += [eng.rd_valid.eq(self.rd_valid), eng.rd_bit.eq(self.rd_bit), self.in_bits.eq(eng.in_bits),
+        m.d.comb += [eng.rd_valid.eq(self.rd_valid), eng.rd_bits.eq(self.rd_bits), self.in_bits.eq(eng.in_bits),
                      eng.sa_out.eq(self.sa_out), self.sa_phase.eq(eng.phase),
                      *(getattr(self, st).eq(getattr(eng, st)) for st in STROBES)]
         wl, blr = Signal(len(self.wl)), Signal(len(self.bl_read))

@@ -40,11 +40,16 @@ class BnnLayerEngine(wiring.Component):
     Cycle-exact twin: :class:`golden.bnn_layer_engine.BnnLayerEngineModel` (its docstring states the
     per-cycle rules); the array layout is in :mod:`golden.bnn_hw_params`.
 
-    *Digital mode*: for neuron j (bank b = j // K, slot k = j % K) the engine reads its ``cells``
-    bridges one per cycle with 2T2R pair reads through :class:`CrossbarAddressing` (row b, physical
-    column 2(k*cells + i)), assembles the bits returned on ``rd_bit``/``rd_valid`` and feeds
-    :class:`XnorPopcount` with ``x_ext`` = inputs + ``bias_cells`` ones and the majority threshold
-    ``cells//2 + 1``: the bias cells stored in the array realise the neuron's threshold.
+    *Digital mode* (word-parallel): for neuron j (bank b = j // K, slot k = j % K) the engine reads its
+    ``cells`` bridges ``R = read_lanes = min(read_width, cells)`` at a time: ``C = reads_per_neuron =
+    ceil(cells / R)`` multi-cell 2T2R pair reads through :class:`CrossbarAddressing` (row b, first
+    bridge ``k*cells + i*R``, ``span`` R-1, the last read ``cells - (C-1)*R`` bridges), one read per
+    cycle. The array answers each read with ``rd_valid`` and the R bridge states on ``rd_bits`` (bit l
+    = bridge ``first + l``; lanes past the read's span are ignored). An assembly register collects the
+    C reads into the neuron's ``cells``-bit word, which enters :class:`XnorPopcount` (full width
+    ``cells``, one vector per cycle; here one every C cycles) with ``x_ext`` = inputs + ``bias_cells``
+    ones and the majority threshold ``cells//2 + 1``: the bias cells stored in the array realise the
+    neuron's threshold. ``read_width = 1`` is the bit-serial engine (one bridge per cycle).
     *Analog mode*: per bank, word line b on (CrossbarAddressing, no column selected), the inputs on
     ``in_bits`` and the :class:`SenseAmpSequencer` strobes drive the analog macro, whose K SA
     decisions are serialised to ``y``.
@@ -53,7 +58,7 @@ class BnnLayerEngine(wiring.Component):
     ----------
     hw : BnnHwParams
         ``inputs`` N, ``bias_cells`` B (cells = N + B >= 2), ``neurons`` M, ``bank`` K,
-        ``popcount_mode``, ``stage_levels``, the default phase lengths, ``out_fifo`` D.
+        ``popcount_mode``, ``stage_levels``, the default phase lengths, ``out_fifo`` D, ``read_width``.
 
     Attributes
     ----------
@@ -67,13 +72,15 @@ class BnnLayerEngine(wiring.Component):
     wl : Out(banks)
         Word-line enables (registered by CrossbarAddressing).
     bl_read : Out(2 * K * cells)
-        Per physical column read enables: the two columns of the bridge being read (digital mode).
+        Per physical column read enables: the two columns of each bridge being read (digital mode;
+        up to R adjacent bridges).
     read : Out(1)
-        A bridge read is on the lines in this cycle (digital mode).
+        A bridge (word) read is on the lines in this cycle (digital mode).
     addr_error : Out(1)
         CrossbarAddressing rejected the previous command (never expected).
-    rd_valid, rd_bit : In(1)
-        Array -> engine: one read bridge state per earlier read, in order.
+    rd_valid : In(1), rd_bits : In(R)
+        Array -> engine: the bridge states of one earlier read, in order (bit l = the read's l-th
+        bridge).
     in_bits : Out(N)
         The image's input bits for the BL/BLb input drivers (held for the whole image).
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
@@ -86,11 +93,12 @@ class BnnLayerEngine(wiring.Component):
         An image is being processed.
 
     Latency and throughput (``y`` always ready): the first bit of an image is offered
-    ``cells + read_latency + L + 1`` cycles after its ``x`` transfer in digital mode (L =
-    XnorPopcount latency), ``sum(phase lengths[0:5]) + 4`` in analog mode. Digital: one neuron per
-    ``cells`` cycles (one bridge read per cycle). Analog: one bank of K neurons per
-    ``sum(phase lengths)`` cycles while K <= sum(phase lengths) (the serializer emits 1 bit/cycle).
-    Images do not overlap (``x`` is ready once every bit of the previous image has left).
+    ``C + read_latency + L + 1`` cycles after its ``x`` transfer in digital mode (C =
+    ``reads_per_neuron``, L = XnorPopcount latency), ``sum(phase lengths[0:5]) + 4`` in analog mode.
+    Digital: one neuron per C cycles (one R-bridge read per cycle; C = ``cells`` with read_width 1).
+    Analog: one bank of K neurons per ``sum(phase lengths)`` cycles while K <= sum(phase lengths) (the
+    serializer emits 1 bit/cycle). Images do not overlap (``x`` is ready once every bit of the
+    previous image has left).
     """
 
     def __init__(self, hw: BnnHwParams | None = None):
@@ -112,7 +120,7 @@ class BnnLayerEngine(wiring.Component):
             "read": Out(1),
             "addr_error": Out(1),
             "rd_valid": In(1),
-            "rd_bit": In(1),
+            "rd_bits": In(hw.read_lanes),
             "in_bits": Out(hw.inputs),
             **{s: Out(1) for s in STROBES},
             "phase": Out(3),
@@ -131,8 +139,9 @@ class BnnLayerEngine(wiring.Component):
         N, B, T, M, K, D = hw.inputs, hw.bias_cells, hw.cells, hw.neurons, hw.bank, hw.out_fifo
         banks = hw.banks
         k_last = M - (banks - 1) * K
+        R, C, R_last = hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes
 
-        m.submodules.addr = addr = CrossbarAddressing(self.array)
+        m.submodules.addr = addr = CrossbarAddressing(self.array, read_width=R)
         m.submodules.pop = pop = XnorPopcount(T, stage_levels=hw.stage_levels, mode=hw.popcount_mode,
                                               tag_width=hw.neuron_width)
         m.submodules.seq = seq = SenseAmpSequencer(K, tag_width=hw.bank_width, lengths=hw.phase_lengths)
@@ -155,50 +164,53 @@ class BnnLayerEngine(wiring.Component):
         done = Signal()
         m.d.comb += start.eq(self.x.valid & self.x.ready)
 
-        # --- digital issue: one bridge pair-read per cycle ---------------------------------------
+        # --- digital issue: one R-bridge pair read per cycle, C reads per neuron -----------------
         iss_neuron = Signal(range(M + 1))
-        iss_cell = Signal(range(T))
+        iss_read = Signal(range(max(C, 2)))       # read i of the current neuron
         iss_slot = Signal(range(max(K, 2)))
         iss_row = Signal(range(max(banks, 2)))
-        iss_col = Signal(range(K * T))
+        iss_col = Signal(range(K * T))            # first bridge of the read
         iss_done = Signal()
         issue = Signal()
-        first_cell = Signal()
+        first_read = Signal()
+        last_read = Signal()
         m.d.comb += [
-            first_cell.eq(eq_const(iss_cell, 0)),
-            issue.eq(running & ~mode & ~iss_done & (~first_cell | ~eq_const(credits, 0))),
+            first_read.eq(eq_const(iss_read, 0)),
+            last_read.eq(eq_const(iss_read, C - 1)),
+            issue.eq(running & ~mode & ~iss_done & (~first_read | ~eq_const(credits, 0))),
         ]
         with m.If(issue):
-            with m.If(eq_const(iss_cell, T - 1)):
-                m.d.sync += [iss_cell.eq(0), iss_neuron.eq(add_const(iss_neuron, 1))]
+            with m.If(last_read):
+                m.d.sync += [iss_read.eq(0), iss_neuron.eq(add_const(iss_neuron, 1))]
                 with m.If(eq_const(iss_neuron, M - 1)):
                     m.d.sync += iss_done.eq(1)
                 with m.If(eq_const(iss_slot, K - 1)):
                     m.d.sync += [iss_slot.eq(0), iss_row.eq(add_const(iss_row, 1)), iss_col.eq(0)]
                 with m.Else():
-                    m.d.sync += [iss_slot.eq(add_const(iss_slot, 1)), iss_col.eq(add_const(iss_col, 1))]
+                    m.d.sync += [iss_slot.eq(add_const(iss_slot, 1)), iss_col.eq(add_const(iss_col, R_last))]
             with m.Else():
-                m.d.sync += [iss_cell.eq(add_const(iss_cell, 1)), iss_col.eq(add_const(iss_col, 1))]
+                m.d.sync += [iss_read.eq(add_const(iss_read, 1)), iss_col.eq(add_const(iss_col, R))]
 
-        # --- digital collect: assemble a neuron's bits, push it into the popcount ----------------
-        col_cnt = Signal(range(T))
-        wbuf = Signal(T - 1)
+        # --- digital collect: assemble a neuron's C reads, push the word into the popcount --------
+        col_cnt = Signal(range(max(C, 2)))       # reads of the current neuron received so far
         push_neuron = Signal(range(M + 1))
-        last_bit = Signal()
-        m.d.comb += last_bit.eq(eq_const(col_cnt, T - 1))
+        last_in = Signal()
+        m.d.comb += last_in.eq(eq_const(col_cnt, C - 1))
         word = Signal(T)
         x_ext = Signal(T)
-        m.d.comb += [word.eq(Cat(wbuf, self.rd_bit)),
+        wbuf = Signal((C - 1) * R) if C > 1 else None     # reads 0 .. C-2, read i in bits i*R ..
+        m.d.comb += [word.eq(Cat(wbuf, self.rd_bits)[:T] if C > 1 else self.rd_bits),
                      x_ext.eq(Cat(xr, Const((1 << B) - 1, B)) if B else xr)]
         with m.If(self.rd_valid):
-            with m.If(last_bit):
+            with m.If(last_in):
                 m.d.sync += [col_cnt.eq(0), push_neuron.eq(add_const(push_neuron, 1))]
             with m.Else():
-                m.d.sync += [col_cnt.eq(add_const(col_cnt, 1)),
-                             wbuf.eq(Cat(wbuf[1:], self.rd_bit) if T > 2 else self.rd_bit)]
+                m.d.sync += col_cnt.eq(add_const(col_cnt, 1))
+                if C > 1:
+                    m.d.sync += wbuf.eq(Cat(wbuf[R:], self.rd_bits) if C > 2 else self.rd_bits)
         push = Signal()
         m.d.comb += [
-            push.eq(self.rd_valid & last_bit),
+            push.eq(self.rd_valid & last_in),
             pop.i.valid.eq(push),
             pop.i.payload.x.eq(x_ext),
             pop.i.payload.w.eq(word),
@@ -264,6 +276,9 @@ class BnnLayerEngine(wiring.Component):
             m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.re.eq(issue), addr.pair.eq(issue),
                          addr.cmd.row.eq(iss_row),
                          addr.cmd.phys_col.eq(Cat(Const(0, 1), iss_col)[:pcw])]
+            if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
+                span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
+                m.d.comb += addr.span.eq(Mux(issue, span, 0))
 
         # --- sequencer wiring ----------------------------------------------------------------------
         wiring.connect(m, wiring.flipped(self.cfg), seq.cfg)
@@ -286,7 +301,7 @@ class BnnLayerEngine(wiring.Component):
         y_xfer = Signal()
         m.d.comb += y_xfer.eq(self.y.valid & self.y.ready)
         reserve = Signal(range(D + 1))
-        with m.If(issue & first_cell):
+        with m.If(issue & first_read):
             m.d.comb += reserve.eq(1)
         with m.Elif(req_xfer):
             m.d.comb += reserve.eq(Mux(last_bank, k_last, K))
@@ -302,7 +317,7 @@ class BnnLayerEngine(wiring.Component):
         with m.If(start):
             m.d.sync += [
                 xr.eq(self.x.payload.bits), mode.eq(self.x.payload.analog), running.eq(1),
-                iss_neuron.eq(0), iss_cell.eq(0), iss_slot.eq(0), iss_row.eq(0), iss_col.eq(0),
+                iss_neuron.eq(0), iss_read.eq(0), iss_slot.eq(0), iss_row.eq(0), iss_col.eq(0),
                 iss_done.eq(0), col_cnt.eq(0), push_neuron.eq(0), bank_iss.eq(0), ser_neuron.eq(0),
             ]
         return m

@@ -1,13 +1,15 @@
 """CrossbarAddressing: array command -> registered one-hot word-line / bit-line / source-line enables."""
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.crossbar_addressing import LATENCY
-from golden.params import AccelParams
+from golden.params import AccelParams, ConfigError, check_int
+
+from .lintsafe import ge_const, zext_operand
 
 
 def array_command_signature(params: AccelParams) -> wiring.Signature:
@@ -44,13 +46,17 @@ class CrossbarAddressing(wiring.Component):
     Bit-true to :mod:`golden.crossbar_addressing` (which documents the lines, the legal modes and the
     error rule): ``wl`` one-hot by ``row`` while ``sel``; the selected column(s) go to ``bl_set``
     (SET: BL to V_SET, SL grounded), ``sl_reset`` (RESET: SL to V_RESET, BL grounded) or ``bl_read``
-    (read bias); a 2T2R ``pair`` read selects both columns ``2m, 2m+1`` of cell ``m``. An illegal mode
-    or an address outside the array drives nothing and raises ``error`` instead.
+    (read bias); a 2T2R ``pair`` read selects both columns ``2m, 2m+1`` of cell ``m`` (with
+    ``read_width`` W > 1: of the ``span + 1`` cells ``m .. m+span``, a word read). An illegal mode or
+    an address outside the array drives nothing and raises ``error`` instead.
 
     Parameters
     ----------
     params : AccelParams
         ``array.rows``, ``array.cell``, and ``phys_cols`` (validated there).
+    read_width : int, 1..256
+        W, cells one pair read may select (adds the ``span`` port when W > 1; W = 1 builds exactly the
+        single-cell decoder).
 
     Attributes
     ----------
@@ -58,6 +64,8 @@ class CrossbarAddressing(wiring.Component):
         ``sel``, ``row`` (row_width), ``phys_col`` (phys_col_width), ``we``, ``re``, ``polarity``.
     pair : In(1)
         2T2R only: with ``re``, read both devices of the cell (BNN differential read).
+    span : In(range(W)), only if W > 1
+        A pair read selects the cells ``m .. m + span`` (``m = phys_col >> 1``); must be 0 otherwise.
     wl : Out(rows)
         Word-line enables, at most one bit set.
     bl_set, sl_reset, bl_read : Out(phys_cols)
@@ -74,14 +82,21 @@ class CrossbarAddressing(wiring.Component):
 
     LATENCY = LATENCY
 
-    def __init__(self, params: AccelParams):
+    def __init__(self, params: AccelParams, read_width: int = 1):
+        try:
+            check_int("read_width", read_width, 1, 256)
+        except ConfigError:
+            self._MustUse__silence = True      # rejected: never elaborated, no "unused" warning
+            raise
         self.params = params
         self.rows = params.array.rows
         self.phys_cols = params.phys_cols
         self.two_t2r = params.array.cell == "2T2R"
+        self.read_width = read_width
         super().__init__({
             "cmd": In(array_command_signature(params)),
             "pair": In(1),
+            **({"span": In(range(read_width))} if read_width > 1 else {}),
             "wl": Out(self.rows),
             "bl_set": Out(self.phys_cols),
             "sl_reset": Out(self.phys_cols),
@@ -101,19 +116,33 @@ class CrossbarAddressing(wiring.Component):
         P = self.phys_cols
         pc_w = len(c.phys_col)
 
+        W = self.read_width
         pair = Signal()       # a legal-looking pair read (2T2R only)
         if self.two_t2r:
             m.d.comb += pair.eq(self.pair & c.re)
         mode_err = Signal()
-        m.d.comb += mode_err.eq((c.we & c.re) | ((c.we | c.re) & ~c.sel) | (self.pair & c.we)
-                                | (Const(0, 1) if self.two_t2r else (self.pair & c.re)))
+        mode_bad = ((c.we & c.re) | ((c.we | c.re) & ~c.sel) | (self.pair & c.we)
+                    | (Const(0, 1) if self.two_t2r else (self.pair & c.re)))
+        if W > 1:   # a span without a pair read
+            mode_bad = mode_bad | (self.span.any() & ~(self.pair & c.re))
+        m.d.comb += mode_err.eq(mode_bad)
 
-        # partner column of a pair read: phys_col | 1 (the BLb of the cell)
-        partner = Signal(pc_w)
-        m.d.comb += partner.eq(Cat(Const(1, 1), c.phys_col[1:]) if pc_w > 1 else Const(1, 1))
         range_err = Signal()
+        if W == 1:
+            # partner column of a pair read: phys_col | 1 (the BLb of the cell)
+            partner = Signal(pc_w)
+            m.d.comb += partner.eq(Cat(Const(1, 1), c.phys_col[1:]) if pc_w > 1 else Const(1, 1))
+            pair_ok = below(partner, P)
+        else:
+            # last cell of a word read: m + span must be a whole cell (its BLb column 2(m+span)+1 < P)
+            sw = len(self.span)
+            lw = max(pc_w - 1, sw)
+            last_cell = Signal(lw + 1)
+            m.d.comb += last_cell.eq(zext_operand(c.phys_col[1:], lw, pair) + zext_operand(self.span, lw, pair)
+                                     if pc_w > 1 else self.span)
+            pair_ok = ~ge_const(last_cell, P // 2) if P // 2 else Const(0, 1)
         m.d.comb += range_err.eq(c.sel & ~(below(c.row, self.rows) & below(c.phys_col, P)
-                                           & (~pair | below(partner, P))))
+                                           & (~pair | pair_ok)))
         err = Signal()
         m.d.comb += err.eq(mode_err | range_err)
 
@@ -127,11 +156,30 @@ class CrossbarAddressing(wiring.Component):
         ]
         if self.two_t2r:
             base = Signal(pc_w)
-            base_dec = Signal(P)
-            m.d.comb += [base.eq(Cat(Const(0, 1), c.phys_col[1:]) if pc_w > 1 else Const(0, 1)),
-                         base_dec.eq(Const(1, P) << base)]
-            # columns 2m and 2m+1 (the BLb bit falls off the top if 2m+1 >= P: range_err then)
-            m.d.comb += pair_dec.eq(base_dec | (Cat(Const(0, 1), base_dec[:-1]) if P > 1 else base_dec))
+            m.d.comb += base.eq(Cat(Const(0, 1), c.phys_col[1:]) if pc_w > 1 else Const(0, 1))
+            if W == 1:
+                base_dec = Signal(P)
+                m.d.comb += base_dec.eq(Const(1, P) << base)
+                # columns 2m and 2m+1 (the BLb bit falls off the top if 2m+1 >= P: range_err then)
+                m.d.comb += pair_dec.eq(base_dec | (Cat(Const(0, 1), base_dec[:-1]) if P > 1 else base_dec))
+            else:
+                # columns 2m .. 2(m+span)+1: a run of 2(span+1) ones (a 2W-bit thermometer) moved to
+                # column 2m by a logarithmic shifter, one 2:1 mux stage per bit of m (shallow logic:
+                # no carry chain or compare across the P columns)
+                sw = len(self.span)
+                drop = Signal(sw)
+                run = Signal(2 * W)
+                m.d.comb += [drop.eq(Const(W - 1, sw) - self.span),       # span <= W-1: no wrap
+                             run.eq(Const((1 << 2 * W) - 1, 2 * W) >> Cat(Const(0, 1), drop))]
+                v = Signal(P, name="word_run")
+                m.d.comb += v.eq(run if P >= 2 * W else run[:P])
+                for k in range(pc_w - 1):
+                    step = 2 << k                                     # columns per unit of m bit k
+                    nv = Signal(P, name=f"word_shift{k}")
+                    moved = Cat(Const(0, step), v[:P - step]) if step < P else Const(0, P)
+                    m.d.comb += nv.eq(Mux(c.phys_col[k + 1], moved, v))
+                    v = nv
+                m.d.comb += pair_dec.eq(v)
         cols = Signal(P)
         with m.If(pair):
             m.d.comb += cols.eq(pair_dec)

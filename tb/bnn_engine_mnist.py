@@ -4,10 +4,12 @@ Loads the cached paper network (784-1025-1025-1025-10, ``build/bnn/mnist_h1025-1
 keeps hidden layer ``--layer`` (default 1: 1025 inputs + bias cells) restricted to its first
 ``--neurons`` neurons (all of their inputs and bias cells), feeds it the golden layer inputs of
 ``--images`` MNIST test images and compares the RTL's output bits, cycle by cycle, with the golden
-twin, in digital mode (one bridge per cycle) and/or analog mode (one bank of K neurons per SA
-conversion, the SA errors drawn from the same counter-based randomness as ``BnnHardware``).
+twin, in digital mode (word-parallel bridge reads, ``--read-width`` bridges per cycle) and/or analog
+mode (one bank of K neurons per SA conversion, the SA errors drawn from the same counter-based
+randomness as ``BnnHardware``).
 
-    .venv/bin/python -m tb.bnn_engine_mnist --images 100 --neurons 16 --mode both --json build/bnn_engine_mnist.json
+    .venv/bin/python -m tb.bnn_engine_mnist --images 100 --neurons 1025 --bank 3 --mode both \
+        --json build/bnn_engine_mnist.json
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def sub_model(model, layer: int, neurons: int):
 
 def run_engine_mnist(images: int = 100, layer: int = 1, neurons: int = 16, mode: str = "both",
                      bank: int = 2, seed: int = 20261123, bit_error: float = 0.01,
-                     model_file: str | Path | None = None) -> dict:
+                     model_file: str | Path | None = None, read_width: int | None = None) -> dict:
     from golden.bnn_hardware import BnnHardware, HardwareConfig
     from golden.bnn_hw_params import BnnHwParams
     from golden.bnn_layer_engine import analog_bits
@@ -78,7 +80,8 @@ def run_engine_mnist(images: int = 100, layer: int = 1, neurons: int = 16, mode:
     assert np.array_equal(ana_full, ana_sub), "sub-model changes the golden analog randomness"
 
     hw = BnnHwParams(inputs=sub.fan_in(layer), bias_cells=sub.bias_cells(layer), neurons=neurons,
-                     bank=min(bank, neurons), out_fifo=8)
+                     bank=min(bank, neurons), out_fifo=8,
+                     **({"read_width": read_width} if read_width is not None else {}))
     dut = BnnLayerEngine(hw)
     rows = []
     modes = ("digital", "analog") if mode == "both" else (mode,)
@@ -93,7 +96,9 @@ def run_engine_mnist(images: int = 100, layer: int = 1, neurons: int = 16, mode:
         got = np.load(res.results_xml.parent / "bnn_layer_engine_bits.npy")
         ideal = full.layer_bits(x, layer)[:, :neurons]
         rows.append({"mode": m, "images": met["images"], "neurons": neurons, "inputs": hw.inputs,
-                     "bias_cells": hw.bias_cells, "bank": hw.bank,
+                     "bias_cells": hw.bias_cells, "bank": hw.bank, "read_width": hw.read_width,
+                     "reads_per_neuron": hw.reads_per_neuron, "word_reads": met["word_reads"],
+                     "bridge_reads": met["bridge_reads"], "sa_decisions": met["sa_decisions"],
                      "output_bits": met["output_bits"],
                      "mismatches": met[f"mismatches_{m}"],
                      "bits_differing_from_ideal_layer": int(np.sum(got != ideal)),
@@ -114,13 +119,18 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=20261123)
     p.add_argument("--bit-error", type=float, default=0.01)
     p.add_argument("--model", default=None, help="trained model .npz (default: cached paper MNIST net)")
+    p.add_argument("--read-width", type=int, default=None,
+                   help="bridges per digital-mode read (default: BnnHwParams.read_width)")
     p.add_argument("--json", default=None)
     a = p.parse_args(argv)
     t0 = time.perf_counter()
-    r = run_engine_mnist(a.images, a.layer, a.neurons, a.mode, a.bank, a.seed, a.bit_error, a.model)
+    r = run_engine_mnist(a.images, a.layer, a.neurons, a.mode, a.bank, a.seed, a.bit_error, a.model,
+                         a.read_width)
     r["total_wall_seconds"] = round(time.perf_counter() - t0, 1)
-    print(f"{r['model']} layer {r['layer']}: first {r['runs'][0]['neurons']} of {r['neurons_of_layer']} "
-          f"neurons, {r['runs'][0]['inputs']}+{r['runs'][0]['bias_cells']} cells each, K={r['runs'][0]['bank']}")
+    w0 = r["runs"][0]
+    print(f"{r['model']} layer {r['layer']}: first {w0['neurons']} of {r['neurons_of_layer']} "
+          f"neurons, {w0['inputs']}+{w0['bias_cells']} cells each, K={w0['bank']}, read width "
+          f"{w0['read_width']} ({w0['reads_per_neuron']} reads per neuron)")
     print("| mode | images | neurons | output bits | mismatches | cycles | build s | run s | wall s |")
     print("|---|---|---|---|---|---|---|---|---|")
     for w in r["runs"]:

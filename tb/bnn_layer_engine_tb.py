@@ -3,16 +3,18 @@
 The DUT's array port is closed by :class:`BnnMacroModel`, a behavioural 2T2R array + analog macro:
 
 * **array** (digital mode): in a cycle where ``read`` is high it decodes the one word line and the
-  one bridge (two adjacent ``bl_read`` columns ``2c, 2c+1``) and returns the programmed bit on
-  ``rd_bit`` with ``rd_valid`` ``read_latency - 1`` cycles later (``read_latency`` counts the
-  addressing cycle too);
+  run of 1 .. ``read_lanes`` adjacent bridges (``bl_read`` columns ``2c .. 2(c+n)-1``) and returns
+  their programmed bits on ``rd_bits`` (bit l = bridge c+l; the lanes past n carry random garbage)
+  with ``rd_valid`` ``read_latency - 1`` cycles later (``read_latency`` counts the addressing cycle
+  too);
 * **macro** (analog mode): ``input_en`` latches the DUT's ``in_bits`` onto the bridges; in the first
   cycle of ``sa_en`` the SAs of the word line's bank decide, with the decisions of E1's hardware
   model (:meth:`golden.bnn_hardware.BnnHardware.layer_bits`, counter-based error injection, image
   index = how many times that bank has been evaluated), computed from the bits the DUT actually
   applied; the latch drives ``sa_out`` from the next cycle until ``sa_rst``/``eq``; otherwise
   ``sa_out`` is random garbage;
-* line checks: one word line per read, a read selects exactly one bridge, one and the same word
+* line checks: one word line per read, a read selects whole adjacent bridges (at most
+  ``read_lanes``) inside the array, one and the same word
   line from the first ``eq`` cycle of a conversion through read-out, ``addr_error`` never rises
   (violations are collected with their cycle).
 
@@ -60,6 +62,9 @@ class BnnMacroModel:
     def __init__(self, hw: BnnHwParams, array: np.ndarray, decide, seed: int):
         self.hw, self.array, self.decide = hw, np.asarray(array, dtype=np.uint8), decide
         self.rng = random.Random(f"macro/{seed}")
+        # each word line's bridges as one int (bit c = bridge c): a read is a shift and a mask
+        self.row_ints = [int.from_bytes(np.packbits(r, bitorder="little").tobytes(), "little")
+                         for r in self.array]
         # a read on the lines in cycle s (command in s-1) answers in cycle s-1+read_latency
         self.pipe = [None] * (hw.read_latency - 2)
         self.x_applied = None
@@ -67,26 +72,33 @@ class BnnMacroModel:
         self.conv_row = None
         self.evals = [0] * hw.banks
         self.violations: list[str] = []
-        self.reads = 0
+        self.reads = 0          # bridges read
+        self.word_reads = 0     # read commands (up to read_lanes bridges each)
         self.decisions = 0
 
     def step(self, cycle: int, s: dict) -> dict:
         """``s``: the DUT outputs sampled in ``cycle`` (``read``, ``wl``, ``bl_read``, ``in_bits``,
         ``eq``, ``input_en``, ``sa_en``, ``sa_rst``, ``addr_error``). Returns the inputs to drive in
-        ``cycle + 1`` (``rd_valid``, ``rd_bit``, ``sa_out``)."""
+        ``cycle + 1`` (``rd_valid``, ``rd_bits``, ``sa_out``)."""
         hw = self.hw
         if s["addr_error"]:
             self.violations.append(f"cycle {cycle}: CrossbarAddressing error")
         out_bit = None
         if s["read"]:
             row = _one_hot(s["wl"])
-            col = _one_hot(s["bl_read"] & -s["bl_read"])  # lowest enabled column (BL of the pair)
-            if row is None or col is None or col & 1 or s["bl_read"] != (3 << col):
+            cols = s["bl_read"]
+            low = (cols & -cols).bit_length() - 1            # BL column of the first bridge
+            run = cols >> low if low >= 0 else 0              # 2n ones for n bridges
+            n = run.bit_length() // 2
+            if (row is None or low < 0 or low & 1 or run & (run + 1) or run.bit_length() & 1
+                    or n > hw.read_lanes or low // 2 + n > self.array.shape[1]):
                 self.violations.append(f"cycle {cycle}: bad read lines wl={s['wl']:#x} "
-                                       f"bl_read={s['bl_read']:#x}")
+                                       f"bl_read={cols:#x}")
             else:
-                out_bit = int(self.array[row, col >> 1])
-                self.reads += 1
+                garbage = self.rng.getrandbits(hw.read_lanes) >> n << n if n < hw.read_lanes else 0
+                out_bit = ((self.row_ints[row] >> (low // 2)) & ((1 << n) - 1)) | garbage
+                self.reads += n
+                self.word_reads += 1
         self.pipe.append(out_bit)
         arrived = self.pipe.pop(0)
         # analog conversion: one word line, the same one, from precharge through read-out
@@ -117,7 +129,7 @@ class BnnMacroModel:
                 self.latched = v
                 self.decisions += 1
         sa = self.latched if self.latched is not None else self.rng.getrandbits(hw.bank)
-        return {"rd_valid": int(arrived is not None), "rd_bit": arrived or 0, "sa_out": sa}
+        return {"rd_valid": int(arrived is not None), "rd_bits": arrived or 0, "sa_out": sa}
 
 
 def hw_from_config(cfg: dict) -> BnnHwParams:
@@ -249,7 +261,7 @@ if cocotb is not None:
 
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         dut.rst.value = 1
-        for name in ("x__valid", "y__ready", "rd_valid", "rd_bit", "sa_out", "cfg__we",
+        for name in ("x__valid", "y__ready", "rd_valid", "rd_bits", "sa_out", "cfg__we",
                      "cfg__addr", "cfg__data"):
             getattr(dut, name).value = 0
         for _ in range(3):
@@ -270,8 +282,8 @@ if cocotb is not None:
         # Per cycle only the 1-bit strobes are read; the wide line vectors only when they matter.
         small = [(n, getattr(dut, n)) for n in ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst")]
         wl, bl_read, in_bits = dut.wl, dut.bl_read, dut.in_bits
-        rd_valid, rd_bit, sa_out = dut.rd_valid, dut.rd_bit, dut.sa_out
-        last = {"rd_valid": 0, "rd_bit": 0, "sa_out": 0}
+        rd_valid, rd_bits, sa_out = dut.rd_valid, dut.rd_bits, dut.sa_out
+        last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
         edge = RisingEdge(dut.clk)
         end = sc["cycles"] + 20
         for c in range(end):
@@ -284,8 +296,8 @@ if cocotb is not None:
             await edge
             if drive["rd_valid"] != last["rd_valid"]:
                 rd_valid.value = drive["rd_valid"]
-            if drive["rd_bit"] != last["rd_bit"]:
-                rd_bit.value = drive["rd_bit"]
+            if drive["rd_bits"] != last["rd_bits"]:
+                rd_bits.value = drive["rd_bits"]
             if drive["sa_out"] != last["sa_out"]:
                 sa_out.value = drive["sa_out"]
             last = drive
@@ -315,12 +327,14 @@ if cocotb is not None:
 
         n = cfg["n_images"]
         dig_vs_ana = int(np.sum(sc["digital"] != sc["analog"]))
-        dut._log.info(f"{compared} output bits match cycle-exact; {macro.reads} bridge reads, "
+        dut._log.info(f"{compared} output bits match cycle-exact; {macro.reads} bridges in "
+                      f"{macro.word_reads} reads, "
                       f"{macro.decisions} SA decisions; {end} cycles in {wall:.1f} s")
         metrics = {"images": n, "image_runs": len(sc["images"]), "output_bits": compared,
                    "mismatches_digital": mism_d, "mismatches_analog": mism_a,
                    "analog_vs_digital_bits_differing": dig_vs_ana,
-                   "bridge_reads": macro.reads, "sa_decisions": macro.decisions,
+                   "bridge_reads": macro.reads, "word_reads": macro.word_reads,
+                   "read_lanes": hw.read_lanes, "sa_decisions": macro.decisions,
                    "cycles": end, "sim_seconds": wall}
         Path("metrics_bnn_layer_engine.json").write_text(json.dumps(metrics))
         np.save("bnn_layer_engine_bits.npy", got)          # [image runs, neurons] as observed on y

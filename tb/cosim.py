@@ -634,19 +634,34 @@ __all__ = [
 ]
 
 
-def run_cosim_bnn(images: int = 100, seed: int = 0, out_dir: Path | None = None) -> dict:
-    """BNN inference of ``images`` binarised digits through the accelerator top's AXI port (digital
-    mode, :mod:`tb.cosim_bnn_tb`); returns its result dict (``image_mismatches`` must be 0)."""
-    from tb.cosim_bnn_tb import bnn_top
+def run_cosim_bnn(images: int = 100, seed: int = 0, out_dir: Path | None = None, *,
+                  modes: tuple[str, ...] = ("digital", "analog"), fault: dict | None = None,
+                  bit_error: float = 0.01) -> dict:
+    """BNN inference of ``images`` binarised digits through the accelerator top's AXI port with the
+    trained digits layer (:mod:`tb.cosim_bnn_tb`), once per mode in ``modes``; hardware model
+    ``authors`` with bridge bit-error rate ``bit_error`` and chip seed ``seed``. Returns the result
+    dict (``image_mismatches`` must be 0; ``per_mode`` has the counts of each mode). ``fault``
+    (``{"bridge": [row, col]}`` or ``{"sa": [image, neuron]}``) injects one error into the array model."""
+    from tb.cosim_bnn_tb import MODES, bnn_hw_for, bnn_top, digits_bnn, digits_test_bits
     from tb.runner import run_cocotb
 
     check_int("bnn images", images, 1, 360)
-    out_dir = Path(out_dir) if out_dir is not None else ROOT / "build" / "cosim"
+    for m in modes:
+        if m not in MODES:
+            raise ConfigError(f"bnn mode {m!r} is not allowed: choose from {list(MODES)}")
+    out_dir = Path(out_dir).resolve() if out_dir is not None else ROOT / "build" / "cosim"
     out_dir.mkdir(parents=True, exist_ok=True)
+    model, path = digits_bnn()                        # trained once, cached under build/bnn/
+    x_path = out_dir / f"cosim_bnn_x{images}.npy"     # spares scikit-learn inside the simulator
+    np.save(x_path, digits_test_bits(images))
+    hw = bnn_hw_for(model)
     result = out_dir / "cosim_bnn_result.json"
     result.unlink(missing_ok=True)
-    res = run_cocotb(bnn_top(), toplevel="cosim_bnn_top", test_module="tb.cosim_bnn_tb", testcase="cosim_bnn",
-                     config={"images": images, "seed": seed, "result": str(result)})
+    res = run_cocotb(bnn_top(hw), toplevel="cosim_bnn_top", test_module="tb.cosim_bnn_tb", testcase="cosim_bnn",
+                     config={"images": images, "seed": seed, "result": str(result), "hw": asdict(hw),
+                             "model": str(path), "x_path": str(x_path.resolve()), "modes": list(modes),
+                             "hardware": {"mode": "authors", "seed": seed, "bit_error": bit_error},
+                             "fault": fault or {}})
     out = json.loads(result.read_text())
     out["build_seconds"], out["run_seconds"] = res.build_seconds, res.run_seconds
     return out

@@ -10,15 +10,18 @@ the pytest side.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 from golden.crossbar_addressing import ArrayCommand
 from golden.params import AccelParams
 from golden.transactions import RESET, SET
 
 
-def random_commands(params: AccelParams, rng: random.Random, n: int) -> list[ArrayCommand]:
+def random_commands(params: AccelParams, rng: random.Random, n: int, read_width: int = 1) -> list[ArrayCommand]:
     """``n`` commands: idle, SET/RESET pulses, reads, 2T2R pair reads, a few illegal modes and
-    out-of-range addresses (where the field widths can hold one)."""
+    out-of-range addresses (where the field widths can hold one). With ``read_width`` W > 1 the pair
+    reads get a random ``span`` (0 .. W-1, word reads, some running off the array's end) and a few
+    non-pair commands a non-zero ``span`` (illegal)."""
     rows, P = params.array.rows, params.phys_cols
     rmax, cmax = 1 << params.row_width, 1 << params.phys_col_width
     out = []
@@ -43,6 +46,8 @@ def random_commands(params: AccelParams, rng: random.Random, n: int) -> list[Arr
                                             (0, 0, 1, 1), (0, 0, 0, 1)])
             c = ArrayCommand(sel=sel, row=row, phys_col=pc, we=we, re=re, pair=pair,
                              polarity=rng.randrange(2))
+        if read_width > 1 and (c.pair or rng.random() < 0.05):
+            c = replace(c, span=rng.randrange(read_width))
         out.append(c)
     return out
 

@@ -192,18 +192,23 @@ def test_amaranth_sim_bnn_digital_through_axil(seed):
     got, levels = [], []
 
     async def bridge_array(ctx):
-        """Answers each pair read on the lines ``read_latency - 1`` cycles later with the bridge bit."""
-        pending, cycle = [], 0
+        """Answers each (word) pair read on the lines ``read_latency - 1`` cycles later with the bits
+        of its bridges (43 cells, read_width 32: reads of 32 and 11 bridges)."""
+        pending, cycle, spans = [], 0, set()
         while True:
             due = [b for c, b in pending if c == cycle]
             pending = [(c, b) for c, b in pending if c != cycle]
             ctx.set(dut.rd_valid, bool(due))
-            ctx.set(dut.rd_bit, due[0] if due else 0)
+            ctx.set(dut.rd_bits, due[0] if due else 0)
             if ctx.get(dut.read):
                 row, cols = _one_hot(ctx.get(dut.wl)), ctx.get(dut.bl_read)
                 low = (cols & -cols).bit_length() - 1
-                assert cols == 3 << low and low % 2 == 0, f"not a pair read: {cols:#x}"
-                pending.append((cycle + hw.read_latency - 1, int(img[row, low // 2])))
+                n = (cols >> low).bit_length() // 2
+                assert cols == ((1 << 2 * n) - 1) << low and low % 2 == 0, f"not a pair read: {cols:#x}"
+                spans.add(n)
+                bits = img[row, low // 2:low // 2 + n]
+                pending.append((cycle + hw.read_latency - 1, sum(int(b) << i for i, b in enumerate(bits))))
+            assert spans <= {hw.read_lanes, hw.last_read_lanes}, spans
             await ctx.tick()
             cycle += 1
 

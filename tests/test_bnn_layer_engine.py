@@ -22,6 +22,7 @@ from golden.params import ConfigError
 from golden.sense_amp_sequencer import STROBES
 from hw.bnn_layer_engine import BnnLayerEngine
 from tb.amaranth_sim import SimSink, SimSource, run_streams
+from tb.cosim_bnn_tb import DIGITS_BNN
 from tb.scoreboard import Scoreboard, ScoreboardMismatch
 from tb.stream import random_gen
 
@@ -74,7 +75,7 @@ def _amaranth_run(cfg):
     macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"]), cfg["seed"])
     src = SimSource(dut.x, x_payloads(sc["images"]), valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1))
     snk = SimSink(dut.y, ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
-    drive = {"rd_valid": 0, "rd_bit": 0, "sa_out": 0}
+    drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
     names = ("read", "wl", "bl_read", "in_bits", "addr_error", *STROBES)
 
     def hook(ctx, c):
@@ -94,9 +95,9 @@ def _amaranth_run(cfg):
     return sc, src, snk
 
 
-@pytest.mark.parametrize("bank, order, mode",
-                         [(3, "mixed", "tree"), (1, "blocks", "lut6"), (4, "mixed", "tree")])
-def test_amaranth_sim_synthetic_layer(bank, order, mode, seed, tmp_path):
+@pytest.mark.parametrize("bank, order, mode, read_width",
+                         [(3, "mixed", "tree", 4), (1, "blocks", "lut6", 1), (4, "mixed", "tree", 32)])
+def test_amaranth_sim_synthetic_layer(bank, order, mode, read_width, seed, tmp_path):
     from tb.bnn_layer_engine_tb import bits_per_image
 
     model = synthetic_model(seed + bank, 10, 7)
@@ -104,7 +105,7 @@ def test_amaranth_sim_synthetic_layer(bank, order, mode, seed, tmp_path):
     B = n_bias_cells(10)
     cfg = {"hw": {"inputs": 10, "bias_cells": B, "neurons": 7, "bank": bank, "popcount_mode": mode,
                   "stage_levels": 1, "precharge": 1, "input": 2, "evaluate": 1, "sense": 1, "readout": 2,
-                  "reset": 1, "read_latency": 2 + bank % 2, "out_fifo": max(bank, 3)},
+                  "reset": 1, "read_latency": 2 + bank % 2, "out_fifo": max(bank, 3), "read_width": read_width},
            "model": str(path), "n_images": 12, "x_random": True, "seed": seed, "order": order,
            "hardware": {"mode": "authors", "seed": seed, "bit_error": 0.05},
            "p_valid": 0.7, "p_ready": 0.6}
@@ -133,21 +134,34 @@ def test_scoreboard_names_cycle_of_mutated_output(seed, tmp_path):
     assert e.value.index == j
 
 
-def test_golden_cycle_model_throughput():
-    """Digital: cells cycles per neuron; analog: sum(phase lengths) per bank, with free output."""
-    hw = BnnHwParams(inputs=8, bias_cells=1, neurons=6, bank=2, out_fifo=4)
+@pytest.mark.parametrize("read_width", [1, 4])
+def test_golden_cycle_model_throughput(read_width):
+    """Digital: ceil(cells / read_width) cycles per neuron; analog: sum(phase lengths) per bank, with
+    free output."""
+    hw = BnnHwParams(inputs=8, bias_cells=1, neurons=6, bank=2, out_fifo=4, read_width=read_width)
+    assert hw.reads_per_neuron == (9 if read_width == 1 else 3) and hw.last_read_lanes == 1
     prog = np.zeros((6, 9), dtype=np.uint8)
     gm = BnnLayerEngineModel(hw, array_image(prog, hw), np.zeros((2, 6), dtype=np.uint8))
     x = np.zeros(8, dtype=np.uint8)
     _, out = gm.run([(x, 0), (x, 1)])
     dig = [c for c, _ in out[:6]]
-    assert np.all(np.diff(dig) == hw.cells)                       # one neuron per `cells` cycles
+    assert np.all(np.diff(dig) == hw.reads_per_neuron)            # one neuron per C cycles
     ana = [c for c, _ in out[6:]]
     assert ana[2] - ana[0] == sum(hw.phase_lengths)               # one bank per sum(L) cycles
 
 
+def test_read_width_parameter():
+    hw = BnnHwParams(inputs=64, bias_cells=7, read_width=32)
+    assert (hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes) == (32, 3, 7)
+    hw = BnnHwParams(inputs=20, bias_cells=2, read_width=64)       # wider than a neuron
+    assert (hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes) == (22, 1, 22)
+    for bad in (0, 257):
+        with pytest.raises(ConfigError, match=rf"bnn\.read_width = {bad} is out of range: allowed \[1, 256\]"):
+            BnnHwParams(read_width=bad)
+
+
 # --- cocotb + Verilator ---------------------------------------------------------------------------
-DIGITS_NET = {"dataset": "digits", "hidden": (33,), "epochs": 30, "batch": 50, "lr": 3e-3, "seed": 0}
+DIGITS_NET = DIGITS_BNN       # the trained digits layer (shared with the top's co-simulation)
 
 
 @pytest.mark.cocotb
@@ -194,9 +208,10 @@ def test_cocotb_bnn_layer_engine_trained_digits(seed):
 
 @pytest.mark.parametrize("hw", [
     BnnHwParams(inputs=3, bias_cells=0, neurons=1, bank=1, out_fifo=2),
-    BnnHwParams(inputs=64, bias_cells=7, neurons=33, bank=1, popcount_mode="lut6"),
-    BnnHwParams(inputs=20, bias_cells=3, neurons=64, bank=8, out_fifo=8),
-], ids=["tiny", "k1-lut6", "k8"])
+    BnnHwParams(inputs=64, bias_cells=7, neurons=33, bank=1, popcount_mode="lut6", read_width=1),
+    BnnHwParams(inputs=20, bias_cells=3, neurons=64, bank=8, out_fifo=8, read_width=5),
+    BnnHwParams(inputs=64, bias_cells=7, neurons=33, bank=4, read_width=64),
+], ids=["tiny", "k1-lut6-serial", "k8-w5", "default-w64"])
 def test_verilog_lint_clean(hw, tmp_path):
     from tb.lint import lint
     from tb.runner import to_verilog
@@ -221,11 +236,11 @@ def test_golden_first_bit_latency():
     """The latencies stated in the BnnLayerEngine docstring."""
     from golden.xnor_popcount import popcount_latency
 
-    hw = BnnHwParams(inputs=8, bias_cells=1, neurons=6, bank=2, out_fifo=4, read_latency=3)
+    hw = BnnHwParams(inputs=8, bias_cells=1, neurons=6, bank=2, out_fifo=4, read_latency=3, read_width=2)
     gm = BnnLayerEngineModel(hw, array_image(np.zeros((6, 9), dtype=np.uint8), hw),
                              np.zeros((2, 6), dtype=np.uint8))
     x = np.zeros(8, dtype=np.uint8)
     acc, out = gm.run([(x, 0), (x, 1)])
     lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
-    assert out[0][0] - acc[0][0] == hw.cells + hw.read_latency + lat + 1
+    assert out[0][0] - acc[0][0] == hw.reads_per_neuron + hw.read_latency + lat + 1
     assert out[6][0] - acc[1][0] == sum(hw.phase_lengths[:5]) + 4

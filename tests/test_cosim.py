@@ -81,13 +81,38 @@ def test_update_words_equal_register_encode():
 
 @pytest.mark.cocotb
 def test_cosim_bnn_through_top(tmp_path):
-    """100 binarised digits through BNN_INPUT -> engine (digital mode) -> BNN_OUT_DATA: bit-identical
-    to golden digital_bits."""
+    """100 binarised digits through BNN_INPUT -> engine -> BNN_OUT_DATA with the trained digits layer,
+    in digital mode (word reads of the programmed bridges) and analog mode (SA decisions with the
+    counter-based errors of the hardware model): bit-identical to golden digital_bits / analog_bits."""
     from tb.cosim import run_cosim_bnn
     res = run_cosim_bnn(100, seed=0, out_dir=tmp_path)
-    print(res)
-    assert res["images"] == 100 and res["image_mismatches"] == 0 and res["bit_mismatches"] == 0
-    assert res["bridge_reads"] > 0 and not res["violations"]
+    print({k: res[k] for k in ("per_mode", "cycles", "wall_seconds", "build_seconds", "run_seconds")})
+    assert res["images"] == 100 and res["modes"] == ["digital", "analog"]
+    assert res["image_mismatches"] == 0 and res["bit_mismatches"] == 0, res["first_mismatches"]
+    assert res["per_mode"]["digital"]["word_reads"] > 0 and res["per_mode"]["analog"]["sa_decisions"] > 0
+    assert res["analog_vs_digital_bits_differing"] > 0      # the analog errors are really there
+    assert not res["violations"] and not any(res["errors"].values())
+
+
+@pytest.mark.cocotb
+def test_cosim_bnn_detects_a_flipped_bridge_and_sa_decision(tmp_path):
+    """Fault injection: one stored bridge of the array model flipped (one that decides an output) and
+    one SA decision flipped -> reported digital and analog mismatches (the comparison is not vacuous)."""
+    from tb.cosim import run_cosim_bnn
+    from tb.cosim_bnn_tb import bnn_hw_for, digits_bnn, digits_test_bits, golden_bits, sensitive_bridge
+    n = 12
+    model, _ = digits_bnn()
+    hw = bnn_hw_for(model)
+    prog = golden_bits(model, hw, digits_test_bits(n), {"mode": "authors", "seed": 0, "bit_error": 0.01})[0]
+    sb = sensitive_bridge(prog, digits_test_bits(n), hw)
+    assert sb["image"] < n
+    res = run_cosim_bnn(n, seed=0, out_dir=tmp_path, fault={"bridge": [sb["row"], sb["col"]], "sa": [3, 17]})
+    d, a = res["per_mode"]["digital"], res["per_mode"]["analog"]
+    assert d["bit_mismatches"] >= 1 and a["bit_mismatches"] == 1, res
+    assert [sb["image"], sb["neuron"]] in d["mismatch_positions"]
+    assert {j for _, j in d["mismatch_positions"]} == {sb["neuron"]}      # only the flipped bridge's neuron
+    assert a["mismatch_positions"] == [[3, 17]]
+    assert any(m.startswith("analog image 3 neuron 17:") for m in res["first_mismatches"])
 
 
 @pytest.mark.cocotb

@@ -82,9 +82,10 @@ def test_bad_parameters_name_the_field():
 # Amaranth simulator (Asserts active): every cycle's outputs against the golden cycle model
 
 
-def run_amaranth(params: AccelParams, cmds: list[ArrayCommand], seed: int = 0, mutate: bool = False) -> int:
-    dut = CrossbarAddressing(params)
-    want = list(enumerate(CrossbarAddressingModel(params).cycle_model(cmds)))
+def run_amaranth(params: AccelParams, cmds: list[ArrayCommand], seed: int = 0, mutate: bool = False,
+                 read_width: int = 1) -> int:
+    dut = CrossbarAddressing(params, read_width=read_width)
+    want = list(enumerate(CrossbarAddressingModel(params, read_width).cycle_model(cmds)))
     if mutate:
         c, le = want[len(want) // 2]
         want[len(want) // 2] = (c, LineEnables(**{**le.__dict__, "wl": le.wl ^ 1}))
@@ -98,6 +99,8 @@ def run_amaranth(params: AccelParams, cmds: list[ArrayCommand], seed: int = 0, m
                 for k in ("sel", "row", "phys_col", "we", "re", "polarity"):
                     ctx.set(getattr(dut.cmd, k), getattr(c, k))
                 ctx.set(dut.pair, c.pair)
+                if read_width > 1:
+                    ctx.set(dut.span, c.span)
             got.append((cycle, LineEnables(*(ctx.get(getattr(dut, k)) for k in names))))
             await ctx.tick()
 
@@ -123,6 +126,30 @@ def test_amaranth_sim_random(name, seed):
     p = CONFIGS[name]
     n = 300 if p.phys_cols > 200 else 1000
     assert run_amaranth(p, random_commands(p, random.Random(seed), n), seed) == n + 1
+
+
+def test_word_read_selects_adjacent_cells():
+    """A pair read with ``span`` s selects cells m .. m+s (read_width W > 1, BNN word reads)."""
+    m = CrossbarAddressingModel(cfg(2, 5, "2T2R", 2), read_width=4)     # P = 10: cells 0..4
+    assert m.decode(ArrayCommand(sel=1, row=1, phys_col=3, re=1, pair=1, span=2)) == LineEnables(
+        wl=0b10, bl_read=0b11111100, read=1)
+    assert m.decode(ArrayCommand(sel=1, row=0, phys_col=4, re=1, pair=1, span=2)).bl_read == 0b1111110000
+    assert m.decode(ArrayCommand(sel=1, row=0, phys_col=4, re=1, pair=1, span=3)).error == 1   # cell 5
+    assert m.decode(ArrayCommand(sel=1, row=0, phys_col=4, re=1, span=1)).error == 1           # not a pair
+    with pytest.raises(ValueError, match="span = 4"):
+        m.decode(ArrayCommand(sel=1, pair=1, re=1, span=4))
+    with pytest.raises(ConfigError, match=r"read_width = 0 is out of range"):
+        CrossbarAddressing(cfg(2, 5, "2T2R", 2), read_width=0)
+
+
+@pytest.mark.parametrize("name, width", [("n3-2t2r-odd", 3), ("n2-diff-2t2r", 4)])
+def test_amaranth_sim_word_reads(name, width, seed):
+    """Exhaustive pair reads over (phys_col, span) and random commands, with W = 3 and 4."""
+    p = CONFIGS[name]
+    cmds = [ArrayCommand(1, r, c, 0, 1, 0, 1, s) for r in range(p.array.rows)
+            for c in range(1 << p.phys_col_width) for s in range(width)]
+    cmds += random_commands(p, random.Random(seed), 400, read_width=width)
+    assert run_amaranth(p, cmds, seed, read_width=width) == len(cmds) + 1
 
 
 def test_scoreboard_names_the_cycle_of_a_mutated_expectation(seed):

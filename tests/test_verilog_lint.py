@@ -18,7 +18,8 @@ CONFIGS = {
     "n1-large": AccelParams().with_(array={"rows": 256, "cols": 128}, synapse={"devices": 1},
                                     timing={"verify": True}),
     "bnn-2t2r": AccelParams().with_(array={"rows": 8, "cols": 80, "cell": "2T2R"}, synapse={"devices": 2},
-                                    bnn={"inputs": 23, "bias_cells": 2, "neurons": 9, "bank": 3}),
+                                    bnn={"inputs": 23, "bias_cells": 2, "neurons": 9, "bank": 3,
+                                         "read_width": 16}),
 }
 
 

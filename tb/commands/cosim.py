@@ -20,7 +20,8 @@ def add_arguments(p) -> None:
                    help="batch: AXI writes batched by the testbench AxilSequencer (default); python: one "
                         "Python wake-up per AXI write")
     p.add_argument("--bnn-images", type=int, default=0,
-                   help="also run BNN inference of K binarised digits through the top (digital mode)")
+                   help="also run BNN inference of K binarised digits through the top (trained digits "
+                        "layer, digital and analog mode)")
     p.add_argument("--no-raw", action="store_true", help="skip the plain Verilator C++ replay (no ratio)")
     p.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress indication")
@@ -44,9 +45,12 @@ def run(args) -> int:
         bnn = run_cosim_bnn(args.bnn_images, seed=args.seed)
         res["bnn"] = bnn
         res["mismatches"] += bnn["image_mismatches"] + len(bnn["violations"])
-        print(f"BNN through the top: {bnn['images']} images x {bnn['neurons']} neurons "
-              f"({bnn['inputs']} inputs + {bnn['bias_cells']} bias cells), {bnn['bridge_reads']} bridge reads, "
-              f"{bnn['image_mismatches']} images differ from golden digital_bits")
+        pm = bnn["per_mode"]
+        print(f"BNN through the top (trained digits layer): {bnn['images']} images x {bnn['neurons']} neurons "
+              f"({bnn['inputs']} inputs + {bnn['bias_cells']} bias cells), digital: {pm['digital']['word_reads']} "
+              f"word reads ({bnn['bridge_reads']} bridges), {pm['digital']['image_mismatches']} images differ "
+              f"from golden digital_bits; analog: {pm['analog']['sa_decisions']} SA conversions, "
+              f"{pm['analog']['image_mismatches']} images differ from golden analog_bits")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"config": cfg.to_dict(), **res}, indent=2))
