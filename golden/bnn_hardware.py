@@ -70,7 +70,13 @@ from scipy.special import ndtr
 from . import rng
 from .bnn_params import BridgeParams, NeuronParams
 from .params import ConfigError, check_choice, check_float, check_int
-from .sa_calibration import DEFAULT_PATTERNS, DEFAULT_REPEATS, calibrate_layer, check_calibration
+from .sa_calibration import (
+    DEFAULT_PATTERNS,
+    DEFAULT_REPEATS,
+    CalibrationState,
+    calibrate_layer,
+    check_calibration,
+)
 
 # kinds (top 8 bits of the hash index)
 KIND_R_TOP_LRS = 1
@@ -516,6 +522,7 @@ class BnnHardware:
         self.decisions = np.zeros(model.n_layers, dtype=np.int64)   # hidden-neuron decisions made
         self.flips = np.zeros(model.n_layers, dtype=np.int64)       # ... that differ from the ideal SA
         self.calibration: dict[int, dict] = {}   # per calibrated layer: shifts and (measured) cost summary
+        self._cal_states: dict[int, CalibrationState] = {}
 
     # --- static part ---------------------------------------------------------------------------
     def bridge_ber(self) -> float:
@@ -534,14 +541,7 @@ class BnnHardware:
         inputs = np.arange(n_tot)[None, :]
         offset = cp = cn = None
         if hidden and cfg.mode == "physical":
-            nc = cfg.neuron
-            offset = nc.sa_offset * rng.normal(cfg.seed, rng.STREAM_BNN,
-                                               synapse_index(KIND_SA_OFFSET, layer, np.arange(n_out), 0),
-                                               np.uint64(0))
-            cp = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
-                                                   synapse_index(KIND_CAP_P, layer, neurons, inputs), np.uint64(0)))
-            cn = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
-                                                   synapse_index(KIND_CAP_N, layer, neurons, inputs), np.uint64(0)))
+            offset, cp, cn = self._neuron_static(layer, n_out, n_tot)
         w_prog = w
         if offset is not None and cfg.sa_calibration != "none":
             b = m.bias_cells(layer)
@@ -552,13 +552,8 @@ class BnnHardware:
                 k_new = np.clip(k - shift, 0, b)
                 self.calibration[layer] = {"shift": shift, "at_limit": int(np.sum((k - shift < 0) | (k - shift > b)))}
             else:
-                # calibration state: weights as trained, all bias cells programmed to 1
-                w_cal = w.copy()
-                w_cal[:, n_tot - b:] = 1
-                c1, c0 = self._bridge_bits(layer, w_cal, neurons, inputs)
-                cal = calibrate_layer(cfg.seed, layer, w[:, :n_tot - b], k, c1, c0, cp, cn, offset, g,
-                                      sa_noise_sigma(cfg.neuron, cfg.clock), cfg.neuron.vdd, cfg.neuron.c_par_units,
-                                      repeats=cfg.sa_cal_repeats, patterns=cfg.sa_cal_patterns)
+                cal = calibrate_layer(self.calibration_state(layer), k, repeats=cfg.sa_cal_repeats,
+                                      patterns=cfg.sa_cal_patterns)
                 k_new = cal.k_trimmed
                 self.calibration[layer] = {"shift": cal.shift, "result": cal, **cal.summary(cfg.clock)}
             w_prog = w.copy()
@@ -586,6 +581,41 @@ class BnnHardware:
             st["b"] = st["o0"].sum(1, dtype=np.float64)
         self._static[layer] = st
         return st
+
+    def _neuron_static(self, layer: int, n_out: int, n_tot: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(SA offset [n] in V, c+ [n, N_tot], c- [n, N_tot]) of a physical hidden layer (static draws)."""
+        cfg, nc = self.cfg, self.cfg.neuron
+        neurons, inputs = np.arange(n_out)[:, None], np.arange(n_tot)[None, :]
+        offset = nc.sa_offset * rng.normal(cfg.seed, rng.STREAM_BNN,
+                                           synapse_index(KIND_SA_OFFSET, layer, np.arange(n_out), 0), np.uint64(0))
+        cp = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
+                                               synapse_index(KIND_CAP_P, layer, neurons, inputs), np.uint64(0)))
+        cn = (1 + nc.cap_mismatch * rng.normal(cfg.seed, rng.STREAM_BNN,
+                                               synapse_index(KIND_CAP_N, layer, neurons, inputs), np.uint64(0)))
+        return offset, cp, cn
+
+    def calibration_state(self, layer: int) -> CalibrationState:
+        """Hidden ``layer`` of this chip in the SA calibration state (weights as trained, all bias cells
+        programmed to 1; :class:`golden.sa_calibration.CalibrationState`): what the measured calibration
+        converts, and what the cocotb macro answers a calibration ramp with. Physical mode only, whatever
+        ``sa_calibration`` is."""
+        cfg, m = self.cfg, self.model
+        if cfg.mode != "physical" or m.layers[layer][1] is None:
+            raise ConfigError(f"calibration_state: layer {layer} must be a hidden layer of a 'physical' model "
+                              f"(mode = {cfg.mode!r})")
+        if layer not in self._cal_states:
+            w = m.extended_weights(layer)
+            n_out, n_tot = w.shape
+            b = m.bias_cells(layer)
+            w_cal = w.copy()
+            w_cal[:, n_tot - b:] = 1
+            c1, c0 = self._bridge_bits(layer, w_cal, np.arange(n_out)[:, None], np.arange(n_tot)[None, :])
+            offset, cp, cn = self._neuron_static(layer, n_out, n_tot)
+            self._cal_states[layer] = CalibrationState(
+                seed=cfg.seed, layer=layer, w_in=w[:, :n_tot - b], o1=c1, o0=c0, cp=cp, cn=cn, offset=offset,
+                gain=settle_gain(cfg.neuron, cfg.clock), sigma_noise=sa_noise_sigma(cfg.neuron, cfg.clock),
+                vdd=cfg.neuron.vdd, c_par_units=cfg.neuron.c_par_units)
+        return self._cal_states[layer]
 
     def layer_calibration(self, layer: int) -> dict:
         """SA calibration record of hidden ``layer`` (programming the layer first if needed): ``shift``,

@@ -154,6 +154,11 @@ class BnnHwParams:
         return bits_for(self.neurons)
 
     @property
+    def ramp_width(self) -> int:
+        """Width of the engine's ``x`` payload field ``ramp`` (and BNN_CTRL.RAMP): 0 .. ``bias_cells``, >= 1."""
+        return max(1, self.bias_cells.bit_length())
+
+    @property
     def bank_width(self) -> int:
         return bits_for(self.banks)
 

@@ -19,6 +19,12 @@ the hardware model's ``authors`` mode the bits with the static bridge errors of
   SenseAmpSequencer; the macro's SAs decide. Their decisions are those of
   :meth:`golden.bnn_hardware.BnnHardware.layer_bits` with image index = the image's position in the
   run (counter-based error injection: bit-identical in golden and testbench) (:func:`analog_bits`).
+* **bias drive** (both modes): an image may carry ``bias_drive`` r in ``0 .. bias_cells`` (``x``
+  payload ``cal = 1, ramp = r``; default ``bias_cells``: every bias row driven, ``cal = 0``): bias
+  rows ``j < r`` are driven 1, the others 0 (``bias_in``, :func:`bias_drive_bits`). Analog: one step
+  of the SA calibration ramp; its decisions are :meth:`golden.sa_calibration.CalibrationState.
+  conversion` (noise counter = the conversion's position in the ramp). Digital: ``x_ext`` carries the
+  same drive instead of ones, the ideal twin of that conversion.
 
 Cycle model (:class:`BnnLayerEngineModel`)
 -----------------------------------------
@@ -97,10 +103,20 @@ def array_image(prog: np.ndarray, hw: BnnHwParams) -> np.ndarray:
     return out
 
 
-def extend_inputs(x_bits: np.ndarray, bias_cells: int) -> np.ndarray:
-    """Inputs followed by ``bias_cells`` ones (the bias cells' inputs are tied to 1)."""
+def bias_drive_bits(bias_cells: int, bias_drive: int | None = None) -> np.ndarray:
+    """uint8 ``[bias_cells]``: the bias rows' drive, rows ``j < bias_drive`` 1 (None: all 1, normal operation)."""
+    r = bias_cells if bias_drive is None else int(bias_drive)
+    if not 0 <= r <= bias_cells:
+        raise ValueError(f"bias_drive = {r} is out of range: allowed [0, {bias_cells}]")
+    return (np.arange(bias_cells) < r).astype(np.uint8)
+
+
+def extend_inputs(x_bits: np.ndarray, bias_cells: int, bias_drive: int | None = None) -> np.ndarray:
+    """Inputs followed by the ``bias_cells`` bias-row drives (ones in normal operation,
+    :func:`bias_drive_bits`)."""
     x = np.atleast_2d(np.asarray(x_bits, dtype=np.uint8))
-    return np.concatenate([x, np.ones((x.shape[0], bias_cells), dtype=np.uint8)], axis=1)
+    bias = np.broadcast_to(bias_drive_bits(bias_cells, bias_drive), (x.shape[0], bias_cells))
+    return np.concatenate([x, bias], axis=1)
 
 
 def majority_threshold(cells: int) -> int:
@@ -108,9 +124,9 @@ def majority_threshold(cells: int) -> int:
     return cells // 2 + 1
 
 
-def digital_bits(prog: np.ndarray, x_bits: np.ndarray, bias_cells: int) -> np.ndarray:
+def digital_bits(prog: np.ndarray, x_bits: np.ndarray, bias_cells: int, bias_drive: int | None = None) -> np.ndarray:
     """uint8 ``[images, neurons]``: ``popcount(XNOR(x_ext, prog)) >= cells//2 + 1``."""
-    xe = extend_inputs(x_bits, bias_cells).astype(np.int64)
+    xe = extend_inputs(x_bits, bias_cells, bias_drive).astype(np.int64)
     p = np.asarray(prog, dtype=np.int64)
     cnt = xe @ p.T + (1 - xe) @ (1 - p).T
     return (cnt >= majority_threshold(p.shape[1])).astype(np.uint8)
@@ -147,7 +163,8 @@ class BnnLayerEngineModel:
 
     def run(self, images: Iterable[tuple[np.ndarray, int]], *, valid_gen: Iterator[bool] | None = None,
             ready_gen: Iterator[bool] | None = None, max_cycles: int = 50_000_000):
-        """``images``: ``(x_bits, analog_mode)`` pairs. Returns ``(accepted, outputs)``:
+        """``images``: ``(x_bits, analog_mode)`` or ``(x_bits, analog_mode, bias_drive)`` (None: every
+        bias row driven). Returns ``(accepted, outputs)``:
         ``[(cycle, image_index)]`` and ``[(cycle, OutBit)]``."""
         hw = self.hw
         B, T, M, K = hw.bias_cells, hw.cells, hw.neurons, hw.bank
@@ -263,11 +280,11 @@ class BnnLayerEngineModel:
             if done:
                 running = False
             if x_ready and current is not None:
-                idx, (x_bits, an) = current
+                idx, (x_bits, an, *drive) = current
                 accepted.append((cycle, idx))
                 current = None
                 running, img, mode = True, idx, int(an)
-                xe = extend_inputs(x_bits, B)[0]
+                xe = extend_inputs(x_bits, B, drive[0] if drive else None)[0]
                 iss_neuron = iss_read = iss_slot = iss_row = iss_col = 0
                 iss_done = False
                 col_cnt, wbuf, push_neuron = 0, [], 0

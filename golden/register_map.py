@@ -774,10 +774,17 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
             Field("read_lanes", 9, RO, const=bnn.read_lanes,
                   doc="Bridges one digital-mode read returns (min(read_width, inputs + bias cells)).")),
             "BNN layer parameters (build-time)."))
-        b.add(Register("bnn_ctrl", (Field("analog", 1, RW, doc="1: analog (in-memory, sense amplifiers); "
-                                                              "0: digital (bridge reads + XNOR-popcount). "
-                                                              "Sampled when an image starts."),),
-                       "BNN mode (runtime)."))
+        b.add(Register("bnn_ctrl", (
+            Field("analog", 1, RW, doc="1: analog (in-memory, sense amplifiers); "
+                                       "0: digital (bridge reads + XNOR-popcount). "
+                                       "Sampled when an image starts."),
+            Field("cal", 1, RW, doc="0: every bias row driven (normal operation). 1: SA calibration ramp, "
+                                    "only bias rows j < RAMP driven (the bias cells then all store 1). "
+                                    "Sampled when an image starts."),
+            Field("ramp", bnn.ramp_width, RW, offset=16,
+                  doc=f"Bias rows driven while CAL = 1, 0 .. {bnn.bias_cells}"
+                      f"{' (more: all)' if (1 << bnn.ramp_width) - 1 > bnn.bias_cells else ''}.")),
+            "BNN mode and bias-row drive (runtime)."))
         b.add(Register("bnn_phase", (
             Field("cycles", 8, WO, doc="Phase length in cycles (0 acts as 1)."),
             Field("phase", 3, WO, values=tuple((n, i) for i, n in enumerate(BNN_PHASES)),

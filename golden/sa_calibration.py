@@ -42,6 +42,18 @@ i.e. that many SA clock periods per layer; ``B - k'`` extra bridge writes.
 Randomness: ``normal(seed, STREAM_BNN, (KIND_CAL_NOISE, layer, neuron), counter)`` with ``counter =
 (p * (B + 1) + r) * repeats + m`` for conversion ``m`` of ramp step ``r`` of pattern ``p``: the
 calibration is a pure function of the chip seed and the parameters, whatever order it is run in.
+
+One conversion and the RTL
+--------------------------
+:class:`CalibrationState` is a layer in the calibration state (step 1);
+:meth:`CalibrationState.conversion` gives the SA decisions of *one* conversion ``(input bits, bias
+drive r, noise counter)``. :func:`calibrate_layer` draws the same decisions vectorised
+(:func:`ramp_counts`; both go through :func:`cal_decisions`), and the cocotb analog macro of
+``tb/bnn_layer_engine_tb.py`` calls ``conversion`` for every conversion the RTL runs. The
+:class:`hw.bnn_layer_engine.BnnLayerEngine` drives the ramp (``x`` payload ``cal = 1``, ``ramp = r``
+-> ``bias_in`` thermometer code). The host side of the procedure is :func:`ramp_images` (the
+conversions in counter order) and :func:`calibration_from_bits` (ones counted from the engine's
+output bits -> shifts); both it and :func:`calibrate_layer` end in :func:`shifts_from_counts`.
 """
 from __future__ import annotations
 
@@ -104,24 +116,34 @@ def ramp_voltages(o_in: np.ndarray, o_on: np.ndarray, o_off: np.ndarray, cp: np.
     return vdd * (qp / (cp.sum(1) + c_par_units)[:, None] - qn / (cn.sum(1) + c_par_units)[:, None])
 
 
+def cal_decisions(seed: int, layer: int, neurons, mean, counter, sigma_noise: float) -> np.ndarray:
+    """SA decisions (bool) of calibration conversions: ``mean + sigma_noise * noise > 0``.
+
+    ``mean = v * gain + offset`` (V, before noise); ``noise`` is the draw of ``counter`` of each neuron's
+    calibration-noise stream (kind 18). ``neurons``, ``mean`` and ``counter`` broadcast together.
+    """
+    from .bnn_hardware import KIND_CAL_NOISE, synapse_index
+    idx = synapse_index(KIND_CAL_NOISE, layer, np.asarray(neurons, dtype=np.int64), 0)
+    noise = sigma_noise * rng.normal(seed, rng.STREAM_BNN, idx, np.asarray(counter, dtype=np.uint64)) \
+        if sigma_noise else 0.0
+    return mean + noise > 0
+
+
 def ramp_counts(seed: int, layer: int, neurons: np.ndarray, v: np.ndarray, offset: np.ndarray, gain: float,
                 sigma_noise: float, repeats: int, counter0: int = 0) -> np.ndarray:
     """Ones counted per neuron and ramp step: ``[n, B+1]`` ints in ``[0, repeats]``.
 
     Conversion ``m`` of step ``r`` decides ``v[:, r]*gain + offset + noise > 0`` with the noise draw of
-    counter ``counter0 + r*repeats + m`` of the neuron's calibration-noise stream.
+    counter ``counter0 + r*repeats + m`` of the neuron's calibration-noise stream (:func:`cal_decisions`).
     """
-    from .bnn_hardware import KIND_CAL_NOISE, synapse_index
     neurons = np.asarray(neurons, dtype=np.int64)
-    idx = synapse_index(KIND_CAL_NOISE, layer, neurons, 0)[:, None, None]
     steps = v.shape[1]
     mean = (v * gain + np.asarray(offset, dtype=np.float64)[:, None])[:, :, None]
     counts = np.zeros(v.shape, dtype=np.int64)
     for m0 in range(0, repeats, _CHUNK):
         m = np.arange(m0, min(m0 + _CHUNK, repeats))
         ctr = (counter0 + np.arange(steps)[:, None] * repeats + m[None, :]).astype(np.uint64)[None, :, :]
-        noise = sigma_noise * rng.normal(seed, rng.STREAM_BNN, idx, ctr) if sigma_noise else 0.0
-        counts += np.sum(mean + noise > 0, axis=2)
+        counts += np.sum(cal_decisions(seed, layer, neurons[:, None, None], mean, ctr, sigma_noise), axis=2)
     return counts
 
 
@@ -160,54 +182,152 @@ class LayerCalibration:
                 "neurons": len(self.shift), "mean_abs_shift": float(np.mean(np.abs(self.shift)))}
 
 
-def calibrate_layer(seed: int, layer: int, w_in: np.ndarray, k: np.ndarray, o1: np.ndarray, o0: np.ndarray,
-                    cp: np.ndarray, cn: np.ndarray, offset: np.ndarray, gain: float, sigma_noise: float,
-                    vdd: float, c_par_units: float, repeats: int = DEFAULT_REPEATS,
+def conversion_counter(p: int, r: int, m: int, bias_cells: int, repeats: int) -> int:
+    """Noise counter of conversion ``m`` of ramp step ``r`` of pattern ``p``: ``(p (B+1) + r) repeats + m``."""
+    return (p * (bias_cells + 1) + r) * repeats + m
+
+
+@dataclass(frozen=True)
+class CalibrationState:
+    """A hidden layer in the calibration state (weights as trained, all B bias cells programmed to 1).
+
+    ``w_in [n, N]``: programmed weight bits; ``o1``/``o0 [n, N+B]``: bridge + inverter outputs of the
+    cells for row drive 1 / 0; ``cp``/``cn [n, N+B]``: unit capacitors; ``offset [n]`` (V), ``gain =
+    g(T)``, ``sigma_noise`` (V per conversion), ``vdd``, ``c_par_units`` as in
+    :class:`golden.bnn_hardware.BnnHardware` (:meth:`~golden.bnn_hardware.BnnHardware.calibration_state`).
+    """
+
+    seed: int
+    layer: int
+    w_in: np.ndarray
+    o1: np.ndarray
+    o0: np.ndarray
+    cp: np.ndarray
+    cn: np.ndarray
+    offset: np.ndarray
+    gain: float
+    sigma_noise: float
+    vdd: float
+    c_par_units: float
+
+    @property
+    def n_inputs(self) -> int:
+        return self.w_in.shape[1]
+
+    @property
+    def bias_cells(self) -> int:
+        return self.o1.shape[1] - self.w_in.shape[1]
+
+    def voltages(self, x_bits: np.ndarray, neurons: np.ndarray) -> np.ndarray:
+        """:func:`ramp_voltages` ``[n, B+1]`` of ``neurons`` with input bits ``x_bits [N]`` on the rows."""
+        n_in = self.n_inputs
+        xp = np.asarray(x_bits, dtype=np.int64)[None, :]
+        o_in = xp * self.o1[neurons, :n_in] + (1 - xp) * self.o0[neurons, :n_in]
+        return ramp_voltages(o_in, self.o1[neurons, n_in:], self.o0[neurons, n_in:], self.cp[neurons],
+                             self.cn[neurons], self.vdd, self.c_par_units)
+
+    def conversion(self, x_bits: np.ndarray, bias_drive: int, counter: int,
+                   neurons: np.ndarray | None = None) -> np.ndarray:
+        """uint8 ``[n]``: the SA decisions of one conversion of ``neurons`` (default: all) with input bits
+        ``x_bits``, bias rows ``j < bias_drive`` driven 1 (the others 0) and noise counter ``counter``
+        (:func:`conversion_counter` in the ramp)."""
+        check_int("bias_drive", bias_drive, 0, self.bias_cells)
+        neurons = np.arange(self.w_in.shape[0]) if neurons is None else np.asarray(neurons, dtype=np.int64)
+        v = self.voltages(x_bits, neurons)[:, bias_drive]
+        mean = v * self.gain + np.asarray(self.offset, dtype=np.float64)[neurons]
+        return cal_decisions(self.seed, self.layer, neurons, mean, counter, self.sigma_noise).astype(np.uint8)
+
+
+def calibration_plan(layer: int, w_in: np.ndarray, bias_cells: int, patterns: int,
+                     pattern_seed: int = PATTERN_SEED) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What the controller knows digitally: ``(x [P, N], c [n, P], best [n])``: the patterns, each
+    neuron's ideal flip point ``c = N_tot/2 - P_in`` per pattern, the pattern it is calibrated with."""
+    w_in = np.asarray(w_in, dtype=np.int64)
+    n_in = w_in.shape[1]
+    x = calibration_patterns(layer, n_in, patterns, pattern_seed).astype(np.int64)     # [P, N]
+    p_in = w_in @ x.T + (1 - w_in) @ (1 - x).T                                          # [n, P]
+    c = (n_in + bias_cells) / 2.0 - p_in                                                # half-integer
+    best = np.argmin(np.abs(c - bias_cells / 2.0), axis=1)
+    return x, c, best
+
+
+def shifts_from_counts(counts: np.ndarray, c_best: np.ndarray, k: np.ndarray, best: np.ndarray,
+                       repeats: int, patterns: int) -> LayerCalibration:
+    """Steps 4-5: ``counts [n, B+1]`` (ones of each neuron's own pattern ``best``) -> trimmed counts."""
+    counts = np.asarray(counts, dtype=np.int64)
+    b = counts.shape[1] - 1
+    k = np.asarray(k, dtype=np.int64)
+    r50 = ramp_flip_point(counts, repeats)
+    unbracketed = (counts[:, 0] > 0) | (counts[:, -1] < repeats)
+    shift = np.rint(c_best - r50).astype(np.int64)
+    raw = k - shift
+    return LayerCalibration(shift=shift, k=k, k_trimmed=np.clip(raw, 0, b), at_limit=(raw < 0) | (raw > b),
+                            unbracketed=unbracketed, pattern=np.asarray(best), offset_delta=2.0 * (c_best - r50),
+                            bias_cells=b, repeats=repeats, patterns=patterns)
+
+
+def _uncalibrated(k: np.ndarray, repeats: int, patterns: int) -> LayerCalibration:
+    # nothing to ramp or trim with (fan-in < 20, odd): the layer stays uncalibrated
+    n_out = len(k)
+    z = np.zeros(n_out, dtype=np.int64)
+    return LayerCalibration(shift=z, k=k, k_trimmed=k.copy(), at_limit=np.zeros(n_out, dtype=bool),
+                            unbracketed=np.ones(n_out, dtype=bool), pattern=z, offset_delta=np.zeros(n_out),
+                            bias_cells=0, repeats=repeats, patterns=patterns)
+
+
+def calibrate_layer(state: CalibrationState, k: np.ndarray, repeats: int = DEFAULT_REPEATS,
                     patterns: int = DEFAULT_PATTERNS, pattern_seed: int = PATTERN_SEED) -> LayerCalibration:
     """Measure every SA offset of a layer with the bias-cell ramp and return the trimmed bias counts.
 
-    ``w_in [n, N]``: programmed weight bits; ``k [n]``: trained bias-cell counts; ``o1``/``o0 [n, N+B]``:
-    bridge + inverter outputs of the cells *in the calibration state* (bias cells programmed to 1) for
-    row drive 1 / 0; ``cp``/``cn [n, N+B]``: unit capacitors; ``offset [n]`` (V), ``gain = g(T)``,
-    ``sigma_noise`` (V per conversion) as in :class:`golden.bnn_hardware.BnnHardware`.
+    ``state``: the layer in the calibration state; ``k [n]``: trained bias-cell counts.
     """
     check_int("sa_cal_repeats", repeats, 1, MAX_REPEATS)
     check_int("sa_cal_patterns", patterns, 1, MAX_PATTERNS)
-    w_in = np.asarray(w_in, dtype=np.int64)
-    n_out, n_in = w_in.shape
-    n_tot = o1.shape[1]
-    b = n_tot - n_in
     k = np.asarray(k, dtype=np.int64)
+    b = state.bias_cells
     if b == 0:
-        # nothing to ramp or trim with (fan-in < 20, odd): the layer stays uncalibrated
-        z = np.zeros(n_out, dtype=np.int64)
-        return LayerCalibration(shift=z, k=k, k_trimmed=k.copy(), at_limit=np.zeros(n_out, dtype=bool),
-                                unbracketed=np.ones(n_out, dtype=bool), pattern=z, offset_delta=np.zeros(n_out),
-                                bias_cells=0, repeats=repeats, patterns=patterns)
-    x = calibration_patterns(layer, n_in, patterns, pattern_seed).astype(np.int64)     # [P, N]
-    p_in = w_in @ x.T + (1 - w_in) @ (1 - x).T                                          # [n, P], known digitally
-    c = n_tot / 2.0 - p_in                                                              # ideal flip (half-integer)
-    best = np.argmin(np.abs(c - b / 2.0), axis=1)
-    neurons = np.arange(n_out)
-    c_best = c[neurons, best]
-    r50 = np.zeros(n_out)
-    unbracketed = np.zeros(n_out, dtype=bool)
+        return _uncalibrated(k, repeats, patterns)
+    x, c, best = calibration_plan(state.layer, state.w_in, b, patterns, pattern_seed)
+    n_out = len(k)
+    counts = np.zeros((n_out, b + 1), dtype=np.int64)
     for p in range(patterns):
         sel = np.flatnonzero(best == p)
         if not len(sel):
             continue          # the ramp still runs on the chip (all neurons convert together)
-        xp = x[p][None, :]
-        o_in = xp * o1[sel, :n_in] + (1 - xp) * o0[sel, :n_in]
-        v = ramp_voltages(o_in, o1[sel, n_in:], o0[sel, n_in:], cp[sel], cn[sel], vdd, c_par_units)
-        counts = ramp_counts(seed, layer, sel, v, offset[sel], gain, sigma_noise, repeats,
-                             counter0=p * (b + 1) * repeats)
-        r50[sel] = ramp_flip_point(counts, repeats)
-        unbracketed[sel] = (counts[:, 0] > 0) | (counts[:, -1] < repeats)
-    shift = np.rint(c_best - r50).astype(np.int64)
-    raw = k - shift
-    return LayerCalibration(shift=shift, k=k, k_trimmed=np.clip(raw, 0, b), at_limit=(raw < 0) | (raw > b),
-                            unbracketed=unbracketed, pattern=best, offset_delta=2.0 * (c_best - r50),
-                            bias_cells=b, repeats=repeats, patterns=patterns)
+        v = state.voltages(x[p], sel)
+        counts[sel] = ramp_counts(state.seed, state.layer, sel, v, state.offset[sel], state.gain,
+                                  state.sigma_noise, repeats, counter0=conversion_counter(p, 0, 0, b, repeats))
+    return shifts_from_counts(counts, c[np.arange(n_out), best], k, best, repeats, patterns)
+
+
+# ---------------------------------------------------------------------------------------------
+# host side of a calibration run on the RTL (any engine that converts one input pattern + ramp step)
+# ---------------------------------------------------------------------------------------------
+def ramp_images(layer: int, n_inputs: int, bias_cells: int, patterns: int, repeats: int,
+                pattern_seed: int = PATTERN_SEED) -> list[tuple[np.ndarray, int]]:
+    """The calibration conversions in counter order: ``(x_bits [N] uint8, bias_drive r)``; item
+    ``i`` is conversion ``m`` of ramp step ``r`` of pattern ``p`` with ``i = conversion_counter(p, r, m)``."""
+    check_int("sa_cal_repeats", repeats, 1, MAX_REPEATS)
+    x = calibration_patterns(layer, n_inputs, patterns, pattern_seed)
+    return [(x[p], r) for p in range(patterns) for r in range(bias_cells + 1) for _ in range(repeats)]
+
+
+def calibration_from_bits(bits: np.ndarray, layer: int, w_in: np.ndarray, k: np.ndarray, bias_cells: int,
+                          repeats: int, patterns: int, pattern_seed: int = PATTERN_SEED) -> LayerCalibration:
+    """Host side: the output bits ``[conversions, n]`` of the :func:`ramp_images` run (in that order)
+    -> ones counted per neuron, pattern and ramp step -> :func:`shifts_from_counts`."""
+    bits = np.asarray(bits, dtype=np.int64)
+    n_out = bits.shape[1]
+    if bits.shape[0] != patterns * (bias_cells + 1) * repeats:
+        raise ValueError(f"calibration_from_bits: {bits.shape[0]} conversions, the ramp has "
+                         f"{patterns * (bias_cells + 1) * repeats}")
+    k = np.asarray(k, dtype=np.int64)
+    if bias_cells == 0:
+        return _uncalibrated(k, repeats, patterns)
+    _, c, best = calibration_plan(layer, w_in, bias_cells, patterns, pattern_seed)
+    counts = bits.reshape(patterns, bias_cells + 1, repeats, n_out).sum(axis=2)       # [P, B+1, n]
+    own = counts[best, :, np.arange(n_out)]                                            # [n, B+1]
+    return shifts_from_counts(own, c[np.arange(n_out), best], k, best, repeats, patterns)
 
 
 __all__ = [
@@ -216,11 +336,18 @@ __all__ = [
     "MAX_PATTERNS",
     "MAX_REPEATS",
     "SA_CALIBRATIONS",
+    "CalibrationState",
     "LayerCalibration",
+    "cal_decisions",
     "calibrate_layer",
+    "calibration_from_bits",
     "calibration_patterns",
+    "calibration_plan",
     "check_calibration",
+    "conversion_counter",
     "ramp_counts",
     "ramp_flip_point",
+    "ramp_images",
     "ramp_voltages",
+    "shifts_from_counts",
 ]

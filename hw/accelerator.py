@@ -91,6 +91,8 @@ class Accelerator(wiring.Component):
         Bridge states of an earlier digital-mode (word) pair read, in order (bit l = its l-th bridge).
     in_bits : Out(bnn.inputs)
         The image's input bits for the BL/BLb input drivers (analog mode).
+    bias_in : Out(bnn.bias_cells) (if bias_cells > 0)
+        The bias rows' drive, a thermometer code (all ones unless BNN_CTRL.CAL: rows j < BNN_CTRL.RAMP).
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
         Sense-amplifier strobes; ``sa_phase`` : Out(3) the sequencer phase.
     sa_out : In(bnn.bank)
@@ -144,6 +146,7 @@ class Accelerator(wiring.Component):
         rows, pcols = params.array.rows, params.phys_cols
         bnn_ports = {} if bnn is None else {
             "rd_valid": In(1), "rd_bits": In(bnn.read_lanes), "in_bits": Out(bnn.inputs),
+            **({"bias_in": Out(bnn.bias_cells)} if bnn.bias_cells else {}),
             **{st: Out(1) for st in STROBES}, "sa_phase": Out(3), "sa_out": In(bnn.bank)}
         super().__init__({
             "s_axil": In(AxiLiteSignature(self.regmap.addr_width)),
@@ -394,7 +397,8 @@ class Accelerator(wiring.Component):
         # image -> engine, while the BNN path owns the array port and the output buffer is free
         full = Signal()
         m.d.comb += [eng.x.valid.eq(complete & owner & csr.ctrl.mode & ~full), eng.x.payload.bits.eq(image[:hw.inputs]),
-                     eng.x.payload.analog.eq(csr.bnn_ctrl.analog)]
+                     eng.x.payload.analog.eq(csr.bnn_ctrl.analog), eng.x.payload.cal.eq(csr.bnn_ctrl.cal),
+                     eng.x.payload.ramp.eq(csr.bnn_ctrl.ramp)]
         with m.If(eng.x.valid & eng.x.ready):
             m.d.sync += got.eq(0)
 
@@ -426,6 +430,8 @@ class Accelerator(wiring.Component):
                      ph.ready.eq(1)]
 
         # array port: BNN members pass through; line enables are ORed with the training path's
+        if hw.bias_cells:
+            m.d.comb += self.bias_in.eq(eng.bias_in)
         m.d.comb += [eng.rd_valid.eq(self.rd_valid), eng.rd_bits.eq(self.rd_bits), self.in_bits.eq(eng.in_bits),
                      eng.sa_out.eq(self.sa_out), self.sa_phase.eq(eng.phase),
                      *(getattr(self, st).eq(getattr(eng, st)) for st in STROBES)]

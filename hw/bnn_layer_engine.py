@@ -18,8 +18,11 @@ from .xnor_popcount import XnorPopcount
 
 
 def in_layout(hw: BnnHwParams) -> data.StructLayout:
-    """``x`` payload: the image's input ``bits`` (bit i = input i) and its mode (``analog`` = 1)."""
-    return data.StructLayout({"bits": unsigned(hw.inputs), "analog": unsigned(1)})
+    """``x`` payload: the image's input ``bits`` (bit i = input i), its mode (``analog`` = 1) and the
+    bias-row drive: ``cal`` = 0 drives every bias row (normal operation, the all-zero default), ``cal`` =
+    1 drives bias rows ``j < ramp`` only (SA calibration ramp, :mod:`golden.sa_calibration`)."""
+    return data.StructLayout({"bits": unsigned(hw.inputs), "analog": unsigned(1), "cal": unsigned(1),
+                              "ramp": unsigned(hw.ramp_width)})
 
 
 def out_bit_layout(hw: BnnHwParams) -> data.StructLayout:
@@ -51,8 +54,10 @@ class BnnLayerEngine(wiring.Component):
     ones and the majority threshold ``cells//2 + 1``: the bias cells stored in the array realise the
     neuron's threshold. ``read_width = 1`` is the bit-serial engine (one bridge per cycle).
     *Analog mode*: per bank, word line b on (CrossbarAddressing, no column selected), the inputs on
-    ``in_bits`` and the :class:`SenseAmpSequencer` strobes drive the analog macro, whose K SA
-    decisions are serialised to ``y``.
+    ``in_bits`` (and the bias rows ``bias_in``) and the :class:`SenseAmpSequencer` strobes drive the
+    analog macro, whose K SA decisions are serialised to ``y``. *SA calibration*: a run of analog
+    images with ``cal = 1`` and ``ramp = r`` steps the bias rows through the thermometer ramp of
+    :mod:`golden.sa_calibration` (one image = one conversion of every neuron; the host counts the ones).
 
     Parameters
     ----------
@@ -62,9 +67,12 @@ class BnnLayerEngine(wiring.Component):
 
     Attributes
     ----------
-    x : In(stream.Signature(StructLayout{bits: N, analog: 1}))
-        One image per transfer: its input bits (bit i = input i) and its mode (1: analog, 0:
-        digital). Ready when idle and drained.
+    x : In(stream.Signature(StructLayout{bits: N, analog: 1, cal: 1, ramp: max(1, bits(B))}))
+        One image per transfer: its input bits (bit i = input i), its mode (1: analog, 0:
+        digital) and the bias-row drive: ``cal = 0`` (normal operation; what a host that predates the
+        field sends) drives all B bias rows with 1; ``cal = 1`` drives rows ``j < ramp`` with 1 and the
+        others with 0 (``ramp >= B``: all), one step of the SA-offset calibration ramp of
+        :mod:`golden.sa_calibration` (the bias cells then all store 1). Ready when idle and drained.
     y : Out(stream.Signature(StructLayout{neuron: bits(M), bit: 1, last: 1}))
         Output bits, neurons in order 0..M-1 per image; ``last`` on neuron M-1.
     cfg : In(cfg_signature())
@@ -83,6 +91,12 @@ class BnnLayerEngine(wiring.Component):
         bridge).
     in_bits : Out(N)
         The image's input bits for the BL/BLb input drivers (held for the whole image).
+    bias_in : Out(B) (only if B > 0)
+        The bias rows' drive, a thermometer code (bit j = 1 iff ``cal = 0`` or ``j < ramp``), registered
+        with ``in_bits`` at the image's ``x`` transfer and held for the whole image. Analog mode: the
+        macro drives the bias rows' BL/BLb with it. Digital mode: it replaces the ``B`` ones of ``x_ext``
+        (``XNOR(bias_in, stored bias bits)``), so a digital conversion is the ideal, noise-free twin of
+        the analog one; with ``cal = 0`` both modes are unchanged.
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
         Sense-amplifier strobes (registered), see :mod:`golden.sense_amp_sequencer`.
     phase : Out(3)
@@ -122,6 +136,7 @@ class BnnLayerEngine(wiring.Component):
             "rd_valid": In(1),
             "rd_bits": In(hw.read_lanes),
             "in_bits": Out(hw.inputs),
+            **({"bias_in": Out(hw.bias_cells)} if hw.bias_cells else {}),
             **{s: Out(1) for s in STROBES},
             "phase": Out(3),
             "sa_out": In(hw.bank),
@@ -150,6 +165,7 @@ class BnnLayerEngine(wiring.Component):
 
         # --- image register, mode, run state ---------------------------------------------------
         xr = Signal(N)
+        bias_r = Signal(B, init=(1 << B) - 1)     # bias-row drive (thermometer), held for the image
         mode = Signal()
         running = Signal()
         credits = Signal(range(D + 1), init=D)
@@ -158,6 +174,7 @@ class BnnLayerEngine(wiring.Component):
             drained.eq(eq_const(credits, D)),
             self.x.ready.eq(~running & drained),
             self.in_bits.eq(xr),
+            *([self.bias_in.eq(bias_r)] if B else []),
             self.busy.eq(running),
         ]
         start = Signal()
@@ -200,7 +217,7 @@ class BnnLayerEngine(wiring.Component):
         x_ext = Signal(T)
         wbuf = Signal((C - 1) * R) if C > 1 else None     # reads 0 .. C-2, read i in bits i*R ..
         m.d.comb += [word.eq(Cat(wbuf, self.rd_bits)[:T] if C > 1 else self.rd_bits),
-                     x_ext.eq(Cat(xr, Const((1 << B) - 1, B)) if B else xr)]
+                     x_ext.eq(Cat(xr, bias_r) if B else xr)]
         with m.If(self.rd_valid):
             with m.If(last_in):
                 m.d.sync += [col_cnt.eq(0), push_neuron.eq(add_const(push_neuron, 1))]
@@ -315,6 +332,9 @@ class BnnLayerEngine(wiring.Component):
         with m.If(done):
             m.d.sync += running.eq(0)
         with m.If(start):
+            if B:
+                ramp, cal = self.x.payload.ramp, self.x.payload.cal
+                m.d.sync += bias_r.eq(Cat(*(~cal | ge_const(ramp, j + 1) for j in range(B))))
             m.d.sync += [
                 xr.eq(self.x.payload.bits), mode.eq(self.x.payload.analog), running.eq(1),
                 iss_neuron.eq(0), iss_read.eq(0), iss_slot.eq(0), iss_row.eq(0), iss_col.eq(0),

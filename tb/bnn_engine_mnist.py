@@ -90,7 +90,8 @@ def run_engine_mnist(images: int = 100, layer: int = 1, neurons: int = 16, mode:
                "n_images": images, "seed": seed, "layer": layer, "order": m, "hardware": hc,
                "p_valid": 0.8, "p_ready": 0.7}
         t1 = time.perf_counter()
-        res = run_cocotb(dut, toplevel="bnn_layer_engine", test_module="tb.bnn_layer_engine_tb", config=cfg)
+        res = run_cocotb(dut, toplevel="bnn_layer_engine", test_module="tb.bnn_layer_engine_tb", config=cfg,
+                         testcase="bnn_layer_engine_trained_layer")
         wall = time.perf_counter() - t1
         met = json.loads((res.results_xml.parent / "metrics_bnn_layer_engine.json").read_text())
         got = np.load(res.results_xml.parent / "bnn_layer_engine_bits.npy")

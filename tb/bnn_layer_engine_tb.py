@@ -7,12 +7,16 @@ The DUT's array port is closed by :class:`BnnMacroModel`, a behavioural 2T2R arr
   their programmed bits on ``rd_bits`` (bit l = bridge c+l; the lanes past n carry random garbage)
   with ``rd_valid`` ``read_latency - 1`` cycles later (``read_latency`` counts the addressing cycle
   too);
-* **macro** (analog mode): ``input_en`` latches the DUT's ``in_bits`` onto the bridges; in the first
+* **macro** (analog mode): ``input_en`` latches the DUT's ``in_bits`` and ``bias_in`` (which must be
+  a thermometer code, r = its ones) onto the rows; in the first
   cycle of ``sa_en`` the SAs of the word line's bank decide, with the decisions of E1's hardware
   model (:meth:`golden.bnn_hardware.BnnHardware.layer_bits`, counter-based error injection, image
   index = how many times that bank has been evaluated), computed from the bits the DUT actually
-  applied; the latch drives ``sa_out`` from the next cycle until ``sa_rst``/``eq``; otherwise
-  ``sa_out`` is random garbage;
+  applied (:func:`make_decider`: all bias rows must be driven); for a chip in the SA calibration
+  state, :meth:`golden.sa_calibration.CalibrationState.conversion` with the applied inputs, bias
+  drive r and noise counter = that evaluation index (:func:`make_calibration_decider`); the latch
+  drives ``sa_out`` from the next cycle until ``sa_rst``/``eq``; otherwise ``sa_out`` is random
+  garbage;
 * line checks: one word line per read, a read selects whole adjacent bridges (at most
   ``read_lanes``) inside the array, one and the same word
   line from the first ``eq`` cycle of a conversion through read-out, ``addr_error`` never rises
@@ -22,6 +26,15 @@ The same model drives the Amaranth-sim test (``tests/test_bnn_layer_engine.py``)
 transfers and ``x`` acceptances are compared, cycle by cycle, with
 :class:`golden.bnn_layer_engine.BnnLayerEngineModel`; the per-image bit vectors also with the golden
 functions :func:`golden.bnn_layer_engine.digital_bits` and :func:`analog_bits`.
+
+SA calibration (cocotb test ``bnn_layer_engine_calibration``, :func:`calibration_scenario`): a host
+driver sends the measured calibration's ramp (:func:`golden.sa_calibration.ramp_images`: per pattern,
+ramp step r = 0 .. B and repeat, one analog image with ``cal = 1, ramp = r``) to a chip in the
+calibration state, counts the ones per neuron from the ``y`` bits and computes the shifts
+(:func:`golden.sa_calibration.calibration_from_bits`); they must equal
+:meth:`golden.bnn_hardware.BnnHardware.layer_calibration` of the same chip seed and parameters, and
+the stream timeline the golden twin's. ``fault = {"sa": [conversion, neuron]}`` flips one SA decision
+of the macro (the run then reports the mismatch and the changed shift instead of failing).
 """
 from __future__ import annotations
 
@@ -53,8 +66,9 @@ class BnnMacroModel:
     hw : BnnHwParams
     array : uint8 ``[banks, bank*cells]``
         Programmed bits (:func:`golden.bnn_layer_engine.array_image`).
-    decide : callable ``(image_idx, x_bits) -> uint8 [neurons]``
-        The SA decisions of the hardware model for one image.
+    decide : callable ``(image_idx, x_bits, bias_drive) -> uint8 [neurons]``
+        The SA decisions of the hardware model for one image (``bias_drive``: the number of bias
+        rows driven, ``bias_in`` being a thermometer code).
     seed : int
         Garbage on ``sa_out`` outside the latch window.
     """
@@ -68,6 +82,7 @@ class BnnMacroModel:
         # a read on the lines in cycle s (command in s-1) answers in cycle s-1+read_latency
         self.pipe = [None] * (hw.read_latency - 2)
         self.x_applied = None
+        self.bias_applied = hw.bias_cells
         self.latched = None
         self.conv_row = None
         self.evals = [0] * hw.banks
@@ -78,8 +93,9 @@ class BnnMacroModel:
 
     def step(self, cycle: int, s: dict) -> dict:
         """``s``: the DUT outputs sampled in ``cycle`` (``read``, ``wl``, ``bl_read``, ``in_bits``,
-        ``eq``, ``input_en``, ``sa_en``, ``sa_rst``, ``addr_error``). Returns the inputs to drive in
-        ``cycle + 1`` (``rd_valid``, ``rd_bits``, ``sa_out``)."""
+        ``bias_in`` (absent: all bias rows driven), ``eq``, ``input_en``, ``sa_en``, ``sa_rst``,
+        ``addr_error``). Returns the inputs to drive in ``cycle + 1`` (``rd_valid``, ``rd_bits``,
+        ``sa_out``)."""
         hw = self.hw
         if s["addr_error"]:
             self.violations.append(f"cycle {cycle}: CrossbarAddressing error")
@@ -112,6 +128,11 @@ class BnnMacroModel:
             self.conv_row = None
         if s["input_en"]:
             self.x_applied = _bits(s["in_bits"], hw.inputs)
+            bias = s.get("bias_in", (1 << hw.bias_cells) - 1)
+            r = bias.bit_count()
+            if bias != (1 << r) - 1:
+                self.violations.append(f"cycle {cycle}: bias_in {bias:#x} is not a thermometer code")
+            self.bias_applied = r
         if s["sa_rst"] or s["eq"]:
             self.latched = None
         if s["sa_en"] and self.latched is None:
@@ -120,7 +141,7 @@ class BnnMacroModel:
                 self.violations.append(f"cycle {cycle}: SA decision without one word line / inputs")
                 self.latched = 0
             else:
-                bits = self.decide(self.evals[b], self.x_applied)
+                bits = self.decide(self.evals[b], self.x_applied, self.bias_applied)
                 self.evals[b] += 1
                 v = 0
                 for k in range(hw.bank):
@@ -137,19 +158,107 @@ def hw_from_config(cfg: dict) -> BnnHwParams:
 
 
 def make_decider(model, hcfg: dict, layer: int = 0):
-    """``(image_idx, x_bits) -> bits`` from a fresh :class:`BnnHardware` (cached per image/input)."""
+    """``(image_idx, x_bits, bias_drive) -> bits`` from a fresh :class:`BnnHardware` (cached per
+    image/input); the bias rows must all be driven (normal operation)."""
     from golden.bnn_hardware import BnnHardware, HardwareConfig
 
     hardware = BnnHardware(model, HardwareConfig(**hcfg))
     cache: dict = {}
+    b = model.bias_cells(layer)
 
-    def decide(image_idx: int, x_bits: np.ndarray) -> np.ndarray:
+    def decide(image_idx: int, x_bits: np.ndarray, bias_drive: int | None = None) -> np.ndarray:
+        if bias_drive is not None and bias_drive != b:
+            raise AssertionError(f"image {image_idx}: {bias_drive} of {b} bias rows driven outside calibration")
         key = (image_idx, x_bits.tobytes())
         if key not in cache:
             cache[key] = hardware.layer_bits(x_bits[None, :], layer, np.array([image_idx]))[0]
         return cache[key]
 
     return decide
+
+
+def make_calibration_decider(state):
+    """``(image_idx, x_bits, bias_drive) -> bits`` of a chip in the SA calibration state
+    (:class:`golden.sa_calibration.CalibrationState`): one conversion, noise counter = ``image_idx``."""
+    cache: dict = {}
+
+    def decide(image_idx: int, x_bits: np.ndarray, bias_drive: int) -> np.ndarray:
+        key = (image_idx, x_bits.tobytes(), bias_drive)
+        if key not in cache:
+            cache[key] = state.conversion(x_bits, bias_drive, image_idx)
+        return cache[key]
+
+    return decide
+
+
+def calibration_scenario(cfg: dict):
+    """The SA calibration run of hidden layer ``cfg["layer"]`` (default 0) through the engine.
+
+    ``cfg``: ``hw`` (BnnHwParams fields), ``model`` (saved BnnModel), ``seed`` (stream draws),
+    ``hardware`` (HardwareConfig fields of the physical chip; its ``sa_calibration`` is set to
+    "measured" with ``patterns`` / ``repeats``), ``p_valid``, ``p_ready``; ``modes`` "analog" (the
+    ramp) or "mixed" (each ramp image in a random mode: digital ones give the ideal twin of the
+    conversion; a unit test of the bias drive). Returns the golden run and the golden calibration.
+    """
+    from golden.bnn_hardware import BnnHardware, HardwareConfig
+    from golden.bnn_layer_engine import BnnLayerEngineModel, array_image, digital_bits
+    from golden.bnn_training import BnnModel
+    from golden.sa_calibration import ramp_images
+    from tb.stream import random_gen
+
+    hw = hw_from_config(cfg)
+    model = BnnModel.load(cfg["model"])
+    layer = cfg.get("layer", 0)
+    hc = {**cfg["hardware"], "sa_calibration": "measured", "sa_cal_patterns": cfg["patterns"],
+          "sa_cal_repeats": cfg["repeats"]}
+    hardware = BnnHardware(model, HardwareConfig(**hc))
+    state = hardware.calibration_state(layer)
+    golden_cal = hardware.layer_calibration(layer)["result"]
+    ramp = ramp_images(layer, hw.inputs, hw.bias_cells, cfg["patterns"], cfg["repeats"])
+    # the stored bits in the calibration state: weights as trained, every bias cell 1
+    w_cal = model.extended_weights(layer).astype(np.uint8)
+    w_cal[:, hw.inputs:] = 1
+    array = array_image(w_cal, hw)
+    rng = random.Random(f"calmodes/{cfg['seed']}")
+    modes = [1 if cfg.get("modes", "analog") == "analog" else rng.randrange(2) for _ in ramp]
+    # analog image index (= noise counter) = how often the array was evaluated in analog mode before
+    analog_run = np.zeros((len(ramp), hw.neurons), dtype=np.uint8)
+    spec = np.zeros_like(analog_run)
+    k = 0
+    for i, ((x, r), mode) in enumerate(zip(ramp, modes)):
+        if mode:
+            analog_run[i] = spec[i] = state.conversion(x, r, k)
+            k += 1
+        else:
+            spec[i] = digital_bits(w_cal, x, hw.bias_cells, r)[0]
+    images = [(x, mode, r) for (x, r), mode in zip(ramp, modes)]
+    gm = BnnLayerEngineModel(hw, array, analog_run)
+    accepted, outputs = gm.run(images, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1),
+                               ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2))
+    return {"hw": hw, "model": model, "layer": layer, "hardware": hardware, "state": state, "images": images,
+            "array": array, "accepted": accepted, "outputs": outputs, "cycles": gm.cycles, "spec": spec,
+            "golden_cal": golden_cal, "modes": modes}
+
+
+def host_calibration(sc: dict, bits: np.ndarray):
+    """The host's side: output bits of the ramp run ``[conversions, neurons]`` -> LayerCalibration."""
+    from golden.sa_calibration import calibration_from_bits
+
+    g = sc["golden_cal"]
+    return calibration_from_bits(bits, sc["layer"], sc["state"].w_in, g.k, g.bias_cells, g.repeats, g.patterns)
+
+
+def sensitive_flip(sc: dict) -> tuple[int, int]:
+    """(conversion, neuron) whose one flipped SA decision changes that neuron's shift (for fault tests)."""
+    bits = sc["spec"]
+    ref = host_calibration(sc, bits).shift
+    for i in range(len(bits)):
+        for j in range(bits.shape[1]):
+            bad = bits.copy()
+            bad[i, j] ^= 1
+            if host_calibration(sc, bad).shift[j] != ref[j]:
+                return i, j
+    raise AssertionError("no single SA decision changes a shift")
 
 
 def scenario(cfg: dict):
@@ -213,9 +322,15 @@ def scenario(cfg: dict):
 
 
 def x_payloads(images) -> list[dict]:
-    """``x`` stream items: ``{"bits": int (bit i = input i), "analog": mode}``."""
-    return [{"bits": int.from_bytes(np.packbits(xb, bitorder="little").tobytes(), "little"), "analog": int(m)}
-            for xb, m in images]
+    """``x`` stream items: ``{"bits": int (bit i = input i), "analog": mode, "cal", "ramp"}`` from
+    ``(x_bits, mode)`` (``cal = 0``: every bias row driven) or ``(x_bits, mode, bias_drive)`` (``cal = 1,
+    ramp = bias_drive``)."""
+    out = []
+    for xb, m, *drive in images:
+        r = drive[0] if drive else None
+        out.append({"bits": int.from_bytes(np.packbits(xb, bitorder="little").tobytes(), "little"), "analog": int(m),
+                    "cal": int(r is not None), "ramp": 0 if r is None else int(r)})
+    return out
 
 
 def bits_per_image(outputs, n_images: int, neurons: int) -> np.ndarray:
@@ -244,21 +359,14 @@ except ImportError:  # pragma: no cover - the Amaranth-sim test imports this mod
 
 if cocotb is not None:
 
-    @cocotb.test()
-    async def bnn_layer_engine_trained_layer(dut):
+    async def _run_engine(dut, hw, macro: BnnMacroModel, images, cfg: dict, n_cycles: int):
+        """Reset, stream ``images`` in (seeded idle cycles) and ``y`` out (seeded backpressure) for
+        ``n_cycles`` cycles while ``macro`` closes the array port. Returns ``(source, sink, wall s)``."""
         from golden.bnn_layer_engine import OutBit
         from hw.bnn_layer_engine import in_layout, out_bit_layout
-        from tb.runner import test_config
-        from tb.scoreboard import Scoreboard, ScoreboardMismatch
         from tb.stream import CycleCounter, StreamSink, StreamSource, random_gen
 
-        cfg = test_config()
         seed = cfg["seed"]
-        sc = scenario(cfg)
-        hw = sc["hw"]
-        dut._log.info(f"seed {seed}: {len(sc['images'])} image runs, golden {sc['cycles']} cycles")
-        macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"], sc["layer"]), seed)
-
         cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         dut.rst.value = 1
         for name in ("x__valid", "y__ready", "rd_valid", "rd_bits", "sa_out", "cfg__we",
@@ -275,23 +383,24 @@ if cocotb is not None:
                            valid_gen=random_gen(seed, cfg["p_valid"], 1))
         snk = StreamSink(dut, "y", dut.clk, counter, out_bit_layout(hw),
                          ready_gen=random_gen(seed, cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
-        modes = [m for _, m in sc["images"]]
-        src.send(x_payloads(sc["images"]))
+        src.send(x_payloads(images))
         src.start()
         snk.start()
         # Per cycle only the 1-bit strobes are read; the wide line vectors only when they matter.
         small = [(n, getattr(dut, n)) for n in ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst")]
         wl, bl_read, in_bits = dut.wl, dut.bl_read, dut.in_bits
+        bias_in = dut.bias_in if hw.bias_cells else None
         rd_valid, rd_bits, sa_out = dut.rd_valid, dut.rd_bits, dut.sa_out
         last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
         edge = RisingEdge(dut.clk)
-        end = sc["cycles"] + 20
-        for c in range(end):
+        for c in range(n_cycles):
             await ReadOnly()
             s = {n: int(h.value) for n, h in small}
             s["wl"] = int(wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
             s["bl_read"] = int(bl_read.value) if s["read"] else 0
             s["in_bits"] = int(in_bits.value) if s["input_en"] else 0
+            if s["input_en"] and bias_in is not None:
+                s["bias_in"] = int(bias_in.value)
             drive = macro.step(c, s)
             await edge
             if drive["rd_valid"] != last["rd_valid"]:
@@ -301,7 +410,23 @@ if cocotb is not None:
             if drive["sa_out"] != last["sa_out"]:
                 sa_out.value = drive["sa_out"]
             last = drive
-        wall = time.perf_counter() - t0
+        return src, snk, time.perf_counter() - t0
+
+    @cocotb.test()
+    async def bnn_layer_engine_trained_layer(dut):
+        from golden.bnn_layer_engine import OutBit
+        from tb.runner import test_config
+        from tb.scoreboard import Scoreboard, ScoreboardMismatch
+
+        cfg = test_config()
+        seed = cfg["seed"]
+        sc = scenario(cfg)
+        hw = sc["hw"]
+        dut._log.info(f"seed {seed}: {len(sc['images'])} image runs, golden {sc['cycles']} cycles")
+        macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"], sc["layer"]), seed)
+        modes = [m for _, m in sc["images"]]
+        end = sc["cycles"] + 20
+        src, snk, wall = await _run_engine(dut, hw, macro, sc["images"], cfg, end)
 
         assert not macro.violations, f"seed {seed}: array/macro line violations: {macro.violations[:5]}"
         acc = [(t.cycle, i) for i, t in enumerate(src.sent)]
@@ -338,3 +463,61 @@ if cocotb is not None:
                    "cycles": end, "sim_seconds": wall}
         Path("metrics_bnn_layer_engine.json").write_text(json.dumps(metrics))
         np.save("bnn_layer_engine_bits.npy", got)          # [image runs, neurons] as observed on y
+
+    @cocotb.test()
+    async def bnn_layer_engine_calibration(dut):
+        """SA calibration ramp through the engine: host-side shifts == golden measured calibration."""
+        from tb.runner import test_config
+        from tb.scoreboard import Scoreboard, ScoreboardMismatch
+
+        cfg = test_config()
+        seed = cfg["seed"]
+        sc = calibration_scenario(cfg)
+        hw = sc["hw"]
+        decide = make_calibration_decider(sc["state"])
+        fault = cfg.get("fault") or {}
+        if "sa" in fault:                       # flip one SA decision of the macro (not of the golden)
+            fi, fj = fault["sa"]
+            inner = decide
+
+            def decide(image_idx, x_bits, bias_drive):
+                bits = inner(image_idx, x_bits, bias_drive).copy()
+                if image_idx == fi:
+                    bits[fj] ^= 1
+                return bits
+        macro = BnnMacroModel(hw, sc["array"], decide, seed)
+        end = sc["cycles"] + 20
+        dut._log.info(f"seed {seed}: calibration ramp of {len(sc['images'])} conversions, golden {sc['cycles']} cycles")
+        src, snk, wall = await _run_engine(dut, hw, macro, sc["images"], cfg, end)
+
+        errors = []
+        if macro.violations:
+            errors.append(f"line violations: {macro.violations[:5]}")
+        acc = [(t.cycle, i) for i, t in enumerate(src.sent)]
+        first_mismatch = None
+        try:
+            Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], acc)
+            Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
+        except ScoreboardMismatch as e:
+            first_mismatch = {"cycle": e.cycle, "index": e.index, "message": str(e)[:300]}
+            errors.append(f"scoreboard: {e}")
+        got = bits_per_image(snk.received, len(sc["images"]), hw.neurons)
+        host = host_calibration(sc, got)
+        g = sc["golden_cal"]
+        differ = [int(j) for j in np.flatnonzero(host.shift != g.shift)]
+        if differ:
+            errors.append(f"shifts differ from golden at neurons {differ[:10]}")
+        bit_mism = int(np.sum(got != sc["spec"]))
+        dut._log.info(f"calibration: {len(sc['images'])} conversions, {bit_mism} bit mismatches, "
+                      f"shifts {'==' if not differ else '!='} golden (nonzero: {int(np.sum(g.shift != 0))}); "
+                      f"{end} cycles in {wall:.1f} s")
+        metrics = {"conversions": len(sc["images"]), "patterns": g.patterns, "repeats": g.repeats,
+                   "bias_cells": g.bias_cells, "neurons": hw.neurons, "output_bits": len(snk.received),
+                   "bit_mismatches": bit_mism, "shift_differs": differ, "shifts_rtl": host.shift.tolist(),
+                   "shifts_golden": g.shift.tolist(), "first_mismatch": first_mismatch,
+                   "sa_decisions": macro.decisions, "cycles": end, "golden_cycles": sc["cycles"],
+                   "first_accept": sc["accepted"][0][0], "last_output": sc["outputs"][-1][0],
+                   "sim_seconds": wall, "errors": errors}
+        Path("metrics_bnn_layer_engine_calibration.json").write_text(json.dumps(metrics))
+        if not fault:
+            assert not errors, f"seed {seed}: {errors}"

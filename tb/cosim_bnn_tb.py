@@ -125,6 +125,7 @@ if _HAVE_COCOTB:
         nxt, cycle = None, 0
         small = [(n, getattr(dut, n)) for n in ("read", "eq", "input_en", "sa_en", "sa_rst")]
         wl, bl_read, in_bits = dut.wl, dut.bl_read, dut.in_bits
+        bias_in = dut.bias_in if model.hw.bias_cells else None
         last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
         while True:
             await RisingEdge(dut.clk)
@@ -138,6 +139,8 @@ if _HAVE_COCOTB:
             s["wl"] = int(wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
             s["bl_read"] = int(bl_read.value) if s["read"] else 0
             s["in_bits"] = int(in_bits.value) if s["input_en"] else 0
+            if s["input_en"] and bias_in is not None:
+                s["bias_in"] = int(bias_in.value)
             s["addr_error"] = 0          # the top reports it in ERRORS.XBAR (checked at the end)
             nxt = model.step(cycle, s)
             cycle += 1
@@ -168,8 +171,8 @@ if _HAVE_COCOTB:
             fi, fj = fault["sa"]
             inner = decide
 
-            def decide(image_idx, x_bits):
-                bits = np.array(inner(image_idx, x_bits), dtype=np.uint8)
+            def decide(image_idx, x_bits, bias_drive=None):
+                bits = np.array(inner(image_idx, x_bits, bias_drive), dtype=np.uint8)
                 if image_idx == fi:
                     bits[fj] ^= 1
                 return bits

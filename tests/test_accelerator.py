@@ -180,7 +180,9 @@ def test_bnn_must_fit_the_array():
 
 def test_amaranth_sim_bnn_digital_through_axil(seed):
     """BNN_INPUT images -> engine (digital mode, bridge pair reads on the shared array port) -> output
-    bits read through BNN_OUT_DATA equal golden digital_bits; the owner switch gates both paths."""
+    bits read through BNN_OUT_DATA equal golden digital_bits; the owner switch gates both paths. The
+    last image runs with BNN_CTRL.CAL = 1, RAMP = 1 (calibration drive): ``bias_in`` shows the
+    thermometer code during its reads, and the digital decision uses that drive."""
     p, hw = BNN_ARRAY.with_(array={"cols": 86}), BNN_HW
     dut = Accelerator(p, bnn=hw)
     rmap = dut.regmap
@@ -188,8 +190,10 @@ def test_amaranth_sim_bnn_digital_through_axil(seed):
     prog = rng.integers(0, 2, (hw.neurons, hw.cells), dtype=np.uint8)
     img = array_image(prog, hw)
     images = rng.integers(0, 2, (3, hw.inputs), dtype=np.uint8)
-    want = digital_bits(prog, images, hw.bias_cells)
-    got, levels = [], []
+    ramp = 1
+    want = np.concatenate([digital_bits(prog, images[:-1], hw.bias_cells),
+                           digital_bits(prog, images[-1:], hw.bias_cells, ramp)])
+    got, levels, bias_seen = [], [], []
 
     async def bridge_array(ctx):
         """Answers each (word) pair read on the lines ``read_latency - 1`` cycles later with the bits
@@ -201,6 +205,7 @@ def test_amaranth_sim_bnn_digital_through_axil(seed):
             ctx.set(dut.rd_valid, bool(due))
             ctx.set(dut.rd_bits, due[0] if due else 0)
             if ctx.get(dut.read):
+                bias_seen.append(ctx.get(dut.bias_in))
                 row, cols = _one_hot(ctx.get(dut.wl)), ctx.get(dut.bl_read)
                 low = (cols & -cols).bit_length() - 1
                 n = (cols >> low).bit_length() // 2
@@ -226,6 +231,8 @@ def test_amaranth_sim_bnn_digital_through_axil(seed):
         assert st["owner"] == 0 and st["bnn_busy"] == 1 and st["bnn_full"] == 0, st
         assert await wr("ctrl", mode=1) == OKAY
         for i in range(len(images)):
+            if i == len(images) - 1:
+                assert await wr("bnn_ctrl", analog=0, cal=1, ramp=ramp) == OKAY
             if i:
                 for k in range(2):
                     await wr("bnn_input", bits=int("".join(map(str, images[i][32 * k:32 * k + 32][::-1])), 2))
@@ -245,6 +252,9 @@ def test_amaranth_sim_bnn_digital_through_axil(seed):
     sim.run()
     assert levels == [1] * len(images)
     assert got == [int("".join(map(str, w[::-1])), 2) for w in want], f"seed {seed}: {got} vs {want}"
+    per_image = len(bias_seen) // len(images)
+    full = (1 << hw.bias_cells) - 1
+    assert bias_seen == [full] * (len(bias_seen) - per_image) + [(1 << ramp) - 1] * per_image, bias_seen
     print(f"BNN outputs {got}")
 
 

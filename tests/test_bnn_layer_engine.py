@@ -76,7 +76,7 @@ def _amaranth_run(cfg):
     src = SimSource(dut.x, x_payloads(sc["images"]), valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1))
     snk = SimSink(dut.y, ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
     drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
-    names = ("read", "wl", "bl_read", "in_bits", "addr_error", *STROBES)
+    names = ("read", "wl", "bl_read", "in_bits", *(("bias_in",) if hw.bias_cells else ()), "addr_error", *STROBES)
 
     def hook(ctx, c):
         for k, v in drive.items():
@@ -134,6 +134,137 @@ def test_scoreboard_names_cycle_of_mutated_output(seed, tmp_path):
     assert e.value.index == j
 
 
+# --- SA calibration drive (x payload cal/ramp -> bias_in) -------------------------------------------
+def test_bias_drive_golden():
+    from golden.bnn_layer_engine import bias_drive_bits, extend_inputs
+
+    assert bias_drive_bits(4).tolist() == [1, 1, 1, 1] and bias_drive_bits(4, 1).tolist() == [1, 0, 0, 0]
+    assert extend_inputs(np.array([1, 0]), 3, 0).tolist() == [[1, 0, 0, 0, 0]]
+    with pytest.raises(ValueError, match=r"bias_drive = 5 is out of range: allowed \[0, 4\]"):
+        bias_drive_bits(4, 5)
+    # digital mode with the drive = the popcount with those bias rows driven (cells storing 1 output it)
+    prog = np.ones((2, 7), dtype=np.uint8)
+    x = np.ones((1, 4), dtype=np.uint8)
+    assert [digital_bits(prog, x, 3, r)[0, 0] for r in range(4)] == [1, 1, 1, 1]   # 4 of 7 already
+    x0 = np.array([[1, 1, 0, 0]], dtype=np.uint8)
+    assert [digital_bits(prog, x0, 3, r)[0, 0] for r in range(4)] == [0, 0, 1, 1]  # flips at r = 2
+
+
+def _physical_synthetic(seed, tmp_path, n_in=40, n_hidden=9):
+    model = synthetic_model(seed, n_in, n_hidden)
+    return model, model.save(tmp_path / "m.npz")
+
+
+def test_one_conversion_reproduces_the_vectorised_calibration(seed, tmp_path):
+    """The per-conversion function (what the cocotb macro calls) + the host-side count give exactly the
+    golden measured calibration (vectorised draws)."""
+    from golden.bnn_hardware import BnnHardware, HardwareConfig
+    from golden.sa_calibration import calibration_from_bits, conversion_counter, ramp_images
+
+    model, _ = _physical_synthetic(seed, tmp_path)
+    for reps, pats in ((3, 2), (1, 3)):
+        hw = BnnHardware(model, HardwareConfig(mode="physical", seed=seed, sa_calibration="measured",
+                                               sa_cal_repeats=reps, sa_cal_patterns=pats))
+        ref = hw.layer_calibration(0)["result"]
+        st = hw.calibration_state(0)
+        b = st.bias_cells
+        imgs = ramp_images(0, st.n_inputs, b, pats, reps)
+        assert len(imgs) == ref.conversions and imgs[conversion_counter(1, 2, 0, b, reps)][1] == 2
+        bits = np.array([st.conversion(x, r, i) for i, (x, r) in enumerate(imgs)])
+        got = calibration_from_bits(bits, 0, st.w_in, ref.k, b, reps, pats)
+        assert np.array_equal(got.shift, ref.shift) and np.array_equal(got.offset_delta, ref.offset_delta)
+        assert np.array_equal(got.unbracketed, ref.unbracketed)
+    with pytest.raises(ValueError, match="conversions"):
+        calibration_from_bits(bits[1:], 0, st.w_in, ref.k, b, reps, pats)
+
+
+def _calibration_sim(cfg):
+    """Amaranth-sim run of a calibration scenario; also checks ``bias_in`` every cycle: all ones
+    after reset, then from the cycle after an image's ``x`` transfer the thermometer code of its
+    ``ramp`` (all ones for ``cal = 0``), held until the next transfer."""
+    from tb.bnn_layer_engine_tb import (
+        BnnMacroModel,
+        calibration_scenario,
+        make_calibration_decider,
+        x_payloads,
+    )
+
+    sc = calibration_scenario(cfg)
+    hw = sc["hw"]
+    dut = BnnLayerEngine(hw)
+    macro = BnnMacroModel(hw, sc["array"], make_calibration_decider(sc["state"]), cfg["seed"])
+    payloads = x_payloads(sc["images"])
+    src = SimSource(dut.x, payloads, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1))
+    snk = SimSink(dut.y, ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
+    drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
+    names = ("read", "wl", "bl_read", "in_bits", "bias_in", "addr_error", *STROBES)
+    B = hw.bias_cells
+    want = {"bias": (1 << B) - 1}
+    bad = []
+
+    def hook(ctx, c):
+        for k, v in drive.items():
+            ctx.set(getattr(dut, k), v)
+        s = {n: ctx.get(getattr(dut, n)) for n in names}
+        if s["bias_in"] != want["bias"]:
+            bad.append((c, s["bias_in"], want["bias"]))
+        if ctx.get(dut.x.valid) and ctx.get(dut.x.ready):       # takes effect from the next cycle
+            pl = ctx.get(dut.x.payload)
+            r = min(pl.ramp, B) if pl.cal else B
+            want["bias"] = (1 << r) - 1
+        drive.update(macro.step(c, s))
+
+    async def bench(ctx):
+        await run_streams(ctx, [src], [snk], hooks=[hook], until=lambda c: c >= sc["cycles"] + 10)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not macro.violations, macro.violations[:5]
+    assert not bad, f"bias_in (cycle, got, want): {bad[:5]}"
+    assert {p["cal"] for p in payloads} == {1} and {p["ramp"] for p in payloads} == set(range(B + 1))
+    return sc, src, snk
+
+
+@pytest.mark.parametrize("modes", ["analog", "mixed"])
+def test_amaranth_sim_calibration_ramp(modes, seed, tmp_path):
+    """The x payload's cal/ramp field reaches ``bias_in`` with the image's timing; analog images give
+    the calibration state's conversions, digital ones the ideal twin; an all-analog ramp run gives
+    the golden measured calibration's shifts through the host-side count."""
+    from tb.bnn_layer_engine_tb import bits_per_image, host_calibration
+
+    _, path = _physical_synthetic(seed, tmp_path, n_in=24, n_hidden=7)
+    cfg = {"hw": {"inputs": 24, "bias_cells": n_bias_cells(24), "neurons": 7, "bank": 3, "out_fifo": 3,
+                  "read_width": 8, "precharge": 1, "input": 1, "evaluate": 1, "sense": 1, "readout": 1, "reset": 1},
+           "model": str(path), "seed": seed, "hardware": {"mode": "physical", "seed": seed},
+           "patterns": 2, "repeats": 2, "modes": modes, "p_valid": 0.7, "p_ready": 0.6}
+    sc, src, snk = _calibration_sim(cfg)
+    Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], [(t.cycle, i) for i, t in enumerate(src.sent)])
+    Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
+    got = bits_per_image(snk.received, len(sc["images"]), 7)
+    assert np.array_equal(got, sc["spec"])
+    if modes == "mixed":
+        assert set(sc["modes"]) == {0, 1}
+    else:
+        assert np.array_equal(host_calibration(sc, got).shift, sc["golden_cal"].shift)
+
+
+def test_bias_in_port_and_payload_layout():
+    from hw.bnn_layer_engine import in_layout
+
+    hw = BnnHwParams(inputs=64, bias_cells=7)
+    lay = in_layout(hw)
+    assert [(n, f.shape.width) for n, f in lay] == [("bits", 64), ("analog", 1), ("cal", 1), ("ramp", 3)]
+    assert BnnHwParams(inputs=1025, bias_cells=102, bank=3).ramp_width == 7 and BnnHwParams(inputs=3, bias_cells=0).ramp_width == 1
+    d = BnnLayerEngine(hw)
+    assert len(d.bias_in) == 7
+    d0 = BnnLayerEngine(BnnHwParams(inputs=3, bias_cells=0, neurons=1, bank=1, out_fifo=2))
+    assert not hasattr(d0, "bias_in")                  # no bias rows, no port
+    for e in (d, d0):
+        e._MustUse__silence = True
+
+
 @pytest.mark.parametrize("read_width", [1, 4])
 def test_golden_cycle_model_throughput(read_width):
     """Digital: ceil(cells / read_width) cycles per neuron; analog: sum(phase lengths) per bank, with
@@ -187,7 +318,7 @@ def test_cocotb_bnn_layer_engine_trained_digits(seed):
            "order": "blocks", "hardware": {"mode": "authors", "seed": seed, "bit_error": 0.01},
            "p_valid": 0.8, "p_ready": 0.7}
     res = run_cocotb(BnnLayerEngine(hw), toplevel="bnn_layer_engine", test_module="tb.bnn_layer_engine_tb",
-                     config=cfg)
+                     config=cfg, testcase="bnn_layer_engine_trained_layer")
     m = json.loads((res.results_xml.parent / "metrics_bnn_layer_engine.json").read_text())
     print(f"bnn_layer_engine: {m['images']} test images x 2 modes, {m['output_bits']} output bits, "
           f"{m['mismatches_digital']} digital / {m['mismatches_analog']} analog mismatches, "
@@ -204,6 +335,55 @@ def test_cocotb_bnn_layer_engine_trained_digits(seed):
         print(f"  {name}: accuracy {np.mean(pred == labels):.3f} on these 100 images "
               f"(golden integer model {model.accuracy(load_digits().x_test[:100], labels):.3f})")
     assert w_out.shape[1] == got.shape[1]
+
+
+CAL_PATTERNS, CAL_REPEATS = 2, 3     # the CI ramp: 2 x (7 + 1) x 3 = 48 conversions
+
+
+@pytest.mark.cocotb
+def test_cocotb_bnn_layer_engine_sa_calibration(seed):
+    """End to end: the measured SA calibration's ramp through the RTL engine (trained digits layer in
+    the calibration state, physical chip of the test seed); host-counted shifts == golden, timeline ==
+    golden twin. Then one flipped SA decision must change a shift and be reported."""
+    from dataclasses import asdict
+
+    from golden.bnn_params import BnnTrainParams
+    from golden.bnn_training import load_or_train, model_path
+    from tb.bnn_layer_engine_tb import calibration_scenario, sensitive_flip
+    from tb.runner import run_cocotb
+
+    params = BnnTrainParams(**DIGITS_NET)
+    model = load_or_train(params)
+    hw = BnnHwParams(inputs=model.fan_in(0), bias_cells=model.bias_cells(0), neurons=model.sizes[1], bank=4,
+                     out_fifo=8)          # the same build as the trained-layer test
+    cfg = {"hw": asdict(hw), "model": str(model_path(params).resolve()), "seed": seed,
+           "hardware": {"mode": "physical", "seed": seed}, "patterns": CAL_PATTERNS, "repeats": CAL_REPEATS,
+           "p_valid": 0.8, "p_ready": 0.7}
+
+    def run(c):
+        res = run_cocotb(BnnLayerEngine(hw), toplevel="bnn_layer_engine", test_module="tb.bnn_layer_engine_tb",
+                         config=c, testcase="bnn_layer_engine_calibration", check=not c.get("fault"))
+        return res, json.loads((res.results_xml.parent / "metrics_bnn_layer_engine_calibration.json").read_text())
+
+    res, m = run(cfg)
+    n_conv = CAL_PATTERNS * (hw.bias_cells + 1) * CAL_REPEATS
+    print(f"bnn_layer_engine SA calibration: {m['conversions']} conversions ({m['patterns']} patterns x "
+          f"{m['bias_cells'] + 1} ramp steps x {m['repeats']} repeats) x {m['neurons']} neurons, "
+          f"{m['bit_mismatches']} bit mismatches, shifts RTL == golden: {m['shifts_rtl'] == m['shifts_golden']} "
+          f"({sum(1 for v in m['shifts_golden'] if v)} nonzero: {m['shifts_golden']}), golden twin "
+          f"{m['golden_cycles']} cycles (first x {m['first_accept']}, last y {m['last_output']}), "
+          f"build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
+    assert m["conversions"] == n_conv and m["output_bits"] == n_conv * hw.neurons
+    assert m["errors"] == [] and m["bit_mismatches"] == 0 and m["shift_differs"] == []
+    assert m["shifts_rtl"] == m["shifts_golden"] and any(m["shifts_golden"])
+
+    # it can fail: one SA decision flipped in the macro changes that neuron's shift, and is reported
+    fi, fj = sensitive_flip(calibration_scenario(cfg))
+    _, mf = run({**cfg, "fault": {"sa": [fi, fj]}})
+    print(f"  fault: SA decision of neuron {fj} in conversion {fi} flipped -> shifts differ at "
+          f"{mf['shift_differs']}, first scoreboard mismatch at cycle {(mf['first_mismatch'] or {}).get('cycle')}")
+    assert mf["shift_differs"] == [fj] and mf["bit_mismatches"] == 1
+    assert mf["first_mismatch"] is not None and f"cycle {mf['first_mismatch']['cycle']}" in mf["first_mismatch"]["message"]
 
 
 @pytest.mark.parametrize("hw", [
