@@ -40,8 +40,16 @@ import numpy as np
 from . import rng
 from .datasets import Dataset
 from .device import RERAM_BINARY, RERAM_HFO2, DeviceModel, DeviceParams
-from .params import (AccelParams, ArrayParams, ConfigError, SynapseParams, UpdateParams, check_choice,
-                     check_float, check_int)
+from .params import (
+    AccelParams,
+    ArrayParams,
+    ConfigError,
+    SynapseParams,
+    UpdateParams,
+    check_choice,
+    check_float,
+    check_int,
+)
 from .synapse_array import ArrayConfig, DeviceStore, SynapseArray, apply_plans, check_layer_fits
 
 #: counter-based stream index offsets of the output-referred read noise (disjoint from device ids)
@@ -58,7 +66,14 @@ class TrainingConfig:
     hidden : int, 1..4096
         Hidden layer width.
     lr : float, (0, 10]
-        SGD learning rate (batch 1), used for the FP baseline and in situ alike.
+        SGD learning rate (batch 1) at the start of training, used for the FP baseline and in situ alike.
+    lr_schedule : "constant" | "linear" | "cosine" | "step"
+        How the learning rate goes from ``lr`` (first sample) to ``lr_end`` (last sample) over all
+        ``epochs * samples`` update cycles (:func:`lr_at`): constant (``lr_end`` ignored), linear or
+        cosine per sample, or step = geometric per epoch (``lr * (lr_end / lr) ** (e / (epochs - 1))``
+        in epoch ``e``).
+    lr_end : float, (0, 10]
+        Final learning rate of a decaying schedule; must not exceed ``lr``.
     epochs : int, 1..1000
     train_samples : int or None
         Use only the first K training samples (None: all).
@@ -80,6 +95,8 @@ class TrainingConfig:
 
     hidden: int = 250
     lr: float = 0.01
+    lr_schedule: str = "constant"
+    lr_end: float = 0.001
     epochs: int = 1
     train_samples: int | None = None
     w_range: float = 5.0
@@ -94,6 +111,11 @@ class TrainingConfig:
     def __post_init__(self):
         check_int("training.hidden", self.hidden, 1, 4096)
         check_float("training.lr", self.lr, 0.0, 10.0, lo_open=True)
+        check_choice("training.lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_float("training.lr_end", self.lr_end, 0.0, 10.0, lo_open=True)
+        if self.lr_schedule != "constant" and self.lr_end > self.lr:
+            raise ConfigError(f"training.lr_end = {self.lr_end} must be in (0, lr = {self.lr}] "
+                              f"for the decaying schedule {self.lr_schedule!r}")
         check_int("training.epochs", self.epochs, 1, 1000)
         if self.train_samples is not None:
             check_int("training.train_samples", self.train_samples, 1)
@@ -108,6 +130,41 @@ class TrainingConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+LR_SCHEDULES = ("constant", "linear", "cosine", "step")
+
+#: default schedule per dataset (``reram-accel train`` / ``train-sweep``; see docs/RESULTS.md, issue 3)
+DATASET_DEFAULTS = {
+    "mnist": {"epochs": 3, "lr": 0.01, "lr_schedule": "linear", "lr_end": 0.001},
+    "digits": {"epochs": 10, "lr": 0.01, "lr_schedule": "constant", "lr_end": 0.001},
+}
+
+
+def lr_at(cfg: TrainingConfig, t: int, total: int) -> float:
+    """Learning rate of update cycle ``t`` of ``total`` (0-based) under ``cfg.lr_schedule``.
+
+    ``linear`` / ``cosine`` reach ``lr_end`` at the last cycle; ``step`` holds one value per epoch.
+    """
+    lr0, lr1 = cfg.lr, cfg.lr_end
+    if cfg.lr_schedule == "constant":
+        return lr0
+    if cfg.lr_schedule == "step":
+        if cfg.epochs == 1:
+            return lr0
+        ep = min(cfg.epochs - 1, t * cfg.epochs // max(total, 1))
+        return lr0 * (lr1 / lr0) ** (ep / (cfg.epochs - 1))
+    f = t / max(total - 1, 1)
+    if cfg.lr_schedule == "linear":
+        return lr0 + (lr1 - lr0) * f
+    return lr1 + 0.5 * (lr0 - lr1) * (1.0 + math.cos(math.pi * f))
+
+
+def lr_text(cfg: TrainingConfig) -> str:
+    """``lr 0.01`` or ``lr 0.01 -> 0.001 (linear)``."""
+    if cfg.lr_schedule == "constant":
+        return f"lr {cfg.lr:g}"
+    return f"lr {cfg.lr:g} -> {cfg.lr_end:g} ({cfg.lr_schedule})"
 
 
 def make_config(devices: int = 4, differential: bool = False, binary: bool = False, **kw) -> TrainingConfig:
@@ -350,11 +407,13 @@ def train_insitu(data: Dataset, cfg: TrainingConfig, progress: bool = False,
     sp = sparse_inputs(x)
     bar = _progress(cfg.epochs * len(y), f"in situ N={cfg.synapse.devices}", progress)
     curve = []
+    total, t = cfg.epochs * len(y), 0
     t0 = time.perf_counter()
     for ep in range(cfg.epochs):
         order = sample_order(cfg.seed, len(y), ep)
         for n, i in enumerate(order):
-            net.step(x[i], int(y[i]), cfg.lr, sp[i])
+            net.step(x[i], int(y[i]), lr_at(cfg, t, total), sp[i])
+            t += 1
             if bar is not None and n % 500 == 499:
                 bar.update(500)
         curve.append(net.accuracy(data.x_test, data.y_test))
@@ -385,7 +444,7 @@ def summary_line(dataset: str, cfg: TrainingConfig, res: dict, fp: dict | None) 
     kind = (("binary" if cfg.device.binary else "analog")
             + (" differential" if syn.differential else " non-differential"))
     lines = [f"dataset {dataset}: {res['samples']} training samples ({cfg.epochs} epoch(s)), network "
-             f"{res.get('n_inputs', '?')}-{cfg.hidden}-10, lr {cfg.lr}, seed {cfg.seed}",
+             f"{res.get('n_inputs', '?')}-{cfg.hidden}-10, {lr_text(cfg)}, seed {cfg.seed}",
              f"synapse: N = {syn.devices} {kind} devices, increment {syn.increment}; "
              f"{res['pulses']} pulses ({res['pulses'] / max(res['samples'], 1):.1f} per sample), "
              f"{res['refreshes']} refreshes",
@@ -405,13 +464,15 @@ def train_fp(data: Dataset, cfg: TrainingConfig, progress: bool = False) -> dict
     w1, w2 = (w.astype(np.float32)
               for w in initial_weights(cfg.seed, data.n_inputs, cfg.hidden, data.n_classes))
     n_in, H = data.n_inputs, cfg.hidden
-    lr = np.float32(cfg.lr)
     bar = _progress(cfg.epochs * len(y), "FP baseline", progress)
     curve = []
+    total, t = cfg.epochs * len(y), 0
     t0 = time.perf_counter()
     for ep in range(cfg.epochs):
         order = sample_order(cfg.seed, len(y), ep)
         for n, i in enumerate(order):
+            lr = np.float32(lr_at(cfg, t, total))
+            t += 1
             xi = x[i]
             idx = np.flatnonzero(xi)
             rows1 = np.append(idx, n_in)

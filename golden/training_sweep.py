@@ -28,26 +28,44 @@ def _job(spec: dict) -> dict:
 
     data = load(spec["dataset"])
     t0 = time.perf_counter()
+    sched = {k: spec[k] for k in SCHEDULE_KEYS}
     if spec["mode"] == "fp":
-        cfg = make_config(seed=spec["seed"], epochs=spec["epochs"], train_samples=spec["train_samples"])
+        cfg = make_config(seed=spec["seed"], train_samples=spec["train_samples"], **sched)
         r = train_fp(data, cfg)
-        out = {"test_accuracy": r["test_accuracy"], "seconds_per_sample": r["seconds_per_sample"]}
+        out = {"test_accuracy": r["test_accuracy"], "seconds_per_sample": r["seconds_per_sample"],
+               "test_accuracy_per_epoch": r["test_accuracy_per_epoch"]}
     else:
         cfg = make_config(devices=spec["devices"], differential=spec["mode"] == "analog-diff",
-                          binary=spec["mode"] == "binary", seed=spec["seed"], epochs=spec["epochs"],
-                          train_samples=spec["train_samples"])
+                          binary=spec["mode"] == "binary", seed=spec["seed"],
+                          train_samples=spec["train_samples"], **sched)
         r = train_insitu(data, cfg)
-        out = {k: r[k] for k in ("test_accuracy", "test_accuracy_noise_free", "seconds_per_sample", "pulses",
-                                 "refreshes", "samples")}
+        out = {k: r[k] for k in ("test_accuracy", "test_accuracy_noise_free", "test_accuracy_per_epoch",
+                                 "seconds_per_sample", "pulses", "refreshes", "samples")}
     out.update(spec)
     out["wall_seconds"] = time.perf_counter() - t0
     return out
 
 
+#: schedule fields of a run spec (runs of older sweeps without them were 1 epoch at constant lr 0.01)
+SCHEDULE_KEYS = ("epochs", "lr", "lr_schedule", "lr_end")
+_OLD_SCHEDULE = {"lr": 0.01, "lr_schedule": "constant", "lr_end": 0.001}
+
+
+def run_key(s: dict) -> tuple:
+    """What identifies a run (reuse of finished runs, selection for the table)."""
+    s = {**_OLD_SCHEDULE, **s}
+    sched = tuple(s[k] for k in SCHEDULE_KEYS)
+    if s["lr_schedule"] == "constant":
+        sched = sched[:3]                       # lr_end does not matter
+    return (s["dataset"], s["mode"], s["devices"], s["seed"], s["train_samples"]) + sched
+
+
 def jobs(dataset: str, devices: Iterable[int], seeds: Iterable[int], epochs: int, train_samples: int | None,
-         modes: Iterable[str] = MODES) -> list[dict]:
+         modes: Iterable[str] = MODES, lr: float = 0.01, lr_schedule: str = "constant",
+         lr_end: float = 0.001) -> list[dict]:
     """The run specifications, longest first (large N, binary, differential)."""
-    base = {"dataset": dataset, "epochs": epochs, "train_samples": train_samples}
+    base = {"dataset": dataset, "epochs": epochs, "train_samples": train_samples, "lr": lr,
+            "lr_schedule": lr_schedule, "lr_end": lr_end}
     specs = []
     for seed in seeds:
         specs.append({**base, "mode": "fp", "devices": 0, "seed": seed})
@@ -63,10 +81,8 @@ def run_sweep(specs: list[dict], out_json: Path, processes: int = 1, progress: b
     done: list[dict] = []
     if out_json.exists():
         done = json.loads(out_json.read_text())["runs"]
-    def key(s):
-        return (s["dataset"], s["mode"], s["devices"], s["seed"], s["epochs"], s["train_samples"])
-    have = {key(r) for r in done}
-    todo = [s for s in specs if key(s) not in have]
+    have = {run_key(r) for r in done}
+    todo = [s for s in specs if run_key(s) not in have]
     out_json.parent.mkdir(parents=True, exist_ok=True)
 
     def save():
@@ -117,7 +133,7 @@ def table_markdown(runs: list[dict]) -> str:
     fp = s.get(("fp", 0))
     lines = ["| synapse | " + " | ".join(f"N = {n}" for n in ns) + " |", "|---|" + "---|" * len(ns)]
     if fp:
-        lines.append(f"| FP baseline (same network, init, order, lr; {fp[2]} seeds) | "
+        lines.append(f"| FP baseline (same network, init, order, lr schedule; {fp[2]} seeds) | "
                      + " | ".join(f"{100 * fp[0]:.2f} ± {100 * fp[1]:.2f}" for _ in ns) + " |")
     for m in MODES:
         if not any((m, n) in s for n in ns):
@@ -155,7 +171,7 @@ def plot(runs: list[dict], path: Path, title: str = "") -> Path:
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("devices per synapse N (per group if differential)")
     ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title or "In-situ training on multi-ReRAM synapses (mean ± std over seeds)")
+    ax.set_title(title or "In-situ training on multi-ReRAM synapses (mean ± std over seeds)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()

@@ -154,3 +154,92 @@ def test_cli_rejects_bad_arguments(capsys):
     assert main(["train", "--devices", "0", "--quiet", "--no-fp", "--train-samples", "10"]) == 2
     assert "synapse.devices" in capsys.readouterr().err
     assert main(["train", "--binary", "--device", "pcm", "--quiet"]) == 2
+
+
+def test_lr_schedules():
+    from golden.training import lr_at
+
+    total = 101
+    c = TrainingConfig(lr=0.01, lr_schedule="constant", epochs=2)
+    assert lr_at(c, 0, total) == lr_at(c, 100, total) == 0.01
+    lin = TrainingConfig(lr=0.01, lr_schedule="linear", lr_end=0.001, epochs=2)
+    assert lr_at(lin, 0, total) == 0.01 and lr_at(lin, 100, total) == pytest.approx(0.001)
+    assert lr_at(lin, 50, total) == pytest.approx(0.0055)
+    cos = TrainingConfig(lr=0.01, lr_schedule="cosine", lr_end=0.001, epochs=2)
+    assert lr_at(cos, 0, total) == pytest.approx(0.01) and lr_at(cos, 100, total) == pytest.approx(0.001)
+    assert lr_at(cos, 50, total) == pytest.approx(0.0055)
+    step = TrainingConfig(lr=0.01, lr_schedule="step", lr_end=0.001, epochs=3)
+    assert [lr_at(step, t, 90) for t in (0, 29, 30, 59, 60, 89)] == pytest.approx(
+        [0.01, 0.01, 0.01 * 0.1 ** 0.5, 0.01 * 0.1 ** 0.5, 0.001, 0.001])
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"lr_schedule": "exp"}, r"training\.lr_schedule"),
+    ({"lr_schedule": "linear", "lr_end": 0.0}, r"training\.lr_end"),
+    ({"lr_schedule": "cosine", "lr": 0.01, "lr_end": 0.02}, r"training\.lr_end = 0\.02 must be in \(0, lr"),
+])
+def test_bad_schedule_names_the_field(kw, match):
+    with pytest.raises(ConfigError, match=match):
+        TrainingConfig(**kw)
+
+
+def test_schedule_reaches_fp_and_in_situ(digits):
+    """A decaying schedule is used by both FP and in situ (and differs from the constant lr)."""
+    kw = {"devices": 2, "epochs": 2, "train_samples": 200, "seed": 1}
+    a = train_insitu(digits, make_config(**kw))
+    b = train_insitu(digits, make_config(lr_schedule="linear", lr_end=0.001, **kw))
+    assert a["pulses"] > b["pulses"]
+    fa = train_fp(digits, make_config(**kw))["weights"][0]
+    fb = train_fp(digits, make_config(lr_schedule="linear", lr_end=0.001, **kw))["weights"][0]
+    assert not np.array_equal(fa, fb)
+
+
+def test_cli_schedule_defaults_and_errors(capsys):
+    import argparse
+
+    from golden.training import DATASET_DEFAULTS
+    from tb.cli import main
+    from tb.commands import train
+
+    p = argparse.ArgumentParser()
+    train.add_arguments(p)
+    cfg = train.config_from_args(p.parse_args(["--dataset", "mnist"]))
+    d = DATASET_DEFAULTS["mnist"]
+    assert (cfg.epochs, cfg.lr, cfg.lr_schedule, cfg.lr_end) == (d["epochs"], d["lr"], d["lr_schedule"], d["lr_end"])
+    cfg = train.config_from_args(p.parse_args(["--lr-schedule", "cosine", "--lr-end", "0.002", "--epochs", "3"]))
+    assert (cfg.lr_schedule, cfg.lr_end, cfg.epochs) == ("cosine", 0.002, 3)
+    with pytest.raises(SystemExit):
+        main(["train", "--lr-schedule", "exp"])
+    assert "--lr-schedule" in capsys.readouterr().err
+    assert main(["train", "--lr-schedule", "linear", "--lr-end", "0.5", "--quiet", "--no-fp"]) == 2
+    assert "training.lr_end" in capsys.readouterr().err
+    assert main(["train-sweep", "--dataset", "digits", "--lr-schedule", "step", "--lr-end", "0",
+                 "--no-write", "--report-only"]) == 2
+    assert "training.lr_end" in capsys.readouterr().err
+
+
+def test_cli_train_sweep_records_the_schedule(tmp_path, capsys):
+    from tb.cli import main
+
+    out = tmp_path / "s.json"
+    args = ["train-sweep", "--dataset", "digits", "--devices", "1", "--seeds", "1", "--modes", "analog",
+            "--train-samples", "100", "--epochs", "2", "--lr-schedule", "linear", "--lr-end", "0.002",
+            "--jobs", "1", "--out", str(out), "--plot", str(tmp_path / "p.png"), "--no-write"]
+    assert main(args) == 0
+    runs = json.loads(out.read_text())["runs"]
+    assert {(r["mode"], r["lr_schedule"], r["lr_end"], r["epochs"]) for r in runs} == {
+        ("fp", "linear", 0.002, 2), ("analog", "linear", 0.002, 2)}
+    assert all(len(r["test_accuracy_per_epoch"]) == 2 for r in runs)
+    assert main(args + ["--report-only"]) == 0 and (tmp_path / "p.png").exists()   # --no-write stays
+    table = capsys.readouterr().out
+    assert "| analog, non-differential |" in table
+
+
+def test_sweep_run_key_reads_old_runs_as_one_constant_epoch():
+    from golden.training_sweep import jobs, run_key
+
+    old = {"dataset": "mnist", "mode": "analog", "devices": 4, "seed": 0, "epochs": 1, "train_samples": None}
+    new = jobs("mnist", [4], [0], 1, None, ("analog",))
+    assert run_key(old) in {run_key(s) for s in new}
+    dec = jobs("mnist", [4], [0], 1, None, ("analog",), lr_schedule="linear", lr_end=0.001)
+    assert run_key(old) not in {run_key(s) for s in dec}

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def add_arguments(p) -> None:
     p.add_argument("--train-samples", type=int, default=60000,
-                   help="MNIST training samples for the golden in-situ run (default: all 60000, one epoch)")
+                   help="MNIST training samples per epoch for the golden in-situ run (default: all 60000; epochs and lr schedule are the train defaults: 3 epochs, lr 0.01 -> 0.001 linear)")
     p.add_argument("--cosim-samples", type=int, default=200, help="samples trained through the RTL (default 200)")
     p.add_argument("--bnn-images", type=int, default=100, help="images through the BNN path of the top")
     p.add_argument("--out", type=Path, default=Path("build/demo"), help="where JSON results and Verilog go")
@@ -73,7 +73,10 @@ def run(args) -> int:
         failures.append("verilog")
     print(f"({time.perf_counter() - t:.0f} s)")
 
-    t = _step(f"2/4 golden in-situ training on MNIST, N = 4 devices, {args.train_samples} samples")
+    from golden.training import DATASET_DEFAULTS
+    d = DATASET_DEFAULTS["mnist"]
+    t = _step(f"2/4 golden in-situ training on MNIST, N = 4 devices, {args.train_samples} samples x "
+              f"{d['epochs']} epochs, lr {d['lr']} -> {d['lr_end']} ({d['lr_schedule']})")
     train_json = out / "train.json"
     if main(["train", "--dataset", "mnist", "--devices", "4", "--train-samples", str(args.train_samples),
              "--json", str(train_json)]) != 0:

@@ -7,6 +7,35 @@ from pathlib import Path
 HELP = "train an MLP in situ on simulated multi-ReRAM synapses (Boybat et al.) and compare with FP"
 
 
+def _d(dataset: str, key: str):
+    from golden.training import DATASET_DEFAULTS
+    return DATASET_DEFAULTS[dataset][key]
+
+
+def add_schedule_arguments(p) -> None:
+    """--lr, --lr-schedule, --lr-end (shared with train-sweep); None = the dataset's default."""
+    from golden.training import LR_SCHEDULES
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"initial SGD learning rate, in (0, 10] (default {_d('mnist', 'lr')})")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
+                   help="learning-rate schedule from --lr to --lr-end over all samples of all epochs: "
+                        "constant, linear or cosine per sample, step = geometric per epoch (default: "
+                        f"{_d('mnist', 'lr_schedule')} for mnist, {_d('digits', 'lr_schedule')} for digits)")
+    p.add_argument("--lr-end", type=float, default=None,
+                   help="final learning rate of a decaying schedule, in (0, --lr] "
+                        f"(default {_d('mnist', 'lr_end')})")
+
+
+def schedule_from_args(args) -> dict:
+    """{epochs, lr, lr_schedule, lr_end}: the arguments given, else the dataset's defaults."""
+    from golden.training import DATASET_DEFAULTS
+    out = dict(DATASET_DEFAULTS[args.dataset])
+    for key in out:
+        if getattr(args, key, None) is not None:
+            out[key] = getattr(args, key)
+    return out
+
+
 def add_arguments(p) -> None:
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
                    help="digits: scikit-learn 8x8 (fast); mnist: full 60k/10k (shipped)")
@@ -18,10 +47,11 @@ def add_arguments(p) -> None:
                         "(default: non-differential, sum G - reference)")
     p.add_argument("--device", choices=("reram", "pcm"), default="reram",
                    help="device preset: reram (HfO2-like, default) or pcm (Nandakumar 2018 stand-in)")
-    p.add_argument("--epochs", type=int, default=None, help="epochs (default: 1 for mnist, 10 for digits)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs (default: {_d('mnist', 'epochs')} for mnist, {_d('digits', 'epochs')} for digits)")
     p.add_argument("--train-samples", type=int, default=None, help="use only the first K training samples")
     p.add_argument("--hidden", type=int, default=250, help="hidden layer width (default 250)")
-    p.add_argument("--lr", type=float, default=0.01, help="SGD learning rate (default 0.01)")
+    add_schedule_arguments(p)
     p.add_argument("--read-noise", choices=("output", "device", "off"), default="output",
                    help="read-noise model (default: output-referred, exact in distribution)")
     p.add_argument("--seed", type=int, default=0, help="seed of initial weights, sample order and chip")
@@ -37,12 +67,10 @@ def config_from_args(args):
     if args.binary and args.device == "pcm":
         from golden.params import ConfigError
         raise ConfigError("--binary cannot be combined with --device pcm")
-    epochs = args.epochs if args.epochs is not None else (1 if args.dataset == "mnist" else 10)
     device = PRESETS["reram-binary"] if args.binary else PRESETS[args.device]
     return make_config(devices=args.devices, differential=args.differential, binary=args.binary,
-                       device=device,
-                       epochs=epochs, train_samples=args.train_samples, hidden=args.hidden, lr=args.lr,
-                       read_noise=args.read_noise, seed=args.seed)
+                       device=device, train_samples=args.train_samples, hidden=args.hidden,
+                       read_noise=args.read_noise, seed=args.seed, **schedule_from_args(args))
 
 
 def run(args) -> int:
