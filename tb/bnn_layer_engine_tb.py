@@ -153,6 +153,29 @@ class BnnMacroModel:
         return {"rd_valid": int(arrived is not None), "rd_bits": arrived or 0, "sa_out": sa}
 
 
+class MacroPortSampler:
+    """Read the engine's array/macro lines (in ``ReadOnly``) as :meth:`BnnMacroModel.step` expects them.
+
+    The 1-bit ``strobes`` are read every cycle; the wide line vectors only when they matter (``wl``
+    while reading, equalizing, applying inputs or sensing; ``bl_read`` while reading; ``in_bits`` and
+    ``bias_in`` while the inputs are applied), which keeps the per-cycle Python cost small.
+    """
+
+    def __init__(self, dut, hw: BnnHwParams, strobes: tuple[str, ...]):
+        self.small = [(n, getattr(dut, n)) for n in strobes]
+        self.wl, self.bl_read, self.in_bits = dut.wl, dut.bl_read, dut.in_bits
+        self.bias_in = dut.bias_in if hw.bias_cells else None
+
+    def sample(self) -> dict:
+        s = {n: int(h.value) for n, h in self.small}
+        s["wl"] = int(self.wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
+        s["bl_read"] = int(self.bl_read.value) if s["read"] else 0
+        s["in_bits"] = int(self.in_bits.value) if s["input_en"] else 0
+        if s["input_en"] and self.bias_in is not None:
+            s["bias_in"] = int(self.bias_in.value)
+        return s
+
+
 def hw_from_config(cfg: dict) -> BnnHwParams:
     return BnnHwParams(**cfg["hw"])
 
@@ -386,22 +409,13 @@ if cocotb is not None:
         src.send(x_payloads(images))
         src.start()
         snk.start()
-        # Per cycle only the 1-bit strobes are read; the wide line vectors only when they matter.
-        small = [(n, getattr(dut, n)) for n in ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst")]
-        wl, bl_read, in_bits = dut.wl, dut.bl_read, dut.in_bits
-        bias_in = dut.bias_in if hw.bias_cells else None
+        port = MacroPortSampler(dut, hw, ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst"))
         rd_valid, rd_bits, sa_out = dut.rd_valid, dut.rd_bits, dut.sa_out
         last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
         edge = RisingEdge(dut.clk)
         for c in range(n_cycles):
             await ReadOnly()
-            s = {n: int(h.value) for n, h in small}
-            s["wl"] = int(wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
-            s["bl_read"] = int(bl_read.value) if s["read"] else 0
-            s["in_bits"] = int(in_bits.value) if s["input_en"] else 0
-            if s["input_en"] and bias_in is not None:
-                s["bias_in"] = int(bias_in.value)
-            drive = macro.step(c, s)
+            drive = macro.step(c, port.sample())
             await edge
             if drive["rd_valid"] != last["rd_valid"]:
                 rd_valid.value = drive["rd_valid"]

@@ -115,7 +115,7 @@ if _HAVE_COCOTB:
     from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
     from golden.register_map import accelerator_register_map
-    from tb.bnn_layer_engine_tb import BnnMacroModel, make_decider
+    from tb.bnn_layer_engine_tb import BnnMacroModel, MacroPortSampler, make_decider
     from tb.cosim_training_tb import FastAxil
     from tb.runner import test_config
 
@@ -123,9 +123,7 @@ if _HAVE_COCOTB:
         """Sample the array port every cycle (ReadOnly), drive the macro's answer in the next. The
         1-bit strobes are read every cycle, the wide line vectors only when they matter."""
         nxt, cycle = None, 0
-        small = [(n, getattr(dut, n)) for n in ("read", "eq", "input_en", "sa_en", "sa_rst")]
-        wl, bl_read, in_bits = dut.wl, dut.bl_read, dut.in_bits
-        bias_in = dut.bias_in if model.hw.bias_cells else None
+        port = MacroPortSampler(dut, model.hw, ("read", "eq", "input_en", "sa_en", "sa_rst"))
         last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
         while True:
             await RisingEdge(dut.clk)
@@ -135,12 +133,7 @@ if _HAVE_COCOTB:
                         getattr(dut, k).value = v
                 last = nxt
             await ReadOnly()
-            s = {n: int(h.value) for n, h in small}
-            s["wl"] = int(wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
-            s["bl_read"] = int(bl_read.value) if s["read"] else 0
-            s["in_bits"] = int(in_bits.value) if s["input_en"] else 0
-            if s["input_en"] and bias_in is not None:
-                s["bias_in"] = int(bias_in.value)
+            s = port.sample()
             s["addr_error"] = 0          # the top reports it in ERRORS.XBAR (checked at the end)
             nxt = model.step(cycle, s)
             cycle += 1
