@@ -35,7 +35,7 @@ import itertools
 import json
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -148,6 +148,18 @@ class BnnModel:
         """uint8 ``[out, B]``: bias cell ``j`` of neuron ``n`` stores 1 iff ``j < k[n]``."""
         k = self.bias_plus(layer)
         return (np.arange(self.bias_cells(layer))[None, :] < k[:, None]).astype(np.uint8)
+
+    def with_bias_plus(self, layer: int, k) -> BnnModel:
+        """A copy whose hidden ``layer`` stores ``k [out]`` bias cells at 1 (``bias_plus(layer) == k``):
+        the chip after a bias-cell trim such as :attr:`golden.sa_calibration.LayerCalibration.k_trimmed`."""
+        w, t = self.layers[layer]
+        k = np.asarray(k, dtype=np.int64)
+        if t is None or k.shape != t.shape or np.any((k < 0) | (k > self.bias_cells(layer))):
+            raise ValueError(f"with_bias_plus: layer {layer} needs k of shape {None if t is None else t.shape} "
+                             f"in [0, {self.bias_cells(layer)}]")
+        layers = list(self.layers)
+        layers[layer] = (w, (self.n_tot(layer) + 1) // 2 - k)
+        return replace(self, layers=layers)
 
     def extended_weights(self, layer: int) -> np.ndarray:
         """uint8 ``[out, N_tot]``: the weights followed by the bias cells (whose inputs are 1)."""

@@ -33,8 +33,13 @@ ramp step r = 0 .. B and repeat, one analog image with ``cal = 1, ramp = r``) to
 calibration state, counts the ones per neuron from the ``y`` bits and computes the shifts
 (:func:`golden.sa_calibration.calibration_from_bits`); they must equal
 :meth:`golden.bnn_hardware.BnnHardware.layer_calibration` of the same chip seed and parameters, and
-the stream timeline the golden twin's. ``fault = {"sa": [conversion, neuron]}`` flips one SA decision
-of the macro (the run then reports the mismatch and the changed shift instead of failing).
+the stream timeline the golden twin's. Then (same build, after a reset) the host writes bias cells
+``j >= k'`` back to 0 with *its* k' (:func:`trimmed_chip`) and sends test images in random modes; every
+``y`` bit and cycle must equal the golden twin of golden's own calibrated chip
+(:func:`calibrated_inference_scenario`: digital = trimmed thresholds, analog = ``BnnHardware`` with
+``sa_calibration = "measured"``), and the trim must change some analog bits. ``fault = {"sa":
+[conversion, neuron]}`` flips one SA decision of the macro (the run then reports the mismatch, the
+changed shift and the inference mismatches it causes instead of failing).
 """
 from __future__ import annotations
 
@@ -284,6 +289,53 @@ def sensitive_flip(sc: dict) -> tuple[int, int]:
     raise AssertionError("no single SA decision changes a shift")
 
 
+INFER_STREAMS = (3, 4)    # random_gen streams of the calibrated-inference phase (the ramp uses 1, 2)
+
+
+def trimmed_chip(sc: dict, k_trimmed: np.ndarray):
+    """The chip after the host's trim: ``(model, array)`` with bias cells ``j < k'`` storing 1
+    (:meth:`golden.bnn_training.BnnModel.with_bias_plus`) and its array image."""
+    from golden.bnn_layer_engine import array_image
+
+    model = sc["model"].with_bias_plus(sc["layer"], k_trimmed)
+    return model, array_image(model.extended_weights(sc["layer"]), sc["hw"])
+
+
+def calibrated_inference_scenario(sc: dict, cfg: dict):
+    """Golden run of inference on the calibrated chip of :func:`calibration_scenario` ``sc``, from
+    golden's own measured calibration (``sc["golden_cal"].k_trimmed``, not the RTL's): digital = the
+    integer layer with the trimmed thresholds k', analog = ``sc["hardware"]`` (``sa_calibration =
+    "measured"``), analog image index = analog evaluations before. ``cfg``: ``x_path`` (saved uint8
+    images), ``n_images`` (default 24); each image in a random mode. Also the uncalibrated chip's
+    analog bits of the same runs (the trim must matter)."""
+    from golden.bnn_hardware import BnnHardware, HardwareConfig
+    from golden.bnn_layer_engine import BnnLayerEngineModel, analog_bits, digital_bits
+    from tb.stream import random_gen
+
+    hw, layer = sc["hw"], sc["layer"]
+    n = cfg.get("n_images", 24)
+    x = np.load(cfg["x_path"])[:n].astype(np.uint8)
+    model_g, array_g = trimmed_chip(sc, sc["golden_cal"].k_trimmed)
+    prog_g = model_g.extended_weights(layer)
+    rng = random.Random(f"calinfer/{cfg['seed']}")
+    run = [(i, rng.randrange(2)) for i in range(n)]
+    pos_a = [p for p, (_, m) in enumerate(run) if m]
+    xa = x[[run[p][0] for p in pos_a]]
+    analog_run = np.zeros((n, hw.neurons), dtype=np.uint8)
+    analog_run[pos_a] = analog_bits(sc["hardware"], xa, layer)
+    uncal = BnnHardware(sc["model"], HardwareConfig(**{**cfg["hardware"], "sa_calibration": "none"}))
+    uncal_run = analog_run.copy()
+    uncal_run[pos_a] = analog_bits(uncal, xa, layer)
+    images = [(x[i], m) for i, m in run]
+    gm = BnnLayerEngineModel(hw, array_g, analog_run)
+    accepted, outputs = gm.run(images, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], INFER_STREAMS[0]),
+                               ready_gen=random_gen(cfg["seed"], cfg["p_ready"], INFER_STREAMS[1]))
+    modes = np.array([m for _, m in run])
+    spec = np.where(modes[:, None] == 1, analog_run, digital_bits(prog_g, x[[i for i, _ in run]], hw.bias_cells))
+    return {"images": images, "modes": modes, "accepted": accepted, "outputs": outputs, "cycles": gm.cycles,
+            "spec": spec, "uncal_analog": uncal_run, "array": array_g}
+
+
 def scenario(cfg: dict):
     """Everything both simulators need: (hw, model, images [(x, mode)], array, golden run, spec bits).
 
@@ -382,15 +434,19 @@ except ImportError:  # pragma: no cover - the Amaranth-sim test imports this mod
 
 if cocotb is not None:
 
-    async def _run_engine(dut, hw, macro: BnnMacroModel, images, cfg: dict, n_cycles: int):
-        """Reset, stream ``images`` in (seeded idle cycles) and ``y`` out (seeded backpressure) for
-        ``n_cycles`` cycles while ``macro`` closes the array port. Returns ``(source, sink, wall s)``."""
+    async def _run_engine(dut, hw, macro: BnnMacroModel, images, cfg: dict, n_cycles: int,
+                          streams: tuple[int, int] = (1, 2), start_clock: bool = True):
+        """Reset, stream ``images`` in (seeded idle cycles, ``random_gen`` stream ``streams[0]``) and
+        ``y`` out (seeded backpressure, stream ``streams[1]``) for ``n_cycles`` cycles while ``macro``
+        closes the array port; then stop the drivers (a later call may run another phase on the same
+        clock: ``start_clock=False``). Returns ``(source, sink, wall s)``."""
         from golden.bnn_layer_engine import OutBit
         from hw.bnn_layer_engine import in_layout, out_bit_layout
         from tb.stream import CycleCounter, StreamSink, StreamSource, random_gen
 
         seed = cfg["seed"]
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        if start_clock:
+            cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
         dut.rst.value = 1
         for name in ("x__valid", "y__ready", "rd_valid", "rd_bits", "sa_out", "cfg__we",
                      "cfg__addr", "cfg__data"):
@@ -403,9 +459,9 @@ if cocotb is not None:
         t0 = time.perf_counter()
         counter = CycleCounter(dut.clk).start()
         src = StreamSource(dut, "x", dut.clk, counter, in_layout(hw),
-                           valid_gen=random_gen(seed, cfg["p_valid"], 1))
+                           valid_gen=random_gen(seed, cfg["p_valid"], streams[0]))
         snk = StreamSink(dut, "y", dut.clk, counter, out_bit_layout(hw),
-                         ready_gen=random_gen(seed, cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
+                         ready_gen=random_gen(seed, cfg["p_ready"], streams[1]), convert=lambda d: OutBit(**d))
         src.send(x_payloads(images))
         src.start()
         snk.start()
@@ -424,6 +480,9 @@ if cocotb is not None:
             if drive["sa_out"] != last["sa_out"]:
                 sa_out.value = drive["sa_out"]
             last = drive
+        src.stop()
+        snk.stop()
+        counter.stop()
         return src, snk, time.perf_counter() - t0
 
     @cocotb.test()
@@ -480,7 +539,8 @@ if cocotb is not None:
 
     @cocotb.test()
     async def bnn_layer_engine_calibration(dut):
-        """SA calibration ramp through the engine: host-side shifts == golden measured calibration."""
+        """SA calibration ramp through the engine: host-side shifts == golden measured calibration; then
+        the host trims the bias cells and images in both modes must match golden's calibrated chip."""
         from tb.runner import test_config
         from tb.scoreboard import Scoreboard, ScoreboardMismatch
 
@@ -525,13 +585,53 @@ if cocotb is not None:
         dut._log.info(f"calibration: {len(sc['images'])} conversions, {bit_mism} bit mismatches, "
                       f"shifts {'==' if not differ else '!='} golden (nonzero: {int(np.sum(g.shift != 0))}); "
                       f"{end} cycles in {wall:.1f} s")
+        # phase 2, inference on the calibrated chip: the host writes bias cells j >= k' back to 0 (its own
+        # k', from the counted bits) in the macro's array; then images in both modes (same build, reset)
+        model_h, array_h = trimmed_chip(sc, host.k_trimmed)
+        if np.any(array_h > sc["array"]):
+            errors.append("the trim would set a bias cell (it may only clear cells j >= k')")
+        bias_writes = int(np.sum(sc["array"]) - np.sum(array_h))
+        inf = calibrated_inference_scenario(sc, cfg)
+        macro_i = BnnMacroModel(hw, array_h, make_decider(model_h, {**cfg["hardware"], "sa_calibration": "none"},
+                                                          sc["layer"]), seed + 1)
+        end_i = inf["cycles"] + 20
+        src_i, snk_i, wall_i = await _run_engine(dut, hw, macro_i, inf["images"], cfg, end_i,
+                                                 streams=INFER_STREAMS, start_clock=False)
+        if macro_i.violations:
+            errors.append(f"inference line violations: {macro_i.violations[:5]}")
+        inf_first = None
+        try:
+            Scoreboard("bnn_layer_engine.x.calibrated", seed=seed).check(
+                inf["accepted"], [(t.cycle, i) for i, t in enumerate(src_i.sent)])
+            inf_compared = Scoreboard("bnn_layer_engine.y.calibrated", seed=seed).check(inf["outputs"], snk_i.received)
+        except ScoreboardMismatch as e:
+            inf_compared = None
+            inf_first = {"cycle": e.cycle, "index": e.index, "message": str(e)[:300]}
+            errors.append(f"calibrated inference scoreboard: {e}")
+        got_i = bits_per_image(snk_i.received, len(inf["images"]), hw.neurons)
+        ma = inf["modes"] == 1
+        mism_d = int(np.sum(got_i[~ma] != inf["spec"][~ma]))
+        mism_a = int(np.sum(got_i[ma] != inf["spec"][ma]))
+        trim_changed = int(np.sum(inf["spec"][ma] != inf["uncal_analog"][ma]))
+        if mism_d or mism_a:
+            errors.append(f"calibrated inference: {mism_d} digital, {mism_a} analog bit mismatches")
+        if not trim_changed:
+            errors.append("calibrated analog outputs equal the uncalibrated ones: the trim is not exercised")
+        dut._log.info(f"calibrated inference: {len(inf['images'])} images ({int(ma.sum())} analog), "
+                      f"{bias_writes} bias-cell writes, {mism_d}/{mism_a} digital/analog bit mismatches, "
+                      f"trim changes {trim_changed} analog bits; {end_i} cycles in {wall_i:.1f} s")
+        inference = {"images": len(inf["images"]), "analog_images": int(ma.sum()), "bias_writes": bias_writes,
+                     "output_bits": len(snk_i.received), "compared": inf_compared, "mismatches_digital": mism_d,
+                     "mismatches_analog": mism_a, "trim_changed_analog_bits": trim_changed,
+                     "analog_bits": int(ma.sum()) * hw.neurons, "first_mismatch": inf_first,
+                     "cycles": end_i, "sim_seconds": wall_i}
         metrics = {"conversions": len(sc["images"]), "patterns": g.patterns, "repeats": g.repeats,
                    "bias_cells": g.bias_cells, "neurons": hw.neurons, "output_bits": len(snk.received),
                    "bit_mismatches": bit_mism, "shift_differs": differ, "shifts_rtl": host.shift.tolist(),
                    "shifts_golden": g.shift.tolist(), "first_mismatch": first_mismatch,
                    "sa_decisions": macro.decisions, "cycles": end, "golden_cycles": sc["cycles"],
                    "first_accept": sc["accepted"][0][0], "last_output": sc["outputs"][-1][0],
-                   "sim_seconds": wall, "errors": errors}
+                   "sim_seconds": wall, "inference": inference, "errors": errors}
         Path("metrics_bnn_layer_engine_calibration.json").write_text(json.dumps(metrics))
         if not fault:
             assert not errors, f"seed {seed}: {errors}"

@@ -338,13 +338,15 @@ def test_cocotb_bnn_layer_engine_trained_digits(seed):
 
 
 CAL_PATTERNS, CAL_REPEATS = 2, 3     # the CI ramp: 2 x (7 + 1) x 3 = 48 conversions
+CAL_INFER_IMAGES = 30                # then inference on the calibrated chip, random modes
 
 
 @pytest.mark.cocotb
 def test_cocotb_bnn_layer_engine_sa_calibration(seed):
     """End to end: the measured SA calibration's ramp through the RTL engine (trained digits layer in
     the calibration state, physical chip of the test seed); host-counted shifts == golden, timeline ==
-    golden twin. Then one flipped SA decision must change a shift and be reported."""
+    golden twin; then the host trims the bias cells and test images in both modes must give golden's
+    calibrated chip's bits, cycle-exact. Then one flipped SA decision must change a shift and be reported."""
     from dataclasses import asdict
 
     from golden.bnn_params import BnnTrainParams
@@ -356,9 +358,15 @@ def test_cocotb_bnn_layer_engine_sa_calibration(seed):
     model = load_or_train(params)
     hw = BnnHwParams(inputs=model.fan_in(0), bias_cells=model.bias_cells(0), neurons=model.sizes[1], bank=4,
                      out_fifo=8)          # the same build as the trained-layer test
+    from golden.bnn_training import binarize_images
+    from golden.datasets import load_digits
+
+    x_path = model_path(params).resolve().with_suffix(".test_bits.npy")   # spares sklearn in the sim
+    if not x_path.exists():
+        np.save(x_path, binarize_images(load_digits().x_test[:100]))
     cfg = {"hw": asdict(hw), "model": str(model_path(params).resolve()), "seed": seed,
            "hardware": {"mode": "physical", "seed": seed}, "patterns": CAL_PATTERNS, "repeats": CAL_REPEATS,
-           "p_valid": 0.8, "p_ready": 0.7}
+           "p_valid": 0.8, "p_ready": 0.7, "x_path": str(x_path), "n_images": CAL_INFER_IMAGES}
 
     def run(c):
         res = run_cocotb(BnnLayerEngine(hw), toplevel="bnn_layer_engine", test_module="tb.bnn_layer_engine_tb",
@@ -376,12 +384,22 @@ def test_cocotb_bnn_layer_engine_sa_calibration(seed):
     assert m["conversions"] == n_conv and m["output_bits"] == n_conv * hw.neurons
     assert m["errors"] == [] and m["bit_mismatches"] == 0 and m["shift_differs"] == []
     assert m["shifts_rtl"] == m["shifts_golden"] and any(m["shifts_golden"])
+    i = m["inference"]
+    print(f"  calibrated inference: {i['bias_writes']} bias-cell writes, {i['images']} images "
+          f"({i['analog_images']} analog), {i['compared']} output bits cycle-exact, {i['mismatches_digital']} "
+          f"digital / {i['mismatches_analog']} analog mismatches, trim changes {i['trim_changed_analog_bits']} "
+          f"of {i['analog_bits']} analog bits, {i['cycles']} cycles in {i['sim_seconds']:.1f} s")
+    assert i["images"] == CAL_INFER_IMAGES and i["compared"] == i["output_bits"] == CAL_INFER_IMAGES * hw.neurons
+    assert i["mismatches_digital"] == 0 and i["mismatches_analog"] == 0 and i["trim_changed_analog_bits"] > 0
 
     # it can fail: one SA decision flipped in the macro changes that neuron's shift, and is reported
     fi, fj = sensitive_flip(calibration_scenario(cfg))
     _, mf = run({**cfg, "fault": {"sa": [fi, fj]}})
     print(f"  fault: SA decision of neuron {fj} in conversion {fi} flipped -> shifts differ at "
-          f"{mf['shift_differs']}, first scoreboard mismatch at cycle {(mf['first_mismatch'] or {}).get('cycle')}")
+          f"{mf['shift_differs']}, first scoreboard mismatch at cycle {(mf['first_mismatch'] or {}).get('cycle')}; "
+          f"calibrated inference {mf['inference']['mismatches_digital']} digital / "
+          f"{mf['inference']['mismatches_analog']} analog mismatches, first at cycle "
+          f"{(mf['inference']['first_mismatch'] or {}).get('cycle')}")
     assert mf["shift_differs"] == [fj] and mf["bit_mismatches"] == 1
     assert mf["first_mismatch"] is not None and f"cycle {mf['first_mismatch']['cycle']}" in mf["first_mismatch"]["message"]
 
