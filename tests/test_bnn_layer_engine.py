@@ -66,13 +66,15 @@ def test_array_layout_and_bad_parameters():
 
 
 # --- Amaranth simulator ---------------------------------------------------------------------------
-def _amaranth_run(cfg):
-    from tb.bnn_layer_engine_tb import BnnMacroModel, make_decider, scenario, x_payloads
+def _engine_sim(cfg, sc, decide, check=None):
+    """Amaranth-sim run of scenario ``sc``: random-gap source, backpressured sink, the behavioural
+    2T2R array + analog macro (``decide``) on the array port; ``check(ctx, dut, cycle, lines)`` sees
+    every cycle's line states before the macro does."""
+    from tb.bnn_layer_engine_tb import BnnMacroModel, x_payloads
 
-    sc = scenario(cfg)
     hw = sc["hw"]
     dut = BnnLayerEngine(hw)
-    macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"]), cfg["seed"])
+    macro = BnnMacroModel(hw, sc["array"], decide, cfg["seed"])
     src = SimSource(dut.x, x_payloads(sc["images"]), valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1))
     snk = SimSink(dut.y, ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
     drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
@@ -82,6 +84,8 @@ def _amaranth_run(cfg):
         for k, v in drive.items():
             ctx.set(getattr(dut, k), v)
         s = {n: ctx.get(getattr(dut, n)) for n in names}
+        if check is not None:
+            check(ctx, dut, c, s)
         drive.update(macro.step(c, s))
 
     async def bench(ctx):
@@ -92,6 +96,14 @@ def _amaranth_run(cfg):
     sim.add_testbench(bench)
     sim.run()
     assert not macro.violations, macro.violations[:5]
+    return src, snk
+
+
+def _amaranth_run(cfg):
+    from tb.bnn_layer_engine_tb import make_decider, scenario
+
+    sc = scenario(cfg)
+    src, snk = _engine_sim(cfg, sc, make_decider(sc["model"], sc["hc"]))
     return sc, src, snk
 
 
@@ -182,47 +194,24 @@ def _calibration_sim(cfg):
     """Amaranth-sim run of a calibration scenario; also checks ``bias_in`` every cycle: all ones
     after reset, then from the cycle after an image's ``x`` transfer the thermometer code of its
     ``ramp`` (all ones for ``cal = 0``), held until the next transfer."""
-    from tb.bnn_layer_engine_tb import (
-        BnnMacroModel,
-        calibration_scenario,
-        make_calibration_decider,
-        x_payloads,
-    )
+    from tb.bnn_layer_engine_tb import calibration_scenario, make_calibration_decider, x_payloads
 
     sc = calibration_scenario(cfg)
-    hw = sc["hw"]
-    dut = BnnLayerEngine(hw)
-    macro = BnnMacroModel(hw, sc["array"], make_calibration_decider(sc["state"]), cfg["seed"])
-    payloads = x_payloads(sc["images"])
-    src = SimSource(dut.x, payloads, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1))
-    snk = SimSink(dut.y, ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
-    drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
-    names = ("read", "wl", "bl_read", "in_bits", "bias_in", "addr_error", *STROBES)
-    B = hw.bias_cells
+    B = sc["hw"].bias_cells
     want = {"bias": (1 << B) - 1}
     bad = []
 
-    def hook(ctx, c):
-        for k, v in drive.items():
-            ctx.set(getattr(dut, k), v)
-        s = {n: ctx.get(getattr(dut, n)) for n in names}
+    def check(ctx, dut, c, s):
         if s["bias_in"] != want["bias"]:
             bad.append((c, s["bias_in"], want["bias"]))
         if ctx.get(dut.x.valid) and ctx.get(dut.x.ready):       # takes effect from the next cycle
             pl = ctx.get(dut.x.payload)
             r = min(pl.ramp, B) if pl.cal else B
             want["bias"] = (1 << r) - 1
-        drive.update(macro.step(c, s))
 
-    async def bench(ctx):
-        await run_streams(ctx, [src], [snk], hooks=[hook], until=lambda c: c >= sc["cycles"] + 10)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    assert not macro.violations, macro.violations[:5]
+    src, snk = _engine_sim(cfg, sc, make_calibration_decider(sc["state"]), check)
     assert not bad, f"bias_in (cycle, got, want): {bad[:5]}"
+    payloads = x_payloads(sc["images"])
     assert {p["cal"] for p in payloads} == {1} and {p["ramp"] for p in payloads} == set(range(B + 1))
     return sc, src, snk
 
