@@ -263,20 +263,29 @@ def _lookup(summary, **kw):
     return None
 
 
+def _table_head(first_columns: str, rates) -> list[str]:
+    """Markdown header and rule of a table with two label columns and one column per fault rate."""
+    return ["| " + first_columns + " | " + " | ".join(f"{r:g}" for r in rates) + " |",
+            "|---|---|" + "---|" * len(rates)]
+
+
+def _kind_label(kind: str) -> str:
+    return "LRS and HRS (each)" if kind == "both" else kind.upper()
+
+
+def _accuracy_cell(s: dict) -> str:
+    return f"{100 * s['accuracy']:.1f} ± {100 * s['accuracy_std']:.1f}"
+
+
 def training_table(res: dict) -> str:
     """Markdown: accuracy (mean +- std over seeds, %) per N and kind (rows) and fault rate (columns)."""
     plan, summ = res["plan"], res["summary"]
     rates = plan["rates"]
-    lines = ["| N | stuck at | " + " | ".join(f"{r:g}" for r in rates) + " |",
-             "|---|---|" + "---|" * len(rates)]
+    lines = _table_head("N | stuck at", rates)
     for n in plan["devices"]:
         for kind in plan["kinds"]:
-            cells = []
-            for r in rates:
-                s = _lookup(summ, devices=n, kind=kind, rate=r)
-                cells.append(f"{100 * s['accuracy']:.1f} ± {100 * s['accuracy_std']:.1f}")
-            label = "LRS and HRS (each)" if kind == "both" else kind.upper()
-            lines.append(f"| {n} | {label} | " + " | ".join(cells) + " |")
+            cells = [_accuracy_cell(_lookup(summ, devices=n, kind=kind, rate=r)) for r in rates]
+            lines.append(f"| {n} | {_kind_label(kind)} | " + " | ".join(cells) + " |")
     fp = res["fp_accuracy"]
     lines.append(f"\nFP baseline (same network, initial weights and samples): {100 * np.mean(fp):.1f} ± "
                  f"{100 * np.std(fp):.1f} %.")
@@ -287,13 +296,11 @@ def bnn_table(res: dict) -> str:
     """Markdown: accuracy / XNOR error / broken bridges per kind and fault rate."""
     plan, summ = res["plan"], res["summary"]
     rates = plan["rates"]
-    lines = ["| stuck at | quantity | " + " | ".join(f"{r:g}" for r in rates) + " |",
-             "|---|---|" + "---|" * len(rates)]
+    lines = _table_head("stuck at | quantity", rates)
     for kind in plan["kinds"]:
-        label = "LRS and HRS (each)" if kind == "both" else kind.upper()
+        label = _kind_label(kind)
         ss = [_lookup(summ, kind=kind, rate=r) for r in rates]
-        lines.append(f"| {label} | accuracy (%) | " + " | ".join(
-            f"{100 * s['accuracy']:.1f} ± {100 * s['accuracy_std']:.1f}" for s in ss) + " |")
+        lines.append(f"| {label} | accuracy (%) | " + " | ".join(_accuracy_cell(s) for s in ss) + " |")
         lines.append(f"| {label} | broken bridges | " + " | ".join(f"{s['broken_bridges']:.2g}" for s in ss) + " |")
         lines.append(f"| {label} | XNOR error rate | " + " | ".join(f"{s['xnor_error']:.2g}" for s in ss) + " |")
     lines.append(f"\nSoftware (bit-exact integer model) accuracy: {100 * res['software_accuracy']:.1f} %; "
