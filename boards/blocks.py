@@ -9,9 +9,8 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-from golden.params import ConfigError
-
-from .config import BoardConfig
+from boards.config import BoardConfig
+from golden.spec.params import ConfigError
 
 Factory = Callable[[BoardConfig], object]
 
@@ -30,7 +29,7 @@ KNOWN: dict[str, str] = {
 
 #: Blocks that exist only for the boards.
 BOARD_ONLY: dict[str, str] = {
-    "array_emulator": "boards.array_emulator:ArrayEmulator",
+    "array_emulator": "boards.emulated_array:ArrayEmulator",
     "demo": "boards.demo:TrainingDemo",
 }
 

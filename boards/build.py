@@ -2,7 +2,7 @@
 
 Per (board, block) the build directory ``build/boards/<board>/<block>/`` holds:
 
-* ``top.*`` — the Amaranth build plan of :class:`boards.harness.BoardTop` and its products:
+* ``top.*`` — the Amaranth build plan of :class:`boards.board_wrapper.BoardTop` and its products:
   ``top.rpt`` (yosys log), ``top.stat.json`` (yosys ``stat -json`` after synthesis),
   ``top.tim`` (nextpnr log), ``top.report.json`` (nextpnr ``--report``: utilisation and Fmax),
   ``top.bin`` (iCE40) / ``top.bit`` (ECP5);
@@ -30,11 +30,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from golden.params import ConfigError
-
-from .config import BoardConfig
-from .harness import BoardTop
-from .platforms import Board, tool_environment
+from boards.board_wrapper import BoardTop
+from boards.config import BoardConfig
+from boards.platforms import Board, tool_environment
+from golden.spec.params import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = ROOT / "build" / "boards"
@@ -364,10 +363,10 @@ def main_progress(msg: str) -> None:
 def bench_rows(board_names: tuple[str, ...] = ("icebreaker", "ulx3s"), block: str = "all",
                progress: Progress | None = main_progress) -> list[tuple[str, str, str]]:
     """Build every block on each board and return ``(what, value, note)`` rows in the format of
-    :mod:`tb.bench` (one row per build: Fmax as the value, resources in the note)."""
-    from . import blocks
-    from .config import load_board_config
-    from .platforms import board as get_board
+    :mod:`tb.bench.benchmarks` (one row per build: Fmax as the value, resources in the note)."""
+    import boards.blocks as blocks
+    from boards.config import load_board_config
+    from boards.platforms import board as get_board
 
     rows = []
     for name in board_names:

@@ -11,9 +11,9 @@ Sections:
     in MHz overriding ``target_mhz`` (e.g. ``demo = 12``: the iCEBreaker demo runs from the 12 MHz
     oscillator, below the iCE40 PLL's 16 MHz minimum).
 ``[emulator]``
-    :class:`boards.array_emulator.EmulatorParams`.
+    :class:`boards.emulated_array.EmulatorParams`.
 all others
-    :func:`golden.params.params_from_dict` (``[array] [synapse] [update] [timing] [bnn]``; ``[bnn]``
+    :func:`golden.spec.params.params_from_dict` (``[array] [synapse] [update] [timing] [bnn]``; ``[bnn]``
     sizes the BNN blocks and adds the BNN path to the accelerator top, which then needs 2T2R cells
     and the BNN array inside the training array).
 """
@@ -23,9 +23,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from golden.params import AccelParams, ConfigError, check_float, check_int, params_from_dict, read_toml
-
-from .array_emulator import EmulatorParams, emulator_params_from_dict
+from boards.emulated_array import EmulatorParams, emulator_params_from_dict
+from golden.spec.params import AccelParams, ConfigError, check_float, check_int, params_from_dict, read_toml
 
 BOARDS_DIR = Path(__file__).resolve().parent
 

@@ -31,9 +31,8 @@ from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.params import AccelParams, ConfigError, check_int
-
-from .array_emulator import ArrayEmulator, EmulatorParams
+from boards.emulated_array import ArrayEmulator, EmulatorParams
+from golden.spec.params import AccelParams, ConfigError, check_int
 
 LFSR_TAPS32 = 0x80200003
 

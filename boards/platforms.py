@@ -1,6 +1,6 @@
 """The boards we build for: platform class, PLL, LEDs, device capacity, toolchain environment.
 
-``board(name)`` is the one lookup; an unknown name raises :class:`golden.params.ConfigError` listing
+``board(name)`` is the one lookup; an unknown name raises :class:`golden.spec.params.ConfigError` listing
 the allowed boards. Tools are the PyPI YoWASP builds installed into the project's venv (the ``fpga``
 extra), so a build needs nothing from the host but Python.
 """
@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from golden.params import ConfigError
-
-from . import harness, pll
+import boards.board_wrapper as harness
+import boards.pll as pll
+from golden.spec.params import ConfigError
 
 
 @dataclass(frozen=True)

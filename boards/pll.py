@@ -3,13 +3,13 @@
 The harness runs its ``sync`` domain from a PLL so that the clock constraint nextpnr optimises for is
 the clock the board really runs at (no "constraint at 48 MHz, oscillator at 12 MHz" builds).
 Both functions are pure: they return the divider settings and the frequency actually achieved, and
-raise :class:`golden.params.ConfigError` naming the requested frequency when none is reachable.
+raise :class:`golden.spec.params.ConfigError` naming the requested frequency when none is reachable.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from golden.params import ConfigError
+from golden.spec.params import ConfigError
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,17 @@ from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from golden.bnn_hw_params import BnnHwParams
-from golden.params import AccelParams, ConfigError, check_int
-from golden.pulse_scheduler import DEFAULT_READ_LATENCY
-from golden.register_map import DATA_WIDTH, accelerator_register_map, update_fits_one_word
-from golden.sense_amp_sequencer import STROBES
-
-from .arbitration_controller import ArbitrationController
-from .axil_csr import AxiLiteCsr, AxiLiteSignature
-from .bnn_layer_engine import BnnLayerEngine, array_params
-from .crossbar_addressing import CrossbarAddressing
-from .lintsafe import add_const, eq_const
-from .pulse_scheduler import PulseScheduler
-from .update_unit import UpdateUnit
+from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.interfaces import DEFAULT_READ_LATENCY, STROBES
+from golden.spec.params import AccelParams, ConfigError, check_int
+from golden.spec.register_map import DATA_WIDTH, accelerator_register_map, update_fits_one_word
+from hw.arbitration_controller import ArbitrationController
+from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
+from hw.bnn_layer_engine import BnnLayerEngine, array_params
+from hw.crossbar_addressing import CrossbarAddressing
+from hw.lintsafe import add_const, eq_const
+from hw.pulse_scheduler import PulseScheduler
+from hw.update_unit import UpdateUnit
 
 COUNTER_WIDTH = 32
 
@@ -34,7 +32,7 @@ def update_entry_layout(p: AccelParams) -> data.StructLayout:
 def check_bnn_fits(p: AccelParams, bnn: BnnHwParams) -> None:
     """Raise :class:`ConfigError` unless the BNN layer's 2T2R array lies inside the training array
     (the two paths share one array port: bank ``b`` on word line ``b``, bridge ``c`` on physical
-    columns ``2c, 2c+1``; see :mod:`golden.bnn_hw_params`)."""
+    columns ``2c, 2c+1``; see :mod:`golden.spec.bnn_datapath_params`)."""
     if not isinstance(bnn, BnnHwParams):
         raise ConfigError(f"bnn must be a BnnHwParams or None, got {type(bnn).__name__}")
     if p.array.cell != "2T2R":
@@ -53,7 +51,7 @@ class Accelerator(wiring.Component):
     """The accelerator top: host CSRs (AXI4-Lite) -> update FIFO -> UpdateUnit ->
     ArbitrationController -> PulseScheduler -> CrossbarAddressing -> the array port.
 
-    The register map is :func:`golden.register_map.accelerator_register_map` (docs/registers.md).
+    The register map is :func:`golden.spec.register_map.accelerator_register_map` (docs/registers.md).
 
     Parameters
     ----------
@@ -123,7 +121,7 @@ class Accelerator(wiring.Component):
     Latency: an UPDATE committed in cycle c into an idle datapath gives its first pulse on the lines
     in cycle ``c + 7 + timing.setup`` (update FIFO 2, UpdateUnit 2, ArbitrationController 1, scheduler
     1 + setup, CrossbarAddressing 1). Throughput: one push per 2 bus cycles into the FIFO; the
-    scheduler's occupancy per program request (:func:`golden.pulse_scheduler.occupancy`) bounds the
+    scheduler's occupancy per program request (:func:`golden.twins.pulse_scheduler.occupancy`) bounds the
     sustained rate.
     """
 

@@ -5,11 +5,10 @@ from amaranth import Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.params import AccelParams, bits_for
-from golden.transactions import RESET, SET
-
-from .layouts import program_request_layout, pulse_count_layout
-from .lintsafe import add_const, eq_const, ge_const
+from golden.spec.params import AccelParams, bits_for
+from golden.spec.transactions import RESET, SET
+from hw.layouts import program_request_layout, pulse_count_layout
+from hw.lintsafe import add_const, eq_const, ge_const
 
 STATUS_WIDTH = 32
 
@@ -22,7 +21,7 @@ def refresh_request_layout(p: AccelParams) -> data.StructLayout:
 class ArbitrationController(wiring.Component):
     """Maps signed PulseCounts to ProgramRequests on the device chosen by a global counter.
 
-    Bit-true to :mod:`golden.arbitration_controller` (the full rule is stated there): potentiation
+    Bit-true to :mod:`golden.twins.arbitration_controller` (the full rule is stated there): potentiation
     programs slot ``sel_pos`` with SET; depression programs ``sel_pos`` with RESET, or in
     differential mode slot ``N + sel_neg`` with SET; potentiation (depression) passes only in every
     ``pot_period``-th (``dep_period``-th) update cycle, else it is consumed and counted in

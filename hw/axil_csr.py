@@ -1,8 +1,8 @@
-"""AXI4-Lite slave + CSR decoder generated from a :class:`golden.register_map.RegisterMap`.
+"""AXI4-Lite slave + CSR decoder generated from a :class:`golden.spec.register_map.RegisterMap`.
 
 The register map (fields, access modes, addresses) is described once in
-:mod:`golden.register_map`; this component turns it into hardware. Its golden twin is
-:class:`golden.register_map.RegisterFileModel`.
+:mod:`golden.spec.register_map`; this component turns it into hardware. Its golden twin is
+:class:`golden.spec.register_map.RegisterFileModel`.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.params import AccelParams, ConfigError, check_int
-from golden.register_map import (
+from golden.spec.params import AccelParams, ConfigError, check_int
+from golden.spec.register_map import (
     DATA_WIDTH,
     OKAY,
     SLVERR,
@@ -20,8 +20,7 @@ from golden.register_map import (
     RegisterMap,
     accelerator_register_map,
 )
-
-from .lintsafe import eq_const
+from hw.lintsafe import eq_const
 
 
 def _or_all(terms, width: int):
@@ -76,7 +75,7 @@ def push_layout(reg: Register) -> data.StructLayout:
 def register_signature(reg: Register) -> wiring.Signature | stream.Signature | None:
     """Signature of one register's hardware ports, seen from the CSR block (None if it has none).
 
-    See :meth:`golden.register_map.RegisterMap.ports` for the naming convention.
+    See :meth:`golden.spec.register_map.RegisterMap.ports` for the naming convention.
     """
     if reg.push:
         return stream.Signature(push_layout(reg))
@@ -134,7 +133,7 @@ class AxiLiteCsr(wiring.Component):
 
     W1C flags: ``next = (value & ~cleared) | f_set`` — a set in the cycle of a clearing commit wins.
     The two low address bits are ignored; ``wstrb`` selects the byte lanes (see
-    :mod:`golden.register_map`).
+    :mod:`golden.spec.register_map`).
     """
 
     def __init__(self, regmap: RegisterMap):

@@ -7,20 +7,19 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from golden.bnn_hw_params import BnnHwParams, bnn_hw_params_of
-from golden.params import AccelParams, ConfigError
-from golden.sense_amp_sequencer import STROBES
-
-from .crossbar_addressing import CrossbarAddressing
-from .lintsafe import add_const, eq_const, ge_const
-from .sense_amp_sequencer import SenseAmpSequencer, cfg_signature
-from .xnor_popcount import XnorPopcount
+from golden.spec.bnn_datapath_params import BnnHwParams, bnn_hw_params_of
+from golden.spec.interfaces import STROBES
+from golden.spec.params import AccelParams, ConfigError
+from hw.crossbar_addressing import CrossbarAddressing
+from hw.lintsafe import add_const, eq_const, ge_const
+from hw.sense_amp_sequencer import SenseAmpSequencer, cfg_signature
+from hw.xnor_popcount import XnorPopcount
 
 
 def in_layout(hw: BnnHwParams) -> data.StructLayout:
     """``x`` payload: the image's input ``bits`` (bit i = input i), its mode (``analog`` = 1) and the
     bias-row drive: ``cal`` = 0 drives every bias row (normal operation, the all-zero default), ``cal`` =
-    1 drives bias rows ``j < ramp`` only (SA calibration ramp, :mod:`golden.sa_calibration`)."""
+    1 drives bias rows ``j < ramp`` only (SA calibration ramp, :mod:`golden.bnn.sa_calibration`)."""
     return data.StructLayout({"bits": unsigned(hw.inputs), "analog": unsigned(1), "cal": unsigned(1),
                               "ramp": unsigned(hw.ramp_width)})
 
@@ -40,8 +39,8 @@ def array_params(hw: BnnHwParams) -> AccelParams:
 class BnnLayerEngine(wiring.Component):
     """Sequence the neurons of a BNN layer through a 2T2R array and stream their output bits.
 
-    Cycle-exact twin: :class:`golden.bnn_layer_engine.BnnLayerEngineModel` (its docstring states the
-    per-cycle rules); the array layout is in :mod:`golden.bnn_hw_params`.
+    Cycle-exact twin: :class:`golden.twins.bnn_layer_engine.BnnLayerEngineModel` (its docstring states the
+    per-cycle rules); the array layout is in :mod:`golden.spec.bnn_datapath_params`.
 
     *Digital mode* (word-parallel): for neuron j (bank b = j // K, slot k = j % K) the engine reads its
     ``cells`` bridges ``R = read_lanes = min(read_width, cells)`` at a time: ``C = reads_per_neuron =
@@ -57,7 +56,7 @@ class BnnLayerEngine(wiring.Component):
     ``in_bits`` (and the bias rows ``bias_in``) and the :class:`SenseAmpSequencer` strobes drive the
     analog macro, whose K SA decisions are serialised to ``y``. *SA calibration*: a run of analog
     images with ``cal = 1`` and ``ramp = r`` steps the bias rows through the thermometer ramp of
-    :mod:`golden.sa_calibration` (one image = one conversion of every neuron; the host counts the ones).
+    :mod:`golden.bnn.sa_calibration` (one image = one conversion of every neuron; the host counts the ones).
 
     Parameters
     ----------
@@ -72,7 +71,7 @@ class BnnLayerEngine(wiring.Component):
         digital) and the bias-row drive: ``cal = 0`` (normal operation; what a host that predates the
         field sends) drives all B bias rows with 1; ``cal = 1`` drives rows ``j < ramp`` with 1 and the
         others with 0 (``ramp >= B``: all), one step of the SA-offset calibration ramp of
-        :mod:`golden.sa_calibration` (the bias cells then all store 1). Ready when idle and drained.
+        :mod:`golden.bnn.sa_calibration` (the bias cells then all store 1). Ready when idle and drained.
     y : Out(stream.Signature(StructLayout{neuron: bits(M), bit: 1, last: 1}))
         Output bits, neurons in order 0..M-1 per image; ``last`` on neuron M-1.
     cfg : In(cfg_signature())
@@ -98,7 +97,7 @@ class BnnLayerEngine(wiring.Component):
         (``XNOR(bias_in, stored bias bits)``), so a digital conversion is the ideal, noise-free twin of
         the analog one; with ``cal = 0`` both modes are unchanged.
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
-        Sense-amplifier strobes (registered), see :mod:`golden.sense_amp_sequencer`.
+        Sense-amplifier strobes (registered), see :mod:`golden.twins.sense_amp_sequencer`.
     phase : Out(3)
         Sequencer phase code.
     sa_out : In(K)
@@ -145,7 +144,7 @@ class BnnLayerEngine(wiring.Component):
 
     @classmethod
     def from_params(cls, params) -> BnnLayerEngine:
-        """From :class:`golden.bnn_hw_params.BnnHwParams` (or AccelParams: BNN defaults)."""
+        """From :class:`golden.spec.bnn_datapath_params.BnnHwParams` (or AccelParams: BNN defaults)."""
         return cls(bnn_hw_params_of(params))
 
     def elaborate(self, platform):

@@ -6,10 +6,9 @@ from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.crossbar_addressing import LATENCY
-from golden.params import AccelParams, ConfigError, check_int
-
-from .lintsafe import ge_const, zext_operand
+from golden.spec.interfaces import ADDRESSING_LATENCY as LATENCY
+from golden.spec.params import AccelParams, ConfigError, check_int
+from hw.lintsafe import ge_const, zext_operand
 
 
 def array_command_signature(params: AccelParams) -> wiring.Signature:
@@ -33,7 +32,7 @@ def below(value, limit: int):
     """``value < limit`` as a 1-bit expression, lint-clean.
 
     Only where ``value`` can hold ``limit`` (else the constant 1). The field widths come from
-    :func:`golden.params.bits_for`, so ``limit`` then needs every bit of ``value`` and the compare
+    :func:`golden.spec.params.bits_for`, so ``limit`` then needs every bit of ``value`` and the compare
     has operands of equal width (Verilator WIDTH stays quiet).
     """
     width = len(value)
@@ -43,7 +42,7 @@ def below(value, limit: int):
 class CrossbarAddressing(wiring.Component):
     """Decode an array command into one-hot WL / BL / SL enables for a 1T1R or 2T2R crossbar.
 
-    Bit-true to :mod:`golden.crossbar_addressing` (which documents the lines, the legal modes and the
+    Bit-true to :mod:`golden.twins.crossbar_addressing` (which documents the lines, the legal modes and the
     error rule): ``wl`` one-hot by ``row`` while ``sel``; the selected column(s) go to ``bl_set``
     (SET: BL to V_SET, SL grounded), ``sl_reset`` (RESET: SL to V_RESET, BL grounded) or ``bl_read``
     (read bias); a 2T2R ``pair`` read selects both columns ``2m, 2m+1`` of cell ``m`` (with

@@ -1,13 +1,13 @@
 """Stream payload layouts shared by the training-periphery blocks, derived from the parameter tree.
 
-Field names equal those of the golden transactions in :mod:`golden.transactions`.
+Field names equal those of the golden transactions in :mod:`golden.spec.transactions`.
 """
 from __future__ import annotations
 
 from amaranth import signed, unsigned
 from amaranth.lib import data
 
-from golden.params import AccelParams
+from golden.spec.params import AccelParams
 
 
 def update_request_layout(p: AccelParams) -> data.StructLayout:

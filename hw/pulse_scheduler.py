@@ -6,11 +6,10 @@ from amaranth.hdl import Assert
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.params import AccelParams, check_int
-from golden.pulse_scheduler import DEFAULT_READ_LATENCY, ErrorCode
-
-from .crossbar_addressing import array_command_signature, below
-from .layouts import program_request_layout
+from golden.spec.interfaces import DEFAULT_READ_LATENCY, ErrorCode
+from golden.spec.params import AccelParams, check_int
+from hw.crossbar_addressing import array_command_signature, below
+from hw.layouts import program_request_layout
 
 
 def read_command_layout(params: AccelParams) -> data.StructLayout:
@@ -26,7 +25,7 @@ def read_result_layout(data_width: int) -> data.StructLayout:
 class PulseScheduler(wiring.Component):
     """Turn program requests into timed SET/RESET pulses, with program-and-verify and a host read path.
 
-    Bit-true and cycle-exact to :mod:`golden.pulse_scheduler` (its docstring is the timing diagram).
+    Bit-true and cycle-exact to :mod:`golden.twins.pulse_scheduler` (its docstring is the timing diagram).
     One sequencer serves both input streams, so a write and a read are never active together.
 
     Parameters
@@ -55,7 +54,7 @@ class PulseScheduler(wiring.Component):
         Program-and-verify result (``timing.verify``): a one-cycle strobe in the cycle the scheduler is
         ready again (no backpressure).
     error : Out(1), error_code : Out(3)
-        Sticky: a request or read was rejected (see :class:`golden.pulse_scheduler.ErrorCode`); the
+        Sticky: a request or read was rejected (see :class:`golden.twins.pulse_scheduler.ErrorCode`); the
         code is the first one since reset or ``clear``.
     clear : In(1)
         Clears ``error``/``error_code`` (a new error in the same cycle wins).

@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from golden.params import AccelParams
+from golden.spec.params import AccelParams
 
 
 def blocks() -> dict[str, Callable[[AccelParams], object]]:
-    from .accelerator import Accelerator
-    from .arbitration_controller import ArbitrationController
-    from .axil_csr import AxiLiteCsr
-    from .bnn_layer_engine import BnnLayerEngine
-    from .crossbar_addressing import CrossbarAddressing
-    from .pulse_scheduler import PulseScheduler
-    from .sense_amp_sequencer import SenseAmpSequencer
-    from .update_unit import UpdateUnit
-    from .xnor_popcount import XnorPopcount
+    from hw.accelerator import Accelerator
+    from hw.arbitration_controller import ArbitrationController
+    from hw.axil_csr import AxiLiteCsr
+    from hw.bnn_layer_engine import BnnLayerEngine
+    from hw.crossbar_addressing import CrossbarAddressing
+    from hw.pulse_scheduler import PulseScheduler
+    from hw.sense_amp_sequencer import SenseAmpSequencer
+    from hw.update_unit import UpdateUnit
+    from hw.xnor_popcount import XnorPopcount
 
     return {
         "update_unit": UpdateUnit.from_params,
@@ -27,7 +27,7 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
         "crossbar_addressing": CrossbarAddressing.from_params,
         "axil_csr": AxiLiteCsr.from_params,
         "accelerator": Accelerator.from_params,
-        # BNN blocks: sizes from golden.bnn_hw_params.BnnHwParams (defaults for a plain AccelParams)
+        # BNN blocks: sizes from golden.spec.bnn_datapath_params.BnnHwParams (defaults for a plain AccelParams)
         "xnor_popcount": XnorPopcount.from_params,
         "sense_amp_sequencer": SenseAmpSequencer.from_params,
         "bnn_layer_engine": BnnLayerEngine.from_params,

@@ -5,11 +5,10 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.bnn_hw_params import MAX_BANK, PHASES, bnn_hw_params_of, check_phase_lengths
-from golden.params import check_int
-from golden.sense_amp_sequencer import STROBE_TABLE, STROBES
-
-from .lintsafe import add_const, eq_const
+from golden.spec.bnn_datapath_params import MAX_BANK, PHASES, bnn_hw_params_of, check_phase_lengths
+from golden.spec.interfaces import STROBE_TABLE, STROBES
+from golden.spec.params import check_int
+from hw.lintsafe import add_const, eq_const
 
 PHASE_WIDTH = 8          # phase-length registers: 0..255 cycles (0 acts as 1)
 
@@ -29,7 +28,7 @@ class SenseAmpSequencer(wiring.Component):
     of ``bank`` capacitive neurons and capture their SA decisions.
 
     The phase table, the strobe of each phase and the exact cycle semantics are specified by the
-    golden twin :mod:`golden.sense_amp_sequencer` (``SenseAmpSequencerModel``).
+    golden twin :mod:`golden.twins.sense_amp_sequencer` (``SenseAmpSequencerModel``).
 
     Parameters
     ----------
@@ -77,7 +76,7 @@ class SenseAmpSequencer(wiring.Component):
 
     @classmethod
     def from_params(cls, params) -> SenseAmpSequencer:
-        """From :class:`golden.bnn_hw_params.BnnHwParams` (or AccelParams: BNN defaults)."""
+        """From :class:`golden.spec.bnn_datapath_params.BnnHwParams` (or AccelParams: BNN defaults)."""
         p = bnn_hw_params_of(params)
         return cls(p.bank, tag_width=p.bank_width, lengths=p.phase_lengths)
 

@@ -7,16 +7,15 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.params import AccelParams
-
-from .layouts import pulse_count_layout, update_request_layout
-from .lintsafe import add_const, ge_const, sext, zext, zext_operand
+from golden.spec.params import AccelParams
+from hw.layouts import pulse_count_layout, update_request_layout
+from hw.lintsafe import add_const, ge_const, sext, zext, zext_operand
 
 
 class UpdateUnit(wiring.Component):
     """Per-synapse accumulator chi += dW; emits ``count`` pulses when |chi| reaches eps.
 
-    Bit-true to :mod:`golden.update_unit`: ``s = saturate(chi + dw)`` to the signed ``chi_width``
+    Bit-true to :mod:`golden.twins.update_unit`: ``s = saturate(chi + dw)`` to the signed ``chi_width``
     range, ``n = min(|s| // eps, max_count)`` (truncation toward zero), ``count = sign(s) * n``,
     ``chi := s - count * eps``; a PulseCount is emitted only when ``count != 0``. ``eps`` is any
     integer constant (the quotient is found by a restoring division over ``count_width`` bits, one

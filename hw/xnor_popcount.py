@@ -5,8 +5,14 @@ from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.bnn_hw_params import MAX_INPUTS, POPCOUNT_MODES, bnn_hw_params_of, popcount_width, threshold_width
-from golden.params import check_choice, check_int
+from golden.spec.bnn_datapath_params import (
+    MAX_INPUTS,
+    POPCOUNT_MODES,
+    bnn_hw_params_of,
+    popcount_width,
+    threshold_width,
+)
+from golden.spec.params import check_choice, check_int
 
 
 def popcount_in_layout(width: int, tag_width: int) -> data.StructLayout:
@@ -29,7 +35,7 @@ class XnorPopcount(wiring.Component):
     """Pipelined XNOR-popcount with threshold compare, one vector per cycle.
 
     ``count = popcount(~(x ^ w))``, ``decision = count >= thr``. The twin is
-    :mod:`golden.xnor_popcount` (function, latency model and cycle model).
+    :mod:`golden.twins.xnor_popcount` (function, latency model and cycle model).
 
     Parameters
     ----------
@@ -74,7 +80,7 @@ class XnorPopcount(wiring.Component):
 
     @classmethod
     def from_params(cls, params) -> XnorPopcount:
-        """Width ``cells`` (inputs + bias cells) of :class:`golden.bnn_hw_params.BnnHwParams` (or of its
+        """Width ``cells`` (inputs + bias cells) of :class:`golden.spec.bnn_datapath_params.BnnHwParams` (or of its
         defaults when given AccelParams)."""
         p = bnn_hw_params_of(params)
         return cls(p.cells, stage_levels=p.stage_levels, mode=p.popcount_mode, tag_width=p.neuron_width)

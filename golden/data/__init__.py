@@ -1,0 +1,1 @@
+"""Shipped data sets (MNIST, device measurements) and their loaders; nothing is fetched at run time."""

@@ -1,0 +1,1 @@
+"""The specification every layer reads: the parameter tree and its checks, transactions, interface constants, counter-based randomness, the handshake rule and the register-map description. hw/ imports golden only from here."""

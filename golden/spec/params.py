@@ -1,0 +1,271 @@
+"""The one parameter tree that feeds both the golden model and the Amaranth generators.
+
+Every field is checked once, in its dataclass's ``__post_init__`` (helpers in
+:mod:`golden.spec.checks`); an out-of-range value raises :class:`ConfigError` naming the dotted field and
+its allowed range. Nothing is clamped silently.
+
+Physical layout of a synapse array (shared by golden and RTL)
+-------------------------------------------------------------
+A synapse (logical weight) at ``(row, col)`` is ``D = devices * (2 if differential else 1)``
+devices on word line ``row``. Device slot ``d`` in ``[0, D)`` sits on physical column
+``col * D + d``. In differential mode slots ``[0, N)`` form the G+ group and ``[N, 2N)`` the G- group.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.checks import (  # noqa: F401  (re-exported: the checks are part of the parameter API)
+    ConfigError,
+    bits_for,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+)
+
+MAX_ROWS = 4096
+MAX_COLS = 4096
+MAX_DEVICES = 64
+MAX_TIMING = 255
+
+
+@dataclass(frozen=True)
+class ArrayParams:
+    """Crossbar size in synapses and the cell type.
+
+    Attributes
+    ----------
+    rows : int, 1..4096
+        Synapse rows (word lines).
+    cols : int, 1..4096
+        Synapse columns (each occupies ``D`` physical columns, see module docstring).
+    cell : "1T1R" | "2T2R"
+        Cell type the crossbar addressing drives.
+    """
+
+    rows: int = 32
+    cols: int = 32
+    cell: str = "1T1R"
+
+    def __post_init__(self):
+        check_int("array.rows", self.rows, 1, MAX_ROWS)
+        check_int("array.cols", self.cols, 1, MAX_COLS)
+        check_choice("array.cell", self.cell, ("1T1R", "2T2R"))
+
+
+@dataclass(frozen=True)
+class SynapseParams:
+    """Multi-ReRAM synapse and its counter-based arbitration (Boybat et al.).
+
+    Attributes
+    ----------
+    devices : int, 1..64
+        N, devices per synapse (per group in differential mode).
+    increment : int
+        Step of the global selection counter, 1..N-1 and co-prime with N (1 when N = 1), so that
+        the counter visits every device.
+    differential : bool
+        Weight = sum G+ - sum G- with separate selection counters per group.
+    pot_period, dep_period : int, 1..256
+        Potentiation (depression) is applied only in every P-th update cycle (asymmetry balance).
+    refresh_pulses : int, 1..255
+        RESET pulses applied to each device of a synapse on a refresh.
+    """
+
+    devices: int = 4
+    increment: int = 1
+    differential: bool = False
+    pot_period: int = 1
+    dep_period: int = 1
+    refresh_pulses: int = 1
+
+    def __post_init__(self):
+        check_int("synapse.devices", self.devices, 1, MAX_DEVICES)
+        check_int("synapse.increment", self.increment, 1, max(1, self.devices - 1))
+        if math.gcd(self.increment, self.devices) != 1:
+            raise ConfigError(
+                f"synapse.increment = {self.increment} is not co-prime with synapse.devices = "
+                f"{self.devices}: the selection counter would skip devices; allowed: 1..{max(1, self.devices - 1)} "
+                f"with gcd(increment, devices) == 1")
+        check_bool("synapse.differential", self.differential)
+        check_int("synapse.pot_period", self.pot_period, 1, 256)
+        check_int("synapse.dep_period", self.dep_period, 1, 256)
+        check_int("synapse.refresh_pulses", self.refresh_pulses, 1, 255)
+
+    @property
+    def slots(self) -> int:
+        """D: physical devices per synapse (2N in differential mode)."""
+        return self.devices * (2 if self.differential else 1)
+
+
+@dataclass(frozen=True)
+class UpdateParams:
+    """Mixed-precision update unit fixed-point formats (all in LSBs of the chi accumulator).
+
+    Attributes
+    ----------
+    dw_width : int, 2..32
+        Width of the signed two's-complement weight update dW.
+    chi_width : int, dw_width..40
+        Width of the signed accumulator chi; chi + dW saturates at its range.
+    eps : int, 1..2**(chi_width-1)-1
+        Pulse threshold: while |chi| >= eps one pulse is emitted and chi -= sign(chi)*eps.
+    count_width : int, 1..8
+        Width of the unsigned pulse count: at most 2**count_width - 1 pulses per request (the rest
+        stays in chi).
+    """
+
+    dw_width: int = 12
+    chi_width: int = 16
+    eps: int = 256
+    count_width: int = 4
+
+    def __post_init__(self):
+        check_int("update.dw_width", self.dw_width, 2, 32)
+        check_int("update.chi_width", self.chi_width, self.dw_width, 40)
+        check_int("update.eps", self.eps, 1, (1 << (self.chi_width - 1)) - 1)
+        check_int("update.count_width", self.count_width, 1, 8)
+
+    @property
+    def max_count(self) -> int:
+        return (1 << self.count_width) - 1
+
+
+@dataclass(frozen=True)
+class TimingParams:
+    """Programming and read timing in clock cycles (all 1..255).
+
+    Attributes
+    ----------
+    setup : int
+        Address/line setup before the first pulse of a request.
+    width : int
+        Programming pulse width.
+    gap : int
+        Gap between two pulses of one request.
+    settle : int
+        Settling time after the last pulse before the next request (or the verify read).
+    read : int
+        Read strobe length (read path and optional program-and-verify read).
+    verify : bool
+        Program-and-verify: a read of the cell after the pulses of each request.
+    """
+
+    setup: int = 1
+    width: int = 2
+    gap: int = 1
+    settle: int = 1
+    read: int = 2
+    verify: bool = False
+
+    def __post_init__(self):
+        for f in ("setup", "width", "gap", "settle", "read"):
+            check_int(f"timing.{f}", getattr(self, f), 1, MAX_TIMING)
+        check_bool("timing.verify", self.verify)
+
+
+@dataclass(frozen=True)
+class AccelParams:
+    """Root of the parameter tree: one object feeds golden and the generators."""
+
+    array: ArrayParams = field(default_factory=ArrayParams)
+    synapse: SynapseParams = field(default_factory=SynapseParams)
+    update: UpdateParams = field(default_factory=UpdateParams)
+    timing: TimingParams = field(default_factory=TimingParams)
+    #: Optional BNN datapath (XnorPopcount, SenseAmpSequencer, BnnLayerEngine); a ``[bnn]`` TOML
+    #: section adds it to the accelerator top. Its fields and ranges: :class:`golden.spec.bnn_datapath_params.BnnHwParams`.
+    bnn: BnnHwParams | None = None
+
+    def __post_init__(self):
+        for name, cls in SECTIONS.items():
+            v = getattr(self, name)
+            if not (isinstance(v, cls) or (name in OPTIONAL_SECTIONS and v is None)):
+                raise ConfigError(f"{name} must be a {cls.__name__}, got {type(v).__name__}")
+        if self.phys_cols > MAX_COLS * 4:
+            raise ConfigError(
+                f"array.cols * synapse devices per synapse = {self.phys_cols} physical columns is out of "
+                f"range: allowed [1, {MAX_COLS * 4}]")
+
+    # --- derived widths (the generators use these; golden uses them for range checks) ---------
+    @property
+    def phys_cols(self) -> int:
+        """Physical bit lines: cols * D."""
+        return self.array.cols * self.synapse.slots
+
+    @property
+    def row_width(self) -> int:
+        return bits_for(self.array.rows)
+
+    @property
+    def col_width(self) -> int:
+        return bits_for(self.array.cols)
+
+    @property
+    def slot_width(self) -> int:
+        return bits_for(self.synapse.slots)
+
+    @property
+    def phys_col_width(self) -> int:
+        return bits_for(self.phys_cols)
+
+    def with_(self, **sections: dict) -> AccelParams:
+        """Copy with some fields changed: ``p.with_(synapse={"devices": 8, "increment": 3})``."""
+        new = {}
+        for name, kv in sections.items():
+            cur = getattr(self, name)
+            new[name] = SECTIONS[name](**kv) if cur is None else replace(cur, **kv)
+        return replace(self, **new)
+
+    def to_dict(self) -> dict:
+        out = {}
+        for name in SECTIONS:
+            sec = getattr(self, name)
+            if sec is not None:
+                out[name] = {g.name: getattr(sec, g.name) for g in fields(sec)}
+        return out
+
+
+SECTIONS = {"array": ArrayParams, "synapse": SynapseParams, "update": UpdateParams, "timing": TimingParams,
+            "bnn": BnnHwParams}
+OPTIONAL_SECTIONS = ("bnn",)
+
+
+def params_from_dict(d: dict) -> AccelParams:
+    """Build an :class:`AccelParams` from nested dicts; unknown sections or keys are errors."""
+    known = SECTIONS
+    sections = {}
+    for name, kv in d.items():
+        if name not in known:
+            raise ConfigError(f"unknown config section [{name}]: allowed {sorted(known)}")
+        if not isinstance(kv, dict):
+            raise ConfigError(f"config section [{name}] must be a table, got {kv!r}")
+        cls = known[name]
+        allowed = {g.name for g in fields(cls)}
+        for k in kv:
+            if k not in allowed:
+                raise ConfigError(f"unknown key {name}.{k}: allowed {sorted(allowed)}")
+        sections[name] = cls(**kv)
+    return AccelParams(**sections)
+
+
+def read_toml(path: str | Path) -> dict:
+    """Parse a TOML file; a missing file or bad syntax is a :class:`ConfigError` naming the file."""
+    p = Path(path)
+    try:
+        return tomllib.loads(p.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+
+
+def load_config(path: str | Path | None) -> AccelParams:
+    """Read a TOML file (sections ``[array] [synapse] [update] [timing]``, optional ``[bnn]``);
+    None gives the defaults."""
+    if path is None:
+        return AccelParams()
+    return params_from_dict(read_toml(path))

@@ -1,0 +1,294 @@
+"""Golden twin of :class:`hw.bnn_layer_engine.BnnLayerEngine`: one hidden BNN layer on a 2T2R array.
+
+What the engine computes
+------------------------
+For each input image (``inputs`` bits) the engine produces one output bit per neuron ``j`` in
+order ``0 .. neurons-1``. The array holds each neuron's *extended* weights (weights, then bias
+cells, see :mod:`golden.spec.bnn_datapath_params` for the layout and
+:meth:`golden.bnn.network.BnnModel.extended_weights`) as *programmed* bits: the ideal bits, or in
+the hardware model's ``authors`` mode the bits with the static bridge errors of
+:func:`golden.bnn.chip_model.weight_bit_errors` (:func:`programmed_bits`).
+
+* **digital** mode: the engine reads the ``cells`` bridges of a neuron ``R = read_lanes`` at a time
+  (multi-cell 2T2R pair reads through CrossbarAddressing: ``C = reads_per_neuron = ceil(cells/R)``
+  reads per neuron, see :class:`golden.spec.bnn_datapath_params.BnnHwParams`), and :class:`XnorPopcount`
+  decides ``popcount(XNOR(x_ext, w)) >= cells//2 + 1`` with ``x_ext = x`` followed by ``bias_cells`` ones: the bias cells realise the
+  neuron's threshold exactly as in the analog array (a majority over ``N_tot`` odd cells), so no
+  threshold memory is needed (:func:`digital_bits`).
+* **analog** mode: the engine selects a bank's word line, drives the inputs and runs the
+  SenseAmpSequencer; the macro's SAs decide. Their decisions are those of
+  :meth:`golden.bnn.chip_model.BnnHardware.layer_bits` with image index = the image's position in the
+  run (counter-based error injection: bit-identical in golden and testbench) (:func:`analog_bits`).
+* **bias drive** (both modes): an image may carry ``bias_drive`` r in ``0 .. bias_cells`` (``x``
+  payload ``cal = 1, ramp = r``; default ``bias_cells``: every bias row driven, ``cal = 0``): bias
+  rows ``j < r`` are driven 1, the others 0 (``bias_in``, :func:`bias_drive_bits`). Analog: one step
+  of the SA calibration ramp; its decisions are :meth:`golden.bnn.sa_calibration.CalibrationState.
+  conversion` (noise counter = the conversion's position in the ramp). Digital: ``x_ext`` carries the
+  same drive instead of ones, the ideal twin of that conversion.
+
+Cycle model (:class:`BnnLayerEngineModel`)
+-----------------------------------------
+Cycle 0 is the first cycle the testbench drives; ``x`` and ``y`` follow the stream draw rules of
+:mod:`tb.kit.stream`. Per cycle ``t``:
+
+* ``x`` is ready iff the engine is idle and every output bit of the previous image has left through
+  ``y`` (images never overlap); an image accepted in ``t`` starts in ``t+1`` with the mode ``analog``
+  held during ``t``.
+* digital: a read is issued in every cycle of the image, except at a neuron's first read when no
+  output credit is free (credits = ``out_fifo`` minus bits in flight or in the FIFO). Read ``i`` of
+  neuron ``j`` (slot ``k``) covers the bridges ``k*cells + i*R ..`` of the bank's row: ``R`` of them,
+  the remaining ``cells - (C-1)*R`` for ``i = C-1``. Its bits arrive ``read_latency`` cycles later
+  (``rd_valid``); in the cycle the neuron's last read arrives, its assembled word enters the
+  popcount pipeline, the result is written to the output FIFO ``L`` cycles later (``L`` =
+  :func:`golden.twins.xnor_popcount.popcount_latency` of ``cells``) and can leave through ``y`` from the
+  next cycle. The image is done in the cycle its last neuron enters the pipeline. Hence one neuron
+  per ``C`` cycles while ``y`` keeps up.
+* analog: bank ``b`` is requested from the sequencer when ``credits >= bits of bank b`` (``bank``,
+  or fewer for the last bank), with the word line switched in the cycle after the request. The
+  response (K SA bits) is taken by a serializer when it is empty; the serializer writes one bit per
+  cycle, from the cycle after the response, into the FIFO. The image is done in the cycle the last
+  bank's response is taken.
+* ``y`` offers the FIFO head (``neuron``, ``bit``, ``last`` = neuron is the layer's last).
+"""
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.twins.sense_amp_sequencer import SenseAmpSequencerModel
+from golden.twins.xnor_popcount import popcount_latency
+
+
+@dataclass(frozen=True)
+class OutBit:
+    """One output transfer of the engine."""
+
+    neuron: int
+    bit: int
+    last: int
+
+
+# ---------------------------------------------------------------------------------------------
+# array contents and the decisions of both modes
+# ---------------------------------------------------------------------------------------------
+def programmed_bits(ext_weights: np.ndarray, *, seed: int = 0, layer: int = 0,
+                    bit_error: float = 0.0) -> np.ndarray:
+    """uint8 ``[neurons, cells]`` programmed bridge states: ``w_ext ^ e`` with the static errors of
+    :func:`golden.bnn.chip_model.weight_bit_errors` (the same draw the hardware model's ``authors``
+    mode uses with ``HardwareConfig(seed, bit_error)``; ``bit_error = 0``: no errors)."""
+    w = np.asarray(ext_weights, dtype=np.uint8)
+    if bit_error == 0.0:
+        return w.copy()
+    from golden.bnn.chip_model import weight_bit_errors
+
+    n, c = w.shape
+    e = weight_bit_errors(seed, layer, np.arange(n)[:, None], np.arange(c)[None, :], bit_error)
+    return (w.astype(bool) ^ e).astype(np.uint8)
+
+
+def array_image(prog: np.ndarray, hw: BnnHwParams) -> np.ndarray:
+    """uint8 ``[banks, bank*cells]``: the 2T2R array's synapse columns (unused slots hold 0)."""
+    n, c = prog.shape
+    if (n, c) != (hw.neurons, hw.cells):
+        raise ValueError(f"array_image: weights {prog.shape}, parameters want ({hw.neurons}, {hw.cells})")
+    out = np.zeros((hw.banks, hw.bank * c), dtype=np.uint8)
+    for j in range(n):
+        b, k = divmod(j, hw.bank)
+        out[b, k * c:(k + 1) * c] = prog[j]
+    return out
+
+
+def bias_drive_bits(bias_cells: int, bias_drive: int | None = None) -> np.ndarray:
+    """uint8 ``[bias_cells]``: the bias rows' drive, rows ``j < bias_drive`` 1 (None: all 1, normal operation)."""
+    r = bias_cells if bias_drive is None else int(bias_drive)
+    if not 0 <= r <= bias_cells:
+        raise ValueError(f"bias_drive = {r} is out of range: allowed [0, {bias_cells}]")
+    return (np.arange(bias_cells) < r).astype(np.uint8)
+
+
+def extend_inputs(x_bits: np.ndarray, bias_cells: int, bias_drive: int | None = None) -> np.ndarray:
+    """Inputs followed by the ``bias_cells`` bias-row drives (ones in normal operation,
+    :func:`bias_drive_bits`)."""
+    x = np.atleast_2d(np.asarray(x_bits, dtype=np.uint8))
+    bias = np.broadcast_to(bias_drive_bits(bias_cells, bias_drive), (x.shape[0], bias_cells))
+    return np.concatenate([x, bias], axis=1)
+
+
+def majority_threshold(cells: int) -> int:
+    """Threshold the digital path feeds XnorPopcount: a strict majority, ``cells//2 + 1``."""
+    return cells // 2 + 1
+
+
+def digital_bits(prog: np.ndarray, x_bits: np.ndarray, bias_cells: int, bias_drive: int | None = None) -> np.ndarray:
+    """uint8 ``[images, neurons]``: ``popcount(XNOR(x_ext, prog)) >= cells//2 + 1``."""
+    xe = extend_inputs(x_bits, bias_cells, bias_drive).astype(np.int64)
+    p = np.asarray(prog, dtype=np.int64)
+    cnt = xe @ p.T + (1 - xe) @ (1 - p).T
+    return (cnt >= majority_threshold(p.shape[1])).astype(np.uint8)
+
+
+def analog_bits(hardware, x_bits: np.ndarray, layer: int = 0, image_offset: int = 0) -> np.ndarray:
+    """uint8 ``[images, neurons]`` SA decisions of :class:`golden.bnn.chip_model.BnnHardware` for images
+    with global indices ``image_offset + i``."""
+    x = np.atleast_2d(np.asarray(x_bits, dtype=np.uint8))
+    idx = np.arange(len(x)) + image_offset
+    return np.asarray(hardware.layer_bits(x, layer, idx), dtype=np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------
+# cycle model
+# ---------------------------------------------------------------------------------------------
+class BnnLayerEngineModel:
+    """Cycle-exact model of the engine with its array and analog macro.
+
+    Parameters
+    ----------
+    hw : BnnHwParams
+    array : uint8 ``[banks, bank*cells]``
+        Programmed bits (:func:`array_image`), what a digital bridge read returns.
+    analog : uint8 ``[images, neurons]``
+        SA decisions per image (:func:`analog_bits`), what the macro returns in analog mode.
+    """
+
+    def __init__(self, hw: BnnHwParams, array: np.ndarray, analog: np.ndarray | None = None):
+        self.hw = hw
+        self.array = np.asarray(array, dtype=np.uint8)
+        self.analog = analog
+        self.lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
+
+    def run(self, images: Iterable[tuple[np.ndarray, int]], *, valid_gen: Iterator[bool] | None = None,
+            ready_gen: Iterator[bool] | None = None, max_cycles: int = 50_000_000):
+        """``images``: ``(x_bits, analog_mode)`` or ``(x_bits, analog_mode, bias_drive)`` (None: every
+        bias row driven). Returns ``(accepted, outputs)``:
+        ``[(cycle, image_index)]`` and ``[(cycle, OutBit)]``."""
+        hw = self.hw
+        B, T, M, K = hw.bias_cells, hw.cells, hw.neurons, hw.bank
+        D, RL, L = hw.out_fifo, hw.read_latency, self.lat
+        R, C, R_last = hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes
+        thr = majority_threshold(T)
+        valid_gen = valid_gen if valid_gen is not None else itertools.repeat(True)
+        ready_gen = ready_gen if ready_gen is not None else itertools.repeat(True)
+        queue = deque(enumerate(images))
+        current = None
+        accepted, outputs = [], []
+
+        seq = SenseAmpSequencerModel(K, hw.phase_lengths)
+        fifo: deque = deque()
+        credits = D
+        running = False
+        img = -1
+        mode = 0
+        xe = None
+        reads: dict[int, np.ndarray] = {}      # arrival cycle -> bridge bits of one read
+        results: dict[int, tuple] = {}         # cycle of FIFO write -> (neuron, bit)
+        # digital counters
+        iss_neuron = iss_read = iss_slot = iss_row = iss_col = 0
+        iss_done = False
+        col_cnt, wbuf, push_neuron = 0, [], 0
+        # analog
+        bank_iss = 0
+        ser = None                             # [bits list, neuron, remaining]
+        cycle = 0
+        while queue or current is not None or running or fifo or reads or results or ser:
+            if cycle >= max_cycles:
+                raise TimeoutError(f"BnnLayerEngineModel: no end after {max_cycles} cycles")
+            if current is None and queue and next(valid_gen):
+                current = queue.popleft()
+            rdy = next(ready_gen)
+            x_ready = (not running) and credits == D
+            # --- y -----------------------------------------------------------------------------
+            y_xfer = bool(fifo) and rdy
+            if y_xfer:
+                nrn, bit = fifo.popleft()
+                outputs.append((cycle, OutBit(nrn, bit, int(nrn == M - 1))))
+            writes = []
+            reserve = 0
+            done = False
+            ser_busy = ser is not None            # serializer register at the start of the cycle
+            # --- digital issue -----------------------------------------------------------------
+            if running and not mode and not iss_done and (iss_read != 0 or credits > 0):
+                n_lanes = R_last if iss_read == C - 1 else R
+                reads[cycle + RL] = self.array[iss_row, iss_col:iss_col + n_lanes]
+                if iss_read == 0:
+                    reserve = 1
+                if iss_read == C - 1:
+                    iss_read = 0
+                    if iss_neuron == M - 1:
+                        iss_done = True
+                    iss_neuron += 1
+                    if iss_slot == K - 1:
+                        iss_slot, iss_row, iss_col = 0, iss_row + 1, 0
+                    else:
+                        iss_slot, iss_col = iss_slot + 1, iss_col + R_last
+                else:
+                    iss_read, iss_col = iss_read + 1, iss_col + R
+            # --- digital collect (reads arriving now) ------------------------------------------
+            if cycle in reads:
+                wbuf.append(reads.pop(cycle))
+                if col_cnt == C - 1:
+                    cnt = int(np.count_nonzero(np.concatenate(wbuf) == xe))
+                    results[cycle + L] = (push_neuron, int(cnt >= thr))
+                    push_neuron += 1
+                    col_cnt, wbuf = 0, []
+                    if push_neuron == M:
+                        done = True
+                else:
+                    col_cnt += 1
+            if cycle in results:
+                writes.append(results.pop(cycle))
+            # --- analog: serializer, sequencer ---------------------------------------------------
+            if ser is not None:
+                bits, nrn, remaining = ser
+                writes.append((nrn, bits[0]))
+                ser = None if remaining == 1 else [bits[1:], nrn + 1, remaining - 1]
+            need = 0
+            if running and mode and bank_iss < hw.banks:
+                need = K if bank_iss < hw.banks - 1 else M - (hw.banks - 1) * K
+            req_valid = need > 0 and credits >= need
+            resp_ready = not ser_busy
+            tag = seq.tag
+            sa = 0
+            if self.analog is not None and img >= 0:
+                for k in range(K):
+                    j = tag * K + k
+                    if j < M:
+                        sa |= int(self.analog[img, j]) << k
+            ev = seq.tick(req_valid=int(req_valid), req_tag=bank_iss, resp_ready=int(resp_ready), sa_out=sa)
+            if ev["accepted"] is not None:
+                reserve = need
+                bank_iss += 1
+            if ev["taken"] is not None:
+                r = ev["taken"]
+                first = r.tag * K
+                count = min(K, M - first)
+                ser = [[(r.bits >> k) & 1 for k in range(K)], first, count]
+                if r.tag == hw.banks - 1:
+                    done = True
+            # --- FIFO writes become visible next cycle -----------------------------------------
+            if len(writes) > 1:
+                raise AssertionError(f"cycle {cycle}: two FIFO writes at once")
+            fifo.extend(writes)
+            if len(fifo) > D:
+                raise AssertionError(f"cycle {cycle}: output FIFO overflow")
+            credits += int(y_xfer) - reserve
+            # --- image start / end --------------------------------------------------------------
+            if done:
+                running = False
+            if x_ready and current is not None:
+                idx, (x_bits, an, *drive) = current
+                accepted.append((cycle, idx))
+                current = None
+                running, img, mode = True, idx, int(an)
+                xe = extend_inputs(x_bits, B, drive[0] if drive else None)[0]
+                iss_neuron = iss_read = iss_slot = iss_row = iss_col = 0
+                iss_done = False
+                col_cnt, wbuf, push_neuron = 0, [], 0
+                bank_iss = 0
+            cycle += 1
+        self.cycles = cycle
+        return accepted, outputs

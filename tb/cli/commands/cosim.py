@@ -1,0 +1,58 @@
+"""`reram-accel cosim`: in-situ training with the RTL in the loop (cocotb + Verilator), checked
+against the golden run, and its replay in a plain Verilator C++ harness (what cocotb costs)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HELP = "co-simulate in-situ training of the digits MLP with the accelerator RTL in the loop"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--samples", type=int, default=200, help="training samples (default 200, at most 1437)")
+    p.add_argument("--hidden", type=int, default=16, help="hidden width of the 64-H-10 MLP (default 16)")
+    p.add_argument("--devices", type=int, default=4, help="N devices per synapse (default 4)")
+    p.add_argument("--lr", type=float, default=0.05, help="learning rate (default 0.05)")
+    p.add_argument("--seed", type=int, default=0, help="initial weights, sample order and chip seed")
+    p.add_argument("--read-cells", type=int, default=64,
+                   help="cells per layer read back through READ_REQ/READ_DATA at the end (default 64)")
+    p.add_argument("--driver", choices=("batch", "python"), default="batch",
+                   help="batch: AXI writes batched by the testbench AxilSequencer (default); python: one "
+                        "Python wake-up per AXI write")
+    p.add_argument("--bnn-images", type=int, default=0,
+                   help="also run BNN inference of K binarised digits through the top (trained digits "
+                        "layer, digital and analog mode)")
+    p.add_argument("--no-raw", action="store_true", help="skip the plain Verilator C++ replay (no ratio)")
+    p.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress indication")
+
+
+def run(args) -> int:
+    from tb.cosim.run import CosimConfig, compare_raw, run_cosim, run_cosim_bnn, summary
+
+    cfg = CosimConfig(samples=args.samples, hidden=args.hidden, devices=args.devices, lr=args.lr,
+                      seed=args.seed, read_cells=args.read_cells)
+    if not args.quiet:
+        print(f"cosim: building and running {cfg.samples} samples (first build of the top takes ~1-2 min)",
+              flush=True)
+    res = run_cosim(cfg, progress=not args.quiet, driver=args.driver)
+    if not args.no_raw:
+        res = compare_raw(res, cfg)
+    print(summary(res))
+    for m in res.get("first_mismatches", []):
+        print(f"  mismatch: {m}")
+    if args.bnn_images:
+        bnn = run_cosim_bnn(args.bnn_images, seed=args.seed)
+        res["bnn"] = bnn
+        res["mismatches"] += bnn["image_mismatches"] + len(bnn["violations"])
+        pm = bnn["per_mode"]
+        print(f"BNN through the top (trained digits layer): {bnn['images']} images x {bnn['neurons']} neurons "
+              f"({bnn['inputs']} inputs + {bnn['bias_cells']} bias cells), digital: {pm['digital']['word_reads']} "
+              f"word reads ({bnn['bridge_reads']} bridges), {pm['digital']['image_mismatches']} images differ "
+              f"from golden digital_bits; analog: {pm['analog']['sa_decisions']} SA conversions, "
+              f"{pm['analog']['image_mismatches']} images differ from golden analog_bits")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"config": cfg.to_dict(), **res}, indent=2))
+        print(f"wrote {args.json}")
+    return 0 if res["mismatches"] == 0 else 1

@@ -1,0 +1,122 @@
+"""`reram-accel faults`: accuracy vs stuck-at-LRS / stuck-at-HRS device fraction, in-situ training and BNN.
+
+Examples::
+
+    reram-accel faults                                   # both studies, 3 seeds, docs/faults_*.png
+    reram-accel faults --study bnn --seeds 2 --json build/faults/bnn.json
+
+The fault models are described in :mod:`golden.studies.fault_study`; the variability (LUT) study has its own
+stuck-at sweep (``reram-accel variability --sweep``).
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+HELP = "fault robustness: accuracy vs stuck-at-LRS/HRS device fraction for in-situ training and the BNN"
+
+
+def _floats(text: str) -> tuple:
+    from golden.spec.params import ConfigError
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise ConfigError(f"faults.rates = {text!r} must be comma-separated numbers, e.g. 0,1e-3,1e-2") from None
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--study", choices=("training", "bnn", "all"), default="all")
+    p.add_argument("--seeds", type=int, default=3, help="seeds (training runs / BNN chip instances) per point")
+    p.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
+                   help="data set of both studies (mnist: use --train-samples/--test-samples to bound the time)")
+    p.add_argument("--train-rates", default=None, help="comma-separated stuck fractions (training; default "
+                                                      "0,1e-3,1e-2,3e-2,0.1,0.3)")
+    p.add_argument("--bnn-rates", default=None, help="comma-separated stuck fractions (BNN; default "
+                                                    "0,1e-3,3e-3,1e-2,3e-2,0.1,0.3)")
+    p.add_argument("--kinds", default="lrs,hrs,both", help="fault kinds: lrs, hrs, both (each at the rate)")
+    p.add_argument("--devices", default="1,4", help="N devices per synapse for the training study")
+    p.add_argument("--hidden", type=int, default=100, help="hidden width of the in-situ MLP (default 100)")
+    p.add_argument("--epochs", type=int, default=5, help="in-situ training epochs (default 5)")
+    p.add_argument("--train-samples", type=int, default=None, help="first K training samples (training study)")
+    p.add_argument("--test-samples", type=int, default=None, help="first K test samples (both studies)")
+    p.add_argument("--docs", type=Path, default=Path("docs"), help="where faults_training.png / faults_bnn.png go")
+    p.add_argument("--json", type=Path, default=None, help="write every run and the summaries as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _bar(total: int, desc: str, quiet: bool):
+    if quiet:
+        return None, None
+    from tqdm import tqdm
+    bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, mininterval=0.5)
+    return bar, bar.update
+
+
+def run(args) -> int:
+    import numpy as np
+
+    import golden.data.datasets as datasets
+    import golden.studies.fault_study as fs
+    from golden.spec.params import ConfigError
+
+    kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
+    try:
+        devices = tuple(int(v) for v in args.devices.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"faults.devices = {args.devices!r} must be comma-separated integers, e.g. 1,4") from None
+    plans = {}
+    if args.study in ("training", "all"):
+        plans["training"] = fs.TrainingFaultPlan(
+            dataset=args.dataset, devices=devices, kinds=kinds, seeds=args.seeds, hidden=args.hidden,
+            epochs=args.epochs, train_samples=args.train_samples, test_samples=args.test_samples,
+            **({"rates": _floats(args.train_rates)} if args.train_rates else {}))
+    if args.study in ("bnn", "all"):
+        plans["bnn"] = fs.BnnFaultPlan(dataset=args.dataset, kinds=kinds, seeds=args.seeds,
+                                       test_samples=args.test_samples,
+                                       **({"rates": _floats(args.bnn_rates)} if args.bnn_rates else {}))
+    data = datasets.load(args.dataset)
+    args.docs.mkdir(parents=True, exist_ok=True)
+    out: dict = {"args": {k: str(v) for k, v in vars(args).items() if not k.startswith("_")}}
+    if "training" in plans:
+        plan = plans["training"]
+        t0 = time.perf_counter()
+        bar, tick = _bar(plan.count(), "in-situ training with stuck devices", args.quiet)
+        res = fs.training_study(data, plan, progress=tick)
+        if bar is not None:
+            bar.close()
+        res["seconds"] = time.perf_counter() - t0
+        png = args.docs / "faults_training.png"
+        fs.plot_training(res, png)
+        print(f"\nIn-situ training ({plan.dataset}, {data.n_inputs}-{plan.hidden}-10, {plan.epochs} epochs, "
+              f"non-differential analog HfO2 synapses), test accuracy (%) mean ± std over {plan.seeds} seeds; "
+              f"columns: stuck device fraction ({res['seconds']:.0f} s)\n")
+        print(fs.training_table(res))
+        print(f"wrote {png}")
+        out["training"] = res
+    if "bnn" in plans:
+        from golden.bnn.network import binarize_images, load_or_train
+        plan = plans["bnn"]
+        params = fs.digits_bnn_params() if plan.dataset == "digits" else fs.mnist_bnn_params()
+        model = load_or_train(params, progress=not args.quiet, data=data)
+        t0 = time.perf_counter()
+        bar, tick = _bar(plan.count(), "BNN inference with stuck devices", args.quiet)
+        res = fs.bnn_study(model, binarize_images(data.x_test), data.y_test, plan, progress=tick)
+        if bar is not None:
+            bar.close()
+        res["seconds"] = time.perf_counter() - t0
+        res["model"] = params.key()
+        png = args.docs / "faults_bnn.png"
+        fs.plot_bnn(res, png)
+        print(f"\nBNN inference ({plan.dataset}, model {params.key()}, physical hardware model), "
+              f"mean ± std over {plan.seeds} chips; columns: stuck device fraction ({res['seconds']:.0f} s)\n")
+        print(fs.bnn_table(res))
+        print(f"wrote {png}")
+        out["bnn"] = res
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray)
+                                        else float(o)))
+        print(f"wrote {args.json}")
+    return 0

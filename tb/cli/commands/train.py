@@ -1,0 +1,94 @@
+"""`reram-accel train`: in-situ training of an MLP on multi-ReRAM synapses, with an FP baseline."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HELP = "train an MLP in situ on simulated multi-ReRAM synapses (Boybat et al.) and compare with FP"
+
+
+def _d(dataset: str, key: str):
+    from golden.training.in_situ import DATASET_DEFAULTS
+    return DATASET_DEFAULTS[dataset][key]
+
+
+def add_schedule_arguments(p) -> None:
+    """--lr, --lr-schedule, --lr-end (shared with train-sweep); None = the dataset's default."""
+    from golden.training.in_situ import LR_SCHEDULES
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"initial SGD learning rate, in (0, 10] (default {_d('mnist', 'lr')})")
+    p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
+                   help="learning-rate schedule from --lr to --lr-end over all samples of all epochs: "
+                        "constant, linear or cosine per sample, step = geometric per epoch (default: "
+                        f"{_d('mnist', 'lr_schedule')} for mnist, {_d('digits', 'lr_schedule')} for digits)")
+    p.add_argument("--lr-end", type=float, default=None,
+                   help="final learning rate of a decaying schedule, in (0, --lr] "
+                        f"(default {_d('mnist', 'lr_end')})")
+
+
+def schedule_from_args(args) -> dict:
+    """{epochs, lr, lr_schedule, lr_end}: the arguments given, else the dataset's defaults."""
+    from golden.training.in_situ import DATASET_DEFAULTS
+    out = dict(DATASET_DEFAULTS[args.dataset])
+    for key in out:
+        if getattr(args, key, None) is not None:
+            out[key] = getattr(args, key)
+    return out
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
+                   help="digits: scikit-learn 8x8 (fast); mnist: full 60k/10k (shipped)")
+    p.add_argument("--devices", type=int, default=4,
+                   help="N, devices per synapse (per group if differential)")
+    p.add_argument("--binary", action="store_true", help="binary (two-level, stochastic switching) devices")
+    p.add_argument("--differential", action=__import__("argparse").BooleanOptionalAction, default=False,
+                   help="weight = sum G+ - sum G- with refresh "
+                        "(default: non-differential, sum G - reference)")
+    p.add_argument("--device", choices=("reram", "pcm"), default="reram",
+                   help="device preset: reram (HfO2-like, default) or pcm (Nandakumar 2018 stand-in)")
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs (default: {_d('mnist', 'epochs')} for mnist, {_d('digits', 'epochs')} for digits)")
+    p.add_argument("--train-samples", type=int, default=None, help="use only the first K training samples")
+    p.add_argument("--hidden", type=int, default=250, help="hidden layer width (default 250)")
+    add_schedule_arguments(p)
+    p.add_argument("--read-noise", choices=("output", "device", "off"), default="output",
+                   help="read-noise model (default: output-referred, exact in distribution)")
+    p.add_argument("--seed", type=int, default=0, help="seed of initial weights, sample order and chip")
+    p.add_argument("--no-fp", action="store_true", help="skip the floating-point baseline")
+    p.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def config_from_args(args):
+    from golden.physics.device import PRESETS
+    from golden.training.in_situ import make_config
+
+    if args.binary and args.device == "pcm":
+        from golden.spec.params import ConfigError
+        raise ConfigError("--binary cannot be combined with --device pcm")
+    device = PRESETS["reram-binary"] if args.binary else PRESETS[args.device]
+    return make_config(devices=args.devices, differential=args.differential, binary=args.binary,
+                       device=device, train_samples=args.train_samples, hidden=args.hidden,
+                       read_noise=args.read_noise, seed=args.seed, **schedule_from_args(args))
+
+
+def run(args) -> int:
+    from golden.data.datasets import load
+    from golden.training.in_situ import summary_line, train_fp, train_insitu
+
+    cfg = config_from_args(args)
+    data = load(args.dataset)
+    fp = None if args.no_fp else train_fp(data, cfg, progress=not args.quiet)
+    res = train_insitu(data, cfg, progress=not args.quiet)
+    print(summary_line(args.dataset, cfg, res, fp))
+    if args.json is not None:
+        out = {k: v for k, v in res.items() if k != "net"}
+        out["fp_test_accuracy"] = None if fp is None else fp["test_accuracy"]
+        out["fp_seconds_per_sample"] = None if fp is None else fp["seconds_per_sample"]
+        out["dataset"] = args.dataset
+        out["config"] = cfg.to_dict()
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2, default=float))
+        print(f"wrote {args.json}")
+    return 0

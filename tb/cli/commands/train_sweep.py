@@ -1,0 +1,83 @@
+"""`reram-accel train-sweep`: accuracy vs devices per synapse (FP, analog, differential, binary)."""
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+HELP = "reproduce the accuracy-vs-N table (FP, N devices non-/differential, binary) over several seeds"
+
+from tb.kit.runner import ROOT
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--dataset", choices=("digits", "mnist"), default="mnist")
+    p.add_argument("--devices", default="1,2,4,8", help="comma-separated N values (default 1,2,4,8)")
+    p.add_argument("--seeds", type=int, default=3, help="number of seeds 0..S-1 (default 3)")
+    from tb.cli.commands.train import _d, add_schedule_arguments
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs (default: {_d('mnist', 'epochs')} for mnist, {_d('digits', 'epochs')} for digits)")
+    add_schedule_arguments(p)
+    p.add_argument("--train-samples", type=int, default=None, help="first K training samples (default all)")
+    p.add_argument("--modes", default="analog,analog-diff,binary", help="subset of analog,analog-diff,binary")
+    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    p.add_argument("--out", type=Path, default=ROOT / "docs" / "train_sweep.json",
+                   help="raw results (JSON; finished runs are reused)")
+    p.add_argument("--plot", type=Path, default=ROOT / "docs" / "accuracy_vs_devices.png")
+    p.add_argument("--no-write", action="store_true", help="do not touch docs/RESULTS.md")
+    p.add_argument("--report-only", action="store_true", help="only rebuild table/plot from --out")
+
+
+def run(args) -> int:
+    from golden.spec.params import ConfigError
+    from golden.training.in_situ import TrainingConfig, lr_text
+    from golden.training.sweep import (
+        MODES,
+        jobs,
+        plot,
+        run_key,
+        run_sweep,
+        table_markdown,
+        write_results_section,
+    )
+    from tb.cli.commands.train import schedule_from_args
+
+    devices = [int(x) for x in args.devices.split(",") if x]
+    modes = [m for m in args.modes.split(",") if m]
+    bad = [m for m in modes if m not in MODES]
+    if bad:
+        raise ConfigError(f"--modes {bad} not allowed: choose from {list(MODES)}")
+    sched = schedule_from_args(args)
+    cfg = TrainingConfig(**sched)                       # checks the schedule before any run starts
+    if args.seeds < 1:
+        raise ConfigError(f"--seeds = {args.seeds} must be >= 1")
+    specs = jobs(args.dataset, devices, range(args.seeds), train_samples=args.train_samples, modes=modes,
+                 **sched)
+    if args.report_only:
+        import json
+        runs = json.loads(args.out.read_text())["runs"]
+    else:
+        runs = run_sweep(specs, args.out, processes=args.jobs)
+    want = {run_key(s) for s in specs}
+    runs = [r for r in runs if run_key(r) in want]
+    table = table_markdown(runs)
+    print(table)
+    samples = f"first {args.train_samples}" if args.train_samples else "all"
+    epochs = sched["epochs"]
+    plot(runs, args.plot, f"{args.dataset}: {samples} training samples, {epochs} epoch(s), "
+                          f"{lr_text(cfg)}, {args.seeds} seeds")
+    print(f"wrote {args.plot}")
+    if not args.no_write:
+        if sys.argv[1:2] == ["train-sweep"]:
+            cmd = "reram-accel " + " ".join(shlex.quote(a) for a in sys.argv[1:] if a != "--report-only")
+        else:
+            cmd = "reram-accel train-sweep"
+        raw = args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out
+        block = (f"Command: `{cmd}` (raw runs in `{raw}`, "
+                 f"plot `{args.plot.name}`). Test accuracy in % on the {args.dataset} test set, "
+                 f"mean ± std over "
+                 f"{args.seeds} seeds, {samples} training samples, {epochs} epoch(s), {lr_text(cfg)}.\n\n{table}\n\n"
+                 f"![accuracy vs devices]({args.plot.name})")
+        write_results_section(ROOT / "docs" / "RESULTS.md", block)
+        print("wrote docs/RESULTS.md (in-situ training section)")
+    return 0

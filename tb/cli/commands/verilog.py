@@ -1,0 +1,60 @@
+"""`reram-accel verilog`: write one Verilog file per generated block."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+HELP = "generate Verilog for every block (one file each) from a TOML configuration"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--config", type=Path, default=None, help="TOML file ([array] [synapse] [update] [timing])")
+    p.add_argument("--out", type=Path, default=Path("build/verilog"), help="output directory")
+    p.add_argument("--only", default=None, help="comma-separated block names (default: all)")
+
+
+def generate(params, out: Path, only: list[str] | None = None) -> list[tuple[str, Path, float]]:
+    """Write the blocks; returns (name, path, seconds) for each."""
+    from hw.registry import blocks
+    from tb.kit.runner import to_verilog
+
+    table = blocks()
+    names = only or list(table)
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise SystemExit(f"reram-accel verilog: unknown block(s) {unknown}: allowed {sorted(table)}")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        t0 = time.perf_counter()
+        path = out / f"{name}.v"
+        path.write_text(to_verilog(table[name](params), name))
+        written.append((name, path, time.perf_counter() - t0))
+    return written
+
+
+def write_register_map(params, out: Path) -> list[Path]:
+    """Write the accelerator's register map next to the Verilog: ``registers.md`` and the C header
+    ``reram_accel_regs.h`` (both generated from :mod:`golden.spec.register_map`)."""
+    from golden.spec.register_map import params_summary
+    from hw.accelerator import Accelerator
+
+    rmap, summary = Accelerator.register_map_for(params), params_summary(params)
+    out.mkdir(parents=True, exist_ok=True)
+    md, h = out / "registers.md", out / "reram_accel_regs.h"
+    md.write_text(rmap.to_markdown(params_summary=summary))
+    h.write_text(rmap.to_c_header(params_summary=summary))
+    return [md, h]
+
+
+def run(args) -> int:
+    from golden.spec.params import load_config
+
+    params = load_config(args.config)
+    only = args.only.split(",") if args.only else None
+    for name, path, secs in generate(params, args.out, only):
+        lines = path.read_text().count("\n")
+        print(f"wrote {path}  ({name}, {lines} lines, {secs:.2f} s)")
+    for path in write_register_map(params, args.out):
+        print(f"wrote {path}  (register map)")
+    return 0

@@ -1,0 +1,53 @@
+"""Build and run the plain Verilator C++ harness of the co-simulation top (``cosim_harness.cpp``).
+
+The harness replays the AXI-Lite stimulus recorded by :mod:`tb.cosim.training_tb` with the same bus
+protocol and no Python; :func:`replay` returns its cycle count, pulse log and timings. Builds are
+cached per (Verilog text, harness source, flags) under ``build/harness/``.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import subprocess
+from pathlib import Path
+
+from tb.kit.runner import ROOT, to_verilog, verilator_env
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE / "cosim_harness.cpp"
+BUILD = ROOT / "build" / "harness"
+#: the same Verilator options as the cocotb build (tb.kit.runner.run_cocotb), minus cocotb's VPI flags
+FLAGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0")
+
+
+def build_harness(component, toplevel: str = "cosim_top") -> Path:
+    """Verilog of ``component`` + the harness -> executable (cached); returns its path."""
+    verilator_env()
+    text = to_verilog(component, toplevel)
+    cpp = SOURCE.read_text()
+    key = hashlib.sha1((text + cpp + repr(FLAGS)).encode()).hexdigest()[:12]
+    d = BUILD / f"{toplevel}-{key}"
+    d.mkdir(parents=True, exist_ok=True)
+    exe = d / "obj" / "cosim_harness"
+    with open(d / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if exe.exists():
+            return exe
+        src = d / f"{toplevel}.v"
+        src.write_text(text)
+        cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "--top-module", toplevel, "--prefix", "Vtop",
+               *FLAGS, "-Mdir", str(d / "obj"), "-o", "cosim_harness", str(src), str(SOURCE)]
+        r = subprocess.run(cmd, cwd=d, capture_output=True, text=True, check=False)
+        (d / "build.log").write_text(r.stdout + r.stderr)
+        if r.returncode != 0 or not exe.exists():
+            raise RuntimeError(f"harness build failed (see {d / 'build.log'}):\n{r.stderr[-3000:]}")
+    return exe
+
+
+def replay(exe: Path, stimulus: Path, pulses_out: Path, repeat: int = 1) -> dict:
+    """Run the harness on a recorded stimulus; returns its JSON summary (cycles, pulses, seconds)."""
+    r = subprocess.run([str(exe), str(stimulus), str(pulses_out), str(repeat)], capture_output=True, text=True, check=False)
+    if r.returncode != 0:
+        raise RuntimeError(f"harness failed ({r.returncode}): {r.stderr[-2000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])

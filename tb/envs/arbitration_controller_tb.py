@@ -1,0 +1,197 @@
+"""cocotb environment of the ArbitrationController: PulseCounts + end-of-cycle strobes + refreshes in,
+ProgramRequests and status out, compared with the golden twin's cycle model.
+
+The configuration (from :func:`tb.kit.runner.test_config`) holds the parameter tree, the seed and a list
+of *phases* (directed by name, or random), each with its own idle / backpressure generators. Phases
+run back to back on one DUT; the golden :class:`~golden.twins.arbitration_controller.ArbitrationController`
+carries the counters from phase to phase. The PulseCount stream carries
+:data:`~golden.twins.arbitration_controller.END_CYCLE` markers that the driver turns into ``end_cycle``
+strobes (:class:`tb.kit.stream.StreamSource` ``strobe=``). Checked per phase: accepted PulseCounts,
+strobes, accepted refreshes and emitted ProgramRequests with their cycles, the status outputs
+(``sel_pos``, ``sel_neg``, ``skipped``) in the cycle after each strobe, and the final counters.
+"""
+from __future__ import annotations
+
+import random
+import time
+
+from golden.spec.params import AccelParams, params_from_dict
+from golden.spec.transactions import ProgramRequest, PulseCount
+from golden.twins.arbitration_controller import (
+    END_CYCLE,
+    ArbitrationController,
+    RefreshRequest,
+    arbitration_cycle_model,
+)
+from tb.kit.stream import make_gen
+
+# ---------------------------------------------------------------------------------------------
+# stimulus (no cocotb here: also used by tests/test_arbitration_controller.py)
+
+
+def directed_events(p: AccelParams, name: str) -> tuple[list, list[RefreshRequest]]:
+    """Named directed stimuli: (PulseCount / END_CYCLE events, refresh requests)."""
+    n, mc = p.synapse.devices, p.update.max_count
+    rows, cols = p.array.rows, p.array.cols
+    last = (rows - 1, cols - 1)
+    if name == "rotation":
+        # 2N+1 update cycles with one potentiation each, then 2N+1 with one depression: the slot
+        # sequence visits every device of each group
+        ev = []
+        for k in range(2 * n + 1):
+            ev += [PulseCount(0, 0, 1 + k % mc), END_CYCLE]
+        for k in range(2 * n + 1):
+            ev += [PulseCount(*last, -(1 + k % mc)), END_CYCLE]
+        return ev, []
+    if name == "groups":
+        # update cycles with only pot, only dep, both, none, zero counts: each group advances only
+        # when it was used
+        ev = []
+        for k in range(3 * n + 3):
+            kind = k % 5
+            if kind in (0, 2):
+                ev.append(PulseCount(k % rows, k % cols, mc))
+            if kind in (1, 2):
+                ev.append(PulseCount(k % rows, (k + 1) % cols, -mc))
+            if kind == 4:
+                ev.append(PulseCount(0, 0, 0))
+            ev.append(END_CYCLE)
+        return ev, []
+    if name == "periods":
+        # every update cycle has both polarities: the periods skip most of them
+        ev = []
+        for k in range(4 * max(p.synapse.pot_period, p.synapse.dep_period) + 3):
+            ev += [PulseCount(0, 0, 1), PulseCount(0, 1 % cols, -1), PulseCount(*last, mc), END_CYCLE]
+        return ev, []
+    if name == "refresh":
+        # refreshes racing a stream of PulseCounts (priority, and no interleaving inside a refresh)
+        ev = []
+        for k in range(6):
+            ev += [PulseCount(k % rows, k % cols, (-1) ** k * (1 + k % mc)) for _ in range(4)] + [END_CYCLE]
+        return ev, [RefreshRequest(*last), RefreshRequest(0, 0), RefreshRequest(1 % rows, 1 % cols)]
+    raise ValueError(f"unknown directed stimulus {name!r}")
+
+
+def random_events(p: AccelParams, seed: int, n_counts: int, stream: int = 0,
+                  n_refresh: int = 0) -> tuple[list, list[RefreshRequest]]:
+    """About ``n_counts`` seeded random PulseCounts grouped into update cycles of 0..12 counts
+    (empty update cycles included), counts in [-max_count, max_count] (a few zeros), plus
+    ``n_refresh`` random refresh requests."""
+    rng = random.Random(f"arbitration/{seed}/{stream}")
+    mc, rows, cols = p.update.max_count, p.array.rows, p.array.cols
+    ev: list = []
+    made = 0
+    while made < n_counts:
+        k = rng.choice((0, 1, 1, 2, 3, 5, 8, 12))
+        for _ in range(min(k, n_counts - made)):
+            c = 0 if rng.random() < 0.03 else rng.choice((1, -1)) * rng.randint(1, mc)
+            ev.append(PulseCount(rng.randrange(rows), rng.randrange(cols), c))
+        made += k
+        ev.append(END_CYCLE)
+    rf = [RefreshRequest(rng.randrange(rows), rng.randrange(cols)) for _ in range(n_refresh)]
+    return ev, rf
+
+
+def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> tuple[list, list[RefreshRequest]]:
+    if phase["kind"] == "directed":
+        return directed_events(p, phase["name"])
+    return random_events(p, seed, phase["n"], stream=index, n_refresh=phase.get("refresh", 0))
+
+
+def count_requests(events: list) -> int:
+    return sum(1 for e in events if e != END_CYCLE)
+
+
+# ---------------------------------------------------------------------------------------------
+
+try:
+    import cocotb
+    from cocotb.triggers import ReadOnly, RisingEdge
+except ImportError:  # pragma: no cover
+    cocotb = None
+
+if cocotb is not None:
+    from hw.arbitration_controller import refresh_request_layout
+    from hw.layouts import program_request_layout, pulse_count_layout
+    from tb.kit.runner import test_config
+    from tb.kit.scoreboard import Scoreboard, run_expecting
+    from tb.kit.stream import CycleCounter, StreamSink, StreamSource, clock_and_reset
+
+    def _gens(specs, seed: int, phase: int) -> tuple:
+        """(PulseCount idle, refresh idle, ProgramRequest ready) generators of one phase."""
+        return tuple(make_gen(spec, seed, 200 + 3 * phase + j) for j, spec in enumerate(specs))
+
+    async def _status_monitor(dut, clk, counter: CycleCounter, src: StreamSource, out: list) -> None:
+        """Sample (sel_pos, sel_neg, skipped) in the cycle after each end_cycle strobe."""
+        edge = RisingEdge(clk)
+        while True:
+            await ReadOnly()
+            c = counter.cycle
+            if c - 1 in src.strobes[-2:]:
+                out.append((c, int(dut.sel_pos.value), int(dut.sel_neg.value), int(dut.skipped.value)))
+            await edge
+
+    @cocotb.test()
+    async def arbitration_controller_phases(dut):
+        """Run every phase of the configuration and compare everything observable with golden.
+
+        With ``expect_mismatch`` (used with wrong ``golden_params``) the test passes only if the
+        scoreboard reports a mismatch that names its cycle.
+        """
+        await run_expecting(dut, test_config(), _run_phases)
+
+    async def _run_phases(dut, cfg: dict) -> None:
+        p = params_from_dict(cfg["params"])
+        pg = params_from_dict(cfg.get("golden_params", cfg["params"]))  # wrong on purpose in one test
+        seed = int(cfg["seed"])
+        clk = dut.clk
+        await clock_and_reset(dut, idle=[dut.i__valid, dut.refresh__valid, dut.end_cycle, dut.o__ready], cycles=3)
+        ctrl = ArbitrationController(pg)
+        lay_i, lay_r, lay_o = pulse_count_layout(p), refresh_request_layout(p), program_request_layout(p)
+        sb = Scoreboard("arbitration_controller", seed)
+        stats = []
+        for k, phase in enumerate(cfg["phases"]):
+            events, refreshes = phase_stimulus(p, seed, k, phase)
+            specs = (phase.get("valid", 1.0), phase.get("refresh_valid", 1.0), phase.get("ready", 1.0))
+            trace = arbitration_cycle_model(pg, events, refreshes, *_gens(specs, seed, k), ctrl=ctrl)
+            gv, gr, go = _gens(specs, seed, k)  # the same draws again, for the drivers
+            t0 = time.perf_counter()
+            counter = CycleCounter(clk).start()
+            src = StreamSource(dut, "i", clk, counter, lay_i, gv, strobe=(END_CYCLE, dut.end_cycle))
+            rsrc = StreamSource(dut, "refresh", clk, counter, lay_r, gr)
+            snk = StreamSink(dut, "o", clk, counter, lay_o, go, convert=lambda d: ProgramRequest(**d))
+            status: list = []
+            src.send(events)
+            rsrc.send(refreshes)
+            for x in (src, rsrc, snk):
+                x.start()
+            mon = cocotb.start_soon(_status_monitor(dut, clk, counter, src, status))
+            for _ in range(trace.cycles + 4):
+                await RisingEdge(clk)
+            mon.cancel()
+            for x in (src, rsrc, snk, counter):
+                x.stop()
+            tag = f"arbitration_controller phase {k} ({phase.get('name', 'random')})"
+            for what, want, got in (("PulseCount accepts", trace.accepted, src.sent),
+                                    ("end_cycle strobes", trace.strobes, src.strobes),
+                                    ("refresh accepts", trace.refreshes, rsrc.sent),
+                                    ("ProgramRequests", trace.emitted, snk.received),
+                                    ("status after strobes", trace.status, status)):
+                sb.name = f"{tag} {what}"
+                if what == "end_cycle strobes":
+                    want, got = [(c, "strobe") for c in want], [(c, "strobe") for c in got]
+                elif what == "status after strobes":
+                    want, got = [(s[0], s[1:]) for s in want], [(s[0], s[1:]) for s in got]
+                sb.check(want, got)
+            final = (int(dut.sel_pos.value), int(dut.sel_neg.value), int(dut.skipped.value),
+                     int(dut.refreshes.value), int(dut.refresh_busy.value))
+            expect = (ctrl.sel_pos, ctrl.sel_neg, ctrl.skipped % 2**32, ctrl.refreshes % 2**32, 0)
+            if final != expect:
+                raise AssertionError(f"{tag}: final (sel_pos, sel_neg, skipped, refreshes, busy) = {final}, "
+                                     f"golden {expect} (seed {seed})")
+            stats.append((k, phase.get("name", "random"), count_requests(events), len(refreshes),
+                          len(trace.emitted), trace.cycles, time.perf_counter() - t0))
+            await RisingEdge(clk)
+        for k, name, n, nr, m, cyc, dt in stats:
+            dut._log.info(f"phase {k} {name}: {n} PulseCounts, {nr} refreshes, {m} ProgramRequests, "
+                          f"{cyc} cycles, {dt:.2f} s, 0 mismatches")

@@ -1,0 +1,637 @@
+"""cocotb test of :class:`hw.bnn_layer_engine.BnnLayerEngine` on a trained BNN layer, both modes.
+
+The DUT's array port is closed by :class:`BnnMacroModel`, a behavioural 2T2R array + analog macro:
+
+* **array** (digital mode): in a cycle where ``read`` is high it decodes the one word line and the
+  run of 1 .. ``read_lanes`` adjacent bridges (``bl_read`` columns ``2c .. 2(c+n)-1``) and returns
+  their programmed bits on ``rd_bits`` (bit l = bridge c+l; the lanes past n carry random garbage)
+  with ``rd_valid`` ``read_latency - 1`` cycles later (``read_latency`` counts the addressing cycle
+  too);
+* **macro** (analog mode): ``input_en`` latches the DUT's ``in_bits`` and ``bias_in`` (which must be
+  a thermometer code, r = its ones) onto the rows; in the first
+  cycle of ``sa_en`` the SAs of the word line's bank decide, with the decisions of E1's hardware
+  model (:meth:`golden.bnn.chip_model.BnnHardware.layer_bits`, counter-based error injection, image
+  index = how many times that bank has been evaluated), computed from the bits the DUT actually
+  applied (:func:`make_decider`: all bias rows must be driven); for a chip in the SA calibration
+  state, :meth:`golden.bnn.sa_calibration.CalibrationState.conversion` with the applied inputs, bias
+  drive r and noise counter = that evaluation index (:func:`make_calibration_decider`); the latch
+  drives ``sa_out`` from the next cycle until ``sa_rst``/``eq``; otherwise ``sa_out`` is random
+  garbage;
+* line checks: one word line per read, a read selects whole adjacent bridges (at most
+  ``read_lanes``) inside the array, one and the same word
+  line from the first ``eq`` cycle of a conversion through read-out, ``addr_error`` never rises
+  (violations are collected with their cycle).
+
+The same model drives the Amaranth-sim test (``tests/test_bnn_layer_engine.py``). The DUT's ``y``
+transfers and ``x`` acceptances are compared, cycle by cycle, with
+:class:`golden.twins.bnn_layer_engine.BnnLayerEngineModel`; the per-image bit vectors also with the golden
+functions :func:`golden.twins.bnn_layer_engine.digital_bits` and :func:`analog_bits`.
+
+SA calibration (cocotb test ``bnn_layer_engine_calibration``, :func:`calibration_scenario`): a host
+driver sends the measured calibration's ramp (:func:`golden.bnn.sa_calibration.ramp_images`: per pattern,
+ramp step r = 0 .. B and repeat, one analog image with ``cal = 1, ramp = r``) to a chip in the
+calibration state, counts the ones per neuron from the ``y`` bits and computes the shifts
+(:func:`golden.bnn.sa_calibration.calibration_from_bits`); they must equal
+:meth:`golden.bnn.chip_model.BnnHardware.layer_calibration` of the same chip seed and parameters, and
+the stream timeline the golden twin's. Then (same build, after a reset) the host writes bias cells
+``j >= k'`` back to 0 with *its* k' (:func:`trimmed_chip`) and sends test images in random modes; every
+``y`` bit and cycle must equal the golden twin of golden's own calibrated chip
+(:func:`calibrated_inference_scenario`: digital = trimmed thresholds, analog = ``BnnHardware`` with
+``sa_calibration = "measured"``), and the trim must change some analog bits. ``fault = {"sa":
+[conversion, neuron]}`` flips one SA decision of the macro (the run then reports the mismatch, the
+changed shift and the inference mismatches it causes instead of failing).
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+
+from golden.spec.bnn_datapath_params import BnnHwParams
+
+
+def _bits(v: int, n: int) -> np.ndarray:
+    return np.array([(v >> i) & 1 for i in range(n)], dtype=np.uint8)
+
+
+def _one_hot(v: int) -> int | None:
+    if v == 0 or v & (v - 1):
+        return None
+    return v.bit_length() - 1
+
+
+class BnnMacroModel:
+    """Behavioural 2T2R array and analog macro (see the module docstring).
+
+    Parameters
+    ----------
+    hw : BnnHwParams
+    array : uint8 ``[banks, bank*cells]``
+        Programmed bits (:func:`golden.twins.bnn_layer_engine.array_image`).
+    decide : callable ``(image_idx, x_bits, bias_drive) -> uint8 [neurons]``
+        The SA decisions of the hardware model for one image (``bias_drive``: the number of bias
+        rows driven, ``bias_in`` being a thermometer code).
+    seed : int
+        Garbage on ``sa_out`` outside the latch window.
+    """
+
+    def __init__(self, hw: BnnHwParams, array: np.ndarray, decide, seed: int):
+        self.hw, self.array, self.decide = hw, np.asarray(array, dtype=np.uint8), decide
+        self.rng = random.Random(f"macro/{seed}")
+        # each word line's bridges as one int (bit c = bridge c): a read is a shift and a mask
+        self.row_ints = [int.from_bytes(np.packbits(r, bitorder="little").tobytes(), "little")
+                         for r in self.array]
+        # a read on the lines in cycle s (command in s-1) answers in cycle s-1+read_latency
+        self.pipe = [None] * (hw.read_latency - 2)
+        self.x_applied = None
+        self.bias_applied = hw.bias_cells
+        self.latched = None
+        self.conv_row = None
+        self.evals = [0] * hw.banks
+        self.violations: list[str] = []
+        self.reads = 0          # bridges read
+        self.word_reads = 0     # read commands (up to read_lanes bridges each)
+        self.decisions = 0
+
+    def step(self, cycle: int, s: dict) -> dict:
+        """``s``: the DUT outputs sampled in ``cycle`` (``read``, ``wl``, ``bl_read``, ``in_bits``,
+        ``bias_in`` (absent: all bias rows driven), ``eq``, ``input_en``, ``sa_en``, ``sa_rst``,
+        ``addr_error``). Returns the inputs to drive in ``cycle + 1`` (``rd_valid``, ``rd_bits``,
+        ``sa_out``)."""
+        hw = self.hw
+        if s["addr_error"]:
+            self.violations.append(f"cycle {cycle}: CrossbarAddressing error")
+        out_bit = None
+        if s["read"]:
+            row = _one_hot(s["wl"])
+            cols = s["bl_read"]
+            low = (cols & -cols).bit_length() - 1            # BL column of the first bridge
+            run = cols >> low if low >= 0 else 0              # 2n ones for n bridges
+            n = run.bit_length() // 2
+            if (row is None or low < 0 or low & 1 or run & (run + 1) or run.bit_length() & 1
+                    or n > hw.read_lanes or low // 2 + n > self.array.shape[1]):
+                self.violations.append(f"cycle {cycle}: bad read lines wl={s['wl']:#x} "
+                                       f"bl_read={cols:#x}")
+            else:
+                garbage = self.rng.getrandbits(hw.read_lanes) >> n << n if n < hw.read_lanes else 0
+                out_bit = ((self.row_ints[row] >> (low // 2)) & ((1 << n) - 1)) | garbage
+                self.reads += n
+                self.word_reads += 1
+        self.pipe.append(out_bit)
+        arrived = self.pipe.pop(0)
+        # analog conversion: one word line, the same one, from precharge through read-out
+        if s["eq"] and self.conv_row is None:
+            self.conv_row = s["wl"]
+        in_conversion = s["eq"] or s["input_en"] or s["sa_en"]
+        if in_conversion and (_one_hot(s["wl"]) is None or s["wl"] != self.conv_row):
+            self.violations.append(f"cycle {cycle}: word lines {s['wl']:#x} during a conversion on "
+                                   f"{self.conv_row:#x}")
+        if s["sa_rst"]:
+            self.conv_row = None
+        if s["input_en"]:
+            self.x_applied = _bits(s["in_bits"], hw.inputs)
+            bias = s.get("bias_in", (1 << hw.bias_cells) - 1)
+            r = bias.bit_count()
+            if bias != (1 << r) - 1:
+                self.violations.append(f"cycle {cycle}: bias_in {bias:#x} is not a thermometer code")
+            self.bias_applied = r
+        if s["sa_rst"] or s["eq"]:
+            self.latched = None
+        if s["sa_en"] and self.latched is None:
+            b = _one_hot(s["wl"])
+            if b is None or self.x_applied is None:
+                self.violations.append(f"cycle {cycle}: SA decision without one word line / inputs")
+                self.latched = 0
+            else:
+                bits = self.decide(self.evals[b], self.x_applied, self.bias_applied)
+                self.evals[b] += 1
+                v = 0
+                for k in range(hw.bank):
+                    j = b * hw.bank + k
+                    v |= (int(bits[j]) if j < hw.neurons else self.rng.getrandbits(1)) << k
+                self.latched = v
+                self.decisions += 1
+        sa = self.latched if self.latched is not None else self.rng.getrandbits(hw.bank)
+        return {"rd_valid": int(arrived is not None), "rd_bits": arrived or 0, "sa_out": sa}
+
+
+class MacroPortSampler:
+    """Read the engine's array/macro lines (in ``ReadOnly``) as :meth:`BnnMacroModel.step` expects them.
+
+    The 1-bit ``strobes`` are read every cycle; the wide line vectors only when they matter (``wl``
+    while reading, equalizing, applying inputs or sensing; ``bl_read`` while reading; ``in_bits`` and
+    ``bias_in`` while the inputs are applied), which keeps the per-cycle Python cost small.
+    """
+
+    def __init__(self, dut, hw: BnnHwParams, strobes: tuple[str, ...]):
+        self.small = [(n, getattr(dut, n)) for n in strobes]
+        self.wl, self.bl_read, self.in_bits = dut.wl, dut.bl_read, dut.in_bits
+        self.bias_in = dut.bias_in if hw.bias_cells else None
+
+    def sample(self) -> dict:
+        s = {n: int(h.value) for n, h in self.small}
+        s["wl"] = int(self.wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
+        s["bl_read"] = int(self.bl_read.value) if s["read"] else 0
+        s["in_bits"] = int(self.in_bits.value) if s["input_en"] else 0
+        if s["input_en"] and self.bias_in is not None:
+            s["bias_in"] = int(self.bias_in.value)
+        return s
+
+
+def hw_from_config(cfg: dict) -> BnnHwParams:
+    return BnnHwParams(**cfg["hw"])
+
+
+def make_decider(model, hcfg: dict, layer: int = 0):
+    """``(image_idx, x_bits, bias_drive) -> bits`` from a fresh :class:`BnnHardware` (cached per
+    image/input); the bias rows must all be driven (normal operation)."""
+    from golden.bnn.chip_model import BnnHardware, HardwareConfig
+
+    hardware = BnnHardware(model, HardwareConfig(**hcfg))
+    cache: dict = {}
+    b = model.bias_cells(layer)
+
+    def decide(image_idx: int, x_bits: np.ndarray, bias_drive: int | None = None) -> np.ndarray:
+        if bias_drive is not None and bias_drive != b:
+            raise AssertionError(f"image {image_idx}: {bias_drive} of {b} bias rows driven outside calibration")
+        key = (image_idx, x_bits.tobytes())
+        if key not in cache:
+            cache[key] = hardware.layer_bits(x_bits[None, :], layer, np.array([image_idx]))[0]
+        return cache[key]
+
+    return decide
+
+
+def make_calibration_decider(state):
+    """``(image_idx, x_bits, bias_drive) -> bits`` of a chip in the SA calibration state
+    (:class:`golden.bnn.sa_calibration.CalibrationState`): one conversion, noise counter = ``image_idx``."""
+    cache: dict = {}
+
+    def decide(image_idx: int, x_bits: np.ndarray, bias_drive: int) -> np.ndarray:
+        key = (image_idx, x_bits.tobytes(), bias_drive)
+        if key not in cache:
+            cache[key] = state.conversion(x_bits, bias_drive, image_idx)
+        return cache[key]
+
+    return decide
+
+
+def calibration_scenario(cfg: dict):
+    """The SA calibration run of hidden layer ``cfg["layer"]`` (default 0) through the engine.
+
+    ``cfg``: ``hw`` (BnnHwParams fields), ``model`` (saved BnnModel), ``seed`` (stream draws),
+    ``hardware`` (HardwareConfig fields of the physical chip; its ``sa_calibration`` is set to
+    "measured" with ``patterns`` / ``repeats``), ``p_valid``, ``p_ready``; ``modes`` "analog" (the
+    ramp) or "mixed" (each ramp image in a random mode: digital ones give the ideal twin of the
+    conversion; a unit test of the bias drive). Returns the golden run and the golden calibration.
+    """
+    from golden.bnn.chip_model import BnnHardware, HardwareConfig
+    from golden.bnn.network import BnnModel
+    from golden.bnn.sa_calibration import ramp_images
+    from golden.twins.bnn_layer_engine import BnnLayerEngineModel, array_image, digital_bits
+    from tb.kit.stream import random_gen
+
+    hw = hw_from_config(cfg)
+    model = BnnModel.load(cfg["model"])
+    layer = cfg.get("layer", 0)
+    hc = {**cfg["hardware"], "sa_calibration": "measured", "sa_cal_patterns": cfg["patterns"],
+          "sa_cal_repeats": cfg["repeats"]}
+    hardware = BnnHardware(model, HardwareConfig(**hc))
+    state = hardware.calibration_state(layer)
+    golden_cal = hardware.layer_calibration(layer)["result"]
+    ramp = ramp_images(layer, hw.inputs, hw.bias_cells, cfg["patterns"], cfg["repeats"])
+    # the stored bits in the calibration state: weights as trained, every bias cell 1
+    w_cal = model.extended_weights(layer).astype(np.uint8)
+    w_cal[:, hw.inputs:] = 1
+    array = array_image(w_cal, hw)
+    rng = random.Random(f"calmodes/{cfg['seed']}")
+    modes = [1 if cfg.get("modes", "analog") == "analog" else rng.randrange(2) for _ in ramp]
+    # analog image index (= noise counter) = how often the array was evaluated in analog mode before
+    analog_run = np.zeros((len(ramp), hw.neurons), dtype=np.uint8)
+    spec = np.zeros_like(analog_run)
+    k = 0
+    for i, ((x, r), mode) in enumerate(zip(ramp, modes)):
+        if mode:
+            analog_run[i] = spec[i] = state.conversion(x, r, k)
+            k += 1
+        else:
+            spec[i] = digital_bits(w_cal, x, hw.bias_cells, r)[0]
+    images = [(x, mode, r) for (x, r), mode in zip(ramp, modes)]
+    gm = BnnLayerEngineModel(hw, array, analog_run)
+    accepted, outputs = gm.run(images, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1),
+                               ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2))
+    return {"hw": hw, "model": model, "layer": layer, "hardware": hardware, "state": state, "images": images,
+            "array": array, "accepted": accepted, "outputs": outputs, "cycles": gm.cycles, "spec": spec,
+            "golden_cal": golden_cal, "modes": modes}
+
+
+def host_calibration(sc: dict, bits: np.ndarray):
+    """The host's side: output bits of the ramp run ``[conversions, neurons]`` -> LayerCalibration."""
+    from golden.bnn.sa_calibration import calibration_from_bits
+
+    g = sc["golden_cal"]
+    return calibration_from_bits(bits, sc["layer"], sc["state"].w_in, g.k, g.bias_cells, g.repeats, g.patterns)
+
+
+def sensitive_flip(sc: dict) -> tuple[int, int]:
+    """(conversion, neuron) whose one flipped SA decision changes that neuron's shift (for fault tests)."""
+    bits = sc["spec"]
+    ref = host_calibration(sc, bits).shift
+    for i in range(len(bits)):
+        for j in range(bits.shape[1]):
+            bad = bits.copy()
+            bad[i, j] ^= 1
+            if host_calibration(sc, bad).shift[j] != ref[j]:
+                return i, j
+    raise AssertionError("no single SA decision changes a shift")
+
+
+INFER_STREAMS = (3, 4)    # random_gen streams of the calibrated-inference phase (the ramp uses 1, 2)
+
+
+def trimmed_chip(sc: dict, k_trimmed: np.ndarray):
+    """The chip after the host's trim: ``(model, array)`` with bias cells ``j < k'`` storing 1
+    (:meth:`golden.bnn.network.BnnModel.with_bias_plus`) and its array image."""
+    from golden.twins.bnn_layer_engine import array_image
+
+    model = sc["model"].with_bias_plus(sc["layer"], k_trimmed)
+    return model, array_image(model.extended_weights(sc["layer"]), sc["hw"])
+
+
+def calibrated_inference_scenario(sc: dict, cfg: dict):
+    """Golden run of inference on the calibrated chip of :func:`calibration_scenario` ``sc``, from
+    golden's own measured calibration (``sc["golden_cal"].k_trimmed``, not the RTL's): digital = the
+    integer layer with the trimmed thresholds k', analog = ``sc["hardware"]`` (``sa_calibration =
+    "measured"``), analog image index = analog evaluations before. ``cfg``: ``x_path`` (saved uint8
+    images), ``n_images`` (default 24); each image in a random mode. Also the uncalibrated chip's
+    analog bits of the same runs (the trim must matter)."""
+    from golden.bnn.chip_model import BnnHardware, HardwareConfig
+    from golden.twins.bnn_layer_engine import BnnLayerEngineModel, analog_bits, digital_bits
+    from tb.kit.stream import random_gen
+
+    hw, layer = sc["hw"], sc["layer"]
+    n = cfg.get("n_images", 24)
+    x = np.load(cfg["x_path"])[:n].astype(np.uint8)
+    model_g, array_g = trimmed_chip(sc, sc["golden_cal"].k_trimmed)
+    prog_g = model_g.extended_weights(layer)
+    rng = random.Random(f"calinfer/{cfg['seed']}")
+    run = [(i, rng.randrange(2)) for i in range(n)]
+    pos_a = [p for p, (_, m) in enumerate(run) if m]
+    xa = x[[run[p][0] for p in pos_a]]
+    analog_run = np.zeros((n, hw.neurons), dtype=np.uint8)
+    analog_run[pos_a] = analog_bits(sc["hardware"], xa, layer)
+    uncal = BnnHardware(sc["model"], HardwareConfig(**{**cfg["hardware"], "sa_calibration": "none"}))
+    uncal_run = analog_run.copy()
+    uncal_run[pos_a] = analog_bits(uncal, xa, layer)
+    images = [(x[i], m) for i, m in run]
+    gm = BnnLayerEngineModel(hw, array_g, analog_run)
+    accepted, outputs = gm.run(images, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], INFER_STREAMS[0]),
+                               ready_gen=random_gen(cfg["seed"], cfg["p_ready"], INFER_STREAMS[1]))
+    modes = np.array([m for _, m in run])
+    spec = np.where(modes[:, None] == 1, analog_run, digital_bits(prog_g, x[[i for i, _ in run]], hw.bias_cells))
+    return {"images": images, "modes": modes, "accepted": accepted, "outputs": outputs, "cycles": gm.cycles,
+            "spec": spec, "uncal_analog": uncal_run, "array": array_g}
+
+
+def scenario(cfg: dict):
+    """Everything both simulators need: (hw, model, images [(x, mode)], array, golden run, spec bits).
+
+    ``cfg``: ``hw`` (BnnHwParams fields), ``model`` (path of a saved BnnModel), ``n_images``, the
+    inputs (``x_path``: a saved uint8 ``[images, inputs]`` array; ``x_random``: seeded random bits;
+    else the binarised digits test set),
+    ``hardware`` (HardwareConfig fields: mode "authors", seed, bit_error), ``seed``, ``p_valid``,
+    ``p_ready``, ``order`` ("blocks": all digital then all analog; "mixed": random modes).
+    """
+    from golden.bnn.chip_model import BnnHardware, HardwareConfig
+    from golden.bnn.network import BnnModel, binarize_images
+    from golden.data.datasets import load_digits
+    from golden.twins.bnn_layer_engine import (
+        BnnLayerEngineModel,
+        analog_bits,
+        array_image,
+        digital_bits,
+        programmed_bits,
+    )
+    from tb.kit.stream import random_gen
+
+    hw = hw_from_config(cfg)
+    model = BnnModel.load(cfg["model"])
+    n = cfg["n_images"]
+    if cfg.get("x_random"):
+        x = np.random.default_rng(cfg["seed"]).integers(0, 2, (n, hw.inputs), dtype=np.uint8)
+    elif cfg.get("x_path"):                   # binarised test images saved by the pytest wrapper
+        x = np.load(cfg["x_path"])[:n].astype(np.uint8)
+    else:
+        x = binarize_images(load_digits().x_test[:n])
+    hc = cfg["hardware"]
+    layer = cfg.get("layer", 0)               # hidden layer of ``model`` the engine holds
+    prog = programmed_bits(model.extended_weights(layer), seed=hc["seed"],
+                           bit_error=hc.get("bit_error") or 0.0)
+    array = array_image(prog, hw)
+    dig = digital_bits(prog, x, hw.bias_cells)
+    hardware = BnnHardware(model, HardwareConfig(**hc))
+    ana = analog_bits(hardware, x, layer)
+    rng = random.Random(f"modes/{cfg['seed']}")
+    if cfg.get("order", "blocks") == "blocks":
+        run = [(i, 0) for i in range(n)] + [(i, 1) for i in range(n)]
+    elif cfg["order"] in ("digital", "analog"):   # one mode only
+        run = [(i, int(cfg["order"] == "analog")) for i in range(n)]
+    else:
+        run = [(i, rng.randrange(2)) for i in range(n)]
+    # analog image index = how often the array was evaluated in analog mode before
+    analog_run = np.zeros((len(run), hw.neurons), dtype=np.uint8)
+    pos_a = [pos for pos, (_, mode) in enumerate(run) if mode]
+    if pos_a:
+        analog_run[pos_a] = analog_bits(hardware, x[[run[p][0] for p in pos_a]], layer, image_offset=0)
+    images = [(x[i], mode) for i, mode in run]
+    gm = BnnLayerEngineModel(hw, array, analog_run)
+    accepted, outputs = gm.run(images, valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1),
+                               ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2))
+    spec = np.where(np.array([m for _, m in run])[:, None] == 1, analog_run, dig[[i for i, _ in run]])
+    return {"hw": hw, "model": model, "layer": layer, "x": x, "run": run, "images": images, "array": array,
+            "accepted": accepted, "outputs": outputs, "cycles": gm.cycles, "spec": spec,
+            "digital": dig, "analog": ana, "analog_run": analog_run, "hc": hc}
+
+
+def x_payloads(images) -> list[dict]:
+    """``x`` stream items: ``{"bits": int (bit i = input i), "analog": mode, "cal", "ramp"}`` from
+    ``(x_bits, mode)`` (``cal = 0``: every bias row driven) or ``(x_bits, mode, bias_drive)`` (``cal = 1,
+    ramp = bias_drive``)."""
+    out = []
+    for xb, m, *drive in images:
+        r = drive[0] if drive else None
+        out.append({"bits": int.from_bytes(np.packbits(xb, bitorder="little").tobytes(), "little"), "analog": int(m),
+                    "cal": int(r is not None), "ramp": 0 if r is None else int(r)})
+    return out
+
+
+def bits_per_image(outputs, n_images: int, neurons: int) -> np.ndarray:
+    """Reassemble ``y`` transfers into ``[images, neurons]`` (raises if the order is broken)."""
+    out = np.zeros((n_images, neurons), dtype=np.uint8)
+    seq = [t[1] if isinstance(t, tuple) else t.value for t in outputs]
+    if len(seq) != n_images * neurons:
+        raise AssertionError(f"{len(seq)} output bits, expected {n_images * neurons}")
+    for k, ob in enumerate(seq):
+        img, j = divmod(k, neurons)
+        if ob.neuron != j or ob.last != int(j == neurons - 1):
+            raise AssertionError(f"output {k}: neuron {ob.neuron} last {ob.last}, expected neuron {j}")
+        out[img, j] = ob.bit
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# cocotb test
+# ---------------------------------------------------------------------------------------------
+try:
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import ReadOnly, RisingEdge
+except ImportError:  # pragma: no cover - the Amaranth-sim test imports this module without cocotb
+    cocotb = None
+
+if cocotb is not None:
+
+    async def _run_engine(dut, hw, macro: BnnMacroModel, images, cfg: dict, n_cycles: int,
+                          streams: tuple[int, int] = (1, 2), start_clock: bool = True):
+        """Reset, stream ``images`` in (seeded idle cycles, ``random_gen`` stream ``streams[0]``) and
+        ``y`` out (seeded backpressure, stream ``streams[1]``) for ``n_cycles`` cycles while ``macro``
+        closes the array port; then stop the drivers (a later call may run another phase on the same
+        clock: ``start_clock=False``). Returns ``(source, sink, wall s)``."""
+        from golden.twins.bnn_layer_engine import OutBit
+        from hw.bnn_layer_engine import in_layout, out_bit_layout
+        from tb.kit.stream import CycleCounter, StreamSink, StreamSource, random_gen
+
+        seed = cfg["seed"]
+        if start_clock:
+            cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        dut.rst.value = 1
+        for name in ("x__valid", "y__ready", "rd_valid", "rd_bits", "sa_out", "cfg__we",
+                     "cfg__addr", "cfg__data"):
+            getattr(dut, name).value = 0
+        for _ in range(3):
+            await RisingEdge(dut.clk)
+        dut.rst.value = 0
+        await RisingEdge(dut.clk)
+
+        t0 = time.perf_counter()
+        counter = CycleCounter(dut.clk).start()
+        src = StreamSource(dut, "x", dut.clk, counter, in_layout(hw),
+                           valid_gen=random_gen(seed, cfg["p_valid"], streams[0]))
+        snk = StreamSink(dut, "y", dut.clk, counter, out_bit_layout(hw),
+                         ready_gen=random_gen(seed, cfg["p_ready"], streams[1]), convert=lambda d: OutBit(**d))
+        src.send(x_payloads(images))
+        src.start()
+        snk.start()
+        port = MacroPortSampler(dut, hw, ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst"))
+        rd_valid, rd_bits, sa_out = dut.rd_valid, dut.rd_bits, dut.sa_out
+        last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
+        edge = RisingEdge(dut.clk)
+        for c in range(n_cycles):
+            await ReadOnly()
+            drive = macro.step(c, port.sample())
+            await edge
+            if drive["rd_valid"] != last["rd_valid"]:
+                rd_valid.value = drive["rd_valid"]
+            if drive["rd_bits"] != last["rd_bits"]:
+                rd_bits.value = drive["rd_bits"]
+            if drive["sa_out"] != last["sa_out"]:
+                sa_out.value = drive["sa_out"]
+            last = drive
+        src.stop()
+        snk.stop()
+        counter.stop()
+        return src, snk, time.perf_counter() - t0
+
+    @cocotb.test()
+    async def bnn_layer_engine_trained_layer(dut):
+        from golden.twins.bnn_layer_engine import OutBit
+        from tb.kit.runner import test_config
+        from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
+
+        cfg = test_config()
+        seed = cfg["seed"]
+        sc = scenario(cfg)
+        hw = sc["hw"]
+        dut._log.info(f"seed {seed}: {len(sc['images'])} image runs, golden {sc['cycles']} cycles")
+        macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"], sc["layer"]), seed)
+        modes = [m for _, m in sc["images"]]
+        end = sc["cycles"] + 20
+        src, snk, wall = await _run_engine(dut, hw, macro, sc["images"], cfg, end)
+
+        assert not macro.violations, f"seed {seed}: array/macro line violations: {macro.violations[:5]}"
+        acc = [(t.cycle, i) for i, t in enumerate(src.sent)]
+        Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], acc)
+        compared = Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
+        got = bits_per_image(snk.received, len(sc["images"]), hw.neurons)
+        modes_a = np.array(modes)
+        mism_d = int(np.sum(got[modes_a == 0] != sc["spec"][modes_a == 0]))
+        mism_a = int(np.sum(got[modes_a == 1] != sc["spec"][modes_a == 1]))
+        assert mism_d == 0 and mism_a == 0, f"seed {seed}: {mism_d} digital, {mism_a} analog bit mismatches"
+
+        # The scoreboard must fail on a mutated expectation and name the cycle.
+        j = len(sc["outputs"]) // 2
+        c, ob = sc["outputs"][j]
+        bad = list(sc["outputs"])
+        bad[j] = (c, OutBit(ob.neuron, 1 - ob.bit, ob.last))
+        try:
+            Scoreboard("mutated", seed=seed).check(bad, snk.received)
+        except ScoreboardMismatch as e:
+            assert e.cycle == c and f"cycle {c}" in str(e), str(e)
+        else:
+            raise AssertionError("scoreboard accepted a mutated expectation")
+
+        n = cfg["n_images"]
+        dig_vs_ana = int(np.sum(sc["digital"] != sc["analog"]))
+        dut._log.info(f"{compared} output bits match cycle-exact; {macro.reads} bridges in "
+                      f"{macro.word_reads} reads, "
+                      f"{macro.decisions} SA decisions; {end} cycles in {wall:.1f} s")
+        metrics = {"images": n, "image_runs": len(sc["images"]), "output_bits": compared,
+                   "mismatches_digital": mism_d, "mismatches_analog": mism_a,
+                   "analog_vs_digital_bits_differing": dig_vs_ana,
+                   "bridge_reads": macro.reads, "word_reads": macro.word_reads,
+                   "read_lanes": hw.read_lanes, "sa_decisions": macro.decisions,
+                   "cycles": end, "sim_seconds": wall}
+        Path("metrics_bnn_layer_engine.json").write_text(json.dumps(metrics))
+        np.save("bnn_layer_engine_bits.npy", got)          # [image runs, neurons] as observed on y
+
+    @cocotb.test()
+    async def bnn_layer_engine_calibration(dut):
+        """SA calibration ramp through the engine: host-side shifts == golden measured calibration; then
+        the host trims the bias cells and images in both modes must match golden's calibrated chip."""
+        from tb.kit.runner import test_config
+        from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
+
+        cfg = test_config()
+        seed = cfg["seed"]
+        sc = calibration_scenario(cfg)
+        hw = sc["hw"]
+        decide = make_calibration_decider(sc["state"])
+        fault = cfg.get("fault") or {}
+        if "sa" in fault:                       # flip one SA decision of the macro (not of the golden)
+            fi, fj = fault["sa"]
+            inner = decide
+
+            def decide(image_idx, x_bits, bias_drive):
+                bits = inner(image_idx, x_bits, bias_drive).copy()
+                if image_idx == fi:
+                    bits[fj] ^= 1
+                return bits
+        macro = BnnMacroModel(hw, sc["array"], decide, seed)
+        end = sc["cycles"] + 20
+        dut._log.info(f"seed {seed}: calibration ramp of {len(sc['images'])} conversions, golden {sc['cycles']} cycles")
+        src, snk, wall = await _run_engine(dut, hw, macro, sc["images"], cfg, end)
+
+        errors = []
+        if macro.violations:
+            errors.append(f"line violations: {macro.violations[:5]}")
+        acc = [(t.cycle, i) for i, t in enumerate(src.sent)]
+        first_mismatch = None
+        try:
+            Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], acc)
+            Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
+        except ScoreboardMismatch as e:
+            first_mismatch = {"cycle": e.cycle, "index": e.index, "message": str(e)[:300]}
+            errors.append(f"scoreboard: {e}")
+        got = bits_per_image(snk.received, len(sc["images"]), hw.neurons)
+        host = host_calibration(sc, got)
+        g = sc["golden_cal"]
+        differ = [int(j) for j in np.flatnonzero(host.shift != g.shift)]
+        if differ:
+            errors.append(f"shifts differ from golden at neurons {differ[:10]}")
+        bit_mism = int(np.sum(got != sc["spec"]))
+        dut._log.info(f"calibration: {len(sc['images'])} conversions, {bit_mism} bit mismatches, "
+                      f"shifts {'==' if not differ else '!='} golden (nonzero: {int(np.sum(g.shift != 0))}); "
+                      f"{end} cycles in {wall:.1f} s")
+        # phase 2, inference on the calibrated chip: the host writes bias cells j >= k' back to 0 (its own
+        # k', from the counted bits) in the macro's array; then images in both modes (same build, reset)
+        model_h, array_h = trimmed_chip(sc, host.k_trimmed)
+        if np.any(array_h > sc["array"]):
+            errors.append("the trim would set a bias cell (it may only clear cells j >= k')")
+        bias_writes = int(np.sum(sc["array"]) - np.sum(array_h))
+        inf = calibrated_inference_scenario(sc, cfg)
+        macro_i = BnnMacroModel(hw, array_h, make_decider(model_h, {**cfg["hardware"], "sa_calibration": "none"},
+                                                          sc["layer"]), seed + 1)
+        end_i = inf["cycles"] + 20
+        src_i, snk_i, wall_i = await _run_engine(dut, hw, macro_i, inf["images"], cfg, end_i,
+                                                 streams=INFER_STREAMS, start_clock=False)
+        if macro_i.violations:
+            errors.append(f"inference line violations: {macro_i.violations[:5]}")
+        inf_first = None
+        try:
+            Scoreboard("bnn_layer_engine.x.calibrated", seed=seed).check(
+                inf["accepted"], [(t.cycle, i) for i, t in enumerate(src_i.sent)])
+            inf_compared = Scoreboard("bnn_layer_engine.y.calibrated", seed=seed).check(inf["outputs"], snk_i.received)
+        except ScoreboardMismatch as e:
+            inf_compared = None
+            inf_first = {"cycle": e.cycle, "index": e.index, "message": str(e)[:300]}
+            errors.append(f"calibrated inference scoreboard: {e}")
+        got_i = bits_per_image(snk_i.received, len(inf["images"]), hw.neurons)
+        ma = inf["modes"] == 1
+        mism_d = int(np.sum(got_i[~ma] != inf["spec"][~ma]))
+        mism_a = int(np.sum(got_i[ma] != inf["spec"][ma]))
+        trim_changed = int(np.sum(inf["spec"][ma] != inf["uncal_analog"][ma]))
+        if mism_d or mism_a:
+            errors.append(f"calibrated inference: {mism_d} digital, {mism_a} analog bit mismatches")
+        if not trim_changed:
+            errors.append("calibrated analog outputs equal the uncalibrated ones: the trim is not exercised")
+        dut._log.info(f"calibrated inference: {len(inf['images'])} images ({int(ma.sum())} analog), "
+                      f"{bias_writes} bias-cell writes, {mism_d}/{mism_a} digital/analog bit mismatches, "
+                      f"trim changes {trim_changed} analog bits; {end_i} cycles in {wall_i:.1f} s")
+        inference = {"images": len(inf["images"]), "analog_images": int(ma.sum()), "bias_writes": bias_writes,
+                     "output_bits": len(snk_i.received), "compared": inf_compared, "mismatches_digital": mism_d,
+                     "mismatches_analog": mism_a, "trim_changed_analog_bits": trim_changed,
+                     "analog_bits": int(ma.sum()) * hw.neurons, "first_mismatch": inf_first,
+                     "cycles": end_i, "sim_seconds": wall_i}
+        metrics = {"conversions": len(sc["images"]), "patterns": g.patterns, "repeats": g.repeats,
+                   "bias_cells": g.bias_cells, "neurons": hw.neurons, "output_bits": len(snk.received),
+                   "bit_mismatches": bit_mism, "shift_differs": differ, "shifts_rtl": host.shift.tolist(),
+                   "shifts_golden": g.shift.tolist(), "first_mismatch": first_mismatch,
+                   "sa_decisions": macro.decisions, "cycles": end, "golden_cycles": sc["cycles"],
+                   "first_accept": sc["accepted"][0][0], "last_output": sc["outputs"][-1][0],
+                   "sim_seconds": wall, "inference": inference, "errors": errors}
+        Path("metrics_bnn_layer_engine_calibration.json").write_text(json.dumps(metrics))
+        if not fault:
+            assert not errors, f"seed {seed}: {errors}"

@@ -1,0 +1,224 @@
+"""cocotb environment of the PulseScheduler, seen through CrossbarAddressing by the behavioural array.
+
+DUT: the scheduler's array command port feeds a CrossbarAddressing (see
+``tests/test_pulse_scheduler.py::SchedulerWithAddressing``); the :class:`tb.models.reram_array.ArrayModel`
+sits on the addressing's line enables and returns ADC codes on ``adc``. Drivers: program requests on
+``i`` and host reads on ``rd_cmd`` (random valid gaps), random ``ready`` on ``rd_resp``. The golden
+:func:`golden.twins.pulse_scheduler.scheduler_cycle_model`, fed the same seeded generators and a golden
+:class:`golden.physics.crossbar_state.CrossbarArray`, predicts every transfer, pulse, read strobe, read result,
+verify result and error; in-order scoreboards compare them, and at the end the testbench array's
+conductances must equal the golden's bit for bit.
+
+The stimulus generators at the top are plain functions, shared with the pytest side.
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import random
+import time
+from pathlib import Path
+
+from golden.spec.params import AccelParams
+from golden.spec.transactions import ProgramRequest, Pulse
+from golden.twins.pulse_scheduler import ErrorCode, ReadCommand, request_error
+
+
+def random_requests(params: AccelParams, rng: random.Random, n: int, p_bad: float = 0.05,
+                    max_count: int | None = None) -> list[ProgramRequest]:
+    """``n`` program requests: mostly 1..4 pulses, some up to ``update.max_count``, rare long bursts;
+    a fraction ``p_bad`` is rejected (count 0 or an out-of-range field where the width allows one)."""
+    rows, cols, D = params.array.rows, params.array.cols, params.synapse.slots
+    top = max_count if max_count is not None else params.update.max_count
+    widths = (("row", rows, params.row_width), ("col", cols, params.col_width),
+              ("slot", D, params.slot_width))
+    bad_fields = ["count"] + [f for f, lim, w in widths if (1 << w) > lim]
+    out = []
+    for _ in range(n):
+        u = rng.random()
+        count = (rng.randint(1, 4) if u < 0.75 else rng.randint(1, top) if u < 0.995
+                 else rng.randint(top, max(top, 40)))
+        r = {"row": rng.randrange(rows), "col": rng.randrange(cols), "slot": rng.randrange(D),
+             "polarity": rng.randrange(2), "count": count}
+        if rng.random() < p_bad:
+            f = rng.choice(bad_fields)
+            if f == "count":
+                r["count"] = 0
+            else:
+                lim, w = {"row": (rows, params.row_width), "col": (cols, params.col_width),
+                          "slot": (D, params.slot_width)}[f]
+                r[f] = rng.randrange(lim, 1 << w)
+        out.append(ProgramRequest(**r))
+    return out
+
+
+def random_reads(params: AccelParams, rng: random.Random, n: int, p_bad: float = 0.05) -> list[ReadCommand]:
+    """``n`` host reads, a fraction ``p_bad`` outside the array where the widths allow it."""
+    rows, P = params.array.rows, params.phys_cols
+    out = []
+    for _ in range(n):
+        row, pc = rng.randrange(rows), rng.randrange(P)
+        if rng.random() < p_bad:
+            if (1 << params.row_width) > rows and rng.random() < 0.5:
+                row = rng.randrange(rows, 1 << params.row_width)
+            elif (1 << params.phys_col_width) > P:
+                pc = rng.randrange(P, 1 << params.phys_col_width)
+        out.append(ReadCommand(row, pc))
+    return out
+
+
+def check_pulse_counts(params: AccelParams, sent, read_sent, pulses: list[Pulse]) -> list[str]:
+    """Independent of the golden: every request got exactly ``count`` pulses (0 if rejected) between
+    its accept cycle and the next accept (``sent``/``read_sent``: transfers with cycles)."""
+    accepts = sorted([(x.cycle, x.value) for x in sent] + [(x.cycle, None) for x in read_sent],
+                     key=lambda a: a[0])
+    cycles = sorted(p.cycle for p in pulses)
+    out = []
+    for i, (a, req) in enumerate(accepts):
+        end = accepts[i + 1][0] if i + 1 < len(accepts) else float("inf")
+        got = bisect.bisect_left(cycles, end) - bisect.bisect_right(cycles, a)
+        want = req.count if req is not None and request_error(params, req) == ErrorCode.NONE else 0
+        if got != want:
+            out.append(f"request accepted in cycle {a} ({req}): {got} pulses, expected {want}")
+    return out
+
+
+try:  # the cocotb part only loads inside a simulation
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import ClockCycles, RisingEdge
+except ImportError:  # pragma: no cover
+    cocotb = None
+
+
+if cocotb is not None:
+    from golden.physics.crossbar_state import CrossbarArray, FollowingReader
+    from golden.physics.device import PRESETS, DeviceModel
+    from golden.spec.params import params_from_dict
+    from golden.twins.crossbar_addressing import LATENCY
+    from golden.twins.pulse_scheduler import ReadResult, ReadStrobe, scheduler_cycle_model
+    from hw.layouts import program_request_layout
+    from hw.pulse_scheduler import read_command_layout, read_result_layout
+    from tb.kit.runner import test_config
+    from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
+    from tb.kit.stream import CycleCounter, StreamSink, StreamSource, random_gen
+    from tb.models.reram_array import ArrayModel
+
+    PERIOD_NS = 10
+
+    @cocotb.test()
+    async def random_traffic(dut):
+        """Seeded random program requests and host reads against the golden cycle model."""
+        cfg = test_config()
+        stats = await traffic(dut, cfg)
+        if cfg.get("stats_path"):
+            Path(cfg["stats_path"]).write_text(json.dumps(stats))
+
+    @cocotb.test()
+    async def scoreboard_self_test(dut):
+        """A wrong expectation (one pulse one cycle late) must be reported with its cycle."""
+        cfg = {**test_config(), "requests": 100, "reads": 10, "mutate": "pulse_cycle"}
+        try:
+            await traffic(dut, cfg)
+        except ScoreboardMismatch as e:
+            want = cfg["mutated_cycle"]
+            dut._log.info("expected mismatch reported: %s", e)
+            assert e.cycle == want and f"expected Pulse(cycle={want}," in str(e), str(e)
+            assert str(e).startswith("scoreboard pulse_scheduler.pulses: mismatch at index")
+        else:
+            raise AssertionError("the scoreboard missed a mutated expectation")
+
+    async def traffic(dut, cfg: dict) -> dict:
+        """Reset, drive, compare; returns run statistics (raises on the first mismatch)."""
+        params = params_from_dict(cfg["params"])
+        seed, data_width = cfg["seed"], cfg.get("data_width", 8)
+        rng = random.Random(seed)
+        requests = random_requests(params, rng, cfg["requests"], cfg.get("p_bad", 0.05))
+        reads = random_reads(params, rng, cfg["reads"], cfg.get("p_bad", 0.05))
+        p_valid, p_rvalid = cfg.get("p_valid", 0.6), cfg.get("p_rvalid", 0.3)
+        p_ready = cfg.get("p_ready", 0.5)
+        device = DeviceModel(PRESETS[cfg.get("device", "reram")], seed=seed)
+        dut._log.info("seed %d: %d requests, %d reads, params %s", seed, len(requests), len(reads),
+                      cfg["params"])
+
+        # --- golden ------------------------------------------------------------------------------
+        t_model = time.perf_counter()
+        reader = FollowingReader(CrossbarArray(params, device, adc_width=data_width))
+        want = scheduler_cycle_model(params, requests, reads, valid_gen=random_gen(seed, p_valid, 1),
+                                     read_valid_gen=random_gen(seed, p_rvalid, 2),
+                                     resp_ready_gen=random_gen(seed, p_ready, 3), read_value=reader)
+        golden_array = reader.finish(want.pulses)
+        t_model = time.perf_counter() - t_model
+        mutate = cfg.get("mutate")
+        if mutate == "pulse_cycle" and want.pulses:   # the scoreboard self-test: a wrong expectation
+            k = len(want.pulses) // 2
+            p = want.pulses[k]
+            want.pulses[k] = Pulse(p.cycle + 1, p.row, p.phys_col, p.polarity)
+            cfg["mutated_cycle"] = p.cycle + 1
+
+        # --- DUT ---------------------------------------------------------------------------------
+        cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+        dut.rst.value = 1
+        dut.clear.value = 0
+        dut.adc.value = 0
+        await ClockCycles(dut.clk, 3)
+        dut.rst.value = 0
+        await RisingEdge(dut.clk)          # cycle 0 starts here
+        counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
+        lazy = cfg.get("lazy", True)
+        src = StreamSource(dut, "i", dut.clk, counter, program_request_layout(params),
+                           valid_gen=random_gen(seed, p_valid, 1), lazy=lazy)
+        rsrc = StreamSource(dut, "rd_cmd", dut.clk, counter, read_command_layout(params),
+                            valid_gen=random_gen(seed, p_rvalid, 2), lazy=lazy)
+        sink = StreamSink(dut, "rd_resp", dut.clk, counter, read_result_layout(data_width),
+                          ready_gen=random_gen(seed, p_ready, 3), convert=lambda d: ReadResult(**d),
+                          lazy=lazy)
+        src.send(requests)
+        rsrc.send(reads)
+        array = ArrayModel(dut, CrossbarArray(params, device, adc_width=data_width), counter=counter,
+                           latency=LATENCY).start()
+        verifies: list[tuple[int, int]] = []
+        errors: list[tuple[int, int]] = []
+
+        async def watch_verify():
+            while True:
+                await RisingEdge(dut.verify_valid)
+                verifies.append((array.cycle() + LATENCY, int(dut.verify_data.value)))
+
+        async def watch_error():
+            await RisingEdge(dut.error)
+            errors.append((array.cycle() + LATENCY, int(dut.error_code.value)))
+
+        cocotb.start_soon(watch_verify())
+        cocotb.start_soon(watch_error())
+        src.start(), rsrc.start(), sink.start()
+        t_sim = time.perf_counter()
+        await counter.skip(want.cycles + 8)
+        t_sim = time.perf_counter() - t_sim
+
+        # --- compare -----------------------------------------------------------------------------
+        def sb(name: str) -> Scoreboard:
+            return Scoreboard(f"pulse_scheduler.{name}", seed=seed)
+
+        compared = sb("i").check(want.accepted, src.sent)
+        compared += sb("rd_cmd").check(want.reads_accepted, rsrc.sent)
+        compared += sb("pulses").check(want.pulses, array.pulses)
+        strobes = [ReadStrobe(c, r, pc) for c, r, pc, _ in array.reads]
+        compared += sb("read_strobes").check(want.strobes, strobes)
+        compared += sb("rd_resp").check(want.results, sink.received)
+        compared += sb("verify").check(want.verifies, verifies)
+        want_err = [(want.error_rise, int(want.error_code))] if want.error_rise is not None else []
+        compared += sb("error").check(want_err, errors)
+        array.check_windows(width=params.timing.width)
+        assert not array.violations, f"seed {seed}: array invariants violated: {array.violations[:5]}"
+        bad = check_pulse_counts(params, src.sent, rsrc.sent, array.pulses)
+        assert not bad, f"seed {seed}: pulse count per request differs: {bad[:5]}"
+        mism = int((array.array.g_flat != golden_array.g_flat).sum())
+        assert mism == 0, f"seed {seed}: {mism} conductances differ from the golden array"
+        assert (array.array.k == golden_array.k).all() and (array.array.r == golden_array.r).all()
+        stats = {"requests": len(requests), "reads": len(reads), "pulses": len(want.pulses),
+                 "cycles": want.cycles, "sim_s": t_sim, "model_s": t_model,
+                 "cycles_per_s": want.cycles / t_sim, "compared": compared,
+                 "devices_compared": int(array.array.g_flat.size)}
+        dut._log.info("RESULT %s", stats)
+        return stats

@@ -1,0 +1,161 @@
+"""cocotb environment of the UpdateUnit: drive UpdateRequests, monitor PulseCounts, compare with golden.
+
+The configuration (from :func:`tb.kit.runner.test_config`) holds the parameter tree, the seed and a list
+of *phases*; each phase is a stimulus (directed by name, or random) with its own input idle and
+output backpressure generators. Phases run back to back on one DUT: the golden
+:class:`~golden.twins.update_unit.UpdateUnit` carries the chi state from phase to phase (the memory is not
+reset), and :func:`~golden.twins.update_unit.update_unit_cycle_model`, run on the same stimulus and the same
+generators, gives the expected transfers with their cycle stamps. The stimulus builders are plain
+functions so the fast Amaranth-simulator tests reuse them.
+"""
+from __future__ import annotations
+
+import random
+import time
+
+from golden.spec.params import AccelParams, params_from_dict
+from golden.spec.transactions import PulseCount, UpdateRequest
+from golden.twins.update_unit import UpdateUnit as GoldenUpdateUnit
+from golden.twins.update_unit import update_unit_cycle_model
+from tb.kit.stream import make_gen
+
+# ---------------------------------------------------------------------------------------------
+# stimulus (no cocotb here: also used by tests/test_update_unit.py)
+
+
+def directed_requests(p: AccelParams, name: str) -> list[UpdateRequest]:
+    """Named directed stimuli: edge cases of the update rule and of the pipeline."""
+    u, rows, cols = p.update, p.array.rows, p.array.cols
+    dmax, dmin, eps = (1 << (u.dw_width - 1)) - 1, -(1 << (u.dw_width - 1)), u.eps
+    last = (rows - 1, cols - 1)
+    if name == "saturate":
+        # drive one synapse into both rails and back; max_count limits the pulses per request
+        return ([UpdateRequest(0, 0, dmax)] * 40 + [UpdateRequest(0, 0, dmin)] * 80
+                + [UpdateRequest(0, 0, dmax)] * 40)
+    if name == "threshold":
+        # just below, at and just above +-eps on the last synapse (the top of the memory)
+        seq = []
+        for d in (eps - 1, 1, -1, -(eps - 1), -1, 1, eps, -eps, min(2 * eps, dmax), max(-2 * eps, dmin)):
+            seq.append(UpdateRequest(*last, max(min(d, dmax), dmin)))
+        return seq
+    if name == "back_to_back":
+        # the read-during-write path: the same synapse in consecutive cycles, then alternating pairs
+        seq = [UpdateRequest(0, 0, (i % 7 - 3) * max(1, eps // 3)) for i in range(30)]
+        seq += [UpdateRequest(r, c, dmax if i % 2 else dmin // 3)
+                for i in range(30) for (r, c) in ([(0, 0), last][i % 2],)]
+        return [UpdateRequest(r.row, r.col, max(min(r.dw, dmax), dmin)) for r in seq]
+    if name == "out_of_range":
+        # addresses the fields can hold but the array does not have (dropped, addr_error)
+        seq = []
+        if (1 << p.row_width) > rows:
+            seq.append(UpdateRequest(rows, 0, dmax))
+        if (1 << p.col_width) > cols:
+            seq.append(UpdateRequest(0, cols, dmin))
+        return seq + [UpdateRequest(0, 0, eps)] if seq else []
+    raise ValueError(f"unknown directed stimulus {name!r}")
+
+
+def random_requests(p: AccelParams, seed: int, n: int, stream: int = 0, hot: int = 0) -> list[UpdateRequest]:
+    """``n`` seeded random requests; ``hot > 0`` draws 3/4 of the addresses from ``hot`` synapses
+    (so large arrays also see many updates of one chi); dW mixes small, near-eps and extreme values."""
+    rng = random.Random(f"update_unit/{seed}/{stream}")
+    u, rows, cols = p.update, p.array.rows, p.array.cols
+    dmax, dmin, eps = (1 << (u.dw_width - 1)) - 1, -(1 << (u.dw_width - 1)), u.eps
+    hot_set = [(rng.randrange(rows), rng.randrange(cols)) for _ in range(hot)]
+    hot_set += [(0, 0), (rows - 1, cols - 1)] if hot else []
+    out = []
+    for _ in range(n):
+        if hot_set and rng.random() < 0.75:
+            r, c = rng.choice(hot_set)
+        else:
+            r, c = rng.randrange(rows), rng.randrange(cols)
+        k = rng.random()
+        if k < 0.4:
+            dw = rng.randint(-eps, eps)
+        elif k < 0.7:
+            dw = rng.choice((1, -1)) * (rng.randint(1, 3) * eps + rng.randint(-2, 2))
+        elif k < 0.85:
+            dw = rng.choice((dmax, dmin, dmax - rng.randrange(4), dmin + rng.randrange(4)))
+        else:
+            dw = rng.randint(dmin, dmax)
+        out.append(UpdateRequest(r, c, max(min(dw, dmax), dmin)))
+    return out
+
+
+def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> list[UpdateRequest]:
+    if phase["kind"] == "directed":
+        return directed_requests(p, phase["name"])
+    return random_requests(p, seed, phase["n"], stream=index, hot=phase.get("hot", 0))
+
+
+# ---------------------------------------------------------------------------------------------
+# cocotb test (imported lazily so that the stimulus functions above need no simulator)
+
+try:
+    import cocotb
+    from cocotb.triggers import RisingEdge
+except ImportError:  # pragma: no cover
+    cocotb = None
+
+if cocotb is not None:
+    from hw.layouts import pulse_count_layout, update_request_layout
+    from tb.kit.runner import test_config
+    from tb.kit.scoreboard import Scoreboard, run_expecting
+    from tb.kit.stream import CycleCounter, StreamSink, StreamSource, clock_and_reset
+
+    @cocotb.test()
+    async def update_unit_phases(dut):
+        """Run every phase of the configuration; compare inputs and outputs with cycle stamps.
+
+        With ``expect_mismatch`` in the configuration (used with wrong ``golden_params``) the test
+        passes only if the scoreboard reports a mismatch that names its cycle.
+        """
+        await run_expecting(dut, test_config(), _run_phases)
+
+    async def _run_phases(dut, cfg: dict) -> None:
+        p = params_from_dict(cfg["params"])
+        # "golden_params" lets a test run the model with deliberately wrong parameters (the
+        # scoreboard must then fail); normally the model and the DUT share ``params``.
+        pg = params_from_dict(cfg.get("golden_params", cfg["params"]))
+        seed = int(cfg["seed"])
+        clk = dut.clk
+        await clock_and_reset(dut, idle=[dut.i__valid, dut.o__ready], cycles=3)
+        golden = GoldenUpdateUnit(pg)
+        in_layout, out_layout = update_request_layout(p), pulse_count_layout(p)
+        sb = Scoreboard("update_unit", seed)
+        stats = []
+        addr_error = False
+        for k, phase in enumerate(cfg["phases"]):
+            reqs = phase_stimulus(p, seed, k, phase)
+            if not reqs:
+                continue
+            vspec, rspec = phase.get("valid", 1.0), phase.get("ready", 1.0)
+            trace = update_unit_cycle_model(pg, reqs, make_gen(vspec, seed, 100 + 2 * k),
+                                            make_gen(rspec, seed, 101 + 2 * k), unit=golden)
+            addr_error |= trace.addr_error
+            t0 = time.perf_counter()
+            counter = CycleCounter(clk).start()
+            src = StreamSource(dut, "i", clk, counter, in_layout, make_gen(vspec, seed, 100 + 2 * k))
+            snk = StreamSink(dut, "o", clk, counter, out_layout, make_gen(rspec, seed, 101 + 2 * k),
+                             convert=lambda d: PulseCount(**d))
+            src.send(reqs)
+            src.start()
+            snk.start()
+            for _ in range(trace.cycles + 4):  # a few idle cycles catch extra outputs
+                await RisingEdge(clk)
+            src.stop()
+            snk.stop()
+            counter.stop()
+            sb.name = f"update_unit phase {k} ({phase.get('name', 'random')}) inputs"
+            sb.check(trace.accepted, src.sent)
+            sb.name = f"update_unit phase {k} ({phase.get('name', 'random')}) outputs"
+            sb.check(trace.emitted, snk.received)
+            if int(dut.addr_error.value) != int(addr_error):
+                raise AssertionError(f"phase {k}: addr_error = {int(dut.addr_error.value)}, golden "
+                                     f"{int(addr_error)} (seed {seed})")
+            stats.append((k, phase.get("name", "random"), len(reqs), len(trace.emitted), trace.cycles,
+                          time.perf_counter() - t0))
+            await RisingEdge(clk)
+        for k, name, n, m, cyc, dt in stats:
+            dut._log.info(f"phase {k} {name}: {n} requests, {m} PulseCounts, {cyc} cycles, "
+                          f"{dt:.2f} s, 0 mismatches")

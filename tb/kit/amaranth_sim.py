@@ -1,0 +1,165 @@
+"""Stream drivers for Amaranth's Python simulator, with the same cycle convention as :mod:`tb.kit.stream`.
+
+The fast tests drive a component's ``stream.Signature`` ports from one ``add_testbench`` bench:
+:func:`run_streams` calls, in every cycle, ``drive`` on each source, sink and hook (inputs for this
+cycle), then ``sample`` (which transfers happened in this cycle), then ``await ctx.tick()``. Cycle 0 is
+the first cycle of the bench (Amaranth's simulator starts out of reset). Idle and backpressure
+generators are those of :mod:`tb.kit.stream` and follow the same draw rules, so one golden cycle model
+predicts both simulators.
+
+Example::
+
+    src = SimSource(dut.i, reqs, valid_gen=random_gen(seed, 0.7, 1))
+    snk = SimSink(dut.o, ready_gen=random_gen(seed, 0.6, 2), convert=lambda d: PulseCount(**d))
+
+    async def bench(ctx):
+        await run_streams(ctx, [src], [snk], until=lambda c: src.idle and c > last_cycle)
+
+    sim = Simulator(dut); sim.add_clock(1e-6); sim.add_testbench(bench); sim.run()
+"""
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
+from dataclasses import asdict, is_dataclass
+from typing import Any
+
+from amaranth.lib import data
+
+from tb.kit.stream import Transfer, always
+
+
+def _as_payload(layout, value: Any) -> Any:
+    if not isinstance(layout, data.Layout):
+        return int(value)
+    if is_dataclass(value):
+        value = asdict(value)
+    names = {name for name, _ in layout}
+    return layout.const({k: v for k, v in value.items() if k in names})
+
+
+def _from_payload(layout, value: Any) -> Any:
+    if not isinstance(layout, data.Layout):
+        return int(value)
+    return {name: getattr(value, name) for name, _ in layout}
+
+
+def _layout_of(port) -> Any:
+    return port.signature.members["payload"].shape
+
+
+class SimSource:
+    """Drive a stream input ``port`` (e.g. ``dut.i``) with ``items`` (ints, dicts or dataclasses).
+
+    ``valid_gen`` is drawn once per cycle while an item is waiting and none is presented; a presented
+    item is held until taken. :attr:`sent` records a :class:`tb.kit.stream.Transfer` per accepted item.
+    ``strobe = (marker, signal)``: a queued item equal to ``marker`` pulses ``signal`` for the cycle in
+    which it is drawn instead of being sent (see :class:`tb.kit.stream.StreamSource`); :attr:`strobes`
+    lists those cycles.
+    """
+
+    def __init__(self, port, items: Iterable[Any] = (), valid_gen: Iterator[bool] | None = None,
+                 strobe: tuple[Any, Any] | None = None):
+        self.port = port
+        self.layout = _layout_of(port)
+        self.queue: deque = deque(items)
+        self.valid_gen = valid_gen if valid_gen is not None else always()
+        self.strobe = strobe
+        self.sent: list[Transfer] = []
+        self.strobes: list[int] = []
+        self._current: Any = None
+
+    @property
+    def idle(self) -> bool:
+        return not self.queue and self._current is None
+
+    def drive(self, ctx, cycle: int) -> None:
+        marker, strobe = self.strobe if self.strobe is not None else (None, None)
+        if strobe is not None:
+            ctx.set(strobe, 0)
+        if self._current is None:
+            if self.queue and next(self.valid_gen):
+                item = self.queue.popleft()
+                if strobe is not None and type(item) is type(marker) and item == marker:
+                    ctx.set(strobe, 1)
+                    ctx.set(self.port.valid, 0)
+                    self.strobes.append(cycle)
+                else:
+                    self._current = item
+                    ctx.set(self.port.payload, _as_payload(self.layout, item))
+                    ctx.set(self.port.valid, 1)
+            else:
+                ctx.set(self.port.valid, 0)
+
+    def sample(self, ctx, cycle: int) -> None:
+        if self._current is not None and ctx.get(self.port.ready):
+            self.sent.append(Transfer(cycle, self._current))
+            self._current = None
+
+
+class SimSink:
+    """Accept from a stream output ``port`` with ``ready`` drawn from ``ready_gen`` every cycle.
+
+    :attr:`received` records a :class:`tb.kit.stream.Transfer` per accepted payload (a dict of fields,
+    passed through ``convert`` if given). ``check_stable`` asserts that an offered payload is held,
+    unchanged and valid, until it is taken.
+    """
+
+    def __init__(self, port, ready_gen: Iterator[bool] | None = None,
+                 convert: Callable[[Any], Any] | None = None, check_stable: bool = True):
+        self.port = port
+        self.layout = _layout_of(port)
+        self.ready_gen = ready_gen if ready_gen is not None else always()
+        self.convert = convert
+        self.check_stable = check_stable
+        self.received: list[Transfer] = []
+        self._ready = False
+        self._pending: Any = None
+
+    def drive(self, ctx, cycle: int) -> None:
+        self._ready = next(self.ready_gen)
+        ctx.set(self.port.ready, int(self._ready))
+
+    def sample(self, ctx, cycle: int) -> None:
+        if ctx.get(self.port.valid):
+            v = _from_payload(self.layout, ctx.get(self.port.payload))
+            if self.check_stable and self._pending is not None and v != self._pending:
+                raise AssertionError(f"payload changed from {self._pending} to {v} while valid and not "
+                                     f"ready (cycle {cycle})")
+            if self._ready:
+                self.received.append(Transfer(cycle, self.convert(v) if self.convert else v))
+                self._pending = None
+            else:
+                self._pending = v
+        elif self.check_stable and self._pending is not None:
+            raise AssertionError(f"valid dropped without a transfer (cycle {cycle})")
+
+
+async def run_streams(ctx, sources: Iterable[SimSource], sinks: Iterable[SimSink], *,
+                      until: Callable[[int], bool], hooks: Iterable[Callable[[Any, int], Any]] = (),
+                      max_cycles: int = 10_000_000) -> int:
+    """Run the per-cycle drive/sample loop until ``until(cycle)`` is true; return the cycle count.
+
+    ``hooks`` are extra ``hook(ctx, cycle)`` drivers (strobes, status sampling) called after the
+    streams were driven and before they are sampled; a hook may be ``async`` (awaited).
+    """
+    sources, sinks, hooks = list(sources), list(sinks), list(hooks)
+    cycle = 0
+    while not until(cycle):
+        if cycle >= max_cycles:
+            raise TimeoutError(f"run_streams: no end after {max_cycles} cycles")
+        for s in sources:
+            s.drive(ctx, cycle)
+        for k in sinks:
+            k.drive(ctx, cycle)
+        for h in hooks:
+            r = h(ctx, cycle)
+            if isinstance(r, Awaitable):
+                await r
+        for s in sources:
+            s.sample(ctx, cycle)
+        for k in sinks:
+            k.sample(ctx, cycle)
+        await ctx.tick()
+        cycle += 1
+    return cycle
