@@ -364,7 +364,7 @@ def bench_rows(board_names: tuple[str, ...] = ("icebreaker", "ulx3s"), block: st
                progress: Progress | None = main_progress) -> list[tuple[str, str, str]]:
     """Build every block on each board and return ``(what, value, note)`` rows in the format of
     :mod:`tb.bench.benchmarks` (one row per build: Fmax as the value, resources in the note)."""
-    import boards.blocks as blocks
+    from boards import blocks
     from boards.config import load_board_config
     from boards.platforms import board as get_board
 

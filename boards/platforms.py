@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boards.board_wrapper as harness
-import boards.pll as pll
+from boards import pll
 from golden.spec.params import ConfigError
 
 

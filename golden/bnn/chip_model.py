@@ -67,7 +67,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import ndtr
 
-import golden.spec.rng as rng
 from golden.bnn.model_params import BridgeParams, NeuronParams
 from golden.bnn.noise_streams import (  # noqa: F401  (re-used by the studies and tests through this module)
     KIND_CAL_NOISE,
@@ -99,6 +98,7 @@ from golden.bnn.sa_calibration import (
     calibrate_layer,
     check_calibration,
 )
+from golden.spec import rng
 from golden.spec.params import ConfigError, check_choice, check_float, check_int
 
 #: authors' model at the nominal clock, "fabricated" calibration (see module docstring)

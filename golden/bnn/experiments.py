@@ -188,7 +188,7 @@ def accuracy_vs_fan_in(widths=(31, 63, 127, 255, 511, 1023, 2047), dataset: str 
                        seed: int = 0, r_wire: float = 2.5, progress: bool = False, log=None, data=None) -> list[dict]:
     """Networks ``in-H-H-10`` (fan-in H for the second hidden and the output layer): software accuracy,
     2T2R bridge hardware model (physical) and crossbar with IR drop (r_wire per segment)."""
-    import golden.data.datasets as datasets
+    from golden.data import datasets
     from golden.physics.ir_drop import CrossbarParams
     data = data or datasets.load(dataset)
     xb = binarize_images(data.x_test)

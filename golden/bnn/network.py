@@ -389,7 +389,7 @@ def _train_bnn(params: BnnTrainParams, data=None, progress: bool = False, log=No
     ``progress`` shows a tqdm bar over minibatches. ``log`` (callable(str)) receives one line per epoch.
     ``recompute_subset`` limits the final exact BN-mean pass to the first n training samples.
     """
-    import golden.data.datasets as datasets
+    from golden.data import datasets
 
     if data is None:
         data = datasets.load(params.dataset)

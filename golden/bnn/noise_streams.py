@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-import golden.spec.rng as rng
+from golden.spec import rng
 from golden.spec.checks import ConfigError
 
 # kinds (top 8 bits of the hash index)

@@ -61,8 +61,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import golden.spec.rng as rng
 from golden.bnn.noise_streams import KIND_CAL_NOISE, KIND_CAL_PATTERN, synapse_index
+from golden.spec import rng
 from golden.spec.checks import ConfigError, check_int
 
 SA_CALIBRATIONS = ("none", "oracle", "measured")

@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
-import golden.spec.rng as rng
+from golden.spec import rng
 from golden.spec.params import ConfigError, check_bool, check_choice, check_float
 
 SET = 1

@@ -109,7 +109,7 @@ class ConvNet:
 
 def load_images(cfg: CNNConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(x_train, y_train, x_test, y_test) with images as (N, 1, side, side) float32 in [0, 1]."""
-    import golden.data.datasets as datasets
+    from golden.data import datasets
 
     ds = datasets.load(cfg.dataset)
     base = 28 if cfg.dataset == "mnist" else 8

@@ -259,7 +259,7 @@ class Study:
 
     def __init__(self, net, x_eval: np.ndarray, y_eval: np.ndarray, lut: ResistanceLUT, *, seed: int = 0,
                  chunk: int = 1000):
-        import golden.studies.cnn as cnn
+        from golden.studies import cnn
 
         check_int("chunk", chunk, 1, 100000)
         self.net = net

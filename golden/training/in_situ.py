@@ -37,9 +37,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-import golden.spec.rng as rng
 from golden.data.datasets import Dataset
 from golden.physics.device import RERAM_BINARY, RERAM_HFO2, DeviceModel, DeviceParams
+from golden.spec import rng
 from golden.spec.params import (
     AccelParams,
     ArrayParams,

@@ -11,8 +11,8 @@ import importlib
 import pkgutil
 import sys
 
-import tb.cli.commands as commands
 from golden.spec.params import ConfigError
+from tb.cli import commands
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.sim import Simulator
 
-import boards.blocks as blocks
+from boards import blocks
 from boards.board_wrapper import LFSR_WIDTH, BoardHarness, BoardTop, lfsr_step, port_bits
 from boards.build import (
     BuildResult,

@@ -80,12 +80,12 @@ def _train_params(args):
 def run(args) -> int:
     import numpy as np
 
-    import golden.data.datasets as datasets
     from golden.bnn.chip_model import HardwareConfig, authors_ab, bridge_error_probability
     from golden.bnn.experiments import hardware_accuracy
     from golden.bnn.model_params import BridgeParams, NeuronParams
     from golden.bnn.network import binarize_images, load_or_train, model_path
     from golden.bnn.sa_calibration import check_calibration
+    from golden.data import datasets
     from golden.spec.params import check_float
 
     check_float("sa_clock_ns", args.sa_clock_ns, 1.0, 100.0)

@@ -39,7 +39,7 @@ def add_arguments(p) -> None:
 
 
 def _list() -> int:
-    import boards.blocks as blocks
+    from boards import blocks
     from boards.platforms import BOARDS
 
     for b in BOARDS.values():
@@ -56,7 +56,7 @@ def run(args) -> int:
     if args.board_command == "list":
         return _list()
 
-    import boards.blocks as blocks
+    from boards import blocks
     from boards.build import BUILD_ROOT, build_block, format_table, main_progress
     from boards.config import load_board_config
     from boards.platforms import board as get_board

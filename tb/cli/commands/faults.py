@@ -57,8 +57,8 @@ def _bar(total: int, desc: str, quiet: bool):
 def run(args) -> int:
     import numpy as np
 
-    import golden.data.datasets as datasets
     import golden.studies.fault_study as fs
+    from golden.data import datasets
     from golden.spec.params import ConfigError
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())

@@ -62,9 +62,9 @@ def _progress(total: int, desc: str):
 
 
 def run(args) -> int:
-    import golden.studies.cnn as cnn
     from golden.physics.resistance_lut import ResistanceLUT, load_default_lut, load_lut
     from golden.spec.params import ConfigError, check_choice, check_int
+    from golden.studies import cnn
     from golden.studies.variability import (
         Study,
         SweepPlan,

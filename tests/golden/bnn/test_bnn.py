@@ -21,7 +21,7 @@ from golden.spec.params import ConfigError
 @pytest.fixture(scope="module")
 def digits_run():
     """A small BNN trained on scikit-learn digits (shared by the tests of this module)."""
-    import golden.data.datasets as datasets
+    from golden.data import datasets
     data = datasets.load("digits")
     params = BnnTrainParams(dataset="digits", hidden=(127, 127), epochs=8, batch=50, lr=1e-2,
                             lr_final=1e-4, seed=7)

@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import golden.spec.rng as rng
 from golden.physics.device import (
     PCM_NANDAKUMAR,
     RERAM_BINARY,
@@ -16,6 +15,7 @@ from golden.physics.device import (
     stream_key,
     uniform_keyed,
 )
+from golden.spec import rng
 from golden.spec.params import ConfigError
 from golden.training.multi_device_synapses import DeviceStore
 

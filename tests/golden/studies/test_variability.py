@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-import golden.studies.cnn as cnn
 import golden.studies.weight_encoding as we
 from golden.physics.resistance_lut import load_default_lut
 from golden.spec.params import ConfigError
+from golden.studies import cnn
 from golden.studies.variability import (
     Study,
     SweepPlan,

@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-import golden.spec.rng as rng
 from golden.physics.device import RERAM_BINARY, RERAM_HFO2, RESET, SET, DeviceModel
+from golden.spec import rng
 from golden.spec.params import AccelParams, ConfigError
 from golden.spec.transactions import ProgramRequest, PulseCount, UpdateRequest
 from golden.training.multi_device_synapses import (
