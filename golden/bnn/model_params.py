@@ -113,6 +113,15 @@ class BnnTrainParams:
                 + f"_s{self.seed}")
 
 
+#: The trained networks per data set (``reram-accel bnn --dataset <name>`` without training options):
+#: the digits net 64-255-255-10 and the paper's MNIST net 784-1025-1025-1025-10.
+TRAIN_PRESETS = {
+    "digits": BnnTrainParams(dataset="digits", hidden=(255, 255), epochs=30, batch=50, lr=1e-2, lr_final=1e-4,
+                             dropout_in=0.1, dropout_hidden=0.2),
+    "mnist": BnnTrainParams(dataset="mnist", epochs=60, dropout_in=0.2, dropout_hidden=0.2),
+}
+
+
 @dataclass(frozen=True)
 class BridgeParams:
     """2T2R bridge: two ReRAM devices in series between BL and BLb, complementary LRS/HRS.
