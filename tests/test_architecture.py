@@ -1,9 +1,8 @@
 """The import graph of the project's own modules: no cycles, and the layers only import downwards.
 
 Layers: ``golden`` is the specification and imports none of ``hw``, ``tb``, ``boards``; ``hw`` reads
-only ``golden.spec`` (no twins, no models) and never ``tb``. Every ``.py``
-under the four top packages is parsed with :mod:`ast`, imports inside functions included, so a lazy
-import cannot hide a dependency.
+only ``golden.spec`` (no twins, no models) and never ``tb``. Every ``.py`` under the four top packages
+is parsed with :mod:`ast`, imports inside functions included, so a lazy import cannot hide a dependency.
 """
 from __future__ import annotations
 
