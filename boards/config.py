@@ -19,12 +19,19 @@ all others
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from boards.emulated_array import EmulatorParams, emulator_params_from_dict
-from golden.spec.params import AccelParams, ConfigError, check_float, check_int, params_from_dict, read_toml
+from golden.spec.params import (
+    AccelParams,
+    ConfigError,
+    check_float,
+    check_ints,
+    dataclass_from_dict,
+    params_from_dict,
+    read_toml,
+)
 
 BOARDS_DIR = Path(__file__).resolve().parent
 
@@ -51,10 +58,8 @@ class BoardSection:
             check_float(f"board.targets.{name}", mhz, 1.0, 500.0)
         if self.target_mhz is not None:
             check_float("board.target_mhz", self.target_mhz, 1.0, 500.0)
-        check_int("board.seed", self.seed, 1, (1 << 32) - 1)
-        check_int("board.pnr_seed", self.pnr_seed, 0, (1 << 31) - 1)
-        check_int("board.baud", self.baud, 300, 12_000_000)
-        check_int("board.demo_updates", self.demo_updates, 1, 1 << 24)
+        check_ints(self, "board", seed=(1, (1 << 32) - 1), pnr_seed=(0, (1 << 31) - 1), baud=(300, 12_000_000),
+                   demo_updates=(1, 1 << 24))
 
 
 @dataclass(frozen=True)
@@ -67,19 +72,9 @@ class BoardConfig:
     path: Path | None = None
 
 
-def _section(cls, name: str, d: Any):
-    if not isinstance(d, dict):
-        raise ConfigError(f"config section [{name}] must be a table, got {d!r}")
-    allowed = {f.name for f in fields(cls)}
-    for k in d:
-        if k not in allowed:
-            raise ConfigError(f"unknown key {name}.{k}: allowed {sorted(allowed)}")
-    return cls(**d)
-
-
 def board_config_from_dict(d: dict, path: Path | None = None) -> BoardConfig:
     d = dict(d)
-    board = _section(BoardSection, "board", d.pop("board", {}))
+    board = dataclass_from_dict(BoardSection, d.pop("board", {}), "board")
     emu = emulator_params_from_dict(d.pop("emulator", {}))
     return BoardConfig(params=params_from_dict(d), board=board, emulator=emu, path=path)
 

@@ -40,14 +40,14 @@ or verify right after a pulse sees its effect.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.spec.params import AccelParams, ConfigError, bits_for, check_choice, check_int
+from golden.spec.params import AccelParams, bits_for, check_choice, check_ints, dataclass_from_dict
 from golden.spec.rng import STREAM_EMULATOR  # the emulator's initial noise states
 
 SET, RESET = 1, 0
@@ -90,16 +90,13 @@ class EmulatorParams:
     seed: int = 0x5EED_0001
 
     def __post_init__(self):
-        check_int("emulator.code_bits", self.code_bits, 2, 16)
-        top = (1 << self.code_bits) - 1
-        check_int("emulator.g_max", self.g_max, 1, top)
-        check_int("emulator.g_min", self.g_min, 0, self.g_max - 1)
-        check_int("emulator.g_init", self.g_init, self.g_min, self.g_max)
-        check_int("emulator.set_gain", self.set_gain, 0, 256)
-        check_int("emulator.reset_gain", self.reset_gain, 0, 256)
+        # each range needs the fields checked before it (code_bits, then g_max, then g_min)
+        check_ints(self, "emulator", code_bits=(2, 16))
+        check_ints(self, "emulator", g_max=(1, (1 << self.code_bits) - 1))
+        check_ints(self, "emulator", g_min=(0, self.g_max - 1))
+        check_ints(self, "emulator", g_init=(self.g_min, self.g_max), set_gain=(0, 256), reset_gain=(0, 256))
         check_choice("emulator.state_bits", self.state_bits, tuple(LFSR_TAPS))
-        check_int("emulator.noise_bits", self.noise_bits, 0, self.state_bits // 2)
-        check_int("emulator.seed", self.seed, 0, (1 << 64) - 1)
+        check_ints(self, "emulator", noise_bits=(0, self.state_bits // 2), seed=(0, (1 << 64) - 1))
 
     @property
     def word_bits(self) -> int:
@@ -107,11 +104,7 @@ class EmulatorParams:
 
 
 def emulator_params_from_dict(d: dict) -> EmulatorParams:
-    allowed = {f.name for f in fields(EmulatorParams)}
-    for k in d:
-        if k not in allowed:
-            raise ConfigError(f"unknown key emulator.{k}: allowed {sorted(allowed)}")
-    return EmulatorParams(**d)
+    return dataclass_from_dict(EmulatorParams, d, "emulator")
 
 
 def lfsr_advance(state: int, n: int, steps: int | None = None) -> int:

@@ -26,7 +26,7 @@ import itertools
 from dataclasses import asdict, dataclass
 
 from golden.bnn.model_params import n_bias_cells
-from golden.spec.params import check_float, check_int
+from golden.spec.params import check_float, check_floats, check_int
 
 
 @dataclass(frozen=True)
@@ -64,18 +64,11 @@ class EnergyParams:
     e_periph: float = 20e-15
 
     def __post_init__(self):
-        check_float("energy.vdd", self.vdd, 0.3, 3.3)
-        check_float("energy.v_wl", self.v_wl, 0.3, 3.3)
-        for f in ("r_lrs", "r_hrs"):
-            check_float(f"energy.{f}", getattr(self, f), 1.0, 1e9)
-        check_float("energy.r_access", self.r_access, 0.0, 1e6)
-        check_float("energy.t_read_min", self.t_read_min, 0.0, 1e-6)
-        check_float("energy.read_duty", self.read_duty, 0.0, 1.0)
-        for f in ("c_bl_cell", "c_wl_cell", "c_inv", "c_unit"):
-            check_float(f"energy.{f}", getattr(self, f), 0.0, 1e-12)
-        check_float("energy.activity", self.activity, 0.0, 1.0)
-        check_float("energy.e_sa", self.e_sa, 0.0, 1e-11)
-        check_float("energy.e_periph", self.e_periph, 0.0, 1e-11)
+        farad = (0.0, 1e-12)
+        check_floats(self, "energy", vdd=(0.3, 3.3), v_wl=(0.3, 3.3), r_lrs=(1.0, 1e9), r_hrs=(1.0, 1e9),
+                     r_access=(0.0, 1e6), t_read_min=(0.0, 1e-6), read_duty=(0.0, 1.0), c_bl_cell=farad,
+                     c_wl_cell=farad, c_inv=farad, c_unit=farad, activity=(0.0, 1.0), e_sa=(0.0, 1e-11),
+                     e_periph=(0.0, 1e-11))
 
 
 def neuron_energy(n_inputs: int, sa_clock_ns: float = 10.0, p: EnergyParams | None = None,

@@ -24,7 +24,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from golden.spec.params import ConfigError, check_choice, check_float, check_int
+from golden.spec.params import (
+    ConfigError,
+    LoOpen,
+    check_choice,
+    check_float,
+    check_floats,
+    check_int,
+    check_ints,
+)
 
 MAX_WIDTH = 4096
 MAX_LAYERS = 8
@@ -89,15 +97,12 @@ class BnnTrainParams:
             if h % 2 == 0:
                 raise ConfigError(f"bnn_train.hidden[{i}] = {h} is even: hidden widths must be odd "
                                   f"(3, 5, ..., {MAX_WIDTH - 1}) so that the next layer's sum cannot tie")
-        check_int("bnn_train.epochs", self.epochs, 1, 1000)
-        check_int("bnn_train.batch", self.batch, 1, 4096)
-        check_float("bnn_train.lr", self.lr, 0.0, 1.0, lo_open=True)
-        check_float("bnn_train.lr_final", self.lr_final, 0.0, 1.0, lo_open=True)
-        check_int("bnn_train.seed", self.seed, 0, 2**32 - 1)
-        check_float("bnn_train.bias_fraction", self.bias_fraction, 0.0, 0.5)
-        check_int("bnn_train.val_split", self.val_split, 0, 20000)
-        check_float("bnn_train.dropout_in", self.dropout_in, 0.0, 0.9)
-        check_float("bnn_train.dropout_hidden", self.dropout_hidden, 0.0, 0.9)
+        check_ints(self, "bnn_train", epochs=(1, 1000), batch=(1, 4096))
+        check_floats(self, "bnn_train", lr=LoOpen(0.0, 1.0), lr_final=LoOpen(0.0, 1.0))
+        check_ints(self, "bnn_train", seed=(0, 2**32 - 1))
+        check_floats(self, "bnn_train", bias_fraction=(0.0, 0.5))
+        check_ints(self, "bnn_train", val_split=(0, 20000))
+        check_floats(self, "bnn_train", dropout_in=(0.0, 0.9), dropout_hidden=(0.0, 0.9))
 
     def key(self) -> str:
         """File-name key of a trained model: everything that changes the result."""
@@ -106,6 +111,15 @@ class BnnTrainParams:
                 f"_bf{self.bias_fraction:g}_v{self.val_split}"
                 + (f"_do{self.dropout_in:g}-{self.dropout_hidden:g}" if self.dropout_in or self.dropout_hidden else "")
                 + f"_s{self.seed}")
+
+
+#: The trained networks per data set (``reram-accel bnn --dataset <name>`` without training options):
+#: the digits net 64-255-255-10 and the paper's MNIST net 784-1025-1025-1025-10.
+TRAIN_PRESETS = {
+    "digits": BnnTrainParams(dataset="digits", hidden=(255, 255), epochs=30, batch=50, lr=1e-2, lr_final=1e-4,
+                             dropout_in=0.1, dropout_hidden=0.2),
+    "mnist": BnnTrainParams(dataset="mnist", epochs=60, dropout_in=0.2, dropout_hidden=0.2),
+}
 
 
 @dataclass(frozen=True)
@@ -139,18 +153,16 @@ class BridgeParams:
     r_access: float = 1e3
 
     def __post_init__(self):
-        check_float("bnn_bridge.r_lrs", self.r_lrs, 100.0, 1e9)
-        check_float("bnn_bridge.r_hrs", self.r_hrs, 100.0, 1e9)
+        check_floats(self, "bnn_bridge", r_lrs=(100.0, 1e9), r_hrs=(100.0, 1e9))
         if self.r_hrs <= self.r_lrs:
             raise ConfigError(f"bnn_bridge.r_hrs = {self.r_hrs} must be greater than bnn_bridge.r_lrs = "
                               f"{self.r_lrs}: allowed ({self.r_lrs}, 1e9]")
-        for f in ("sigma_lrs_d2d", "sigma_lrs_c2c", "sigma_hrs_d2d", "sigma_hrs_c2c"):
-            check_float(f"bnn_bridge.{f}", getattr(self, f), 0.0, 3.0)
-        check_float("bnn_bridge.vm_ratio", self.vm_ratio, 0.0, 1.0, lo_open=True)
+        sigma = (0.0, 3.0)
+        check_floats(self, "bnn_bridge", sigma_lrs_d2d=sigma, sigma_lrs_c2c=sigma, sigma_hrs_d2d=sigma,
+                     sigma_hrs_c2c=sigma, vm_ratio=LoOpen(0.0, 1.0))
         if self.vm_ratio >= 1.0:
             raise ConfigError(f"bnn_bridge.vm_ratio = {self.vm_ratio} is out of range: allowed (0, 1)")
-        check_float("bnn_bridge.vm_sigma", self.vm_sigma, 0.0, 0.2)
-        check_float("bnn_bridge.r_access", self.r_access, 0.0, 1e6)
+        check_floats(self, "bnn_bridge", vm_sigma=(0.0, 0.2), r_access=(0.0, 1e6))
 
     @property
     def sigma_lrs(self) -> float:
@@ -202,15 +214,9 @@ class NeuronParams:
     settle_tau_ns: float = 0.8
 
     def __post_init__(self):
-        check_float("bnn_neuron.vdd", self.vdd, 0.3, 3.3)
-        check_float("bnn_neuron.c_unit", self.c_unit, 1e-17, 1e-12)
-        check_float("bnn_neuron.cap_mismatch", self.cap_mismatch, 0.0, 0.2)
-        check_float("bnn_neuron.c_par_units", self.c_par_units, 0.0, 1e5)
-        check_float("bnn_neuron.sa_offset", self.sa_offset, 0.0, 0.5)
-        check_float("bnn_neuron.sa_noise", self.sa_noise, 0.0, 0.5)
-        check_float("bnn_neuron.sa_clock_ns", self.sa_clock_ns, 1.0, 100.0)
-        check_float("bnn_neuron.t_ref_ns", self.t_ref_ns, 1.0, 100.0)
-        check_float("bnn_neuron.settle_tau_ns", self.settle_tau_ns, 0.0, 100.0)
+        check_floats(self, "bnn_neuron", vdd=(0.3, 3.3), c_unit=(1e-17, 1e-12), cap_mismatch=(0.0, 0.2),
+                     c_par_units=(0.0, 1e5), sa_offset=(0.0, 0.5), sa_noise=(0.0, 0.5),
+                     sa_clock_ns=(1.0, 100.0), t_ref_ns=(1.0, 100.0), settle_tau_ns=(0.0, 100.0))
 
 
 @dataclass(frozen=True)

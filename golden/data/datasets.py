@@ -26,6 +26,8 @@ MNIST_MD5 = {
 }
 
 DATASETS = ("digits", "mnist")
+MNIST_TRAIN_SIZE = 60000
+MNIST_TEST_SIZE = 10000
 
 
 class DatasetError(ValueError):
@@ -96,7 +98,7 @@ def load_mnist(directory: str | Path | None = None, check_md5: bool = True) -> D
     """Full MNIST: 60,000 training and 10,000 test images as 784-vectors in [0, 1]."""
     d = Path(directory) if directory is not None else MNIST_DIR
     parts = {}
-    for split, prefix, n in (("train", "train", 60000), ("test", "t10k", 10000)):
+    for split, prefix, n in (("train", "train", MNIST_TRAIN_SIZE), ("test", "t10k", MNIST_TEST_SIZE)):
         x = _read_idx_gz(d / f"{prefix}-images.idx3-ubyte.gz", check_md5)
         y = _read_idx_gz(d / f"{prefix}-labels.idx1-ubyte.gz", check_md5)
         if x.ndim != 3 or x.shape[1:] != (28, 28):

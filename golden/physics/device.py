@@ -68,14 +68,21 @@ over the window. The sigma law maps exactly onto ``noise_add = m2*g_min + c2 + A
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
 from scipy.special import ndtri
 
 from golden.spec import rng
-from golden.spec.params import ConfigError, check_bool, check_choice, check_float
+from golden.spec.params import (
+    ConfigError,
+    LoOpen,
+    check_bool,
+    check_choice,
+    check_floats,
+    dataclass_from_dict,
+)
 
 SET = 1
 RESET = 0
@@ -197,26 +204,18 @@ class DeviceParams:
     read_add: float = 0.1
 
     def __post_init__(self):
-        check_float("device.g_min", self.g_min, 0.0, 10000.0)
-        check_float("device.g_max", self.g_max, self.g_min, 10000.0, lo_open=True)
+        check_floats(self, "device", g_min=(0.0, 10000.0))
+        check_floats(self, "device", g_max=LoOpen(self.g_min, 10000.0))
+        # the ranges below are computed from the bounds checked above
         span = self.g_max - self.g_min
-        check_float("device.a_set", self.a_set, 0.0, span, lo_open=True)
-        check_float("device.a_reset", self.a_reset, 0.0, span, lo_open=True)
-        check_float("device.gamma_set", self.gamma_set, 0.0, 10.0)
-        check_float("device.gamma_reset", self.gamma_reset, 0.0, 10.0)
-        check_float("device.noise_mult", self.noise_mult, 0.0, 5.0)
-        check_float("device.noise_add", self.noise_add, 0.0, self.g_max)
-        check_float("device.noise_state", self.noise_state, 0.0, 5.0)
-        check_float("device.d2d_step", self.d2d_step, 0.0, 2.0)
-        check_float("device.d2d_bounds", self.d2d_bounds, 0.0, 2.0)
-        check_float("device.g_init", self.g_init, self.g_min, self.g_max)
-        check_float("device.g_init_std", self.g_init_std, 0.0, self.g_max)
+        check_floats(self, "device", a_set=LoOpen(0.0, span), a_reset=LoOpen(0.0, span),
+                     gamma_set=(0.0, 10.0), gamma_reset=(0.0, 10.0), noise_mult=(0.0, 5.0),
+                     noise_add=(0.0, self.g_max), noise_state=(0.0, 5.0), d2d_step=(0.0, 2.0),
+                     d2d_bounds=(0.0, 2.0), g_init=(self.g_min, self.g_max), g_init_std=(0.0, self.g_max))
         check_choice("device.reset_mode", self.reset_mode, ("gradual", "abrupt"))
         check_bool("device.binary", self.binary)
-        check_float("device.p_set", self.p_set, 0.0, 1.0)
-        check_float("device.p_reset", self.p_reset, 0.0, 1.0)
-        check_float("device.read_mult", self.read_mult, 0.0, 1.0)
-        check_float("device.read_add", self.read_add, 0.0, self.g_max)
+        check_floats(self, "device", p_set=(0.0, 1.0), p_reset=(0.0, 1.0), read_mult=(0.0, 1.0),
+                     read_add=(0.0, self.g_max))
 
     # --- derived ------------------------------------------------------------------------------
     @property
@@ -263,11 +262,7 @@ class DeviceParams:
 
 def device_params_from_dict(d: dict) -> DeviceParams:
     """Build :class:`DeviceParams` from a dict; unknown keys are a :class:`ConfigError`."""
-    allowed = {f.name for f in fields(DeviceParams)}
-    for k in d:
-        if k not in allowed:
-            raise ConfigError(f"unknown key device.{k}: allowed {sorted(allowed)}")
-    return DeviceParams(**d)
+    return dataclass_from_dict(DeviceParams, d, "device")
 
 
 #: Default: Pt/HfO2/Ti/TiN-like analog ReRAM (literature-plausible numbers, not measured by us).

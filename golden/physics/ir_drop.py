@@ -34,7 +34,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu, spsolve
 
-from golden.spec.params import check_float, check_int
+from golden.spec.params import LoOpen, check_float, check_floats, check_int
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,8 @@ class CrossbarParams:
         check_float("crossbar.r_wire", self.r_wire, 0.0, 1e4)
         if self.r_wire_row is not None:
             check_float("crossbar.r_wire_row", self.r_wire_row, 0.0, 1e4)
-        check_float("crossbar.r_lrs", self.r_lrs, 1.0, 1e9)
-        check_float("crossbar.r_hrs", self.r_hrs, 1.0, 1e9)
-        check_float("crossbar.r_access", self.r_access, 0.0, 1e6)
-        check_float("crossbar.v_read", self.v_read, 0.0, 2.0, lo_open=True)
+        check_floats(self, "crossbar", r_lrs=(1.0, 1e9), r_hrs=(1.0, 1e9), r_access=(0.0, 1e6),
+                     v_read=LoOpen(0.0, 2.0))
 
     @property
     def row_r(self) -> float:

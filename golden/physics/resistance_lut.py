@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.spec.params import ConfigError, check_choice, check_float, check_int
+from golden.spec.params import ConfigError, check_choice, check_float, check_floats, check_int, check_ints
 from golden.spec.rng import STREAM_VARIABILITY, normal, uniform
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -517,13 +517,11 @@ class HfO2ExampleParams:
     seed: int = 20200501
 
     def __post_init__(self):
-        for f in ("lrs_median", "hrs_median", "level_r_min", "level_r_max"):
-            check_float(f"hfo2.{f}", getattr(self, f), 1.0, 1e9)
-        for f in ("lrs_sigma", "hrs_sigma", "level_sigma0", "level_sigma_step", "sigma_d2d"):
-            check_float(f"hfo2.{f}", getattr(self, f), 0.0, 5.0)
-        check_int("hfo2.devices", self.devices, 1, 1000)
-        check_int("hfo2.cycles", self.cycles, 1, 100000)
-        check_int("hfo2.n_levels", self.n_levels, 2, MAX_LEVELS)
+        ohms, sigma = (1.0, 1e9), (0.0, 5.0)
+        check_floats(self, "hfo2", lrs_median=ohms, hrs_median=ohms, level_r_min=ohms, level_r_max=ohms,
+                     lrs_sigma=sigma, hrs_sigma=sigma, level_sigma0=sigma, level_sigma_step=sigma,
+                     sigma_d2d=sigma)
+        check_ints(self, "hfo2", devices=(1, 1000), cycles=(1, 100000), n_levels=(2, MAX_LEVELS))
 
     def level_medians(self) -> np.ndarray:
         return np.geomspace(self.level_r_min, self.level_r_max, self.n_levels)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from golden.spec.checks import ConfigError, bits_for, check_choice, check_int
+from golden.spec.checks import ConfigError, bits_for, check_choice, check_int, check_ints
 
 MAX_INPUTS = 4096
 MAX_NEURONS = 4096
@@ -87,17 +87,12 @@ class BnnHwParams:
     read_width: int = 32
 
     def __post_init__(self):
-        check_int("bnn.inputs", self.inputs, 1, MAX_INPUTS)
-        check_int("bnn.bias_cells", self.bias_cells, 0, MAX_INPUTS - self.inputs)
-        check_int("bnn.neurons", self.neurons, 1, MAX_NEURONS)
-        check_int("bnn.bank", self.bank, 1, min(MAX_BANK, self.neurons))
+        check_ints(self, "bnn", inputs=(1, MAX_INPUTS))
+        check_ints(self, "bnn", bias_cells=(0, MAX_INPUTS - self.inputs), neurons=(1, MAX_NEURONS))
+        check_ints(self, "bnn", bank=(1, min(MAX_BANK, self.neurons)))
         check_choice("bnn.popcount_mode", self.popcount_mode, POPCOUNT_MODES)
-        check_int("bnn.stage_levels", self.stage_levels, 1, 16)
-        for name in PHASES:
-            check_int(f"bnn.{name}", getattr(self, name), 1, MAX_PHASE)
-        check_int("bnn.read_latency", self.read_latency, 2, 16)
-        check_int("bnn.out_fifo", self.out_fifo, max(2, self.bank), 64)
-        check_int("bnn.read_width", self.read_width, 1, MAX_READ_WIDTH)
+        check_ints(self, "bnn", stage_levels=(1, 16), **dict.fromkeys(PHASES, (1, MAX_PHASE)),
+                   read_latency=(2, 16), out_fifo=(max(2, self.bank), 64), read_width=(1, MAX_READ_WIDTH))
         if self.bank * self.cells > MAX_INPUTS:
             raise ConfigError(f"bnn.bank * (bnn.inputs + bnn.bias_cells) = {self.bank * self.cells} array "
                               f"columns is out of range: allowed [1, {MAX_INPUTS}] (bnn.bank <= "

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import fields
+from typing import Any, NamedTuple
 
 
 class ConfigError(ValueError):
@@ -30,6 +31,43 @@ def check_float(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = 
     if value < lo or value > hi or (lo_open and value == lo):
         rng = f"{'(' if lo_open else '['}{lo}, {hi}]"
         raise ConfigError(f"{name} = {value} is out of range: allowed {rng}")
+
+
+class LoOpen(NamedTuple):
+    """The range ``(lo, hi]`` of a :func:`check_floats` entry (a plain ``(lo, hi)`` is closed)."""
+
+    lo: float
+    hi: float
+
+
+def check_ints(obj: Any, section: str, /, **ranges: tuple[int, int | None]) -> None:
+    """:func:`check_int` of ``section.name`` for every ``name=(lo, hi)``, in the order given.
+
+    Each range is computed before the first check of the call: a range that depends on another field
+    belongs in a later call than that field's check.
+    """
+    for name, (lo, hi) in ranges.items():
+        check_int(f"{section}.{name}", getattr(obj, name), lo, hi)
+
+
+def check_floats(obj: Any, section: str, /, **ranges: tuple[float, float] | LoOpen) -> None:
+    """:func:`check_float` of ``section.name`` for every ``name=(lo, hi)`` or ``name=LoOpen(lo, hi)``,
+    in the order given (ranges depending on another field: as in :func:`check_ints`)."""
+    for name, (lo, hi) in ranges.items():
+        check_float(f"{section}.{name}", getattr(obj, name), lo, hi,
+                    lo_open=isinstance(ranges[name], LoOpen))
+
+
+def dataclass_from_dict(cls: type, d: Any, section: str) -> Any:
+    """``cls(**d)`` for the config table ``[section]``; a non-table or an unknown key is a
+    :class:`ConfigError` naming the section (and the allowed keys)."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"config section [{section}] must be a table, got {d!r}")
+    allowed = {f.name for f in fields(cls)}
+    for k in d:
+        if k not in allowed:
+            raise ConfigError(f"unknown key {section}.{k}: allowed {sorted(allowed)}")
+    return cls(**d)
 
 
 def check_choice(name: str, value: Any, choices: tuple) -> None:

@@ -20,11 +20,15 @@ from pathlib import Path
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.checks import (  # noqa: F401  (re-exported: the checks are part of the parameter API)
     ConfigError,
+    LoOpen,
     bits_for,
     check_bool,
     check_choice,
     check_float,
+    check_floats,
     check_int,
+    check_ints,
+    dataclass_from_dict,
 )
 
 MAX_ROWS = 4096
@@ -52,8 +56,7 @@ class ArrayParams:
     cell: str = "1T1R"
 
     def __post_init__(self):
-        check_int("array.rows", self.rows, 1, MAX_ROWS)
-        check_int("array.cols", self.cols, 1, MAX_COLS)
+        check_ints(self, "array", rows=(1, MAX_ROWS), cols=(1, MAX_COLS))
         check_choice("array.cell", self.cell, ("1T1R", "2T2R"))
 
 
@@ -92,9 +95,7 @@ class SynapseParams:
                 f"{self.devices}: the selection counter would skip devices; allowed: 1..{max(1, self.devices - 1)} "
                 f"with gcd(increment, devices) == 1")
         check_bool("synapse.differential", self.differential)
-        check_int("synapse.pot_period", self.pot_period, 1, 256)
-        check_int("synapse.dep_period", self.dep_period, 1, 256)
-        check_int("synapse.refresh_pulses", self.refresh_pulses, 1, 255)
+        check_ints(self, "synapse", pot_period=(1, 256), dep_period=(1, 256), refresh_pulses=(1, 255))
 
     @property
     def slots(self) -> int:
@@ -125,10 +126,10 @@ class UpdateParams:
     count_width: int = 4
 
     def __post_init__(self):
-        check_int("update.dw_width", self.dw_width, 2, 32)
-        check_int("update.chi_width", self.chi_width, self.dw_width, 40)
-        check_int("update.eps", self.eps, 1, (1 << (self.chi_width - 1)) - 1)
-        check_int("update.count_width", self.count_width, 1, 8)
+        # each range needs the field checked before it: chi_width's dw_width, eps's chi_width
+        check_ints(self, "update", dw_width=(2, 32))
+        check_ints(self, "update", chi_width=(self.dw_width, 40))
+        check_ints(self, "update", eps=(1, (1 << (self.chi_width - 1)) - 1), count_width=(1, 8))
 
     @property
     def max_count(self) -> int:
@@ -163,8 +164,8 @@ class TimingParams:
     verify: bool = False
 
     def __post_init__(self):
-        for f in ("setup", "width", "gap", "settle", "read"):
-            check_int(f"timing.{f}", getattr(self, f), 1, MAX_TIMING)
+        cycles = (1, MAX_TIMING)
+        check_ints(self, "timing", setup=cycles, width=cycles, gap=cycles, settle=cycles, read=cycles)
         check_bool("timing.verify", self.verify)
 
 
@@ -241,14 +242,7 @@ def params_from_dict(d: dict) -> AccelParams:
     for name, kv in d.items():
         if name not in known:
             raise ConfigError(f"unknown config section [{name}]: allowed {sorted(known)}")
-        if not isinstance(kv, dict):
-            raise ConfigError(f"config section [{name}] must be a table, got {kv!r}")
-        cls = known[name]
-        allowed = {g.name for g in fields(cls)}
-        for k in kv:
-            if k not in allowed:
-                raise ConfigError(f"unknown key {name}.{k}: allowed {sorted(allowed)}")
-        sections[name] = cls(**kv)
+        sections[name] = dataclass_from_dict(known[name], kv, name)
     return AccelParams(**sections)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from golden.spec.params import ConfigError, check_choice, check_float, check_int
+from golden.spec.params import ConfigError, LoOpen, check_choice, check_floats, check_ints
 
 CACHE_VERSION = 1
 
@@ -61,15 +61,10 @@ class CNNConfig:
 
     def __post_init__(self):
         check_choice("cnn.dataset", self.dataset, ("mnist", "digits"))
-        check_int("cnn.filters", self.filters, 1, 512)
-        check_int("cnn.kernel", self.kernel, 1, 31)
-        check_int("cnn.stride", self.stride, 1, 8)
-        check_int("cnn.upsample", self.upsample, 1, 8)
-        check_int("cnn.epochs", self.epochs, 1, 100)
-        check_int("cnn.batch", self.batch, 1, 4096)
-        check_float("cnn.lr", self.lr, 0.0, 1.0, lo_open=True)
-        check_int("cnn.n_train", self.n_train, 0, 60000)
-        check_int("cnn.seed", self.seed, 0)
+        check_ints(self, "cnn", filters=(1, 512), kernel=(1, 31), stride=(1, 8), upsample=(1, 8),
+                   epochs=(1, 100), batch=(1, 4096))
+        check_floats(self, "cnn", lr=LoOpen(0.0, 1.0))
+        check_ints(self, "cnn", n_train=(0, 60000), seed=(0, None))
         side = self.image_side
         if self.kernel > side:
             raise ConfigError(f"cnn.kernel = {self.kernel} is out of range: allowed [1, {side}] "

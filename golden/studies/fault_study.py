@@ -28,7 +28,7 @@ Rates: ``kind = "lrs"`` -> ``(rate, 0)``, ``"hrs"`` -> ``(0, rate)``, ``"both"``
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -166,16 +166,14 @@ def training_study(data, plan: TrainingFaultPlan, progress=None) -> dict:
 # --------------------------------------------------------------------------------------------------
 def digits_bnn_params():
     """The digits BNN of ``reram-accel bnn --dataset digits`` (cached in build/bnn/)."""
-    from golden.bnn.model_params import BnnTrainParams
-    return BnnTrainParams(dataset="digits", hidden=(255, 255), epochs=30, batch=50, lr=1e-2, lr_final=1e-4,
-                          seed=0, dropout_in=0.1, dropout_hidden=0.2)
+    from golden.bnn.model_params import TRAIN_PRESETS
+    return TRAIN_PRESETS["digits"]
 
 
 def mnist_bnn_params():
-    """The paper's MNIST BNN 784-1025-1025-1025-10 of ``reram-accel bnn --dataset mnist``."""
-    from golden.bnn.model_params import BnnTrainParams
-    return BnnTrainParams(dataset="mnist", hidden=(1025, 1025, 1025), epochs=30, batch=100, lr=3e-3,
-                          lr_final=3e-5, seed=0, dropout_in=0.2, dropout_hidden=0.2)
+    """The paper's MNIST BNN 784-1025-1025-1025-10 of ``reram-accel bnn --dataset mnist``, trained 30 epochs."""
+    from golden.bnn.model_params import TRAIN_PRESETS
+    return replace(TRAIN_PRESETS["mnist"], epochs=30)
 
 
 def broken_bridge_fraction(model, seed: int, p_lrs: float, p_hrs: float) -> float:

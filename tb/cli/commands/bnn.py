@@ -23,32 +23,43 @@ from pathlib import Path
 
 HELP = "BNN on 2T2R ReRAM bridges + capacitive neurons: train, hardware-model accuracy, sweeps, IR drop, energy"
 
-DEFAULTS = {"digits": {"hidden": "255,255", "epochs": 30, "batch": 50, "lr": 1e-2, "lr_final": 1e-4,
-                       "dropout_in": 0.1, "dropout_hidden": 0.2},
-            "mnist": {"hidden": "1025,1025,1025", "epochs": 60, "batch": 100, "lr": 3e-3, "lr_final": 3e-5,
-                      "dropout_in": 0.2, "dropout_hidden": 0.2}}
+
+def _per_dataset(field: str) -> str:
+    """``digits: <value>; mnist: <value>``: a field of the training presets, for the help texts."""
+    from golden.bnn.model_params import TRAIN_PRESETS
+
+    def show(v):
+        return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+    return "; ".join(f"{name}: {show(getattr(p, field))}" for name, p in TRAIN_PRESETS.items())
 
 
 def add_arguments(p) -> None:
+    from golden.bnn.model_params import BnnTrainParams, NeuronParams
+    from golden.bnn.sa_calibration import DEFAULT_PATTERNS, DEFAULT_REPEATS, MAX_PATTERNS, MAX_REPEATS
+
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
-    p.add_argument("--hidden", default=None, help="hidden widths, odd, comma-separated (digits: 255,255; "
-                                                   "mnist: 1025,1025,1025)")
-    p.add_argument("--epochs", type=int, default=None, help="training epochs (digits 30, mnist 60)")
-    p.add_argument("--dropout-in", type=float, default=None, help="input dropout (digits 0.1, mnist 0.2)")
-    p.add_argument("--dropout-hidden", type=float, default=None, help="hidden dropout (digits 0.2, mnist 0.2)")
+    p.add_argument("--hidden", default=None,
+                   help=f"hidden widths, odd, comma-separated ({_per_dataset('hidden')})")
+    p.add_argument("--epochs", type=int, default=None, help=f"training epochs ({_per_dataset('epochs')})")
+    p.add_argument("--dropout-in", type=float, default=None, help=f"input dropout ({_per_dataset('dropout_in')})")
+    p.add_argument("--dropout-hidden", type=float, default=None,
+                   help=f"hidden dropout ({_per_dataset('dropout_hidden')})")
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--lr", type=float, default=None, help="initial Adam step (decays x100 over the run)")
-    p.add_argument("--seed", type=int, default=0, help="training seed (and hardware seed unless --hw-seeds)")
+    p.add_argument("--seed", type=int, default=BnnTrainParams.seed,
+                   help="training seed (and hardware seed unless --hw-seeds)")
     p.add_argument("--hw-seeds", default=None,
                    help="comma-separated hardware-model seeds (chip instances); accuracies are averaged")
-    p.add_argument("--sa-clock-ns", type=float, default=10.0, help="SA clock period (nominal 10 ns)")
+    p.add_argument("--sa-clock-ns", type=float, default=NeuronParams.sa_clock_ns,
+                   help="SA clock period (nominal %(default)s ns)")
     p.add_argument("--sa-calibration", default="measured", metavar="{none,oracle,measured}",
                    help="SA offset trim with the bias cells: measured by the chip's bias-cell ramp (default), "
                         "oracle (true offsets) or none")
-    p.add_argument("--sa-cal-repeats", type=int, default=8,
-                   help="measured calibration: conversions per ramp step, 1..1024 (default 8)")
-    p.add_argument("--sa-cal-patterns", type=int, default=4,
-                   help="measured calibration: input patterns (ramps) per layer, 1..64 (default 4)")
+    p.add_argument("--sa-cal-repeats", type=int, default=DEFAULT_REPEATS,
+                   help=f"measured calibration: conversions per ramp step, 1..{MAX_REPEATS} (default %(default)s)")
+    p.add_argument("--sa-cal-patterns", type=int, default=DEFAULT_PATTERNS,
+                   help=f"measured calibration: input patterns (ramps) per layer, 1..{MAX_PATTERNS} "
+                        "(default %(default)s)")
     p.add_argument("--bit-error", type=float, default=None,
                    help="static bridge bit-error rate (default: from the bridge resistance model)")
     p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images")
@@ -66,15 +77,15 @@ def add_arguments(p) -> None:
 
 
 def _train_params(args):
-    from golden.bnn.model_params import BnnTrainParams
+    from golden.bnn.model_params import TRAIN_PRESETS, BnnTrainParams
 
-    d = DEFAULTS[args.dataset]
-    return BnnTrainParams(dataset=args.dataset, hidden=args.hidden or d["hidden"],
-                          epochs=args.epochs or d["epochs"], batch=args.batch or d["batch"],
-                          lr=args.lr or d["lr"], lr_final=(args.lr or d["lr"]) / 100 if args.lr else d["lr_final"],
+    d = TRAIN_PRESETS[args.dataset]
+    return BnnTrainParams(dataset=args.dataset, hidden=args.hidden or d.hidden,
+                          epochs=args.epochs or d.epochs, batch=args.batch or d.batch,
+                          lr=args.lr or d.lr, lr_final=args.lr / 100 if args.lr else d.lr_final,
                           seed=args.seed,
-                          dropout_in=d["dropout_in"] if args.dropout_in is None else args.dropout_in,
-                          dropout_hidden=d["dropout_hidden"] if args.dropout_hidden is None else args.dropout_hidden)
+                          dropout_in=d.dropout_in if args.dropout_in is None else args.dropout_in,
+                          dropout_hidden=d.dropout_hidden if args.dropout_hidden is None else args.dropout_hidden)
 
 
 def run(args) -> int:

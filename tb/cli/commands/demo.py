@@ -20,8 +20,14 @@ from tb.kit.runner import ROOT
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--train-samples", type=int, default=60000,
-                   help="MNIST training samples per epoch for the golden in-situ run (default: all 60000; epochs and lr schedule are the train defaults: 3 epochs, lr 0.01 -> 0.001 linear)")
+    from golden.data.datasets import MNIST_TRAIN_SIZE
+    from golden.training.in_situ import DATASET_DEFAULTS
+
+    d = DATASET_DEFAULTS["mnist"]
+    p.add_argument("--train-samples", type=int, default=MNIST_TRAIN_SIZE,
+                   help="MNIST training samples per epoch for the golden in-situ run (default: all %(default)s; "
+                        f"epochs and lr schedule are the train defaults: {d['epochs']} epochs, lr {d['lr']} -> "
+                        f"{d['lr_end']} {d['lr_schedule']})")
     p.add_argument("--cosim-samples", type=int, default=200, help="samples trained through the RTL (default 200)")
     p.add_argument("--bnn-images", type=int, default=100, help="images through the BNN path of the top")
     p.add_argument("--out", type=Path, default=Path("build/demo"), help="where JSON results and Verilog go")

@@ -26,19 +26,30 @@ def _floats(text: str) -> tuple:
         raise ConfigError(f"faults.rates = {text!r} must be comma-separated numbers, e.g. 0,1e-3,1e-2") from None
 
 
+def _listed(values) -> str:
+    return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
 def add_arguments(p) -> None:
+    from golden.studies.fault_study import BNN_RATES, KINDS, TRAIN_RATES, TrainingFaultPlan
+
+    # --seeds and --dataset serve both studies: the two plans have the same defaults
     p.add_argument("--study", choices=("training", "bnn", "all"), default="all")
-    p.add_argument("--seeds", type=int, default=3, help="seeds (training runs / BNN chip instances) per point")
-    p.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
+    p.add_argument("--seeds", type=int, default=TrainingFaultPlan.seeds,
+                   help="seeds (training runs / BNN chip instances) per point")
+    p.add_argument("--dataset", choices=("digits", "mnist"), default=TrainingFaultPlan.dataset,
                    help="data set of both studies (mnist: use --train-samples/--test-samples to bound the time)")
-    p.add_argument("--train-rates", default=None, help="comma-separated stuck fractions (training; default "
-                                                      "0,1e-3,1e-2,3e-2,0.1,0.3)")
-    p.add_argument("--bnn-rates", default=None, help="comma-separated stuck fractions (BNN; default "
-                                                    "0,1e-3,3e-3,1e-2,3e-2,0.1,0.3)")
-    p.add_argument("--kinds", default="lrs,hrs,both", help="fault kinds: lrs, hrs, both (each at the rate)")
-    p.add_argument("--devices", default="1,4", help="N devices per synapse for the training study")
-    p.add_argument("--hidden", type=int, default=100, help="hidden width of the in-situ MLP (default 100)")
-    p.add_argument("--epochs", type=int, default=5, help="in-situ training epochs (default 5)")
+    p.add_argument("--train-rates", default=None,
+                   help=f"comma-separated stuck fractions (training; default {_listed(TRAIN_RATES)})")
+    p.add_argument("--bnn-rates", default=None,
+                   help=f"comma-separated stuck fractions (BNN; default {_listed(BNN_RATES)})")
+    p.add_argument("--kinds", default=_listed(KINDS), help="fault kinds: lrs, hrs, both (each at the rate)")
+    p.add_argument("--devices", default=_listed(TrainingFaultPlan.devices),
+                   help="N devices per synapse for the training study")
+    p.add_argument("--hidden", type=int, default=TrainingFaultPlan.hidden,
+                   help="hidden width of the in-situ MLP (default %(default)s)")
+    p.add_argument("--epochs", type=int, default=TrainingFaultPlan.epochs,
+                   help="in-situ training epochs (default %(default)s)")
     p.add_argument("--train-samples", type=int, default=None, help="first K training samples (training study)")
     p.add_argument("--test-samples", type=int, default=None, help="first K test samples (both studies)")
     p.add_argument("--docs", type=Path, default=Path("docs"), help="where faults_training.png / faults_bnn.png go")

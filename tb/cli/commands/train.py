@@ -37,12 +37,16 @@ def schedule_from_args(args) -> dict:
 
 
 def add_arguments(p) -> None:
+    from golden.spec.params import SynapseParams
+    from golden.training.in_situ import TrainingConfig
+
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
                    help="digits: scikit-learn 8x8 (fast); mnist: full 60k/10k (shipped)")
-    p.add_argument("--devices", type=int, default=4,
+    p.add_argument("--devices", type=int, default=SynapseParams.devices,
                    help="N, devices per synapse (per group if differential)")
     p.add_argument("--binary", action="store_true", help="binary (two-level, stochastic switching) devices")
-    p.add_argument("--differential", action=__import__("argparse").BooleanOptionalAction, default=False,
+    p.add_argument("--differential", action=__import__("argparse").BooleanOptionalAction,
+                   default=SynapseParams.differential,
                    help="weight = sum G+ - sum G- with refresh "
                         "(default: non-differential, sum G - reference)")
     p.add_argument("--device", choices=("reram", "pcm"), default="reram",
@@ -50,11 +54,13 @@ def add_arguments(p) -> None:
     p.add_argument("--epochs", type=int, default=None,
                    help=f"epochs (default: {_d('mnist', 'epochs')} for mnist, {_d('digits', 'epochs')} for digits)")
     p.add_argument("--train-samples", type=int, default=None, help="use only the first K training samples")
-    p.add_argument("--hidden", type=int, default=250, help="hidden layer width (default 250)")
+    p.add_argument("--hidden", type=int, default=TrainingConfig.hidden,
+                   help="hidden layer width (default %(default)s)")
     add_schedule_arguments(p)
-    p.add_argument("--read-noise", choices=("output", "device", "off"), default="output",
+    p.add_argument("--read-noise", choices=("output", "device", "off"), default=TrainingConfig.read_noise,
                    help="read-noise model (default: output-referred, exact in distribution)")
-    p.add_argument("--seed", type=int, default=0, help="seed of initial weights, sample order and chip")
+    p.add_argument("--seed", type=int, default=TrainingConfig.seed,
+                   help="seed of initial weights, sample order and chip")
     p.add_argument("--no-fp", action="store_true", help="skip the floating-point baseline")
     p.add_argument("--json", type=Path, default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

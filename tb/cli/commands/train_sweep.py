@@ -11,6 +11,8 @@ from tb.kit.runner import ROOT
 
 
 def add_arguments(p) -> None:
+    from golden.training.sweep import MODES
+
     p.add_argument("--dataset", choices=("digits", "mnist"), default="mnist")
     p.add_argument("--devices", default="1,2,4,8", help="comma-separated N values (default 1,2,4,8)")
     p.add_argument("--seeds", type=int, default=3, help="number of seeds 0..S-1 (default 3)")
@@ -19,7 +21,7 @@ def add_arguments(p) -> None:
                    help=f"epochs (default: {_d('mnist', 'epochs')} for mnist, {_d('digits', 'epochs')} for digits)")
     add_schedule_arguments(p)
     p.add_argument("--train-samples", type=int, default=None, help="first K training samples (default all)")
-    p.add_argument("--modes", default="analog,analog-diff,binary", help="subset of analog,analog-diff,binary")
+    p.add_argument("--modes", default=",".join(MODES), help="subset of %(default)s")
     p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "train_sweep.json",
                    help="raw results (JSON; finished runs are reused)")

@@ -17,33 +17,40 @@ HELP = "resistance-variability LUT study: conv1 weights coded bit-per-device, er
 
 
 def add_arguments(p) -> None:
+    from golden.data.datasets import MNIST_TEST_SIZE
+    from golden.studies.cnn import CNNConfig
+    from golden.studies.variability import VariabilityConfig as Stored
+
     g = p.add_argument_group("device data")
     g.add_argument("--data", type=Path, action="append", default=None, metavar="FILE.csv",
                    help="resistance data CSV (format: golden/physics/resistance_lut.py); repeat to merge files "
                         "(default: the shipped SYNTHETIC HfO2 example, binary + 8 levels)")
     g.add_argument("--read-voltage", type=float, default=0.1, help="read voltage for I-V form data (V)")
     g = p.add_argument_group("storage")
-    g.add_argument("--encoding", default="float32", help="float32 | float16 | bfloat16 | fixed8")
-    g.add_argument("--bits-per-cell", type=int, default=1, help="1 (LRS/HRS) or 3 (8 levels)")
-    g.add_argument("--level-code", default="binary", help="multi-level cell code: binary | gray")
-    g.add_argument("--spread", type=float, default=1.0, help="spread scale: x measured sigma of ln R (0 = none)")
-    g.add_argument("--window", type=float, default=1.0, help="window scale (< 1 compresses the memory window)")
-    g.add_argument("--model", default="lognormal", help="device draw: lognormal (fit) | empirical (samples)")
-    g.add_argument("--reference", default="midpoint",
+    g.add_argument("--encoding", default=Stored.encoding, help="float32 | float16 | bfloat16 | fixed8")
+    g.add_argument("--bits-per-cell", type=int, default=Stored.bits_per_cell, help="1 (LRS/HRS) or 3 (8 levels)")
+    g.add_argument("--level-code", default=Stored.level_code, help="multi-level cell code: binary | gray")
+    g.add_argument("--spread", type=float, default=Stored.spread_scale,
+                   help="spread scale: x measured sigma of ln R (0 = none)")
+    g.add_argument("--window", type=float, default=Stored.window_scale,
+                   help="window scale (< 1 compresses the memory window)")
+    g.add_argument("--model", default=Stored.model, help="device draw: lognormal (fit) | empirical (samples)")
+    g.add_argument("--reference", default=Stored.reference,
                    help="read thresholds: midpoint (nearest level in log R) | optimal (density crossing)")
-    g.add_argument("--protect", default="none", help="critical-MSB protection: none | slc | pair | tmr")
-    g.add_argument("--protect-bits", type=int, default=-1, help="MSBs protected (-1: sign + exponent)")
-    g.add_argument("--stuck-lrs", type=float, default=0.0, help="fraction of devices stuck at LRS")
-    g.add_argument("--stuck-hrs", type=float, default=0.0, help="fraction of devices stuck at HRS")
+    g.add_argument("--protect", default=Stored.protect, help="critical-MSB protection: none | slc | pair | tmr")
+    g.add_argument("--protect-bits", type=int, default=Stored.protect_bits, help="MSBs protected (-1: sign + exponent)")
+    g.add_argument("--stuck-lrs", type=float, default=Stored.p_stuck_lrs, help="fraction of devices stuck at LRS")
+    g.add_argument("--stuck-hrs", type=float, default=Stored.p_stuck_hrs, help="fraction of devices stuck at HRS")
     g = p.add_argument_group("run")
     g.add_argument("--seed", type=int, default=1, help="device-variability seed (counter-based draws)")
     g.add_argument("--trials", type=int, default=5, help="Monte-Carlo chips per configuration")
     g.add_argument("--eval-size", type=int, default=None,
-                   help="test images evaluated, an evenly strided subset (default 10000; 2000 with --sweep)")
-    g.add_argument("--train-seed", type=int, default=0, help="seed of the network training")
-    g.add_argument("--dataset", default="mnist",
+                   help=f"test images evaluated, an evenly strided subset (default {MNIST_TEST_SIZE}; 2000 with "
+                        "--sweep)")
+    g.add_argument("--train-seed", type=int, default=CNNConfig.seed, help="seed of the network training")
+    g.add_argument("--dataset", default=CNNConfig.dataset,
                    help="mnist (AlexNet-style 96 x 11x11 conv1) | digits (tiny 16 x 3x3 net, smoke tests only)")
-    g.add_argument("--epochs", type=int, default=3, help="training epochs (first run only: cached)")
+    g.add_argument("--epochs", type=int, default=CNNConfig.epochs, help="training epochs (first run only: cached)")
     g.add_argument("--cache-dir", type=Path, default=Path("build/variability"), help="trained-model cache")
     g.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
     g = p.add_argument_group("sweep")
@@ -62,6 +69,7 @@ def _progress(total: int, desc: str):
 
 
 def run(args) -> int:
+    from golden.data.datasets import MNIST_TEST_SIZE
     from golden.physics.resistance_lut import ResistanceLUT, load_default_lut, load_lut
     from golden.spec.params import ConfigError, check_choice, check_int
     from golden.studies import cnn
@@ -82,8 +90,8 @@ def run(args) -> int:
                             p_stuck_lrs=args.stuck_lrs, p_stuck_hrs=args.stuck_hrs)
     check_int("seed", args.seed, 0)
     check_int("trials", args.trials, 1, 10000)
-    eval_size = args.eval_size if args.eval_size is not None else (2000 if args.sweep else 10000)
-    check_int("eval_size", eval_size, 1, 10000)
+    eval_size = args.eval_size if args.eval_size is not None else (2000 if args.sweep else MNIST_TEST_SIZE)
+    check_int("eval_size", eval_size, 1, MNIST_TEST_SIZE)
 
     if args.data:
         lut: ResistanceLUT = load_lut(args.data[0], read_voltage=args.read_voltage)

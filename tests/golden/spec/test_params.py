@@ -80,3 +80,38 @@ def test_optional_bnn_section(tmp_path):
     assert params_from_dict(p.to_dict()) == p
     with pytest.raises(ConfigError, match=r"bnn\.bank"):
         params_from_dict({"bnn": {"neurons": 3, "bank": 4}})
+
+
+def test_field_table_checks_in_order_with_the_usual_messages():
+    from dataclasses import dataclass
+
+    from golden.spec.checks import LoOpen, check_floats, check_ints
+
+    @dataclass(frozen=True)
+    class Part:
+        n: int = 3
+        m: int = 0
+        x: float = 0.0
+
+    check_ints(Part(), "part", n=(1, 4), m=(0, None))
+    with pytest.raises(ConfigError, match=r"^part\.m = -1 is out of range: allowed >= 0$"):
+        check_ints(Part(m=-1), "part", n=(1, 4), m=(0, None))
+    with pytest.raises(ConfigError, match=r"^part\.n = 9 is out of range"):  # the first failing field
+        check_ints(Part(n=9, m=-1), "part", n=(1, 4), m=(0, None))
+    check_floats(Part(), "part", x=(0.0, 1.0))
+    with pytest.raises(ConfigError, match=r"^part\.x = 0.0 is out of range: allowed \(0.0, 1.0\]$"):
+        check_floats(Part(), "part", x=LoOpen(0.0, 1.0))
+    with pytest.raises(ConfigError, match=r"^part\.n must be an integer, got 'a'$"):
+        check_ints(Part(n="a"), "part", n=(1, 4))
+
+
+def test_dataclass_from_dict_rejects_non_tables_and_unknown_keys():
+    from golden.physics.device import DeviceParams, device_params_from_dict
+    from golden.spec.checks import dataclass_from_dict
+
+    assert dataclass_from_dict(DeviceParams, {"g_min": 1.0}, "device") == DeviceParams(g_min=1.0)
+    assert device_params_from_dict({}) == DeviceParams()
+    with pytest.raises(ConfigError, match=r"^unknown key device\.gmin: allowed \['a_reset', "):
+        device_params_from_dict({"gmin": 1.0})
+    with pytest.raises(ConfigError, match=r"^config section \[device\] must be a table, got 3$"):
+        dataclass_from_dict(DeviceParams, 3, "device")
