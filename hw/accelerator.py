@@ -10,7 +10,8 @@ from amaranth.lib.wiring import In, Out
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.interfaces import DEFAULT_READ_LATENCY, STROBES
 from golden.spec.params import AccelParams, ConfigError, check_int
-from golden.spec.register_map import DATA_WIDTH, accelerator_register_map, update_fits_one_word
+from golden.spec.register_map.accelerator_map import accelerator_register_map, update_fits_one_word
+from golden.spec.register_map.description import DATA_WIDTH
 from hw.arbitration_controller import ArbitrationController
 from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
@@ -51,7 +52,7 @@ class Accelerator(wiring.Component):
     """The accelerator top: host CSRs (AXI4-Lite) -> update FIFO -> UpdateUnit ->
     ArbitrationController -> PulseScheduler -> CrossbarAddressing -> the array port.
 
-    The register map is :func:`golden.spec.register_map.accelerator_register_map` (docs/registers.md).
+    The register map is :func:`golden.spec.register_map.accelerator_map.accelerator_register_map` (docs/registers.md).
 
     Parameters
     ----------
