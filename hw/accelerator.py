@@ -238,8 +238,6 @@ class Accelerator(wiring.Component):
         busy = self._status(m, dp, port, upd, reads, bnn)
         self._events_errors_irq(m, dp, upd, reads, bnn)
         self._performance_counters(m, dp, upd, busy)
-        with m.If(dp.soft):
-            m.d.sync += [upd.closing.eq(0), upd.uu_acc_prev.eq(0)]
         return m
 
     def _csr_bus(self, m: Module) -> AxiLiteCsr:
@@ -320,6 +318,8 @@ class Accelerator(wiring.Component):
         with m.If(close_now):
             m.d.sync += closing.eq(0)
         m.d.comb += dp.arb.end_cycle.eq(close_now)
+        with m.If(dp.soft):
+            m.d.sync += [closing.eq(0), uu_acc_prev.eq(0)]
         return _UpdateCycle(closing, uu_acc, uu_acc_prev, close_now)
 
     def _scheduler_requests(self, m: Module, dp: _Datapath, train) -> None:
@@ -460,18 +460,24 @@ class Accelerator(wiring.Component):
                 m.d.sync += base.eq(src)
             m.d.comb += getattr(csr, name).value.eq((src - base)[:COUNTER_WIDTH])
 
-    def _bnn_path(self, m: Module, csr, soft, owner, bnn_idle):
+    def _bnn_path(self, m: Module, csr, soft, owner, bnn_idle) -> _BnnStatus:
         """Input FIFO -> image assembly -> BnnLayerEngine -> output buffer; returns the engine's line
         enables (zero-extended to the array port) and its status signals."""
-        hw = self.bnn
-        n_words = -(-hw.inputs // DATA_WIDTH)
-        out_words = -(-hw.neurons // DATA_WIDTH)
-        eng = BnnLayerEngine(hw)
+        eng = BnnLayerEngine(self.bnn)
         ififo = SyncFIFOBuffered(width=DATA_WIDTH, depth=self.fifo_depth)
         m.submodules.bnn_engine = ResetInserter(soft)(eng)
         m.submodules.bnn_input_fifo = ResetInserter(soft)(ififo)
+        image, got, complete = self._bnn_image(m, csr, ififo)
+        full = self._bnn_start(m, csr, eng, image, got, complete, owner, soft)
+        done = self._bnn_output_buffer(m, csr, eng, full, soft)
+        self._bnn_phase_writes(m, csr, eng)
+        wl, blr, busy = self._bnn_array_port(m, eng, ififo, got, bnn_idle)
+        return _BnnStatus(wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full)
 
-        # input words -> FIFO -> image register (word k of an image = inputs 32k .. 32k+31)
+    def _bnn_image(self, m: Module, csr, ififo):
+        """BNN_INPUT words -> input FIFO -> image register (word k of an image = inputs 32k .. 32k+31);
+        returns the image, the words it holds and ``complete``."""
+        n_words = -(-self.bnn.inputs // DATA_WIDTH)
         bi = csr.bnn_input
         m.d.comb += [ififo.w_data.eq(bi.payload), ififo.w_en.eq(bi.valid), bi.ready.eq(ififo.w_rdy)]
         image = Signal(n_words * DATA_WIDTH)
@@ -481,29 +487,39 @@ class Accelerator(wiring.Component):
         with m.If(ififo.r_rdy & ~complete):
             m.d.sync += [image.eq(Cat(image[DATA_WIDTH:], ififo.r_data) if n_words > 1 else ififo.r_data),
                          got.eq(add_const(got, 1))]
+        return image, got, complete
 
-        # image -> engine, while the BNN path owns the array port and the output buffer is free
+    def _bnn_start(self, m: Module, csr, eng, image, got, complete, owner, soft):
+        """A complete image goes to the engine (and the image register empties) while the BNN path owns
+        the array port and the output buffer is free; returns the buffer's ``full`` flag."""
         full = Signal()
-        m.d.comb += [eng.x.valid.eq(complete & owner & csr.ctrl.mode & ~full), eng.x.payload.bits.eq(image[:hw.inputs]),
+        m.d.comb += [eng.x.valid.eq(complete & owner & csr.ctrl.mode & ~full),
+                     eng.x.payload.bits.eq(image[:self.bnn.inputs]),
                      eng.x.payload.analog.eq(csr.bnn_ctrl.analog), eng.x.payload.cal.eq(csr.bnn_ctrl.cal),
                      eng.x.payload.ramp.eq(csr.bnn_ctrl.ramp)]
         with m.If(eng.x.valid & eng.x.ready):
             m.d.sync += got.eq(0)
+        with m.If(soft):
+            m.d.sync += got.eq(0)
+        return full
 
+    def _bnn_output_buffer(self, m: Module, csr, eng, full, soft):
+        """Output bits -> the buffer BNN_OUT_DATA shows word by word; full from the last bit until
+        CTRL.BNN_ACK. Returns ``done`` (the last bit arrived)."""
+        neurons = self.bnn.neurons
+        out_words = -(-neurons // DATA_WIDTH)
         # output bits arrive in neuron order 0..M-1: a shift register leaves neuron j in bit j
-        out = Signal(hw.neurons)
+        out = Signal(neurons)
         y_xfer = Signal()
         m.d.comb += [eng.y.ready.eq(~full), y_xfer.eq(eng.y.valid & eng.y.ready)]
         with m.If(y_xfer):
-            m.d.sync += out.eq(Cat(out[1:], eng.y.payload.bit) if hw.neurons > 1 else eng.y.payload.bit)
+            m.d.sync += out.eq(Cat(out[1:], eng.y.payload.bit) if neurons > 1 else eng.y.payload.bit)
         done = Signal()
         m.d.comb += done.eq(y_xfer & eng.y.payload.last)
         with m.If(done):
             m.d.sync += full.eq(1)
         with m.If(csr.ctrl.bnn_ack | soft):
             m.d.sync += full.eq(0)
-        with m.If(soft):
-            m.d.sync += got.eq(0)
         padded = Signal(out_words * DATA_WIDTH)
         m.d.comb += padded.eq(out)
         sel = csr.bnn_out_index.word
@@ -511,14 +527,18 @@ class Accelerator(wiring.Component):
         for k in range(out_words):
             word = word | (padded[k * DATA_WIDTH:(k + 1) * DATA_WIDTH] & eq_const(sel, k).replicate(DATA_WIDTH))
         m.d.comb += csr.bnn_out_data.bits.eq(word)
+        return done
 
-        # sense-amplifier phase writes
+    def _bnn_phase_writes(self, m: Module, csr, eng) -> None:
+        """BNN_PHASE pushes -> the sense-amplifier sequencer's phase-length registers."""
         ph = csr.bnn_phase
         m.d.comb += [eng.cfg.we.eq(ph.valid), eng.cfg.addr.eq(ph.payload.phase), eng.cfg.data.eq(ph.payload.cycles),
                      ph.ready.eq(1)]
 
-        # array port: BNN members pass through; line enables are ORed with the training path's
-        if hw.bias_cells:
+    def _bnn_array_port(self, m: Module, eng, ififo, got, bnn_idle):
+        """BNN members of the array port pass through; returns the engine's line enables (to be ORed
+        with the training path's) and the path's ``busy``."""
+        if self.bnn.bias_cells:
             m.d.comb += self.bias_in.eq(eng.bias_in)
         m.d.comb += [eng.rd_valid.eq(self.rd_valid), eng.rd_bits.eq(self.rd_bits), self.in_bits.eq(eng.in_bits),
                      eng.sa_out.eq(self.sa_out), self.sa_phase.eq(eng.phase),
@@ -528,4 +548,4 @@ class Accelerator(wiring.Component):
         busy = Signal()
         m.d.comb += [busy.eq(eng.busy | eng.y.valid | got.any() | ififo.r_rdy),
                      bnn_idle.eq(~eng.busy & ~eng.read & ~eng.wl.any())]
-        return _BnnStatus(wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full)
+        return wl, blr, busy
