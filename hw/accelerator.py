@@ -1,7 +1,10 @@
 """Accelerator top: AXI4-Lite CSRs in front of the training periphery, around one array port."""
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Signal, unsigned
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from amaranth import Cat, Const, Module, Signal, Value, unsigned
 from amaranth.hdl import ResetInserter
 from amaranth.lib import data, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
@@ -10,7 +13,8 @@ from amaranth.lib.wiring import In, Out
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.interfaces import DEFAULT_READ_LATENCY, STROBES
 from golden.spec.params import AccelParams, ConfigError, check_int
-from golden.spec.register_map import DATA_WIDTH, accelerator_register_map, update_fits_one_word
+from golden.spec.register_map.accelerator_map import accelerator_register_map, update_fits_one_word
+from golden.spec.register_map.description import DATA_WIDTH
 from hw.arbitration_controller import ArbitrationController
 from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
@@ -47,11 +51,57 @@ def check_bnn_fits(p: AccelParams, bnn: BnnHwParams) -> None:
                           f"allowed at most array.cols * synapse slots = {p.phys_cols}")
 
 
+@dataclass(frozen=True)
+class _Datapath:
+    """The CSR block, the soft reset and the training blocks of one elaboration."""
+
+    csr: AxiLiteCsr
+    soft: Signal
+    uu: UpdateUnit
+    arb: ArbitrationController
+    sched: PulseScheduler
+    xbar: CrossbarAddressing
+    fifo: SyncFIFOBuffered
+    entry: data.StructLayout
+
+
+class _PortOwner(NamedTuple):
+    owner: Signal                   # 0: training periphery, 1: BNN path
+    train: Signal                   # the training path may start new work
+    sched_idle: Signal
+    bnn_idle: Signal
+
+
+class _UpdateCycle(NamedTuple):
+    closing: Signal                 # an update cycle was closed; waiting to strobe end_cycle
+    uu_acc: Signal                  # the UpdateUnit accepted a request in this cycle
+    uu_acc_prev: Signal
+    close_now: Signal               # end_cycle strobe to the ArbitrationController
+
+
+class _CellReads(NamedTuple):
+    done: Signal                    # the scheduler's read response, this cycle
+    busy: Signal
+
+
+class _BnnStatus(NamedTuple):
+    """The BNN path's line enables (zero-extended to the array port) and status (constants without one)."""
+
+    wl: Value
+    bl_read: Value
+    read: Value
+    busy: Value
+    done: Value
+    error: Value
+    input_level: Value | int
+    full: Value | int
+
+
 class Accelerator(wiring.Component):
     """The accelerator top: host CSRs (AXI4-Lite) -> update FIFO -> UpdateUnit ->
     ArbitrationController -> PulseScheduler -> CrossbarAddressing -> the array port.
 
-    The register map is :func:`golden.spec.register_map.accelerator_register_map` (docs/registers.md).
+    The register map is :func:`golden.spec.register_map.accelerator_map.accelerator_register_map` (docs/registers.md).
 
     Parameters
     ----------
@@ -177,13 +227,29 @@ class Accelerator(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        p = self.params
+        csr = self._csr_bus(m)
+        dp = self._datapath_blocks(m, csr)
+        port = self._array_port_owner(m, dp)
+        self._update_fifo_write(m, dp)
+        upd = self._update_fifo_read(m, dp, port.train)
+        self._scheduler_requests(m, dp, port.train)
+        reads = self._cell_reads(m, dp, port.train)
+        bnn = self._array_port(m, dp, port)
+        busy = self._status(m, dp, port, upd, reads, bnn)
+        self._events_errors_irq(m, dp, upd, reads, bnn)
+        self._performance_counters(m, dp, upd, busy)
+        return m
 
+    def _csr_bus(self, m: Module) -> AxiLiteCsr:
+        """The CSR block on the host bus."""
         csr = m.submodules.csr = AxiLiteCsr(self.regmap)
         wiring.connect(m, wiring.flipped(self.s_axil), csr.s_axil)
+        return csr
 
-        # Soft reset: one cycle, for every datapath block (not the CSRs).
-        soft = Signal()
+    def _datapath_blocks(self, m: Module, csr: AxiLiteCsr) -> _Datapath:
+        """The update FIFO and the training blocks, each reset by CTRL.SOFT_RESET (not the CSRs)."""
+        p = self.params
+        soft = Signal()                  # one cycle, for every datapath block
         m.d.comb += soft.eq(csr.ctrl.soft_reset)
         uu = UpdateUnit(p)
         arb = ArbitrationController(p)
@@ -194,30 +260,39 @@ class Accelerator(wiring.Component):
         for name, blk in (("update_fifo", fifo), ("update_unit", uu), ("arbitration", arb),
                           ("scheduler", sched), ("xbar", xbar)):
             m.submodules[name] = ResetInserter(soft)(blk)
+        return _Datapath(csr, soft, uu, arb, sched, xbar, fifo, entry)
 
-        # --- array port owner -----------------------------------------------------------------------
+    def _array_port_owner(self, m: Module, dp: _Datapath) -> _PortOwner:
+        """OWNER follows CTRL.MODE once the scheduler, the BNN engine and the lines are idle."""
         owner = Signal()                 # 0: training periphery, 1: BNN path
         # A path starts new work only while it owns the port *and* is the requested owner, so nothing
         # starts in the cycle the owner changes.
         train = Signal()
         sched_idle = Signal()
-        bnn_idle = Signal(init=1)        # the BNN engine drives no line (set below if there is one)
-        m.d.comb += [train.eq(~owner & ~csr.ctrl.mode), sched_idle.eq(sched.i.ready | sched.rd_cmd.ready)]
-        with m.If(sched_idle & bnn_idle & ~xbar.write & ~xbar.read):
-            m.d.sync += owner.eq(csr.ctrl.mode)
+        bnn_idle = Signal(init=1)        # the BNN engine drives no line (set by the BNN path if there is one)
+        m.d.comb += [train.eq(~owner & ~dp.csr.ctrl.mode),
+                     sched_idle.eq(dp.sched.i.ready | dp.sched.rd_cmd.ready)]
+        with m.If(sched_idle & bnn_idle & ~dp.xbar.write & ~dp.xbar.read):
+            m.d.sync += owner.eq(dp.csr.ctrl.mode)
+        return _PortOwner(owner, train, sched_idle, bnn_idle)
 
-        # --- update FIFO -> UpdateUnit ----------------------------------------------------------------
-        w_entry = Signal(entry)
-        push = csr.update
-        if update_fits_one_word(p):
+    def _update_fifo_write(self, m: Module, dp: _Datapath) -> None:
+        """UPDATE pushes (with UPDATE_ADDR if the address does not fit) -> update FIFO entries."""
+        w_entry = Signal(dp.entry)
+        push, csr = dp.csr.update, dp.csr
+        if update_fits_one_word(self.params):
             m.d.comb += [w_entry.row.eq(push.payload.row), w_entry.col.eq(push.payload.col)]
         else:
             m.d.comb += [w_entry.row.eq(csr.update_addr.row), w_entry.col.eq(csr.update_addr.col)]
         m.d.comb += [w_entry.dw.eq(push.payload.dw), w_entry.end_cycle.eq(push.payload.end_cycle),
                      w_entry.marker.eq(push.payload.marker),
-                     fifo.w_data.eq(w_entry), fifo.w_en.eq(push.valid), push.ready.eq(fifo.w_rdy)]
+                     dp.fifo.w_data.eq(w_entry), dp.fifo.w_en.eq(push.valid), push.ready.eq(dp.fifo.w_rdy)]
 
-        head = Signal(entry)
+    def _update_fifo_read(self, m: Module, dp: _Datapath, train) -> _UpdateCycle:
+        """FIFO head -> UpdateUnit; an END_CYCLE entry holds the FIFO until the closed cycle's pulse
+        counts have reached the ArbitrationController, then strobes its ``end_cycle``."""
+        uu, fifo = dp.uu, dp.fifo
+        head = Signal(dp.entry)
         closing = Signal()               # an update cycle was closed; waiting to strobe end_cycle
         uu_acc = Signal()                # the UpdateUnit accepted a request in this cycle
         uu_acc_prev = Signal()
@@ -242,15 +317,20 @@ class Accelerator(wiring.Component):
             m.d.sync += closing.eq(1)
         with m.If(close_now):
             m.d.sync += closing.eq(0)
-        m.d.comb += arb.end_cycle.eq(close_now)
+        m.d.comb += dp.arb.end_cycle.eq(close_now)
+        with m.If(dp.soft):
+            m.d.sync += [closing.eq(0), uu_acc_prev.eq(0)]
+        return _UpdateCycle(closing, uu_acc, uu_acc_prev, close_now)
 
-        # --- UpdateUnit -> ArbitrationController -> PulseScheduler ----------------------------------
-        wiring.connect(m, uu.o, arb.i)
-        rf = csr.refresh
+    def _scheduler_requests(self, m: Module, dp: _Datapath, train) -> None:
+        """UpdateUnit -> ArbitrationController (with REFRESH pushes) -> PulseScheduler, sharing the
+        scheduler's input with PROGRAM pushes (the arbitration controller's requests go first)."""
+        arb, sched = dp.arb, dp.sched
+        wiring.connect(m, dp.uu.o, arb.i)
+        rf = dp.csr.refresh
         m.d.comb += [arb.refresh.valid.eq(rf.valid), rf.ready.eq(arb.refresh.ready),
                      arb.refresh.payload.row.eq(rf.payload.row), arb.refresh.payload.col.eq(rf.payload.col)]
-        # PROGRAM pushes share the scheduler's input; the arbitration controller's requests go first.
-        pg = csr.program
+        pg = dp.csr.program
         m.d.comb += [
             sched.i.valid.eq((arb.o.valid | pg.valid) & train),
             arb.o.ready.eq(sched.i.ready & train),
@@ -264,7 +344,9 @@ class Accelerator(wiring.Component):
                          sched.i.payload.polarity.eq(pg.payload.polarity),
                          sched.i.payload.count.eq(pg.payload.count)]
 
-        # --- cell reads: READ_REQ -> scheduler -> READ_DATA --------------------------------------------
+    def _cell_reads(self, m: Module, dp: _Datapath, train) -> _CellReads:
+        """READ_REQ pushes -> the scheduler's read stream; its response is held in READ_DATA."""
+        csr, sched = dp.csr, dp.sched
         rq = csr.read_req
         m.d.comb += [sched.rd_cmd.payload.row.eq(rq.payload.row),
                      sched.rd_cmd.payload.phys_col.eq(rq.payload.phys_col),
@@ -281,12 +363,15 @@ class Accelerator(wiring.Component):
         with m.If(rd_done):
             m.d.sync += [rd_data.eq(sched.rd_resp.payload.data), rd_err.eq(sched.rd_resp.payload.err),
                          rd_valid.eq(1), read_busy.eq(0)]
-        with m.If(soft):
+        with m.If(dp.soft):
             m.d.sync += read_busy.eq(0)
         m.d.comb += [csr.read_data.data.eq(rd_data), csr.read_data.err.eq(rd_err),
                      csr.read_data.valid.eq(rd_valid)]
+        return _CellReads(rd_done, read_busy)
 
-        # --- scheduler -> crossbar addressing -> array port ---------------------------------------------
+    def _array_port(self, m: Module, dp: _Datapath, port: _PortOwner) -> _BnnStatus:
+        """Scheduler -> CrossbarAddressing -> the array port, the BNN path's line enables ORed in."""
+        sched, xbar, owner = dp.sched, dp.xbar, port.owner
         m.d.comb += [
             # (the scheduler only starts work under `train`, and the owner changes only when it is idle)
             xbar.cmd.sel.eq(sched.cmd.sel & ~owner), xbar.cmd.row.eq(sched.cmd.row),
@@ -296,30 +381,38 @@ class Accelerator(wiring.Component):
             sched.adc.eq(self.adc),
             self.bl_set.eq(xbar.bl_set), self.sl_reset.eq(xbar.sl_reset), self.write.eq(xbar.write),
         ]
-        bnn_wl, bnn_bl_read, bnn_read = Const(0, len(self.wl)), Const(0, len(self.bl_read)), Const(0, 1)
-        bnn_busy_sig, bnn_done, bnn_err, input_level, bnn_full = Const(0, 1), Const(0, 1), Const(0, 1), 0, 0
-        if self.bnn is not None:
-            bnn_wl, bnn_bl_read, bnn_read, bnn_busy_sig, bnn_done, bnn_err, input_level, bnn_full = \
-                self._bnn_path(m, csr, soft, owner, bnn_idle)
-        m.d.comb += [self.wl.eq(xbar.wl | bnn_wl), self.bl_read.eq(xbar.bl_read | bnn_bl_read),
-                     self.read.eq(xbar.read | bnn_read)]
+        if self.bnn is None:
+            bnn = _BnnStatus(Const(0, len(self.wl)), Const(0, len(self.bl_read)), Const(0, 1), Const(0, 1),
+                             Const(0, 1), Const(0, 1), 0, 0)
+        else:
+            bnn = self._bnn_path(m, dp.csr, dp.soft, owner, port.bnn_idle)
+        m.d.comb += [self.wl.eq(xbar.wl | bnn.wl), self.bl_read.eq(xbar.bl_read | bnn.bl_read),
+                     self.read.eq(xbar.read | bnn.read)]
+        return bnn
 
-        # --- status --------------------------------------------------------------------------------------
+    def _status(self, m: Module, dp: _Datapath, port: _PortOwner, upd: _UpdateCycle, reads: _CellReads,
+                bnn: _BnnStatus):
+        """STATUS: busy flags, owner, FIFO levels; returns ``busy``."""
+        fifo, arb, csr = dp.fifo, dp.arb, dp.csr
         train_busy = Signal()
         bnn_busy = Signal()
         busy = Signal()
         m.d.comb += [
-            train_busy.eq(fifo.r_rdy | closing | uu_acc_prev | uu.o.valid | arb.o.valid | arb.refresh_busy
-                          | ~sched_idle | xbar.write),
-            bnn_busy.eq(bnn_busy_sig),
-            busy.eq(train_busy | bnn_busy | read_busy),
+            train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | dp.uu.o.valid | arb.o.valid
+                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write),
+            bnn_busy.eq(bnn.busy),
+            busy.eq(train_busy | bnn_busy | reads.busy),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
-            csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(read_busy),
-            csr.status.owner.eq(owner), csr.status.update_level.eq(fifo.level),
-            csr.status.input_level.eq(input_level), csr.status.bnn_full.eq(bnn_full),
+            csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(reads.busy),
+            csr.status.owner.eq(port.owner), csr.status.update_level.eq(fifo.level),
+            csr.status.input_level.eq(bnn.input_level), csr.status.bnn_full.eq(bnn.full),
         ]
+        return busy
 
-        # --- events, errors, interrupt -------------------------------------------------------------------
+    def _events_errors_irq(self, m: Module, dp: _Datapath, upd: _UpdateCycle, reads: _CellReads,
+                           bnn: _BnnStatus) -> None:
+        """EVENTS and ERRORS set inputs (rising edges of the blocks' sticky flags) and ``irq``."""
+        uu, sched, csr = dp.uu, dp.sched, dp.csr
         uu_err_prev, sched_err_prev, sched_clear_prev, flag_prev = Signal(), Signal(), Signal(), Signal()
         sched_clear = Signal()
         m.d.sync += [uu_err_prev.eq(uu.addr_error), sched_err_prev.eq(sched.error),
@@ -329,12 +422,12 @@ class Accelerator(wiring.Component):
         m.d.comb += [
             sched_clear.eq(flag_prev & ~csr.errors.sched),
             sched.clear.eq(sched_clear),
-            csr.events.read_done_set.eq(rd_done),
-            csr.events.cycle_done_set.eq(close_now),
-            csr.events.bnn_done_set.eq(bnn_done),
+            csr.events.read_done_set.eq(reads.done),
+            csr.events.cycle_done_set.eq(upd.close_now),
+            csr.events.bnn_done_set.eq(bnn.done),
             csr.errors.update_range_set.eq(uu.addr_error & ~uu_err_prev),
             csr.errors.sched_set.eq(sched.error & (~sched_err_prev | sched_clear_prev)),
-            csr.errors.xbar_set.eq(xbar.error | bnn_err),
+            csr.errors.xbar_set.eq(dp.xbar.error | bnn.error),
             csr.errors.sched_code.eq(sched.error_code),
         ]
         ev, en, er = csr.events, csr.irq_enable, csr.errors
@@ -342,15 +435,16 @@ class Accelerator(wiring.Component):
                                 | (ev.cycle_done & en.cycle_done)
                                 | (en.errors & Cat(er.update_range, er.sched, er.xbar).any()))
 
-        # --- performance counters ---------------------------------------------------------------------------
+    def _performance_counters(self, m: Module, dp: _Datapath, upd: _UpdateCycle, busy) -> None:
+        """The counter registers, zeroed by CTRL.CLEAR_COUNTERS and CTRL.SOFT_RESET."""
+        csr, soft, arb = dp.csr, dp.soft, dp.arb
         clear = Signal()
         m.d.comb += clear.eq(csr.ctrl.clear_counters | soft)
         write_prev = Signal()
-        m.d.sync += write_prev.eq(xbar.write)
-        own = {}
-        for name, inc in (("pulse_count", xbar.write & ~write_prev), ("request_count", uu_acc),
+        m.d.sync += write_prev.eq(dp.xbar.write)
+        for name, inc in (("pulse_count", dp.xbar.write & ~write_prev), ("request_count", upd.uu_acc),
                           ("busy_cycles", busy)):
-            c = own[name] = Signal(COUNTER_WIDTH, name=name)
+            c = Signal(COUNTER_WIDTH, name=name)
             with m.If(clear):
                 m.d.sync += c.eq(0)
             with m.Elif(inc):
@@ -366,22 +460,24 @@ class Accelerator(wiring.Component):
                 m.d.sync += base.eq(src)
             m.d.comb += getattr(csr, name).value.eq((src - base)[:COUNTER_WIDTH])
 
-        with m.If(soft):
-            m.d.sync += [closing.eq(0), uu_acc_prev.eq(0)]
-        return m
-
-    def _bnn_path(self, m: Module, csr, soft, owner, bnn_idle):
+    def _bnn_path(self, m: Module, csr, soft, owner, bnn_idle) -> _BnnStatus:
         """Input FIFO -> image assembly -> BnnLayerEngine -> output buffer; returns the engine's line
         enables (zero-extended to the array port) and its status signals."""
-        hw = self.bnn
-        n_words = -(-hw.inputs // DATA_WIDTH)
-        out_words = -(-hw.neurons // DATA_WIDTH)
-        eng = BnnLayerEngine(hw)
+        eng = BnnLayerEngine(self.bnn)
         ififo = SyncFIFOBuffered(width=DATA_WIDTH, depth=self.fifo_depth)
         m.submodules.bnn_engine = ResetInserter(soft)(eng)
         m.submodules.bnn_input_fifo = ResetInserter(soft)(ififo)
+        image, got, complete = self._bnn_image(m, csr, ififo)
+        full = self._bnn_start(m, csr, eng, image, got, complete, owner, soft)
+        done = self._bnn_output_buffer(m, csr, eng, full, soft)
+        self._bnn_phase_writes(m, csr, eng)
+        wl, blr, busy = self._bnn_array_port(m, eng, ififo, got, bnn_idle)
+        return _BnnStatus(wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full)
 
-        # input words -> FIFO -> image register (word k of an image = inputs 32k .. 32k+31)
+    def _bnn_image(self, m: Module, csr, ififo):
+        """BNN_INPUT words -> input FIFO -> image register (word k of an image = inputs 32k .. 32k+31);
+        returns the image, the words it holds and ``complete``."""
+        n_words = -(-self.bnn.inputs // DATA_WIDTH)
         bi = csr.bnn_input
         m.d.comb += [ififo.w_data.eq(bi.payload), ififo.w_en.eq(bi.valid), bi.ready.eq(ififo.w_rdy)]
         image = Signal(n_words * DATA_WIDTH)
@@ -391,29 +487,39 @@ class Accelerator(wiring.Component):
         with m.If(ififo.r_rdy & ~complete):
             m.d.sync += [image.eq(Cat(image[DATA_WIDTH:], ififo.r_data) if n_words > 1 else ififo.r_data),
                          got.eq(add_const(got, 1))]
+        return image, got, complete
 
-        # image -> engine, while the BNN path owns the array port and the output buffer is free
+    def _bnn_start(self, m: Module, csr, eng, image, got, complete, owner, soft):
+        """A complete image goes to the engine (and the image register empties) while the BNN path owns
+        the array port and the output buffer is free; returns the buffer's ``full`` flag."""
         full = Signal()
-        m.d.comb += [eng.x.valid.eq(complete & owner & csr.ctrl.mode & ~full), eng.x.payload.bits.eq(image[:hw.inputs]),
+        m.d.comb += [eng.x.valid.eq(complete & owner & csr.ctrl.mode & ~full),
+                     eng.x.payload.bits.eq(image[:self.bnn.inputs]),
                      eng.x.payload.analog.eq(csr.bnn_ctrl.analog), eng.x.payload.cal.eq(csr.bnn_ctrl.cal),
                      eng.x.payload.ramp.eq(csr.bnn_ctrl.ramp)]
         with m.If(eng.x.valid & eng.x.ready):
             m.d.sync += got.eq(0)
+        with m.If(soft):
+            m.d.sync += got.eq(0)
+        return full
 
+    def _bnn_output_buffer(self, m: Module, csr, eng, full, soft):
+        """Output bits -> the buffer BNN_OUT_DATA shows word by word; full from the last bit until
+        CTRL.BNN_ACK. Returns ``done`` (the last bit arrived)."""
+        neurons = self.bnn.neurons
+        out_words = -(-neurons // DATA_WIDTH)
         # output bits arrive in neuron order 0..M-1: a shift register leaves neuron j in bit j
-        out = Signal(hw.neurons)
+        out = Signal(neurons)
         y_xfer = Signal()
         m.d.comb += [eng.y.ready.eq(~full), y_xfer.eq(eng.y.valid & eng.y.ready)]
         with m.If(y_xfer):
-            m.d.sync += out.eq(Cat(out[1:], eng.y.payload.bit) if hw.neurons > 1 else eng.y.payload.bit)
+            m.d.sync += out.eq(Cat(out[1:], eng.y.payload.bit) if neurons > 1 else eng.y.payload.bit)
         done = Signal()
         m.d.comb += done.eq(y_xfer & eng.y.payload.last)
         with m.If(done):
             m.d.sync += full.eq(1)
         with m.If(csr.ctrl.bnn_ack | soft):
             m.d.sync += full.eq(0)
-        with m.If(soft):
-            m.d.sync += got.eq(0)
         padded = Signal(out_words * DATA_WIDTH)
         m.d.comb += padded.eq(out)
         sel = csr.bnn_out_index.word
@@ -421,14 +527,18 @@ class Accelerator(wiring.Component):
         for k in range(out_words):
             word = word | (padded[k * DATA_WIDTH:(k + 1) * DATA_WIDTH] & eq_const(sel, k).replicate(DATA_WIDTH))
         m.d.comb += csr.bnn_out_data.bits.eq(word)
+        return done
 
-        # sense-amplifier phase writes
+    def _bnn_phase_writes(self, m: Module, csr, eng) -> None:
+        """BNN_PHASE pushes -> the sense-amplifier sequencer's phase-length registers."""
         ph = csr.bnn_phase
         m.d.comb += [eng.cfg.we.eq(ph.valid), eng.cfg.addr.eq(ph.payload.phase), eng.cfg.data.eq(ph.payload.cycles),
                      ph.ready.eq(1)]
 
-        # array port: BNN members pass through; line enables are ORed with the training path's
-        if hw.bias_cells:
+    def _bnn_array_port(self, m: Module, eng, ififo, got, bnn_idle):
+        """BNN members of the array port pass through; returns the engine's line enables (to be ORed
+        with the training path's) and the path's ``busy``."""
+        if self.bnn.bias_cells:
             m.d.comb += self.bias_in.eq(eng.bias_in)
         m.d.comb += [eng.rd_valid.eq(self.rd_valid), eng.rd_bits.eq(self.rd_bits), self.in_bits.eq(eng.in_bits),
                      eng.sa_out.eq(self.sa_out), self.sa_phase.eq(eng.phase),
@@ -438,4 +548,4 @@ class Accelerator(wiring.Component):
         busy = Signal()
         m.d.comb += [busy.eq(eng.busy | eng.y.valid | got.any() | ififo.r_rdy),
                      bnn_idle.eq(~eng.busy & ~eng.read & ~eng.wl.any())]
-        return wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full
+        return wl, blr, busy

@@ -1,8 +1,8 @@
-"""AXI4-Lite slave + CSR decoder generated from a :class:`golden.spec.register_map.RegisterMap`.
+"""AXI4-Lite slave + CSR decoder generated from a :class:`golden.spec.register_map.description.RegisterMap`.
 
 The register map (fields, access modes, addresses) is described once in
-:mod:`golden.spec.register_map`; this component turns it into hardware. Its golden twin is
-:class:`golden.spec.register_map.RegisterFileModel`.
+:mod:`golden.spec.register_map.description`; this component turns it into hardware. Its golden twin is
+:class:`golden.twins.axil_csr.RegisterFileModel`.
 """
 from __future__ import annotations
 
@@ -11,15 +11,8 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.params import AccelParams, ConfigError, check_int
-from golden.spec.register_map import (
-    DATA_WIDTH,
-    OKAY,
-    SLVERR,
-    Access,
-    Register,
-    RegisterMap,
-    accelerator_register_map,
-)
+from golden.spec.register_map.accelerator_map import accelerator_register_map
+from golden.spec.register_map.description import DATA_WIDTH, OKAY, SLVERR, Access, Register, RegisterMap
 from hw.lintsafe import eq_const
 
 
@@ -75,7 +68,7 @@ def push_layout(reg: Register) -> data.StructLayout:
 def register_signature(reg: Register) -> wiring.Signature | stream.Signature | None:
     """Signature of one register's hardware ports, seen from the CSR block (None if it has none).
 
-    See :meth:`golden.spec.register_map.RegisterMap.ports` for the naming convention.
+    See :meth:`golden.spec.register_map.description.RegisterMap.ports` for the naming convention.
     """
     if reg.push:
         return stream.Signature(push_layout(reg))
@@ -133,7 +126,7 @@ class AxiLiteCsr(wiring.Component):
 
     W1C flags: ``next = (value & ~cleared) | f_set`` — a set in the cycle of a clearing commit wins.
     The two low address bits are ignored; ``wstrb`` selects the byte lanes (see
-    :mod:`golden.spec.register_map`).
+    :mod:`golden.spec.register_map.description`).
     """
 
     def __init__(self, regmap: RegisterMap):

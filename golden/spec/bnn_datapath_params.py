@@ -26,6 +26,8 @@ MAX_INPUTS = 4096
 MAX_NEURONS = 4096
 MAX_BANK = 64
 MAX_PHASE = 255
+#: Width of a runtime phase-length register (0 .. MAX_PHASE cycles; 0 acts as 1).
+PHASE_LENGTH_WIDTH = MAX_PHASE.bit_length()
 MAX_READ_WIDTH = 256
 
 #: Sense-amplifier phases in the order the sequencer runs them (index = cfg address).

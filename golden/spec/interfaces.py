@@ -26,6 +26,10 @@ class ErrorCode(IntEnum):
     READ_COL = 6     # host read: phys_col >= phys_cols
 
 
+#: Width of an :class:`ErrorCode` (the ``error_code`` output, ERRORS.SCHED_CODE).
+ERROR_CODE_WIDTH = max(ErrorCode).bit_length()
+
+
 #: SenseAmpSequencer phase codes (``phase`` output); the names after idle are
 #: :data:`golden.spec.bnn_datapath_params.PHASES`.
 IDLE, PRECHARGE, INPUT, EVALUATE, SENSE, READOUT, RESET = range(7)

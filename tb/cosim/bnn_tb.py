@@ -114,7 +114,7 @@ if _HAVE_COCOTB:
     from cocotb.clock import Clock
     from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-    from golden.spec.register_map import accelerator_register_map
+    from golden.spec.register_map.accelerator_map import accelerator_register_map
     from tb.cosim.training_tb import FastAxil
     from tb.envs.bnn_layer_engine_tb import BnnMacroModel, MacroPortSampler, make_decider
     from tb.kit.runner import test_config

@@ -49,7 +49,7 @@ from amaranth.lib.wiring import In, Out
 from golden.physics.crossbar_state import CrossbarArray
 from golden.physics.device import DeviceModel
 from golden.spec.params import AccelParams, ConfigError, check_int
-from golden.spec.register_map import accelerator_register_map
+from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.spec.transactions import ProgramRequest, UpdateRequest
 from golden.twins.pulse_scheduler import pulses_for
 from tb.kit.runner import ROOT

@@ -21,7 +21,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
-from golden.spec.register_map import accelerator_register_map
+from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.spec.transactions import Pulse
 from golden.twins.crossbar_addressing import LATENCY
 from golden.twins.pulse_scheduler import pulses_for

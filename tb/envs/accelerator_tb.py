@@ -88,7 +88,8 @@ if _HAVE_COCOTB:
     from golden.physics.crossbar_state import CrossbarArray
     from golden.physics.device import PRESETS, DeviceModel
     from golden.spec.params import params_from_dict
-    from golden.spec.register_map import MAGIC, RegisterMap, accelerator_register_map
+    from golden.spec.register_map.accelerator_map import MAGIC, accelerator_register_map
+    from golden.spec.register_map.description import RegisterMap
     from golden.twins.crossbar_addressing import LATENCY
     from golden.twins.pulse_scheduler import ErrorCode
     from tb.kit.runner import test_config

@@ -1,5 +1,5 @@
 """AXI4-Lite CSR block (:class:`hw.axil_csr.AxiLiteCsr`) against its golden twin
-(:class:`golden.spec.register_map.RegisterFileModel`), under cocotb with cocotbext-axi's ``AxiLiteMaster``.
+(:class:`golden.twins.axil_csr.RegisterFileModel`), under cocotb with cocotbext-axi's ``AxiLiteMaster``.
 
 The check works on a *trace*: the value of every port of the DUT in every cycle (one dict per cycle,
 keyed by Verilog port name), recorded in ``ReadOnly``. :func:`check_trace` replays the AXI transfers
@@ -7,7 +7,7 @@ it finds there into the register-file model in the documented order (a read samp
 of the same cycle; hardware sets win over clears) and compares, transaction by transaction: every R
 and B response, every W1P pulse and push transfer with its cycle, every RW/W1C output in every cycle,
 and the documented latencies (commit in the first cycle the write can commit, R one cycle after AR).
-The Amaranth-simulator test (tests/test_axil_csr.py) builds the same trace and calls the same check.
+The Amaranth-simulator test (tests/blocks/test_axil_csr.py) builds the same trace and calls the same check.
 
 cocotbext-axi finds the bus with ``AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__")``
 (Amaranth joins the member path with ``__``).
@@ -19,7 +19,8 @@ import random
 from collections import deque
 from dataclasses import dataclass, field
 
-from golden.spec.register_map import SLVERR, Access, RegisterFileModel, RegisterMap
+from golden.spec.register_map.description import SLVERR, Access, RegisterMap
+from golden.twins.axil_csr import RegisterFileModel
 
 AXI = ("awaddr", "awvalid", "awready", "wdata", "wstrb", "wvalid", "wready", "bresp", "bvalid", "bready",
        "araddr", "arvalid", "arready", "rdata", "rresp", "rvalid", "rready")
@@ -260,7 +261,7 @@ if _HAVE_COCOTB:
     from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
 
     from golden.spec.params import params_from_dict
-    from golden.spec.register_map import accelerator_register_map
+    from golden.spec.register_map.accelerator_map import accelerator_register_map
     from tb.kit.runner import test_config
 
     class TB:

@@ -9,7 +9,8 @@ from amaranth.sim import Simulator
 
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.params import AccelParams, ConfigError
-from golden.spec.register_map import OKAY, update_fits_one_word
+from golden.spec.register_map.accelerator_map import update_fits_one_word
+from golden.spec.register_map.description import OKAY
 from golden.spec.transactions import RESET, SET, Pulse
 from golden.twins.bnn_layer_engine import array_image, digital_bits
 from hw.accelerator import Accelerator

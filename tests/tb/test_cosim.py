@@ -69,7 +69,7 @@ def test_cosim_python_driver_and_raw_replay(tmp_path):
 
 
 def test_update_words_equal_register_encode():
-    from golden.spec.register_map import accelerator_register_map
+    from golden.spec.register_map.accelerator_map import accelerator_register_map
     from golden.spec.transactions import UpdateRequest
     p1, _ = layer_params(CosimConfig(samples=3))
     reg = accelerator_register_map(p1)["update"]

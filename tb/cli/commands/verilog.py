@@ -36,7 +36,7 @@ def generate(params, out: Path, only: list[str] | None = None) -> list[tuple[str
 def write_register_map(params, out: Path) -> list[Path]:
     """Write the accelerator's register map next to the Verilog: ``registers.md`` and the C header
     ``reram_accel_regs.h`` (both generated from :mod:`golden.spec.register_map`)."""
-    from golden.spec.register_map import params_summary
+    from golden.spec.register_map.accelerator_map import params_summary
     from hw.accelerator import Accelerator
 
     rmap, summary = Accelerator.register_map_for(params), params_summary(params)

@@ -1,0 +1,1 @@
+"""The register map: its description (fields, registers, builder), the accelerator's concrete map and the Markdown / C-header emitters."""
