@@ -6,7 +6,7 @@ from amaranth.hdl import Assert
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.spec.interfaces import DEFAULT_READ_LATENCY, ErrorCode
+from golden.spec.interfaces import DEFAULT_READ_LATENCY, ERROR_CODE_WIDTH, ErrorCode
 from golden.spec.params import AccelParams, check_int
 from hw.crossbar_addressing import array_command_signature, below
 from hw.layouts import program_request_layout
@@ -89,7 +89,7 @@ class PulseScheduler(wiring.Component):
             "verify_valid": Out(1),
             "verify_data": Out(data_width),
             "error": Out(1),
-            "error_code": Out(3),
+            "error_code": Out(ERROR_CODE_WIDTH),
             "clear": In(1),
         })
 

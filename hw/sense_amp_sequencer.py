@@ -5,12 +5,16 @@ from amaranth import Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.spec.bnn_datapath_params import MAX_BANK, PHASES, bnn_hw_params_of, check_phase_lengths
+from golden.spec.bnn_datapath_params import (
+    MAX_BANK,
+    PHASE_LENGTH_WIDTH,
+    PHASES,
+    bnn_hw_params_of,
+    check_phase_lengths,
+)
 from golden.spec.interfaces import STROBE_TABLE, STROBES
 from golden.spec.params import check_int
 from hw.lintsafe import add_const, eq_const
-
-PHASE_WIDTH = 8          # phase-length registers: 0..255 cycles (0 acts as 1)
 
 
 def sa_response_layout(bank: int, tag_width: int) -> data.StructLayout:
@@ -20,7 +24,7 @@ def sa_response_layout(bank: int, tag_width: int) -> data.StructLayout:
 
 def cfg_signature() -> wiring.Signature:
     """Phase-length register write port, seen from the writer: ``we``, ``addr`` (3), ``data`` (8)."""
-    return wiring.Signature({"we": Out(1), "addr": Out(3), "data": Out(PHASE_WIDTH)})
+    return wiring.Signature({"we": Out(1), "addr": Out(3), "data": Out(PHASE_LENGTH_WIDTH)})
 
 
 class SenseAmpSequencer(wiring.Component):
@@ -83,8 +87,8 @@ class SenseAmpSequencer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = len(PHASES)
-        lens = [Signal(PHASE_WIDTH, init=v, name=f"len_{name}") for name, v in zip(PHASES, self.lengths)]
-        cnt = Signal(PHASE_WIDTH)
+        lens = [Signal(PHASE_LENGTH_WIDTH, init=v, name=f"len_{name}") for name, v in zip(PHASES, self.lengths)]
+        cnt = Signal(PHASE_LENGTH_WIDTH)
         tag = Signal(self.tag_width)
         nxt = Signal(3)                      # next phase (comb); phase and strobes register it
         last = Signal()

@@ -322,17 +322,6 @@ class RegisterMap:
                     out.append(Port((r.name, f.name), "out", f.width, r.name, f.name, "strobe"))
         return out
 
-    # Thin delegates for callers that hold only the map; the emitters live in their own module.
-    def to_markdown(self, title: str | None = None, params_summary: str | None = None) -> str:
-        """The register reference as Markdown (:func:`golden.spec.register_map.emitters.markdown`)."""
-        from golden.spec.register_map.emitters import markdown
-        return markdown(self, title, params_summary)
-
-    def to_c_header(self, params_summary: str | None = None) -> str:
-        """The C header (:func:`golden.spec.register_map.emitters.c_header`)."""
-        from golden.spec.register_map.emitters import c_header
-        return c_header(self, params_summary)
-
     def summary(self) -> list[str]:
         """One line per register: address, name, field list."""
         return [f"0x{r.addr:03X} {r.name.upper():<16} " + " ".join(

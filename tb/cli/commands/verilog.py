@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from golden.spec.register_map import emitters
+
 HELP = "generate Verilog for every block (one file each) from a TOML configuration"
 
 
@@ -42,8 +44,8 @@ def write_register_map(params, out: Path) -> list[Path]:
     rmap, summary = Accelerator.register_map_for(params), params_summary(params)
     out.mkdir(parents=True, exist_ok=True)
     md, h = out / "registers.md", out / "reram_accel_regs.h"
-    md.write_text(rmap.to_markdown(params_summary=summary))
-    h.write_text(rmap.to_c_header(params_summary=summary))
+    md.write_text(emitters.markdown(rmap, params_summary=summary))
+    h.write_text(emitters.c_header(rmap, params_summary=summary))
     return [md, h]
 
 
