@@ -12,7 +12,8 @@ Row = tuple[str, str, str]  # (what, value, note), as in tb.bench.benchmarks
 def bench_cosim(samples: int = 200) -> list[Row]:
     """Both drivers (batched through the AxilSequencer; one Python wake-up per AXI write), each
     measured against its C++ replay in the same run."""
-    from tb.cosim.run import CosimConfig, compare_raw, run_cosim
+    from tb.cosim.run import compare_raw, run_cosim
+    from tb.cosim.training_host import CosimConfig
 
     cfg = CosimConfig(samples=samples, read_cells=32)
     rows: list[Row] = []

@@ -1,10 +1,12 @@
 """cocotb: in-situ training of a digits MLP with the RTL in the loop (see :mod:`tb.cosim.run`).
 
-Python wake-ups are kept few: the AXI-Lite write driver (:class:`FastAxil`) holds AWVALID/WVALID
-high and wakes once per write, on the rising edge of BVALID (the CSR block accepts a new write in the
-cycle after its response, so the next word is presented right there: one write per 2 cycles, the bus's
-peak rate); the array models wake on the rising and falling edges of ``write``/``read`` only; the
-clock is cocotb's. Nothing wakes per idle cycle except the STATUS polls at the end of each sample.
+Python wake-ups are kept few: the UPDATE words of a sample go to each port's
+:class:`~tb.tops.axil_sequencer.AxilSequencer` in batches (driver ``batch``, one wake-up per batch)
+or through :class:`tb.kit.axil_host.FastAxil` (driver ``python``: it holds AWVALID/WVALID high and
+wakes once per write, on the rising edge of BVALID); the pulses come from each port's
+:class:`~tb.tops.pulse_logger.PulseLogger`, read once per batch (driver ``batch``), or from the array
+models, which wake on the rising and falling edges of ``write``/``read`` only; the clock is
+cocotb's. Nothing wakes per idle cycle except the STATUS polls at the end of each sample.
 
 Forward passes use the conductances of the behavioural arrays (the state the RTL's pulses produced,
 loaded into the host network every sample); READ_REQ/READ_DATA is exercised at the end on
@@ -12,101 +14,42 @@ loaded into the host network every sample); READ_REQ/READ_DATA is exercised at t
 """
 from __future__ import annotations
 
+import cProfile
 import json
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge
 
 from golden.spec.register_map.accelerator_map import accelerator_register_map
-from golden.spec.transactions import Pulse
+from golden.spec.transactions import Pulse, UpdateRequest
 from golden.twins.crossbar_addressing import LATENCY
-from golden.twins.pulse_scheduler import pulses_for
-from tb.cosim.run import (
-    ADC_WIDTH,
-    LAYERS,
-    PLOG_DEPTH,
-    SEQ_DEPTH,
+from tb.cosim.training_host import (
     CosimConfig,
     Networks,
-    Prefixed,
-    decode_plog,
+    expected_pulses,
     read_cells,
     update_words,
     write_stimulus,
 )
+from tb.kit.axil_host import FastAxil
+from tb.kit.prefixed import Prefixed
 from tb.kit.runner import test_config
 from tb.kit.stream import CycleCounter
 from tb.models.reram_array import ArrayModel
+from tb.tops.cosim_top import ADC_WIDTH, LAYERS, SEQ_DEPTH
+from tb.tops.pulse_logger import PLOG_DEPTH, decode_plog
 
 PERIOD_NS = 10
 
 
-class FastAxil:
-    """Minimal AXI4-Lite manager for :class:`hw.axil_csr.AxiLiteCsr`: one Python wake-up per write.
-
-    BREADY and RREADY are held high. A write stream presents word ``j`` with AWVALID/WVALID high
-    until BVALID rises for it, then presents word ``j + 1`` in that same cycle. A read presents ARVALID
-    for one cycle (ARREADY is high while RREADY is) and samples RDATA in the next. Every response
-    must be OKAY.
-    """
-
-    def __init__(self, dut, prefix: str, clk):
-        self.b = Prefixed(dut, prefix + "s_axil__")
-        self.clk = clk
-        b = self.b
-        for s in ("awvalid", "wvalid", "arvalid", "awaddr", "wdata", "araddr"):
-            getattr(b, s).value = 0
-        b.wstrb.value = 0xF
-        b.bready.value = 1
-        b.rready.value = 1
-        self.writes = 0
-        self.reads = 0
-
-    async def write_stream(self, addr: int, words: list[int]) -> None:
-        b = self.b
-        rise = RisingEdge(b.bvalid)
-        wdata, bresp = b.wdata, b.bresp
-        b.awaddr.value = addr
-        b.awvalid.value = 1
-        b.wvalid.value = 1
-        for w in words:
-            wdata.value = w
-            await rise
-            if int(bresp.value):
-                raise AssertionError(f"write {addr:#x} <- {w:#010x}: response {int(bresp.value)}")
-        b.awvalid.value = 0
-        b.wvalid.value = 0
-        self.writes += len(words)
-
-    async def read(self, addr: int) -> int:
-        b = self.b
-        b.araddr.value = addr
-        b.arvalid.value = 1
-        await RisingEdge(self.clk)
-        b.arvalid.value = 0
-        await ReadOnly()
-        if not int(b.rvalid.value) or int(b.rresp.value) != 0:
-            raise AssertionError(f"read {addr:#x}: rvalid {int(b.rvalid.value)} rresp {int(b.rresp.value)}")
-        v = int(b.rdata.value)
-        await RisingEdge(self.clk)
-        self.reads += 1
-        return v
-
-    async def poll_clear(self, addr: int, bit: int, limit: int = 100_000) -> int:
-        """Read ``addr`` until bit ``bit`` is 0; returns the number of reads."""
-        for n in range(1, limit + 1):
-            if not (await self.read(addr) >> bit) & 1:
-                return n
-        raise AssertionError(f"bit {bit} of {addr:#x} stayed set for {limit} reads")
-
-
 class Sequencer:
-    """Python side of :class:`tb.cosim.run.AxilSequencer`: one wake-up per batch of ``SEQ_DEPTH`` words
-    (the last batch of a sample also polls STATUS.BUSY in hardware)."""
+    """Python side of :class:`tb.tops.axil_sequencer.AxilSequencer`: one wake-up per batch of
+    ``SEQ_DEPTH`` words (the last batch of a sample also polls STATUS.BUSY in hardware)."""
 
     def __init__(self, port, addr: int, poll_addr: int, on_batch=None):
         self.p = port
@@ -137,9 +80,9 @@ class Sequencer:
 
 
 def drain_plog(port, model: ArrayModel, rp: int, width: int, at_least: int = 1) -> int:
-    """Apply the pulses logged by the port's :class:`tb.cosim.run.PulseLogger` since entry ``rp`` to the
-    array model (its CrossbarArray and pulse list, violations as the model would record them), if
-    there are at least ``at_least``; returns the new read pointer."""
+    """Apply the pulses logged by the port's :class:`tb.tops.pulse_logger.PulseLogger` since entry
+    ``rp`` to the array model (its CrossbarArray and pulse list, violations as the model would record
+    them), if there are at least ``at_least``; returns the new read pointer."""
     wp = int(port.plog__wp.value)
     if wp - rp < at_least:
         return rp
@@ -155,9 +98,285 @@ def drain_plog(port, model: ArrayModel, rp: int, width: int, at_least: int = 1) 
     return wp
 
 
-def _progress(path: str | None, done: int, total: int) -> None:
-    if path:
-        Path(path).write_text(f"{done} {total}\n")
+def compare_pulses(got: list[Pulse], want: list[list[tuple]], where: str) -> tuple[int, list[str]]:
+    """(mismatch count, messages) of one layer's pulses of one sample against the golden ones
+    (``want``: per program request, see :func:`tb.cosim.training_host.expected_pulses`): row, column,
+    polarity, and the cycle offset inside its program request."""
+    flat = [w for ps in want for w in ps]
+    bad = len(got) != len(flat)
+    msgs = []
+    i = 0
+    for ps in want:
+        if bad:
+            break
+        base_w, base_g = ps[0][0], got[i].cycle
+        for w in ps:
+            g = got[i]
+            if (g.row, g.phys_col, g.polarity) != w[1:] or g.cycle - base_g != w[0] - base_w:
+                bad = True
+                msgs.append(f"{where} pulse {i}: got {g}, want {w} "
+                            f"(cycle offset in its request {g.cycle - base_g} vs {w[0] - base_w})")
+                break
+            i += 1
+    if not bad:
+        return 0, msgs
+    if len(got) != len(flat):
+        msgs.append(f"{where}: {len(got)} pulses, golden {len(flat)}")
+    return max(1, abs(len(got) - len(flat))), msgs
+
+
+@dataclass
+class Tally:
+    """Mismatch counts by kind and the first messages."""
+
+    pulses: int = 0
+    requests: int = 0
+    conductances: int = 0
+    reads: int = 0
+    counters: int = 0
+    violations: int = 0
+    first: list[str] = field(default_factory=list)
+
+
+class HostClock:
+    """Wall-clock and CPU time spent in ``with`` blocks (the host's share of the run)."""
+
+    def __init__(self):
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self):
+        self._t, self._p = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc):
+        self.wall += time.perf_counter() - self._t
+        self.cpu += time.process_time() - self._p
+
+
+class Chip:
+    """The co-simulation top with its bus drivers, pulse logs and array models.
+
+    ``batch_mode``: UPDATE words through the AxilSequencers and pulses from the PulseLoggers;
+    otherwise through :class:`FastAxil`, pulses from the array models.
+    """
+
+    def __init__(self, dut, nets: Networks, batch_mode: bool):
+        self.dut, self.nets, self.batch_mode = dut, nets, batch_mode
+        self.params = nets.params
+        self.maps = [accelerator_register_map(p, fifo_depth=16, adc_width=ADC_WIDTH) for p in self.params]
+        self.upd_addr = [m["update"].addr for m in self.maps]
+        self.st_addr = [m["status"].addr for m in self.maps]
+        self.busy_bit = self.maps[0]["status"].field("busy").offset
+        assert all(m["status"].field("busy").offset == self.busy_bit for m in self.maps)
+        self.ports = [Prefixed(dut, f"{name}__") for name in LAYERS]
+        self.rp = [0] * len(LAYERS)          # pulse-log read pointers
+        self.polls = 0
+
+    async def start(self) -> None:
+        """Clock, reset, bus drivers; then the array models on the golden chip's programmed state."""
+        dut = self.dut
+        cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
+        dut.rst.value = 1
+        for p in self.ports:
+            p.adc.value = 0
+        self.bus = [FastAxil(dut, f"{name}__", dut.clk) for name in LAYERS]
+        await ClockCycles(dut.clk, 3)
+        dut.rst.value = 0
+        await RisingEdge(dut.clk)
+        self.seqs = [Sequencer(p, self.upd_addr[k], self.st_addr[k], on_batch=self._drainer(k, PLOG_DEPTH // 2))
+                     for k, p in enumerate(self.ports)]
+        for p in self.ports:
+            p.seq_en.value = int(self.batch_mode)
+        self.counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
+        self.xas = self.nets.arrays()
+        self.models = [ArrayModel(p, xa, counter=self.counter, latency=LATENCY) for p, xa in zip(self.ports, self.xas)]
+        if not self.batch_mode:
+            for mdl in self.models:
+                mdl.start()
+
+    def _drainer(self, k: int, at_least: int = 1):
+        def drain() -> None:
+            self.rp[k] = drain_plog(self.ports[k], self.models[k], self.rp[k], self.params[k].timing.width, at_least)
+        return drain
+
+    async def send(self, words: list[list[int]]) -> None:
+        """One sample's UPDATE words to both ports in parallel, until STATUS.BUSY is clear."""
+        if self.batch_mode:
+            tasks = [cocotb.start_soon(self.seqs[k].run(words[k])) for k in range(len(LAYERS))]
+            for t in tasks:
+                await t
+            return
+        tasks = [cocotb.start_soon(self.bus[k].write_stream(self.upd_addr[k], words[k])) for k in range(len(LAYERS))]
+        for t in tasks:
+            await t
+        for k in range(len(LAYERS)):
+            self.polls += await self.bus[k].poll_clear(self.st_addr[k], self.busy_bit)
+
+    def drain(self) -> None:
+        """Pulses logged since the last batch (batch mode; a no-op unless pulses came later)."""
+        if self.batch_mode:
+            for k in range(len(LAYERS)):
+                self._drainer(k)()
+
+    def to_bus_port(self) -> None:
+        """Hand the buses to ``s_axil`` and the lines to the array models (for the read-back)."""
+        for p in self.ports:
+            p.seq_en.value = 0
+        if self.batch_mode:
+            for mdl in self.models:   # the read-back goes through the array model's read path
+                mdl.start()
+
+
+class Training:
+    """The per-sample loop: host step, stimulus, bus, pulse comparison."""
+
+    def __init__(self, chip: Chip, nets: Networks, tally: Tally, drop_word=None):
+        self.chip, self.nets, self.tally = chip, nets, tally
+        self.drop = drop_word          # [sample, layer]: lose one UPDATE word (negative test)
+        self.stimulus: list[list[list[int]]] = []
+        self.seen = [0] * len(LAYERS)
+        self.host = HostClock()
+
+    def sample_words(self, n: int) -> list[list[int]]:
+        """Host step of sample ``n``: the UPDATE words per layer (requests checked against the golden's);
+        the golden program requests are kept for :meth:`check_pulses`."""
+        nets = self.nets
+        nets.load_host(self.chip.xas)
+        hreq, greq, self.gprog = nets.step(n)
+        words = [update_words(p, r) for p, r in zip(self.chip.params, self._sent(n, hreq))]
+        self.stimulus.append(words)
+        for layer in range(len(LAYERS)):
+            if hreq[layer] != greq[layer]:
+                self.tally.requests += 1
+                self.tally.first.append(f"sample {n} {LAYERS[layer]}: host requests differ from the golden's")
+        return words
+
+    def _sent(self, n: int, hreq: list[list[UpdateRequest]]) -> list[list[UpdateRequest]]:
+        """The requests that reach the bus: all, or (fault injection) all but the one behind the
+        dropped layer's first golden pulse."""
+        d = self.drop
+        if d is None or d[0] != n or not self.gprog[d[1]]:
+            return hreq
+        pr = self.gprog[d[1]][0]
+        sent = [list(r) for r in hreq]
+        sent[d[1]] = [r for r in hreq[d[1]] if (r.row, r.col) != (pr.row, pr.col)]
+        return sent
+
+    def check_pulses(self, n: int) -> None:
+        """The pulses the array models received for sample ``n`` against the golden program requests'."""
+        for k, (p, mdl) in enumerate(zip(self.chip.params, self.chip.models)):
+            got = mdl.pulses[self.seen[k]:]
+            self.seen[k] = len(mdl.pulses)
+            mm, msgs = compare_pulses(got, expected_pulses(p, self.gprog[k]), f"sample {n} {LAYERS[k]}")
+            self.tally.pulses += mm
+            self.tally.first += msgs
+
+    async def run(self, samples: int, progress: str | None) -> None:
+        for n in range(samples):
+            with self.host:
+                words = self.sample_words(n)
+            await self.chip.send(words)
+            with self.host:
+                self.chip.drain()
+                self.check_pulses(n)
+            if progress and (n % max(1, samples // 100) == 0 or n == samples - 1):
+                Path(progress).write_text(f"{n + 1} {samples}\n")
+
+
+def check_state(chip: Chip, nets: Networks, tally: Tally) -> None:
+    """Conductances and pulse counters of every device against the golden chip; line invariants."""
+    for arr, xa in zip(nets.golden.layers, chip.xas):
+        sl = slice(arr.id_base, arr.id_base + arr.n_devices)
+        tally.conductances += int(np.count_nonzero(xa.g_flat != nets.golden.store.g[sl]))
+        tally.conductances += int(np.count_nonzero(xa.k != nets.golden.store.k[sl]))
+    for p, mdl in zip(chip.params, chip.models):
+        mdl.check_windows(width=p.timing.width)
+        tally.violations += len(mdl.violations)
+        tally.first += mdl.violations[:3]
+
+
+async def check_counters(chip: Chip, stimulus: list[list[list[int]]], tally: Tally) -> int:
+    """PULSE_COUNT and REQUEST_COUNT of each layer against the array models and the words sent;
+    returns the requests counted."""
+    requests = 0
+    for k, m in enumerate(chip.maps):
+        n_pulses = len(chip.models[k].pulses)
+        pc = await chip.bus[k].read(m["pulse_count"].addr)
+        rc = await chip.bus[k].read(m["request_count"].addr)
+        want_rc = sum(sum(1 for w in s[k] if not (w >> 31) & 1) for s in stimulus)
+        if pc != n_pulses or rc != want_rc:
+            tally.counters += 1
+            tally.first.append(f"{LAYERS[k]}: PULSE_COUNT {pc} (array saw {n_pulses}), REQUEST_COUNT {rc} "
+                               f"(sent {want_rc})")
+        requests += rc
+    return requests
+
+
+async def check_reads(chip: Chip, nets: Networks, cells: int, tally: Tally) -> int:
+    """``cells`` cells per layer through READ_REQ/READ_DATA against the golden read codes; returns
+    the reads made."""
+    n_reads = 0
+    model = nets.golden.model
+    for k, (p, m, arr) in enumerate(zip(chip.params, chip.maps, nets.golden.layers)):
+        rreq, rdat = m["read_req"], m["read_data"]
+        xa = chip.xas[k]
+        for row, pc in read_cells(p, cells):
+            await chip.bus[k].write_stream(rreq.addr, [rreq.encode(row=row, phys_col=pc)])
+            while True:
+                f = rdat.decode(await chip.bus[k].read(rdat.addr))
+                if f["valid"]:
+                    break
+            dev = row * p.phys_cols + pc
+            gid = arr.id_base + dev
+            r_idx = int(xa.r[dev]) - 1          # the array model counted this read already
+            g_read = model.read(nets.golden.store.g[gid:gid + 1], np.array([gid], dtype=np.uint64),
+                                np.array([r_idx], dtype=np.uint64))[0]
+            code = xa.adc_code(float(g_read))
+            n_reads += 1
+            if f["data"] != code or f["err"]:
+                tally.reads += 1
+                tally.first.append(f"{LAYERS[k]} read ({row}, {pc}): READ_DATA {f}, golden code {code}")
+    return n_reads
+
+
+def result(cfg: CosimConfig, chip: Chip, nets: Networks, tally: Tally, *, cycles: int, requests: int,
+           reads: int, accuracy: tuple[float, float], wall: float, cpu: float, host: HostClock,
+           setup: float) -> dict:
+    """The run's result dict (see :func:`tb.cosim.run.summary`)."""
+    acc, gacc = accuracy
+    n_pulses = [len(m.pulses) for m in chip.models]
+    mism = (tally.pulses + tally.requests + tally.conductances + tally.reads + tally.counters + tally.violations
+            + int(acc != gacc))
+    sim_s = wall - host.wall
+    return {
+        "samples": cfg.samples, "network": f"{nets.data.n_inputs}-{cfg.hidden}-{nets.data.n_classes}",
+        "devices": cfg.devices, "seed": cfg.seed, "lr": cfg.lr,
+        "requests": int(requests), "pulses": int(sum(n_pulses)), "pulses_per_layer": n_pulses,
+        "golden_pulses": int(sum(a.pulse_total for a in nets.golden.layers)) - nets.program_pulses,
+        "cycles": int(cycles), "axi_writes": int(sum(b.writes for b in chip.bus)), "status_polls": int(chip.polls),
+        "reads": reads,
+        "mismatches": int(mism), "pulse_mismatches": int(tally.pulses), "request_mismatches": int(tally.requests),
+        "conductance_mismatches": int(tally.conductances), "read_mismatches": int(tally.reads),
+        "counter_mismatches": int(tally.counters),
+        "violations": int(tally.violations), "accuracy": acc, "golden_accuracy": gacc,
+        "first_mismatches": tally.first[:10],
+        "wall_seconds": wall, "host_seconds": host.wall, "sim_seconds": sim_s, "setup_seconds": setup,
+        "cpu_seconds": cpu, "host_cpu_seconds": host.cpu, "sim_cpu_seconds": cpu - host.cpu,
+        "cycles_per_second": cycles / sim_s if sim_s > 0 else 0.0,
+        "samples_per_second": cfg.samples / sim_s if sim_s > 0 else 0.0,
+        "end_to_end_samples_per_second": cfg.samples / wall,
+        "addresses": {"update": chip.upd_addr, "status": chip.st_addr, "busy_bit": chip.busy_bit},
+        "driver": "batch" if chip.batch_mode else "python", "batches": int(sum(q.batches for q in chip.seqs)),
+    }
+
+
+def save_stimulus(path: Path, chip: Chip, stimulus: list[list[list[int]]], c0: int) -> None:
+    """The AXI stimulus for the C++ harness, and the pulse log it must reproduce (``.pulses.txt``)."""
+    write_stimulus(path, {"update": chip.upd_addr[0], "status": chip.st_addr[0], "busy_bit": chip.busy_bit,
+                          "seq_depth": SEQ_DEPTH, "mode": int(chip.batch_mode)}, stimulus)
+    assert chip.upd_addr[0] == chip.upd_addr[1] and chip.st_addr[0] == chip.st_addr[1]
+    path.with_suffix(".pulses.txt").write_text(
+        "\n".join(" ".join(f"{q.cycle + LATENCY - c0} {q.row} {q.phys_col} {q.polarity}" for q in m.pulses)
+                  for m in chip.models) + "\n")
 
 
 @cocotb.test()
@@ -165,212 +384,37 @@ async def cosim_training(dut):
     """Train the digits MLP for ``samples`` samples through both accelerators; compare everything."""
     tc = test_config()
     cfg = CosimConfig(**tc.get("cosim", {}))
-    progress = tc.get("progress_file")
-    drop = tc.get("drop_word")        # [sample, layer]: lose one UPDATE word (negative test)
     t_setup = time.perf_counter()
     nets = Networks(cfg)
-    params = nets.params
-    maps = [accelerator_register_map(p, fifo_depth=16, adc_width=ADC_WIDTH) for p in params]
-    upd_addr = [m["update"].addr for m in maps]
-    st_addr = [m["status"].addr for m in maps]
-    busy_bit = maps[0]["status"].field("busy").offset
-    assert all(m["status"].field("busy").offset == busy_bit for m in maps)
-
-    cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-    dut.rst.value = 1
-    ports = [Prefixed(dut, f"{name}__") for name in LAYERS]
-    for p in ports:
-        p.adc.value = 0
-    bus = [FastAxil(dut, f"{name}__", dut.clk) for name in LAYERS]
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
-    batch_mode = tc.get("driver", "batch") == "batch"
-    rp = [0, 0]
-
-    def drainer(k: int, at_least: int = 1):
-        def drain() -> None:
-            rp[k] = drain_plog(ports[k], models[k], rp[k], params[k].timing.width, at_least)
-        return drain
-
-    seqs = [Sequencer(p, upd_addr[k], st_addr[k], on_batch=drainer(k, PLOG_DEPTH // 2)) for k, p in enumerate(ports)]
-    for p in ports:
-        p.seq_en.value = int(batch_mode)
-    counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
-    xas = nets.arrays()
-    models = [ArrayModel(p, xa, counter=counter, latency=LATENCY) for p, xa in zip(ports, xas)]
-    if not batch_mode:
-        for mdl in models:
-            mdl.start()
+    chip = Chip(dut, nets, batch_mode=tc.get("driver", "batch") == "batch")
+    await chip.start()
     setup_s = time.perf_counter() - t_setup
 
-    stimulus: list[list[list[int]]] = []
-    pulse_mm, req_mm, requests, polls = 0, 0, 0, 0
-    first_mm: list[str] = []
-    seen = [0, 0]
-    host_s = host_cpu = 0.0
-    c0 = counter.cycle
-    t0 = time.perf_counter()
-    p0 = time.process_time()
-    prof = None
-    if tc.get("profile"):
-        import cProfile
-        prof = cProfile.Profile()
+    tally = Tally()
+    training = Training(chip, nets, tally, drop_word=tc.get("drop_word"))
+    c0 = chip.counter.cycle
+    t0, p0 = time.perf_counter(), time.process_time()
+    prof = cProfile.Profile() if tc.get("profile") else None
+    if prof is not None:
         prof.enable()
-    for n in range(cfg.samples):
-        th, tp = time.perf_counter(), time.process_time()
-        nets.load_host(xas)
-        hreq, greq, gprog = nets.step(n)
-        sent = hreq
-        if drop is not None and drop[0] == n and gprog[drop[1]]:
-            # fault injection (tests): the request behind the layer's first golden pulse is lost
-            pr = gprog[drop[1]][0]
-            sent = [list(r) for r in hreq]
-            sent[drop[1]] = [r for r in hreq[drop[1]] if (r.row, r.col) != (pr.row, pr.col)]
-        words = [update_words(p, r) for p, r in zip(params, sent)]
-        stimulus.append(words)
-        for layer in range(len(LAYERS)):
-            if hreq[layer] != greq[layer]:
-                req_mm += 1
-                first_mm.append(f"sample {n} {LAYERS[layer]}: host requests differ from the golden's")
-        host_s += time.perf_counter() - th
-        host_cpu += time.process_time() - tp
-
-        if batch_mode:
-            tasks = [cocotb.start_soon(seqs[k].run(words[k])) for k in range(len(LAYERS))]
-            for t in tasks:
-                await t
-        else:
-            tasks = [cocotb.start_soon(bus[k].write_stream(upd_addr[k], words[k])) for k in range(len(LAYERS))]
-            for t in tasks:
-                await t
-            for k in range(len(LAYERS)):
-                polls += await bus[k].poll_clear(st_addr[k], busy_bit)
-
-        th, tp = time.perf_counter(), time.process_time()
-        if batch_mode:   # (already drained after each batch; a no-op unless pulses came later)
-            for k in range(len(LAYERS)):
-                drainer(k)()
-        for k, (p, mdl) in enumerate(zip(params, models)):
-            got = mdl.pulses[seen[k]:]
-            seen[k] = len(mdl.pulses)
-            want = []
-            for pr in gprog[k]:
-                ps = [(q.cycle, q.row, q.phys_col, q.polarity) for q in pulses_for(p, pr)]
-                want.append(ps)
-            flat = [w for ps in want for w in ps]
-            bad = len(got) != len(flat)
-            i = 0
-            for ps in want:
-                if bad:
-                    break
-                base_w, base_g = ps[0][0], got[i].cycle
-                for w in ps:
-                    g = got[i]
-                    if (g.row, g.phys_col, g.polarity) != w[1:] or g.cycle - base_g != w[0] - base_w:
-                        bad = True
-                        first_mm.append(f"sample {n} {LAYERS[k]} pulse {i}: got {g}, want {w} "
-                                        f"(cycle offset in its request {g.cycle - base_g} vs {w[0] - base_w})")
-                        break
-                    i += 1
-            if bad:
-                pulse_mm += max(1, abs(len(got) - len(flat)))
-                if len(got) != len(flat):
-                    first_mm.append(f"sample {n} {LAYERS[k]}: {len(got)} pulses, golden {len(flat)}")
-        host_s += time.perf_counter() - th
-        host_cpu += time.process_time() - tp
-        if progress and (n % max(1, cfg.samples // 100) == 0 or n == cfg.samples - 1):
-            _progress(progress, n + 1, cfg.samples)
-    train_wall = time.perf_counter() - t0
-    train_cpu = time.process_time() - p0
+    await training.run(cfg.samples, tc.get("progress_file"))
+    wall, cpu = time.perf_counter() - t0, time.process_time() - p0
     if prof is not None:
         prof.disable()
         prof.dump_stats(tc["profile"])
-    cycles = counter.cycle - c0
+    cycles = chip.counter.cycle - c0
 
-    # --- conductances, pulse counters, line invariants ----------------------------------------------------
-    g_mm = 0
-    for arr, xa in zip(nets.golden.layers, xas):
-        sl = slice(arr.id_base, arr.id_base + arr.n_devices)
-        g_mm += int(np.count_nonzero(xa.g_flat != nets.golden.store.g[sl]))
-        g_mm += int(np.count_nonzero(xa.k != nets.golden.store.k[sl]))
-    viol = 0
-    for p, mdl in zip(params, models):
-        mdl.check_windows(width=p.timing.width)
-        viol += len(mdl.violations)
-        first_mm += mdl.violations[:3]
-
-    for p in ports:
-        p.seq_en.value = 0
-    if batch_mode:
-        for mdl in models:   # the read-back below goes through the array model's read path
-            mdl.start()
-    # --- counters ------------------------------------------------------------------------------------------
-    cnt_mm = 0
-    n_pulses = [len(m.pulses) for m in models]
-    for k, m in enumerate(maps):
-        pc = await bus[k].read(m["pulse_count"].addr)
-        rc = await bus[k].read(m["request_count"].addr)
-        want_rc = sum(sum(1 for w in s[k] if not (w >> 31) & 1) for s in stimulus)
-        if pc != n_pulses[k] or rc != want_rc:
-            cnt_mm += 1
-            first_mm.append(f"{LAYERS[k]}: PULSE_COUNT {pc} (array saw {n_pulses[k]}), REQUEST_COUNT {rc} "
-                            f"(sent {want_rc})")
-        requests += rc
-
-    # --- read back through READ_REQ / READ_DATA --------------------------------------------------------------
-    rd_mm, n_reads = 0, 0
-    model = nets.golden.model
-    for k, (p, m, arr) in enumerate(zip(params, maps, nets.golden.layers)):
-        rreq, rdat = m["read_req"], m["read_data"]
-        for row, pc in read_cells(p, cfg.read_cells):
-            await bus[k].write_stream(rreq.addr, [rreq.encode(row=row, phys_col=pc)])
-            while True:
-                f = rdat.decode(await bus[k].read(rdat.addr))
-                if f["valid"]:
-                    break
-            dev = row * p.phys_cols + pc
-            gid = arr.id_base + dev
-            r_idx = int(xas[k].r[dev]) - 1          # the array model counted this read already
-            g_read = model.read(nets.golden.store.g[gid:gid + 1], np.array([gid], dtype=np.uint64),
-                                np.array([r_idx], dtype=np.uint64))[0]
-            code = xas[k].adc_code(float(g_read))
-            n_reads += 1
-            if f["data"] != code or f["err"]:
-                rd_mm += 1
-                first_mm.append(f"{LAYERS[k]} read ({row}, {pc}): READ_DATA {f}, golden code {code}")
-
-    # --- accuracy ------------------------------------------------------------------------------------------
-    nets.load_host(xas)
-    acc, gacc = nets.accuracy(nets.host), nets.accuracy(nets.golden)
-    mism = pulse_mm + req_mm + g_mm + rd_mm + cnt_mm + viol + int(acc != gacc)
-    sim_s = train_wall - host_s
-    res = {
-        "samples": cfg.samples, "network": f"{nets.data.n_inputs}-{cfg.hidden}-{nets.data.n_classes}",
-        "devices": cfg.devices, "seed": cfg.seed, "lr": cfg.lr,
-        "requests": int(requests), "pulses": int(sum(n_pulses)), "pulses_per_layer": n_pulses,
-        "golden_pulses": int(sum(a.pulse_total for a in nets.golden.layers)) - nets.program_pulses,
-        "cycles": int(cycles), "axi_writes": int(sum(b.writes for b in bus)), "status_polls": int(polls),
-        "reads": n_reads,
-        "mismatches": int(mism), "pulse_mismatches": int(pulse_mm), "request_mismatches": int(req_mm),
-        "conductance_mismatches": int(g_mm), "read_mismatches": int(rd_mm), "counter_mismatches": int(cnt_mm),
-        "violations": int(viol), "accuracy": acc, "golden_accuracy": gacc, "first_mismatches": first_mm[:10],
-        "wall_seconds": train_wall, "host_seconds": host_s, "sim_seconds": sim_s, "setup_seconds": setup_s,
-        "cpu_seconds": train_cpu, "host_cpu_seconds": host_cpu, "sim_cpu_seconds": train_cpu - host_cpu,
-        "cycles_per_second": cycles / sim_s if sim_s > 0 else 0.0,
-        "samples_per_second": cfg.samples / sim_s if sim_s > 0 else 0.0,
-        "end_to_end_samples_per_second": cfg.samples / train_wall,
-        "addresses": {"update": upd_addr, "status": st_addr, "busy_bit": busy_bit},
-        "driver": "batch" if batch_mode else "python", "batches": int(sum(q.batches for q in seqs)),
-    }
+    check_state(chip, nets, tally)
+    chip.to_bus_port()
+    requests = await check_counters(chip, training.stimulus, tally)
+    reads = await check_reads(chip, nets, cfg.read_cells, tally)
+    nets.load_host(chip.xas)
+    accuracy = nets.accuracy(nets.host), nets.accuracy(nets.golden)
+    res = result(cfg, chip, nets, tally, cycles=cycles, requests=requests, reads=reads, accuracy=accuracy,
+                 wall=wall, cpu=cpu, host=training.host, setup=setup_s)
     if tc.get("stimulus"):
-        write_stimulus(Path(tc["stimulus"]), {"update": upd_addr[0], "status": st_addr[0], "busy_bit": busy_bit,
-                                              "seq_depth": SEQ_DEPTH, "mode": int(batch_mode)}, stimulus)
-        assert upd_addr[0] == upd_addr[1] and st_addr[0] == st_addr[1]
-        Path(tc["stimulus"]).with_suffix(".pulses.txt").write_text(
-            "\n".join(" ".join(f"{q.cycle + LATENCY - c0} {q.row} {q.phys_col} {q.polarity}" for q in m.pulses)
-                      for m in models) + "\n")
+        save_stimulus(Path(tc["stimulus"]), chip, training.stimulus, c0)
     if tc.get("result"):
         Path(tc["result"]).write_text(json.dumps(res, indent=2))
     dut._log.info(json.dumps({k: v for k, v in res.items() if k != "first_mismatches"}))
-    assert mism == 0, f"seed {cfg.seed}: {mism} mismatches; first: {first_mm[:5]}"
+    assert res["mismatches"] == 0, f"seed {cfg.seed}: {res['mismatches']} mismatches; first: {tally.first[:5]}"

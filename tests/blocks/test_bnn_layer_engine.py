@@ -21,7 +21,7 @@ from golden.twins.bnn_layer_engine import (
 )
 from golden.twins.sense_amp_sequencer import STROBES
 from hw.bnn_layer_engine import BnnLayerEngine
-from tb.cosim.bnn_tb import DIGITS_BNN
+from tb.cosim.bnn_host import DIGITS_BNN
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
 from tb.kit.stream import random_gen

@@ -6,14 +6,24 @@ import os
 import pytest
 
 from golden.spec.params import ConfigError
-from tb.cosim.run import CosimConfig, OffsetCrossbarArray, layer_params, read_cells, update_words
+from golden.spec.register_map.accelerator_map import accelerator_register_map
+from golden.spec.transactions import UpdateRequest
+from tb.cosim.bnn_host import bnn_hw_for, digits_bnn, digits_test_bits, golden_bits, sensitive_bridge
+from tb.cosim.run import compare_raw, run_cosim, run_cosim_bnn, summary
+from tb.cosim.training_host import (
+    CosimConfig,
+    Networks,
+    OffsetCrossbarArray,
+    layer_params,
+    read_cells,
+    update_words,
+)
 
 
 def test_layer_params_and_words():
     cfg = CosimConfig(samples=3)
     p1, p2 = layer_params(cfg)
     assert (p1.array.rows, p1.array.cols, p2.array.rows, p2.array.cols) == (65, 16, 17, 10)
-    from golden.spec.transactions import UpdateRequest
     w = update_words(p1, [UpdateRequest(1, 2, -3), UpdateRequest(64, 15, 5)])
     assert len(w) == 2 and not (w[0] >> 30) & 1 and (w[1] >> 30) & 1
     assert update_words(p2, []) == [(1 << 31) | (1 << 30)]
@@ -28,7 +38,6 @@ def test_rejects_bad_config():
 
 
 def test_offset_array_matches_golden_store():
-    from tb.cosim.run import Networks
     nets = Networks(CosimConfig(samples=2))
     xas = nets.arrays()
     arr = nets.golden.layers[1]
@@ -45,7 +54,6 @@ def test_offset_array_matches_golden_store():
 def test_cosim_training(tmp_path):
     """200 samples (RERAM_COSIM_SAMPLES to change) through both accelerators, AXI writes batched by
     the AxilSequencer: zero mismatches, golden accuracy."""
-    from tb.cosim.run import run_cosim, summary
     n = int(os.environ.get("RERAM_COSIM_SAMPLES", "200"))
     res = run_cosim(CosimConfig(samples=n, read_cells=32), out_dir=tmp_path)
     print(summary(res))
@@ -59,7 +67,6 @@ def test_cosim_training(tmp_path):
 def test_cosim_python_driver_and_raw_replay(tmp_path):
     """One Python wake-up per AXI write (same build); the plain Verilator C++ harness replays the
     recorded stimulus with the same cycle count and pulse log."""
-    from tb.cosim.run import compare_raw, run_cosim, summary
     cfg = CosimConfig(samples=30, read_cells=4)
     res = compare_raw(run_cosim(cfg, out_dir=tmp_path, driver="python"), cfg, repeat=1)
     print(summary(res))
@@ -69,8 +76,6 @@ def test_cosim_python_driver_and_raw_replay(tmp_path):
 
 
 def test_update_words_equal_register_encode():
-    from golden.spec.register_map.accelerator_map import accelerator_register_map
-    from golden.spec.transactions import UpdateRequest
     p1, _ = layer_params(CosimConfig(samples=3))
     reg = accelerator_register_map(p1)["update"]
     reqs = [UpdateRequest(64, 15, -2048), UpdateRequest(0, 0, 2047), UpdateRequest(7, 3, -1)]
@@ -84,7 +89,6 @@ def test_cosim_bnn_through_top(tmp_path):
     """100 binarised digits through BNN_INPUT -> engine -> BNN_OUT_DATA with the trained digits layer,
     in digital mode (word reads of the programmed bridges) and analog mode (SA decisions with the
     counter-based errors of the hardware model): bit-identical to golden digital_bits / analog_bits."""
-    from tb.cosim.run import run_cosim_bnn
     res = run_cosim_bnn(100, seed=0, out_dir=tmp_path)
     print({k: res[k] for k in ("per_mode", "cycles", "wall_seconds", "build_seconds", "run_seconds")})
     assert res["images"] == 100 and res["modes"] == ["digital", "analog"]
@@ -98,8 +102,6 @@ def test_cosim_bnn_through_top(tmp_path):
 def test_cosim_bnn_detects_a_flipped_bridge_and_sa_decision(tmp_path):
     """Fault injection: one stored bridge of the array model flipped (one that decides an output) and
     one SA decision flipped -> reported digital and analog mismatches (the comparison is not vacuous)."""
-    from tb.cosim.bnn_tb import bnn_hw_for, digits_bnn, digits_test_bits, golden_bits, sensitive_bridge
-    from tb.cosim.run import run_cosim_bnn
     n = 12
     model, _ = digits_bnn()
     hw = bnn_hw_for(model)
@@ -119,7 +121,6 @@ def test_cosim_bnn_detects_a_flipped_bridge_and_sa_decision(tmp_path):
 def test_cosim_detects_a_lost_update(tmp_path):
     """Fault injection: the UPDATE word behind layer 1's first pulse of sample 2 never reaches the RTL
     -> pulse and conductance mismatches are reported (the comparison is not vacuous)."""
-    from tb.cosim.run import run_cosim
     res = run_cosim(CosimConfig(samples=6, read_cells=0), out_dir=tmp_path, drop_word=(2, 0))
     assert res["mismatches"] > 0 and res["conductance_mismatches"] + res["pulse_mismatches"] > 0, res
     assert res["first_mismatches"] and res["first_mismatches"][0].startswith("sample 2 l1"), res["first_mismatches"]

@@ -28,7 +28,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from tb.cosim.run import CosimConfig, compare_raw, run_cosim, run_cosim_bnn, summary
+    from tb.cosim.run import compare_raw, run_cosim, run_cosim_bnn, summary
+    from tb.cosim.training_host import CosimConfig
 
     cfg = CosimConfig(samples=args.samples, hidden=args.hidden, devices=args.devices, lr=args.lr,
                       seed=args.seed, read_cells=args.read_cells)

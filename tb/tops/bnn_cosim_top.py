@@ -1,0 +1,19 @@
+"""The co-simulation top of BNN inference: the accelerator with a BNN section whose training array
+holds one 2T2R layer."""
+from __future__ import annotations
+
+from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.params import AccelParams
+from hw.accelerator import Accelerator
+
+
+def bnn_top_params(hw: BnnHwParams) -> AccelParams:
+    """Training-array parameters that hold ``hw``'s 2T2R layer (rows = banks, 2 slots per synapse)."""
+    return AccelParams().with_(array={"rows": hw.banks, "cols": hw.array_cols, "cell": "2T2R"},
+                               synapse={"devices": 2})
+
+
+def bnn_top(hw: BnnHwParams) -> Accelerator:
+    """:class:`hw.accelerator.Accelerator` (ADC width and read latency its defaults) with the BNN
+    section ``hw`` on the array of :func:`bnn_top_params`; its ports are the top's ports."""
+    return Accelerator(bnn_top_params(hw), bnn=hw)
