@@ -95,22 +95,22 @@ def test_one_hot_and_window_checks():
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("name,device", [("n3-2t2r-odd", "reram")])
-def test_cocotb_array_model_on_decoder_lines(name, device, seed, tmp_path):
+@pytest.mark.parametrize("device", ["reram"])
+def test_cocotb_array_model_on_decoder_lines(device, seed, tmp_path):
     """ArrayModel on CrossbarAddressing's line enables (reuses the addressing builds): pulses, read
     codes (incl. 2T2R pair reads) and final conductances equal the golden array's."""
-    from test_crossbar_addressing import CONFIGS
-
     from hw.crossbar_addressing import CrossbarAddressing
     from tb.kit.runner import run_cocotb
 
-    p = CONFIGS[name]
+    # the "n3-2t2r-odd" configuration of tests/blocks/test_crossbar_addressing.py (same build)
+    p = AccelParams().with_(array={"rows": 5, "cols": 3, "cell": "2T2R"},
+                            synapse={"devices": 3, "increment": 2, "differential": False})
     stats = tmp_path / "stats.json"
     run_cocotb(CrossbarAddressing(p), toplevel="crossbar_addressing", build_args=("--assert",),
                test_module="tb.envs.crossbar_addressing_tb", testcase="array_model_on_lines",
                config={"params": p.to_dict(), "seed": seed, "operations": 1000, "device": device,
                        "stats_path": str(stats)})
     s = json.loads(stats.read_text())
-    print(name, s)
+    print(s)
     assert s["pulses"] > 1000 and s["reads"] > 200
     assert np.isfinite(s["cycles"])
