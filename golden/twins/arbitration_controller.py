@@ -57,6 +57,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from golden.spec.handshake import SinkSide, SourceSide
 from golden.spec.params import AccelParams
 from golden.spec.transactions import RESET, SET, ProgramRequest, PulseCount
 
@@ -189,33 +190,30 @@ def arbitration_cycle_model(params: AccelParams, events: Iterable[PulseCount | s
                             max_cycles: int = 50_000_000) -> ArbitrationTrace:
     """Cycle-by-cycle model of :class:`hw.arbitration_controller.ArbitrationController`.
 
-    Stimulus rules (those of :mod:`tb.kit.stream`, extended by the end-of-cycle marker): the PulseCount
-    driver, whenever it presents nothing and has events left, draws ``valid``; on True it takes the
-    next event: an :data:`END_CYCLE` marker strobes ``end_cycle`` in this cycle (no PulseCount valid),
+    Stimulus rules (those of :mod:`golden.spec.handshake`, extended by the end-of-cycle marker): the
+    PulseCount driver, whenever it presents nothing and has events left, draws ``valid``; on True it
+    takes the next event: an :data:`END_CYCLE` marker strobes ``end_cycle`` in this cycle (no PulseCount valid),
     a PulseCount is presented until accepted. The refresh source draws ``refresh_valid`` likewise;
     the ProgramRequest sink draws ``ready`` every cycle. Decisions come from ``ctrl`` (a fresh
     :class:`ArbitrationController` by default; updated in place, so runs can be chained).
     """
     ctrl = ctrl if ctrl is not None else ArbitrationController(params)
-    ev = list(events)[::-1]
-    rq = list(refreshes)[::-1]
+    src, rsrc = SourceSide(events, valid), SourceSide(refreshes, refresh_valid)
+    draw_ready = SinkSide(ready).draw
     tr = ArbitrationTrace()
-    cur = rcur = o = None
+    o = None
     rf_rest: list[ProgramRequest] = []
     cycle = 0
-    while ev or rq or cur is not None or rcur is not None or o is not None or rf_rest:
+    while not src.idle or not rsrc.idle or o is not None or rf_rest:
         if cycle >= max_cycles:
             raise TimeoutError("arbitration_cycle_model: no end")
-        strobe = False
-        if cur is None and ev and next(valid):
-            e = ev.pop()
-            if e == END_CYCLE:
-                strobe = True
-            else:
-                cur = e
-        if rcur is None and rq and next(refresh_valid):
-            rcur = rq.pop()
-        rdy = next(ready)
+        cur = src.present()
+        strobe = cur == END_CYCLE      # the marker is drawn like an item, then strobed, not presented
+        if strobe:
+            src.taken()
+            cur = None
+        rcur = rsrc.present()
+        rdy = draw_ready()
         o_free = o is None or rdy
         busy = bool(rf_rest)
         # clock edge
@@ -226,13 +224,11 @@ def arbitration_cycle_model(params: AccelParams, events: Iterable[PulseCount | s
             if busy:
                 o = rf_rest.pop(0)
             elif rcur is not None:
-                tr.refreshes.append((cycle, rcur))
+                tr.refreshes.append((cycle, rsrc.taken()))
                 o, *rf_rest = ctrl.refresh(rcur.row, rcur.col)
-                rcur = None
             elif cur is not None:
-                tr.accepted.append((cycle, cur))
+                tr.accepted.append((cycle, src.taken()))
                 o = ctrl.select(cur)
-                cur = None
         if strobe:
             ctrl.end_cycle()
             tr.strobes.append(cycle)

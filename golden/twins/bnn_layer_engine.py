@@ -29,7 +29,7 @@ the hardware model's ``authors`` mode the bits with the static bridge errors of
 Cycle model (:class:`BnnLayerEngineModel`)
 -----------------------------------------
 Cycle 0 is the first cycle the testbench drives; ``x`` and ``y`` follow the stream draw rules of
-:mod:`tb.kit.stream`. Per cycle ``t``:
+:mod:`golden.spec.handshake`. Per cycle ``t``:
 
 * ``x`` is ready iff the engine is idle and every output bit of the previous image has left through
   ``y`` (images never overlap); an image accepted in ``t`` starts in ``t+1`` with the mode ``analog``
@@ -52,7 +52,6 @@ Cycle 0 is the first cycle the testbench drives; ``x`` and ``y`` follow the stre
 """
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -60,6 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.handshake import SinkSide, SourceSide
 from golden.twins.sense_amp_sequencer import SenseAmpSequencerModel
 from golden.twins.xnor_popcount import popcount_latency
 
@@ -171,10 +171,8 @@ class BnnLayerEngineModel:
         D, RL, L = hw.out_fifo, hw.read_latency, self.lat
         R, C, R_last = hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes
         thr = majority_threshold(T)
-        valid_gen = valid_gen if valid_gen is not None else itertools.repeat(True)
-        ready_gen = ready_gen if ready_gen is not None else itertools.repeat(True)
-        queue = deque(enumerate(images))
-        current = None
+        src = SourceSide(enumerate(images), valid_gen)
+        present, draw_ready = src.present, SinkSide(ready_gen).draw
         accepted, outputs = [], []
 
         seq = SenseAmpSequencerModel(K, hw.phase_lengths)
@@ -194,12 +192,11 @@ class BnnLayerEngineModel:
         bank_iss = 0
         ser = None                             # [bits list, neuron, remaining]
         cycle = 0
-        while queue or current is not None or running or fifo or reads or results or ser:
+        while not src.idle or running or fifo or reads or results or ser:
             if cycle >= max_cycles:
                 raise TimeoutError(f"BnnLayerEngineModel: no end after {max_cycles} cycles")
-            if current is None and queue and next(valid_gen):
-                current = queue.popleft()
-            rdy = next(ready_gen)
+            current = present()
+            rdy = draw_ready()
             x_ready = (not running) and credits == D
             # --- y -----------------------------------------------------------------------------
             y_xfer = bool(fifo) and rdy
@@ -280,9 +277,8 @@ class BnnLayerEngineModel:
             if done:
                 running = False
             if x_ready and current is not None:
-                idx, (x_bits, an, *drive) = current
+                idx, (x_bits, an, *drive) = src.taken()
                 accepted.append((cycle, idx))
-                current = None
                 running, img, mode = True, idx, int(an)
                 xe = extend_inputs(x_bits, B, drive[0] if drive else None)[0]
                 iss_neuron = iss_read = iss_slot = iss_row = iss_col = 0

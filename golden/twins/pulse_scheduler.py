@@ -1,7 +1,7 @@
 """Golden twin of the PulseScheduler: program requests and host reads -> timed array commands.
 
-Cycle convention: that of :mod:`tb.kit.stream` -- a transfer *in cycle a* means ``valid & ready`` held
-during cycle ``a``; an output "in cycle c" is the value it holds during cycle ``c``.
+Cycle convention: that of :mod:`golden.spec.handshake` -- a transfer *in cycle a* means ``valid &
+ready`` held during cycle ``a``; an output "in cycle c" is the value it holds during cycle ``c``.
 
 Program request ``(row, col, slot, polarity, count)`` accepted in cycle ``a``
 ----------------------------------------------------------------------------
@@ -46,10 +46,10 @@ as ``clear`` wins): see :class:`ErrorCode`, checked in the listed order.
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from golden.spec.handshake import SinkSide, SourceSide
 from golden.spec.interfaces import DEFAULT_READ_LATENCY, ErrorCode
 from golden.spec.params import AccelParams
 from golden.spec.transactions import ProgramRequest, Pulse
@@ -141,11 +141,6 @@ class SchedulerTrace:
     cycles: int = 0                             # first cycle in which everything is idle again
 
 
-def _always() -> Iterator[bool]:
-    while True:
-        yield True
-
-
 def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest],
                           reads: Sequence[ReadCommand] = (), *,
                           valid_gen: Iterator[bool] | None = None,
@@ -154,22 +149,17 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
                           read_value: Callable[[int, int, list[Pulse]], int] | None = None,
                           read_latency: int = DEFAULT_READ_LATENCY,
                           max_cycles: int = 50_000_000) -> SchedulerTrace:
-    """Cycle-exact model of :class:`hw.pulse_scheduler.PulseScheduler` driven like :mod:`tb.kit.stream`.
+    """Cycle-exact model of :class:`hw.pulse_scheduler.PulseScheduler` under a given stimulus timing.
 
-    The sources draw their valid generator once per cycle in which they hold an item but present
-    none, and hold a presented item until it is taken; the ``rd_resp`` sink draws its ready generator
-    in every cycle (the rules of :class:`tb.kit.stream.StreamSource` / ``StreamSink``).
+    The ``req`` and ``rd`` sources and the ``rd_resp`` sink follow :mod:`golden.spec.handshake` with
+    ``valid_gen``, ``read_valid_gen`` and ``resp_ready_gen`` (``None``: always).
 
     ``read_value(row, phys_col, pulses)`` gives the ADC code of a read (sampled after all listed
     pulses -- every pulse issued so far -- have been applied); default 0.
     """
     t = params.timing
-    vgen = valid_gen if valid_gen is not None else _always()
-    rgen = read_valid_gen if read_valid_gen is not None else _always()
-    kgen = resp_ready_gen if resp_ready_gen is not None else _always()
-    wq, rq = deque(requests), deque(reads)
-    w_cur: ProgramRequest | None = None
-    r_cur: ReadCommand | None = None
+    w_src, r_src = SourceSide(requests, valid_gen), SourceSide(reads, read_valid_gen)
+    draw_resp_ready = SinkSide(resp_ready_gen).draw
     prefer_rd = False
     idle_from = 0          # first cycle the sequencer is idle (when no result is pending)
     pending: ReadResult | None = None
@@ -186,11 +176,8 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
 
     c = 0
     while True:
-        if w_cur is None and wq and next(vgen):
-            w_cur = wq.popleft()
-        if r_cur is None and rq and next(rgen):
-            r_cur = rq.popleft()
-        resp_ready = next(kgen)
+        w_cur, r_cur = w_src.present(), r_src.present()
+        resp_ready = draw_resp_ready()
         if pending is not None and c >= pending_from and resp_ready:
             tr.results.append((c, pending))
             pending = None
@@ -198,7 +185,7 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
         elif pending is None and c >= idle_from:
             w_valid, r_valid = w_cur is not None, r_cur is not None
             if w_valid and not (r_valid and prefer_rd):
-                req, w_cur, prefer_rd = w_cur, None, True
+                req, prefer_rd = w_src.taken(), True
                 tr.accepted.append((c, req))
                 err = request_error(params, req)
                 if err != ErrorCode.NONE:
@@ -215,7 +202,7 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
                         tr.strobes.append(ReadStrobe(e + t.settle + 1, req.row, pc))
                         tr.verifies.append((idle_from, value(req.row, pc)))
             elif r_valid:
-                cmd, r_cur, prefer_rd = r_cur, None, False
+                cmd, prefer_rd = r_src.taken(), False
                 tr.reads_accepted.append((c, cmd))
                 err = read_error(params, cmd)
                 if err != ErrorCode.NONE:
@@ -226,7 +213,7 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
                     pending = ReadResult(value(cmd.row, cmd.phys_col), 0)
                     pending_from = c + t.setup + t.read + read_latency + 1
         c += 1
-        if w_cur is None and r_cur is None and not wq and not rq and pending is None and c >= idle_from:
+        if w_src.idle and r_src.idle and pending is None and c >= idle_from:
             tr.cycles = c
             return tr
         if c >= max_cycles:

@@ -37,12 +37,11 @@ Cycle semantics
 """
 from __future__ import annotations
 
-import itertools
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from golden.spec.bnn_datapath_params import MAX_BANK, PHASES, check_phase_lengths
+from golden.spec.handshake import SinkSide, SourceSide
 from golden.spec.interfaces import (  # noqa: F401  (phase codes: part of this twin's interface)
     EVALUATE,
     IDLE,
@@ -161,20 +160,17 @@ def sense_amp_run(tags: Iterable[int], *, bank: int, lengths: Iterable[int], cyc
                   sa_fn: Callable[[int], int] = lambda cycle: 0) -> SequencerRun:
     """Closed-loop cycle model of a testbench run of ``cycles`` cycles.
 
-    The request source and response sink follow the draw rules of :mod:`tb.kit.stream` with
+    The request source and response sink follow the draw rules of :mod:`golden.spec.handshake` with
     ``valid_gen`` / ``ready_gen``; ``cfg_writes`` maps a cycle to the ``(addr, data)`` written in it;
     ``sa_fn(cycle)`` is the SA output the macro drives during ``cycle``.
     """
-    valid_gen = valid_gen if valid_gen is not None else itertools.repeat(True)
-    ready_gen = ready_gen if ready_gen is not None else itertools.repeat(True)
     cfg_writes = cfg_writes or {}
     model = SenseAmpSequencerModel(bank, lengths)
-    queue, current = deque(tags), None
+    src, snk = SourceSide(tags, valid_gen), SinkSide(ready_gen)
     run = SequencerRun([], [], [])
     for cycle in range(cycles):
-        if current is None and queue and next(valid_gen):
-            current = queue.popleft()
-        rdy = next(ready_gen)
+        current = src.present()
+        rdy = snk.draw()
         run.timeline.append((cycle, model.outputs()))
         we = cycle in cfg_writes
         addr, data = cfg_writes.get(cycle, (0, 0))
@@ -182,7 +178,7 @@ def sense_amp_run(tags: Iterable[int], *, bank: int, lengths: Iterable[int], cyc
                         cfg_we=int(we), cfg_addr=addr, cfg_data=data, sa_out=sa_fn(cycle))
         if ev["accepted"] is not None:
             run.accepted.append((cycle, ev["accepted"]))
-            current = None
+            src.taken()
         if ev["taken"] is not None:
             run.responses.append((cycle, ev["taken"]))
     return run

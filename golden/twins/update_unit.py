@@ -18,8 +18,8 @@ and raises its sticky ``addr_error`` flag, which :func:`update_unit_cycle_model`
 
 Cycle model (micro-architecture of :class:`hw.update_unit.UpdateUnit`)
 ----------------------------------------------------------------------
-Two stages plus an output register; cycles follow :mod:`tb.kit.stream` (a transfer *in cycle t* means
-valid & ready held during t):
+Two stages plus an output register; cycles follow :mod:`golden.spec.handshake` (a transfer *in cycle
+t* means valid & ready held during t):
 
 * **A (accept)**: ``i.ready = ~b_valid | b_go``; an accepted request starts the synchronous read of
   its chi word (read port transparent to the write port, so a back-to-back request to the same
@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from golden.spec.handshake import SinkSide, SourceSide
 from golden.spec.params import AccelParams
 from golden.spec.transactions import PulseCount, UpdateRequest
 
@@ -147,25 +148,24 @@ def update_unit_cycle_model(params: AccelParams, requests: Iterable[UpdateReques
 
     ``valid`` is the source's idle generator (drawn in each cycle in which a request waits and none
     is presented; a presented request is held until taken) and ``ready`` the sink's (drawn every
-    cycle) -- the rules of :mod:`tb.kit.stream`. Runs until every request was accepted and every
+    cycle) -- the rules of :mod:`golden.spec.handshake`. Runs until every request was accepted and every
     PulseCount was taken, and returns their transfer cycles; values come from :meth:`UpdateUnit.apply`.
     ``unit`` continues from an earlier run's chi state (a fresh unit, chi = 0, by default); it is
     updated in place.
     """
     unit = unit if unit is not None else UpdateUnit(params)
-    queue = list(requests)[::-1]
+    src = SourceSide(requests, valid)
+    present, draw_ready = src.present, SinkSide(ready).draw
     tr = UpdateUnitTrace()
-    cur = None            # request presented by the source
     b = None              # request in stage B
     o = None              # PulseCount in the output register
     cycle = 0
-    while queue or cur is not None or b is not None or o is not None:
+    while not src.idle or b is not None or o is not None:
         if cycle >= max_cycles:
             raise TimeoutError("update_unit_cycle_model: no end")
         # inputs of this cycle
-        if cur is None and queue and next(valid):
-            cur = queue.pop()
-        rdy = next(ready)
+        cur = present()
+        rdy = draw_ready()
         # combinational decisions of this cycle
         o_free = o is None or rdy
         if b is not None:
@@ -190,7 +190,7 @@ def update_unit_cycle_model(params: AccelParams, requests: Iterable[UpdateReques
             b = None
         if cur is not None and i_ready:
             tr.accepted.append((cycle, cur))
-            b, cur = cur, None
+            b = src.taken()
         cycle += 1
     tr.cycles = cycle
     tr.chi = unit.chi.copy()

@@ -22,11 +22,11 @@ o.ready``), which is what :func:`xnor_popcount_cycles` models.
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from golden.spec.bnn_datapath_params import MAX_INPUTS, POPCOUNT_MODES
+from golden.spec.handshake import SinkSide, SourceSide
 from golden.spec.params import check_choice, check_int
 
 
@@ -89,26 +89,21 @@ def xnor_popcount_cycles(items: Iterable[PopcountIn], width: int, mode: str = "t
     """Cycle-exact output transactions ``(cycle, PopcountOut)`` of the RTL.
 
     ``valid_gen`` / ``ready_gen`` are the idle and backpressure generators of the stream source and
-    sink (drawn with the rules of :mod:`tb.kit.stream`: the source draws only while it holds an item and
-    presents none, the sink draws every cycle); ``None`` means always. Cycle 0 is the first cycle in
-    which the source and sink drive the DUT.
+    sink (drawn with the rules of :mod:`golden.spec.handshake`: the source draws only while it holds an
+    item and presents none, the sink draws every cycle); ``None`` means always. Cycle 0 is the first
+    cycle in which the source and sink drive the DUT.
     """
-    import itertools
-
     lat = popcount_latency(width, mode, stage_levels)
-    valid_gen = valid_gen if valid_gen is not None else itertools.repeat(True)
-    ready_gen = ready_gen if ready_gen is not None else itertools.repeat(True)
-    queue = deque(items)
-    current: PopcountIn | None = None
+    src = SourceSide(items, valid_gen)
+    present, draw_ready = src.present, SinkSide(ready_gen).draw
     pipe: list[PopcountIn | None] = [None] * lat
     out: list[tuple[int, PopcountOut]] = []
     cycle = 0
-    while queue or current is not None or any(p is not None for p in pipe):
+    while not src.idle or any(p is not None for p in pipe):
         if cycle >= max_cycles:
             raise TimeoutError(f"xnor_popcount_cycles: no end after {max_cycles} cycles")
-        if current is None and queue and next(valid_gen):
-            current = queue.popleft()
-        rdy = next(ready_gen)
+        current = present()
+        rdy = draw_ready()
         head = pipe[-1]
         en = head is None or rdy
         if head is not None and rdy:
@@ -116,6 +111,6 @@ def xnor_popcount_cycles(items: Iterable[PopcountIn], width: int, mode: str = "t
             out.append((cycle, PopcountOut(c, d, head.tag)))
         if en:
             pipe = [current] + pipe[:-1]
-            current = None
+            src.taken()
         cycle += 1
     return out

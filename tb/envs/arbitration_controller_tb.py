@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 import time
 
+from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, params_from_dict
 from golden.spec.transactions import ProgramRequest, PulseCount
 from golden.twins.arbitration_controller import (
@@ -23,7 +24,6 @@ from golden.twins.arbitration_controller import (
     RefreshRequest,
     arbitration_cycle_model,
 )
-from tb.kit.stream import make_gen
 
 # ---------------------------------------------------------------------------------------------
 # stimulus (no cocotb here: also used by tests/test_arbitration_controller.py)

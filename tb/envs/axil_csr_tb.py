@@ -14,11 +14,11 @@ cocotbext-axi finds the bus with ``AxiLiteBus.from_prefix(dut, "s_axil", bus_sep
 """
 from __future__ import annotations
 
-import itertools
 import random
 from collections import deque
 from dataclasses import dataclass, field
 
+from golden.spec.handshake import burst_gen, random_gen
 from golden.spec.register_map.description import SLVERR, Access, RegisterMap
 from golden.twins.axil_csr import RegisterFileModel
 
@@ -235,16 +235,9 @@ def _pause(kind: str, seed: int, stream: int):
     if kind == "none":
         return None
     if kind == "random":
-        r = random.Random(f"{seed}/pause/{stream}")
-        return (r.random() < 0.4 for _ in itertools.count())
+        return random_gen(seed, 0.4, stream)
     if kind == "burst":
-        r = random.Random(f"{seed}/burst/{stream}")
-
-        def gen():
-            while True:
-                v = r.random() < 0.5
-                yield from itertools.repeat(v, r.randint(1, 12))
-        return gen()
+        return burst_gen(seed, 0.5, 12, stream)
     raise ValueError(kind)
 
 

@@ -231,8 +231,8 @@ def calibration_scenario(cfg: dict):
     from golden.bnn.chip_model import BnnHardware, HardwareConfig
     from golden.bnn.network import BnnModel
     from golden.bnn.sa_calibration import ramp_images
+    from golden.spec.handshake import random_gen
     from golden.twins.bnn_layer_engine import BnnLayerEngineModel, array_image, digital_bits
-    from tb.kit.stream import random_gen
 
     hw = hw_from_config(cfg)
     model = BnnModel.load(cfg["model"])
@@ -309,8 +309,8 @@ def calibrated_inference_scenario(sc: dict, cfg: dict):
     images), ``n_images`` (default 24); each image in a random mode. Also the uncalibrated chip's
     analog bits of the same runs (the trim must matter)."""
     from golden.bnn.chip_model import BnnHardware, HardwareConfig
+    from golden.spec.handshake import random_gen
     from golden.twins.bnn_layer_engine import BnnLayerEngineModel, analog_bits, digital_bits
-    from tb.kit.stream import random_gen
 
     hw, layer = sc["hw"], sc["layer"]
     n = cfg.get("n_images", 24)
@@ -348,6 +348,7 @@ def scenario(cfg: dict):
     from golden.bnn.chip_model import BnnHardware, HardwareConfig
     from golden.bnn.network import BnnModel, binarize_images
     from golden.data.datasets import load_digits
+    from golden.spec.handshake import random_gen
     from golden.twins.bnn_layer_engine import (
         BnnLayerEngineModel,
         analog_bits,
@@ -355,7 +356,6 @@ def scenario(cfg: dict):
         digital_bits,
         programmed_bits,
     )
-    from tb.kit.stream import random_gen
 
     hw = hw_from_config(cfg)
     model = BnnModel.load(cfg["model"])
@@ -440,9 +440,10 @@ if cocotb is not None:
         ``y`` out (seeded backpressure, stream ``streams[1]``) for ``n_cycles`` cycles while ``macro``
         closes the array port; then stop the drivers (a later call may run another phase on the same
         clock: ``start_clock=False``). Returns ``(source, sink, wall s)``."""
+        from golden.spec.handshake import random_gen
         from golden.twins.bnn_layer_engine import OutBit
         from hw.bnn_layer_engine import in_layout, out_bit_layout
-        from tb.kit.stream import CycleCounter, StreamSink, StreamSource, random_gen
+        from tb.kit.stream import CycleCounter, StreamSink, StreamSource
 
         seed = cfg["seed"]
         if start_clock:

@@ -94,6 +94,7 @@ except ImportError:  # pragma: no cover
 if cocotb is not None:
     from golden.physics.crossbar_state import CrossbarArray, FollowingReader
     from golden.physics.device import PRESETS, DeviceModel
+    from golden.spec.handshake import random_gen
     from golden.spec.params import params_from_dict
     from golden.twins.crossbar_addressing import LATENCY
     from golden.twins.pulse_scheduler import ReadResult, ReadStrobe, scheduler_cycle_model
@@ -101,7 +102,7 @@ if cocotb is not None:
     from hw.pulse_scheduler import read_command_layout, read_result_layout
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-    from tb.kit.stream import CycleCounter, StreamSink, StreamSource, random_gen
+    from tb.kit.stream import CycleCounter, StreamSink, StreamSource
     from tb.models.reram_array import ArrayModel
 
     PERIOD_NS = 10

@@ -20,11 +20,12 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
+from golden.spec.handshake import random_gen
 from golden.twins.sense_amp_sequencer import STROBES, SaResponse, SeqState, sense_amp_run
 from hw.sense_amp_sequencer import sa_response_layout
 from tb.kit.runner import test_config
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import CycleCounter, StreamSink, StreamSource, random_gen
+from tb.kit.stream import CycleCounter, StreamSink, StreamSource
 
 
 def stimulus(seed: int, bank: int, tag_width: int, requests: int, cycles: int, p_cfg: float = 0.01):

@@ -13,11 +13,11 @@ from __future__ import annotations
 import random
 import time
 
+from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, params_from_dict
 from golden.spec.transactions import PulseCount, UpdateRequest
 from golden.twins.update_unit import UpdateUnit as GoldenUpdateUnit
 from golden.twins.update_unit import update_unit_cycle_model
-from tb.kit.stream import make_gen
 
 # ---------------------------------------------------------------------------------------------
 # stimulus (no cocotb here: also used by tests/test_update_unit.py)

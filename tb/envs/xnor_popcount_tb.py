@@ -18,11 +18,12 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 
+from golden.spec.handshake import random_gen
 from golden.twins.xnor_popcount import PopcountIn, PopcountOut, xnor_popcount, xnor_popcount_cycles
 from hw.xnor_popcount import popcount_in_layout, popcount_out_layout
 from tb.kit.runner import test_config
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import CycleCounter, StreamSink, StreamSource, random_gen
+from tb.kit.stream import CycleCounter, StreamSink, StreamSource
 
 
 def random_vectors(seed: int, width: int, count: int, tag_width: int) -> list[PopcountIn]:

@@ -1,11 +1,13 @@
-"""Stream drivers for Amaranth's Python simulator, with the same cycle convention as :mod:`tb.kit.stream`.
+"""Stream drivers for Amaranth's Python simulator, with the cycle convention and draw rules of
+:mod:`golden.spec.handshake` (those of :mod:`tb.kit.stream` too).
 
 The fast tests drive a component's ``stream.Signature`` ports from one ``add_testbench`` bench:
 :func:`run_streams` calls, in every cycle, ``drive`` on each source, sink and hook (inputs for this
 cycle), then ``sample`` (which transfers happened in this cycle), then ``await ctx.tick()``. Cycle 0 is
-the first cycle of the bench (Amaranth's simulator starts out of reset). Idle and backpressure
-generators are those of :mod:`tb.kit.stream` and follow the same draw rules, so one golden cycle model
-predicts both simulators.
+the first cycle of the bench (Amaranth's simulator starts out of reset). Sources and sinks apply the
+idle and backpressure generators of :mod:`golden.spec.handshake` through its ``SourceSide`` and
+``SinkSide``, like the golden cycle models and the cocotb drivers, so one golden cycle model predicts
+both simulators.
 
 Example::
 
@@ -19,14 +21,14 @@ Example::
 """
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import asdict, is_dataclass
 from typing import Any
 
 from amaranth.lib import data
 
-from tb.kit.stream import Transfer, always
+from golden.spec.handshake import SinkSide, SourceSide
+from tb.kit.stream import Transfer
 
 
 def _as_payload(layout, value: Any) -> Any:
@@ -51,8 +53,8 @@ def _layout_of(port) -> Any:
 class SimSource:
     """Drive a stream input ``port`` (e.g. ``dut.i``) with ``items`` (ints, dicts or dataclasses).
 
-    ``valid_gen`` is drawn once per cycle while an item is waiting and none is presented; a presented
-    item is held until taken. :attr:`sent` records a :class:`tb.kit.stream.Transfer` per accepted item.
+    ``valid_gen`` is drawn with the source rule of :mod:`golden.spec.handshake` (once per cycle while
+    an item is waiting and none is presented; a presented item is held until taken). :attr:`sent` records a :class:`tb.kit.stream.Transfer` per accepted item.
     ``strobe = (marker, signal)``: a queued item equal to ``marker`` pulses ``signal`` for the cycle in
     which it is drawn instead of being sent (see :class:`tb.kit.stream.StreamSource`); :attr:`strobes`
     lists those cycles.
@@ -62,43 +64,40 @@ class SimSource:
                  strobe: tuple[Any, Any] | None = None):
         self.port = port
         self.layout = _layout_of(port)
-        self.queue: deque = deque(items)
-        self.valid_gen = valid_gen if valid_gen is not None else always()
+        self.side = SourceSide(items, valid_gen)
         self.strobe = strobe
         self.sent: list[Transfer] = []
         self.strobes: list[int] = []
-        self._current: Any = None
 
     @property
     def idle(self) -> bool:
-        return not self.queue and self._current is None
+        return self.side.idle
 
     def drive(self, ctx, cycle: int) -> None:
         marker, strobe = self.strobe if self.strobe is not None else (None, None)
         if strobe is not None:
             ctx.set(strobe, 0)
-        if self._current is None:
-            if self.queue and next(self.valid_gen):
-                item = self.queue.popleft()
-                if strobe is not None and type(item) is type(marker) and item == marker:
-                    ctx.set(strobe, 1)
-                    ctx.set(self.port.valid, 0)
-                    self.strobes.append(cycle)
-                else:
-                    self._current = item
-                    ctx.set(self.port.payload, _as_payload(self.layout, item))
-                    ctx.set(self.port.valid, 1)
-            else:
+        if self.side.current is None:
+            item = self.side.present()
+            if item is None:
                 ctx.set(self.port.valid, 0)
+            elif strobe is not None and type(item) is type(marker) and item == marker:
+                self.side.taken()   # a marker is drawn like an item but strobed, not presented
+                ctx.set(strobe, 1)
+                ctx.set(self.port.valid, 0)
+                self.strobes.append(cycle)
+            else:
+                ctx.set(self.port.payload, _as_payload(self.layout, item))
+                ctx.set(self.port.valid, 1)
 
     def sample(self, ctx, cycle: int) -> None:
-        if self._current is not None and ctx.get(self.port.ready):
-            self.sent.append(Transfer(cycle, self._current))
-            self._current = None
+        if self.side.current is not None and ctx.get(self.port.ready):
+            self.sent.append(Transfer(cycle, self.side.taken()))
 
 
 class SimSink:
-    """Accept from a stream output ``port`` with ``ready`` drawn from ``ready_gen`` every cycle.
+    """Accept from a stream output ``port`` with ``ready`` drawn from ``ready_gen`` every cycle (the
+    sink rule of :mod:`golden.spec.handshake`).
 
     :attr:`received` records a :class:`tb.kit.stream.Transfer` per accepted payload (a dict of fields,
     passed through ``convert`` if given). ``check_stable`` asserts that an offered payload is held,
@@ -109,16 +108,14 @@ class SimSink:
                  convert: Callable[[Any], Any] | None = None, check_stable: bool = True):
         self.port = port
         self.layout = _layout_of(port)
-        self.ready_gen = ready_gen if ready_gen is not None else always()
+        self.side = SinkSide(ready_gen)
         self.convert = convert
         self.check_stable = check_stable
         self.received: list[Transfer] = []
-        self._ready = False
         self._pending: Any = None
 
     def drive(self, ctx, cycle: int) -> None:
-        self._ready = next(self.ready_gen)
-        ctx.set(self.port.ready, int(self._ready))
+        ctx.set(self.port.ready, int(self.side.draw()))
 
     def sample(self, ctx, cycle: int) -> None:
         if ctx.get(self.port.valid):
@@ -126,7 +123,7 @@ class SimSink:
             if self.check_stable and self._pending is not None and v != self._pending:
                 raise AssertionError(f"payload changed from {self._pending} to {v} while valid and not "
                                      f"ready (cycle {cycle})")
-            if self._ready:
+            if self.side.ready:
                 self.received.append(Transfer(cycle, self.convert(v) if self.convert else v))
                 self._pending = None
             else:

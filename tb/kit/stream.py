@@ -5,24 +5,15 @@ Amaranth flattens a stream port ``i`` into the Verilog ports ``i__valid``, ``i__
 here find those three by prefix and (un)pack payloads with the port's Amaranth layout, so a test
 talks in dicts (or golden dataclasses) instead of bit vectors.
 
-Cycle convention (shared with :mod:`tb.kit.amaranth_sim` and the golden cycle models)
---------------------------------------------------------------------------------
-A :class:`CycleCounter` started right after the reset was released numbers the clock periods:
-cycle 0 is the period that starts at that edge, and the count increments at every later rising
-edge. Every driver writes its inputs right after the rising edge that starts cycle ``c`` and samples
-the handshake in ``ReadOnly`` of the same cycle; a transfer *in cycle c* means ``valid & ready`` held
-during cycle ``c`` (the data moves on the edge that ends it). Outputs of the DUT are thus stamped
-with the cycle in which the DUT offered them and the sink accepted them.
-
-Backpressure
-------------
-* :class:`StreamSource` draws one bool from ``valid_gen`` in every cycle in which it holds an item
-  but presents none; on ``True`` it presents the next item and keeps ``valid`` high until the item is
-  taken (Amaranth stream rule: a presented payload is not withdrawn).
-* :class:`StreamSink` draws one bool from ``ready_gen`` in *every* cycle and drives ``ready`` with it.
-
-Both rules are also what the golden cycle models assume, so the same seeded generators (see
-:func:`random_gen`) given to the testbench and to the model give identical timing.
+Cycles and backpressure
+-----------------------
+The cycle convention and the draw rules of sources and sinks are those of
+:mod:`golden.spec.handshake`, applied through its :class:`~golden.spec.handshake.SourceSide` and
+:class:`~golden.spec.handshake.SinkSide`; the golden cycle models use the same two classes, so the
+same seeded generators given to the testbench and to the model give identical timing. Here a
+:class:`CycleCounter` started right after the reset was released numbers the clock periods (cycle 0
+is the period that starts at that edge); every driver writes its inputs right after the rising edge
+that starts cycle ``c`` and samples the handshake in ``ReadOnly`` of the same cycle.
 
 Lazy mode (fewer Python wake-ups)
 ---------------------------------
@@ -37,9 +28,6 @@ cycles it slept through (``ready`` keeps its last value meanwhile, which a DUT m
 """
 from __future__ import annotations
 
-import itertools
-import random
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
@@ -51,49 +39,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
-# ---------------------------------------------------------------------------------------------
-# backpressure / idle generators (plain iterators of bool; the golden cycle models consume them too)
-
-
-def always() -> Iterator[bool]:
-    """Never stall."""
-    return itertools.repeat(True)
-
-
-def pattern(bits: Iterable[int | bool]) -> Iterator[bool]:
-    """Repeat a fixed pattern forever, e.g. ``pattern([1, 1, 0])``."""
-    return (bool(b) for b in itertools.cycle(list(bits)))
-
-
-def random_gen(seed: int, p_true: float, stream: int = 0) -> Iterator[bool]:
-    """Seeded Bernoulli(p_true) bools; ``stream`` separates independent generators of one test."""
-    rng = random.Random(f"{seed}/{stream}")
-    while True:
-        yield rng.random() < p_true
-
-
-def burst_gen(seed: int, p_true: float, max_run: int = 8, stream: int = 0) -> Iterator[bool]:
-    """Seeded runs of equal bools (run length 1..max_run): bursty traffic / long stalls."""
-    rng = random.Random(f"burst/{seed}/{stream}")
-    while True:
-        v = rng.random() < p_true
-        yield from itertools.repeat(v, rng.randint(1, max_run))
-
-
-def make_gen(spec: Any, seed: int, stream: int) -> Iterator[bool]:
-    """Idle/backpressure generator from a JSON-able spec: 1.0 (always), a float p (Bernoulli),
-    ``["burst", p]`` or ``["pattern", [1, 0, ...]]``."""
-    if spec is None or spec == 1 or spec == 1.0:
-        return always()
-    if isinstance(spec, (int, float)):
-        return random_gen(seed, float(spec), stream)
-    kind, arg = spec
-    if kind == "burst":
-        return burst_gen(seed, float(arg), 16, stream)
-    if kind == "pattern":
-        return pattern(arg)
-    raise ValueError(f"unknown generator spec {spec!r}")
-
+from golden.spec.handshake import SinkSide, SourceSide
 
 # ---------------------------------------------------------------------------------------------
 # payload packing
@@ -233,7 +179,7 @@ class StreamSource:
     layout : amaranth.lib.data.Layout, shape or None
         Payload layout (see :func:`pack`; ``None``: raw integers).
     valid_gen : iterator of bool
-        Idle generator (see the module docstring); default :func:`always`.
+        Idle generator (:mod:`golden.spec.handshake`); default always valid.
 
     strobe : (marker, handle), optional
         In-band side strobe: a queued item equal to ``marker`` is not sent; when it is drawn, the
@@ -254,12 +200,10 @@ class StreamSource:
         self.port = _Port(dut, prefix, layout)
         self.clk = clk
         self.counter = counter
-        self.valid_gen = valid_gen if valid_gen is not None else always()
+        self.side = SourceSide((), valid_gen)
         self.strobe = strobe
-        self.queue: deque = deque()
         self.sent: list[Transfer] = []
         self.strobes: list[int] = []
-        self._current: Any = None
         self.port.valid.value = 0
         if strobe is not None:
             strobe[1].value = 0
@@ -267,7 +211,7 @@ class StreamSource:
 
     def send(self, items: Iterable[Any]) -> None:
         """Queue items (ints, dicts or dataclasses matching the layout)."""
-        self.queue.extend(items)
+        self.side.extend(items)
         self._more.set()
 
     def start(self) -> StreamSource:
@@ -285,62 +229,56 @@ class StreamSource:
 
     @property
     def idle(self) -> bool:
-        return not self.queue and self._current is None
+        return self.side.idle
 
     async def _run(self) -> None:
-        edge, port = RisingEdge(self.clk), self.port
+        edge, port, side = RisingEdge(self.clk), self.port, self.side
         marker, strobe = self.strobe if self.strobe is not None else (None, None)
         strobing = False
         while True:
             if strobing:
                 strobe.value = 0
                 strobing = False
-            if self._current is None:
-                if self.queue and next(self.valid_gen):
-                    item = self.queue.popleft()
-                    if strobe is not None and type(item) is type(marker) and item == marker:
-                        strobe.value = 1
-                        strobing = True
-                        port.valid.value = 0
-                    else:
-                        self._current = item
-                        port.payload.value = pack(port.layout, item)
-                        port.valid.value = 1
-                else:
+            if side.current is None:
+                item = side.present()
+                if item is None:
                     port.valid.value = 0
+                elif strobe is not None and type(item) is type(marker) and item == marker:
+                    side.taken()   # a marker is drawn like an item but strobed, not presented
+                    strobe.value = 1
+                    strobing = True
+                    port.valid.value = 0
+                else:
+                    port.payload.value = pack(port.layout, item)
+                    port.valid.value = 1
             await ReadOnly()
             if strobing:
                 self.strobes.append(self.counter.cycle)
-            if self._current is not None and port.ready.value:
-                self.sent.append(Transfer(self.counter.cycle, self._current))
-                self._current = None
+            if side.current is not None and port.ready.value:
+                self.sent.append(Transfer(self.counter.cycle, side.taken()))
             await edge
 
     async def _run_lazy(self) -> None:
-        edge, port, counter = RisingEdge(self.clk), self.port, self.counter
+        edge, port, counter, side = RisingEdge(self.clk), self.port, self.counter, self.side
         while True:   # at a write-safe point right after the edge that starts the current cycle
-            if self._current is None:
-                if not self.queue:
+            if side.current is None:
+                if side.idle:
                     port.valid.value = 0
                     self._more.clear()
                     await self._more.wait()
                     await edge
                     continue
-                skip = 0
-                while not next(self.valid_gen):
-                    skip += 1
+                skip = side.draws_to_present()
                 if skip:
                     port.valid.value = 0
                     await counter.skip(skip)
-                self._current = self.queue.popleft()
-                port.payload.value = pack(port.layout, self._current)
+                port.payload.value = pack(port.layout, side.current)
                 port.valid.value = 1
             await ReadOnly()
             while not port.ready.value:
                 await RisingEdge(port.ready)
                 await ReadOnly()
-            self.sent.append(Transfer(counter.cycle, self._current))
-            self._current = None
+            self.sent.append(Transfer(counter.cycle, side.taken()))
             await edge
 
     async def wait_idle(self) -> None:
@@ -357,7 +295,7 @@ class StreamSink:
     dut, prefix, clk, counter, layout :
         As for :class:`StreamSource`.
     ready_gen : iterator of bool
-        One draw per cycle drives ``ready`` (default :func:`always`).
+        One draw per cycle drives ``ready`` (:mod:`golden.spec.handshake`; default always ready).
     convert : callable, optional
         Applied to each unpacked payload dict (e.g. ``lambda d: PulseCount(**d)``).
     check_stable : bool
@@ -376,7 +314,7 @@ class StreamSink:
         self.port = _Port(dut, prefix, layout)
         self.clk = clk
         self.counter = counter
-        self.ready_gen = ready_gen if ready_gen is not None else always()
+        self.side = SinkSide(ready_gen)
         self.convert = convert
         self.check_stable = check_stable
         self.received: list[Transfer] = []
@@ -398,7 +336,7 @@ class StreamSink:
         edge, port = RisingEdge(self.clk), self.port
         pending = None  # raw payload offered and not taken in the previous cycle
         while True:
-            rdy = next(self.ready_gen)
+            rdy = self.side.draw()
             port.ready.value = int(rdy)
             await ReadOnly()
             if port.valid.value:
@@ -421,13 +359,9 @@ class StreamSink:
     async def _run_lazy(self) -> None:
         edge, port, counter = RisingEdge(self.clk), self.port, self.counter
         pending = None
-        due = counter.cycle          # the next cycle whose ready draw has not been made
         while True:                  # right after the edge that starts the current cycle
             c = counter.cycle
-            for _ in range(c - due):  # cycles slept through: their draws are discarded
-                next(self.ready_gen)
-            rdy = next(self.ready_gen)
-            due = c + 1
+            rdy = self.side.draw_at(c)   # also makes the draws of the cycles slept through
             port.ready.value = int(rdy)
             await ReadOnly()
             if port.valid.value:

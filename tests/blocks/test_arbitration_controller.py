@@ -9,6 +9,7 @@ import time
 import pytest
 from amaranth.sim import Simulator
 
+from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, ConfigError
 from golden.spec.transactions import RESET, SET, ProgramRequest, PulseCount
 from golden.twins.arbitration_controller import END_CYCLE, RefreshRequest, arbitration_cycle_model
@@ -18,7 +19,6 @@ from tb.envs.arbitration_controller_tb import count_requests, directed_events, r
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.runner import run_cocotb
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import make_gen
 
 
 def P(array=None, update=None, **synapse) -> AccelParams:

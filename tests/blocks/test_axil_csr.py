@@ -9,6 +9,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
+from golden.spec.handshake import SinkSide, SourceSide, always, random_gen
 from golden.spec.params import AccelParams, ConfigError
 from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.spec.register_map.description import OKAY, SLVERR, Access, Field, Register, RegisterMapBuilder
@@ -16,7 +17,6 @@ from golden.twins.axil_csr import RegisterFileModel, lane_mask
 from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
 from tb.envs.axil_csr_tb import AXI, CsrMismatch, Op, axi_name, check_trace, random_ops
 from tb.kit.runner import run_cocotb, to_verilog
-from tb.kit.stream import always, random_gen
 
 PARAMS = AccelParams()
 RO, RW, W1C, W1P, WO = Access.RO, Access.RW, Access.W1C, Access.W1P, Access.WO
@@ -87,32 +87,27 @@ def run_amaranth(regmap, ops, seed, *, p_valid=0.7, p_ready=0.6, p_change=0.1, p
     aw = [(_beat(o)[0],) for o in ops if o.kind == "w"]
     w = [_beat(o)[1:] for o in ops if o.kind == "w"]
     ar = [(o.addr,) for o in ops if o.kind == "r"]
-    chans = {"aw": (aw, ("awaddr",), gen(1, p_valid)), "w": (w, ("wdata", "wstrb"), gen(2, p_valid)),
-             "ar": (ar, ("araddr",), gen(3, p_valid))}
-    bgen, rgen = gen(4, p_ready), gen(5, p_ready)
+    chans = {"aw": (SourceSide(aw, gen(1, p_valid)), ("awaddr",)),
+             "w": (SourceSide(w, gen(2, p_valid)), ("wdata", "wstrb")),
+             "ar": (SourceSide(ar, gen(3, p_valid)), ("araddr",))}
+    b_sink, r_sink = SinkSide(gen(4, p_ready)), SinkSide(gen(5, p_ready))
     n_b, n_r = len(aw), len(ar)
     trace = []
 
     async def bench(ctx):
-        cur = {k: None for k in chans}
-        pos = {k: 0 for k in chans}
         seen_b = seen_r = 0
         tail = 0
         while tail < 3:
             if len(trace) > max_cycles:
                 raise TimeoutError(f"seed {seed}: no end after {max_cycles} cycles")
-            for k, (items, names, g) in chans.items():
-                if cur[k] is None:
-                    if pos[k] < len(items) and next(g):
-                        cur[k] = items[pos[k]]
-                        pos[k] += 1
-                        for n, v in zip(names, cur[k]):
-                            ctx.set(sigs[axi_name(n)], v)
-                        ctx.set(sigs[axi_name(k + "valid")], 1)
-                    else:
-                        ctx.set(sigs[axi_name(k + "valid")], 0)
-            ctx.set(sigs[axi_name("bready")], int(next(bgen)))
-            ctx.set(sigs[axi_name("rready")], int(next(rgen)))
+            for k, (src, names) in chans.items():
+                if src.current is None:
+                    item = src.present()
+                    for n, v in zip(names, item or ()):
+                        ctx.set(sigs[axi_name(n)], v)
+                    ctx.set(sigs[axi_name(k + "valid")], int(item is not None))
+            ctx.set(sigs[axi_name("bready")], int(b_sink.draw()))
+            ctx.set(sigs[axi_name("rready")], int(r_sink.draw()))
             for p in ports:
                 if p.role == "input" and rng.random() < p_change:
                     ctx.set(sigs[p.verilog_name], rng.getrandbits(p.width))
@@ -122,12 +117,12 @@ def run_amaranth(regmap, ops, seed, *, p_valid=0.7, p_ready=0.6, p_change=0.1, p
                     ctx.set(sigs[p.verilog_name], int(rng.random() < p_push) if stalls else 1)
             t = {n: int(ctx.get(s)) for n, s in sigs.items()}
             trace.append(t)
-            for k in chans:
-                if cur[k] is not None and t[axi_name(k + "ready")]:
-                    cur[k] = None
+            for k, (src, _) in chans.items():
+                if src.current is not None and t[axi_name(k + "ready")]:
+                    src.taken()
             seen_b += t[axi_name("bvalid")] and t[axi_name("bready")]
             seen_r += t[axi_name("rvalid")] and t[axi_name("rready")]
-            if seen_b == n_b and seen_r == n_r and all(pos[k] == len(chans[k][0]) for k in chans):
+            if seen_b == n_b and seen_r == n_r and all(src.idle for src, _ in chans.values()):
                 tail += 1
             await ctx.tick()
 

@@ -10,6 +10,7 @@ from amaranth.sim import Simulator
 from golden.bnn.model_params import n_bias_cells
 from golden.bnn.network import BnnModel, threshold_range
 from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.handshake import random_gen
 from golden.spec.params import ConfigError
 from golden.twins.bnn_layer_engine import (
     BnnLayerEngineModel,
@@ -24,7 +25,6 @@ from hw.bnn_layer_engine import BnnLayerEngine
 from tb.cosim.bnn_host import DIGITS_BNN
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import random_gen
 
 # constructors that reject bad parameters leave an unelaborated object behind: not a leak
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

@@ -9,6 +9,7 @@ from amaranth.sim import Simulator
 
 from golden.physics.crossbar_state import CrossbarArray, FollowingReader
 from golden.physics.device import DeviceModel
+from golden.spec.handshake import random_gen
 from golden.spec.params import AccelParams, ConfigError, TimingParams
 from golden.spec.transactions import RESET, SET, ProgramRequest, Pulse
 from golden.twins.pulse_scheduler import (
@@ -25,7 +26,6 @@ from hw.pulse_scheduler import PulseScheduler
 from tb.envs.pulse_scheduler_tb import check_pulse_counts, random_reads, random_requests
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import random_gen
 from tb.tops.programming_path import SchedulerWithAddressing
 
 # ----------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from golden.spec.bnn_datapath_params import PHASES, BnnHwParams
+from golden.spec.handshake import random_gen
 from golden.spec.params import ConfigError
 from golden.twins.sense_amp_sequencer import (
     PRECHARGE,
@@ -23,7 +24,6 @@ from golden.twins.sense_amp_sequencer import (
 from hw.sense_amp_sequencer import SenseAmpSequencer
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import random_gen
 
 # constructors that reject bad parameters leave an unelaborated object behind: not a leak
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")

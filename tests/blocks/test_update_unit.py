@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, ConfigError
 from golden.spec.transactions import PulseCount, UpdateRequest
 from golden.twins.update_unit import UpdateUnit as GoldenUpdateUnit
@@ -18,7 +19,6 @@ from tb.envs.update_unit_tb import directed_requests, random_requests
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.runner import run_cocotb
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import make_gen
 
 
 def P(**update) -> AccelParams:

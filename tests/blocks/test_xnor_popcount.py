@@ -8,6 +8,7 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
+from golden.spec.handshake import random_gen
 from golden.spec.params import ConfigError
 from golden.twins.xnor_popcount import (
     PopcountOut,
@@ -19,7 +20,6 @@ from golden.twins.xnor_popcount import (
 from hw.xnor_popcount import XnorPopcount
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import random_gen
 
 # constructors that reject bad parameters leave an unelaborated object behind: not a leak
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
