@@ -116,8 +116,8 @@ if _HAVE_COCOTB:
 
     from golden.spec.register_map import accelerator_register_map
     from tb.cosim.training_tb import FastAxil
-    from tb.envs.bnn_layer_engine_tb import BnnMacroModel, MacroPortSampler, make_decider
     from tb.kit.runner import test_config
+    from tb.models.bnn_macro import BnnMacroModel, MacroPortSampler, make_decider
 
     async def macro_loop(dut, model: BnnMacroModel, stats: dict):
         """Sample the array port every cycle (ReadOnly), drive the macro's answer in the next. The
