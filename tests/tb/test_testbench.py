@@ -5,8 +5,6 @@ reset, the edges since; a registered copy of an input shows that the ``idle`` in
 file is the cocotb test module (``tests.tb.test_testbench``): its cocotb part loads only inside a
 simulation.
 """
-from __future__ import annotations
-
 import pytest
 from amaranth.hdl import Module, ResetSignal, Signal
 from amaranth.lib import wiring
