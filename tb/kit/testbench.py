@@ -18,8 +18,10 @@ is (re)started: **cycle 0 is the clock period that starts at the edge where** :m
   the first one the DUT sees with ``rst`` low).
 
 The scoreboards compare cycle stamps, so each environment keeps the values its golden cycle model was
-written for; they are constructor arguments. Phased environments renumber with
-:meth:`Testbench.restart_counter` (cycle 0 = the current period).
+written for; they are constructor arguments (defaults: 3 reset edges, 1 settle edge; the
+CrossbarAddressing env holds reset for 2 edges, the UpdateUnit, ArbitrationController and AXI4-Lite
+CSR envs start at the release). Phased environments renumber with :meth:`Testbench.restart_counter`
+(cycle 0 = the current period). ``tests/tb/test_testbench.py`` checks the convention on a probe DUT.
 """
 from __future__ import annotations
 
@@ -96,10 +98,6 @@ class Testbench:
         """Number the clock periods anew: cycle 0 is the current one (call right after an edge)."""
         self.counter.stop()
         return self.counter.start()
-
-    async def cycles(self, n: int) -> None:
-        """Wait ``n`` rising edges."""
-        await ClockCycles(self.clk, n)
 
     # --- bus models -------------------------------------------------------------------------------
     def stream_source(self, prefix: str, layout=None, valid_gen: Iterator[bool] | None = None,
