@@ -7,7 +7,7 @@ uses (:data:`tb.cosim.bnn_host.DIGITS_BNN`: 64 inputs + 7 bias cells, 33 neurons
 once and cached under ``build/bnn/``). Its 2T2R bridges hold the *programmed* bits of the hardware
 model's ``authors`` mode (the ideal bits with the static bridge errors of
 :func:`golden.bnn.chip_model.weight_bit_errors`). The array port is closed by
-:class:`tb.envs.bnn_layer_engine_tb.BnnMacroModel`:
+:class:`tb.models.bnn_macro.BnnMacroModel`:
 
 * digital mode: word pair reads answered ``read_latency`` cycles later with the programmed bits;
 * analog mode: the SA decisions of :meth:`golden.bnn.chip_model.BnnHardware.layer_bits` for the inputs
@@ -41,9 +41,9 @@ from golden.bnn.network import BnnModel
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.register_map.accelerator_map import accelerator_register_map
 from tb.cosim.bnn_host import MODES, golden_bits
-from tb.envs.bnn_layer_engine_tb import BnnMacroModel, MacroPortSampler, make_decider
 from tb.kit.axil_host import FastAxil
 from tb.kit.runner import test_config
+from tb.models.bnn_macro import BnnMacroModel, MacroPortSampler, make_decider
 from tb.tops.bnn_cosim_top import bnn_top_params
 
 

@@ -1,1 +1,2 @@
-"""Per-block cocotb environments (one module per hw block, `<block>_tb`): driver, monitor, golden model, scoreboard."""
+"""Per-block cocotb environments (one module per hw block, `<block>_tb`): a ``TB`` class on
+:class:`tb.kit.testbench.Testbench` with the block's drivers, monitors, golden model and scoreboard."""

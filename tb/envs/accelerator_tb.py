@@ -81,9 +81,8 @@ except ImportError:  # pragma: no cover
 
 
 if _HAVE_COCOTB:
-    from cocotb.clock import Clock
-    from cocotb.triggers import ClockCycles, RisingEdge
-    from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
+    from cocotb.triggers import ClockCycles
+    from cocotbext.axi import AxiResp
 
     from golden.physics.crossbar_state import CrossbarArray
     from golden.physics.device import PRESETS, DeviceModel
@@ -94,19 +93,16 @@ if _HAVE_COCOTB:
     from golden.twins.pulse_scheduler import ErrorCode
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard
-    from tb.kit.stream import CycleCounter
+    from tb.kit.testbench import Testbench
     from tb.models.reram_array import ArrayModel
-
-    PERIOD_NS = 10
 
     class CsrHost:
         """Register-level host driver: reads and writes registers and fields by name through
         cocotbext-axi's AxiLiteMaster (``s_axil__*`` ports), checking every response."""
 
-        def __init__(self, dut, regmap: RegisterMap):
+        def __init__(self, axil, regmap: RegisterMap):
             self.map = regmap
-            self.axil = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__"),
-                                      dut.clk, dut.rst)
+            self.axil = axil
 
         async def write(self, reg: str, word: int | None = None, **fields: int) -> None:
             r = self.map[reg]
@@ -130,21 +126,24 @@ if _HAVE_COCOTB:
                     return i
             raise AssertionError(f"{reg}.{fld} did not become {value} in {limit} polls")
 
-    async def start(dut, params: AccelParams, seed: int):
-        """Clock, reset, host driver, cycle counter and the behavioural array."""
-        regmap = accelerator_register_map(params)
-        cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-        dut.rst.value = 1
-        dut.adc.value = 0
-        host = CsrHost(dut, regmap)
-        await ClockCycles(dut.clk, 3)
-        dut.rst.value = 0
-        await RisingEdge(dut.clk)
-        counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
-        device = DeviceModel(PRESETS["reram"], seed=seed)
-        array = ArrayModel(dut, CrossbarArray(params, device, adc_width=8), counter=counter,
-                           latency=LATENCY).start()
-        return regmap, host, array, device
+    class TB(Testbench):
+        """The host driver on the AXI4-Lite port and, from cycle 0, the behavioural array on the
+        array port (time-based counter: the array stamps its pulses with it)."""
+
+        def __init__(self, dut, params: AccelParams, seed: int):
+            super().__init__(dut, idle=[dut.adc], timed=True)
+            self.regmap = accelerator_register_map(params)
+            self.host = CsrHost(self.axil_master("s_axil"), self.regmap)
+            self.device = DeviceModel(PRESETS["reram"], seed=seed)
+            self.params = params
+            self.array: ArrayModel | None = None
+
+        async def reset(self):
+            """Reset; the array model starts with cycle 0."""
+            counter = await super().reset()
+            self.array = ArrayModel(self.dut, CrossbarArray(self.params, self.device, adc_width=8),
+                                    counter=counter, latency=LATENCY).start()
+            return counter
 
     @cocotb.test()
     async def smoke_training(dut):
@@ -152,7 +151,9 @@ if _HAVE_COCOTB:
         cfg = test_config()
         params, seed = params_from_dict(cfg["params"]), int(cfg["seed"])
         dut._log.info(f"seed = {seed}")
-        regmap, host, array, device = await start(dut, params, seed)
+        tb = TB(dut, params, seed)
+        await tb.reset()
+        regmap, host, array, device = tb.regmap, tb.host, tb.array, tb.device
 
         # identification and build-time constants
         assert await host.read("id") == MAGIC

@@ -115,63 +115,67 @@ if cocotb is not None:
     from hw.layouts import program_request_layout, pulse_count_layout
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, run_expecting
-    from tb.kit.stream import CycleCounter, StreamSink, StreamSource, clock_and_reset
+    from tb.kit.testbench import Testbench
 
     def _gens(specs, seed: int, phase: int) -> tuple:
         """(PulseCount idle, refresh idle, ProgramRequest ready) generators of one phase."""
         return tuple(make_gen(spec, seed, 200 + 3 * phase + j) for j, spec in enumerate(specs))
 
-    async def _status_monitor(dut, clk, counter: CycleCounter, src: StreamSource, out: list) -> None:
-        """Sample (sel_pos, sel_neg, skipped) in the cycle after each end_cycle strobe."""
-        edge = RisingEdge(clk)
-        while True:
-            await ReadOnly()
-            c = counter.cycle
-            if c - 1 in src.strobes[-2:]:
-                out.append((c, int(dut.sel_pos.value), int(dut.sel_neg.value), int(dut.skipped.value)))
-            await edge
+    class TB(Testbench):
+        """Phases of PulseCounts (with ``end_cycle`` strobes) and refreshes in, ProgramRequests and the
+        status after each strobe out, against the golden ArbitrationController.
 
-    @cocotb.test()
-    async def arbitration_controller_phases(dut):
-        """Run every phase of the configuration and compare everything observable with golden.
-
-        With ``expect_mismatch`` (used with wrong ``golden_params``) the test passes only if the
-        scoreboard reports a mismatch that names its cycle.
+        Reset is held for 3 edges; each phase renumbers the cycles from the period after the release
+        (or after the previous phase), the convention of :func:`arbitration_cycle_model`.
         """
-        await run_expecting(dut, test_config(), _run_phases)
 
-    async def _run_phases(dut, cfg: dict) -> None:
-        p = params_from_dict(cfg["params"])
-        pg = params_from_dict(cfg.get("golden_params", cfg["params"]))  # wrong on purpose in one test
-        seed = int(cfg["seed"])
-        clk = dut.clk
-        await clock_and_reset(dut, idle=[dut.i__valid, dut.refresh__valid, dut.end_cycle, dut.o__ready], cycles=3)
-        ctrl = ArbitrationController(pg)
-        lay_i, lay_r, lay_o = pulse_count_layout(p), refresh_request_layout(p), program_request_layout(p)
-        sb = Scoreboard("arbitration_controller", seed)
-        stats = []
-        for k, phase in enumerate(cfg["phases"]):
+        def __init__(self, dut, cfg: dict):
+            super().__init__(dut, idle=[dut.i__valid, dut.refresh__valid, dut.end_cycle, dut.o__ready],
+                             settle_cycles=0)
+            p = self.params = params_from_dict(cfg["params"])
+            self.golden_params = params_from_dict(cfg.get("golden_params", cfg["params"]))  # wrong on purpose in one test
+            self.seed = int(cfg["seed"])
+            self.ctrl = ArbitrationController(self.golden_params)
+            self.layouts = pulse_count_layout(p), refresh_request_layout(p), program_request_layout(p)
+            self.scoreboard = Scoreboard("arbitration_controller", self.seed)
+
+        async def _status_monitor(self, src, out: list) -> None:
+            """Sample (sel_pos, sel_neg, skipped) in the cycle after each end_cycle strobe."""
+            dut, edge = self.dut, RisingEdge(self.clk)
+            while True:
+                await ReadOnly()
+                c = self.counter.cycle
+                if c - 1 in src.strobes[-2:]:
+                    out.append((c, int(dut.sel_pos.value), int(dut.sel_neg.value), int(dut.skipped.value)))
+                await edge
+
+        async def run_phase(self, k: int, phase: dict) -> tuple:
+            """Drive one phase, compare everything observable, return its statistics."""
+            dut, p, seed, ctrl = self.dut, self.params, self.seed, self.ctrl
+            lay_i, lay_r, lay_o = self.layouts
             events, refreshes = phase_stimulus(p, seed, k, phase)
             specs = (phase.get("valid", 1.0), phase.get("refresh_valid", 1.0), phase.get("ready", 1.0))
-            trace = arbitration_cycle_model(pg, events, refreshes, *_gens(specs, seed, k), ctrl=ctrl)
+            trace = arbitration_cycle_model(self.golden_params, events, refreshes, *_gens(specs, seed, k),
+                                            ctrl=ctrl)
             gv, gr, go = _gens(specs, seed, k)  # the same draws again, for the drivers
             t0 = time.perf_counter()
-            counter = CycleCounter(clk).start()
-            src = StreamSource(dut, "i", clk, counter, lay_i, gv, strobe=(END_CYCLE, dut.end_cycle))
-            rsrc = StreamSource(dut, "refresh", clk, counter, lay_r, gr)
-            snk = StreamSink(dut, "o", clk, counter, lay_o, go, convert=lambda d: ProgramRequest(**d))
+            self.restart_counter()
+            src = self.stream_source("i", lay_i, gv, strobe=(END_CYCLE, dut.end_cycle))
+            rsrc = self.stream_source("refresh", lay_r, gr)
+            snk = self.stream_sink("o", lay_o, go, convert=lambda d: ProgramRequest(**d))
             status: list = []
             src.send(events)
             rsrc.send(refreshes)
             for x in (src, rsrc, snk):
                 x.start()
-            mon = cocotb.start_soon(_status_monitor(dut, clk, counter, src, status))
+            mon = cocotb.start_soon(self._status_monitor(src, status))
             for _ in range(trace.cycles + 4):
-                await RisingEdge(clk)
+                await RisingEdge(self.clk)
             mon.cancel()
-            for x in (src, rsrc, snk, counter):
+            for x in (src, rsrc, snk, self.counter):
                 x.stop()
             tag = f"arbitration_controller phase {k} ({phase.get('name', 'random')})"
+            sb = self.scoreboard
             for what, want, got in (("PulseCount accepts", trace.accepted, src.sent),
                                     ("end_cycle strobes", trace.strobes, src.strobes),
                                     ("refresh accepts", trace.refreshes, rsrc.sent),
@@ -189,9 +193,25 @@ if cocotb is not None:
             if final != expect:
                 raise AssertionError(f"{tag}: final (sel_pos, sel_neg, skipped, refreshes, busy) = {final}, "
                                      f"golden {expect} (seed {seed})")
-            stats.append((k, phase.get("name", "random"), count_requests(events), len(refreshes),
-                          len(trace.emitted), trace.cycles, time.perf_counter() - t0))
-            await RisingEdge(clk)
+            return (k, phase.get("name", "random"), count_requests(events), len(refreshes),
+                    len(trace.emitted), trace.cycles, time.perf_counter() - t0)
+
+    @cocotb.test()
+    async def arbitration_controller_phases(dut):
+        """Run every phase of the configuration and compare everything observable with golden.
+
+        With ``expect_mismatch`` (used with wrong ``golden_params``) the test passes only if the
+        scoreboard reports a mismatch that names its cycle.
+        """
+        await run_expecting(dut, test_config(), _run_phases)
+
+    async def _run_phases(dut, cfg: dict) -> None:
+        tb = TB(dut, cfg)
+        await tb.reset()
+        stats = []
+        for k, phase in enumerate(cfg["phases"]):
+            stats.append(await tb.run_phase(k, phase))
+            await RisingEdge(tb.clk)
         for k, name, n, nr, m, cyc, dt in stats:
             dut._log.info(f"phase {k} {name}: {n} PulseCounts, {nr} refreshes, {m} ProgramRequests, "
                           f"{cyc} cycles, {dt:.2f} s, 0 mismatches")

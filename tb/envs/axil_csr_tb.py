@@ -243,7 +243,6 @@ def _pause(kind: str, seed: int, stream: int):
 
 try:  # the module is also imported by pytest for check_trace/random_ops, where cocotb has no simulator
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.triggers import ReadOnly, RisingEdge
     _HAVE_COCOTB = cocotb.is_simulation
 except ImportError:  # pragma: no cover
@@ -251,25 +250,27 @@ except ImportError:  # pragma: no cover
 
 
 if _HAVE_COCOTB:
-    from cocotbext.axi import AxiLiteBus, AxiLiteMaster, AxiResp
+    from cocotbext.axi import AxiLiteBus, AxiResp
 
     from golden.spec.params import params_from_dict
     from golden.spec.register_map.accelerator_map import accelerator_register_map
     from tb.kit.runner import test_config
+    from tb.kit.testbench import Testbench
 
-    class TB:
-        """Clock, reset, the AXI-Lite master, drivers of the CSR inputs and the trace recorder."""
+    class TB(Testbench):
+        """The AXI-Lite master, drivers of the CSR inputs and the trace recorder (clock and reset:
+        :class:`~tb.kit.testbench.Testbench`, the CSR inputs idle at 0, released without a settle edge)."""
 
         def __init__(self, dut, regmap: RegisterMap, seed: int):
-            self.dut, self.map, self.seed = dut, regmap, seed
+            self.map, self.seed = regmap, seed
             self.rng = random.Random(f"{seed}/inputs")
-            self.bus = AxiLiteBus.from_prefix(dut, PREFIX, bus_separator="__")
-            self.axil = AxiLiteMaster(self.bus, dut.clk, dut.rst)
             self.ports = regmap.ports()
             self.handles = {n: getattr(dut, n) for n in trace_names(regmap)}
+            super().__init__(dut, idle=[self.handles[p.verilog_name] for p in self.ports if p.direction == "in"],
+                             settle_cycles=0)
+            self.axil = self.axil_master(PREFIX)
             self.trace: list[dict[str, int]] = []
             self.recording = False
-            cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
 
         def set_backpressure(self, kind: str) -> None:
             a = self.axil
@@ -280,15 +281,6 @@ if _HAVE_COCOTB:
                     ch.clear_pause_generator()
                 else:
                     ch.set_pause_generator(g)
-
-        async def reset(self) -> None:
-            for p in self.ports:
-                if p.direction == "in":
-                    self.handles[p.verilog_name].value = 0
-            self.dut.rst.value = 1
-            for _ in range(3):
-                await RisingEdge(self.dut.clk)
-            self.dut.rst.value = 0
 
         async def drive_inputs(self, p_change: float, p_set: float, p_ready: float) -> None:
             """Each cycle: RO inputs change now and then, W1C sets pulse, push readies toggle."""

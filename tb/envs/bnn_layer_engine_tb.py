@@ -1,26 +1,10 @@
 """cocotb test of :class:`hw.bnn_layer_engine.BnnLayerEngine` on a trained BNN layer, both modes.
 
-The DUT's array port is closed by :class:`BnnMacroModel`, a behavioural 2T2R array + analog macro:
-
-* **array** (digital mode): in a cycle where ``read`` is high it decodes the one word line and the
-  run of 1 .. ``read_lanes`` adjacent bridges (``bl_read`` columns ``2c .. 2(c+n)-1``) and returns
-  their programmed bits on ``rd_bits`` (bit l = bridge c+l; the lanes past n carry random garbage)
-  with ``rd_valid`` ``read_latency - 1`` cycles later (``read_latency`` counts the addressing cycle
-  too);
-* **macro** (analog mode): ``input_en`` latches the DUT's ``in_bits`` and ``bias_in`` (which must be
-  a thermometer code, r = its ones) onto the rows; in the first
-  cycle of ``sa_en`` the SAs of the word line's bank decide, with the decisions of E1's hardware
-  model (:meth:`golden.bnn.chip_model.BnnHardware.layer_bits`, counter-based error injection, image
-  index = how many times that bank has been evaluated), computed from the bits the DUT actually
-  applied (:func:`make_decider`: all bias rows must be driven); for a chip in the SA calibration
-  state, :meth:`golden.bnn.sa_calibration.CalibrationState.conversion` with the applied inputs, bias
-  drive r and noise counter = that evaluation index (:func:`make_calibration_decider`); the latch
-  drives ``sa_out`` from the next cycle until ``sa_rst``/``eq``; otherwise ``sa_out`` is random
-  garbage;
-* line checks: one word line per read, a read selects whole adjacent bridges (at most
-  ``read_lanes``) inside the array, one and the same word
-  line from the first ``eq`` cycle of a conversion through read-out, ``addr_error`` never rises
-  (violations are collected with their cycle).
+The DUT's array port is closed by :class:`tb.models.bnn_macro.BnnMacroModel`, a behavioural 2T2R
+array + analog macro; its SA decisions come from E1's hardware model (:func:`tb.models.bnn_macro.make_decider`)
+or, for a chip in the SA calibration state, from
+:meth:`golden.bnn.sa_calibration.CalibrationState.conversion` with the applied inputs, bias drive r and
+noise counter = the bank's evaluation index (:func:`make_calibration_decider`).
 
 The same model drives the Amaranth-sim test (``tests/test_bnn_layer_engine.py``). The DUT's ``y``
 transfers and ``x`` acceptances are compared, cycle by cycle, with
@@ -51,158 +35,11 @@ from pathlib import Path
 import numpy as np
 
 from golden.spec.bnn_datapath_params import BnnHwParams
-
-
-def _bits(v: int, n: int) -> np.ndarray:
-    return np.array([(v >> i) & 1 for i in range(n)], dtype=np.uint8)
-
-
-def _one_hot(v: int) -> int | None:
-    if v == 0 or v & (v - 1):
-        return None
-    return v.bit_length() - 1
-
-
-class BnnMacroModel:
-    """Behavioural 2T2R array and analog macro (see the module docstring).
-
-    Parameters
-    ----------
-    hw : BnnHwParams
-    array : uint8 ``[banks, bank*cells]``
-        Programmed bits (:func:`golden.twins.bnn_layer_engine.array_image`).
-    decide : callable ``(image_idx, x_bits, bias_drive) -> uint8 [neurons]``
-        The SA decisions of the hardware model for one image (``bias_drive``: the number of bias
-        rows driven, ``bias_in`` being a thermometer code).
-    seed : int
-        Garbage on ``sa_out`` outside the latch window.
-    """
-
-    def __init__(self, hw: BnnHwParams, array: np.ndarray, decide, seed: int):
-        self.hw, self.array, self.decide = hw, np.asarray(array, dtype=np.uint8), decide
-        self.rng = random.Random(f"macro/{seed}")
-        # each word line's bridges as one int (bit c = bridge c): a read is a shift and a mask
-        self.row_ints = [int.from_bytes(np.packbits(r, bitorder="little").tobytes(), "little")
-                         for r in self.array]
-        # a read on the lines in cycle s (command in s-1) answers in cycle s-1+read_latency
-        self.pipe = [None] * (hw.read_latency - 2)
-        self.x_applied = None
-        self.bias_applied = hw.bias_cells
-        self.latched = None
-        self.conv_row = None
-        self.evals = [0] * hw.banks
-        self.violations: list[str] = []
-        self.reads = 0          # bridges read
-        self.word_reads = 0     # read commands (up to read_lanes bridges each)
-        self.decisions = 0
-
-    def step(self, cycle: int, s: dict) -> dict:
-        """``s``: the DUT outputs sampled in ``cycle`` (``read``, ``wl``, ``bl_read``, ``in_bits``,
-        ``bias_in`` (absent: all bias rows driven), ``eq``, ``input_en``, ``sa_en``, ``sa_rst``,
-        ``addr_error``). Returns the inputs to drive in ``cycle + 1`` (``rd_valid``, ``rd_bits``,
-        ``sa_out``)."""
-        hw = self.hw
-        if s["addr_error"]:
-            self.violations.append(f"cycle {cycle}: CrossbarAddressing error")
-        out_bit = None
-        if s["read"]:
-            row = _one_hot(s["wl"])
-            cols = s["bl_read"]
-            low = (cols & -cols).bit_length() - 1            # BL column of the first bridge
-            run = cols >> low if low >= 0 else 0              # 2n ones for n bridges
-            n = run.bit_length() // 2
-            if (row is None or low < 0 or low & 1 or run & (run + 1) or run.bit_length() & 1
-                    or n > hw.read_lanes or low // 2 + n > self.array.shape[1]):
-                self.violations.append(f"cycle {cycle}: bad read lines wl={s['wl']:#x} "
-                                       f"bl_read={cols:#x}")
-            else:
-                garbage = self.rng.getrandbits(hw.read_lanes) >> n << n if n < hw.read_lanes else 0
-                out_bit = ((self.row_ints[row] >> (low // 2)) & ((1 << n) - 1)) | garbage
-                self.reads += n
-                self.word_reads += 1
-        self.pipe.append(out_bit)
-        arrived = self.pipe.pop(0)
-        # analog conversion: one word line, the same one, from precharge through read-out
-        if s["eq"] and self.conv_row is None:
-            self.conv_row = s["wl"]
-        in_conversion = s["eq"] or s["input_en"] or s["sa_en"]
-        if in_conversion and (_one_hot(s["wl"]) is None or s["wl"] != self.conv_row):
-            self.violations.append(f"cycle {cycle}: word lines {s['wl']:#x} during a conversion on "
-                                   f"{self.conv_row:#x}")
-        if s["sa_rst"]:
-            self.conv_row = None
-        if s["input_en"]:
-            self.x_applied = _bits(s["in_bits"], hw.inputs)
-            bias = s.get("bias_in", (1 << hw.bias_cells) - 1)
-            r = bias.bit_count()
-            if bias != (1 << r) - 1:
-                self.violations.append(f"cycle {cycle}: bias_in {bias:#x} is not a thermometer code")
-            self.bias_applied = r
-        if s["sa_rst"] or s["eq"]:
-            self.latched = None
-        if s["sa_en"] and self.latched is None:
-            b = _one_hot(s["wl"])
-            if b is None or self.x_applied is None:
-                self.violations.append(f"cycle {cycle}: SA decision without one word line / inputs")
-                self.latched = 0
-            else:
-                bits = self.decide(self.evals[b], self.x_applied, self.bias_applied)
-                self.evals[b] += 1
-                v = 0
-                for k in range(hw.bank):
-                    j = b * hw.bank + k
-                    v |= (int(bits[j]) if j < hw.neurons else self.rng.getrandbits(1)) << k
-                self.latched = v
-                self.decisions += 1
-        sa = self.latched if self.latched is not None else self.rng.getrandbits(hw.bank)
-        return {"rd_valid": int(arrived is not None), "rd_bits": arrived or 0, "sa_out": sa}
-
-
-class MacroPortSampler:
-    """Read the engine's array/macro lines (in ``ReadOnly``) as :meth:`BnnMacroModel.step` expects them.
-
-    The 1-bit ``strobes`` are read every cycle; the wide line vectors only when they matter (``wl``
-    while reading, equalizing, applying inputs or sensing; ``bl_read`` while reading; ``in_bits`` and
-    ``bias_in`` while the inputs are applied), which keeps the per-cycle Python cost small.
-    """
-
-    def __init__(self, dut, hw: BnnHwParams, strobes: tuple[str, ...]):
-        self.small = [(n, getattr(dut, n)) for n in strobes]
-        self.wl, self.bl_read, self.in_bits = dut.wl, dut.bl_read, dut.in_bits
-        self.bias_in = dut.bias_in if hw.bias_cells else None
-
-    def sample(self) -> dict:
-        s = {n: int(h.value) for n, h in self.small}
-        s["wl"] = int(self.wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
-        s["bl_read"] = int(self.bl_read.value) if s["read"] else 0
-        s["in_bits"] = int(self.in_bits.value) if s["input_en"] else 0
-        if s["input_en"] and self.bias_in is not None:
-            s["bias_in"] = int(self.bias_in.value)
-        return s
+from tb.models.bnn_macro import BnnMacroModel, MacroPortSampler, make_decider
 
 
 def hw_from_config(cfg: dict) -> BnnHwParams:
     return BnnHwParams(**cfg["hw"])
-
-
-def make_decider(model, hcfg: dict, layer: int = 0):
-    """``(image_idx, x_bits, bias_drive) -> bits`` from a fresh :class:`BnnHardware` (cached per
-    image/input); the bias rows must all be driven (normal operation)."""
-    from golden.bnn.chip_model import BnnHardware, HardwareConfig
-
-    hardware = BnnHardware(model, HardwareConfig(**hcfg))
-    cache: dict = {}
-    b = model.bias_cells(layer)
-
-    def decide(image_idx: int, x_bits: np.ndarray, bias_drive: int | None = None) -> np.ndarray:
-        if bias_drive is not None and bias_drive != b:
-            raise AssertionError(f"image {image_idx}: {bias_drive} of {b} bias rows driven outside calibration")
-        key = (image_idx, x_bits.tobytes())
-        if key not in cache:
-            cache[key] = hardware.layer_bits(x_bits[None, :], layer, np.array([image_idx]))[0]
-        return cache[key]
-
-    return decide
 
 
 def make_calibration_decider(state):
@@ -427,71 +264,74 @@ def bits_per_image(outputs, n_images: int, neurons: int) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 try:
     import cocotb
-    from cocotb.clock import Clock
     from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover - the Amaranth-sim test imports this module without cocotb
     cocotb = None
 
 if cocotb is not None:
 
-    async def _run_engine(dut, hw, macro: BnnMacroModel, images, cfg: dict, n_cycles: int,
-                          streams: tuple[int, int] = (1, 2), start_clock: bool = True):
-        """Reset, stream ``images`` in (seeded idle cycles, ``random_gen`` stream ``streams[0]``) and
-        ``y`` out (seeded backpressure, stream ``streams[1]``) for ``n_cycles`` cycles while ``macro``
-        closes the array port; then stop the drivers (a later call may run another phase on the same
-        clock: ``start_clock=False``). Returns ``(source, sink, wall s)``."""
-        from golden.spec.handshake import random_gen
-        from golden.twins.bnn_layer_engine import OutBit
-        from hw.bnn_layer_engine import in_layout, out_bit_layout
-        from tb.kit.stream import CycleCounter, StreamSink, StreamSource
+    from golden.spec.handshake import random_gen
+    from golden.twins.bnn_layer_engine import OutBit
+    from hw.bnn_layer_engine import in_layout, out_bit_layout
+    from tb.kit.runner import test_config
+    from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
+    from tb.kit.testbench import Testbench
 
-        seed = cfg["seed"]
-        if start_clock:
-            cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-        dut.rst.value = 1
-        for name in ("x__valid", "y__ready", "rd_valid", "rd_bits", "sa_out", "cfg__we",
-                     "cfg__addr", "cfg__data"):
-            getattr(dut, name).value = 0
-        for _ in range(3):
-            await RisingEdge(dut.clk)
-        dut.rst.value = 0
-        await RisingEdge(dut.clk)
+    class TB(Testbench):
+        """Driver on ``x``, monitor on ``y`` and a :class:`BnnMacroModel` on the array port.
 
-        t0 = time.perf_counter()
-        counter = CycleCounter(dut.clk).start()
-        src = StreamSource(dut, "x", dut.clk, counter, in_layout(hw),
-                           valid_gen=random_gen(seed, cfg["p_valid"], streams[0]))
-        snk = StreamSink(dut, "y", dut.clk, counter, out_bit_layout(hw),
-                         ready_gen=random_gen(seed, cfg["p_ready"], streams[1]), convert=lambda d: OutBit(**d))
-        src.send(x_payloads(images))
-        src.start()
-        snk.start()
-        port = MacroPortSampler(dut, hw, ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst"))
-        rd_valid, rd_bits, sa_out = dut.rd_valid, dut.rd_bits, dut.sa_out
-        last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
-        edge = RisingEdge(dut.clk)
-        for c in range(n_cycles):
-            await ReadOnly()
-            drive = macro.step(c, port.sample())
-            await edge
-            if drive["rd_valid"] != last["rd_valid"]:
-                rd_valid.value = drive["rd_valid"]
-            if drive["rd_bits"] != last["rd_bits"]:
-                rd_bits.value = drive["rd_bits"]
-            if drive["sa_out"] != last["sa_out"]:
-                sa_out.value = drive["sa_out"]
-            last = drive
-        src.stop()
-        snk.stop()
-        counter.stop()
-        return src, snk, time.perf_counter() - t0
+        :meth:`run_engine` runs one phase from its own reset, so a test may run several phases on
+        one clock (the counter restarts at each).
+        """
+
+        IDLE = ("x__valid", "y__ready", "rd_valid", "rd_bits", "sa_out", "cfg__we", "cfg__addr", "cfg__data")
+
+        def __init__(self, dut, hw: BnnHwParams, cfg: dict):
+            super().__init__(dut, idle=[getattr(dut, name) for name in self.IDLE])
+            self.hw, self.cfg = hw, cfg
+            self.port = MacroPortSampler(dut, hw, ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst"))
+
+        async def run_engine(self, macro: BnnMacroModel, images, n_cycles: int,
+                             streams: tuple[int, int] = (1, 2)):
+            """Reset, stream ``images`` in (seeded idle cycles, ``random_gen`` stream ``streams[0]``) and
+            ``y`` out (seeded backpressure, stream ``streams[1]``) for ``n_cycles`` cycles while ``macro``
+            closes the array port; then stop the drivers. Returns ``(source, sink, wall s)``."""
+            hw, cfg, seed = self.hw, self.cfg, self.cfg["seed"]
+            await self.reset()
+            t0 = time.perf_counter()
+            src = self.stream_source("x", in_layout(hw), random_gen(seed, cfg["p_valid"], streams[0]))
+            snk = self.stream_sink("y", out_bit_layout(hw), random_gen(seed, cfg["p_ready"], streams[1]),
+                                   convert=lambda d: OutBit(**d))
+            src.send(x_payloads(images))
+            src.start()
+            snk.start()
+            await self.close_port(macro, n_cycles)
+            src.stop()
+            snk.stop()
+            self.counter.stop()
+            return src, snk, time.perf_counter() - t0
+
+        async def close_port(self, macro: BnnMacroModel, n_cycles: int) -> None:
+            """Sample the array port in ``ReadOnly`` of each cycle and drive the macro's answer after
+            the next edge (only the inputs that change are written)."""
+            dut, port = self.dut, self.port
+            rd_valid, rd_bits, sa_out = dut.rd_valid, dut.rd_bits, dut.sa_out
+            last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
+            edge = RisingEdge(self.clk)
+            for c in range(n_cycles):
+                await ReadOnly()
+                drive = macro.step(c, port.sample())
+                await edge
+                if drive["rd_valid"] != last["rd_valid"]:
+                    rd_valid.value = drive["rd_valid"]
+                if drive["rd_bits"] != last["rd_bits"]:
+                    rd_bits.value = drive["rd_bits"]
+                if drive["sa_out"] != last["sa_out"]:
+                    sa_out.value = drive["sa_out"]
+                last = drive
 
     @cocotb.test()
     async def bnn_layer_engine_trained_layer(dut):
-        from golden.twins.bnn_layer_engine import OutBit
-        from tb.kit.runner import test_config
-        from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-
         cfg = test_config()
         seed = cfg["seed"]
         sc = scenario(cfg)
@@ -500,7 +340,7 @@ if cocotb is not None:
         macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"], sc["layer"]), seed)
         modes = [m for _, m in sc["images"]]
         end = sc["cycles"] + 20
-        src, snk, wall = await _run_engine(dut, hw, macro, sc["images"], cfg, end)
+        src, snk, wall = await TB(dut, hw, cfg).run_engine(macro, sc["images"], end)
 
         assert not macro.violations, f"seed {seed}: array/macro line violations: {macro.violations[:5]}"
         acc = [(t.cycle, i) for i, t in enumerate(src.sent)]
@@ -542,9 +382,6 @@ if cocotb is not None:
     async def bnn_layer_engine_calibration(dut):
         """SA calibration ramp through the engine: host-side shifts == golden measured calibration; then
         the host trims the bias cells and images in both modes must match golden's calibrated chip."""
-        from tb.kit.runner import test_config
-        from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-
         cfg = test_config()
         seed = cfg["seed"]
         sc = calibration_scenario(cfg)
@@ -563,7 +400,8 @@ if cocotb is not None:
         macro = BnnMacroModel(hw, sc["array"], decide, seed)
         end = sc["cycles"] + 20
         dut._log.info(f"seed {seed}: calibration ramp of {len(sc['images'])} conversions, golden {sc['cycles']} cycles")
-        src, snk, wall = await _run_engine(dut, hw, macro, sc["images"], cfg, end)
+        tb = TB(dut, hw, cfg)
+        src, snk, wall = await tb.run_engine(macro, sc["images"], end)
 
         errors = []
         if macro.violations:
@@ -596,8 +434,7 @@ if cocotb is not None:
         macro_i = BnnMacroModel(hw, array_h, make_decider(model_h, {**cfg["hardware"], "sa_calibration": "none"},
                                                           sc["layer"]), seed + 1)
         end_i = inf["cycles"] + 20
-        src_i, snk_i, wall_i = await _run_engine(dut, hw, macro_i, inf["images"], cfg, end_i,
-                                                 streams=INFER_STREAMS, start_clock=False)
+        src_i, snk_i, wall_i = await tb.run_engine(macro_i, inf["images"], end_i, streams=INFER_STREAMS)
         if macro_i.violations:
             errors.append(f"inference line violations: {macro_i.violations[:5]}")
         inf_first = None

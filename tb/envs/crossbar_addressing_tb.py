@@ -68,9 +68,32 @@ if cocotb is not None:
     from golden.twins.crossbar_addressing import CrossbarAddressingModel, LineEnables
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-    from tb.kit.stream import clock_and_reset
+    from tb.kit.testbench import Testbench
 
     OUTPUTS = ("wl", "bl_set", "sl_reset", "bl_read", "write", "read", "error")
+    CMD_FIELDS = ("sel", "row", "phys_col", "we", "re", "polarity")
+
+    class TB(Testbench):
+        """The command driver (``cmd__*`` and ``pair``) and the sampler of every line enable.
+
+        Reset is held for 2 edges, cycle 0 starts one edge after the release; the counter is
+        time-based (the behavioural array stamps its pulses with it).
+        """
+
+        def __init__(self, dut):
+            self.ports = {k: getattr(dut, f"cmd__{k}") for k in CMD_FIELDS}
+            super().__init__(dut, idle=[*self.ports.values(), dut.pair], reset_cycles=2, timed=True)
+            self.outputs = [getattr(dut, k) for k in OUTPUTS]
+
+        def drive(self, cmd: ArrayCommand) -> None:
+            """Write one command to the inputs (right after an edge)."""
+            for k, h in self.ports.items():
+                h.value = getattr(cmd, k)
+            self.dut.pair.value = cmd.pair
+
+        def sample(self):
+            """The line enables of this cycle (call in ``ReadOnly``)."""
+            return LineEnables(*(int(h.value) for h in self.outputs))
 
     @cocotb.test()
     async def random_commands_every_cycle(dut):
@@ -105,21 +128,16 @@ if cocotb is not None:
             want[k] = (c, LineEnables(**{**le.__dict__, "error": 1 - le.error}))
         dut._log.info("seed %d: %d commands, params %s", seed, len(cmds), cfg["params"])
 
-        ports = {k: getattr(dut, f"cmd__{k}") for k in ("sel", "row", "phys_col", "we", "re", "polarity")}
-        await clock_and_reset(dut, idle=[*ports.values(), dut.pair])
-        await RisingEdge(dut.clk)      # cycle 0
-        outs = [getattr(dut, k) for k in OUTPUTS]
+        tb = TB(dut)
+        await tb.reset()
         got = []
         edge = RisingEdge(dut.clk)
         t = time.perf_counter()
         for cycle in range(len(cmds) + 1):
             if cycle < len(cmds):
-                c = cmds[cycle]
-                for k, h in ports.items():
-                    h.value = getattr(c, k)
-                dut.pair.value = c.pair
+                tb.drive(cmds[cycle])
             await ReadOnly()
-            got.append((cycle, LineEnables(*(int(h.value) for h in outs))))
+            got.append((cycle, tb.sample()))
             await edge
         t = time.perf_counter() - t
         compared = Scoreboard("crossbar_addressing", seed=seed).check(want, got)
@@ -165,7 +183,6 @@ if cocotb is not None:
     from golden.physics.crossbar_state import CrossbarArray
     from golden.physics.device import PRESETS, DeviceModel
     from golden.twins.crossbar_addressing import LATENCY
-    from tb.kit.stream import CycleCounter
     from tb.models.reram_array import ArrayModel
 
     @cocotb.test()
@@ -186,19 +203,15 @@ if cocotb is not None:
             want_reads.append((c, (row, pc, golden.read_code(row, pc))))
         golden.apply(pulses[done:])
 
-        ports = {k: getattr(dut, f"cmd__{k}") for k in ("sel", "row", "phys_col", "we", "re", "polarity")}
-        await clock_and_reset(dut, idle=[*ports.values(), dut.pair])
-        await RisingEdge(dut.clk)      # cycle 0
-        counter = CycleCounter(dut.clk, period=10).start()
+        tb = TB(dut)
+        counter = await tb.reset()
         model = ArrayModel(dut, CrossbarArray(params, device), counter=counter, latency=LATENCY,
                            drive_adc=False).start()
         edge = RisingEdge(dut.clk)
         prev = None
         for c in cmds:                 # the driver writes only when the command changes
             if c != prev:
-                for k, h in ports.items():
-                    h.value = getattr(c, k)
-                dut.pair.value = c.pair
+                tb.drive(c)
                 prev = c
             await edge
         await ClockCycles(dut.clk, 3)

@@ -85,8 +85,7 @@ def check_pulse_counts(params: AccelParams, sent, read_sent, pulses: list[Pulse]
 
 try:  # the cocotb part only loads inside a simulation
     import cocotb
-    from cocotb.clock import Clock
-    from cocotb.triggers import ClockCycles, RisingEdge
+    from cocotb.triggers import RisingEdge
 except ImportError:  # pragma: no cover
     cocotb = None
 
@@ -102,10 +101,47 @@ if cocotb is not None:
     from hw.pulse_scheduler import read_command_layout, read_result_layout
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-    from tb.kit.stream import CycleCounter, StreamSink, StreamSource
+    from tb.kit.testbench import Testbench
     from tb.models.reram_array import ArrayModel
 
-    PERIOD_NS = 10
+    class TB(Testbench):
+        """Drivers of ``i`` (program requests) and ``rd_cmd`` (host reads), the monitor of ``rd_resp``,
+        the behavioural array on the line enables and the watchers of ``verify`` and ``error``.
+
+        Lazy stream drivers (``cfg["lazy"]``, default on) need the time-based counter.
+        """
+
+        def __init__(self, dut, params, seed: int, cfg: dict, device, data_width: int):
+            super().__init__(dut, idle=[dut.clear, dut.adc], timed=True)
+            p_valid, p_rvalid = cfg.get("p_valid", 0.6), cfg.get("p_rvalid", 0.3)
+            p_ready, lazy = cfg.get("p_ready", 0.5), cfg.get("lazy", True)
+            self.params, self.device, self.data_width = params, device, data_width
+            self.source = self.stream_source("i", program_request_layout(params), random_gen(seed, p_valid, 1),
+                                             lazy=lazy)
+            self.read_source = self.stream_source("rd_cmd", read_command_layout(params),
+                                                  random_gen(seed, p_rvalid, 2), lazy=lazy)
+            self.sink = self.stream_sink("rd_resp", read_result_layout(data_width), random_gen(seed, p_ready, 3),
+                                         convert=lambda d: ReadResult(**d), lazy=lazy)
+            self.array: ArrayModel | None = None
+            self.verifies: list[tuple[int, int]] = []
+            self.errors: list[tuple[int, int]] = []
+
+        def start(self) -> None:
+            """From cycle 0: the array model, the watchers, then the stream drivers."""
+            self.array = ArrayModel(self.dut, CrossbarArray(self.params, self.device, adc_width=self.data_width),
+                                    counter=self.counter, latency=LATENCY).start()
+            cocotb.start_soon(self._watch_verify())
+            cocotb.start_soon(self._watch_error())
+            self.source.start(), self.read_source.start(), self.sink.start()
+
+        async def _watch_verify(self) -> None:
+            while True:
+                await RisingEdge(self.dut.verify_valid)
+                self.verifies.append((self.array.cycle() + LATENCY, int(self.dut.verify_data.value)))
+
+        async def _watch_error(self) -> None:
+            await RisingEdge(self.dut.error)
+            self.errors.append((self.array.cycle() + LATENCY, int(self.dut.error_code.value)))
 
     @cocotb.test()
     async def random_traffic(dut):
@@ -158,43 +194,14 @@ if cocotb is not None:
             cfg["mutated_cycle"] = p.cycle + 1
 
         # --- DUT ---------------------------------------------------------------------------------
-        cocotb.start_soon(Clock(dut.clk, PERIOD_NS, unit="ns").start())
-        dut.rst.value = 1
-        dut.clear.value = 0
-        dut.adc.value = 0
-        await ClockCycles(dut.clk, 3)
-        dut.rst.value = 0
-        await RisingEdge(dut.clk)          # cycle 0 starts here
-        counter = CycleCounter(dut.clk, period=PERIOD_NS).start()
-        lazy = cfg.get("lazy", True)
-        src = StreamSource(dut, "i", dut.clk, counter, program_request_layout(params),
-                           valid_gen=random_gen(seed, p_valid, 1), lazy=lazy)
-        rsrc = StreamSource(dut, "rd_cmd", dut.clk, counter, read_command_layout(params),
-                            valid_gen=random_gen(seed, p_rvalid, 2), lazy=lazy)
-        sink = StreamSink(dut, "rd_resp", dut.clk, counter, read_result_layout(data_width),
-                          ready_gen=random_gen(seed, p_ready, 3), convert=lambda d: ReadResult(**d),
-                          lazy=lazy)
-        src.send(requests)
-        rsrc.send(reads)
-        array = ArrayModel(dut, CrossbarArray(params, device, adc_width=data_width), counter=counter,
-                           latency=LATENCY).start()
-        verifies: list[tuple[int, int]] = []
-        errors: list[tuple[int, int]] = []
-
-        async def watch_verify():
-            while True:
-                await RisingEdge(dut.verify_valid)
-                verifies.append((array.cycle() + LATENCY, int(dut.verify_data.value)))
-
-        async def watch_error():
-            await RisingEdge(dut.error)
-            errors.append((array.cycle() + LATENCY, int(dut.error_code.value)))
-
-        cocotb.start_soon(watch_verify())
-        cocotb.start_soon(watch_error())
-        src.start(), rsrc.start(), sink.start()
+        tb = TB(dut, params, seed, cfg, device, data_width)
+        await tb.reset()
+        tb.source.send(requests)
+        tb.read_source.send(reads)
+        tb.start()
+        src, rsrc, sink, array = tb.source, tb.read_source, tb.sink, tb.array
         t_sim = time.perf_counter()
-        await counter.skip(want.cycles + 8)
+        await tb.counter.skip(want.cycles + 8)
         t_sim = time.perf_counter() - t_sim
 
         # --- compare -----------------------------------------------------------------------------
@@ -207,9 +214,9 @@ if cocotb is not None:
         strobes = [ReadStrobe(c, r, pc) for c, r, pc, _ in array.reads]
         compared += sb("read_strobes").check(want.strobes, strobes)
         compared += sb("rd_resp").check(want.results, sink.received)
-        compared += sb("verify").check(want.verifies, verifies)
+        compared += sb("verify").check(want.verifies, tb.verifies)
         want_err = [(want.error_rise, int(want.error_code))] if want.error_rise is not None else []
-        compared += sb("error").check(want_err, errors)
+        compared += sb("error").check(want_err, tb.errors)
         array.check_windows(width=params.timing.width)
         assert not array.violations, f"seed {seed}: array invariants violated: {array.violations[:5]}"
         bad = check_pulse_counts(params, src.sent, rsrc.sent, array.pulses)

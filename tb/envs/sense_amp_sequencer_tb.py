@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from golden.spec.handshake import random_gen
@@ -25,7 +24,7 @@ from golden.twins.sense_amp_sequencer import STROBES, SaResponse, SeqState, sens
 from hw.sense_amp_sequencer import sa_response_layout
 from tb.kit.runner import test_config
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import CycleCounter, StreamSink, StreamSource
+from tb.kit.testbench import Testbench
 
 
 def stimulus(seed: int, bank: int, tag_width: int, requests: int, cycles: int, p_cfg: float = 0.01):
@@ -59,53 +58,65 @@ def check(name: str, seed: int, run, timeline, accepted, responses) -> int:
     return n
 
 
+class TB(Testbench):
+    """Tag driver on ``req``, response monitor on ``resp``, the cfg-write and ``sa_out`` driver and
+    the per-cycle state sampler; the stimulus and the golden run (:attr:`golden`) come from
+    :func:`golden_run`."""
+
+    def __init__(self, dut, cfg: dict):
+        super().__init__(dut, idle=[dut.req__valid, dut.resp__ready, dut.cfg__we, dut.cfg__addr, dut.cfg__data,
+                                    dut.sa_out])
+        seed = cfg["seed"]
+        self.tags, self.lengths, self.writes, self.sa, self.golden = golden_run(cfg)
+        self.source = self.stream_source("req", None, random_gen(seed, cfg["p_valid"], 1))
+        self.sink = self.stream_sink("resp", sa_response_layout(cfg["bank"], cfg["tag_width"]),
+                                     random_gen(seed, cfg["p_ready"], 2), convert=lambda d: SaResponse(**d))
+        self.strobes = [getattr(dut, s) for s in STROBES]
+        self.timeline: list = []
+
+    async def write_cfg(self, addr: int, data: int) -> None:
+        """One phase-length write (one cycle)."""
+        dut = self.dut
+        dut.cfg__we.value, dut.cfg__addr.value, dut.cfg__data.value = 1, addr, data
+        await RisingEdge(self.clk)
+
+    async def reset(self):
+        """Reset, then write this run's initial phase lengths before cycle 0 (one write per cycle):
+        the parameter defaults are the DUT's reset values, the random ones are checked in action."""
+        await super().reset()
+        for a, v in enumerate(self.lengths):
+            await self.write_cfg(a, v)
+        self.dut.cfg__we.value = 0
+        return self.restart_counter()
+
+    async def run(self, cycles: int) -> None:
+        """Drive the cfg writes and ``sa_out`` of each cycle, record the state in ``ReadOnly``."""
+        dut, edge = self.dut, RisingEdge(self.clk)
+        self.source.start()
+        self.sink.start()
+        self.source.send(self.tags)
+        for c in range(cycles):
+            w = self.writes.get(c)
+            dut.cfg__we.value = int(w is not None)
+            dut.cfg__addr.value, dut.cfg__data.value = w if w else (0, 0)
+            dut.sa_out.value = self.sa[c]
+            await ReadOnly()
+            self.timeline.append((c, SeqState(int(dut.phase.value), tuple(int(s.value) for s in self.strobes),
+                                              int(dut.req__ready.value), int(dut.resp__valid.value))))
+            await edge
+
+
 @cocotb.test()
 async def sense_amp_sequencer_timeline(dut):
     cfg = test_config()
     seed, cycles = cfg["seed"], cfg["cycles"]
     dut._log.info(f"seed {seed}: bank {cfg['bank']}, {cfg['requests']} requests, {cycles} cycles")
-    tags, lengths, writes, sa, run = golden_run(cfg)
+    tb = TB(dut, cfg)
+    run, src, snk, timeline = tb.golden, tb.source, tb.sink, tb.timeline
     assert run.responses, "stimulus produced no conversion"
-
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.req__valid.value = 0
-    dut.resp__ready.value = 0
-    dut.cfg__we.value = 0
-    dut.cfg__addr.value = 0
-    dut.cfg__data.value = 0
-    dut.sa_out.value = 0
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
-    # The parameter defaults are the DUT's reset values; the random initial lengths of this run
-    # are written through cfg before cycle 0 (one write per cycle) and then checked in action.
-    for a, v in enumerate(lengths):
-        dut.cfg__we.value, dut.cfg__addr.value, dut.cfg__data.value = 1, a, v
-        await RisingEdge(dut.clk)
-    dut.cfg__we.value = 0
-
+    await tb.reset()
     t0 = time.perf_counter()
-    counter = CycleCounter(dut.clk).start()
-    src = StreamSource(dut, "req", dut.clk, counter, None, valid_gen=random_gen(seed, cfg["p_valid"], 1))
-    snk = StreamSink(dut, "resp", dut.clk, counter, sa_response_layout(cfg["bank"], cfg["tag_width"]),
-                     ready_gen=random_gen(seed, cfg["p_ready"], 2), convert=lambda d: SaResponse(**d))
-    src.start()
-    snk.start()
-    src.send(tags)
-    timeline = []
-    strobes = [getattr(dut, s) for s in STROBES]
-    edge = RisingEdge(dut.clk)
-    for c in range(cycles):
-        w = writes.get(c)
-        dut.cfg__we.value = int(w is not None)
-        dut.cfg__addr.value, dut.cfg__data.value = w if w else (0, 0)
-        dut.sa_out.value = sa[c]
-        await ReadOnly()
-        timeline.append((c, SeqState(int(dut.phase.value), tuple(int(s.value) for s in strobes),
-                                     int(dut.req__ready.value), int(dut.resp__valid.value))))
-        await edge
+    await tb.run(cycles)
     wall = time.perf_counter() - t0
 
     accepted = [(t.cycle, t.value) for t in src.sent]

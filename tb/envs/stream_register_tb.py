@@ -12,7 +12,8 @@ from cocotb.triggers import RisingEdge
 
 from golden.spec.handshake import make_gen
 from tb.kit.runner import test_config
-from tb.kit.stream import CycleCounter, StreamSink, StreamSource, clock_and_reset
+from tb.kit.stream import CycleCounter, StreamSink, StreamSource
+from tb.kit.testbench import clock_and_reset
 from tb.tops.stream_register import stream_register_cycles
 
 PERIOD_NS = 10

@@ -101,7 +101,59 @@ if cocotb is not None:
     from hw.layouts import pulse_count_layout, update_request_layout
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, run_expecting
-    from tb.kit.stream import CycleCounter, StreamSink, StreamSource, clock_and_reset
+    from tb.kit.testbench import Testbench
+
+    class TB(Testbench):
+        """Phases of UpdateRequests on ``i`` and PulseCounts on ``o`` against the golden UpdateUnit.
+
+        Reset is held for 3 edges; each phase renumbers the cycles from the period after the release
+        (or after the previous phase), the convention of :func:`update_unit_cycle_model`.
+        """
+
+        def __init__(self, dut, cfg: dict):
+            super().__init__(dut, idle=[dut.i__valid, dut.o__ready], settle_cycles=0)
+            self.params = params_from_dict(cfg["params"])
+            # "golden_params" lets a test run the model with deliberately wrong parameters (the
+            # scoreboard must then fail); normally the model and the DUT share ``params``.
+            self.golden_params = params_from_dict(cfg.get("golden_params", cfg["params"]))
+            self.seed = int(cfg["seed"])
+            self.golden = GoldenUpdateUnit(self.golden_params)
+            self.layouts = update_request_layout(self.params), pulse_count_layout(self.params)
+            self.scoreboard = Scoreboard("update_unit", self.seed)
+            self.addr_error = False
+
+        async def run_phase(self, k: int, phase: dict) -> tuple | None:
+            """Drive one phase, compare, return its statistics (None for an empty stimulus)."""
+            p, pg, seed, clk = self.params, self.golden_params, self.seed, self.clk
+            reqs = phase_stimulus(p, seed, k, phase)
+            if not reqs:
+                return None
+            vspec, rspec = phase.get("valid", 1.0), phase.get("ready", 1.0)
+            trace = update_unit_cycle_model(pg, reqs, make_gen(vspec, seed, 100 + 2 * k),
+                                            make_gen(rspec, seed, 101 + 2 * k), unit=self.golden)
+            self.addr_error |= trace.addr_error
+            t0 = time.perf_counter()
+            self.restart_counter()
+            src = self.stream_source("i", self.layouts[0], make_gen(vspec, seed, 100 + 2 * k))
+            snk = self.stream_sink("o", self.layouts[1], make_gen(rspec, seed, 101 + 2 * k),
+                                   convert=lambda d: PulseCount(**d))
+            src.send(reqs)
+            src.start()
+            snk.start()
+            for _ in range(trace.cycles + 4):  # a few idle cycles catch extra outputs
+                await RisingEdge(clk)
+            src.stop()
+            snk.stop()
+            self.counter.stop()
+            sb, name = self.scoreboard, phase.get("name", "random")
+            sb.name = f"update_unit phase {k} ({name}) inputs"
+            sb.check(trace.accepted, src.sent)
+            sb.name = f"update_unit phase {k} ({name}) outputs"
+            sb.check(trace.emitted, snk.received)
+            if int(self.dut.addr_error.value) != int(self.addr_error):
+                raise AssertionError(f"phase {k}: addr_error = {int(self.dut.addr_error.value)}, golden "
+                                     f"{int(self.addr_error)} (seed {seed})")
+            return k, name, len(reqs), len(trace.emitted), trace.cycles, time.perf_counter() - t0
 
     @cocotb.test()
     async def update_unit_phases(dut):
@@ -113,49 +165,15 @@ if cocotb is not None:
         await run_expecting(dut, test_config(), _run_phases)
 
     async def _run_phases(dut, cfg: dict) -> None:
-        p = params_from_dict(cfg["params"])
-        # "golden_params" lets a test run the model with deliberately wrong parameters (the
-        # scoreboard must then fail); normally the model and the DUT share ``params``.
-        pg = params_from_dict(cfg.get("golden_params", cfg["params"]))
-        seed = int(cfg["seed"])
-        clk = dut.clk
-        await clock_and_reset(dut, idle=[dut.i__valid, dut.o__ready], cycles=3)
-        golden = GoldenUpdateUnit(pg)
-        in_layout, out_layout = update_request_layout(p), pulse_count_layout(p)
-        sb = Scoreboard("update_unit", seed)
+        tb = TB(dut, cfg)
+        await tb.reset()
         stats = []
-        addr_error = False
         for k, phase in enumerate(cfg["phases"]):
-            reqs = phase_stimulus(p, seed, k, phase)
-            if not reqs:
+            st = await tb.run_phase(k, phase)
+            if st is None:
                 continue
-            vspec, rspec = phase.get("valid", 1.0), phase.get("ready", 1.0)
-            trace = update_unit_cycle_model(pg, reqs, make_gen(vspec, seed, 100 + 2 * k),
-                                            make_gen(rspec, seed, 101 + 2 * k), unit=golden)
-            addr_error |= trace.addr_error
-            t0 = time.perf_counter()
-            counter = CycleCounter(clk).start()
-            src = StreamSource(dut, "i", clk, counter, in_layout, make_gen(vspec, seed, 100 + 2 * k))
-            snk = StreamSink(dut, "o", clk, counter, out_layout, make_gen(rspec, seed, 101 + 2 * k),
-                             convert=lambda d: PulseCount(**d))
-            src.send(reqs)
-            src.start()
-            snk.start()
-            for _ in range(trace.cycles + 4):  # a few idle cycles catch extra outputs
-                await RisingEdge(clk)
-            src.stop()
-            snk.stop()
-            counter.stop()
-            sb.name = f"update_unit phase {k} ({phase.get('name', 'random')}) inputs"
-            sb.check(trace.accepted, src.sent)
-            sb.name = f"update_unit phase {k} ({phase.get('name', 'random')}) outputs"
-            sb.check(trace.emitted, snk.received)
-            if int(dut.addr_error.value) != int(addr_error):
-                raise AssertionError(f"phase {k}: addr_error = {int(dut.addr_error.value)}, golden "
-                                     f"{int(addr_error)} (seed {seed})")
-            stats.append((k, phase.get("name", "random"), len(reqs), len(trace.emitted), trace.cycles,
-                          time.perf_counter() - t0))
-            await RisingEdge(clk)
+            stats.append(st)
+            await RisingEdge(tb.clk)
         for k, name, n, m, cyc, dt in stats:
             dut._log.info(f"phase {k} {name}: {n} requests, {m} PulseCounts, {cyc} cycles, "
                           f"{dt:.2f} s, 0 mismatches")

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 
 from golden.spec.handshake import random_gen
@@ -23,7 +22,7 @@ from golden.twins.xnor_popcount import PopcountIn, PopcountOut, xnor_popcount, x
 from hw.xnor_popcount import popcount_in_layout, popcount_out_layout
 from tb.kit.runner import test_config
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.stream import CycleCounter, StreamSink, StreamSource
+from tb.kit.testbench import Testbench
 
 
 def random_vectors(seed: int, width: int, count: int, tag_width: int) -> list[PopcountIn]:
@@ -51,44 +50,47 @@ def random_vectors(seed: int, width: int, count: int, tag_width: int) -> list[Po
     return out[:count]
 
 
-async def reset(dut) -> None:
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    for _ in range(3):
-        await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
+class TB(Testbench):
+    """Driver on ``i``, monitor on ``o`` (the seeded idle / backpressure generators of ``cfg``), the
+    golden cycle model's expected transfers and the scoreboard."""
+
+    def __init__(self, dut, cfg: dict):
+        super().__init__(dut, idle=[dut.i__valid, dut.o__ready])
+        width, mode, k, tw = cfg["width"], cfg["mode"], cfg["stage_levels"], cfg["tag_width"]
+        seed, pv, pr = cfg["seed"], cfg["p_valid"], cfg["p_ready"]
+        self.items = random_vectors(seed, width, cfg["vectors"], tw)
+        self.expected = xnor_popcount_cycles(self.items, width, mode, k, valid_gen=random_gen(seed, pv, 1),
+                                             ready_gen=random_gen(seed, pr, 2))
+        self.source = self.stream_source("i", popcount_in_layout(width, tw), random_gen(seed, pv, 1))
+        self.sink = self.stream_sink("o", popcount_out_layout(width, tw), random_gen(seed, pr, 2),
+                                     convert=lambda d: PopcountOut(**d))
+        self.scoreboard = Scoreboard(f"xnor_popcount[{width},{mode},k={k}].o", seed=seed)
+
+    async def run(self) -> float:
+        """Send every vector and run until 4 cycles after the last expected output; returns wall s."""
+        t0 = time.perf_counter()
+        self.source.start()
+        self.sink.start()
+        self.source.send(self.items)
+        last = self.expected[-1][0] if self.expected else 0
+        while self.counter.cycle <= last + 4:
+            await RisingEdge(self.clk)
+        return time.perf_counter() - t0
 
 
 @cocotb.test()
 async def xnor_popcount_random(dut):
     cfg = test_config()
-    width, mode, k, tw = cfg["width"], cfg["mode"], cfg["stage_levels"], cfg["tag_width"]
-    seed, n, pv, pr = cfg["seed"], cfg["vectors"], cfg["p_valid"], cfg["p_ready"]
-    dut._log.info(f"seed {seed}: width {width} mode {mode} k {k}, {n} vectors")
-    items = random_vectors(seed, width, n, tw)
-    expected = xnor_popcount_cycles(items, width, mode, k, valid_gen=random_gen(seed, pv, 1),
-                                    ready_gen=random_gen(seed, pr, 2))
+    width, mode, seed = cfg["width"], cfg["mode"], cfg["seed"]
+    dut._log.info(f"seed {seed}: width {width} mode {mode} k {cfg['stage_levels']}, {cfg['vectors']} vectors")
+    tb = TB(dut, cfg)
+    await tb.reset()
+    wall = await tb.run()
 
-    await reset(dut)
-    t0 = time.perf_counter()
-    counter = CycleCounter(dut.clk).start()
-    src = StreamSource(dut, "i", dut.clk, counter, popcount_in_layout(width, tw),
-                       valid_gen=random_gen(seed, pv, 1)).start()
-    snk = StreamSink(dut, "o", dut.clk, counter, popcount_out_layout(width, tw),
-                     ready_gen=random_gen(seed, pr, 2), convert=lambda d: PopcountOut(**d)).start()
-    src.send(items)
-    last = expected[-1][0] if expected else 0
-    while counter.cycle <= last + 4:
-        await RisingEdge(dut.clk)
-    wall = time.perf_counter() - t0
-
-    sb = Scoreboard(f"xnor_popcount[{width},{mode},k={k}].o", seed=seed)
-    compared = sb.check(expected, snk.received)
+    expected, snk = tb.expected, tb.sink
+    compared = tb.scoreboard.check(expected, snk.received)
     mism = sum(1 for e, o in zip(expected, snk.received) if (e[0], e[1]) != (o.cycle, o.value))
-    dut._log.info(f"{compared} results match (cycle-exact), {counter.cycle} cycles in {wall:.2f} s")
+    dut._log.info(f"{compared} results match (cycle-exact), {tb.cycle} cycles in {wall:.2f} s")
 
     # The scoreboard must fail on a mutated expectation and name the cycle of the mutated item.
     j = len(expected) // 2
@@ -102,6 +104,6 @@ async def xnor_popcount_random(dut):
     else:
         raise AssertionError("scoreboard accepted a mutated expectation")
 
-    metrics = {"vectors": len(items), "compared": compared, "mismatches": mism,
-               "cycles": counter.cycle, "sim_seconds": wall}
+    metrics = {"vectors": len(tb.items), "compared": compared, "mismatches": mism,
+               "cycles": tb.cycle, "sim_seconds": wall}
     Path(f"metrics_xnor_popcount_{width}_{mode}.json").write_text(json.dumps(metrics))

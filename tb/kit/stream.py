@@ -35,8 +35,7 @@ from typing import Any
 import cocotb
 from amaranth.hdl import Shape
 from amaranth.lib import data
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, Event, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import Event, ReadOnly, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 
 from golden.spec.handshake import SinkSide, SourceSide
@@ -381,14 +380,3 @@ class StreamSink:
                 if self.check_stable and pending is not None:
                     raise AssertionError(f"stream {port.prefix}: valid dropped without a transfer (cycle {c})")
                 await RisingEdge(port.valid)
-
-
-async def clock_and_reset(dut, *, idle: Iterable[Any] = (), cycles: int = 2, period_ns: int = 10) -> None:
-    """Start ``dut.clk``, drive the ``idle`` input handles to 0 and hold ``dut.rst`` for ``cycles``
-    rising edges; returns right after releasing reset (before the next edge)."""
-    Clock(dut.clk, period_ns, unit="ns").start()
-    for h in idle:
-        h.value = 0
-    dut.rst.value = 1
-    await ClockCycles(dut.clk, cycles)
-    dut.rst.value = 0

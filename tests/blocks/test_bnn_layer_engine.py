@@ -70,7 +70,8 @@ def _engine_sim(cfg, sc, decide, check=None):
     """Amaranth-sim run of scenario ``sc``: random-gap source, backpressured sink, the behavioural
     2T2R array + analog macro (``decide``) on the array port; ``check(ctx, dut, cycle, lines)`` sees
     every cycle's line states before the macro does."""
-    from tb.envs.bnn_layer_engine_tb import BnnMacroModel, x_payloads
+    from tb.envs.bnn_layer_engine_tb import x_payloads
+    from tb.models.bnn_macro import BnnMacroModel
 
     hw = sc["hw"]
     dut = BnnLayerEngine(hw)
@@ -100,7 +101,8 @@ def _engine_sim(cfg, sc, decide, check=None):
 
 
 def _amaranth_run(cfg):
-    from tb.envs.bnn_layer_engine_tb import make_decider, scenario
+    from tb.envs.bnn_layer_engine_tb import scenario
+    from tb.models.bnn_macro import make_decider
 
     sc = scenario(cfg)
     src, snk = _engine_sim(cfg, sc, make_decider(sc["model"], sc["hc"]))
