@@ -23,7 +23,7 @@ k) as in the golden device model (docs/ARCHITECTURE.md, "Bit-true conventions"):
 the scheduler visits devices. The noise is triangular in ``[-(2**B - 1), 2**B - 1]``; over one LFSR
 period (``2**n - 1`` pulses, n = 8: 255) its mean is ``(2**B - 1) / (2**n - 1)`` (the all-zero
 state is missing: +0.012 codes per pulse for B = 2, n = 8), its lag-1 and lag-2 autocorrelations
-are below 0.04 in magnitude (checked in tests/test_boards.py). A hash of (seed, a, k) mixed with
+are below 0.04 in magnitude (checked in tests/boards/test_boards.py). A hash of (seed, a, k) mixed with
 adders (Jenkins' one-at-a-time finaliser) has the same statistics but three 32-bit carry chains
 in series: 19 MHz on the UP5K against 2 XOR levels here. The mean step is state dependent (soft
 bounds, ``gamma = 1`` in :mod:`golden.physics.device`). A read returns ``code`` (no read noise).

@@ -120,7 +120,7 @@ def _sm_inplace(z: np.ndarray, t: np.ndarray) -> np.ndarray:
 def uniform_keyed(key: np.uint64, index, counter) -> np.ndarray:
     """``golden.spec.rng.uniform(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``.
 
-    The same values as :mod:`golden.spec.rng` (tests/test_device.py checks bit equality), computed with
+    The same values as :mod:`golden.spec.rng` (tests/golden/physics/test_device.py checks bit equality), computed with
     in-place uint64 arithmetic and the key computed once; ``index`` and ``counter`` broadcast.
     """
     idx = np.asarray(index, dtype=np.uint64)

@@ -25,7 +25,7 @@ regressing the squared residuals on the squared mean step (``E r**2 = noise_mult
 noise_add**2``). Binary mode: the two levels per device, and the switching probabilities as the
 fraction of SET (RESET) pulses from the low (high) state that switched.
 
-The recovery is tested on data generated from known parameters (tests/test_device_fit.py).
+The recovery is tested on data generated from known parameters (tests/golden/physics/test_device_fit.py).
 """
 from __future__ import annotations
 

@@ -29,7 +29,7 @@ Update path (every decision is the hardware's, made by the golden twins)
 4. The device model applies the pulses (``count`` pulses of one polarity on one device).
 
 The vectorised path here produces exactly the transactions of stepping the twins request by request
-(tests/test_synapse_array.py checks it); pass ``trace=[]`` to collect them.
+(tests/golden/training/test_multi_device_synapses.py checks it); pass ``trace=[]`` to collect them.
 
 Refresh (differential mode): a synapse whose G+ or G- group mean exceeds ``g_min + threshold *
 (g_max - g_min)`` (nominal bounds) is refreshed: its devices are read (with read noise), the

@@ -26,7 +26,7 @@ from golden.twins.arbitration_controller import (
 )
 
 # ---------------------------------------------------------------------------------------------
-# stimulus (no cocotb here: also used by tests/test_arbitration_controller.py)
+# stimulus (no cocotb here: also used by tests/blocks/test_arbitration_controller.py)
 
 
 def directed_events(p: AccelParams, name: str) -> tuple[list, list[RefreshRequest]]:

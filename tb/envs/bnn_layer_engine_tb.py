@@ -6,7 +6,7 @@ or, for a chip in the SA calibration state, from
 :meth:`golden.bnn.sa_calibration.CalibrationState.conversion` with the applied inputs, bias drive r and
 noise counter = the bank's evaluation index (:func:`make_calibration_decider`).
 
-The same model drives the Amaranth-sim test (``tests/test_bnn_layer_engine.py``). The DUT's ``y``
+The same model drives the Amaranth-sim test (``tests/blocks/test_bnn_layer_engine.py``). The DUT's ``y``
 transfers and ``x`` acceptances are compared, cycle by cycle, with
 :class:`golden.twins.bnn_layer_engine.BnnLayerEngineModel`; the per-image bit vectors also with the golden
 functions :func:`golden.twins.bnn_layer_engine.digital_bits` and :func:`analog_bits`.

@@ -1,7 +1,7 @@
 """cocotb environment of the PulseScheduler, seen through CrossbarAddressing by the behavioural array.
 
 DUT: the scheduler's array command port feeds a CrossbarAddressing (see
-``tests/test_pulse_scheduler.py::SchedulerWithAddressing``); the :class:`tb.models.reram_array.ArrayModel`
+``tests/blocks/test_pulse_scheduler.py::SchedulerWithAddressing``); the :class:`tb.models.reram_array.ArrayModel`
 sits on the addressing's line enables and returns ADC codes on ``adc``. Drivers: program requests on
 ``i`` and host reads on ``rd_cmd`` (random valid gaps), random ``ready`` on ``rd_resp``. The golden
 :func:`golden.twins.pulse_scheduler.scheduler_cycle_model`, fed the same seeded generators and a golden

@@ -20,7 +20,7 @@ from golden.twins.update_unit import UpdateUnit as GoldenUpdateUnit
 from golden.twins.update_unit import update_unit_cycle_model
 
 # ---------------------------------------------------------------------------------------------
-# stimulus (no cocotb here: also used by tests/test_update_unit.py)
+# stimulus (no cocotb here: also used by tests/blocks/test_update_unit.py)
 
 
 def directed_requests(p: AccelParams, name: str) -> list[UpdateRequest]:

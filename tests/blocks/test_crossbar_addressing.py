@@ -191,7 +191,7 @@ def test_assert_catches_a_broken_decoder():
 # Verilator + cocotb
 
 # Three builds (Verilator builds dominate the run time); N = 2 and 4 reach this block through the
-# pulse scheduler's cocotb top (tests/test_pulse_scheduler.py), which instantiates it.
+# pulse scheduler's cocotb top (tests/blocks/test_pulse_scheduler.py), which instantiates it.
 COCOTB_RUNS = {"n1-1t1r-tiny": 4000, "n3-2t2r-odd": 4000, "n8-diff-2t2r-large": 3000}   # >= 10,000 commands
 
 
