@@ -9,13 +9,17 @@ HELP = "co-simulate in-situ training of the digits MLP with the accelerator RTL 
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--samples", type=int, default=200, help="training samples (default 200, at most 1437)")
-    p.add_argument("--hidden", type=int, default=16, help="hidden width of the 64-H-10 MLP (default 16)")
-    p.add_argument("--devices", type=int, default=4, help="N devices per synapse (default 4)")
-    p.add_argument("--lr", type=float, default=0.05, help="learning rate (default 0.05)")
-    p.add_argument("--seed", type=int, default=0, help="initial weights, sample order and chip seed")
-    p.add_argument("--read-cells", type=int, default=64,
-                   help="cells per layer read back through READ_REQ/READ_DATA at the end (default 64)")
+    from tb.cosim.training_host import CosimConfig as C   # the defaults are the config's, defined once
+
+    p.add_argument("--samples", type=int, default=C.samples,
+                   help="training samples (default %(default)s, at most 1437)")
+    p.add_argument("--hidden", type=int, default=C.hidden,
+                   help="hidden width of the 64-H-10 MLP (default %(default)s)")
+    p.add_argument("--devices", type=int, default=C.devices, help="N devices per synapse (default %(default)s)")
+    p.add_argument("--lr", type=float, default=C.lr, help="learning rate (default %(default)s)")
+    p.add_argument("--seed", type=int, default=C.seed, help="initial weights, sample order and chip seed")
+    p.add_argument("--read-cells", type=int, default=C.read_cells,
+                   help="cells per layer read back through READ_REQ/READ_DATA at the end (default %(default)s)")
     p.add_argument("--driver", choices=("batch", "python"), default="batch",
                    help="batch: AXI writes batched by the testbench AxilSequencer (default); python: one "
                         "Python wake-up per AXI write")

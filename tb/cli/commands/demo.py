@@ -28,7 +28,10 @@ def add_arguments(p) -> None:
                    help="MNIST training samples per epoch for the golden in-situ run (default: all %(default)s; "
                         f"epochs and lr schedule are the train defaults: {d['epochs']} epochs, lr {d['lr']} -> "
                         f"{d['lr_end']} {d['lr_schedule']})")
-    p.add_argument("--cosim-samples", type=int, default=200, help="samples trained through the RTL (default 200)")
+    from tb.cosim.training_host import CosimConfig
+
+    p.add_argument("--cosim-samples", type=int, default=CosimConfig.samples,
+                   help="samples trained through the RTL (default %(default)s)")
     p.add_argument("--bnn-images", type=int, default=100, help="images through the BNN path of the top")
     p.add_argument("--out", type=Path, default=Path("build/demo"), help="where JSON results and Verilog go")
 
