@@ -9,7 +9,7 @@ HELP = "co-simulate in-situ training of the digits MLP with the accelerator RTL 
 
 
 def add_arguments(p) -> None:
-    from tb.cosim.training_host import CosimConfig as C   # the defaults are the config's, defined once
+    from tb.cosim.training_host import CosimConfig as C  # the defaults are the config's, defined once
 
     p.add_argument("--samples", type=int, default=C.samples,
                    help="training samples (default %(default)s, at most 1437)")
