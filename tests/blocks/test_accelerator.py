@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.params import AccelParams, ConfigError
 from golden.spec.register_map.accelerator_map import update_fits_one_word
-from golden.spec.register_map.description import OKAY
+from golden.spec.register_map.description import OKAY, SLVERR
 from golden.spec.transactions import RESET, SET, Pulse
 from golden.twins.bnn_layer_engine import array_image, digital_bits
 from hw.accelerator import Accelerator
@@ -25,12 +25,23 @@ WIDE = AccelParams().with_(array={"rows": 8, "cols": 4}, synapse={"devices": 2, 
 
 
 # --- a minimal in-order AXI4-Lite host for Amaranth's simulator ---------------------------------------
-async def axil_write(ctx, bus, addr: int, data: int, strb: int = 0xF) -> int:
+async def axil_write(ctx, bus, addr: int, data: int, strb: int = 0xF, limit: int = 20_000) -> int:
+    """One write; raises AssertionError if AW, W or B takes more than ``limit`` cycles (a hung bus)."""
     for name, v in (("awaddr", addr), ("wdata", data), ("wstrb", strb), ("awvalid", 1), ("wvalid", 1),
                     ("bready", 1)):
         ctx.set(getattr(bus, name), v)
     aw = w = False
+    waited = 0
+
+    def count():
+        nonlocal waited
+        waited += 1
+        if waited > limit:
+            raise AssertionError(f"write {addr:#x} <- {data:#010x}: no B response after {limit} cycles "
+                                 f"(AW {'taken' if aw else 'waiting'}, W {'taken' if w else 'waiting'}): "
+                                 f"the bus hangs")
     while not (aw and w):
+        count()
         aw_hs, w_hs = ctx.get(bus.awvalid) and ctx.get(bus.awready), ctx.get(bus.wvalid) and ctx.get(bus.wready)
         await ctx.tick()
         if aw_hs:
@@ -40,6 +51,7 @@ async def axil_write(ctx, bus, addr: int, data: int, strb: int = 0xF) -> int:
             w = True
             ctx.set(bus.wvalid, 0)
     while not ctx.get(bus.bvalid):
+        count()
         await ctx.tick()
     resp = ctx.get(bus.bresp)
     await ctx.tick()
@@ -329,3 +341,46 @@ def test_update_to_pulse_latency(setup):
     sim.add_testbench(host)
     sim.run()
     assert ev["pulse"] - ev["commit"] == 7 + setup, ev
+
+
+@pytest.mark.parametrize("target", ["read_req", "program", "update_17th"])
+def test_amaranth_sim_no_write_hangs_the_bus(target):
+    """With CTRL.MODE = BNN the training targets never become ready: the push answers SLVERR within
+    the documented bounded wait (map.push_wait cycles) and pushes nothing; the next write (CTRL.MODE = 0,
+    SOFT_RESET) is accepted and a READ_REQ then works (no `rst` needed). Before the fix the push's B
+    response never came (this test timed out in axil_write)."""
+    p = SMOKE
+    dut = Accelerator(p)
+    rmap = dut.regmap
+    resp = {}
+
+    async def monitor(ctx):
+        async for _, _, read in ctx.tick().sample(dut.read):
+            ctx.set(dut.adc, 0x33 if read else 0)
+
+    async def host(ctx):
+        bus = dut.s_axil
+        wr = lambda r, **f: axil_write(ctx, bus, rmap[r].addr, rmap[r].encode(**f), limit=2 * rmap.push_wait + 50)
+        assert await wr("ctrl", mode=1) == OKAY
+        if target == "update_17th":
+            for _ in range(dut.fifo_depth):
+                assert await wr("update", row=1, col=1, dw=5) == OKAY
+            resp["push"] = await wr("update", row=1, col=1, dw=5)
+        elif target == "program":
+            resp["push"] = await wr("program", row=1, col=1, slot=0, polarity=SET, count=1)
+        else:
+            resp["push"] = await wr("read_req", row=1, phys_col=1)
+        resp["errors"] = rmap["errors"].decode((await axil_read(ctx, bus, rmap["errors"].addr))[0])
+        resp["recover"] = await wr("ctrl", mode=0, soft_reset=1)
+        assert await wr("read_req", row=2, phys_col=3) == OKAY
+        while not rmap["events"].decode((await axil_read(ctx, bus, rmap["events"].addr))[0])["read_done"]:
+            pass
+        resp["read_data"] = rmap["read_data"].decode((await axil_read(ctx, bus, rmap["read_data"].addr))[0])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(host)
+    sim.run()
+    assert resp["push"] == SLVERR and resp["errors"]["push"] == 1, resp
+    assert resp["recover"] == OKAY and resp["read_data"] == {"data": 0x33, "err": 0, "valid": 1}, resp
