@@ -356,3 +356,32 @@ if _HAVE_COCOTB:
         assert any(r.resp == AxiResp.SLVERR for r in model_reads) and any(r.resp == AxiResp.OKAY
                                                                           for r in model_reads)
         dut._log.info(f"checked {st}")
+
+    @cocotb.test()
+    async def test_sustained_writes(dut):
+        """AxiLiteMaster with no pauses, 64 writes to an RW register and 64 pushes (ready held high):
+        one write per cycle (AW and W transferred in consecutive cycles), counted on the bus."""
+        cfg = test_config()
+        regmap = accelerator_register_map(params_from_dict(cfg["params"]), **cfg.get("map", {}))
+        tb = TB(dut, regmap, int(cfg["seed"]))
+        await tb.reset()
+        for p in tb.ports:
+            if p.role == "ready":
+                tb.handles[p.verilog_name].value = 1
+        cocotb.start_soon(tb.record())
+        await RisingEdge(dut.clk)
+        for reg in ("irq_enable", "update"):
+            tb.trace, tb.recording = [], True
+            evs = [tb.axil.init_write(regmap[reg].addr, i.to_bytes(4, "little")) for i in range(64)]
+            for ev in evs:
+                await ev.wait()
+            tb.recording = False
+            await RisingEdge(dut.clk)
+            check_trace(regmap, tb.trace)
+            aw = [c for c, t in enumerate(tb.trace) if t[axi_name("awvalid")] and t[axi_name("awready")]]
+            b = [c for c, t in enumerate(tb.trace) if t[axi_name("bvalid")] and t[axi_name("bready")]]
+            per_write = (b[-1] - aw[0] + 1) / 64
+            dut._log.info(f"{reg}: 64 writes, AW cycles {aw[0]}..{aw[-1]}, B {b[0]}..{b[-1]}: "
+                          f"{per_write:.3f} cycles per write")
+            assert aw == list(range(aw[0], aw[0] + 64)), f"{reg}: AW not accepted every cycle: {aw[:10]}"
+            assert b == list(range(aw[0] + 2, aw[0] + 66)), f"{reg}: B not every cycle: {b[:10]}"

@@ -85,6 +85,7 @@ def _c_header_preamble(regmap: RegisterMap, guard: str, params_summary: str | No
             f"#define {up}_ADDR_WIDTH {regmap.addr_width}u",
             f"#define {up}_MAP_VERSION_MAJOR {major}u",
             f"#define {up}_MAP_VERSION_MINOR {minor}u",
+            f"#define {up}_PUSH_WAIT {regmap.push_wait}u   /* cycles a push waits before SLVERR */",
             f"/* Extract / insert a field: {up}_GET(v, {up}_CTRL_MODE), {up}_PUT(x, {up}_CTRL_MODE). */",
             f"#define {up}_GET(v, F) (((uint32_t)(v) & F##_MASK) >> F##_SHIFT)",
             f"#define {up}_PUT(x, F) (((uint32_t)(x) << F##_SHIFT) & F##_MASK)", ""]
