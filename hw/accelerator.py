@@ -244,6 +244,7 @@ class Accelerator(wiring.Component):
         reads = self._cell_reads(m, dp, port.train)
         bnn = self._array_port(m, dp, port)
         busy = self._status(m, dp, port, upd, reads, bnn)
+        self._push_refusals(m, dp, bnn)
         self._events_errors_irq(m, dp, upd, reads, bnn)
         self._performance_counters(m, dp, upd, busy)
         return m
@@ -426,6 +427,17 @@ class Accelerator(wiring.Component):
             csr.status.input_level.eq(bnn.input_level), csr.status.bnn_full.eq(bnn.full),
         ]
         return busy
+
+    def _push_refusals(self, m: Module, dp: _Datapath, bnn: _BnnStatus) -> None:
+        """Refuse a push at once (SLVERR, ERRORS.PUSH) when only a later register write could make its
+        target ready: CTRL.MODE hands the array port to the other path, or a result waits for its
+        acknowledgement. Otherwise a busy target gets the CSR block's bounded wait."""
+        csr = dp.csr
+        no, mode = csr.push_refuse, csr.ctrl.mode
+        m.d.comb += [no.update.eq(mode & ~dp.fifo.w_rdy), no.refresh.eq(mode & ~dp.arb.refresh.ready),
+                     no.program.eq(mode), no.read_req.eq(mode | csr.events.read_done)]
+        if self.bnn is not None:
+            m.d.comb += no.bnn_input.eq(~csr.bnn_input.ready & (~mode | bnn.full))
 
     def _events_errors_irq(self, m: Module, dp: _Datapath, upd: _UpdateCycle, reads: _CellReads,
                            bnn: _BnnStatus) -> None:

@@ -84,6 +84,12 @@ def register_signature(reg: Register) -> wiring.Signature | stream.Signature | N
     return wiring.Signature(members) if members else None
 
 
+def refuse_signature(regmap: RegisterMap) -> wiring.Signature:
+    """One bit per push register, driven by the hardware behind it: "refuse a push now" (seen from
+    that hardware, so the CSR block holds it as ``In``)."""
+    return wiring.Signature({r.name: Out(1) for r in regmap.registers if r.push})
+
+
 class AxiLiteCsr(wiring.Component):
     """AXI4-Lite subordinate holding the registers of ``regmap``.
 
@@ -108,6 +114,10 @@ class AxiLiteCsr(wiring.Component):
 
     push_refused : Out(1)
         One-cycle pulse in the commit cycle of a refused push (for a sticky error flag).
+    push_refuse : In(refuse_signature(regmap)) (if the map has push registers)
+        Per push register ``r``, input ``push_refuse.r`` (Verilog ``push_refuse__r``): the target cannot
+        become ready without another register write (wrong mode, an unacknowledged result); a push
+        held while it is high is refused at once instead of waiting.
 
     Behaviour
     ---------
@@ -119,7 +129,8 @@ class AxiLiteCsr(wiring.Component):
     the B buffer: ``OKAY``, or ``SLVERR`` for an address with no register or a refused push.
 
     Pushes: ``valid`` is high from the first cycle the write could commit. A push written with
-    ``wstrb != 0b1111`` is refused at once; a push whose target stays not ready for
+    ``wstrb != 0b1111``, or held while its ``push_refuse`` bit is high (even if ready), is refused at
+    once; a push whose target stays not ready for
     ``regmap.push_wait`` cycles (counted while the B buffer has room) is refused in the next cycle
     (``valid`` is withdrawn then). A refused push transfers nothing, answers ``SLVERR`` and pulses
     ``push_refused``. No write can hold the bus longer than ``push_wait + 1`` cycles plus the time the
@@ -145,6 +156,8 @@ class AxiLiteCsr(wiring.Component):
             raise ConfigError(f"regmap must be a RegisterMap, got {type(regmap).__name__}")
         self.regmap = regmap
         members = {"s_axil": In(AxiLiteSignature(regmap.addr_width)), "push_refused": Out(1)}
+        if any(r.push for r in regmap.registers):
+            members["push_refuse"] = In(refuse_signature(regmap))
         for r in regmap.registers:
             sig = register_signature(r)
             if sig is not None:
@@ -248,17 +261,19 @@ class AxiLiteCsr(wiring.Component):
         waited = Signal(range(rmap.push_wait + 1))
         expired = Signal()
         m.d.comb += expired.eq(eq_const(waited, rmap.push_wait))
-        is_push, push_ready = Const(0), Const(0)
+        is_push, push_ready, refuse = Const(0), Const(0), Const(0)
         for r in rmap.registers:
             if r.push:
                 port = getattr(self, r.name)
-                m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired)
+                no = getattr(self.push_refuse, r.name)
+                m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
                 m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
                 is_push = is_push | hit[r.name]
                 push_ready = push_ready | (hit[r.name] & port.ready)
+                refuse = refuse | (hit[r.name] & no)
         refused = Signal()
-        m.d.comb += [refused.eq(held & is_push & (~full_strb | expired)),
-                     commit.eq(held & (~is_push | ~full_strb | expired | push_ready)),
+        m.d.comb += [refused.eq(held & is_push & (~full_strb | expired | refuse)),
+                     commit.eq(held & (~is_push | ~full_strb | expired | refuse | push_ready)),
                      self.push_refused.eq(refused)]
         with m.If(commit):
             m.d.sync += waited.eq(0)

@@ -65,16 +65,16 @@ class RegisterFileModel:
             v |= x << f.offset
         return v, OKAY
 
-    def write(self, addr: int, data: int, strb: int = 0xF, expired: bool = False) -> WriteEffect:
+    def write(self, addr: int, data: int, strb: int = 0xF, refused: bool = False) -> WriteEffect:
         """Commit a write; returns the response and the W1P/push side effects.
 
-        ``expired``: the write is a push whose target stayed not ready for ``map.push_wait`` cycles.
-        A push is refused if it expired or ``strb != 0xF``.
+        ``refused``: the write is a push the cycle model refused (its wait expired or the hardware
+        refused it, :meth:`commits`). A push with ``strb != 0xF`` is refused too.
         """
         r = self.map.at(addr)
         if r is None:
             return WriteEffect(SLVERR)
-        if r.push and (expired or strb & 0xF != 0xF):
+        if r.push and (refused or strb & 0xF != 0xF):
             return WriteEffect(SLVERR, refused=True)
         m = lane_mask(strb)
         eff = WriteEffect(OKAY)
@@ -97,19 +97,21 @@ class RegisterFileModel:
         self.state[(reg, fld)] |= bits
 
 
-    def commits(self, addr: int, strb: int, *, b_room: bool, ready: bool, waited: int) -> tuple[bool, bool]:
-        """Cycle model of a complete (AW + W held) write: (commits this cycle, expired).
+    def commits(self, addr: int, strb: int, *, b_room: bool, ready: bool, waited: int,
+                refuse: bool = False) -> tuple[bool, bool]:
+        """Cycle model of a complete (AW + W held) write: (commits this cycle, refused).
 
-        ``b_room``: the B buffer has room (fewer than 2 responses waiting); ``ready``: the push target's
-        ready in this cycle; ``waited``: cycles this push has already waited with room. A non-push write
-        (or a push with a partial ``strb``) commits as soon as there is room; a push when its target is
-        ready or, refused, in the cycle after ``map.push_wait`` cycles of waiting.
+        ``b_room``: the B buffer has room (fewer than 2 responses waiting); ``ready`` and ``refuse``: the
+        push target's ready and refuse inputs in this cycle; ``waited``: cycles this push has already
+        waited with room. A non-push write (or a push with a partial ``strb``) commits as soon as there
+        is room; a push when its target is ready, or refused: at once if ``refuse``, else in the cycle
+        after ``map.push_wait`` cycles of waiting.
         """
         r = self.map.at(addr)
         if not b_room:
             return False, False
         if r is None or not r.push or strb & 0xF != 0xF:
             return True, False
-        if waited >= self.map.push_wait:      # valid is withdrawn: refused whatever ready does now
+        if refuse or waited >= self.map.push_wait:    # valid is low: refused whatever ready does
             return True, True
         return ready, False

@@ -35,7 +35,12 @@ def axi_name(sig: str) -> str:
 
 def trace_names(regmap: RegisterMap) -> list[str]:
     """Every port name a trace records: the bus and the CSR ports."""
-    return [axi_name(s) for s in AXI] + ["push_refused"] + [p.verilog_name for p in regmap.ports()]
+    return [axi_name(s) for s in AXI] + ["push_refused"] + refuse_names(regmap) + [p.verilog_name for p in regmap.ports()]
+
+
+def refuse_names(regmap: RegisterMap) -> list[str]:
+    """The CSR block's ``push_refuse__<register>`` inputs, one per push register."""
+    return [f"push_refuse__{r.name}" for r in regmap.registers if r.push]
 
 
 class CsrMismatch(AssertionError):
@@ -116,11 +121,13 @@ def check_trace(regmap: RegisterMap, trace: list[dict[str, int]], seed=None) -> 
         if held is not None:
             earliest, addr, data, strb, waited = held
             r = regmap.at(addr)
-            ready = bool(r is not None and r.push and t[f"{r.name}__ready"])
-            commit, expired = model.commits(addr, strb, b_room=len(b_queue) < 2, ready=ready, waited=waited)
+            push = r is not None and r.push
+            commit, refused = model.commits(addr, strb, b_room=len(b_queue) < 2, waited=waited,
+                                            ready=bool(push and t[f"{r.name}__ready"]),
+                                            refuse=bool(push and t[f"push_refuse__{r.name}"]))
             if commit:
                 st.stalled_commits += c > earliest
-                eff = model.write(addr, data, strb, expired=expired)
+                eff = model.write(addr, data, strb, refused=refused)
                 st.writes += 1
                 st.partial_writes += strb != 0xF
                 st.refused += eff.refused
@@ -262,8 +269,8 @@ if _HAVE_COCOTB:
             self.rng = random.Random(f"{seed}/inputs")
             self.ports = regmap.ports()
             self.handles = {n: getattr(dut, n) for n in trace_names(regmap)}
-            super().__init__(dut, idle=[self.handles[p.verilog_name] for p in self.ports if p.direction == "in"],
-                             settle_cycles=0)
+            super().__init__(dut, idle=[self.handles[p.verilog_name] for p in self.ports if p.direction == "in"]
+                             + [self.handles[n] for n in refuse_names(regmap)], settle_cycles=0)
             self.axil = self.axil_master(PREFIX)
             self.trace: list[dict[str, int]] = []
             self.recording = False
@@ -278,8 +285,8 @@ if _HAVE_COCOTB:
                 else:
                     ch.set_pause_generator(g)
 
-        async def drive_inputs(self, p_change: float, p_set: float, p_ready: float) -> None:
-            """Each cycle: RO inputs change now and then, W1C sets pulse, push readies toggle."""
+        async def drive_inputs(self, p_change: float, p_set: float, p_ready: float, p_refuse: float = 0.05) -> None:
+            """Each cycle: RO inputs change now and then, W1C sets pulse, push readies and refuses toggle."""
             rng, clk = self.rng, self.dut.clk
             while True:
                 for p in self.ports:
@@ -290,6 +297,8 @@ if _HAVE_COCOTB:
                         h.value = rng.getrandbits(p.width) if rng.random() < p_set else 0
                     elif p.role == "ready":
                         h.value = int(rng.random() < p_ready)
+                for n in refuse_names(self.map):
+                    self.handles[n].value = int(rng.random() < p_refuse)
                 await RisingEdge(clk)
 
         async def record(self) -> None:

@@ -343,34 +343,42 @@ def test_update_to_pulse_latency(setup):
     assert ev["pulse"] - ev["commit"] == 7 + setup, ev
 
 
-@pytest.mark.parametrize("target", ["read_req", "program", "update_17th"])
+@pytest.mark.parametrize("target", ["read_req", "program", "update_17th", "update_wait"])
 def test_amaranth_sim_no_write_hangs_the_bus(target):
-    """With CTRL.MODE = BNN the training targets never become ready: the push answers SLVERR within
-    the documented bounded wait (map.push_wait cycles) and pushes nothing; the next write (CTRL.MODE = 0,
-    SOFT_RESET) is accepted and a READ_REQ then works (no `rst` needed). Before the fix the push's B
-    response never came (this test timed out in axil_write)."""
-    p = SMOKE
-    dut = Accelerator(p)
+    """With CTRL.MODE = BNN the training targets cannot become ready: the push is refused at once
+    (SLVERR, ERRORS.PUSH, nothing pushed); a push to a target that is only busy (a full update FIFO in
+    training mode, slow pulses) is refused after the documented bounded wait (push_wait cycles). The
+    next write (CTRL.MODE = 0, SOFT_RESET) is accepted and a READ_REQ then works (no `rst` needed).
+    Before the fix the push's B response never came (this test timed out in axil_write)."""
+    push_wait = 8
+    p = SMOKE.with_(timing={"width": 40}) if target == "update_wait" else SMOKE
+    dut = Accelerator(p, push_wait=push_wait)
     rmap = dut.regmap
-    resp = {}
+    resp, cycle = {}, [0]
 
     async def monitor(ctx):
         async for _, _, read in ctx.tick().sample(dut.read):
             ctx.set(dut.adc, 0x33 if read else 0)
+            cycle[0] += 1
 
     async def host(ctx):
         bus = dut.s_axil
-        wr = lambda r, **f: axil_write(ctx, bus, rmap[r].addr, rmap[r].encode(**f), limit=2 * rmap.push_wait + 50)
-        assert await wr("ctrl", mode=1) == OKAY
-        if target == "update_17th":
-            for _ in range(dut.fifo_depth):
-                assert await wr("update", row=1, col=1, dw=5) == OKAY
-            resp["push"] = await wr("update", row=1, col=1, dw=5)
+        wr = lambda r, **f: axil_write(ctx, bus, rmap[r].addr, rmap[r].encode(**f), limit=2 * push_wait + 50)
+        assert await wr("ctrl", mode=int(target != "update_wait")) == OKAY
+        if target.startswith("update"):
+            level = lambda: axil_read(ctx, bus, rmap["status"].addr)
+            while rmap["status"].decode((await level())[0])["update_level"] < dut.fifo_depth:
+                assert await wr("update", row=1, col=1, dw=2000) == OKAY
+            push = wr("update", row=1, col=1, dw=5)
         elif target == "program":
-            resp["push"] = await wr("program", row=1, col=1, slot=0, polarity=SET, count=1)
+            push = wr("program", row=1, col=1, slot=0, polarity=SET, count=1)
         else:
-            resp["push"] = await wr("read_req", row=1, phys_col=1)
+            push = wr("read_req", row=1, phys_col=1)
+        c0 = cycle[0]
+        resp["push"] = await push
+        resp["cycles"] = cycle[0] - c0
         resp["errors"] = rmap["errors"].decode((await axil_read(ctx, bus, rmap["errors"].addr))[0])
+        resp["level"] = rmap["status"].decode((await axil_read(ctx, bus, rmap["status"].addr))[0])["update_level"]
         resp["recover"] = await wr("ctrl", mode=0, soft_reset=1)
         assert await wr("read_req", row=2, phys_col=3) == OKAY
         while not rmap["events"].decode((await axil_read(ctx, bus, rmap["events"].addr))[0])["read_done"]:
@@ -382,5 +390,10 @@ def test_amaranth_sim_no_write_hangs_the_bus(target):
     sim.add_testbench(monitor, background=True)
     sim.add_testbench(host)
     sim.run()
+    print(target, resp)
     assert resp["push"] == SLVERR and resp["errors"]["push"] == 1, resp
+    if target == "update_wait":       # AW/W, push_wait cycles of waiting, the refusal, B taken
+        assert resp["cycles"] == push_wait + 3 and resp["level"] == dut.fifo_depth, resp
+    else:                             # AW/W, the refusal, B taken: no waiting
+        assert resp["cycles"] == 3, resp
     assert resp["recover"] == OKAY and resp["read_data"] == {"data": 0x33, "err": 0, "valid": 1}, resp

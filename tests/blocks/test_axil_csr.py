@@ -14,7 +14,7 @@ from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.spec.register_map.description import OKAY, SLVERR, Access, Field, Register, RegisterMapBuilder
 from golden.twins.axil_csr import RegisterFileModel, lane_mask
 from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
-from tb.envs.axil_csr_tb import AXI, CsrMismatch, Op, axi_name, check_trace, random_ops
+from tb.envs.axil_csr_tb import AXI, CsrMismatch, Op, axi_name, check_trace, random_ops, refuse_names
 from tb.kit.runner import run_cocotb, to_verilog
 
 PARAMS = AccelParams()
@@ -66,8 +66,9 @@ def test_model_commit_cycle_model():
     assert mdl.commits(0x0, 0xF, b_room=True, ready=True, waited=2) == (True, False)
     assert mdl.commits(0x0, 0xF, b_room=True, ready=True, waited=3) == (True, True)
     assert mdl.commits(0x0, 0x3, b_room=True, ready=False, waited=0) == (True, False)
+    assert mdl.commits(0x0, 0xF, b_room=True, ready=True, waited=0, refuse=True) == (True, True)
     assert mdl.commits(0x4, 0xF, b_room=False, ready=True, waited=0) == (False, False)
-    assert mdl.write(0x0, 5, expired=True).refused
+    assert mdl.write(0x0, 5, refused=True).refused
 
 
 def test_model_holes():
@@ -79,6 +80,9 @@ def test_model_holes():
 def _signals(dut, regmap):
     sigs = {axi_name(s): getattr(dut.s_axil, s) for s in AXI}
     sigs["push_refused"] = dut.push_refused
+    for r in regmap.registers:
+        if r.push:
+            sigs[f"push_refuse__{r.name}"] = getattr(dut.push_refuse, r.name)
     for p in regmap.ports():
         h = getattr(getattr(dut, p.path[0]), p.path[1])
         sigs[p.verilog_name] = h.as_value() if p.role == "payload" else h
@@ -95,7 +99,7 @@ def _beat(op: Op) -> tuple[int, int, int]:
 
 
 def run_amaranth(regmap, ops, seed, *, p_valid=0.7, p_ready=0.6, p_change=0.1, p_set=0.05, p_push=0.6,
-                 stalls=True, max_cycles=100_000):
+                 p_refuse=0.05, stalls=True, max_cycles=100_000):
     """Drive ``ops`` into AxiLiteCsr in Amaranth's simulator; return the trace (one dict per cycle)."""
     dut = AxiLiteCsr(regmap)
     sigs = _signals(dut, regmap)
@@ -133,6 +137,8 @@ def run_amaranth(regmap, ops, seed, *, p_valid=0.7, p_ready=0.6, p_change=0.1, p
                     ctx.set(sigs[p.verilog_name], rng.getrandbits(p.width) if rng.random() < p_set else 0)
                 elif p.role == "ready":
                     ctx.set(sigs[p.verilog_name], int(rng.random() < p_push) if stalls else 1)
+            for n in refuse_names(regmap):
+                ctx.set(sigs[n], int(rng.random() < p_refuse) if stalls else 0)
             t = {n: int(ctx.get(s)) for n, s in sigs.items()}
             trace.append(t)
             for k, (src, _) in chans.items():
