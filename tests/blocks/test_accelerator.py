@@ -397,3 +397,49 @@ def test_amaranth_sim_no_write_hangs_the_bus(target):
     else:                             # AW/W, the refusal, B taken: no waiting
         assert resp["cycles"] == 3, resp
     assert resp["recover"] == OKAY and resp["read_data"] == {"data": 0x33, "err": 0, "valid": 1}, resp
+
+
+def test_amaranth_sim_read_results_are_not_lost():
+    """Back-to-back READ_REQs: the second is refused (SLVERR, ERRORS.PUSH) while the first result is
+    unacknowledged and READ_DATA keeps it; after EVENTS.READ_DONE is cleared the next read is taken. With
+    timing.verify the program-and-verify result is reported in VERIFY_DATA."""
+    p = SMOKE.with_(timing={"verify": True})
+    dut = Accelerator(p)
+    rmap = dut.regmap
+    got, code = {}, [0x11]
+
+    async def monitor(ctx):
+        async for _, _, read in ctx.tick().sample(dut.read):
+            ctx.set(dut.adc, code[0] if read else 0)
+
+    async def host(ctx):
+        bus = dut.s_axil
+        wr = lambda r, **f: axil_write(ctx, bus, rmap[r].addr, rmap[r].encode(**f))
+        rd = lambda r: axil_read(ctx, bus, rmap[r].addr)
+
+        async def read_data():
+            while not rmap["events"].decode((await rd("events"))[0])["read_done"]:
+                pass
+            return rmap["read_data"].decode((await rd("read_data"))[0])
+        got["first"] = (await wr("read_req", row=1, phys_col=1), await read_data())
+        code[0] = 0x22
+        got["second"] = await wr("read_req", row=2, phys_col=2)
+        got["kept"] = rmap["read_data"].decode((await rd("read_data"))[0])
+        got["errors"] = rmap["errors"].decode((await rd("errors"))[0])["push"]
+        assert await wr("events", read_done=1) == OKAY
+        got["third"] = (await wr("read_req", row=2, phys_col=2), await read_data())
+        code[0] = 0x44
+        assert await wr("program", row=3, col=1, slot=0, polarity=SET, count=2) == OKAY
+        while rmap["status"].decode((await rd("status"))[0])["busy"]:
+            pass
+        got["verify"] = rmap["verify_data"].decode((await rd("verify_data"))[0])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(host)
+    sim.run()
+    assert got["first"] == (OKAY, {"data": 0x11, "err": 0, "valid": 1}), got
+    assert got["second"] == SLVERR and got["kept"] == {"data": 0x11, "err": 0, "valid": 1} and got["errors"] == 1
+    assert got["third"] == (OKAY, {"data": 0x22, "err": 0, "valid": 1}), got
+    assert got["verify"] == {"data": 0x44, "valid": 1}, got
