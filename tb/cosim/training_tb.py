@@ -2,8 +2,8 @@
 
 Python wake-ups are kept few: the UPDATE words of a sample go to each port's
 :class:`~tb.tops.axil_sequencer.AxilSequencer` in batches (driver ``batch``, one wake-up per batch)
-or through :class:`tb.kit.axil_host.FastAxil` (driver ``python``: it holds AWVALID/WVALID high and
-wakes once per write, on the rising edge of BVALID); the pulses come from each port's
+or through :class:`tb.kit.axil_host.FastAxil` (driver ``python``: one write per cycle, two wake-ups per
+bus cycle while a stream is in flight); the pulses come from each port's
 :class:`~tb.tops.pulse_logger.PulseLogger`, read once per batch (driver ``batch``), or from the array
 models, which wake on the rising and falling edges of ``write``/``read`` only; the clock is
 cocotb's. Nothing wakes per idle cycle except the STATUS polls at the end of each sample.

@@ -1,4 +1,4 @@
-"""Host-side AXI4-Lite manager of the co-simulations: one Python wake-up per write.
+"""Host-side AXI4-Lite manager of the co-simulations: one write per bus cycle, two wake-ups per cycle.
 
 The block tests drive AXI4-Lite with cocotbext-axi's ``AxiLiteMaster`` (``tb/envs``), the one
 definition for tests; this driver is a second path, kept for the co-simulations for its measured
@@ -12,7 +12,8 @@ from tb.kit.prefixed import Prefixed
 
 
 class FastAxil:
-    """Minimal AXI4-Lite manager for :class:`hw.axil_csr.AxiLiteCsr`: one Python wake-up per write.
+    """Minimal AXI4-Lite manager for :class:`hw.axil_csr.AxiLiteCsr`: two Python wake-ups per write
+    (``ReadOnly`` to sample the handshakes, the rising edge to present the next word).
 
     BREADY and RREADY are held high. A write stream presents word ``j`` with AWVALID/WVALID high
     until AWREADY and WREADY are high together, then word ``j + 1`` in the next cycle (one write per
