@@ -14,7 +14,7 @@ from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.interfaces import DEFAULT_READ_LATENCY, STROBES
 from golden.spec.params import AccelParams, ConfigError, check_int
 from golden.spec.register_map.accelerator_map import accelerator_register_map, update_fits_one_word
-from golden.spec.register_map.description import DATA_WIDTH
+from golden.spec.register_map.description import DATA_WIDTH, DEFAULT_PUSH_WAIT
 from hw.arbitration_controller import ArbitrationController
 from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
@@ -117,6 +117,9 @@ class Accelerator(wiring.Component):
     read_latency : int, 0..255
         Cycles from the scheduler's read strobe to valid ``adc`` (1: combinational array behind the
         registered CrossbarAddressing outputs).
+    push_wait : int, 1..65535
+        Cycles a push register write waits for a busy target before it is refused (SLVERR and
+        ERRORS.PUSH; see :class:`hw.axil_csr.AxiLiteCsr`).
 
     Attributes
     ----------
@@ -151,12 +154,16 @@ class Accelerator(wiring.Component):
 
     Behaviour
     ---------
+    * No write hangs the bus: a push whose target stays busy for ``push_wait`` cycles (a full FIFO, the
+      other path owning the array port, a read in flight) is refused (SLVERR, ERRORS.PUSH).
     * UPDATE pushes enter the update FIFO (the write response waits while it is full). Entries go to
       the UpdateUnit in order; an entry with END_CYCLE (or a MARKER with END_CYCLE) closes the update
       cycle: no further entry is taken until every pulse count of the closed cycle has been accepted by
       the ArbitrationController, then its ``end_cycle`` strobe fires (EVENTS.CYCLE_DONE).
     * REFRESH pushes go to the ArbitrationController's refresh stream; READ_REQ pushes to the
-      scheduler's read stream, whose result lands in READ_DATA (EVENTS.READ_DONE).
+      scheduler's read stream (one read at a time, and only once the host has cleared EVENTS.READ_DONE of
+      the previous one), whose result lands in READ_DATA (EVENTS.READ_DONE). With ``timing.verify``
+      the last program-and-verify result is in VERIFY_DATA.
     * CTRL.MODE requests the owner of the array port; STATUS.OWNER follows when the scheduler is idle.
       While the BNN path owns the port, program requests and reads wait in front of the scheduler.
     * PROGRAM pushes go straight to the scheduler (the ArbitrationController's requests first).
@@ -170,13 +177,14 @@ class Accelerator(wiring.Component):
 
     Latency: an UPDATE committed in cycle c into an idle datapath gives its first pulse on the lines
     in cycle ``c + 7 + timing.setup`` (update FIFO 2, UpdateUnit 2, ArbitrationController 1, scheduler
-    1 + setup, CrossbarAddressing 1). Throughput: one push per 2 bus cycles into the FIFO; the
+    1 + setup, CrossbarAddressing 1). Throughput: one push per bus cycle into the FIFO; the
     scheduler's occupancy per program request (:func:`golden.twins.pulse_scheduler.occupancy`) bounds the
     sustained rate.
     """
 
     def __init__(self, params: AccelParams, *, bnn: BnnHwParams | None = None, fifo_depth: int = 16,
-                 adc_width: int = 8, read_latency: int = DEFAULT_READ_LATENCY):
+                 adc_width: int = 8, read_latency: int = DEFAULT_READ_LATENCY,
+                 push_wait: int = DEFAULT_PUSH_WAIT):
         if not isinstance(params, AccelParams):
             self._MustUse__silence = True
             raise ConfigError(f"params must be an AccelParams, got {type(params).__name__}")
@@ -185,7 +193,7 @@ class Accelerator(wiring.Component):
             if bnn is not None:
                 check_bnn_fits(params, bnn)
             self.regmap = accelerator_register_map(params, bnn=bnn, fifo_depth=fifo_depth,
-                                                   adc_width=adc_width)
+                                                   adc_width=adc_width, push_wait=push_wait)
         except ConfigError:
             self._MustUse__silence = True
             raise
@@ -236,6 +244,7 @@ class Accelerator(wiring.Component):
         reads = self._cell_reads(m, dp, port.train)
         bnn = self._array_port(m, dp, port)
         busy = self._status(m, dp, port, upd, reads, bnn)
+        self._push_refusals(m, dp, bnn)
         self._events_errors_irq(m, dp, upd, reads, bnn)
         self._performance_counters(m, dp, upd, busy)
         return m
@@ -350,12 +359,15 @@ class Accelerator(wiring.Component):
         rq = csr.read_req
         m.d.comb += [sched.rd_cmd.payload.row.eq(rq.payload.row),
                      sched.rd_cmd.payload.phys_col.eq(rq.payload.phys_col),
-                     sched.rd_cmd.valid.eq(rq.valid & train), rq.ready.eq(sched.rd_cmd.ready & train),
                      sched.rd_resp.ready.eq(1)]
         rd_data = Signal(self.adc_width)
         rd_err = Signal()
         rd_valid = Signal()
         read_busy = Signal()
+        # one read at a time, and not before the host acknowledged the last result: none is lost
+        free = Signal()
+        m.d.comb += [free.eq(train & ~read_busy & ~csr.events.read_done),
+                     sched.rd_cmd.valid.eq(rq.valid & free), rq.ready.eq(sched.rd_cmd.ready & free)]
         rd_done = Signal()
         m.d.comb += rd_done.eq(sched.rd_resp.valid)
         with m.If(rq.valid & rq.ready):
@@ -367,6 +379,13 @@ class Accelerator(wiring.Component):
             m.d.sync += read_busy.eq(0)
         m.d.comb += [csr.read_data.data.eq(rd_data), csr.read_data.err.eq(rd_err),
                      csr.read_data.valid.eq(rd_valid)]
+        if self.params.timing.verify:
+            vf_data, vf_valid = Signal(self.adc_width), Signal()
+            with m.If(sched.verify_valid):
+                m.d.sync += [vf_data.eq(sched.verify_data), vf_valid.eq(1)]
+            with m.If(dp.soft):
+                m.d.sync += vf_valid.eq(0)
+            m.d.comb += [csr.verify_data.data.eq(vf_data), csr.verify_data.valid.eq(vf_valid)]
         return _CellReads(rd_done, read_busy)
 
     def _array_port(self, m: Module, dp: _Datapath, port: _PortOwner) -> _BnnStatus:
@@ -409,6 +428,17 @@ class Accelerator(wiring.Component):
         ]
         return busy
 
+    def _push_refusals(self, m: Module, dp: _Datapath, bnn: _BnnStatus) -> None:
+        """Refuse a push at once (SLVERR, ERRORS.PUSH) when only a later register write could make its
+        target ready: CTRL.MODE hands the array port to the other path, or a result waits for its
+        acknowledgement. Otherwise a busy target gets the CSR block's bounded wait."""
+        csr = dp.csr
+        no, mode = csr.push_refuse, csr.ctrl.mode
+        m.d.comb += [no.update.eq(mode & ~dp.fifo.w_rdy), no.refresh.eq(mode & ~dp.arb.refresh.ready),
+                     no.program.eq(mode), no.read_req.eq(mode | csr.events.read_done)]
+        if self.bnn is not None:
+            m.d.comb += no.bnn_input.eq(~csr.bnn_input.ready & (~mode | bnn.full))
+
     def _events_errors_irq(self, m: Module, dp: _Datapath, upd: _UpdateCycle, reads: _CellReads,
                            bnn: _BnnStatus) -> None:
         """EVENTS and ERRORS set inputs (rising edges of the blocks' sticky flags) and ``irq``."""
@@ -428,12 +458,13 @@ class Accelerator(wiring.Component):
             csr.errors.update_range_set.eq(uu.addr_error & ~uu_err_prev),
             csr.errors.sched_set.eq(sched.error & (~sched_err_prev | sched_clear_prev)),
             csr.errors.xbar_set.eq(dp.xbar.error | bnn.error),
+            csr.errors.push_set.eq(csr.push_refused),
             csr.errors.sched_code.eq(sched.error_code),
         ]
         ev, en, er = csr.events, csr.irq_enable, csr.errors
         m.d.comb += self.irq.eq((ev.bnn_done & en.bnn_done) | (ev.read_done & en.read_done)
                                 | (ev.cycle_done & en.cycle_done)
-                                | (en.errors & Cat(er.update_range, er.sched, er.xbar).any()))
+                                | (en.errors & Cat(er.update_range, er.sched, er.xbar, er.push).any()))
 
     def _performance_counters(self, m: Module, dp: _Datapath, upd: _UpdateCycle, busy) -> None:
         """The counter registers, zeroed by CTRL.CLEAR_COUNTERS and CTRL.SOFT_RESET."""

@@ -84,6 +84,12 @@ def register_signature(reg: Register) -> wiring.Signature | stream.Signature | N
     return wiring.Signature(members) if members else None
 
 
+def refuse_signature(regmap: RegisterMap) -> wiring.Signature:
+    """One bit per push register, driven by the hardware behind it: "refuse a push now" (seen from
+    that hardware, so the CSR block holds it as ``In``)."""
+    return wiring.Signature({r.name: Out(1) for r in regmap.registers if r.push})
+
+
 class AxiLiteCsr(wiring.Component):
     """AXI4-Lite subordinate holding the registers of ``regmap``.
 
@@ -106,23 +112,38 @@ class AxiLiteCsr(wiring.Component):
         * W1P ``f``: out, one-cycle pulse of the bits written as 1.
         * push register: a ``stream.Signature`` whose payload holds the fields (``push_layout``).
 
+    push_refused : Out(1)
+        One-cycle pulse in the commit cycle of a refused push (for a sticky error flag).
+    push_refuse : In(refuse_signature(regmap)) (if the map has push registers)
+        Per push register ``r``, input ``push_refuse.r`` (Verilog ``push_refuse__r``): the target cannot
+        become ready without another register write (wrong mode, an unacknowledged result); a push
+        held while it is high is refused at once instead of waiting.
+
     Behaviour
     ---------
-    Write path: AW and W are accepted independently into one holding register each (``awready`` /
-    ``wready`` high while that holder is empty). The write *commits* in the first cycle in which both
-    holders are full, no B response is pending and, for a push register, the stream is ready (its
-    ``valid`` is high from the first such cycle and the payload stays stable until ``ready``). RW and
-    W1C state change at the end of the commit cycle; W1P pulses and the push transfer happen in the
-    commit cycle; ``bvalid`` rises in the next cycle with ``OKAY``, or ``SLVERR`` for an address with
-    no register.
+    Write path: AW and W each have a holding register; ``awready`` / ``wready`` are high while it is
+    empty or commits in this cycle, so AW and W are accepted in the same cycle, every cycle. A held
+    write *commits* in the first cycle in which both holders are full, the B buffer (2 entries) has
+    room and, for a push register, the stream is ready. RW and W1C state change at the end of the
+    commit cycle; W1P pulses and the push transfer happen in the commit cycle; the response enters
+    the B buffer: ``OKAY``, or ``SLVERR`` for an address with no register or a refused push.
+
+    Pushes: ``valid`` is high from the first cycle the write could commit. A push written with
+    ``wstrb != 0b1111``, or held while its ``push_refuse`` bit is high (even if ready), is refused at
+    once; a push whose target stays not ready for
+    ``regmap.push_wait`` cycles (counted while the B buffer has room) is refused in the next cycle
+    (``valid`` is withdrawn then). A refused push transfers nothing, answers ``SLVERR`` and pulses
+    ``push_refused``. No write can hold the bus longer than ``push_wait + 1`` cycles plus the time the
+    manager leaves B responses untaken.
 
     Read path: ``arready = ~rvalid | rready``; the registers are sampled in the AR transfer cycle
     (before a commit in the same cycle) and ``rvalid`` rises in the next cycle with ``rdata`` and
     ``OKAY`` (``SLVERR`` and 0 for a hole).
 
-    Latency and throughput: write commit 1 cycle after the later of AW/W, response 2 cycles after;
-    one write every 2 cycles with ``bready`` held high. Read data 1 cycle after AR; one read per cycle
-    with ``rready`` held high. Reads and writes proceed in parallel.
+    Latency and throughput: a write transferred (AW and W) in cycle ``a`` commits in ``a + 1`` (if
+    the target is ready and the B buffer has room) and its B response is valid from ``a + 2``. With
+    ``bready`` held high: one write per cycle sustained (AW and W every cycle). Read data 1 cycle after
+    AR; one read per cycle with ``rready`` held high. Reads and writes proceed in parallel.
 
     W1C flags: ``next = (value & ~cleared) | f_set`` — a set in the cycle of a clearing commit wins.
     The two low address bits are ignored; ``wstrb`` selects the byte lanes (see
@@ -134,13 +155,15 @@ class AxiLiteCsr(wiring.Component):
             self._MustUse__silence = True   # a rejected component is not an "unused elaboratable"
             raise ConfigError(f"regmap must be a RegisterMap, got {type(regmap).__name__}")
         self.regmap = regmap
-        members = {"s_axil": In(AxiLiteSignature(regmap.addr_width))}
+        members = {"s_axil": In(AxiLiteSignature(regmap.addr_width)), "push_refused": Out(1)}
+        if any(r.push for r in regmap.registers):
+            members["push_refuse"] = In(refuse_signature(regmap))
         for r in regmap.registers:
             sig = register_signature(r)
             if sig is not None:
-                if r.name == "s_axil":
+                if r.name in members:
                     self._MustUse__silence = True
-                    raise ConfigError("register name 's_axil' collides with the bus port")
+                    raise ConfigError(f"register name {r.name!r} collides with the port {r.name!r}")
                 members[r.name] = Out(sig)
         super().__init__(members)
 
@@ -152,53 +175,9 @@ class AxiLiteCsr(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         bus, rmap = self.s_axil, self.regmap
-        aw = rmap.addr_width
-        word_w = aw - 2
+        word_w = rmap.addr_width - 2
 
-        # --- write path -----------------------------------------------------------------------------
-        aw_full, w_full = Signal(), Signal()
-        aw_word = Signal(word_w)
-        w_data = Signal(DATA_WIDTH)
-        w_strb = Signal(DATA_WIDTH // 8)
-        bvalid = Signal()
-        bresp = Signal(2)
-        m.d.comb += [bus.awready.eq(~aw_full), bus.wready.eq(~w_full),
-                     bus.bvalid.eq(bvalid), bus.bresp.eq(bresp)]
-        with m.If(bus.awvalid & ~aw_full):
-            m.d.sync += [aw_full.eq(1), aw_word.eq(bus.awaddr[2:])]
-        with m.If(bus.wvalid & ~w_full):
-            m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
-
-        # Byte-lane mask of the held write (a Signal so slices do not repeat the expression).
-        mask = Signal(DATA_WIDTH)
-        m.d.comb += mask.eq(Cat(*(w_strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
-        wbits = Signal(DATA_WIDTH)   # written bits that count (strobed lanes only)
-        m.d.comb += wbits.eq(w_data & mask)
-
-        pending = Signal()           # a complete write waits for its commit
-        m.d.comb += pending.eq(aw_full & w_full & ~bvalid)
-        hit = {r.name: Signal(name=f"hit_{r.name}") for r in rmap.registers}
-        for r in rmap.registers:
-            m.d.comb += hit[r.name].eq(eq_const(aw_word, r.addr >> 2))
-        mapped = Signal()
-        m.d.comb += mapped.eq(Cat(*hit.values()).any())
-
-        any_strb = Signal()
-        m.d.comb += any_strb.eq(w_strb.any())
-        blocked = Const(0)
-        for r in rmap.registers:
-            if r.push:
-                port = getattr(self, r.name)
-                m.d.comb += port.valid.eq(pending & hit[r.name] & any_strb)
-                m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
-                blocked = blocked | (hit[r.name] & any_strb & ~port.ready)
-        commit = Signal()
-        m.d.comb += commit.eq(pending & ~blocked)
-        with m.If(commit):
-            m.d.sync += [aw_full.eq(0), w_full.eq(0), bvalid.eq(1), bresp.eq(Mux(mapped, OKAY, SLVERR))]
-        with m.If(bvalid & bus.bready):
-            m.d.sync += bvalid.eq(0)
-
+        commit, mask, wbits, hit = self._write_path(m)
         # --- register state -------------------------------------------------------------------------
         for r in rmap.registers:
             if r.push:
@@ -243,6 +222,84 @@ class AxiLiteCsr(wiring.Component):
         with m.Elif(rvalid & bus.rready):
             m.d.sync += rvalid.eq(0)
         return m
+
+    def _write_path(self, m: Module):
+        """AW/W holders, the commit rule, the push streams with their bounded wait, the B buffer.
+
+        Returns ``(commit, mask, wbits, hit)``: the commit strobe, the held write's lane mask and
+        strobed bits, and the per-register address hits.
+        """
+        bus, rmap = self.s_axil, self.regmap
+        aw_full, w_full = Signal(), Signal()
+        aw_word = Signal(rmap.addr_width - 2)
+        w_data = Signal(DATA_WIDTH)
+        w_strb = Signal(DATA_WIDTH // 8)
+        commit = Signal()
+        m.d.comb += [bus.awready.eq(~aw_full | commit), bus.wready.eq(~w_full | commit)]
+        with m.If(commit):
+            m.d.sync += [aw_full.eq(0), w_full.eq(0)]
+        with m.If(bus.awvalid & bus.awready):
+            m.d.sync += [aw_full.eq(1), aw_word.eq(bus.awaddr[2:])]
+        with m.If(bus.wvalid & bus.wready):
+            m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
+
+        mask = Signal(DATA_WIDTH)    # byte-lane mask of the held write
+        m.d.comb += mask.eq(Cat(*(w_strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
+        wbits = Signal(DATA_WIDTH)   # written bits that count (strobed lanes only)
+        m.d.comb += wbits.eq(w_data & mask)
+        hit = {r.name: Signal(name=f"hit_{r.name}") for r in rmap.registers}
+        for r in rmap.registers:
+            m.d.comb += hit[r.name].eq(eq_const(aw_word, r.addr >> 2))
+        mapped = Signal()
+        m.d.comb += mapped.eq(Cat(*hit.values()).any())
+
+        b_room = Signal()            # the B buffer holds fewer than 2 responses (registered)
+        held = Signal()              # a complete write that may commit now
+        m.d.comb += held.eq(aw_full & w_full & b_room)
+        full_strb = Signal()
+        m.d.comb += full_strb.eq(w_strb.all())
+        waited = Signal(range(rmap.push_wait + 1))
+        expired = Signal()
+        m.d.comb += expired.eq(eq_const(waited, rmap.push_wait))
+        is_push, push_ready, refuse = Const(0), Const(0), Const(0)
+        for r in rmap.registers:
+            if r.push:
+                port = getattr(self, r.name)
+                no = getattr(self.push_refuse, r.name)
+                m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
+                m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
+                is_push = is_push | hit[r.name]
+                push_ready = push_ready | (hit[r.name] & port.ready)
+                refuse = refuse | (hit[r.name] & no)
+        refused = Signal()
+        m.d.comb += [refused.eq(held & is_push & (~full_strb | expired | refuse)),
+                     commit.eq(held & (~is_push | ~full_strb | expired | refuse | push_ready)),
+                     self.push_refused.eq(refused)]
+        with m.If(commit):
+            m.d.sync += waited.eq(0)
+        with m.Elif(held):
+            m.d.sync += waited.eq(waited + 1)
+        self._b_buffer(m, commit, Mux(mapped & ~refused, OKAY, SLVERR), b_room)
+        return commit, mask, wbits, hit
+
+    def _b_buffer(self, m: Module, commit, resp, b_room) -> None:
+        """Two-entry B response queue: head on the bus, a second entry behind it; ``b_room`` is
+        registered (no path from ``bready`` to ``awready``), so one write per cycle needs ``bready``."""
+        bus = self.s_axil
+        v0, v1 = Signal(), Signal()
+        r0, r1 = Signal(2), Signal(2)
+        take = Signal()
+        m.d.comb += [bus.bvalid.eq(v0), bus.bresp.eq(r0), take.eq(v0 & bus.bready), b_room.eq(~v1)]
+        with m.If(take):
+            with m.If(v1):
+                m.d.sync += [r0.eq(r1), v1.eq(commit), r1.eq(resp)]
+            with m.Else():
+                m.d.sync += [v0.eq(commit), r0.eq(resp)]
+        with m.Elif(commit):
+            with m.If(v0):
+                m.d.sync += [v1.eq(1), r1.eq(resp)]
+            with m.Else():
+                m.d.sync += [v0.eq(1), r0.eq(resp)]
 
     def _read_value(self, m: Module, r: Register):
         """The 32-bit read value of register ``r``: fields at their offsets, explicit zeros between."""

@@ -2,8 +2,8 @@
 
 Python wake-ups are kept few: the UPDATE words of a sample go to each port's
 :class:`~tb.tops.axil_sequencer.AxilSequencer` in batches (driver ``batch``, one wake-up per batch)
-or through :class:`tb.kit.axil_host.FastAxil` (driver ``python``: it holds AWVALID/WVALID high and
-wakes once per write, on the rising edge of BVALID); the pulses come from each port's
+or through :class:`tb.kit.axil_host.FastAxil` (driver ``python``: one write per cycle, two wake-ups per
+bus cycle while a stream is in flight); the pulses come from each port's
 :class:`~tb.tops.pulse_logger.PulseLogger`, read once per batch (driver ``batch``), or from the array
 models, which wake on the rising and falling edges of ``write``/``read`` only; the clock is
 cocotb's. Nothing wakes per idle cycle except the STATUS polls at the end of each sample.
@@ -317,7 +317,7 @@ async def check_reads(chip: Chip, nets: Networks, cells: int, tally: Tally) -> i
     n_reads = 0
     model = nets.golden.model
     for k, (p, m, arr) in enumerate(zip(chip.params, chip.maps, nets.golden.layers)):
-        rreq, rdat = m["read_req"], m["read_data"]
+        rreq, rdat, ev = m["read_req"], m["read_data"], m["events"]
         xa = chip.xas[k]
         for row, pc in read_cells(p, cells):
             await chip.bus[k].write_stream(rreq.addr, [rreq.encode(row=row, phys_col=pc)])
@@ -325,6 +325,8 @@ async def check_reads(chip: Chip, nets: Networks, cells: int, tally: Tally) -> i
                 f = rdat.decode(await chip.bus[k].read(rdat.addr))
                 if f["valid"]:
                     break
+            # acknowledge the result (EVENTS.READ_DONE): the next READ_REQ is refused until then
+            await chip.bus[k].write_stream(ev.addr, [ev.encode(read_done=1)])
             dev = row * p.phys_cols + pc
             gid = arr.id_base + dev
             r_idx = int(xa.r[dev]) - 1          # the array model counted this read already

@@ -203,6 +203,7 @@ if _HAVE_COCOTB:
         if params.array.rows < 1 << params.row_width:
             await host.write("update", row=params.array.rows, col=0, dw=1)
             await host.wait_for("errors", "update_range", 1)
+            await host.write("events", read_done=1)      # acknowledge the last result: READ_REQ is taken again
             await host.write("read_req", row=params.array.rows, phys_col=0)
             await host.wait_for("errors", "sched", 1)
             e = await host.fields("errors")

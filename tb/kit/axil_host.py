@@ -1,4 +1,4 @@
-"""Host-side AXI4-Lite manager of the co-simulations: one Python wake-up per write.
+"""Host-side AXI4-Lite manager of the co-simulations: one write per bus cycle, two wake-ups per cycle.
 
 The block tests drive AXI4-Lite with cocotbext-axi's ``AxiLiteMaster`` (``tb/envs``), the one
 definition for tests; this driver is a second path, kept for the co-simulations for its measured
@@ -12,11 +12,13 @@ from tb.kit.prefixed import Prefixed
 
 
 class FastAxil:
-    """Minimal AXI4-Lite manager for :class:`hw.axil_csr.AxiLiteCsr`: one Python wake-up per write.
+    """Minimal AXI4-Lite manager for :class:`hw.axil_csr.AxiLiteCsr`: two Python wake-ups per write
+    (``ReadOnly`` to sample the handshakes, the rising edge to present the next word).
 
     BREADY and RREADY are held high. A write stream presents word ``j`` with AWVALID/WVALID high
-    until BVALID rises for it, then presents word ``j + 1`` in that same cycle (one write per 2
-    cycles: the CSR block's peak rate, and the timing the C++ harness replays in stimulus mode 0).
+    until AWREADY and WREADY are high together, then word ``j + 1`` in the next cycle (one write per
+    cycle: the CSR block's peak rate), and ends in the cycle after the last B response (the timing
+    the C++ harness replays in stimulus mode 0).
     A read presents ARVALID for one cycle (ARREADY is high while RREADY is) and samples RDATA in the
     next. Every response must be OKAY.
 
@@ -52,20 +54,32 @@ class FastAxil:
         self.reads = 0
 
     async def write_stream(self, addr: int, words: list[int]) -> None:
-        """Write ``words`` to ``addr`` back to back."""
+        """Write ``words`` to ``addr`` back to back (call it just after a rising edge)."""
+        if not words:
+            return
         b = self.b
-        rise = RisingEdge(b.bvalid)
-        wdata, bresp = b.wdata, b.bresp
+        edge, settled = RisingEdge(self.clk), ReadOnly()
+        awready, wready, bvalid, bresp = b.awready, b.wready, b.bvalid, b.bresp
         b.awaddr.value = addr
+        b.wdata.value = words[0]
         b.awvalid.value = 1
         b.wvalid.value = 1
-        for w in words:
-            wdata.value = w
-            await rise
-            if int(bresp.value):
-                raise AssertionError(f"write {addr:#x} <- {w:#010x}: response {int(bresp.value)}")
-        b.awvalid.value = 0
-        b.wvalid.value = 0
+        sent = acked = 0
+        while acked < len(words):
+            await settled
+            took = sent < len(words) and int(awready.value) and int(wready.value)
+            if int(bvalid.value):
+                if int(bresp.value):
+                    raise AssertionError(f"write {addr:#x} <- {words[acked]:#010x}: response {int(bresp.value)}")
+                acked += 1
+            await edge
+            if took:
+                sent += 1
+                if sent < len(words):
+                    b.wdata.value = words[sent]
+                else:
+                    b.awvalid.value = 0
+                    b.wvalid.value = 0
         self.writes += len(words)
 
     async def read(self, addr: int) -> int:

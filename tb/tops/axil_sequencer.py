@@ -20,9 +20,9 @@ class AxilSequencer(wiring.Component):
     :class:`tb.kit.axil_host.FastAxil` and 5-6 s with cocotbext-axi's ``AxiLiteMaster``.
 
     Protocol (the same as :class:`tb.kit.axil_host.FastAxil`, cycle for cycle, once started):
-    AWVALID/WVALID are high while words remain; word ``j + 1`` is presented in the cycle in which
-    BVALID acknowledges word ``j`` (one write every 2 cycles at best); BREADY and RREADY are held
-    high. Polling: ARVALID for one cycle, RDATA sampled in the next; again in the cycle after if the
+    AWVALID/WVALID are high while words remain; word ``j + 1`` is presented in the cycle after AWREADY
+    and WREADY were high together for word ``j`` (one write per cycle at best); the batch ends in the
+    cycle after the last B response; BREADY and RREADY are held high. Polling: ARVALID for one cycle, RDATA sampled in the next; again in the cycle after if the
     bit is set.
 
     Parameters
@@ -64,24 +64,26 @@ class AxilSequencer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         bus = self.m_axil
-        idx = Signal(range(self.depth + 1))
+        sent = Signal(range(self.depth + 1))     # words accepted (AW and W)
+        acked = Signal(range(self.depth + 2))    # B responses received
         cur = Signal(8)
-        w = Signal(range(self.depth + 2))
         words = Array(self.words[32 * j:32 * (j + 1)] for j in range(self.depth))
         m.d.comb += [bus.bready.eq(1), bus.rready.eq(1), bus.wstrb.eq(0xF), bus.awaddr.eq(self.addr),
-                     bus.araddr.eq(self.poll_addr), w.eq(idx + bus.bvalid)]
+                     bus.araddr.eq(self.poll_addr)]
         with m.FSM(init="DONE"):
             with m.State("DONE"):
                 m.d.comb += self.done.eq(1)
                 with m.If(self.batch != cur):
-                    m.d.sync += [cur.eq(self.batch), idx.eq(0)]
+                    m.d.sync += [cur.eq(self.batch), sent.eq(0), acked.eq(0)]
                     m.next = "WRITE"
             with m.State("WRITE"):
-                with m.If(w < self.n):
-                    m.d.comb += [bus.awvalid.eq(1), bus.wvalid.eq(1), bus.wdata.eq(words[w])]
+                with m.If(sent < self.n):
+                    m.d.comb += [bus.awvalid.eq(1), bus.wvalid.eq(1), bus.wdata.eq(words[sent])]
+                    with m.If(bus.awready & bus.wready):
+                        m.d.sync += sent.eq(sent + 1)
                 with m.If(bus.bvalid):
-                    m.d.sync += idx.eq(w)
-                with m.If(w >= self.n):
+                    m.d.sync += acked.eq(acked + 1)
+                with m.If(acked + bus.bvalid >= self.n):
                     with m.If(self.poll):
                         m.next = "POLL_AR"
                     with m.Else():

@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.params import AccelParams, ConfigError
 from golden.spec.register_map.accelerator_map import update_fits_one_word
-from golden.spec.register_map.description import OKAY
+from golden.spec.register_map.description import OKAY, SLVERR
 from golden.spec.transactions import RESET, SET, Pulse
 from golden.twins.bnn_layer_engine import array_image, digital_bits
 from hw.accelerator import Accelerator
@@ -25,12 +25,23 @@ WIDE = AccelParams().with_(array={"rows": 8, "cols": 4}, synapse={"devices": 2, 
 
 
 # --- a minimal in-order AXI4-Lite host for Amaranth's simulator ---------------------------------------
-async def axil_write(ctx, bus, addr: int, data: int, strb: int = 0xF) -> int:
+async def axil_write(ctx, bus, addr: int, data: int, strb: int = 0xF, limit: int = 20_000) -> int:
+    """One write; raises AssertionError if AW, W or B takes more than ``limit`` cycles (a hung bus)."""
     for name, v in (("awaddr", addr), ("wdata", data), ("wstrb", strb), ("awvalid", 1), ("wvalid", 1),
                     ("bready", 1)):
         ctx.set(getattr(bus, name), v)
     aw = w = False
+    waited = 0
+
+    def count():
+        nonlocal waited
+        waited += 1
+        if waited > limit:
+            raise AssertionError(f"write {addr:#x} <- {data:#010x}: no B response after {limit} cycles "
+                                 f"(AW {'taken' if aw else 'waiting'}, W {'taken' if w else 'waiting'}): "
+                                 f"the bus hangs")
     while not (aw and w):
+        count()
         aw_hs, w_hs = ctx.get(bus.awvalid) and ctx.get(bus.awready), ctx.get(bus.wvalid) and ctx.get(bus.wready)
         await ctx.tick()
         if aw_hs:
@@ -40,6 +51,7 @@ async def axil_write(ctx, bus, addr: int, data: int, strb: int = 0xF) -> int:
             w = True
             ctx.set(bus.wvalid, 0)
     while not ctx.get(bus.bvalid):
+        count()
         await ctx.tick()
     resp = ctx.get(bus.bresp)
     await ctx.tick()
@@ -329,3 +341,105 @@ def test_update_to_pulse_latency(setup):
     sim.add_testbench(host)
     sim.run()
     assert ev["pulse"] - ev["commit"] == 7 + setup, ev
+
+
+@pytest.mark.parametrize("target", ["read_req", "program", "update_17th", "update_wait"])
+def test_amaranth_sim_no_write_hangs_the_bus(target):
+    """With CTRL.MODE = BNN the training targets cannot become ready: the push is refused at once
+    (SLVERR, ERRORS.PUSH, nothing pushed); a push to a target that is only busy (a full update FIFO in
+    training mode, slow pulses) is refused after the documented bounded wait (push_wait cycles). The
+    next write (CTRL.MODE = 0, SOFT_RESET) is accepted and a READ_REQ then works (no `rst` needed).
+    Before the fix the push's B response never came (this test timed out in axil_write)."""
+    push_wait = 8
+    p = SMOKE.with_(timing={"width": 40}) if target == "update_wait" else SMOKE
+    dut = Accelerator(p, push_wait=push_wait)
+    rmap = dut.regmap
+    resp, cycle = {}, [0]
+
+    async def monitor(ctx):
+        async for _, _, read in ctx.tick().sample(dut.read):
+            ctx.set(dut.adc, 0x33 if read else 0)
+            cycle[0] += 1
+
+    async def host(ctx):
+        bus = dut.s_axil
+        wr = lambda r, **f: axil_write(ctx, bus, rmap[r].addr, rmap[r].encode(**f), limit=2 * push_wait + 50)
+        assert await wr("ctrl", mode=int(target != "update_wait")) == OKAY
+        if target.startswith("update"):
+            level = lambda: axil_read(ctx, bus, rmap["status"].addr)
+            while rmap["status"].decode((await level())[0])["update_level"] < dut.fifo_depth:
+                assert await wr("update", row=1, col=1, dw=2000) == OKAY
+            push = wr("update", row=1, col=1, dw=5)
+        elif target == "program":
+            push = wr("program", row=1, col=1, slot=0, polarity=SET, count=1)
+        else:
+            push = wr("read_req", row=1, phys_col=1)
+        c0 = cycle[0]
+        resp["push"] = await push
+        resp["cycles"] = cycle[0] - c0
+        resp["errors"] = rmap["errors"].decode((await axil_read(ctx, bus, rmap["errors"].addr))[0])
+        resp["level"] = rmap["status"].decode((await axil_read(ctx, bus, rmap["status"].addr))[0])["update_level"]
+        resp["recover"] = await wr("ctrl", mode=0, soft_reset=1)
+        assert await wr("read_req", row=2, phys_col=3) == OKAY
+        while not rmap["events"].decode((await axil_read(ctx, bus, rmap["events"].addr))[0])["read_done"]:
+            pass
+        resp["read_data"] = rmap["read_data"].decode((await axil_read(ctx, bus, rmap["read_data"].addr))[0])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(host)
+    sim.run()
+    print(target, resp)
+    assert resp["push"] == SLVERR and resp["errors"]["push"] == 1, resp
+    if target == "update_wait":       # AW/W, push_wait cycles of waiting, the refusal, B taken
+        assert resp["cycles"] == push_wait + 3 and resp["level"] == dut.fifo_depth, resp
+    else:                             # AW/W, the refusal, B taken: no waiting
+        assert resp["cycles"] == 3, resp
+    assert resp["recover"] == OKAY and resp["read_data"] == {"data": 0x33, "err": 0, "valid": 1}, resp
+
+
+def test_amaranth_sim_read_results_are_not_lost():
+    """Back-to-back READ_REQs: the second is refused (SLVERR, ERRORS.PUSH) while the first result is
+    unacknowledged and READ_DATA keeps it; after EVENTS.READ_DONE is cleared the next read is taken. With
+    timing.verify the program-and-verify result is reported in VERIFY_DATA."""
+    p = SMOKE.with_(timing={"verify": True})
+    dut = Accelerator(p)
+    rmap = dut.regmap
+    got, code = {}, [0x11]
+
+    async def monitor(ctx):
+        async for _, _, read in ctx.tick().sample(dut.read):
+            ctx.set(dut.adc, code[0] if read else 0)
+
+    async def host(ctx):
+        bus = dut.s_axil
+        wr = lambda r, **f: axil_write(ctx, bus, rmap[r].addr, rmap[r].encode(**f))
+        rd = lambda r: axil_read(ctx, bus, rmap[r].addr)
+
+        async def read_data():
+            while not rmap["events"].decode((await rd("events"))[0])["read_done"]:
+                pass
+            return rmap["read_data"].decode((await rd("read_data"))[0])
+        got["first"] = (await wr("read_req", row=1, phys_col=1), await read_data())
+        code[0] = 0x22
+        got["second"] = await wr("read_req", row=2, phys_col=2)
+        got["kept"] = rmap["read_data"].decode((await rd("read_data"))[0])
+        got["errors"] = rmap["errors"].decode((await rd("errors"))[0])["push"]
+        assert await wr("events", read_done=1) == OKAY
+        got["third"] = (await wr("read_req", row=2, phys_col=2), await read_data())
+        code[0] = 0x44
+        assert await wr("program", row=3, col=1, slot=0, polarity=SET, count=2) == OKAY
+        while rmap["status"].decode((await rd("status"))[0])["busy"]:
+            pass
+        got["verify"] = rmap["verify_data"].decode((await rd("verify_data"))[0])
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(host)
+    sim.run()
+    assert got["first"] == (OKAY, {"data": 0x11, "err": 0, "valid": 1}), got
+    assert got["second"] == SLVERR and got["kept"] == {"data": 0x11, "err": 0, "valid": 1} and got["errors"] == 1
+    assert got["third"] == (OKAY, {"data": 0x22, "err": 0, "valid": 1}), got
+    assert got["verify"] == {"data": 0x44, "valid": 1}, got

@@ -20,6 +20,7 @@ from golden.spec.interfaces import ERROR_CODE_WIDTH, ErrorCode
 from golden.spec.params import MAX_COLS, MAX_DEVICES, MAX_ROWS, MAX_TIMING, AccelParams
 from golden.spec.register_map.description import (
     DATA_WIDTH,
+    DEFAULT_PUSH_WAIT,
     Access,
     Field,
     Register,
@@ -43,9 +44,19 @@ RO, RW, W1C, W1P, WO = Access.RO, Access.RW, Access.W1C, Access.W1P, Access.WO
 NOTES = (
     ("Conventions: registers are 32 bits at 4-byte aligned addresses; holes answer SLVERR (reads "
      "return 0); writes to read-only bits are ignored. `wstrb` byte lanes that are 0 are not "
-     "written (RW keeps its bits; W1C/W1P/WO bits there count as 0). A push register pushes when "
-     "any strobe bit is set; its write response waits while the target is not ready (bus "
-     "backpressure, nothing is dropped; poll the STATUS levels to avoid waiting)."),
+     "written (RW keeps its bits; W1C/W1P bits there count as 0; `wstrb` = 0 writes nothing, OKAY)."),
+    "",
+    ("No write hangs the bus. A push register (UPDATE, REFRESH, PROGRAM, READ_REQ, BNN_PHASE, "
+     "BNN_INPUT) needs `wstrb` = 0xF and a target that takes the word: it waits while the target is "
+     "busy (a full FIFO, a read in flight, the array port changing owner), at most PUSH_WAIT cycles "
+     "(below), then it is *refused*: nothing is pushed, the write answers SLVERR and ERRORS.PUSH is "
+     "set. It is refused at once when only another register write could make the target ready: "
+     "UPDATE with a full update FIFO, REFRESH not taken, PROGRAM and READ_REQ, all while CTRL.MODE = "
+     "BNN; READ_REQ while EVENTS.READ_DONE is set; BNN_INPUT with a full input FIFO while CTRL.MODE = "
+     "TRAINING or STATUS.BNN_FULL. Both, because SLVERR names the write "
+     "that failed to a host that checks responses, and the sticky flag (and `irq` with "
+     "IRQ_ENABLE.ERRORS) tells a host whose bus drops write errors. A partial `wstrb` on a push is "
+     "refused at once. Poll the STATUS levels to avoid waiting."),
     "",
     ("Access: RO read-only (hardware value or build-time constant), RW read/write, W1C sticky "
      "flag set by hardware and cleared by writing 1, W1P write-1 one-cycle pulse (reads 0), WO "
@@ -79,7 +90,8 @@ def update_fits_one_word(p: AccelParams) -> bool:
 
 
 def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, fifo_depth: int = 16,
-                             adc_width: int = 8, addr_width: int = 12) -> RegisterMap:
+                             adc_width: int = 8, addr_width: int = 12,
+                             push_wait: int = DEFAULT_PUSH_WAIT) -> RegisterMap:
     """The register map of the accelerator top (:mod:`hw.accelerator`) for parameter tree ``p``.
 
     Build-time (generator) parameters are visible as RO constants: ID, VERSION, ARRAY_CFG,
@@ -94,11 +106,14 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
         Depth of the update-request and BNN input FIFOs in the top (STATUS shows their levels).
     adc_width : int, 1..16
         Width of the array's read code (READ_DATA.DATA).
+    push_wait : int, 1..65535
+        Cycles a push waits for a busy target before it is refused (SLVERR, ERRORS.PUSH).
     """
     check_int("fifo_depth", fifo_depth, 2, 255)
     check_int("adc_width", adc_width, 1, 16)
-    b = RegisterMapBuilder("reram_accel", addr_width, MAP_VERSION)
-    b.notes += NOTES + (BNN_NOTES if bnn is not None else ())
+    b = RegisterMapBuilder("reram_accel", addr_width, MAP_VERSION, push_wait)
+    b.notes += NOTES + (f"PUSH_WAIT = {push_wait} cycles in this build.",)
+    b.notes += BNN_NOTES if bnn is not None else ()
     _add_identity(b)                                   # 0x000
     _add_array_config(b, p, bnn)
     _add_update_config(b, p, fifo_depth)
@@ -218,6 +233,8 @@ def _add_events_errors(b: RegisterMapBuilder) -> None:
         Field("sched", 1, W1C, doc="The pulse scheduler rejected a request or read; reason in "
                                    "SCHED_CODE. Clearing it clears SCHED_CODE."),
         Field("xbar", 1, W1C, doc="A crossbar addressing unit rejected a command (never expected)."),
+        Field("push", 1, W1C, doc="A push register write was refused (SLVERR): its target stayed busy "
+                                  "for PUSH_WAIT cycles, or its `wstrb` was not 0xF. Nothing was pushed."),
         Field("sched_code", ERROR_CODE_WIDTH, RO, offset=8, values=SCHED_CODES,
               doc="First pulse-scheduler error since it was last cleared.")),
         "Sticky error flags (reason codes), cleared by writing 1."))
@@ -295,12 +312,21 @@ def _add_cell_read(b: RegisterMapBuilder, p: AccelParams, adc_width: int) -> Non
     b.add(Register("read_req", (
         Field("phys_col", p.phys_col_width, WO, doc="Physical column (col * D + device slot)."),
         Field("row", p.row_width, WO, offset=16, doc="Row.")),
-        "Request a read of one device; the result appears in READ_DATA.", push=True))
+        "Request a read of one device; the result appears in READ_DATA. Taken only while no read is in "
+        "flight (else it waits) and EVENTS.READ_DONE is clear (else it is refused at once: SLVERR, "
+        "ERRORS.PUSH), so no result is overwritten before the host acknowledged it.", push=True))
     b.add(Register("read_data", (
         Field("data", adc_width, RO, doc="Read code of the last read."),
         Field("err", 1, RO, offset=16, doc="The last read addressed a device outside the array."),
         Field("valid", 1, RO, offset=31, doc="DATA holds the result of the last READ_REQ.")),
-        "Result of the last cell read."))
+        "Result of the last cell read; it stays until the host clears EVENTS.READ_DONE and sends the "
+        "next READ_REQ."))
+    if p.timing.verify:
+        b.add(Register("verify_data", (
+            Field("data", adc_width, RO, doc="Read code of the last program-and-verify read."),
+            Field("valid", 1, RO, offset=31, doc="A verify read happened since reset / soft reset.")),
+            "Result of the last program-and-verify read (builds with timing.verify; without it no "
+            "verify read is made)."))
 
 
 # --- BNN path (0x0A0) ------------------------------------------------------------------------------

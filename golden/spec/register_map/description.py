@@ -13,8 +13,12 @@ Bus conventions (AXI4-Lite, 32-bit data)
 * An address with no register (a hole in the map) answers ``SLVERR`` on reads (data 0) and on writes
   (no effect). Writes to read-only bits are ignored (``OKAY``).
 * ``wstrb``: a byte lane whose strobe is 0 is not written: RW bits in it keep their value, W1C/W1P
-  bits in it are treated as 0, WO (push) bits in it are 0. A push register pushes only if at least
-  one strobe bit is set.
+  bits in it are treated as 0 (``wstrb = 0`` therefore writes nothing and answers ``OKAY``). A push
+  register needs all four strobes: a push written with any other ``wstrb`` (0 included) is *refused*.
+* A write never stalls the bus for more than a bounded time: a push whose target is not ready waits
+  at most ``RegisterMap.push_wait`` cycles (counted while the B response has room), then it is
+  refused. A refused push transfers nothing, answers ``SLVERR`` and pulses the CSR block's
+  ``push_refused`` output (the accelerator latches it in a sticky error flag).
 
 Access modes (:class:`Access`)
 ------------------------------
@@ -26,7 +30,8 @@ Access modes (:class:`Access`)
 ``W1P``  write-1-to-pulse strobe: writing 1 gives a one-cycle pulse on the output port; reads 0.
 ``WO``   write-only data of a *push* register (``Register.push``): a write hands the fields to the
          hardware as one stream transfer (``valid/ready/payload``); if the stream is not ready the
-         write response waits (bus backpressure, no data loss). Reads 0.
+         write waits, at most ``push_wait`` cycles, then is refused (``SLVERR``, nothing pushed;
+         ``valid`` is withdrawn). Reads 0.
 
 Timing (what the RTL does and :class:`golden.twins.axil_csr.RegisterFileModel` predicts)
 -----------------------------------------------------------------------------------------
@@ -46,6 +51,8 @@ from golden.spec.checks import ConfigError, check_int
 DATA_WIDTH = 32
 OKAY = 0b00      # AXI response codes
 SLVERR = 0b10
+DEFAULT_PUSH_WAIT = 4096   # cycles a push waits for a busy target before it is refused
+MAX_PUSH_WAIT = 65535
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 
@@ -270,6 +277,8 @@ class RegisterMap:
         (major, minor) of the map, documented.
     notes : tuple of str
         Extra paragraphs for the Markdown output.
+    push_wait : int, 1..65535
+        Cycles a push may wait for its target before it is refused (``SLVERR``).
     """
 
     name: str
@@ -277,6 +286,10 @@ class RegisterMap:
     addr_width: int
     version: tuple[int, int] = (1, 0)
     notes: tuple[str, ...] = ()
+    push_wait: int = DEFAULT_PUSH_WAIT
+
+    def __post_init__(self):
+        check_int("register map push_wait", self.push_wait, 1, MAX_PUSH_WAIT)
 
     def __getitem__(self, name: str) -> Register:
         for r in self.registers:
@@ -337,11 +350,16 @@ class RegisterMapBuilder:
         Map name (C macro prefix).
     addr_width : int, 4..32
         Byte-address bits of the bus window.
+    push_wait : int, 1..65535
+        Bounded wait of a push for its target (see :class:`RegisterMap`).
     """
 
-    def __init__(self, name: str, addr_width: int = 12, version: tuple[int, int] = (1, 0)):
+    def __init__(self, name: str, addr_width: int = 12, version: tuple[int, int] = (1, 0),
+                 push_wait: int = DEFAULT_PUSH_WAIT):
         _check_name("map name", name)
         check_int("register map addr_width", addr_width, 4, 32)
+        check_int("register map push_wait", push_wait, 1, MAX_PUSH_WAIT)
+        self.push_wait = push_wait
         self.name = name
         self.addr_width = addr_width
         self.version = version
@@ -373,4 +391,4 @@ class RegisterMapBuilder:
 
     def build(self) -> RegisterMap:
         regs = tuple(sorted(self._regs, key=lambda r: r.addr))
-        return RegisterMap(self.name, regs, self.addr_width, self.version, tuple(self.notes))
+        return RegisterMap(self.name, regs, self.addr_width, self.version, tuple(self.notes), self.push_wait)

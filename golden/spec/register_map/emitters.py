@@ -47,8 +47,9 @@ def _markdown_register(regmap: RegisterMap, r: Register) -> list[str]:
     """One register's section: address, push note, doc and the field table."""
     lines = ["", f"## {r.name.upper()}", "", f"<a id=\"{r.name}\"></a>"
              f"Address `0x{r.addr:03X}` (`{regmap.name.upper()}_{r.name.upper()}_ADDR`)"
-             + (" — **push register**: a write hands all fields to the hardware as one "
-                "transfer (the write response waits while the hardware is not ready)." if r.push
+             + (" — **push register**: a write with `wstrb` = 0xF hands all fields to the hardware as one "
+                f"transfer; it waits while the hardware is busy, at most {regmap.push_wait} cycles, then "
+                "it is refused (SLVERR, nothing pushed)." if r.push
                 else "."), "", r.doc, "",
              "| Bits | Field | Access | Reset | Description |", "|---|---|---|---|---|"]
     for f in r.fields:
@@ -85,6 +86,7 @@ def _c_header_preamble(regmap: RegisterMap, guard: str, params_summary: str | No
             f"#define {up}_ADDR_WIDTH {regmap.addr_width}u",
             f"#define {up}_MAP_VERSION_MAJOR {major}u",
             f"#define {up}_MAP_VERSION_MINOR {minor}u",
+            f"#define {up}_PUSH_WAIT {regmap.push_wait}u   /* cycles a push waits before SLVERR */",
             f"/* Extract / insert a field: {up}_GET(v, {up}_CTRL_MODE), {up}_PUT(x, {up}_CTRL_MODE). */",
             f"#define {up}_GET(v, F) (((uint32_t)(v) & F##_MASK) >> F##_SHIFT)",
             f"#define {up}_PUT(x, F) (((uint32_t)(x) << F##_SHIFT) & F##_MASK)", ""]

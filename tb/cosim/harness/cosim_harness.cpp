@@ -156,23 +156,32 @@ int main(int argc, char** argv) {
         const std::vector<Sample> none;
         const std::vector<Sample>& direct = mode == 1 ? none : samples;
         for (const auto& s : direct) {
-            size_t idx[2] = {0, 0};
+            // one write per cycle: word j+1 in the cycle after AWREADY & WREADY took word j; a port
+            // is done in the cycle after its last B response (tb/kit/axil_host.py, FastAxil)
+            size_t sent[2] = {0, 0}, acked[2] = {0, 0};
             bool active[2] = {!s.w[0].empty(), !s.w[1].empty()};
             L1(s_axil___05Fawaddr) = upd_addr; L2(s_axil___05Fawaddr) = upd_addr;
             if (active[0]) { L1(s_axil___05Fwdata) = s.w[0][0]; L1(s_axil___05Fawvalid) = 1; L1(s_axil___05Fwvalid) = 1; }
             if (active[1]) { L2(s_axil___05Fwdata) = s.w[1][0]; L2(s_axil___05Fawvalid) = 1; L2(s_axil___05Fwvalid) = 1; }
             while (active[0] || active[1]) {
+                top->eval();   // this cycle's ready and B outputs, before the edge
+                bool took[2] = {active[0] && sent[0] < s.w[0].size() && L1(s_axil___05Fawready) && L1(s_axil___05Fwready),
+                                active[1] && sent[1] < s.w[1].size() && L2(s_axil___05Fawready) && L2(s_axil___05Fwready)};
+                bool b[2] = {active[0] && L1(s_axil___05Fbvalid), active[1] && L2(s_axil___05Fbvalid)};
+                if ((b[0] && L1(s_axil___05Fbresp)) || (b[1] && L2(s_axil___05Fbresp))) {
+                    std::fprintf(stderr, "write error\n"); return 1;
+                }
                 tick();
-                if (active[0] && L1(s_axil___05Fbvalid)) {
-                    if (L1(s_axil___05Fbresp)) { std::fprintf(stderr, "l1: write error\n"); return 1; }
-                    if (++idx[0] < s.w[0].size()) L1(s_axil___05Fwdata) = s.w[0][idx[0]];
-                    else { active[0] = false; L1(s_axil___05Fawvalid) = 0; L1(s_axil___05Fwvalid) = 0; }
+                if (took[0]) {
+                    if (++sent[0] < s.w[0].size()) L1(s_axil___05Fwdata) = s.w[0][sent[0]];
+                    else { L1(s_axil___05Fawvalid) = 0; L1(s_axil___05Fwvalid) = 0; }
                 }
-                if (active[1] && L2(s_axil___05Fbvalid)) {
-                    if (L2(s_axil___05Fbresp)) { std::fprintf(stderr, "l2: write error\n"); return 1; }
-                    if (++idx[1] < s.w[1].size()) L2(s_axil___05Fwdata) = s.w[1][idx[1]];
-                    else { active[1] = false; L2(s_axil___05Fawvalid) = 0; L2(s_axil___05Fwvalid) = 0; }
+                if (took[1]) {
+                    if (++sent[1] < s.w[1].size()) L2(s_axil___05Fwdata) = s.w[1][sent[1]];
+                    else { L2(s_axil___05Fawvalid) = 0; L2(s_axil___05Fwvalid) = 0; }
                 }
+                if (b[0] && ++acked[0] == s.w[0].size()) active[0] = false;
+                if (b[1] && ++acked[1] == s.w[1].size()) active[1] = false;
             }
             // poll STATUS.BUSY: port l1, then port l2
             for (int k = 0; k < 2; ++k) {
