@@ -319,6 +319,8 @@ def test_update_to_pulse_latency(setup):
             prev, c = write, c + 1
 
     async def host(ctx):
+        while rmap["status"].decode((await axil_read(ctx, dut.s_axil, rmap["status"].addr))[0])["clearing"]:
+            pass            # the chi clear after reset (rows * cols cycles)
         await axil_write(ctx, dut.s_axil, rmap["update"].addr, rmap["update"].encode(row=1, col=1, dw=300))
         for _ in range(20 + setup):
             await ctx.tick()
