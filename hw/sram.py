@@ -53,8 +53,12 @@ class SimpleDualPortRam(wiring.Component):
 
     def __init__(self, shape, depth: int, *, transparent: bool = True):
         self.shape = Shape.cast(shape)
-        check_int("shape.width", self.shape.width, 1, 1024)
-        check_int("depth", depth, 2, MAX_DEPTH)
+        try:
+            check_int("shape.width", self.shape.width, 1, 1024)
+            check_int("depth", depth, 2, MAX_DEPTH)
+        except ValueError:
+            self._MustUse__silence = True
+            raise
         self.depth, self.transparent = depth, transparent
         super().__init__({
             "w_en": In(1), "w_addr": In(range(depth)), "w_data": In(self.shape),
