@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from amaranth import ClockDomain, Module
 from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
+from amaranth.lib.wiring import In
 
 from hw.reset_synchronizer import ResetSynchronizer
 
