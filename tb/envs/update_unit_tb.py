@@ -124,7 +124,8 @@ if cocotb is not None:
             self.layouts = update_request_layout(self.params), pulse_count_layout(self.params)
             self.scoreboard = Scoreboard("update_unit", self.seed)
             self.addr_error = False
-            self.clearing = clear_cycles(self.params)   # the walk after reset, for the first phase
+            # the walk after reset, for the first phase ("reset_clear": false models a unit without it)
+            self.clearing = clear_cycles(self.params) if cfg.get("reset_clear", True) else 0
 
         async def run_phase(self, k: int, phase: dict) -> tuple | None:
             """Drive one phase, compare, return its statistics (None for an empty stimulus)."""
