@@ -17,6 +17,7 @@ from hw.accelerator import Accelerator
 from tb.envs.accelerator_tb import UpdateEntry, golden_chain, random_entries
 from tb.kit.lint import lint
 from tb.kit.runner import run_cocotb, to_verilog
+from tb.kit.uninitialized_verilog import uninitialized_verilog
 
 SMOKE = AccelParams().with_(array={"rows": 6, "cols": 5}, synapse={"devices": 3, "increment": 2, "pot_period": 2})
 # row + col + dW + 2 flags > 32 bits: UPDATE_ADDR holds the synapse address; differential synapses
@@ -163,6 +164,20 @@ def test_cocotb_smoke_training(seed):
     res = run_cocotb(Accelerator(SMOKE), toplevel="accelerator", test_module="tb.envs.accelerator_tb",
                      config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120})
     print(f"accelerator cocotb: {res.tests} tests, build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
+
+
+@pytest.mark.cocotb
+def test_cocotb_smoke_training_random_power_up_state(seed):
+    """The smoke test on Verilog without initial values, every register and memory word random at
+    power-up (Verilator --x-initial unique, seeded): reset alone makes the top match golden."""
+    vseed = seed % 2_000_000_000 + 1
+    print(f"seed {seed}: +verilator+seed+{vseed}")
+    dut = Accelerator(SMOKE)
+    run_cocotb(dut, toplevel="accelerator", test_module="tb.envs.accelerator_tb",
+               verilog_text=uninitialized_verilog(dut, "accelerator"),
+               build_args=("--x-assign", "unique", "--x-initial", "unique"),
+               plusargs=("+verilator+rand+reset+2", f"+verilator+seed+{vseed}"),
+               config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120})
 
 
 # --- BNN path and direct programming (Amaranth simulator) ---------------------------------------------
