@@ -167,15 +167,18 @@ class Accelerator(wiring.Component):
     * CTRL.MODE requests the owner of the array port; STATUS.OWNER follows when the scheduler is idle.
       While the BNN path owns the port, program requests and reads wait in front of the scheduler.
     * PROGRAM pushes go straight to the scheduler (the ArbitrationController's requests first).
-    * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (CSRs and
-      the chi memory keep their contents).
+    * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (the CSRs
+      keep their contents); like every reset it starts the UpdateUnit's chi clear walk.
+    * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI the UpdateUnit writes 0 to its chi
+      memory, one word per cycle, ``rows * cols`` cycles (STATUS.CLEARING, STATUS.TRAIN_BUSY); update
+      entries wait in the FIFO meanwhile.
     * BNN: BNN_INPUT words (``ceil(inputs/32)`` per image) fill the input FIFO; a complete image goes to
       the engine when STATUS.OWNER is BNN and the output buffer is free; the engine's line enables are
       ORed into the array port (bank ``b`` on word line ``b``, bridges from column 0); the M output bits
       fill the output buffer (BNN_OUT_INDEX / BNN_OUT_DATA), EVENTS.BNN_DONE is set and the buffer
       stays full (the engine waits) until CTRL.BNN_ACK.
 
-    Latency: an UPDATE committed in cycle c into an idle datapath gives its first pulse on the lines
+    Latency: an UPDATE committed in cycle c into an idle datapath (chi clear done) gives its first pulse on the lines
     in cycle ``c + 7 + timing.setup`` (update FIFO 2, UpdateUnit 2, ArbitrationController 1, scheduler
     1 + setup, CrossbarAddressing 1). Throughput: one push per bus cycle into the FIFO; the
     scheduler's occupancy per program request (:func:`golden.twins.pulse_scheduler.occupancy`) bounds the
@@ -269,6 +272,7 @@ class Accelerator(wiring.Component):
         for name, blk in (("update_fifo", fifo), ("update_unit", uu), ("arbitration", arb),
                           ("scheduler", sched), ("xbar", xbar)):
             m.submodules[name] = ResetInserter(soft)(blk)
+        m.d.comb += uu.clear.eq(csr.ctrl.clear_chi)
         return _Datapath(csr, soft, uu, arb, sched, xbar, fifo, entry)
 
     def _array_port_owner(self, m: Module, dp: _Datapath) -> _PortOwner:
@@ -418,13 +422,14 @@ class Accelerator(wiring.Component):
         busy = Signal()
         m.d.comb += [
             train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | dp.uu.o.valid | arb.o.valid
-                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write),
+                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.uu.clearing),
             bnn_busy.eq(bnn.busy),
             busy.eq(train_busy | bnn_busy | reads.busy),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
             csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(reads.busy),
             csr.status.owner.eq(port.owner), csr.status.update_level.eq(fifo.level),
             csr.status.input_level.eq(bnn.input_level), csr.status.bnn_full.eq(bnn.full),
+            csr.status.clearing.eq(dp.uu.clearing),
         ]
         return busy
 

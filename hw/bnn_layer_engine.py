@@ -1,7 +1,7 @@
 """BnnLayerEngine: one hidden BNN layer on a 2T2R ReRAM array, in digital or analog (in-memory) mode."""
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, ResetSignal, Signal, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
@@ -325,7 +325,7 @@ class BnnLayerEngine(wiring.Component):
         inc = Signal(cw)
         m.d.comb += inc.eq(Mux(y_xfer, add_const(credits, 1), credits))
         m.d.sync += credits.eq((inc - reserve)[:cw])
-        m.d.sync += Assert(~fifo.w_en | fifo.w_rdy, "output FIFO overflow (credit error)")
+        m.d.sync += Assert(ResetSignal() | ~fifo.w_en | fifo.w_rdy, "output FIFO overflow (credit error)")
 
         # --- image start / end ---------------------------------------------------------------------
         with m.If(done):

@@ -1,7 +1,7 @@
 """CrossbarAddressing: array command -> registered one-hot word-line / bit-line / source-line enables."""
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, ResetSignal, Signal
 from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
@@ -202,14 +202,15 @@ class CrossbarAddressing(wiring.Component):
             self.error.eq(err),
         ]
 
-        # --- invariants (checked at every clock edge on the registered outputs) -------------------
+        # --- invariants (checked at every clock edge on the registered outputs, out of reset: the
+        # power-up state before the first reset edge is arbitrary) --------------------------------
         m.d.sync += [
-            Assert(~(self.bl_set & self.sl_reset).any(), "a column is driven to SET and RESET at once"),
-            Assert(~((self.bl_set | self.sl_reset) & self.bl_read).any(), "write and read on one column"),
-            Assert(~(self.wl & (self.wl - 1)).any(), "more than one word line on"),
-            Assert(~self.error | ~(self.wl.any() | self.bl_set.any() | self.sl_reset.any()
+            Assert(ResetSignal() | ~(self.bl_set & self.sl_reset).any(), "a column is driven to SET and RESET at once"),
+            Assert(ResetSignal() | ~((self.bl_set | self.sl_reset) & self.bl_read).any(), "write and read on one column"),
+            Assert(ResetSignal() | ~(self.wl & (self.wl - 1)).any(), "more than one word line on"),
+            Assert(ResetSignal() | ~self.error | ~(self.wl.any() | self.bl_set.any() | self.sl_reset.any()
                                    | self.bl_read.any()), "a rejected command drives a line"),
-            Assert(~(self.write & self.read), "write and read at once"),
+            Assert(ResetSignal() | ~(self.write & self.read), "write and read at once"),
         ]
         return m
 

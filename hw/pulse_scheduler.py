@@ -1,7 +1,7 @@
 """PulseScheduler: program requests and host reads -> timed commands on the array command port."""
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, Signal, unsigned
+from amaranth import Const, Module, Mux, ResetSignal, Signal, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -238,7 +238,7 @@ class PulseScheduler(wiring.Component):
         with m.If(result & self.rd_resp.ready):
             m.d.sync += [result.eq(0), self.rd_resp.valid.eq(0), idle.eq(1)]
 
-        # --- invariants ----------------------------------------------------------------------------
+        # --- invariants (out of reset: the power-up state before the first reset edge is arbitrary) --
         we_q = Signal()
         sel_q = Signal()
         row_q, pc_q, pol_q = Signal.like(cmd.row), Signal.like(cmd.phys_col), Signal()
@@ -250,14 +250,14 @@ class PulseScheduler(wiring.Component):
         with m.Elif(cmd.we & ~we_q):
             m.d.sync += edges.eq(edges + 1)
         m.d.sync += [
-            Assert(~(cmd.we & cmd.re), "write and read at once"),
-            Assert(~(cmd.we | cmd.re) | cmd.sel, "we/re without sel"),
-            Assert(~cmd.sel | (below(cmd.row, p.array.rows) & below(cmd.phys_col, p.phys_cols)),
+            Assert(ResetSignal() | ~(cmd.we & cmd.re), "write and read at once"),
+            Assert(ResetSignal() | ~(cmd.we | cmd.re) | cmd.sel, "we/re without sel"),
+            Assert(ResetSignal() | ~cmd.sel | (below(cmd.row, p.array.rows) & below(cmd.phys_col, p.phys_cols)),
                    "address outside the array"),
-            Assert(~(cmd.sel & sel_q)
+            Assert(ResetSignal() | ~(cmd.sel & sel_q)
                    | ((cmd.row == row_q) & (cmd.phys_col == pc_q) & (cmd.polarity == pol_q)),
                    "address or polarity changed during a command"),
-            Assert(~(settle & last) | (edges == count), "pulse count differs from the request"),
-            Assert(~(idle & cmd.sel), "sel while idle"),
+            Assert(ResetSignal() | ~(settle & last) | (edges == count), "pulse count differs from the request"),
+            Assert(ResetSignal() | ~(idle & cmd.sel), "sel while idle"),
         ]
         return m

@@ -12,6 +12,7 @@ from golden.spec.params import AccelParams
 def blocks() -> dict[str, Callable[[AccelParams], object]]:
     from hw.accelerator import Accelerator
     from hw.arbitration_controller import ArbitrationController
+    from hw.async_reset_top import AsyncResetTop
     from hw.axil_csr import AxiLiteCsr
     from hw.bnn_layer_engine import BnnLayerEngine
     from hw.crossbar_addressing import CrossbarAddressing
@@ -27,6 +28,8 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
         "crossbar_addressing": CrossbarAddressing.from_params,
         "axil_csr": AxiLiteCsr.from_params,
         "accelerator": Accelerator.from_params,
+        # the same top with an active-low asynchronous reset input (aresetn) and its synchronizer
+        "accelerator_arst": AsyncResetTop.accelerator,
         # BNN blocks: sizes from golden.spec.bnn_datapath_params.BnnHwParams (defaults for a plain AccelParams)
         "xnor_popcount": XnorPopcount.from_params,
         "sense_amp_sequencer": SenseAmpSequencer.from_params,

@@ -4,12 +4,12 @@ from __future__ import annotations
 from amaranth import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth import Const as C
 from amaranth.lib import stream, wiring
-from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.params import AccelParams
 from hw.layouts import pulse_count_layout, update_request_layout
-from hw.lintsafe import add_const, ge_const, sext, zext, zext_operand
+from hw.lintsafe import add_const, eq_const, ge_const, sext, zext, zext_operand
+from hw.sram import SimpleDualPortRam
 
 
 class UpdateUnit(wiring.Component):
@@ -21,9 +21,13 @@ class UpdateUnit(wiring.Component):
     integer constant (the quotient is found by a restoring division over ``count_width`` bits, one
     cycle, against constant multiples of eps).
 
-    chi lives in a ``rows * cols`` word memory (signed ``chi_width``; synchronous read port
-    transparent to the write port), address ``row * cols + col``. It starts at 0 when the design is
-    configured; ``rst`` resets the pipeline, not the memory.
+    chi lives in a ``rows * cols`` word :class:`hw.sram.SimpleDualPortRam` (signed ``chi_width``;
+    read port transparent to the write port), address ``row * cols + col``, whose contents are
+    undefined at power-up. **Clear walk**: after ``rst`` (and at power-up) and after a ``clear``
+    pulse the unit writes 0 to one word per cycle, addresses 0 .. rows*cols - 1, so the walk takes
+    ``rows * cols`` cycles (:func:`golden.twins.update_unit.clear_cycles`); meanwhile ``clearing`` is
+    high and ``i.ready`` low. A ``clear`` drops the request in stage B (no chi write, no PulseCount);
+    a PulseCount already in the output register is still offered.
 
     Parameters
     ----------
@@ -39,10 +43,16 @@ class UpdateUnit(wiring.Component):
     addr_error : Out(1)
         Sticky: a request with ``row >= rows`` or ``col >= cols`` was dropped (no chi change, no
         output). Cleared by ``rst``.
+    clear : In(1)
+        Start the clear walk (again) from address 0 in the next cycle; ``i.ready`` is low already in
+        the cycle of the pulse.
+    clearing : Out(1)
+        The clear walk runs (``rows * cols`` cycles from the cycle after ``rst`` or ``clear``).
 
     Latency 2 (a request accepted in cycle t is offered on ``o`` from cycle t + 2); throughput one
     request per cycle, also for back-to-back requests to one synapse; a request with count 0 never
-    waits for ``o``. ``i.ready = ~b_valid | b_go`` depends combinationally on ``o.ready``.
+    waits for ``o``. ``i.ready = ~clearing & ~clear & (~b_valid | b_go)`` depends combinationally on
+    ``o.ready``. The first request after reset is accepted in cycle ``rows * cols`` at the earliest.
     """
 
     def __init__(self, params: AccelParams):
@@ -54,6 +64,8 @@ class UpdateUnit(wiring.Component):
             "i": In(stream.Signature(update_request_layout(params))),
             "o": Out(stream.Signature(pulse_count_layout(params))),
             "addr_error": Out(1),
+            "clear": In(1),
+            "clearing": Out(1),
         })
 
     @classmethod
@@ -70,17 +82,15 @@ class UpdateUnit(wiring.Component):
         cw, eps, ccw = self.chi_width, self.eps, self.count_width
         depth = max(2, self.rows * self.cols)  # depth 1 would give a 0-bit address ([-1:0] in Verilog)
 
-        m.submodules.mem = mem = Memory(shape=signed(cw), depth=depth, init=[])
-        wp = mem.write_port()
-        rp = mem.read_port(transparent_for=(wp,))
-        aw = len(rp.addr)
+        m.submodules.chi_ram = ram = SimpleDualPortRam(signed(cw), depth, transparent=True)
+        aw = len(ram.r_addr)
 
         def address(row, col, valid):
             # row * cols + col (the col operand is muxed to keep its zero extension explicit)
             prod = (zext(row, aw) * C(self.cols, aw))[:aw]
             return (prod + zext_operand(col, aw, valid))[:aw]
 
-        # --- stage B: the request whose chi is on rp.data ---------------------------------------
+        # --- stage B: the request whose chi is on ram.r_data ---------------------------------------
         b_valid = Signal()
         b_row = Signal.like(self.i.payload.row)
         b_col = Signal.like(self.i.payload.col)
@@ -90,7 +100,7 @@ class UpdateUnit(wiring.Component):
         # chi + dw in cw + 1 bits cannot overflow; it leaves the cw-bit range iff its top two bits
         # differ, and then saturates towards its sign.
         s_wide = Signal(cw + 1)
-        m.d.comb += s_wide.eq(sext(rp.data, cw + 1) + sext(b_dw, cw + 1))
+        m.d.comb += s_wide.eq(sext(ram.r_data, cw + 1) + sext(b_dw, cw + 1))
         neg = s_wide[cw]
         ovf = s_wide[cw] ^ s_wide[cw - 1]
         s = Signal(signed(cw))
@@ -129,14 +139,17 @@ class UpdateUnit(wiring.Component):
         b_go = Signal()
         m.d.comb += [
             o_free.eq(~self.o.valid | self.o.ready),
-            b_go.eq(b_valid & (~emit | o_free)),
-            self.i.ready.eq(~b_valid | b_go),
+            b_go.eq(b_valid & ~self.clear & (~emit | o_free)),
+            self.i.ready.eq(~self.clearing & ~self.clear & (~b_valid | b_go)),
         ]
+        self._clear_walk(m, ram, aw)
 
         # --- stage A: accept and read ------------------------------------------------------------
         p = self.i.payload
-        m.d.comb += [rp.en.eq(self.i.ready), rp.addr.eq(address(p.row, p.col, self.i.valid))]
-        with m.If(self.i.ready):
+        m.d.comb += [ram.r_en.eq(self.i.ready), ram.r_addr.eq(address(p.row, p.col, self.i.valid))]
+        with m.If(self.clear):
+            m.d.sync += b_valid.eq(0)        # the request in B is dropped
+        with m.Elif(self.i.ready):
             m.d.sync += [
                 b_valid.eq(self.i.valid),
                 b_row.eq(p.row), b_col.eq(p.col), b_dw.eq(p.dw),
@@ -144,7 +157,9 @@ class UpdateUnit(wiring.Component):
             ]
 
         # --- write back and output register ------------------------------------------------------
-        m.d.comb += [wp.en.eq(b_go & b_ok), wp.addr.eq(address(b_row, b_col, b_valid)), wp.data.eq(chi_new)]
+        with m.If(~self.clearing):
+            m.d.comb += [ram.w_en.eq(b_go & b_ok), ram.w_addr.eq(address(b_row, b_col, b_valid)),
+                         ram.w_data.eq(chi_new)]
         with m.If(o_free):
             m.d.sync += [
                 self.o.valid.eq(b_go & emit),
@@ -155,3 +170,19 @@ class UpdateUnit(wiring.Component):
         with m.If(b_go & ~b_ok):
             m.d.sync += self.addr_error.eq(1)
         return m
+
+    def _clear_walk(self, m: Module, ram: SimpleDualPortRam, aw: int) -> None:
+        """Write 0 to words 0 .. rows*cols-1, one per cycle, from reset (``clearing`` resets to 1) or
+        from the cycle after ``clear``. Stage B is empty meanwhile, so the walk owns the write port."""
+        last = self.rows * self.cols - 1
+        walking = Signal(init=1)             # the walk starts at reset / power-up
+        addr = Signal(aw)
+        m.d.comb += self.clearing.eq(walking)
+        with m.If(walking):
+            m.d.comb += [ram.w_en.eq(1), ram.w_addr.eq(addr), ram.w_data.eq(0)]
+        with m.If(self.clear):
+            m.d.sync += [walking.eq(1), addr.eq(0)]
+        with m.Elif(walking):
+            m.d.sync += addr.eq(add_const(addr, 1))
+            with m.If(eq_const(addr, last)):
+                m.d.sync += [walking.eq(0), addr.eq(0)]

@@ -30,10 +30,17 @@ t* means valid & ready held during t):
   ``o_free = ~o.valid | o.ready``; on ``b_go`` the new chi is written back.
 * **O (output)**: a one-entry register; loaded when ``o_free``.
 
+* **Clear walk**: the chi memory's contents are undefined at power-up; after reset, and from the
+  cycle after a ``clear`` pulse, the unit writes 0 to one word per cycle for :func:`clear_cycles`
+  ``= rows * cols`` cycles (``clearing`` high, ``i.ready`` low; ``i.ready`` is also low in the cycle
+  of the ``clear`` pulse). A ``clear`` drops the request in B (no chi write, no PulseCount); the
+  output register drains as usual. After the walk every chi is 0, as :meth:`UpdateUnit.clear`.
+
 Latency: a request accepted in cycle t is offered on ``o`` from cycle t + 2. Throughput: one request
 per cycle whatever the counts (the quotient is computed in one cycle), as long as ``o`` is not
 backpressured; requests with count 0 never wait for ``o``. ``o.ready`` reaches ``i.ready``
-combinationally (through ``b_go``).
+combinationally (through ``b_go``). After reset the first request is accepted in cycle
+``rows * cols`` at the earliest (the clear walk).
 """
 from __future__ import annotations
 
@@ -45,6 +52,11 @@ import numpy as np
 from golden.spec.handshake import SinkSide, SourceSide
 from golden.spec.params import AccelParams
 from golden.spec.transactions import PulseCount, UpdateRequest
+
+
+def clear_cycles(params: AccelParams) -> int:
+    """Cycles of the clear walk (one chi word per cycle): ``rows * cols``."""
+    return params.array.rows * params.array.cols
 
 
 def saturate(x: int, width: int) -> int:
@@ -139,11 +151,13 @@ class UpdateUnitTrace:
     addr_error: bool = False
     cycles: int = 0
     chi: np.ndarray | None = None
+    dropped: list[tuple[int, UpdateRequest]] = field(default_factory=list)
 
 
 def update_unit_cycle_model(params: AccelParams, requests: Iterable[UpdateRequest],
                             valid: Iterator[bool], ready: Iterator[bool], unit: UpdateUnit | None = None,
-                            max_cycles: int = 50_000_000) -> UpdateUnitTrace:
+                            max_cycles: int = 50_000_000, *, clearing: int = 0,
+                            clears: Iterable[int] = ()) -> UpdateUnitTrace:
     """Cycle-by-cycle model of :class:`hw.update_unit.UpdateUnit` under a given stimulus timing.
 
     ``valid`` is the source's idle generator (drawn in each cycle in which a request waits and none
@@ -152,34 +166,53 @@ def update_unit_cycle_model(params: AccelParams, requests: Iterable[UpdateReques
     PulseCount was taken, and returns their transfer cycles; values come from :meth:`UpdateUnit.apply`.
     ``unit`` continues from an earlier run's chi state (a fresh unit, chi = 0, by default); it is
     updated in place.
+
+    ``clearing`` is the number of clear-walk cycles still to run in cycle 0: :func:`clear_cycles` for
+    a run that starts in the first cycle after reset (or power-up), 0 for one that continues an
+    earlier run. ``clears`` are the cycles in which the ``clear`` input is high; the request a clear
+    drops from stage B is listed in ``dropped`` with the clear's cycle. The run also lasts until the
+    last clear and its walk are over.
     """
     unit = unit if unit is not None else UpdateUnit(params)
+    if clearing < 0:
+        raise ValueError(f"clearing = {clearing}: allowed >= 0")
+    clear_set = set(clears)
+    last_clear = max(clear_set, default=-1)
     src = SourceSide(requests, valid)
     present, draw_ready = src.present, SinkSide(ready).draw
     tr = UpdateUnitTrace()
     b = None              # request in stage B
     o = None              # PulseCount in the output register
     cycle = 0
-    while not src.idle or b is not None or o is not None:
+    while not src.idle or b is not None or o is not None or clearing or cycle <= last_clear:
         if cycle >= max_cycles:
             raise TimeoutError("update_unit_cycle_model: no end")
         # inputs of this cycle
         cur = present()
         rdy = draw_ready()
+        clr = cycle in clear_set
         # combinational decisions of this cycle
         o_free = o is None or rdy
-        if b is not None:
+        if b is not None and not clr:
             ok = unit.in_range(b.row, b.col)
             # count computed without committing, to know whether B must emit
             count = update_rule(int(unit.chi[b.row, b.col]), b.dw, params)[1] if ok else 0
             b_go = count == 0 or o_free
         else:
             b_go = False
-        i_ready = b is None or b_go
+        i_ready = not clearing and not clr and (b is None or b_go)
         # clock edge
         if o is not None and rdy:
             tr.emitted.append((cycle, o))
             o = None
+        if clr:
+            if b is not None:
+                tr.dropped.append((cycle, b))
+            b = None
+            unit.clear()
+            clearing = clear_cycles(params)
+        elif clearing:
+            clearing -= 1
         if b_go:
             if ok:
                 count = unit.apply(b.row, b.col, b.dw)

@@ -154,6 +154,9 @@ if _HAVE_COCOTB:
         tb = TB(dut, params, seed)
         await tb.reset()
         regmap, host, array, device = tb.regmap, tb.host, tb.array, tb.device
+        # the chi clear walk runs after reset (rows * cols cycles; one register read takes a few)
+        st = await host.fields("status")
+        assert st["clearing"] == st["train_busy"] == 1, st
 
         # identification and build-time constants
         assert await host.read("id") == MAGIC
@@ -229,8 +232,9 @@ if _HAVE_COCOTB:
         await host.write("ctrl", mode=0)
         await host.wait_for("status", "busy", 0)
         assert len(array.pulses) > n_pulses
-        # soft reset zeroes the counters
+        # soft reset zeroes the counters and clears chi (STATUS.CLEARING for rows * cols cycles)
         await host.write("ctrl", soft_reset=1)
         assert await host.read("pulse_count") == 0 and await host.read("request_count") == 0
+        await host.wait_for("status", "clearing", 0)
         await host.write("ctrl", clear_counters=1)
         assert await host.read("busy_cycles") == 0

@@ -5,8 +5,11 @@ of *phases*; each phase is a stimulus (directed by name, or random) with its own
 output backpressure generators. Phases run back to back on one DUT: the golden
 :class:`~golden.twins.update_unit.UpdateUnit` carries the chi state from phase to phase (the memory is not
 reset), and :func:`~golden.twins.update_unit.update_unit_cycle_model`, run on the same stimulus and the same
-generators, gives the expected transfers with their cycle stamps. The stimulus builders are plain
-functions so the fast Amaranth-simulator tests reuse them.
+generators, gives the expected transfers with their cycle stamps. The first phase starts in the
+first cycle after reset, so its model includes the clear walk of the chi memory
+(:func:`~golden.twins.update_unit.clear_cycles`); a phase's optional ``clears`` (cycles of the
+phase) pulse the ``clear`` input. The stimulus builders are plain functions so the fast
+Amaranth-simulator tests reuse them.
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, params_from_dict
 from golden.spec.transactions import PulseCount, UpdateRequest
 from golden.twins.update_unit import UpdateUnit as GoldenUpdateUnit
-from golden.twins.update_unit import update_unit_cycle_model
+from golden.twins.update_unit import clear_cycles, update_unit_cycle_model
 
 # ---------------------------------------------------------------------------------------------
 # stimulus (no cocotb here: also used by tests/blocks/test_update_unit.py)
@@ -111,7 +114,7 @@ if cocotb is not None:
         """
 
         def __init__(self, dut, cfg: dict):
-            super().__init__(dut, idle=[dut.i__valid, dut.o__ready], settle_cycles=0)
+            super().__init__(dut, idle=[dut.i__valid, dut.o__ready, dut.clear], settle_cycles=0)
             self.params = params_from_dict(cfg["params"])
             # "golden_params" lets a test run the model with deliberately wrong parameters (the
             # scoreboard must then fail); normally the model and the DUT share ``params``.
@@ -121,6 +124,8 @@ if cocotb is not None:
             self.layouts = update_request_layout(self.params), pulse_count_layout(self.params)
             self.scoreboard = Scoreboard("update_unit", self.seed)
             self.addr_error = False
+            # the walk after reset, for the first phase ("reset_clear": false models a unit without it)
+            self.clearing = clear_cycles(self.params) if cfg.get("reset_clear", True) else 0
 
         async def run_phase(self, k: int, phase: dict) -> tuple | None:
             """Drive one phase, compare, return its statistics (None for an empty stimulus)."""
@@ -129,8 +134,11 @@ if cocotb is not None:
             if not reqs:
                 return None
             vspec, rspec = phase.get("valid", 1.0), phase.get("ready", 1.0)
+            clears = set(phase.get("clears", ()))
             trace = update_unit_cycle_model(pg, reqs, make_gen(vspec, seed, 100 + 2 * k),
-                                            make_gen(rspec, seed, 101 + 2 * k), unit=self.golden)
+                                            make_gen(rspec, seed, 101 + 2 * k), unit=self.golden,
+                                            clearing=self.clearing, clears=clears)
+            self.clearing = 0
             self.addr_error |= trace.addr_error
             t0 = time.perf_counter()
             self.restart_counter()
@@ -140,7 +148,8 @@ if cocotb is not None:
             src.send(reqs)
             src.start()
             snk.start()
-            for _ in range(trace.cycles + 4):  # a few idle cycles catch extra outputs
+            for c in range(trace.cycles + 4):  # a few idle cycles catch extra outputs
+                self.dut.clear.value = int(c in clears)
                 await RisingEdge(clk)
             src.stop()
             snk.stop()

@@ -57,19 +57,22 @@ class SimResult:
 
 
 def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, testcase: str | None = None,
-               waves: bool | None = None, build_args: tuple[str, ...] = (), check: bool = True) -> SimResult:
+               waves: bool | None = None, build_args: tuple[str, ...] = (), check: bool = True,
+               verilog_text: str | None = None, plusargs: tuple[str, ...] = ()) -> SimResult:
     """Generate Verilog for ``component``, build it with Verilator (cached) and run ``test_module``.
 
     ``config`` (JSON-serialisable) reaches the test module through :func:`test_config`; it is also
     where the seed travels, so a failing run names it. ``waves`` defaults to the environment variable
     ``RERAM_WAVES=1``; the VCD then lands in the run directory (printed, and in the result).
+    ``verilog_text`` replaces the component's own conversion (e.g. Verilog without initial values);
+    ``plusargs`` go to the simulator run (e.g. ``+verilator+seed+N``).
     """
     from cocotb_tools.runner import get_results, get_runner
 
     verilator_env()
     if waves is None:
         waves = os.environ.get("RERAM_WAVES", "0") not in ("", "0")
-    text = to_verilog(component, toplevel)
+    text = to_verilog(component, toplevel) if verilog_text is None else verilog_text
     key = hashlib.sha1((text + repr(build_args) + repr(waves)).encode()).hexdigest()[:12]
     build_dir = SIM_BUILD / f"{toplevel}-{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -90,6 +93,7 @@ def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, test
     try:
         xml = runner.test(test_module=test_module, hdl_toplevel=toplevel, build_dir=build_dir, test_dir=test_dir,
                           testcase=testcase, extra_env={ENV_CONFIG: json.dumps(config)}, waves=waves,
+                          plusargs=list(plusargs),
                           results_xml=str(test_dir / "results.xml"), log_file=test_dir / "sim.log")
     except (SystemExit, RuntimeError):
         # Under pytest cocotb's runner exits on a failed test (RuntimeError when the simulator itself

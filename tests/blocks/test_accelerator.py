@@ -17,6 +17,7 @@ from hw.accelerator import Accelerator
 from tb.envs.accelerator_tb import UpdateEntry, golden_chain, random_entries
 from tb.kit.lint import lint
 from tb.kit.runner import run_cocotb, to_verilog
+from tb.kit.uninitialized_verilog import uninitialized_verilog
 
 SMOKE = AccelParams().with_(array={"rows": 6, "cols": 5}, synapse={"devices": 3, "increment": 2, "pot_period": 2})
 # row + col + dW + 2 flags > 32 bits: UPDATE_ADDR holds the synapse address; differential synapses
@@ -177,6 +178,20 @@ def test_cocotb_smoke_training(seed):
     print(f"accelerator cocotb: {res.tests} tests, build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
 
 
+@pytest.mark.cocotb
+def test_cocotb_smoke_training_random_power_up_state(seed):
+    """The smoke test on Verilog without initial values, every register and memory word random at
+    power-up (Verilator --x-initial unique, seeded): reset alone makes the top match golden."""
+    vseed = seed % 2_000_000_000 + 1
+    print(f"seed {seed}: +verilator+seed+{vseed}")
+    dut = Accelerator(SMOKE)
+    run_cocotb(dut, toplevel="accelerator", test_module="tb.envs.accelerator_tb",
+               verilog_text=uninitialized_verilog(dut, "accelerator"),
+               build_args=("--x-assign", "unique", "--x-initial", "unique"),
+               plusargs=("+verilator+rand+reset+2", f"+verilator+seed+{vseed}"),
+               config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120})
+
+
 # --- BNN path and direct programming (Amaranth simulator) ---------------------------------------------
 BNN_ARRAY = AccelParams().with_(array={"rows": 4, "cols": 18, "cell": "2T2R"}, synapse={"devices": 2})
 BNN_HW = BnnHwParams(inputs=40, bias_cells=3, neurons=5, bank=2, out_fifo=4)   # 43 cells: 2-word images
@@ -331,6 +346,8 @@ def test_update_to_pulse_latency(setup):
             prev, c = write, c + 1
 
     async def host(ctx):
+        while rmap["status"].decode((await axil_read(ctx, dut.s_axil, rmap["status"].addr))[0])["clearing"]:
+            pass            # the chi clear after reset (rows * cols cycles)
         await axil_write(ctx, dut.s_axil, rmap["update"].addr, rmap["update"].encode(row=1, col=1, dw=300))
         for _ in range(20 + setup):
             await ctx.tick()

@@ -13,12 +13,13 @@ from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, ConfigError
 from golden.spec.transactions import PulseCount, UpdateRequest
 from golden.twins.update_unit import UpdateUnit as GoldenUpdateUnit
-from golden.twins.update_unit import apply_many, saturate, update_rule, update_unit_cycle_model
+from golden.twins.update_unit import apply_many, clear_cycles, saturate, update_rule, update_unit_cycle_model
 from hw.update_unit import UpdateUnit
 from tb.envs.update_unit_tb import directed_requests, random_requests
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.runner import run_cocotb
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
+from tb.kit.uninitialized_verilog import uninitialized_verilog
 
 
 def P(**update) -> AccelParams:
@@ -103,6 +104,26 @@ def test_cycle_model_latency_and_throughput():
     assert [c for c, _ in tr.accepted] == list(range(11))
 
 
+def test_cycle_model_clear_walk():
+    """After reset the first request waits rows*cols cycles; a clear drops the request in B, zeroes
+    chi and blocks the input for its own cycle plus rows*cols cycles."""
+    p = P(eps=100, count_width=2)
+    n = clear_cycles(p)
+    assert n == 12
+    reqs = [UpdateRequest(1, 2, 60)] * 4
+    tr = update_unit_cycle_model(p, reqs, make_gen(1.0, 0, 0), make_gen(1.0, 0, 1), clearing=n)
+    assert [c for c, _ in tr.accepted] == [n, n + 1, n + 2, n + 3]
+    assert [c for c, _ in tr.emitted] == [n + 3, n + 5]          # chi 60, 120 -> 1 pulse, 80, 140 -> 1
+    # clear in cycle 1: the request accepted in cycle 0 is dropped, the next waits for the walk
+    tr = update_unit_cycle_model(p, reqs, make_gen(1.0, 0, 0), make_gen(1.0, 0, 1), clears=[1])
+    assert [c for c, _ in tr.accepted] == [0, n + 2, n + 3, n + 4]
+    assert tr.dropped == [(1, reqs[0])] and tr.chi[1, 2] == 80 and len(tr.emitted) == 1
+    unit = GoldenUpdateUnit(p)
+    unit.apply(0, 0, 99)
+    tr = update_unit_cycle_model(p, [], make_gen(1.0, 0, 0), make_gen(1.0, 0, 1), unit=unit, clears=[3])
+    assert tr.cycles == 4 + n and not tr.chi.any()
+
+
 @pytest.mark.parametrize("section, field, value", [
     ("update", "eps", 0), ("update", "eps", 1 << 15), ("update", "chi_width", 8),
     ("update", "count_width", 9), ("update", "dw_width", 1), ("array", "rows", 0), ("array", "cols", 5000)])
@@ -113,16 +134,23 @@ def test_bad_parameters_name_the_field(section, field, value):
 
 # --- (b) Amaranth simulator against the golden cycle model ------------------------------------------
 
-def run_amaranth(p: AccelParams, reqs, vspec, rspec, seed, expected=None):
-    """Run the RTL in Amaranth's simulator; returns (trace, sent, received, seconds)."""
-    tr = update_unit_cycle_model(p, reqs, make_gen(vspec, seed, 1), make_gen(rspec, seed, 2))
+def run_amaranth(p: AccelParams, reqs, vspec, rspec, seed, expected=None, clears=()):
+    """Run the RTL in Amaranth's simulator from power-up (the clear walk first), with ``clear``
+    pulses in the cycles ``clears``; returns (trace, seconds)."""
+    tr = update_unit_cycle_model(p, reqs, make_gen(vspec, seed, 1), make_gen(rspec, seed, 2),
+                                 clearing=clear_cycles(p), clears=clears)
     dut = UpdateUnit(p)
     src = SimSource(dut.i, reqs, make_gen(vspec, seed, 1))
     snk = SimSink(dut.o, make_gen(rspec, seed, 2), convert=lambda d: PulseCount(**d))
-    flags = {}
+    flags = {"clearing": []}
+    clear_set = set(clears)
+
+    def clear_hook(ctx, cycle):
+        ctx.set(dut.clear, int(cycle in clear_set))
+        flags["clearing"].append(ctx.get(dut.clearing))
 
     async def bench(ctx):
-        await run_streams(ctx, [src], [snk], until=lambda c: c >= tr.cycles + 4)
+        await run_streams(ctx, [src], [snk], until=lambda c: c >= tr.cycles + 4, hooks=[clear_hook])
         flags["addr_error"] = ctx.get(dut.addr_error)
 
     sim = Simulator(dut)
@@ -135,6 +163,10 @@ def run_amaranth(p: AccelParams, reqs, vspec, rspec, seed, expected=None):
     sb.check(tr.accepted, src.sent)
     sb.check(expected if expected is not None else tr.emitted, snk.received)
     assert flags["addr_error"] == tr.addr_error, f"addr_error mismatch (seed {seed})"
+    walk = flags["clearing"]
+    assert walk[:clear_cycles(p)] == [1] * clear_cycles(p) and walk[clear_cycles(p)] == 0, (seed, walk[:40])
+    for c in clears:   # ``clearing`` rises the cycle after a clear pulse and lasts rows*cols cycles
+        assert walk[c + 1:c + 1 + clear_cycles(p)] == [1] * clear_cycles(p), (seed, c)
     return tr, dt
 
 
@@ -158,12 +190,25 @@ def test_amaranth_sim_random(name, seed):
           f"{tr.cycles / dt:.0f} cycles/s (Amaranth sim)")
 
 
+def test_amaranth_sim_clear_pulses(seed):
+    """``clear`` pulses at random cycles (also while requests are in flight) against the cycle model:
+    the same accepted requests, PulseCounts and dropped requests, cycle by cycle."""
+    p, vspec, rspec = SIM_CONFIGS["4x3-eps100"]
+    rng = random.Random(f"clear/{seed}")
+    reqs = random_requests(p, seed, 300, hot=3)
+    clears = sorted(rng.sample(range(clear_cycles(p), 400), 6))
+    print(f"seed {seed}: clear pulses in cycles {clears}")
+    tr, _ = run_amaranth(p, reqs, vspec, rspec, seed, clears=clears)
+    assert tr.emitted and len(tr.accepted) == len(reqs)
+
+
 # --- (d) the scoreboard reports a wrong expectation with its cycle -----------------------------------
 
 def test_scoreboard_reports_mutated_expectation(seed):
     p, vspec, rspec = SIM_CONFIGS["4x3-eps100"]
     reqs = random_requests(p, seed, 200, hot=2)
-    tr = update_unit_cycle_model(p, reqs, make_gen(vspec, seed, 1), make_gen(rspec, seed, 2))
+    tr = update_unit_cycle_model(p, reqs, make_gen(vspec, seed, 1), make_gen(rspec, seed, 2),
+                                 clearing=clear_cycles(p))
     k = len(tr.emitted) // 2
     cyc, pc = tr.emitted[k]
     mutated = list(tr.emitted)
@@ -184,7 +229,9 @@ DIRECTED = [{"kind": "directed", "name": n} for n in ("saturate", "threshold", "
 COCOTB_CONFIGS = {
     # small array, eps not a power of two, max_count 3: many capped requests
     "4x3-eps100": (P(eps=100, count_width=2),
-                   DIRECTED + [{"kind": "random", "n": 3000, "valid": 0.7, "ready": 0.6, "hot": 0}]),
+                   DIRECTED + [{"kind": "random", "n": 3000, "valid": 0.7, "ready": 0.6, "hot": 0},
+                               {"kind": "random", "n": 500, "valid": 0.9, "ready": 0.6, "hot": 2,
+                                "clears": [40, 41, 300]}]),
     # the large array: hot synapses give repeated updates of one chi anywhere in the memory
     "256x128-eps256": (AccelParams().with_(array={"rows": 256, "cols": 128}),
                        DIRECTED + [{"kind": "random", "n": 3000, "valid": ["burst", 0.7],
@@ -221,3 +268,50 @@ def test_cocotb_scoreboard_catches_wrong_model(seed):
     log = (res.results_xml.parent / "sim.log").read_text()
     assert re.search(rf"expected mismatch reported: scoreboard .* mismatch at index \d+, cycle \d+: .*"
                      rf"\(seed {seed}\)", log), log[-2000:]
+
+
+# --- (e) random power-up state: Verilog without initial values, Verilator's --x-initial unique --------
+
+X_RANDOM_BUILD = ("--x-assign", "unique", "--x-initial", "unique")
+
+
+def x_random_plusargs(seed: int) -> tuple[str, ...]:
+    """Every uninitialised register and memory word random, drawn from ``seed`` (Verilator runtime)."""
+    return ("+verilator+rand+reset+2", f"+verilator+seed+{seed % 2_000_000_000 + 1}")
+
+
+class UpdateUnitWithoutClearWalk(UpdateUnit):
+    """The UpdateUnit as it was before the hardware clear: chi is never written after reset."""
+
+    def _clear_walk(self, m, ram, aw):
+        m.d.comb += self.clearing.eq(0)
+
+
+X_PHASES = DIRECTED + [{"kind": "random", "n": 1500, "valid": 0.8, "ready": 0.7, "hot": 2}]
+
+
+def _run_x_random(dut, p, seed, **config):
+    text = uninitialized_verilog(dut, "update_unit")
+    assert "initial" not in text and " = 0;" not in text.replace("dump_module$1  = 0;", "")
+    print(f"seed {seed}: Verilator random power-up state {x_random_plusargs(seed)}")
+    return run_cocotb(dut, toplevel="update_unit", test_module="tb.envs.update_unit_tb", verilog_text=text,
+                      build_args=X_RANDOM_BUILD, plusargs=x_random_plusargs(seed),
+                      config={"params": p.to_dict(), "seed": seed, "phases": X_PHASES, **config})
+
+
+@pytest.mark.cocotb
+def test_cocotb_random_power_up_state_matches_golden(seed):
+    """Registers and chi start random (no initial values): reset and the clear walk alone bring the
+    unit to golden's state, cycle for cycle."""
+    p = COCOTB_CONFIGS["4x3-eps100"][0]
+    _run_x_random(UpdateUnit.from_params(p), p, seed)
+
+
+@pytest.mark.cocotb
+def test_cocotb_random_power_up_state_needs_the_clear_walk(seed):
+    """The same run without the clear walk: chi garbage changes the pulse counts, and the scoreboard
+    reports it (the test passes only on that mismatch)."""
+    p = COCOTB_CONFIGS["4x3-eps100"][0]
+    res = _run_x_random(UpdateUnitWithoutClearWalk(p), p, seed, reset_clear=False, expect_mismatch=True)
+    log = (res.results_xml.parent / "sim.log").read_text()
+    assert "expected mismatch reported" in log, log[-2000:]

@@ -199,21 +199,28 @@ def _add_control_status(b: RegisterMapBuilder, level_width: int) -> None:
     b.add(Register("ctrl", (
         Field("soft_reset", 1, W1P, doc="Reset the datapath for one cycle: empty the FIFOs, abort the "
                                         "operation in flight, clear the blocks' sticky flags and the "
-                                        "counters. The CSRs and the update unit's chi memory keep their "
-                                        "values."),
+                                        "counters, and start the chi clear (as CLEAR_CHI). The CSRs keep "
+                                        "their values."),
         Field("clear_counters", 1, W1P, doc="Zero the performance counters."),
         Field("bnn_ack", 1, W1P, doc="Free the BNN output buffer: the next image's bits may overwrite it."),
+        Field("clear_chi", 1, W1P, doc="Zero the update unit's chi memory: one word per cycle, rows * cols "
+                                       "cycles (STATUS.CLEARING); update requests wait meanwhile. Also "
+                                       "runs after reset. Write it while the training path is idle: a "
+                                       "request in the update unit is dropped."),
         Field("mode", 1, RW, offset=8, values=MODE_VALUES,
               doc="Requested owner of the array port; STATUS.OWNER follows once the current owner is "
                   "idle.")),
         "Control: strobes and the array-port owner."))
     b.add(Register("status", (
         Field("busy", 1, RO, doc="Any operation in flight (TRAIN_BUSY, BNN_BUSY or READ_BUSY)."),
-        Field("train_busy", 1, RO, doc="Update FIFO not empty or a training block busy."),
+        Field("train_busy", 1, RO, doc="Update FIFO not empty, a training block busy or the chi clear "
+                                       "running."),
         Field("bnn_busy", 1, RO, doc="BNN engine busy, an image (part) waiting or output bits in flight."),
         Field("read_busy", 1, RO, doc="A cell read is in flight."),
         Field("owner", 1, RO, values=MODE_VALUES, doc="Current owner of the array port."),
         Field("bnn_full", 1, RO, doc="The BNN output buffer holds an unacknowledged image."),
+        Field("clearing", 1, RO, doc="The chi clear runs (after reset, CTRL.CLEAR_CHI or CTRL.SOFT_RESET; "
+                                     "rows * cols cycles); also sets TRAIN_BUSY."),
         Field("update_level", level_width, RO, offset=8, doc="Entries in the update FIFO."),
         Field("input_level", level_width, RO, offset=16, doc="Entries in the BNN input FIFO.")),
         "Status of the datapath (live values)."))

@@ -1,6 +1,8 @@
-"""`reram-accel verilog`: write one Verilog file per generated block."""
+"""`reram-accel verilog`: write one Verilog file per generated block, the register map and the memory
+manifest (``memories.json``: every memory instance of every written block)."""
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -15,8 +17,11 @@ def add_arguments(p) -> None:
     p.add_argument("--only", default=None, help="comma-separated block names (default: all)")
 
 
+MANIFEST = "memories.json"
+
+
 def generate(params, out: Path, only: list[str] | None = None) -> list[tuple[str, Path, float]]:
-    """Write the blocks; returns (name, path, seconds) for each."""
+    """Write the blocks and ``memories.json``; returns (name, path, seconds) for each block."""
     from hw.registry import blocks
     from tb.kit.runner import to_verilog
 
@@ -26,12 +31,17 @@ def generate(params, out: Path, only: list[str] | None = None) -> list[tuple[str
     if unknown:
         raise SystemExit(f"reram-accel verilog: unknown block(s) {unknown}: allowed {sorted(table)}")
     out.mkdir(parents=True, exist_ok=True)
-    written = []
+    from hw.memory_manifest import manifest
+
+    written, mems = [], {}
     for name in names:
         t0 = time.perf_counter()
         path = out / f"{name}.v"
-        path.write_text(to_verilog(table[name](params), name))
+        block = table[name](params)
+        path.write_text(to_verilog(block, name))
+        mems[name] = manifest(block, name)
         written.append((name, path, time.perf_counter() - t0))
+    (out / MANIFEST).write_text(json.dumps(mems, indent=1) + "\n")
     return written
 
 
@@ -57,6 +67,9 @@ def run(args) -> int:
     for name, path, secs in generate(params, args.out, only):
         lines = path.read_text().count("\n")
         print(f"wrote {path}  ({name}, {lines} lines, {secs:.2f} s)")
+    mems = json.loads((args.out / MANIFEST).read_text())
+    n = sum(len(v) for v in mems.values())
+    print(f"wrote {args.out / MANIFEST}  (memory manifest: {n} memory instances in {len(mems)} blocks)")
     for path in write_register_map(params, args.out):
         print(f"wrote {path}  (register map)")
     return 0
