@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import re
 
-from amaranth.back import rtlil
-
 __all__ = ["FLAVOURS", "convert", "module_names"]
 
 FLAVOURS = ("synth", "sim")
@@ -32,9 +30,8 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
     flavour : {"synth", "sim"}
         ``"synth"``: no formal or print cells at all (Amaranth ``Assert``/``Print`` become Yosys
         ``$check``/``$print`` cells, written as ``assert``/``$write``: not Verilog-2005, and
-        ``$assert`` cells would reach a gate-level netlist), and processes lowered to multiplexers,
-        so the text also lacks the time-zero trigger register Yosys adds for ``always @*`` blocks.
-        ``"sim"``: the assertions stay (Verilator simulations and formal checks use them).
+        ``$assert`` cells would reach a gate-level netlist). ``"sim"``: the assertions stay
+        (Verilator simulations and formal checks use them). Both keep Amaranth's case statements.
         Two flavours rather than one text with ``ifndef SYNTHESIS`` guards: Yosys writes the
         assertions in the middle of its ``always`` blocks with no guard option, every consumer of
         the synth text would have to define the macro (a forgotten define silently puts
@@ -44,7 +41,8 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
         configurations link into one design. Empty or a Verilog identifier.
     initial_values : bool
         ``False``: no initial value anywhere (no ``reg x = ...``, no ``initial``, no memory
-        initialisation); registers then reach their state through reset only.
+        initialisation, not even the register Yosys adds to run ``always @*`` blocks at time
+        zero); registers then reach their state through reset only.
 
     Returns
     -------
@@ -63,8 +61,11 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
         raise ValueError(f"prefix must be empty or a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {prefix!r}")
     if not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"name must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
+    from amaranth.back import rtlil  # here: the CLI reads FLAVOURS without loading Amaranth
+
     il_text = rtlil.convert(component, name=name, emit_src=False)
-    return _run_yosys(_script(il_text, flavour=flavour, prefix=prefix, initial_values=initial_values))
+    text = _run_yosys(_script(il_text, flavour=flavour, prefix=prefix, initial_values=initial_values))
+    return text if initial_values else _drop_time_zero_trigger(text)
 
 
 def module_names(verilog_text: str) -> list[str]:
@@ -83,12 +84,7 @@ def _script(il_text: str, *, flavour: str, prefix: str, initial_values: bool) ->
         script.append("delete " + " ".join(f"t:{cell}" for cell in _FORMAL_CELLS))
     if not initial_values:
         script.append("delete t:$meminit t:$meminit_v2")     # memory contents at time zero
-    # Simulation keeps Amaranth's readable case statements (processes). Lowering them to
-    # multiplexers drops the register Yosys initialises to trigger each `always @*` at time zero.
-    lower = flavour == "synth" or not initial_values
-    script.append("proc -norom" if lower else "proc -nomux -norom")
-    if flavour == "synth":
-        script.append("opt_clean")                           # the logic only the assertions read
+    script.append("proc -nomux -norom")                      # Amaranth's case statements stay
     if not initial_values:
         script.append("attrmap -remove init")                # register initial values
     script.append("memory_collect")
@@ -109,6 +105,21 @@ def _rename_modules(il_text: str, prefix: str) -> str:
             raise ValueError(f"two modules would both be named {new[1:]!r}: rename a submodule")
         renames[escaped] = new
     return _RTLIL_MODULE_NAME.sub(lambda m: m[1] + renames.get(m[2], m[2]), il_text)
+
+
+# Yosys declares `reg <trigger> = 0;` and puts `if (<trigger>) begin end` into every `always @*` so
+# that simulators run the block at time zero: an initial value like any other.
+_TRIGGER = r"\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ "
+_TRIGGER_LINES = re.compile(rf"^ *(?:reg {_TRIGGER} *= 0;|if \({_TRIGGER}\) begin end)\n", re.MULTILINE)
+
+
+def _drop_time_zero_trigger(text: str) -> str:
+    """``text`` without the time-zero trigger register; every `always @*` then first runs when an
+    input changes, which the clock and the reset do."""
+    text = _TRIGGER_LINES.sub("", text)
+    if "verilog_backend.cc" in text:
+        raise RuntimeError("this Yosys writes its time-zero trigger differently: update _TRIGGER_LINES")
+    return text
 
 
 def _run_yosys(script: str) -> str:

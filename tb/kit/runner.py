@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.back import verilog as amaranth_verilog
+from hw import verilog_output
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BUILD = ROOT / "build" / "sim"
@@ -41,8 +41,8 @@ def verilator_env() -> None:
 
 
 def to_verilog(component, name: str) -> str:
-    """Verilog text of an Amaranth component, with its ports named as in its signature."""
-    return amaranth_verilog.convert(component, name=name, emit_src=False)
+    """Simulation Verilog of an Amaranth component (assertions kept), ports named as in its signature."""
+    return verilog_output.convert(component, name, flavour="sim")
 
 
 @dataclass

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from golden.spec.register_map import emitters
+from hw.verilog_output import FLAVOURS
 
 HELP = "generate Verilog for every block (one file each) from a TOML configuration"
 
@@ -13,12 +14,25 @@ def add_arguments(p) -> None:
     p.add_argument("--config", type=Path, default=None, help="TOML file ([array] [synapse] [update] [timing])")
     p.add_argument("--out", type=Path, default=Path("build/verilog"), help="output directory")
     p.add_argument("--only", default=None, help="comma-separated block names (default: all)")
+    p.add_argument("--flavour", choices=FLAVOURS, default="synth",
+                   help="synth (default): what a hardware team takes, plain Verilog-2005 without assertions "
+                        "or $write; sim: keeps the assertions, for Verilator simulation and formal")
+    p.add_argument("--prefix", default="",
+                   help="put in front of every module name and file name, so that two configurations "
+                        "link into one design (a Verilog identifier)")
+    p.add_argument("--no-initial-values", dest="initial_values", action="store_false",
+                   help="no initial value anywhere (no `reg x = ...`, no `initial`, no memory contents): "
+                        "registers reach their state through reset only")
 
 
-def generate(params, out: Path, only: list[str] | None = None) -> list[tuple[str, Path, float]]:
-    """Write the blocks; returns (name, path, seconds) for each."""
+def generate(params, out: Path, only: list[str] | None = None, *, flavour: str = "synth", prefix: str = "",
+             initial_values: bool = True) -> list[tuple[str, Path, float]]:
+    """Write the blocks as ``<prefix><name>.v``; returns (name, path, seconds) for each.
+
+    ``flavour``, ``prefix`` and ``initial_values`` as in :func:`hw.verilog_output.convert`.
+    """
+    from hw import verilog_output
     from hw.registry import blocks
-    from tb.kit.runner import to_verilog
 
     table = blocks()
     names = only or list(table)
@@ -29,8 +43,9 @@ def generate(params, out: Path, only: list[str] | None = None) -> list[tuple[str
     written = []
     for name in names:
         t0 = time.perf_counter()
-        path = out / f"{name}.v"
-        path.write_text(to_verilog(table[name](params), name))
+        path = out / f"{prefix}{name}.v"
+        path.write_text(verilog_output.convert(table[name](params), name, flavour=flavour, prefix=prefix,
+                                               initial_values=initial_values))
         written.append((name, path, time.perf_counter() - t0))
     return written
 
@@ -54,7 +69,12 @@ def run(args) -> int:
 
     params = load_config(args.config)
     only = args.only.split(",") if args.only else None
-    for name, path, secs in generate(params, args.out, only):
+    try:
+        written = generate(params, args.out, only, flavour=args.flavour, prefix=args.prefix,
+                           initial_values=args.initial_values)
+    except ValueError as e:
+        raise SystemExit(f"reram-accel verilog: {e}") from None
+    for name, path, secs in written:
         lines = path.read_text().count("\n")
         print(f"wrote {path}  ({name}, {lines} lines, {secs:.2f} s)")
     for path in write_register_map(params, args.out):
