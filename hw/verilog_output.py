@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["FLAVOURS", "convert", "module_names"]
+__all__ = ["FLAVOURS", "check_options", "convert", "module_names"]
 
 FLAVOURS = ("synth", "sim")
 
@@ -55,10 +55,7 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
     ValueError
         For a flavour outside :data:`FLAVOURS` or a name or prefix that is not an identifier.
     """
-    if flavour not in FLAVOURS:
-        raise ValueError(f"flavour must be one of {FLAVOURS}, not {flavour!r}")
-    if prefix and not _IDENTIFIER.fullmatch(prefix):
-        raise ValueError(f"prefix must be empty or a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {prefix!r}")
+    check_options(flavour=flavour, prefix=prefix)
     if not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"name must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
     from amaranth.back import rtlil  # here: the CLI reads FLAVOURS without loading Amaranth
@@ -66,6 +63,15 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
     il_text = rtlil.convert(component, name=name, emit_src=False)
     text = _run_yosys(_script(il_text, flavour=flavour, prefix=prefix, initial_values=initial_values))
     return text if initial_values else _drop_time_zero_trigger(text)
+
+
+def check_options(*, flavour: str, prefix: str) -> None:
+    """Raise ValueError, naming the option and what it allows, for a flavour or prefix
+    :func:`convert` rejects (callers check before they build components)."""
+    if flavour not in FLAVOURS:
+        raise ValueError(f"flavour must be one of {FLAVOURS}, not {flavour!r}")
+    if prefix and not _IDENTIFIER.fullmatch(prefix):
+        raise ValueError(f"prefix must be empty or a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {prefix!r}")
 
 
 def module_names(verilog_text: str) -> list[str]:

@@ -34,6 +34,7 @@ def generate(params, out: Path, only: list[str] | None = None, *, flavour: str =
     from hw import verilog_output
     from hw.registry import blocks
 
+    verilog_output.check_options(flavour=flavour, prefix=prefix)
     table = blocks()
     names = only or list(table)
     unknown = [n for n in names if n not in table]
