@@ -165,6 +165,7 @@ def test_cli_flavour_prefix_and_no_initial_values(tmp_path, capsys):
                  "--no-initial-values"]) == 0
     text = (tmp_path / "x1_pulse_scheduler.v").read_text()
     assert "x1_pulse_scheduler.v" in capsys.readouterr().out
+    assert (tmp_path / "x1_registers.md").exists() and (tmp_path / "x1_reram_accel_regs.h").exists()
     assert module_names(text) == ["x1_pulse_scheduler"]
     assert not SIMULATION_ONLY.search(text) and not INITIAL_VALUE.search(text)      # synth is the default
     assert main(["verilog", "--out", str(tmp_path), "--only", "pulse_scheduler", "--flavour", "sim"]) == 0

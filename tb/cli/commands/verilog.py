@@ -51,15 +51,15 @@ def generate(params, out: Path, only: list[str] | None = None, *, flavour: str =
     return written
 
 
-def write_register_map(params, out: Path) -> list[Path]:
-    """Write the accelerator's register map next to the Verilog: ``registers.md`` and the C header
-    ``reram_accel_regs.h`` (both generated from :mod:`golden.spec.register_map`)."""
+def write_register_map(params, out: Path, prefix: str = "") -> list[Path]:
+    """Write the accelerator's register map next to the Verilog: ``<prefix>registers.md`` and the C
+    header ``<prefix>reram_accel_regs.h`` (both generated from :mod:`golden.spec.register_map`)."""
     from golden.spec.register_map.accelerator_map import params_summary
     from hw.accelerator import Accelerator
 
     rmap, summary = Accelerator.register_map_for(params), params_summary(params)
     out.mkdir(parents=True, exist_ok=True)
-    md, h = out / "registers.md", out / "reram_accel_regs.h"
+    md, h = out / f"{prefix}registers.md", out / f"{prefix}reram_accel_regs.h"
     md.write_text(emitters.markdown(rmap, params_summary=summary))
     h.write_text(emitters.c_header(rmap, params_summary=summary))
     return [md, h]
@@ -78,6 +78,6 @@ def run(args) -> int:
     for name, path, secs in written:
         lines = path.read_text().count("\n")
         print(f"wrote {path}  ({name}, {lines} lines, {secs:.2f} s)")
-    for path in write_register_map(params, args.out):
+    for path in write_register_map(params, args.out, args.prefix):
         print(f"wrote {path}  (register map)")
     return 0
