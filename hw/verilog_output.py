@@ -19,7 +19,7 @@ _VERILOG_MODULE = re.compile(r"^module\s+(\S+?)\s*\(", re.MULTILINE)
 
 def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
             initial_values: bool = True) -> str:
-    """Verilog-2005 text of ``component`` with top module ``prefix + name``.
+    """Verilog text of ``component`` with top module ``prefix + name`` (Verilog-2005 in synth).
 
     Parameters
     ----------
@@ -94,6 +94,7 @@ def _script(il_text: str, *, flavour: str, prefix: str, initial_values: bool) ->
     if not initial_values:
         script.append("attrmap -remove init")                # register initial values
     script.append("memory_collect")
+    # synth: Yosys' `_N_` names for its internal wires instead of escaped `\$N` ones
     script.append("write_verilog -norename" if flavour == "sim" else "write_verilog")
     return "\n".join(script)
 
