@@ -9,9 +9,20 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast demo verilog bench board clean
+.PHONY: setup test test-fast demo verilog bench board clean debian-tools
 
-setup: $(STAMP)
+setup: $(STAMP) debian-tools
+
+# iverilog and Yosys read the synth-flavour Verilog in tests/blocks/test_verilog_output.py (Debian packages;
+# apt-get needs root: without it those tests skip and say why).
+DEBIAN_TOOLS := iverilog yosys
+debian-tools:
+	@missing="$$(for t in $(DEBIAN_TOOLS); do command -v $$t >/dev/null || echo $$t; done)"; \
+	if [ -n "$$missing" ]; then \
+	  if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	    apt-get install -y $$missing || { apt-get update && apt-get install -y $$missing; }; \
+	  else echo "apt-get needs root: install $$missing yourself (the tests that need them skip)"; fi; \
+	fi
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,8 +42,9 @@ test-fast: setup
 demo: setup
 	$(BIN)/reram-accel demo
 
+# The synth flavour (no assertions, plain Verilog-2005): what a hardware team takes.
 verilog: setup
-	$(BIN)/reram-accel verilog --out build/verilog
+	$(BIN)/reram-accel verilog --flavour synth --out build/verilog
 
 bench: setup
 	$(BIN)/reram-accel bench

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from amaranth.back import verilog as amaranth_verilog
+from hw import verilog_output
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BUILD = ROOT / "build" / "sim"
@@ -40,9 +40,11 @@ def verilator_env() -> None:
     os.environ.pop("VERILATOR_ROOT", None)
 
 
-def to_verilog(component, name: str) -> str:
-    """Verilog text of an Amaranth component, with its ports named as in its signature."""
-    return amaranth_verilog.convert(component, name=name, emit_src=False)
+def to_verilog(component, name: str, *, initial_values: bool = True) -> str:
+    """Simulation Verilog of an Amaranth component (assertions kept), ports named as in its signature;
+    ``initial_values=False``: the power-up state a real chip has (no initializer, no memory init), for
+    runs with Verilator's ``--x-initial unique``."""
+    return verilog_output.convert(component, name, flavour="sim", initial_values=initial_values)
 
 
 @dataclass

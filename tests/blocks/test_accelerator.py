@@ -17,7 +17,6 @@ from hw.accelerator import Accelerator
 from tb.envs.accelerator_tb import UpdateEntry, golden_chain, random_entries
 from tb.kit.lint import lint
 from tb.kit.runner import run_cocotb, to_verilog
-from tb.kit.uninitialized_verilog import uninitialized_verilog
 
 SMOKE = AccelParams().with_(array={"rows": 6, "cols": 5}, synapse={"devices": 3, "increment": 2, "pot_period": 2})
 # row + col + dW + 2 flags > 32 bits: UPDATE_ADDR holds the synapse address; differential synapses
@@ -186,7 +185,7 @@ def test_cocotb_smoke_training_random_power_up_state(seed):
     print(f"seed {seed}: +verilator+seed+{vseed}")
     dut = Accelerator(SMOKE)
     run_cocotb(dut, toplevel="accelerator", test_module="tb.envs.accelerator_tb",
-               verilog_text=uninitialized_verilog(dut, "accelerator"),
+               verilog_text=to_verilog(dut, "accelerator", initial_values=False),
                build_args=("--x-assign", "unique", "--x-initial", "unique"),
                plusargs=("+verilator+rand+reset+2", f"+verilator+seed+{vseed}"),
                config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120})

@@ -17,9 +17,8 @@ from golden.twins.update_unit import apply_many, clear_cycles, saturate, update_
 from hw.update_unit import UpdateUnit
 from tb.envs.update_unit_tb import directed_requests, random_requests
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
-from tb.kit.runner import run_cocotb
+from tb.kit.runner import run_cocotb, to_verilog
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
-from tb.kit.uninitialized_verilog import uninitialized_verilog
 
 
 def P(**update) -> AccelParams:
@@ -291,7 +290,7 @@ X_PHASES = DIRECTED + [{"kind": "random", "n": 1500, "valid": 0.8, "ready": 0.7,
 
 
 def _run_x_random(dut, p, seed, **config):
-    text = uninitialized_verilog(dut, "update_unit")
+    text = to_verilog(dut, "update_unit", initial_values=False)
     assert "initial" not in text and " = 0;" not in text.replace("dump_module$1  = 0;", "")
     print(f"seed {seed}: Verilator random power-up state {x_random_plusargs(seed)}")
     return run_cocotb(dut, toplevel="update_unit", test_module="tb.envs.update_unit_tb", verilog_text=text,

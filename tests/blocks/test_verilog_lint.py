@@ -1,4 +1,5 @@
-"""`reram-accel verilog` writes one lint-clean Verilog file per block, for several configurations."""
+"""`reram-accel verilog` writes one lint-clean Verilog file per block, for several configurations (the sim
+flavour here, which Verilator simulates; tests/blocks/test_verilog_output.py lints the synth flavour)."""
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ CONFIGS = {
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_generated_verilog_lints_clean(name, tmp_path):
-    written = generate(CONFIGS[name], tmp_path)
+    written = generate(CONFIGS[name], tmp_path, flavour="sim")     # the synth flavour: test_verilog_output
     assert {n for n, _, _ in written} == set(blocks())
     problems = {}
     for block, path, _ in written:

