@@ -11,9 +11,12 @@ Per block, ``build/asic/<config>/<block>/`` holds:
 * ``result.json`` — the :class:`AsicResult`.
 
 Synthesis: ``synth -flatten`` up to the fine stage, then ``techmap``, ``dfflibmap``, ``abc`` against the
-liberty (with ABC's fanout buffering and gate sizing for the clock period, :data:`ABC_SCRIPT`), so every cell is a standard cell except memories: yosys' ``memory -nomap`` keeps each
-Amaranth ``Memory`` as one ``$mem_v2`` cell, which is never mapped to flip-flops. Its bits are counted
-as an SRAM macro with the area model of :data:`SRAM_MODEL`.
+liberty (with ABC's fanout buffering and gate sizing for the clock period, :data:`ABC_SCRIPT`), so
+every cell is a standard cell except memories: yosys' ``memory -nomap`` keeps each Amaranth
+``Memory`` as one ``$mem_v2`` cell, which is never mapped to flip-flops; its bits are counted as an
+SRAM macro with the area model of :data:`SRAM_MODEL`. Only a memory shallower than
+:data:`MACRO_MIN_DEPTH` words (a FIFO's few entries) is built from flip-flops, as a register file:
+SRAM compilers do not go that small, and the macro's fixed periphery would outweigh its bits.
 
 Timing: OpenSTA on the mapped netlist, ``create_clock`` on ``clk`` (a virtual clock for a purely
 combinational block), input and output delays 0, the liberty's only (typical) corner, no wire load
@@ -138,13 +141,19 @@ ABC_SCRIPT = ("+strash;&get,-n;&fraig,-x;&put;scorr;dc2;dretime;strash;&get,-n;&
               "buffer,-p;upsize,{D};dnsize,{D};stime,-p")
 
 
-def yosys_script(name: str, liberty: str, period_ns: float = 10.0) -> str:
-    """Synthesis to the liberty's cells with memories left as ``$mem_v2`` macros; ABC maps, buffers
-    and sizes for a delay target of ``period_ns``."""
+#: Memories with fewer words than this become flip-flops (register files), the others SRAM macros.
+MACRO_MIN_DEPTH = 32
+
+
+def yosys_script(name: str, liberty: str, period_ns: float = 10.0, macro_min_depth: int = MACRO_MIN_DEPTH) -> str:
+    """Synthesis to the liberty's cells with memories of at least ``macro_min_depth`` words left as
+    ``$mem_v2`` macros; ABC maps, buffers and sizes for a delay target of ``period_ns``."""
     return "\n".join([
         f"read_verilog {name}.v",
         f"synth -top {name} -flatten -run :fine",  # ends with `memory -nomap`
-        "opt -fast -full", "techmap", "opt -fast",  # synth's fine stage without memory_map
+        "opt -fast -full",
+        f"memory_map t:$mem_v2 r:SIZE<{macro_min_depth} %i",  # register files; the rest stay macros
+        "opt -full", "techmap", "opt -fast",  # synth's fine stage, memory_map restricted as above
         f"dfflibmap -liberty {liberty}",
         f"abc -D {round(period_ns * 1000)} -liberty {liberty} -script {ABC_SCRIPT}",
         "opt_clean",
@@ -373,6 +382,7 @@ class AsicResult:
     macro_bits: int
     macro_area_um2: float
     memories: list = field(default_factory=list)
+    macro_min_depth: int = MACRO_MIN_DEPTH
     period_ns: float = 0.0
     min_period_ns: float | None = None
     fmax_mhz: float | None = None
@@ -391,7 +401,7 @@ class AsicResult:
 
 def synth_block(name: str, component, *, config: str = "default", out_root: Path = BUILD_ROOT,
                 period_ns: float = 10.0, model: SramModel = SRAM_MODEL, liberty: Path = LIBERTY,
-                progress: Progress | None = None) -> AsicResult:
+                macro_min_depth: int = MACRO_MIN_DEPTH, progress: Progress | None = None) -> AsicResult:
     """Synthesise ``component`` as module ``name``, time it, and return the estimate."""
     tools = find_tools(liberty)
     t0 = time.monotonic()
@@ -400,7 +410,7 @@ def synth_block(name: str, component, *, config: str = "default", out_root: Path
     out.mkdir(parents=True)
     lib = tools["liberty"]
     (out / f"{name}.v").write_text(synthesis_verilog(component, name))
-    (out / "synth.ys").write_text(yosys_script(name, lib, period_ns))
+    (out / "synth.ys").write_text(yosys_script(name, lib, period_ns, macro_min_depth))
     if progress:
         progress(f"  {config}/{name}: yosys")
     run_tool([tools["yosys"], "-q", "-l", "yosys.log", "-s", "synth.ys"], out, out / "yosys.run.log", f"yosys {name}")
@@ -430,7 +440,7 @@ def synth_block(name: str, component, *, config: str = "default", out_root: Path
     result = AsicResult(
         block=name, config=config, cells=sum(std.values()), logic_area_um2=round(area, 1),
         flip_flops=count_flip_flops(by_type, seq), macro_bits=bits,
-        macro_area_um2=round(model.area_um2(bits), 1), memories=[asdict(m) | {"macro": m.macro_type} for m in memories],
+        macro_area_um2=round(model.area_um2(bits), 1), macro_min_depth=macro_min_depth, memories=[asdict(m) | {"macro": m.macro_type} for m in memories],
         period_ns=period_ns, min_period_ns=sta.min_period_ns if sta else None,
         fmax_mhz=sta.fmax_mhz if sta else None, critical_from=sta.startpoint if sta else "",
         critical_to=sta.endpoint if sta else "", seconds=round(time.monotonic() - t0, 1), build_dir=str(out),

@@ -27,6 +27,7 @@ from boards.asic import (
     select_blocks,
     sequential_cells,
     synthesis_verilog,
+    yosys_script,
 )
 from golden.spec.params import AccelParams, ConfigError
 from tb.cli.main import main
@@ -216,6 +217,15 @@ def test_table_has_logic_and_macro_area_apart():
     assert "update_unit" in format_table([r])
 
 
+def test_only_shallow_memories_become_flip_flops():
+    script = yosys_script("update_unit", "cells.lib", period_ns=8.0, macro_min_depth=32)
+    lines = script.splitlines()
+    assert "memory_map t:$mem_v2 r:SIZE<32 %i" in lines  # register files below 32 words (%i: both)
+    assert "memory_map" not in " ".join(line for line in lines if not line.startswith("memory_map t:$mem_v2 r:"))
+    assert "-run :fine" in script  # synth stops before its own (unrestricted) memory_map
+    assert "abc -D 8000 -liberty cells.lib" in script
+
+
 # --- bad input -------------------------------------------------------------------------------------
 def test_unknown_block_names_the_allowed_ones(capsys):
     with pytest.raises(ConfigError, match=r"\['nosuch'\] not known: allowed .*update_unit"):
@@ -274,3 +284,18 @@ def test_real_synthesis_keeps_the_chi_memory_a_macro(tmp_path):
     assert r.cells >= r.flip_flops and r.logic_area_um2 > 0
     assert r.fmax_mhz is not None and 10 < r.fmax_mhz < 1000
     assert r.critical_from  # OpenSTA found a constrained path
+
+
+def test_real_synthesis_builds_a_tiny_memory_from_flip_flops(tmp_path):
+    _tools_or_skip()
+    from hw.update_unit import UpdateUnit
+
+    params = AccelParams().with_(array={"rows": 2, "cols": 2})  # 4 words: under MACRO_MIN_DEPTH
+    chi_bits = 4 * params.update.chi_width
+    tiny = asic.synth_block("update_unit", UpdateUnit(params), config="tiny", out_root=tmp_path)
+    assert tiny.macro_bits == 0 and tiny.memories == []
+    as_macro = asic.synth_block("update_unit", UpdateUnit(params), config="macro", out_root=tmp_path,
+                                macro_min_depth=0)
+    assert as_macro.macro_bits == chi_bits
+    # the chi words, one flip-flop per bit, plus the read-data register the macro holds inside
+    assert tiny.flip_flops == as_macro.flip_flops + chi_bits + params.update.chi_width

@@ -24,6 +24,8 @@ def add_arguments(p) -> None:
                         "(default: 'default')")
     p.add_argument("--period-ns", type=float, default=10.0,
                    help="clock period the timing report is checked against (default 10 ns); Fmax does not depend on it")
+    p.add_argument("--macro-min-depth", type=int, default=None,
+                   help="memories with fewer words become flip-flops, the others SRAM macros (default 32)")
     p.add_argument("--json", type=Path, default=None, help="write the results (list of objects) here")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     p.add_argument("--out", type=Path, default=None, help="build root (default build/asic)")
@@ -48,6 +50,7 @@ def run(args) -> int:
     from boards.asic import (
         BUILD_ROOT,
         CAVEATS,
+        MACRO_MIN_DEPTH,
         SRAM_MODEL,
         AsicToolError,
         find_tools,
@@ -58,6 +61,10 @@ def run(args) -> int:
 
     if args.period_ns <= 0:
         print(f"reram-accel asic: --period-ns must be > 0, got {args.period_ns}", file=sys.stderr)
+        return 2
+    min_depth = MACRO_MIN_DEPTH if args.macro_min_depth is None else args.macro_min_depth
+    if min_depth < 0:
+        print(f"reram-accel asic: --macro-min-depth must be >= 0, got {min_depth}", file=sys.stderr)
         return 2
     chosen = select_blocks(args.block)  # an unknown name is a ConfigError: exit 2 with the allowed names
     try:
@@ -71,7 +78,7 @@ def run(args) -> int:
             _progress(f"[{i}/{len(chosen)}] {label}/{name}")
             try:
                 r = synth_block(name, make(params), config=label, out_root=args.out or BUILD_ROOT,
-                                period_ns=args.period_ns, progress=_progress)
+                                period_ns=args.period_ns, macro_min_depth=min_depth, progress=_progress)
             except AsicToolError as e:
                 if not args.keep_going:
                     print(f"reram-accel asic: {e}", file=sys.stderr)
@@ -84,7 +91,7 @@ def run(args) -> int:
     print(format_table(results, markdown=args.markdown))
     print(f"\n{CAVEATS}; SRAM {SRAM_MODEL.um2_per_bit:.1f} um^2/bit "
           f"({SRAM_MODEL.bitcell_um2} um^2 bit cell / {SRAM_MODEL.array_efficiency} array efficiency), "
-          f"access {SRAM_MODEL.access_ns} ns.")
+          f"access {SRAM_MODEL.access_ns} ns; memories under {min_depth} words are flip-flops.")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps([r.to_dict() for r in results], indent=2))
