@@ -234,6 +234,15 @@ def test_unknown_block_names_the_allowed_ones(capsys):
     assert "nosuch" in capsys.readouterr().err
 
 
+def test_bad_period_or_config_fails_before_any_synthesis(capsys, tmp_path):
+    assert main(["asic", "--block", "update_unit", "--period-ns", "0"]) == 2
+    assert "--period-ns must be > 0" in capsys.readouterr().err
+    assert main(["asic", "--block", "update_unit", "--config", "default", "--config", "nosuch.toml",
+                 "--out", str(tmp_path)]) == 2
+    assert "nosuch.toml" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # the default config was not synthesised first
+
+
 def test_missing_tool_or_library_says_how_to_install(monkeypatch, tmp_path):
     with pytest.raises(AsicToolError, match=r"liberty .*nolib.lib.*qflow.*make asic"):
         find_tools(tmp_path / "nolib.lib")

@@ -23,7 +23,7 @@ def add_arguments(p) -> None:
                    help="configuration file, or 'default' for the built-in parameters; repeatable "
                         "(default: 'default')")
     p.add_argument("--period-ns", type=float, default=10.0,
-                   help="clock period the timing report is checked against (default 10 ns); Fmax does not depend on it")
+                   help="clock period for OpenSTA and ABC's delay target (default 10 ns)")
     p.add_argument("--macro-min-depth", type=int, default=None,
                    help="memories with fewer words become flip-flops, the others SRAM macros (default 32)")
     p.add_argument("--json", type=Path, default=None, help="write the results (list of objects) here")
@@ -36,14 +36,12 @@ def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _configs(names: list[str] | None):
+def _configs(names: list[str] | None) -> list[tuple[str, object]]:
+    """(label, parameters) per ``--config``, all loaded before any synthesis so a bad file fails first."""
     from golden.spec.params import load_config
 
-    for name in names or ["default"]:
-        if name == "default":
-            yield "default", load_config(None)
-        else:
-            yield Path(name).stem, load_config(Path(name))
+    return [("default", load_config(None)) if name == "default" else (Path(name).stem, load_config(Path(name)))
+            for name in names or ["default"]]
 
 
 def run(args) -> int:
@@ -67,13 +65,14 @@ def run(args) -> int:
         print(f"reram-accel asic: --macro-min-depth must be >= 0, got {min_depth}", file=sys.stderr)
         return 2
     chosen = select_blocks(args.block)  # an unknown name is a ConfigError: exit 2 with the allowed names
+    configs = _configs(args.config)
     try:
         find_tools()
     except AsicToolError as e:
         print(f"reram-accel asic: {e}", file=sys.stderr)
         return 2
     results, failed = [], []
-    for label, params in _configs(args.config):
+    for label, params in configs:
         for i, (name, make) in enumerate(chosen.items(), 1):
             _progress(f"[{i}/{len(chosen)}] {label}/{name}")
             try:
