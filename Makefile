@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast demo verilog bench board clean debian-tools
+.PHONY: setup test test-fast demo verilog bench board asic clean debian-tools
 
 setup: $(STAMP) debian-tools
 
@@ -54,6 +54,13 @@ board: setup
 	$(BIN)/python -m pip install -q -e ".[fpga]"
 	$(BIN)/reram-accel board build icebreaker --block all --json build/boards/icebreaker.json --markdown
 	$(BIN)/reram-accel board build ulx3s --block all --json build/boards/ulx3s.json --markdown
+
+# ASIC estimate: yosys + OSU 0.18 um cells (Debian qflow) and OpenSTA (Debian opensta); ~5 min, not part of `make test`.
+OSU018_LIB := /usr/share/qflow/tech/osu018/osu018_stdcells.lib
+asic: setup
+	command -v yosys >/dev/null && command -v sta >/dev/null && test -f $(OSU018_LIB) || \
+	  apt-get install -y qflow opensta || { apt-get update && apt-get install -y qflow opensta; }
+	$(BIN)/reram-accel asic --config default --config configs/example.toml --json build/asic/asic.json --markdown
 
 clean:
 	rm -rf build sim_build .pytest_cache

@@ -27,6 +27,13 @@ KNOWN: dict[str, str] = {
     "accelerator": "hw.accelerator:Accelerator",
 }
 
+#: Registry blocks a board does not place, with the reason.
+NOT_ON_BOARDS: dict[str, str] = {
+    # the board wrapper drives `sync` from its PLL and power-on reset; this top brings its own
+    # domain (aresetn through a reset synchronizer), which the wrapper cannot host as well
+    "accelerator_arst": "brings its own clock domain; the board builds place `accelerator`",
+}
+
 #: Blocks that exist only for the boards.
 BOARD_ONLY: dict[str, str] = {
     "array_emulator": "boards.emulated_array:ArrayEmulator",
@@ -51,7 +58,8 @@ def available() -> dict[str, Factory]:
         from hw.registry import blocks as registry_blocks
 
         for name, make in registry_blocks().items():
-            table[name] = _hw_factory(name, make)
+            if name not in NOT_ON_BOARDS:
+                table[name] = _hw_factory(name, make)
     except ImportError:
         pass  # a listed module is missing: fall back to probing one by one below
     for name, spec in KNOWN.items():
