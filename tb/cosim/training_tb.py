@@ -23,7 +23,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, ReadWrite, RisingEdge
 
 from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.spec.transactions import Pulse, UpdateRequest
@@ -75,6 +75,7 @@ class Sequencer:
             p.seq__batch.value = self.batch
             self.batches += 1
             await self.done
+            await ReadWrite()   # the pulse log of this edge has settled; the next batch may still be written
             if self.on_batch is not None:
                 self.on_batch()
 

@@ -6,7 +6,7 @@ speed and its replayable timing (see :class:`FastAxil`).
 """
 from __future__ import annotations
 
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import ReadOnly, ReadWrite, RisingEdge
 
 from tb.kit.prefixed import Prefixed
 
@@ -62,6 +62,7 @@ class FastAxil:
         for w in words:
             wdata.value = w
             await rise
+            await ReadWrite()   # bresp of this edge has settled (Icarus may not have updated it yet)
             if int(bresp.value):
                 raise AssertionError(f"write {addr:#x} <- {w:#010x}: response {int(bresp.value)}")
         b.awvalid.value = 0

@@ -203,6 +203,20 @@ def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, test
     return res
 
 
+def failure_types(results_xml: Path) -> dict[str, str]:
+    """Test name -> type of its failure (``"SimFailure"``: the simulator ended the run, e.g. on a
+    failed Verilog assertion; else the Python exception's type) from a cocotb results file; passing
+    tests are left out. Both simulators report the same way here, whatever their log text."""
+    import xml.etree.ElementTree as ET
+
+    out = {}
+    for case in ET.parse(results_xml).iter("testcase"):
+        failure = case.find("failure")
+        if failure is not None:
+            out[case.get("name")] = failure.get("type", "")
+    return out
+
+
 def test_config() -> dict:
     """Inside a cocotb test: the ``config`` dict :func:`run_cocotb` was given."""
     return json.loads(os.environ.get(ENV_CONFIG, "{}"))
