@@ -9,9 +9,13 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast demo verilog bench board clean
+.PHONY: setup icarus test test-fast test-icarus demo verilog bench board clean
 
-setup: $(STAMP)
+setup: $(STAMP) icarus
+
+# Icarus Verilog, the second simulator of the cocotb testbenches (Debian package)
+icarus:
+	command -v iverilog >/dev/null || apt-get install -y iverilog
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +31,12 @@ test: setup
 
 test-fast: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) -m "not cocotb and not slow" tests
+
+# Every block testbench and a short co-simulation slice under Icarus Verilog (RERAM_SIM=icarus);
+# the tests marked `icarus` already ran under Icarus in `make test`, and the C++ replay is Verilator's.
+test-icarus: setup
+	RERAM_SIM=icarus RERAM_COSIM_SAMPLES=5 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) \
+		--dist loadgroup -m "cocotb and not icarus" tests/blocks tests/tb -k "not raw_replay"
 
 demo: setup
 	$(BIN)/reram-accel demo

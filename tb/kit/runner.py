@@ -84,14 +84,20 @@ _ASSERT_LINE = re.compile(r"^(?P<indent>[ \t]*)(?P<kind>assert|assume) \((?P<con
 
 
 def icarus_verilog(text: str, *, assertions: bool) -> str:
-    """The Verilog Icarus compiles: each immediate ``assert``/``assume`` of Amaranth's output either
-    stops the simulation when it fails (``assertions``; Icarus alone would only print an error), or is
-    removed (Verilator without ``--assert`` ignores them). The ``$write`` of the assertion's message
-    before it stays, as in Verilator's build.
+    """The Verilog Icarus compiles: combinational blocks as ``always_comb``; each immediate
+    ``assert``/``assume`` of Amaranth's output either stops the simulation when it fails
+    (``assertions``; Icarus alone would only print an error), or is removed (Verilator without
+    ``--assert`` ignores them). The ``$write`` of the assertion's message before it stays, as in
+    Verilator's build.
 
     This is the one place that edits generated Verilog for a simulator: once ``hw.verilog_output``
     offers a flavour without formal cells, the ``assertions=False`` case can convert with it instead.
     """
+    # Yosys writes combinational logic as ``always @*`` and relies on a dummy register's initialiser
+    # to run each block once at time 0; under Icarus with a VPI module loaded that event is lost and
+    # a block whose inputs never change keeps X. ``always_comb`` runs at time 0 by definition
+    # (Verilator evaluates every block at start-up either way).
+    text = text.replace("always @* begin", "always_comb begin")
     if assertions:
         return _ASSERT_LINE.sub(r'\g<indent>\g<kind> (\g<cond>) else $fatal(1, "Assertion failed");', text)
     return _ASSERT_LINE.sub("", text)
