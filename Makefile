@@ -33,10 +33,11 @@ test-fast: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) -m "not cocotb and not slow" tests
 
 # Every block testbench and a short co-simulation slice under Icarus Verilog (RERAM_SIM=icarus);
-# the tests marked `icarus` already ran under Icarus in `make test`, and the C++ replay is Verilator's.
+# the tests marked `icarus` already ran under Icarus in `make test`; the C++ replay is Verilator-only
+# and the BNN co-simulation (100 images) is left to Verilator for its run time.
 test-icarus: setup
 	RERAM_SIM=icarus RERAM_COSIM_SAMPLES=5 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) \
-		--dist loadgroup -m "cocotb and not icarus" tests/blocks tests/tb -k "not raw_replay"
+		--dist loadgroup -m "cocotb and not icarus" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn"
 
 demo: setup
 	$(BIN)/reram-accel demo
