@@ -27,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -48,6 +49,7 @@ SIMULATORS = ("verilator", "icarus")
 # Verilator options every build gets (see the module docstring for their Icarus counterparts).
 VERILATOR_BASE_ARGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0")
 ICARUS_TIMESCALE = ("1ns", "1ps")
+_log = logging.getLogger(__name__)
 
 
 def simulator_name(simulator: str | None = None) -> str:
@@ -117,9 +119,12 @@ def icarus_build(build_args: tuple[str, ...]) -> tuple[list[str], bool]:
     for arg in build_args:
         if arg == "--assert":
             assertions = True
-        elif not any(match(arg) for match, _ in _VERILATOR_ONLY):
-            raise ValueError(f"build_args: Verilator option {arg!r} has no Icarus mapping in tb.kit.runner "
-                             f"(known: --assert, --no-public-flat-rw, *.vlt, -Wno-*)")
+        else:
+            reason = next((why for match, why in _VERILATOR_ONLY if match(arg)), None)
+            if reason is None:
+                raise ValueError(f"build_args: Verilator option {arg!r} has no Icarus mapping in tb.kit.runner "
+                                 f"(known: --assert, --no-public-flat-rw, *.vlt, -Wno-*)")
+            _log.info("icarus: Verilator option %s dropped (%s)", arg, reason)
     return out, assertions
 
 
