@@ -46,6 +46,8 @@ ENV_CONFIG = "RERAM_TB_CONFIG"
 # Environment variable choosing the simulator when run_cocotb gets none.
 ENV_SIM = "RERAM_SIM"
 SIMULATORS = ("verilator", "icarus")
+# Environment variable naming a file that collects each run's build and run seconds (JSON lines).
+ENV_TIMES = "RERAM_SIM_TIMES"
 # Verilator options every build gets (see the module docstring for their Icarus counterparts).
 VERILATOR_BASE_ARGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0")
 ICARUS_TIMESCALE = ("1ns", "1ps")
@@ -206,6 +208,11 @@ def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, test
     if wave is not None:
         print(f"waveform: {wave}")
     res = SimResult(sim, build_dir, t1 - t0, t2 - t1, Path(xml), tests, failed, wave)
+    if os.environ.get(ENV_TIMES):   # one JSON line per run, for the simulator comparison in docs/RESULTS.md
+        with open(os.environ[ENV_TIMES], "a") as f:
+            f.write(json.dumps({"simulator": sim, "toplevel": toplevel, "test_module": test_module,
+                                "build_s": round(res.build_seconds, 2), "run_s": round(res.run_seconds, 2),
+                                "tests": tests, "failed": failed}) + "\n")
     if check:
         log = (test_dir / "sim.log")
         tail = log.read_text()[-4000:] if log.exists() else ""
