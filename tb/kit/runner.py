@@ -19,6 +19,8 @@ are written in Verilator's terms; for Icarus (:func:`icarus_build`) they map as 
 * ``-Wno-fatal``, ``--x-assign 0``, ``--x-initial 0`` (the base options): Verilator-only; Amaranth
   gives every register an initial value in the Verilog, which Icarus honours.
 * Amaranth writes no ``timescale``: Icarus gets ``timescale=("1ns", "1ps")``.
+* Not an option but the same purpose: combinational ``always @*`` blocks become ``always_comb`` so
+  that they run at time 0 under Icarus too (:func:`icarus_verilog`).
 
 Any other option raises a ``ValueError`` naming it, so a new Verilator-only option cannot be lost silently.
 """
