@@ -9,11 +9,12 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast demo verilog bench board asic clean debian-tools
+.PHONY: setup test test-fast test-icarus demo verilog bench board asic clean debian-tools
 
 setup: $(STAMP) debian-tools
 
-# iverilog and Yosys read the synth-flavour Verilog in tests/blocks/test_verilog_output.py (Debian packages;
+# Icarus Verilog is the second simulator of the cocotb testbenches; iverilog and Yosys also read the
+# synth-flavour Verilog in tests/blocks/test_verilog_output.py (Debian packages;
 # apt-get needs root: without it those tests skip and say why).
 DEBIAN_TOOLS := iverilog yosys
 debian-tools:
@@ -38,6 +39,13 @@ test: setup
 
 test-fast: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) -m "not cocotb and not slow" tests
+
+# Every block testbench and a short co-simulation slice under Icarus Verilog (RERAM_SIM=icarus);
+# the tests marked `icarus` already ran under Icarus in `make test`; the C++ replay is Verilator-only
+# and the BNN co-simulation (100 images) is left to Verilator for its run time.
+test-icarus: setup
+	RERAM_SIM=icarus RERAM_COSIM_SAMPLES=5 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) \
+		--dist loadgroup -m "cocotb and not icarus" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn"
 
 demo: setup
 	$(BIN)/reram-accel demo

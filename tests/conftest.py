@@ -10,3 +10,12 @@ def seed(request) -> int:
     value = int(os.environ.get("RERAM_SEED", "20261123"))
     print(f"seed = {value} (replay with RERAM_SEED={value})")
     return value
+
+
+def pytest_generate_tests(metafunc):
+    """A test with a ``simulator`` argument runs twice: on the default simulator (``None``: the
+    runner's ``RERAM_SIM``, else Verilator) and on Icarus (marked ``icarus``). ``make test-icarus``
+    runs the default ones under Icarus too, and deselects the marked duplicates."""
+    if "simulator" in metafunc.fixturenames:
+        metafunc.parametrize("simulator", [None, pytest.param("icarus", marks=pytest.mark.icarus)],
+                             ids=["default-sim", "icarus"])

@@ -23,7 +23,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import ClockCycles, FallingEdge, ReadWrite, RisingEdge
 
 from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.spec.transactions import Pulse, UpdateRequest
@@ -54,7 +54,7 @@ class Sequencer:
     def __init__(self, port, addr: int, poll_addr: int, on_batch=None):
         self.p = port
         self.on_batch = on_batch      # called after every batch (drains the pulse log: no ring overflow)
-        self.done = RisingEdge(port.seq__done)
+        self.rise, self.fall = RisingEdge(port.seq__done), FallingEdge(port.seq__done)
         self.batch = 0
         self.batches = 0
         port.seq__addr.value = addr
@@ -63,6 +63,19 @@ class Sequencer:
         port.seq__n.value = 0
         port.seq__poll.value = 0
         port.seq__words.value = 0
+
+    async def _settled(self, edge, value: int) -> None:
+        """Wait for ``edge`` of ``done`` that leaves it at ``value`` once the time step has settled.
+
+        ``done`` is combinational: an event-driven simulator (Icarus) may glitch it while a block is
+        re-evaluated, e.g. when ``batch`` is written; in ``ReadWrite`` (after the edge's updates, still
+        allowed to write the next batch) only a real change remains. The pulse log is then settled too.
+        """
+        while True:
+            await edge
+            await ReadWrite()
+            if int(self.p.seq__done.value) == value:
+                return
 
     async def run(self, words: list[int]) -> None:
         p = self.p
@@ -74,7 +87,8 @@ class Sequencer:
             self.batch = (self.batch + 1) & 0xFF
             p.seq__batch.value = self.batch
             self.batches += 1
-            await self.done
+            await self._settled(self.fall, 0)   # the batch started ...
+            await self._settled(self.rise, 1)   # ... and completed
             if self.on_batch is not None:
                 self.on_batch()
 

@@ -85,7 +85,7 @@ def check_pulse_counts(params: AccelParams, sent, read_sent, pulses: list[Pulse]
 
 try:  # the cocotb part only loads inside a simulation
     import cocotb
-    from cocotb.triggers import RisingEdge
+    from cocotb.triggers import ReadOnly, RisingEdge
 except ImportError:  # pragma: no cover
     cocotb = None
 
@@ -137,10 +137,12 @@ if cocotb is not None:
         async def _watch_verify(self) -> None:
             while True:
                 await RisingEdge(self.dut.verify_valid)
+                await ReadOnly()   # verify_data of this edge has settled (simulator-independent)
                 self.verifies.append((self.array.cycle() + LATENCY, int(self.dut.verify_data.value)))
 
         async def _watch_error(self) -> None:
             await RisingEdge(self.dut.error)
+            await ReadOnly()
             self.errors.append((self.array.cycle() + LATENCY, int(self.dut.error_code.value)))
 
     @cocotb.test()

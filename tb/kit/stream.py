@@ -204,6 +204,7 @@ class StreamSource:
         self.sent: list[Transfer] = []
         self.strobes: list[int] = []
         self.port.valid.value = 0
+        self.port.payload.value = 0   # a 4-state simulator would show Z until the first item
         if strobe is not None:
             strobe[1].value = 0
         self._task = None

@@ -33,6 +33,10 @@ from cocotb.triggers import ClockCycles
 
 from tb.kit.stream import CycleCounter, StreamSink, StreamSource
 
+# The AXI4-Lite signals a manager drives (the DUT's inputs on its subordinate port).
+AXIL_MANAGER_OUTPUTS = ("awaddr", "awprot", "awvalid", "wdata", "wstrb", "wvalid", "bready",
+                        "araddr", "arprot", "arvalid", "rready")
+
 
 async def clock_and_reset(dut, *, idle: Iterable[Any] = (), cycles: int = 3, period_ns: int = 10,
                           start_clock: bool = True) -> None:
@@ -115,5 +119,8 @@ class Testbench:
         member path with ``__``), reset by ``dut.rst``."""
         from cocotbext.axi import AxiLiteBus, AxiLiteMaster
 
+        for name in AXIL_MANAGER_OUTPUTS:   # 0 until the master drives them (4-state simulators: Z)
+            if hasattr(self.dut, f"{prefix}__{name}"):
+                getattr(self.dut, f"{prefix}__{name}").value = 0
         bus = AxiLiteBus.from_prefix(self.dut, prefix, bus_separator="__")
         return AxiLiteMaster(bus, self.clk, self.dut.rst)

@@ -6,7 +6,11 @@ Boundary: the ports an analog crossbar macro sees, i.e. the outputs of
 on) -- and the array's read-out, the DUT input ``adc`` (ADC code).
 
 The model sleeps until a strobe rises (``RisingEdge(write)`` / ``RisingEdge(read)``; one Python wake-up
-per edge, none per idle cycle):
+per edge, none per idle cycle). The strobe's edge callback runs while the clock edge's other register
+updates may still be pending (Icarus updates registers one by one; Verilator has them all done), so the
+lines are read only once the edge has settled: in ``ReadOnly`` for a write, in ``ReadWrite`` for a
+read, which must still drive ``adc`` (the lines are registered outputs, settled by then in every
+simulator):
 
 * rising ``write``: decode the one word line and the one driven column (``bl_set``: SET, ``sl_reset``:
   RESET), apply one pulse of :class:`golden.physics.device.DeviceModel` to that device through a
@@ -30,7 +34,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import cocotb
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge, ReadOnly, ReadWrite, RisingEdge
 
 from golden.physics.crossbar_state import CrossbarArray
 from golden.spec.transactions import RESET, SET, Pulse
@@ -107,6 +111,7 @@ class ArrayModel:
         rise, fall = RisingEdge(dut.write), FallingEdge(dut.write)
         while True:
             await rise
+            await ReadOnly()   # the other lines of this edge have been updated
             c = self.cycle()
             s, r, rd = int(dut.bl_set.value), int(dut.sl_reset.value), int(dut.bl_read.value)
             if s & r:
@@ -129,6 +134,7 @@ class ArrayModel:
         rise, fall = RisingEdge(dut.read), FallingEdge(dut.read)
         while True:
             await rise
+            await ReadWrite()   # after the edge's register updates, still allowed to drive adc
             c = self.cycle()
             cols = int(dut.bl_read.value)
             if int(dut.bl_set.value) | int(dut.sl_reset.value) or int(dut.write.value):

@@ -217,17 +217,22 @@ def test_cocotb_random_commands(name, seed, tmp_path):
 
 
 @pytest.mark.cocotb
-def test_cocotb_verilog_assertions_fire(seed):
-    """The RTL's Amaranth Asserts are Verilog immediate assertions: under Verilator --assert a broken
-    decoder stops the simulation with the assertion's message."""
-    from tb.kit.runner import run_cocotb
+def test_cocotb_verilog_assertions_fire(simulator, seed):
+    """The RTL's Amaranth Asserts are Verilog immediate assertions: with ``--assert`` (Icarus: the
+    runner's mapping of it) a broken decoder stops the simulation in the cycle it breaks a rule.
+
+    Checked the way both simulators report it: cocotb records a ``SimFailure`` (the simulator ended
+    the run, not a Python check), and the log holds the assertion's own message, which the Verilog
+    prints; the simulators' own wording differs and is not looked at."""
+    from tb.kit.runner import failure_types, run_cocotb
 
     p = CONFIGS["n1-1t1r-tiny"]
     res = run_cocotb(BrokenDecoder(p), toplevel="crossbar_addressing", build_args=("--assert",),
                      test_module="tb.envs.crossbar_addressing_tb", testcase="random_commands_every_cycle",
-                     config={"params": p.to_dict(), "seed": seed, "commands": 300}, check=False)
+                     config={"params": p.to_dict(), "seed": seed, "commands": 300}, check=False,
+                     simulator=simulator)
     assert res.tests == 1 and res.failed == 1
+    assert failure_types(res.results_xml) == {"random_commands_every_cycle": "SimFailure"}
     log = (res.results_xml.parent / "sim.log").read_text()
     # the mirror breaks "SET and RESET at once" or, after a rejected command, "drives a line"
-    assert re.search(r"(driven to SET and RESET at once|a rejected command drives a line)\[\d+\] "
-                     r"%Error: crossbar_addressing\.v:\d+: Assertion failed", log), log[-2000:]
+    assert re.search(r"driven to SET and RESET at once|a rejected command drives a line", log), log[-2000:]

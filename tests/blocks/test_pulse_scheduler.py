@@ -254,18 +254,30 @@ COCOTB_RUNS = {  # name -> (requests, host reads); >= 10,000 requests in total
 def test_cocotb_random_traffic(name, seed, tmp_path):
     """Random traffic against the cycle model; in the first configuration the same simulation also
     runs ``scoreboard_self_test`` (a mutated expectation must fail and be reported with its cycle)."""
+    n_req, n_reads = COCOTB_RUNS[name]
+    run_random_traffic(name, n_req, n_reads, seed, tmp_path, self_test=name == next(iter(COCOTB_RUNS)))
+
+
+@pytest.mark.cocotb
+@pytest.mark.icarus
+def test_cocotb_random_traffic_icarus_slice(seed, tmp_path):
+    """A slice of the random traffic under Icarus, which updates the registered lines of one clock
+    edge one after the other: every pulse, read and conductance must still match the golden."""
+    run_random_traffic("n2-diff-2t2r", 300, 80, seed, tmp_path, self_test=False, simulator="icarus")
+
+
+def run_random_traffic(name: str, n_req: int, n_reads: int, seed: int, tmp_path, *, self_test: bool,
+                       simulator: str | None = None) -> None:
     from tb.kit.runner import run_cocotb
 
     params = CONFIGS[name]
-    n_req, n_reads = COCOTB_RUNS[name]
     stats = tmp_path / "stats.json"
-    self_test = name == next(iter(COCOTB_RUNS))
     res = run_cocotb(SchedulerWithAddressing(params), toplevel="pulse_scheduler_top",
                      test_module="tb.envs.pulse_scheduler_tb",
                      testcase=None if self_test else "random_traffic", build_args=("--assert",),
                      config={"params": params.to_dict(), "seed": seed, "requests": n_req, "reads": n_reads,
-                             "stats_path": str(stats)})
+                             "stats_path": str(stats)}, simulator=simulator)
     s = json.loads(stats.read_text())
-    print(f"{name}: build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s, {s}")
+    print(f"{name} ({res.simulator}): build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s, {s}")
     assert res.tests == (2 if self_test else 1)
     assert s["requests"] == n_req and s["compared"] > n_req + n_reads

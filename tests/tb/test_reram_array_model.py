@@ -96,9 +96,10 @@ def test_one_hot_and_window_checks():
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("device", ["reram"])
-def test_cocotb_array_model_on_decoder_lines(device, seed, tmp_path):
+def test_cocotb_array_model_on_decoder_lines(device, simulator, seed, tmp_path):
     """ArrayModel on CrossbarAddressing's line enables (reuses the addressing builds): pulses, read
-    codes (incl. 2T2R pair reads) and final conductances equal the golden array's."""
+    codes (incl. 2T2R pair reads) and final conductances equal the golden array's, under each
+    simulator (Icarus updates the lines of one edge one by one: the model must read them settled)."""
     from hw.crossbar_addressing import CrossbarAddressing
     from tb.kit.runner import run_cocotb
 
@@ -109,7 +110,7 @@ def test_cocotb_array_model_on_decoder_lines(device, seed, tmp_path):
     run_cocotb(CrossbarAddressing(p), toplevel="crossbar_addressing", build_args=("--assert",),
                test_module="tb.envs.crossbar_addressing_tb", testcase="array_model_on_lines",
                config={"params": p.to_dict(), "seed": seed, "operations": 1000, "device": device,
-                       "stats_path": str(stats)})
+                       "stats_path": str(stats)}, simulator=simulator)
     s = json.loads(stats.read_text())
     print(s)
     assert s["pulses"] > 1000 and s["reads"] > 200
