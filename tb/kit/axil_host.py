@@ -6,7 +6,7 @@ speed and its replayable timing (see :class:`FastAxil`).
 """
 from __future__ import annotations
 
-from cocotb.triggers import ReadOnly, ReadWrite, RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge
 
 from tb.kit.prefixed import Prefixed
 
