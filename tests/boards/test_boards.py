@@ -219,12 +219,12 @@ ECP5_STAT = {"design": {"num_cells_by_type": {
 
 
 def test_parse_ice40_report_and_log(tmp_path):
-    text = json.dumps(ICE40_REPORT).replace("/ROOT/", "/work/main/")
+    text = json.dumps(ICE40_REPORT).replace("/ROOT/", "/repo/")
     r = parse_nextpnr_report(text, 24.0)
     assert r.clock == "clk" and abs(r.fmax_mhz - 15.3226) < 1e-3 and not r.met
     assert r.used("ice40", "cells") == (336, 5280) and r.used("ice40", "BRAM") == (1, 30)
     assert r.used("ice40", "DSP") == (0, 8)
-    ns, src = critical_path(json.loads(text), Path("/work/main"))
+    ns, src = critical_path(json.loads(text), Path("/repo"))
     assert ns == round(1.178 + 60.0 + 4.08, 2) and src == ["hw/update_unit.py:94", "hw/update_unit.py:124"]
     lg = parse_nextpnr_log(ICE40_LOG, 24.0)  # the post-route (last) line wins
     assert (lg.clock, lg.fmax_mhz, lg.constraint_mhz) == ("clk", 15.32, 24.0)
