@@ -10,7 +10,6 @@ Needs Debian's yosys, the OSU 0.18 um library (both from the ``qflow`` package) 
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -91,11 +90,6 @@ def run(args) -> int:
     print(f"\n{CAVEATS}; SRAM {SRAM_MODEL.um2_per_bit:.1f} um^2/bit "
           f"({SRAM_MODEL.bitcell_um2} um^2 bit cell / {SRAM_MODEL.array_efficiency} array efficiency), "
           f"access {SRAM_MODEL.access_ns} ns; memories under {min_depth} words are flip-flops.")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([r.to_dict() for r in results], indent=2))
-        print(f"wrote {args.json}")
-    if failed:
-        print(f"failed: {', '.join(failed)}")
-        return 1
-    return 0
+    from tb.cli.report import finish_report
+
+    return finish_report(results, args.json, failed)

@@ -9,7 +9,6 @@ time, niced; progress goes to stderr, the table to stdout.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 HELP = "build blocks for an FPGA board (icebreaker, ulx3s) and report LUT/FF/BRAM/DSP and Fmax"
@@ -81,11 +80,6 @@ def run(args) -> int:
             main_progress(f"  done in {r.seconds:.0f} s: Fmax {r.fmax_mhz:.1f} MHz "
                           f"({'meets' if r.met else 'MISSES'} {r.target_mhz:g} MHz)")
     print(format_table(results, markdown=args.markdown))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps([r.to_dict() for r in results], indent=2))
-        print(f"wrote {args.json}")
-    if failed:
-        print(f"failed: {', '.join(failed)}")
-        return 1
-    return 0
+    from tb.cli.report import finish_report
+
+    return finish_report(results, args.json, failed)
