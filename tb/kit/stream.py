@@ -164,7 +164,32 @@ class _Port:
         self.prefix = prefix
 
 
-class StreamSource:
+class _StreamEnd:
+    """What a stream driver and a stream monitor share: the port, the cycle counter and one coroutine
+    (polling, or lazy with a time-based counter), started and stopped here."""
+
+    def __init__(self, dut, prefix: str, clk, counter: CycleCounter, layout, lazy: bool):
+        if lazy and counter.period is None:
+            raise ValueError("lazy=True needs a time-based CycleCounter(clk, period=...)")
+        self.lazy = lazy
+        self.port = _Port(dut, prefix, layout)
+        self.clk = clk
+        self.counter = counter
+        self._task = None
+
+    def start(self):
+        self._task = cocotb.start_soon(self._run_lazy() if self.lazy else self._run())
+        return self
+
+    def stop(self) -> None:
+        """Cancel the coroutine (call at a write-safe point) and drop this end's handshake output."""
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+        self._release()
+
+
+class StreamSource(_StreamEnd):
     """Drive an Amaranth stream input port ``<prefix>__{valid,ready,payload}`` of the DUT.
 
     Parameters
@@ -192,13 +217,10 @@ class StreamSource:
     def __init__(self, dut, prefix: str, clk, counter: CycleCounter, layout=None,
                  valid_gen: Iterator[bool] | None = None, strobe: tuple[Any, Any] | None = None,
                  lazy: bool = False):
-        if lazy and (counter.period is None or strobe is not None):
+        if lazy and strobe is not None:
             raise ValueError("lazy=True needs a time-based CycleCounter(clk, period=...) and no strobe")
-        self.lazy = lazy
+        super().__init__(dut, prefix, clk, counter, layout, lazy)
         self._more = Event()
-        self.port = _Port(dut, prefix, layout)
-        self.clk = clk
-        self.counter = counter
         self.side = SourceSide((), valid_gen)
         self.strobe = strobe
         self.sent: list[Transfer] = []
@@ -207,22 +229,14 @@ class StreamSource:
         self.port.payload.value = 0   # a 4-state simulator would show Z until the first item
         if strobe is not None:
             strobe[1].value = 0
-        self._task = None
 
     def send(self, items: Iterable[Any]) -> None:
         """Queue items (ints, dicts or dataclasses matching the layout)."""
         self.side.extend(items)
         self._more.set()
 
-    def start(self) -> StreamSource:
-        self._task = cocotb.start_soon(self._run_lazy() if self.lazy else self._run())
-        return self
-
-    def stop(self) -> None:
-        """Cancel the driver (call at a write-safe point); ``valid`` (and the strobe) are dropped."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+    def _release(self) -> None:
+        """``valid`` (and the strobe) are dropped."""
         self.port.valid.value = 0
         if self.strobe is not None:
             self.strobe[1].value = 0
@@ -287,7 +301,7 @@ class StreamSource:
             await edge
 
 
-class StreamSink:
+class StreamSink(_StreamEnd):
     """Accept transfers from an Amaranth stream output port and record them with their cycle.
 
     Parameters
@@ -308,28 +322,15 @@ class StreamSink:
     def __init__(self, dut, prefix: str, clk, counter: CycleCounter, layout=None,
                  ready_gen: Iterator[bool] | None = None, convert: Callable[[Any], Any] | None = None,
                  check_stable: bool = True, lazy: bool = False):
-        if lazy and counter.period is None:
-            raise ValueError("lazy=True needs a time-based CycleCounter(clk, period=...)")
-        self.lazy = lazy
-        self.port = _Port(dut, prefix, layout)
-        self.clk = clk
-        self.counter = counter
+        super().__init__(dut, prefix, clk, counter, layout, lazy)
         self.side = SinkSide(ready_gen)
         self.convert = convert
         self.check_stable = check_stable
         self.received: list[Transfer] = []
         self.port.ready.value = 0
-        self._task = None
 
-    def start(self) -> StreamSink:
-        self._task = cocotb.start_soon(self._run_lazy() if self.lazy else self._run())
-        return self
-
-    def stop(self) -> None:
-        """Cancel the monitor (call at a write-safe point); ``ready`` is dropped."""
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+    def _release(self) -> None:
+        """``ready`` is dropped."""
         self.port.ready.value = 0
 
     async def _run(self) -> None:
