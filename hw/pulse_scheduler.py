@@ -1,7 +1,7 @@
 """PulseScheduler: program requests and host reads -> timed commands on the array command port."""
 from __future__ import annotations
 
-from amaranth import Const, Module, Mux, ResetSignal, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, ResetSignal, Signal, Value, unsigned
 from amaranth.hdl import Assert
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -259,5 +259,34 @@ class PulseScheduler(wiring.Component):
                    "address or polarity changed during a command"),
             Assert(ResetSignal() | ~(settle & last) | (edges == count), "pulse count differs from the request"),
             Assert(ResetSignal() | ~(idle & cmd.sel), "sel while idle"),
+            Assert(ResetSignal() | one_hot(idle, setup, pulse, gap, settle, reading, capture, result),
+                   "phases one-hot"),
+        ]
+        # Helper invariants for the k-induction proof (tb/formal/pulse_scheduler.py): how the pulse
+        # bookkeeping relates to the phase. Reachable states satisfy them; without them induction
+        # would start from states such as "in a gap with no pulse left". ``done`` = pulses so far,
+        # counting the rising edge of this cycle.
+        done = Signal.like(edges)
+        m.d.comb += done.eq(edges + (cmd.we & ~we_q))
+        write = ~idle & ~host
+        m.d.sync += [
+            Assert(ResetSignal() | (cmd.we == pulse) & (cmd.re == reading), "we and re follow their phases"),
+            Assert(ResetSignal() | (cmd.sel == (setup | pulse | gap | settle | reading)),
+                   "sel exactly in the addressing phases"),
+            Assert(ResetSignal() | ~(setup & ~host) | (~edges.any() & (left == count - 1)),
+                   "setup: no pulse yet"),
+            Assert(ResetSignal() | ~pulse | (done == count - left), "pulse: count - left pulses done"),
+            Assert(ResetSignal() | ~gap | (done == count - left - 1), "gap: count - left - 1 pulses done"),
+            Assert(ResetSignal() | ~(write & (settle | reading | capture)) | (done == count),
+                   "after the pulses: all done"),
+            Assert(ResetSignal() | ~write | (count.any() & ~result), "a write: count > 0, no result"),
+            Assert(ResetSignal() | ~(host & (pulse | gap | settle)), "a host read never pulses"),
+            Assert(ResetSignal() | (result == self.rd_resp.valid), "result phase = rd_resp.valid"),
         ]
         return m
+
+
+def one_hot(*flags) -> Value:
+    """Exactly one of ``flags`` is set."""
+    v = Cat(*flags)
+    return v.any() & ~(v & (v - 1)).any()

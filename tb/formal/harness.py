@@ -203,6 +203,8 @@ def run_sby(name: str, top: FormalTop, mode: str, depth: int, solver: str = "yic
 
 def drive_free(m: Module, *signals) -> None:
     """Drive each input with a fresh arbitrary value in every cycle (``AnySeq``)."""
+    from amaranth import Value
     from amaranth.asserts import AnySeq
     for s in signals:
-        m.d.comb += s.eq(AnySeq(len(s)))
+        v = Value.cast(s)
+        m.d.comb += v.eq(AnySeq(len(v)))

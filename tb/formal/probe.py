@@ -2,7 +2,7 @@
 
 A proof that compares a block with a reference model needs the block's hidden state to match the
 model's (else k-induction starts from states no run can reach). :func:`elaborate_with_probes`
-elaborates the block once, finds its internal signals by name in the resulting fragment, and
+elaborates the block once, finds its internal signals (those it assigns) by name in the resulting fragment, and
 returns an elaboratable that the wrapper adds as the submodule, so the probes are the very signals
 of the instance under proof.
 """
@@ -23,7 +23,7 @@ class _Elaborated(Elaboratable):
 def _signals(fragment: Fragment, found: dict) -> None:
     for stmts in fragment.statements.values():
         for stmt in stmts:
-            for sig in list(stmt._lhs_signals()) + list(stmt._rhs_signals()):
+            for sig in stmt._lhs_signals():
                 found.setdefault(sig.name, []).append(sig)
     for sub, _name, _loc in fragment.subfragments:
         _signals(sub, found)
