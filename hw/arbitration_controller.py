@@ -133,7 +133,7 @@ class ArbitrationController(wiring.Component):
         issue_neg = issue & neg if diff else 0     # G- used
 
         # --- selection counters: advance at end_cycle if their group was used --------------------
-        used_pos, used_neg = Signal(), Signal()
+        used_pos, used_neg = Signal(name="used_pos"), Signal(name="used_neg")
         dep_slot = self.sel_pos
         if n > 1:
             with m.If(end):
