@@ -230,7 +230,7 @@ class AxiLiteCsr(wiring.Component):
         strobed bits, and the per-register address hits.
         """
         bus, rmap = self.s_axil, self.regmap
-        aw_full, w_full = Signal(), Signal()
+        aw_full, w_full = Signal(name="aw_full"), Signal(name="w_full")
         aw_word = Signal(rmap.addr_width - 2)
         w_data = Signal(DATA_WIDTH)
         w_strb = Signal(DATA_WIDTH // 8)
@@ -286,8 +286,8 @@ class AxiLiteCsr(wiring.Component):
         """Two-entry B response queue: head on the bus, a second entry behind it; ``b_room`` is
         registered (no path from ``bready`` to ``awready``), so one write per cycle needs ``bready``."""
         bus = self.s_axil
-        v0, v1 = Signal(), Signal()
-        r0, r1 = Signal(2), Signal(2)
+        v0, v1 = Signal(name="v0"), Signal(name="v1")
+        r0, r1 = Signal(2, name="r0"), Signal(2, name="r1")
         take = Signal()
         m.d.comb += [bus.bvalid.eq(v0), bus.bresp.eq(r0), take.eq(v0 & bus.bready), b_room.eq(~v1)]
         with m.If(take):
