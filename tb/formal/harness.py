@@ -119,7 +119,9 @@ def sby_text(mode: str, depth: int, solver: str, il_name: str = "top.il") -> str
         raise ValueError(f"mode = {mode!r}: allowed prove, bmc, cover")
     return (f"[options]\nmode {mode}\ndepth {depth}\n\n"
             f"[engines]\nsmtbmc {solver}\n\n"
-            f"[script]\nread_rtlil {il_name}\nprep -flatten -top top\n\n"
+            # proc -norom: a switch turned into a ROM would be a memory whose contents k-induction
+            # leaves free (only its initial state is constrained), so lookup tables stay logic
+            f"[script]\nread_rtlil {il_name}\nproc -norom\nprep -flatten -top top\n\n"
             f"[files]\n{il_name}\n")
 
 
