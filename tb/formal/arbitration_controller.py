@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import itertools
 
-from amaranth import Const, Module, Mux, Signal
+from amaranth import Module, Mux, Signal
 
-from golden.spec.params import AccelParams, bits_for
+from golden.spec.params import AccelParams
 from golden.spec.transactions import PulseCount
 from golden.twins.arbitration_controller import ArbitrationController as GoldenArbitration
 from hw.arbitration_controller import ArbitrationController

@@ -63,7 +63,7 @@ class AxiLiteCsrProof(FormalTop):
         self.prop(m, "r_stable", ~r_wait | (bus.rvalid & (bus.rresp == rresp_q) & (bus.rdata == rdata_q)))
         self.prop(m, "no_b_before_aw_and_w", ~bus.bvalid | (pend_aw.any() & pend_w.any()))
         self.prop(m, "one_outstanding_read", (pend_r <= 1) & (bus.rvalid == (pend_r == 1)))
-        ok = lambda resp: (resp == OKAY) | (resp == SLVERR)       # noqa: E731
+        ok = lambda resp: (resp == OKAY) | (resp == SLVERR)
         self.prop(m, "okay_or_slverr", (~bus.bvalid | ok(bus.bresp)) & (~bus.rvalid | ok(bus.rresp)))
 
         in_b = pr["v0"] + pr["v1"]

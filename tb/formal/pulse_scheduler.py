@@ -21,7 +21,7 @@ Helper invariants of the wrapper (``helper_*``) tie its bookkeeping to the block
 """
 from __future__ import annotations
 
-from amaranth import Const, Module, Signal
+from amaranth import Module, Signal
 
 from golden.spec.params import AccelParams
 from hw.pulse_scheduler import PulseScheduler
