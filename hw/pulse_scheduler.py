@@ -10,6 +10,7 @@ from golden.spec.interfaces import DEFAULT_READ_LATENCY, ERROR_CODE_WIDTH, Error
 from golden.spec.params import AccelParams, check_int
 from hw.crossbar_addressing import array_command_signature, below
 from hw.layouts import program_request_layout
+from hw.lintsafe import add_const
 
 
 def read_command_layout(params: AccelParams) -> data.StructLayout:
@@ -267,16 +268,20 @@ class PulseScheduler(wiring.Component):
         # would start from states such as "in a gap with no pulse left". ``done`` = pulses so far,
         # counting the rising edge of this cycle.
         done = Signal.like(edges)
-        m.d.comb += done.eq(edges + (cmd.we & ~we_q))
+        done_left = Signal.like(edges)      # done + left, at the width of the counts (lint-clean compares)
+        count_m1 = Signal.like(count)
+        m.d.comb += [done.eq(edges + (cmd.we & ~we_q)), done_left.eq((done + left)[:len(edges)]),
+                     count_m1.eq(add_const(count, -1))]
         write = ~idle & ~host
         m.d.sync += [
             Assert(ResetSignal() | (cmd.we == pulse) & (cmd.re == reading), "we and re follow their phases"),
             Assert(ResetSignal() | (cmd.sel == (setup | pulse | gap | settle | reading)),
                    "sel exactly in the addressing phases"),
-            Assert(ResetSignal() | ~(setup & ~host) | (~edges.any() & (left == count - 1)),
-                   "setup: no pulse yet"),
-            Assert(ResetSignal() | ~pulse | (done == count - left), "pulse: count - left pulses done"),
-            Assert(ResetSignal() | ~gap | (done == count - left - 1), "gap: count - left - 1 pulses done"),
+            Assert(ResetSignal() | ~(setup & ~host) | (~edges.any() & (left == count_m1)), "setup: no pulse yet"),
+            # done + left equal modulo 2**8 and done <= count: equal as integers
+            Assert(ResetSignal() | ~pulse | ((done_left == count) & (done <= count)), "pulse: count - left pulses done"),
+            Assert(ResetSignal() | ~gap | ((add_const(done_left, 1) == count) & (done < count)),
+                   "gap: count - left - 1 pulses done"),
             Assert(ResetSignal() | ~(write & (settle | reading | capture)) | (done == count),
                    "after the pulses: all done"),
             Assert(ResetSignal() | ~write | (count.any() & ~result), "a write: count > 0, no result"),
