@@ -83,6 +83,51 @@ def check_pulse_counts(params: AccelParams, sent, read_sent, pulses: list[Pulse]
     return out
 
 
+def legal_transitions(params: AccelParams, read_latency: int) -> list[str]:
+    """The sequencer's phase changes that can occur with these timing parameters (one-hot flags of
+    hw.pulse_scheduler; ``idle`` when none is set)."""
+    done = ["read->capture", "capture->idle", "capture->result"] if read_latency else ["read->idle", "read->result"]
+    after_settle = ["settle->read"] if params.timing.verify else ["settle->idle"]
+    return ["idle->setup", "idle->result", "setup->pulse", "setup->read", "pulse->gap", "pulse->settle",
+            "gap->pulse", *after_settle, *done, "result->idle"]
+
+
+def sample_coverage(cov, params: AccelParams, sent, read_sent, pulses: list[Pulse], errors,
+                    transitions: dict, read_latency: int) -> None:
+    """Functional coverage from the monitors: accepted requests and reads (``sent``, ``read_sent``),
+    the pulses the array saw, the error flag's code and the sequencer's phase changes."""
+    from tb.kit.coverage import ranges, sample_transitions
+
+    D = params.synapse.slots
+    top = (1 << params.update.count_width) - 1
+    prog = cov.group("program", {"error": [e.name for e in ErrorCode if e < ErrorCode.READ_ROW],
+                                 "pulses": ranges(top), "polarity": ["RESET", "SET"], "slot": list(range(D))},
+                     {"pulses_x_polarity_x_slot": ("pulses", "polarity", "slot")})
+    reads = cov.group("read", {"error": ["NONE", "READ_ROW", "READ_COL"], "after": ["program", "read"]},
+                      {"error_x_after": ("error", "after")})
+    accepts = sorted([(x.cycle, 0, x.value) for x in sent] + [(x.cycle, 1, x.value) for x in read_sent],
+                     key=lambda a: a[0])
+    cycles = sorted(p.cycle for p in pulses)
+    pol = {p.cycle: p.polarity for p in pulses}
+    for i, (a, is_read, item) in enumerate(accepts):
+        if is_read:
+            bad = not (item.row < params.array.rows and item.phys_col < params.phys_cols)
+            code = ("READ_ROW" if item.row >= params.array.rows else "READ_COL") if bad else "NONE"
+            reads.sample(error=code, after=None if i == 0 else ("read" if accepts[i - 1][1] else "program"))
+            continue
+        end = accepts[i + 1][0] if i + 1 < len(accepts) else float("inf")
+        lo, hi = bisect.bisect_right(cycles, a), bisect.bisect_left(cycles, end)
+        code = request_error(params, item)
+        if code != ErrorCode.NONE or hi == lo:
+            prog.sample(error=code.name)
+            continue
+        prog.sample(error=code.name, pulses=hi - lo, polarity="SET" if pol[cycles[lo]] else "RESET", slot=item.slot)
+    flag = cov.group("error_flag", {"code": [e.name for e in ErrorCode if e != ErrorCode.NONE]}, shared=True)
+    for _, code in errors:
+        flag.sample(code=ErrorCode(code).name)
+    sample_transitions(cov, legal_transitions(params, read_latency), transitions)
+
+
 try:  # the cocotb part only loads inside a simulation
     import cocotb
     from cocotb.triggers import ReadOnly, RisingEdge
@@ -99,6 +144,7 @@ if cocotb is not None:
     from golden.twins.pulse_scheduler import ReadResult, ReadStrobe, scheduler_cycle_model
     from hw.layouts import program_request_layout
     from hw.pulse_scheduler import read_command_layout, read_result_layout
+    from tb.kit.coverage import Coverage, watch_fsm
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
     from tb.kit.testbench import Testbench
@@ -201,10 +247,19 @@ if cocotb is not None:
         tb.source.send(requests)
         tb.read_source.send(reads)
         tb.start()
+        cov, transitions = Coverage("pulse_scheduler", cfg), {}
+        if cov.enabled:   # the phase flags of the sequencer, every cycle: only under coverage
+            sched = dut.sched
+            flags = {n: getattr(sched, f"ph_{n}") for n in ("setup", "pulse", "gap", "settle", "read", "result")}
+            if LATENCY:
+                flags["capture"] = sched.ph_capture
+            fsm = cocotb.start_soon(watch_fsm(tb.clk, flags, transitions))
         src, rsrc, sink, array = tb.source, tb.read_source, tb.sink, tb.array
         t_sim = time.perf_counter()
         await tb.counter.skip(want.cycles + 8)
         t_sim = time.perf_counter() - t_sim
+        if cov.enabled:
+            fsm.cancel()
 
         # --- compare -----------------------------------------------------------------------------
         def sb(name: str) -> Scoreboard:
@@ -226,6 +281,9 @@ if cocotb is not None:
         mism = int((array.array.g_flat != golden_array.g_flat).sum())
         assert mism == 0, f"seed {seed}: {mism} conductances differ from the golden array"
         assert (array.array.k == golden_array.k).all() and (array.array.r == golden_array.r).all()
+        if cfg.get("mutate") is None:
+            sample_coverage(cov, params, src.sent, rsrc.sent, array.pulses, tb.errors, transitions, LATENCY)
+            cov.write()
         stats = {"requests": len(requests), "reads": len(reads), "pulses": len(want.pulses),
                  "cycles": want.cycles, "sim_s": t_sim, "model_s": t_model,
                  "cycles_per_s": want.cycles / t_sim, "compared": compared,

@@ -85,6 +85,54 @@ def random_requests(p: AccelParams, seed: int, n: int, stream: int = 0, hot: int
     return out
 
 
+def dw_class(p: AccelParams, dw: int) -> str:
+    """Class of a weight update: the rails, the +-eps threshold, zero."""
+    dmax, dmin, eps = (1 << (p.update.dw_width - 1)) - 1, -(1 << (p.update.dw_width - 1)), p.update.eps
+    if dw in (dmax, dmin):
+        return "max" if dw == dmax else "min"
+    if dw == 0:
+        return "zero"
+    mag = "ge_eps" if abs(dw) >= eps else "lt_eps"
+    return f"{'pos' if dw > 0 else 'neg'}_{mag}"
+
+
+def edge_class(value: int, size: int) -> str:
+    """An address against its range: first, last, inside, or outside the array."""
+    if value >= size:
+        return "outside"
+    return "first" if value == 0 else "last" if value == size - 1 else "inside"
+
+
+def sample_coverage(cov, p: AccelParams, phase: dict, sent, received, clears, addr_error: int) -> None:
+    """Functional coverage of one phase from what the monitors saw (``sent``: accepted requests,
+    ``received``: emitted PulseCounts, both :class:`~tb.kit.stream.Transfer` lists)."""
+    from tb.kit.coverage import GAP_BINS, ranges, sample_stream
+
+    dws = ["min", "neg_ge_eps", "neg_lt_eps", "zero", "pos_lt_eps", "pos_ge_eps", "max"]
+    edges = ["first", "inside", "last", "outside"]
+    req = cov.group("request", {"dw": dws, "row": edges, "col": edges, "repeat_gap": GAP_BINS},
+                    {"dw_x_repeat": ("dw", "repeat_gap")})
+    last: dict = {}
+    for t in sent:
+        r = t.value
+        prev = last.get((r.row, r.col))
+        req.sample(dw=dw_class(p, r.dw), row=edge_class(r.row, p.array.rows), col=edge_class(r.col, p.array.cols),
+                   repeat_gap=None if prev is None else t.cycle - prev - 1)
+        last[(r.row, r.col)] = t.cycle
+    mc = p.update.max_count
+    out = cov.group("pulse_count", {"count": ranges(mc), "sign": ["pot", "dep"]}, {"count_x_sign": ("count", "sign")})
+    for t in received:
+        out.sample(count=abs(t.value.count), sign="pot" if t.value.count > 0 else "dep")
+    accepts = [t.cycle for t in sent]
+    clr = cov.group("clear", {"after_accept": [(0, 0), (1, 1), (2, 1 << 62)]})
+    for c in clears:
+        before = [a for a in accepts if a < c]
+        clr.sample(after_accept=c - before[-1] - 1 if before else None)
+    cov.group("flags", {"addr_error": [0, 1]}).sample(addr_error=addr_error)
+    sample_stream(cov, "i", accepts, phase.get("valid", 1.0))
+    sample_stream(cov, "o", [t.cycle for t in received], phase.get("ready", 1.0))
+
+
 def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> list[UpdateRequest]:
     if phase["kind"] == "directed":
         return directed_requests(p, phase["name"])
@@ -102,6 +150,7 @@ except ImportError:  # pragma: no cover
 
 if cocotb is not None:
     from hw.layouts import pulse_count_layout, update_request_layout
+    from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, run_expecting
     from tb.kit.testbench import Testbench
@@ -126,6 +175,7 @@ if cocotb is not None:
             self.addr_error = False
             # the walk after reset, for the first phase ("reset_clear": false models a unit without it)
             self.clearing = clear_cycles(self.params) if cfg.get("reset_clear", True) else 0
+            self.coverage = Coverage("update_unit", cfg)
 
         async def run_phase(self, k: int, phase: dict) -> tuple | None:
             """Drive one phase, compare, return its statistics (None for an empty stimulus)."""
@@ -162,6 +212,8 @@ if cocotb is not None:
             if int(self.dut.addr_error.value) != int(self.addr_error):
                 raise AssertionError(f"phase {k}: addr_error = {int(self.dut.addr_error.value)}, golden "
                                      f"{int(self.addr_error)} (seed {seed})")
+            sample_coverage(self.coverage, p, phase, src.sent, snk.received, sorted(clears),
+                            int(self.dut.addr_error.value))
             return k, name, len(reqs), len(trace.emitted), trace.cycles, time.perf_counter() - t0
 
     @cocotb.test()
@@ -183,6 +235,7 @@ if cocotb is not None:
                 continue
             stats.append(st)
             await RisingEdge(tb.clk)
+        tb.coverage.write()
         for k, name, n, m, cyc, dt in stats:
             dut._log.info(f"phase {k} {name}: {n} requests, {m} PulseCounts, {cyc} cycles, "
                           f"{dt:.2f} s, 0 mismatches")
