@@ -75,7 +75,8 @@ def directed_events(p: AccelParams, name: str) -> tuple[list, list[RefreshReques
 def random_events(p: AccelParams, seed: int, n_counts: int, stream: int = 0,
                   n_refresh: int = 0) -> tuple[list, list[RefreshRequest]]:
     """About ``n_counts`` seeded random PulseCounts grouped into update cycles of 0..12 counts
-    (empty update cycles included), counts in [-max_count, max_count] (a few zeros), plus
+    (empty update cycles included), counts in [-max_count, max_count] (a few zeros; |count| biased
+    to 1..4 and to the max_count edge so every count bin of the coverage is reached), plus
     ``n_refresh`` random refresh requests."""
     rng = random.Random(f"arbitration/{seed}/{stream}")
     mc, rows, cols = p.update.max_count, p.array.rows, p.array.cols
@@ -84,7 +85,10 @@ def random_events(p: AccelParams, seed: int, n_counts: int, stream: int = 0,
     while made < n_counts:
         k = rng.choice((0, 1, 1, 2, 3, 5, 8, 12))
         for _ in range(min(k, n_counts - made)):
-            c = 0 if rng.random() < 0.03 else rng.choice((1, -1)) * rng.randint(1, mc)
+            u = rng.random()   # biased to the small counts and the max_count edge, else uniform
+            mag = (rng.randint(1, min(4, mc)) if u < 0.4 else rng.choice((max(mc - 1, 1), mc)) if u < 0.5
+                   else rng.randint(1, mc))
+            c = 0 if rng.random() < 0.03 else rng.choice((1, -1)) * mag
             ev.append(PulseCount(rng.randrange(rows), rng.randrange(cols), c))
         made += k
         ev.append(END_CYCLE)
@@ -96,6 +100,67 @@ def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> tuple[
     if phase["kind"] == "directed":
         return directed_events(p, phase["name"])
     return random_events(p, seed, phase["n"], stream=index, n_refresh=phase.get("refresh", 0))
+
+
+def refresh_position(refresh_cycle: int, count_cycles: list[int], strobes: list[int]) -> str:
+    """Where a refresh was accepted within its update cycle (between two ``end_cycle`` strobes):
+    ``alone`` (no PulseCount in that update cycle), ``before`` / ``after`` all of them, or ``between``."""
+    lo = max([s for s in strobes if s < refresh_cycle], default=-1)
+    hi = min([s for s in strobes if s >= refresh_cycle], default=1 << 62)
+    mine = [c for c in count_cycles if lo < c <= hi]
+    before, after = any(c < refresh_cycle for c in mine), any(c >= refresh_cycle for c in mine)
+    return "between" if before and after else "after" if before else "before" if after else "alone"
+
+
+def unreachable_programs(p: AccelParams, count_bins: list[tuple[int, int]]) -> list[tuple[str, str, str]]:
+    """(count, polarity, slot) bins no ProgramRequest can have: SET only with 1..max_count; RESET
+    with 1..max_count only on a G+ device in non-differential mode, and with ``refresh_pulses`` on
+    every device (refresh)."""
+    from tb.kit.coverage import label
+
+    mc, rp, n = p.update.max_count, p.synapse.refresh_pulses, p.synapse.devices
+    out = []
+    for lo, hi in count_bins:
+        update = lo <= mc
+        refresh = lo <= rp <= hi
+        for slot in range(p.synapse.slots):
+            if not update:
+                out.append((label((lo, hi)), "SET", str(slot)))
+            if not (refresh or (update and not p.synapse.differential and slot < n)):
+                out.append((label((lo, hi)), "RESET", str(slot)))
+    return out
+
+
+def sample_coverage(cov, p: AccelParams, phase: dict, sent, strobes, refreshes, emitted, status) -> None:
+    """Functional coverage of one phase from the monitors: accepted PulseCounts and strobes, accepted
+    refreshes, emitted ProgramRequests and the status sampled after each strobe."""
+    from tb.kit.coverage import ranges, sample_stream
+
+    n, D, mc = p.synapse.devices, p.synapse.slots, p.update.max_count
+    inp = cov.group("pulse_count", {"kind": ["pot", "dep", "zero"], "count": ranges(mc)}, {"kind_x_count": ("kind", "count")},
+                    ignore={"kind_x_count": [("zero", None)]})
+    for t in sent:
+        c = t.value.count
+        inp.sample(kind="pot" if c > 0 else "dep" if c < 0 else "zero", count=abs(c) or None)
+    count_bins = ranges(max(mc, p.synapse.refresh_pulses))
+    out = cov.group("program", {"count": count_bins, "polarity": ["RESET", "SET"], "slot": list(range(D))},
+                    {"count_x_polarity_x_slot": ("count", "polarity", "slot")},
+                    ignore={"count_x_polarity_x_slot": unreachable_programs(p, count_bins)})
+    for t in emitted:
+        r = t.value
+        out.sample(count=r.count, polarity="SET" if r.polarity else "RESET", slot=r.slot)
+    counts = [t.cycle for t in sent]
+    rf = cov.group("refresh", {"position": ["alone", "before", "between", "after"]})
+    for t in refreshes:
+        rf.sample(position=refresh_position(t.cycle, counts, list(strobes)))
+    st = cov.group("selection", {"sel_pos": list(range(n)), "sel_neg": list(range(n)), "skipped": ["same", "more"]})
+    prev_skipped = None
+    for _, sel_pos, sel_neg, skipped in status:
+        st.sample(sel_pos=sel_pos, sel_neg=sel_neg if p.synapse.differential else None,
+                  skipped=None if prev_skipped is None else "more" if skipped != prev_skipped else "same")
+        prev_skipped = skipped
+    sample_stream(cov, "i", counts, phase.get("valid", 1.0))
+    sample_stream(cov, "o", [t.cycle for t in emitted], phase.get("ready", 1.0))
 
 
 def count_requests(events: list) -> int:
@@ -113,6 +178,7 @@ except ImportError:  # pragma: no cover
 if cocotb is not None:
     from hw.arbitration_controller import refresh_request_layout
     from hw.layouts import program_request_layout, pulse_count_layout
+    from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, run_expecting
     from tb.kit.testbench import Testbench
@@ -138,6 +204,7 @@ if cocotb is not None:
             self.ctrl = ArbitrationController(self.golden_params)
             self.layouts = pulse_count_layout(p), refresh_request_layout(p), program_request_layout(p)
             self.scoreboard = Scoreboard("arbitration_controller", self.seed)
+            self.coverage = Coverage("arbitration_controller", cfg)
 
         async def _status_monitor(self, src, out: list) -> None:
             """Sample (sel_pos, sel_neg, skipped) in the cycle after each end_cycle strobe."""
@@ -193,6 +260,7 @@ if cocotb is not None:
             if final != expect:
                 raise AssertionError(f"{tag}: final (sel_pos, sel_neg, skipped, refreshes, busy) = {final}, "
                                      f"golden {expect} (seed {seed})")
+            sample_coverage(self.coverage, p, phase, src.sent, src.strobes, rsrc.sent, snk.received, status)
             return (k, phase.get("name", "random"), count_requests(events), len(refreshes),
                     len(trace.emitted), trace.cycles, time.perf_counter() - t0)
 
@@ -212,6 +280,7 @@ if cocotb is not None:
         for k, phase in enumerate(cfg["phases"]):
             stats.append(await tb.run_phase(k, phase))
             await RisingEdge(tb.clk)
+        tb.coverage.write()
         for k, name, n, nr, m, cyc, dt in stats:
             dut._log.info(f"phase {k} {name}: {n} PulseCounts, {nr} refreshes, {m} ProgramRequests, "
                           f"{cyc} cycles, {dt:.2f} s, 0 mismatches")

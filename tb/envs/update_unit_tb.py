@@ -109,8 +109,11 @@ def sample_coverage(cov, p: AccelParams, phase: dict, sent, received, clears, ad
     from tb.kit.coverage import GAP_BINS, ranges, sample_stream
 
     dws = ["min", "neg_ge_eps", "neg_lt_eps", "zero", "pos_lt_eps", "pos_ge_eps", "max"]
-    edges = ["first", "inside", "last", "outside"]
-    req = cov.group("request", {"dw": dws, "row": edges, "col": edges, "repeat_gap": GAP_BINS},
+    edges = ["first", "inside", "last"]
+    # "outside" only where the field can hold an address beyond the array
+    rows = edges + ["outside"] * ((1 << p.row_width) > p.array.rows)
+    cols = edges + ["outside"] * ((1 << p.col_width) > p.array.cols)
+    req = cov.group("request", {"dw": dws, "row": rows, "col": cols, "repeat_gap": GAP_BINS},
                     {"dw_x_repeat": ("dw", "repeat_gap")})
     last: dict = {}
     for t in sent:
