@@ -110,13 +110,14 @@ def markdown(items: dict[str, Item], code: dict[str, dict[str, tuple[int, int]]]
     waivers = tuple(waivers)
     blocks, used = functional_summary(items, waivers)
     out = ["# Coverage", "",
-           f"Written by `{command}` from {sum(runs.values())} simulation runs; do not edit by hand. "
-           "Functional coverage is sampled from what the monitors observed (accepted inputs, emitted "
-           "outputs, strobes, flags), merged over configurations and seeds; code coverage is Verilator's "
-           "line, branch and toggle coverage of the generated Verilog (see docs/ARCHITECTURE.md, "
-           "\"Verification closure\").", "",
+           (f"Written by `{command}` from {sum(runs.values())} simulation runs; do not edit by hand. "
+            "Functional coverage is sampled from what the monitors observed (accepted inputs, emitted "
+            "outputs, strobes, flags), merged over configurations and seeds; code coverage is Verilator's "
+            "line, branch and toggle coverage of the generated Verilog (see docs/ARCHITECTURE.md, "
+            "\"Verification closure\")."), "",
            "## Functional coverage per block", "",
-           "| block | runs | bins | hit | waived | holes | hit or waived |", "|---|---:|---:|---:|---:|---:|---:|"]
+           "| block | runs | bins | hit | waived | holes | hit or waived |",
+           "|---|---:|---:|---:|---:|---:|---:|"]
     for name in sorted(blocks):
         b = blocks[name]
         out.append(f"| {name} | {runs.get(name, 0)} | {b.bins} | {b.hit} | {b.waived} | {len(b.holes)} | "
@@ -124,8 +125,8 @@ def markdown(items: dict[str, Item], code: dict[str, dict[str, tuple[int, int]]]
     tot = BlockFunctional(sum(b.bins for b in blocks.values()), sum(b.hit for b in blocks.values()),
                           sum(b.waived for b in blocks.values()))
     nholes = sum(len(b.holes) for b in blocks.values())
-    out += [f"| **all** | {sum(runs.values())} | {tot.bins} | {tot.hit} | {tot.waived} | {nholes} | "
-            f"{_pct(tot.hit + tot.waived, tot.bins)} |", ""]
+    out += [(f"| **all** | {sum(runs.values())} | {tot.bins} | {tot.hit} | {tot.waived} | {nholes} | "
+             f"{_pct(tot.hit + tot.waived, tot.bins)} |"), ""]
     out += ["## Code coverage per block (Verilator)", "",
             "| toplevel | line | branch | toggle |", "|---|---:|---:|---:|"]
     for top in sorted(code):
@@ -156,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dir", type=Path, default=Path("build/coverage"), help="RERAM_COVERAGE_DIR of the runs")
     ap.add_argument("--out", type=Path, default=Path("docs/coverage.md"))
     ap.add_argument("--command", default="make coverage", help="named in the report's first line")
+    ap.add_argument("--seeds", default="", help="the seeds of the runs, named in the report")
     ap.add_argument("--fail-on-holes", action="store_true", help="exit 1 if a bin is neither hit nor waived")
     args = ap.parse_args(argv)
     fun = sorted((args.dir / "functional").glob("*.yml"))
@@ -163,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     if not fun:
         raise SystemExit(f"--dir {args.dir}: no functional coverage files (run the tests with RERAM_COVERAGE_DIR)")
     items = load_functional(fun)
-    text = markdown(items, load_code(dat), runs_per_block(fun), args.command)
+    command = f"{args.command} (seeds {args.seeds})" if args.seeds else args.command
+    text = markdown(items, load_code(dat), runs_per_block(fun), command)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     blocks, _ = functional_summary(items)

@@ -12,8 +12,10 @@ strobes, accepted refreshes and emitted ProgramRequests with their cycles, the s
 """
 from __future__ import annotations
 
+import json
 import random
 import time
+from pathlib import Path
 
 from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, params_from_dict
@@ -274,13 +276,24 @@ if cocotb is not None:
         await run_expecting(dut, test_config(), _run_phases)
 
     async def _run_phases(dut, cfg: dict) -> None:
+        """The phases in order; with ``min_cycles`` (long regressions) the list again, with new
+        stimulus streams (the phase index goes on counting), until that many cycles have run."""
         tb = TB(dut, cfg)
         await tb.reset()
-        stats = []
-        for k, phase in enumerate(cfg["phases"]):
-            stats.append(await tb.run_phase(k, phase))
-            await RisingEdge(tb.clk)
+        stats, k, cycles = [], 0, 0
+        while True:
+            for phase in cfg["phases"]:
+                stats.append(await tb.run_phase(k, phase))
+                cycles += stats[-1][5]
+                k += 1
+                await RisingEdge(tb.clk)
+            if cycles >= cfg.get("min_cycles", 0):
+                break
+            dut._log.info(f"{cycles} cycles so far, 0 mismatches")
         tb.coverage.write()
+        if cfg.get("stats_path"):
+            Path(cfg["stats_path"]).write_text(json.dumps({"cycles": cycles, "phases": len(stats),
+                                                           "pulse_counts": sum(st[2] for st in stats)}))
         for k, name, n, nr, m, cyc, dt in stats:
             dut._log.info(f"phase {k} {name}: {n} PulseCounts, {nr} refreshes, {m} ProgramRequests, "
                           f"{cyc} cycles, {dt:.2f} s, 0 mismatches")

@@ -67,6 +67,22 @@ def random_reads(params: AccelParams, rng: random.Random, n: int, p_bad: float =
     return out
 
 
+def first_error_item(params: AccelParams, code: str) -> tuple[str, ProgramRequest | ReadCommand]:
+    """A request or read (``("request" | "read", item)``) rejected with ``code`` (an ErrorCode name);
+    raises if the field widths cannot hold such an address."""
+    rows, cols, D, P = params.array.rows, params.array.cols, params.synapse.slots, params.phys_cols
+    fits = {"ROW": (1 << params.row_width) > rows, "COL": (1 << params.col_width) > cols,
+            "SLOT": (1 << params.slot_width) > D, "COUNT": True,
+            "READ_ROW": (1 << params.row_width) > rows, "READ_COL": (1 << params.phys_col_width) > P}
+    if not fits.get(code):
+        raise ValueError(f"first_error = {code!r}: no such error in this configuration")
+    good = {"row": 0, "col": 0, "slot": 0, "polarity": 1, "count": 1}
+    bad = {"ROW": {"row": rows}, "COL": {"col": cols}, "SLOT": {"slot": D}, "COUNT": {"count": 0}}
+    if code in bad:
+        return "request", ProgramRequest(**{**good, **bad[code]})
+    return "read", ReadCommand(rows, 0) if code == "READ_ROW" else ReadCommand(0, P)
+
+
 def check_pulse_counts(params: AccelParams, sent, read_sent, pulses: list[Pulse]) -> list[str]:
     """Independent of the golden: every request got exactly ``count`` pulses (0 if rejected) between
     its accept cycle and the next accept (``sent``/``read_sent``: transfers with cycles)."""
@@ -213,13 +229,33 @@ if cocotb is not None:
         else:
             raise AssertionError("the scoreboard missed a mutated expectation")
 
+    def scaled_traffic(params, cfg: dict) -> dict:
+        """``requests`` and ``reads`` scaled so that the golden run lasts at least ``min_cycles``
+        (measured on the configured counts, then scaled with 3 % margin)."""
+        rng = random.Random(cfg["seed"])
+        reqs = random_requests(params, rng, cfg["requests"], cfg.get("p_bad", 0.05))
+        reads = random_reads(params, rng, cfg["reads"], cfg.get("p_bad", 0.05))
+        seed, device = cfg["seed"], DeviceModel(PRESETS[cfg.get("device", "reram")], seed=cfg["seed"])
+        reader = FollowingReader(CrossbarArray(params, device, adc_width=cfg.get("data_width", 8)))
+        cycles = scheduler_cycle_model(params, reqs, reads, valid_gen=random_gen(seed, cfg.get("p_valid", 0.6), 1),
+                                       read_valid_gen=random_gen(seed, cfg.get("p_rvalid", 0.3), 2),
+                                       resp_ready_gen=random_gen(seed, cfg.get("p_ready", 0.5), 3),
+                                       read_value=reader).cycles
+        f = max(1.0, 1.03 * cfg["min_cycles"] / cycles)
+        return {"requests": int(cfg["requests"] * f) + 1, "reads": int(cfg["reads"] * f) + 1}
+
     async def traffic(dut, cfg: dict) -> dict:
         """Reset, drive, compare; returns run statistics (raises on the first mismatch)."""
         params = params_from_dict(cfg["params"])
         seed, data_width = cfg["seed"], cfg.get("data_width", 8)
+        if cfg.get("min_cycles"):   # long regression: scale the traffic to at least that many cycles
+            cfg = {**cfg, **scaled_traffic(params, cfg)}
         rng = random.Random(seed)
         requests = random_requests(params, rng, cfg["requests"], cfg.get("p_bad", 0.05))
         reads = random_reads(params, rng, cfg["reads"], cfg.get("p_bad", 0.05))
+        if cfg.get("first_error"):   # coverage closure: a run whose sticky error code is this one
+            where, item = first_error_item(params, cfg["first_error"])
+            (requests if where == "request" else reads).insert(0, item)
         p_valid, p_rvalid = cfg.get("p_valid", 0.6), cfg.get("p_rvalid", 0.3)
         p_ready = cfg.get("p_ready", 0.5)
         device = DeviceModel(PRESETS[cfg.get("device", "reram")], seed=seed)

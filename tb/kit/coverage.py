@@ -19,9 +19,11 @@ they cover the backpressure patterns.
 """
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 #: Idle cycles between consecutive transfers of a stream: back to back, short and long gaps.
@@ -80,8 +82,9 @@ class CoverGroup:
         Cross name -> list of cross bins that cannot occur by construction (left out of the total).
     """
 
-    def __init__(self, prefix: str, points: dict[str, Sequence[Any]], crosses: dict[str, tuple[str, ...]] = {},
-                 ignore: dict[str, list[tuple]] = {}):
+    def __init__(self, prefix: str, points: dict[str, Sequence[Any]],
+                 crosses: Mapping[str, tuple[str, ...]] = MappingProxyType({}),
+                 ignore: Mapping[str, list[tuple]] = MappingProxyType({})):
         from cocotb_coverage import coverage
 
         items = []
@@ -126,8 +129,9 @@ class Coverage:
         self.seed = cfg.get("seed", 0)
         self._groups: dict[str, Any] = {}
 
-    def group(self, name: str, points: dict[str, Sequence[Any]], crosses: dict[str, tuple[str, ...]] = {},
-              ignore: dict[str, list[tuple]] = {}, shared: bool = False):
+    def group(self, name: str, points: dict[str, Sequence[Any]],
+              crosses: Mapping[str, tuple[str, ...]] = MappingProxyType({}),
+              ignore: Mapping[str, list[tuple]] = MappingProxyType({}), shared: bool = False):
         """The group ``name`` (created on first use; a no-op sampler when collection is off).
 
         ``shared``: its bins do not depend on the parameters, so it is named ``<block>.any.<name>``
@@ -153,7 +157,7 @@ class Coverage:
 def gaps(cycles: Iterable[int]) -> list[int]:
     """Idle cycles between consecutive transfer cycles (observed by a monitor)."""
     cs = list(cycles)
-    return [b - a - 1 for a, b in zip(cs, cs[1:])]
+    return [b - a - 1 for a, b in itertools.pairwise(cs)]
 
 
 def sample_stream(cov: Coverage, stream: str, cycles: Iterable[int], spec: Any) -> None:

@@ -32,7 +32,8 @@ beside the normal cached ones and never replace them), writes its ``coverage.dat
 ``<dir>/code/<toplevel>-<label>-<n>.dat``, and the test module finds ``{"dir", "label"}`` under
 ``config["coverage"]`` for its functional coverage (:mod:`tb.kit.coverage`; files in
 ``<dir>/functional``). The label is the pytest parameter id of the calling test (its function
-name if it has none). Without the variable nothing changes.
+name if it has none), or ``config["coverage_label"]`` (a directed run that adds to a configuration's
+bins). Without the variable nothing changes.
 """
 from __future__ import annotations
 
@@ -163,7 +164,7 @@ def _coverage_options(sim: str, toplevel: str, config: dict, build_args: tuple[s
     root = os.environ.get(ENV_COVERAGE, "")
     if not root:
         return config, build_args, plusargs
-    root_path, label = Path(root).resolve(), coverage_label()
+    root_path, label = Path(root).resolve(), config.get("coverage_label") or coverage_label()
     config = {**config, "coverage": {"dir": str(root_path / "functional"), "label": label}}
     if sim != "verilator":   # code coverage is Verilator's; functional coverage works under both
         return config, build_args, plusargs
