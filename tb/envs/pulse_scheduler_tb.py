@@ -26,7 +26,8 @@ from golden.twins.pulse_scheduler import ErrorCode, ReadCommand, request_error
 
 def random_requests(params: AccelParams, rng: random.Random, n: int, p_bad: float = 0.05,
                     max_count: int | None = None) -> list[ProgramRequest]:
-    """``n`` program requests: mostly 1..4 pulses, some up to ``update.max_count``, rare long bursts;
+    """``n`` program requests: mostly 1..4 pulses, some up to ``update.max_count`` (its edge biased),
+    rare long bursts;
     a fraction ``p_bad`` is rejected (count 0 or an out-of-range field where the width allows one)."""
     rows, cols, D = params.array.rows, params.array.cols, params.synapse.slots
     top = max_count if max_count is not None else params.update.max_count
@@ -36,8 +37,8 @@ def random_requests(params: AccelParams, rng: random.Random, n: int, p_bad: floa
     out = []
     for _ in range(n):
         u = rng.random()
-        count = (rng.randint(1, 4) if u < 0.75 else rng.randint(1, top) if u < 0.995
-                 else rng.randint(top, max(top, 40)))
+        count = (rng.randint(1, 4) if u < 0.75 else rng.randint(1, top) if u < 0.92
+                 else rng.choice((max(top - 1, 1), top)) if u < 0.995 else rng.randint(top, max(top, 40)))
         r = {"row": rng.randrange(rows), "col": rng.randrange(cols), "slot": rng.randrange(D),
              "polarity": rng.randrange(2), "count": count}
         if rng.random() < p_bad:
@@ -67,14 +68,21 @@ def random_reads(params: AccelParams, rng: random.Random, n: int, p_bad: float =
     return out
 
 
+def reachable_errors(params: AccelParams) -> list[str]:
+    """The error codes a configuration can raise: an out-of-range code needs a field wide enough to
+    hold an address beyond the array."""
+    fits = {"ROW": (1 << params.row_width) > params.array.rows, "COL": (1 << params.col_width) > params.array.cols,
+            "SLOT": (1 << params.slot_width) > params.synapse.slots, "COUNT": True,
+            "READ_ROW": (1 << params.row_width) > params.array.rows,
+            "READ_COL": (1 << params.phys_col_width) > params.phys_cols}
+    return [e.name for e in ErrorCode if fits.get(e.name)]
+
+
 def first_error_item(params: AccelParams, code: str) -> tuple[str, ProgramRequest | ReadCommand]:
     """A request or read (``("request" | "read", item)``) rejected with ``code`` (an ErrorCode name);
     raises if the field widths cannot hold such an address."""
     rows, cols, D, P = params.array.rows, params.array.cols, params.synapse.slots, params.phys_cols
-    fits = {"ROW": (1 << params.row_width) > rows, "COL": (1 << params.col_width) > cols,
-            "SLOT": (1 << params.slot_width) > D, "COUNT": True,
-            "READ_ROW": (1 << params.row_width) > rows, "READ_COL": (1 << params.phys_col_width) > P}
-    if not fits.get(code):
+    if code not in reachable_errors(params):
         raise ValueError(f"first_error = {code!r}: no such error in this configuration")
     good = {"row": 0, "col": 0, "slot": 0, "polarity": 1, "count": 1}
     bad = {"ROW": {"row": rows}, "COL": {"col": cols}, "SLOT": {"slot": D}, "COUNT": {"count": 0}}
@@ -102,8 +110,12 @@ def check_pulse_counts(params: AccelParams, sent, read_sent, pulses: list[Pulse]
 def legal_transitions(params: AccelParams, read_latency: int) -> list[str]:
     """The sequencer's phase changes that can occur with these timing parameters (one-hot flags of
     hw.pulse_scheduler; ``idle`` when none is set)."""
-    done = ["read->capture", "capture->idle", "capture->result"] if read_latency else ["read->idle", "read->result"]
-    after_settle = ["settle->read"] if params.timing.verify else ["settle->idle"]
+    verify = params.timing.verify    # a verify read ends in idle, a host read in result
+    if read_latency:
+        done = ["read->capture", "capture->result"] + ["capture->idle"] * verify
+    else:
+        done = ["read->result"] + ["read->idle"] * verify
+    after_settle = ["settle->read"] if verify else ["settle->idle"]
     return ["idle->setup", "idle->result", "setup->pulse", "setup->read", "pulse->gap", "pulse->settle",
             "gap->pulse", *after_settle, *done, "result->idle"]
 
@@ -116,10 +128,12 @@ def sample_coverage(cov, params: AccelParams, sent, read_sent, pulses: list[Puls
 
     D = params.synapse.slots
     top = (1 << params.update.count_width) - 1
-    prog = cov.group("program", {"error": [e.name for e in ErrorCode if e < ErrorCode.READ_ROW],
+    codes = reachable_errors(params)
+    prog = cov.group("program", {"error": ["NONE"] + [c for c in codes if not c.startswith("READ")],
                                  "pulses": ranges(top), "polarity": ["RESET", "SET"], "slot": list(range(D))},
                      {"pulses_x_polarity_x_slot": ("pulses", "polarity", "slot")})
-    reads = cov.group("read", {"error": ["NONE", "READ_ROW", "READ_COL"], "after": ["program", "read"]},
+    reads = cov.group("read", {"error": ["NONE"] + [c for c in codes if c.startswith("READ")],
+                               "after": ["program", "read"]},
                       {"error_x_after": ("error", "after")})
     accepts = sorted([(x.cycle, 0, x.value) for x in sent] + [(x.cycle, 1, x.value) for x in read_sent],
                      key=lambda a: a[0])
