@@ -71,6 +71,10 @@ def directed_events(p: AccelParams, name: str) -> tuple[list, list[RefreshReques
         for k in range(6):
             ev += [PulseCount(k % rows, k % cols, (-1) ** k * (1 + k % mc)) for _ in range(4)] + [END_CYCLE]
         return ev, [RefreshRequest(*last), RefreshRequest(0, 0), RefreshRequest(1 % rows, 1 % cols)]
+    if name == "refresh_idle":
+        # refreshes while the update cycles carry no PulseCount (a refresh alone in its update cycle)
+        ev = [END_CYCLE] * 12 + [PulseCount(0, 0, 1), END_CYCLE]
+        return ev, [RefreshRequest(0, 0), RefreshRequest(*last)]
     raise ValueError(f"unknown directed stimulus {name!r}")
 
 
@@ -144,7 +148,8 @@ def sample_coverage(cov, p: AccelParams, phase: dict, sent, strobes, refreshes, 
     for t in sent:
         c = t.value.count
         inp.sample(kind="pot" if c > 0 else "dep" if c < 0 else "zero", count=abs(c) or None)
-    count_bins = ranges(max(mc, p.synapse.refresh_pulses))
+    rp = p.synapse.refresh_pulses    # counts are 1..max_count, and refresh_pulses for a refresh
+    count_bins = ranges(mc) + ([(rp, rp)] if rp > mc else [])
     out = cov.group("program", {"count": count_bins, "polarity": ["RESET", "SET"], "slot": list(range(D))},
                     {"count_x_polarity_x_slot": ("count", "polarity", "slot")},
                     ignore={"count_x_polarity_x_slot": unreachable_programs(p, count_bins)})
@@ -155,10 +160,13 @@ def sample_coverage(cov, p: AccelParams, phase: dict, sent, strobes, refreshes, 
     rf = cov.group("refresh", {"position": ["alone", "before", "between", "after"]})
     for t in refreshes:
         rf.sample(position=refresh_position(t.cycle, counts, list(strobes)))
-    st = cov.group("selection", {"sel_pos": list(range(n)), "sel_neg": list(range(n)), "skipped": ["same", "more"]})
+    # sel_neg exists in differential mode only; PulseCounts are skipped only with a period above 1
+    sel = {"sel_pos": list(range(n))} | ({"sel_neg": list(range(n))} if p.synapse.differential else {})
+    periodic = max(p.synapse.pot_period, p.synapse.dep_period) > 1
+    st = cov.group("selection", sel | {"skipped": ["same", "more"] if periodic else ["same"]})
     prev_skipped = None
     for _, sel_pos, sel_neg, skipped in status:
-        st.sample(sel_pos=sel_pos, sel_neg=sel_neg if p.synapse.differential else None,
+        st.sample(sel_pos=sel_pos, sel_neg=sel_neg,
                   skipped=None if prev_skipped is None else "more" if skipped != prev_skipped else "same")
         prev_skipped = skipped
     sample_stream(cov, "i", counts, phase.get("valid", 1.0))

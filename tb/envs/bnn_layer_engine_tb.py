@@ -279,7 +279,8 @@ def sample_coverage(cov, hw: BnnHwParams, sent, received) -> None:
     modes = ["digital", "analog"]
     out = cov.group("output", {"edge": edges, "bank": list(range(banks)), "mode": modes, "bit": [0, 1]},
                     {"edge_x_mode_x_bit": ("edge", "mode", "bit"), "bank_x_mode": ("bank", "mode")})
-    img = cov.group("image", {"mode": modes, "prev": modes, "cal": [0, 1]}, {"prev_x_mode": ("prev", "mode")})
+    img = cov.group("image", {"mode": modes, "prev": modes, "cal": [0, 1]}, {"prev_x_mode": ("prev", "mode")},
+                    shared=True)   # independent of the layer's size: merged over the tests
     mode_of = [modes[int(t.value["analog"])] for t in sent]
     for k, t in enumerate(sent):
         img.sample(mode=mode_of[k], prev=mode_of[k - 1] if k else None, cal=int(t.value["cal"]))
