@@ -140,6 +140,8 @@ def unreachable_programs(p: AccelParams, count_bins: list[tuple[int, int]]) -> l
 def sample_coverage(cov, p: AccelParams, phase: dict, sent, strobes, refreshes, emitted, status) -> None:
     """Functional coverage of one phase from the monitors: accepted PulseCounts and strobes, accepted
     refreshes, emitted ProgramRequests and the status sampled after each strobe."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
     from tb.kit.coverage import ranges, sample_stream
 
     n, D, mc = p.synapse.devices, p.synapse.slots, p.update.max_count

@@ -271,6 +271,8 @@ def neuron_edge(j: int, neurons: int, bank: int) -> str:
 def sample_coverage(cov, hw: BnnHwParams, sent, received) -> None:
     """Functional coverage from the monitors: every output bit by neuron edge (layer and bank edges),
     bank index, mode and value; every accepted image by mode and the mode of the image before it."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
     banks = -(-hw.neurons // hw.bank)
     edges = ["layer_first", "bank_first", "bank_inside", "bank_last", "layer_last"]
     # a bank of one or two neurons has no inside, of one no last; a single bank no second bank edge

@@ -108,6 +108,8 @@ def edge_class(value: int, size: int) -> str:
 def sample_coverage(cov, p: AccelParams, phase: dict, sent, received, clears, addr_error: int) -> None:
     """Functional coverage of one phase from what the monitors saw (``sent``: accepted requests,
     ``received``: emitted PulseCounts, both :class:`~tb.kit.stream.Transfer` lists)."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
     from tb.kit.coverage import GAP_BINS, ranges, sample_stream
 
     dws = ["min", "neg_ge_eps", "neg_lt_eps", "zero", "pos_lt_eps", "pos_ge_eps", "max"]
