@@ -12,8 +12,10 @@ strobes, accepted refreshes and emitted ProgramRequests with their cycles, the s
 """
 from __future__ import annotations
 
+import json
 import random
 import time
+from pathlib import Path
 
 from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, params_from_dict
@@ -69,13 +71,18 @@ def directed_events(p: AccelParams, name: str) -> tuple[list, list[RefreshReques
         for k in range(6):
             ev += [PulseCount(k % rows, k % cols, (-1) ** k * (1 + k % mc)) for _ in range(4)] + [END_CYCLE]
         return ev, [RefreshRequest(*last), RefreshRequest(0, 0), RefreshRequest(1 % rows, 1 % cols)]
+    if name == "refresh_idle":
+        # refreshes while the update cycles carry no PulseCount (a refresh alone in its update cycle)
+        ev = [END_CYCLE] * 12 + [PulseCount(0, 0, 1), END_CYCLE]
+        return ev, [RefreshRequest(0, 0), RefreshRequest(*last)]
     raise ValueError(f"unknown directed stimulus {name!r}")
 
 
 def random_events(p: AccelParams, seed: int, n_counts: int, stream: int = 0,
                   n_refresh: int = 0) -> tuple[list, list[RefreshRequest]]:
     """About ``n_counts`` seeded random PulseCounts grouped into update cycles of 0..12 counts
-    (empty update cycles included), counts in [-max_count, max_count] (a few zeros), plus
+    (empty update cycles included), counts in [-max_count, max_count] (a few zeros; |count| biased
+    to 1..4 and to the max_count edge so every count bin of the coverage is reached), plus
     ``n_refresh`` random refresh requests."""
     rng = random.Random(f"arbitration/{seed}/{stream}")
     mc, rows, cols = p.update.max_count, p.array.rows, p.array.cols
@@ -84,7 +91,10 @@ def random_events(p: AccelParams, seed: int, n_counts: int, stream: int = 0,
     while made < n_counts:
         k = rng.choice((0, 1, 1, 2, 3, 5, 8, 12))
         for _ in range(min(k, n_counts - made)):
-            c = 0 if rng.random() < 0.03 else rng.choice((1, -1)) * rng.randint(1, mc)
+            u = rng.random()   # biased to the small counts and the max_count edge, else uniform
+            mag = (rng.randint(1, min(4, mc)) if u < 0.4 else rng.choice((max(mc - 1, 1), mc)) if u < 0.5
+                   else rng.randint(1, mc))
+            c = 0 if rng.random() < 0.03 else rng.choice((1, -1)) * mag
             ev.append(PulseCount(rng.randrange(rows), rng.randrange(cols), c))
         made += k
         ev.append(END_CYCLE)
@@ -96,6 +106,73 @@ def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> tuple[
     if phase["kind"] == "directed":
         return directed_events(p, phase["name"])
     return random_events(p, seed, phase["n"], stream=index, n_refresh=phase.get("refresh", 0))
+
+
+def refresh_position(refresh_cycle: int, count_cycles: list[int], strobes: list[int]) -> str:
+    """Where a refresh was accepted within its update cycle (between two ``end_cycle`` strobes):
+    ``alone`` (no PulseCount in that update cycle), ``before`` / ``after`` all of them, or ``between``."""
+    lo = max([s for s in strobes if s < refresh_cycle], default=-1)
+    hi = min([s for s in strobes if s >= refresh_cycle], default=1 << 62)
+    mine = [c for c in count_cycles if lo < c <= hi]
+    before, after = any(c < refresh_cycle for c in mine), any(c >= refresh_cycle for c in mine)
+    return "between" if before and after else "after" if before else "before" if after else "alone"
+
+
+def unreachable_programs(p: AccelParams, count_bins: list[tuple[int, int]]) -> list[tuple[str, str, str]]:
+    """(count, polarity, slot) bins no ProgramRequest can have: SET only with 1..max_count; RESET
+    with 1..max_count only on a G+ device in non-differential mode, and with ``refresh_pulses`` on
+    every device (refresh)."""
+    from tb.kit.coverage import label
+
+    mc, rp, n = p.update.max_count, p.synapse.refresh_pulses, p.synapse.devices
+    out = []
+    for lo, hi in count_bins:
+        update = lo <= mc
+        refresh = lo <= rp <= hi
+        for slot in range(p.synapse.slots):
+            if not update:
+                out.append((label((lo, hi)), "SET", str(slot)))
+            if not (refresh or (update and not p.synapse.differential and slot < n)):
+                out.append((label((lo, hi)), "RESET", str(slot)))
+    return out
+
+
+def sample_coverage(cov, p: AccelParams, phase: dict, sent, strobes, refreshes, emitted, status) -> None:
+    """Functional coverage of one phase from the monitors: accepted PulseCounts and strobes, accepted
+    refreshes, emitted ProgramRequests and the status sampled after each strobe."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
+    from tb.kit.coverage import ranges, sample_stream
+
+    n, D, mc = p.synapse.devices, p.synapse.slots, p.update.max_count
+    inp = cov.group("pulse_count", {"kind": ["pot", "dep", "zero"], "count": ranges(mc)}, {"kind_x_count": ("kind", "count")},
+                    ignore={"kind_x_count": [("zero", None)]})
+    for t in sent:
+        c = t.value.count
+        inp.sample(kind="pot" if c > 0 else "dep" if c < 0 else "zero", count=abs(c) or None)
+    rp = p.synapse.refresh_pulses    # counts are 1..max_count, and refresh_pulses for a refresh
+    count_bins = ranges(mc) + ([(rp, rp)] if rp > mc else [])
+    out = cov.group("program", {"count": count_bins, "polarity": ["RESET", "SET"], "slot": list(range(D))},
+                    {"count_x_polarity_x_slot": ("count", "polarity", "slot")},
+                    ignore={"count_x_polarity_x_slot": unreachable_programs(p, count_bins)})
+    for t in emitted:
+        r = t.value
+        out.sample(count=r.count, polarity="SET" if r.polarity else "RESET", slot=r.slot)
+    counts = [t.cycle for t in sent]
+    rf = cov.group("refresh", {"position": ["alone", "before", "between", "after"]})
+    for t in refreshes:
+        rf.sample(position=refresh_position(t.cycle, counts, list(strobes)))
+    # sel_neg exists in differential mode only; PulseCounts are skipped only with a period above 1
+    sel = {"sel_pos": list(range(n))} | ({"sel_neg": list(range(n))} if p.synapse.differential else {})
+    periodic = max(p.synapse.pot_period, p.synapse.dep_period) > 1
+    st = cov.group("selection", sel | {"skipped": ["same", "more"] if periodic else ["same"]})
+    prev_skipped = None
+    for _, sel_pos, sel_neg, skipped in status:
+        st.sample(sel_pos=sel_pos, sel_neg=sel_neg,
+                  skipped=None if prev_skipped is None else "more" if skipped != prev_skipped else "same")
+        prev_skipped = skipped
+    sample_stream(cov, "i", counts, phase.get("valid", 1.0))
+    sample_stream(cov, "o", [t.cycle for t in emitted], phase.get("ready", 1.0))
 
 
 def count_requests(events: list) -> int:
@@ -113,6 +190,7 @@ except ImportError:  # pragma: no cover
 if cocotb is not None:
     from hw.arbitration_controller import refresh_request_layout
     from hw.layouts import program_request_layout, pulse_count_layout
+    from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, run_expecting
     from tb.kit.testbench import Testbench
@@ -138,6 +216,7 @@ if cocotb is not None:
             self.ctrl = ArbitrationController(self.golden_params)
             self.layouts = pulse_count_layout(p), refresh_request_layout(p), program_request_layout(p)
             self.scoreboard = Scoreboard("arbitration_controller", self.seed)
+            self.coverage = Coverage("arbitration_controller", cfg)
 
         async def _status_monitor(self, src, out: list) -> None:
             """Sample (sel_pos, sel_neg, skipped) in the cycle after each end_cycle strobe."""
@@ -193,6 +272,7 @@ if cocotb is not None:
             if final != expect:
                 raise AssertionError(f"{tag}: final (sel_pos, sel_neg, skipped, refreshes, busy) = {final}, "
                                      f"golden {expect} (seed {seed})")
+            sample_coverage(self.coverage, p, phase, src.sent, src.strobes, rsrc.sent, snk.received, status)
             return (k, phase.get("name", "random"), count_requests(events), len(refreshes),
                     len(trace.emitted), trace.cycles, time.perf_counter() - t0)
 
@@ -206,12 +286,24 @@ if cocotb is not None:
         await run_expecting(dut, test_config(), _run_phases)
 
     async def _run_phases(dut, cfg: dict) -> None:
+        """The phases in order; with ``min_cycles`` (long regressions) the list again, with new
+        stimulus streams (the phase index goes on counting), until that many cycles have run."""
         tb = TB(dut, cfg)
         await tb.reset()
-        stats = []
-        for k, phase in enumerate(cfg["phases"]):
-            stats.append(await tb.run_phase(k, phase))
-            await RisingEdge(tb.clk)
+        stats, k, cycles = [], 0, 0
+        while True:
+            for phase in cfg["phases"]:
+                stats.append(await tb.run_phase(k, phase))
+                cycles += stats[-1][5]
+                k += 1
+                await RisingEdge(tb.clk)
+            if cycles >= cfg.get("min_cycles", 0):
+                break
+            dut._log.info(f"{cycles} cycles so far, 0 mismatches")
+        tb.coverage.write()
+        if cfg.get("stats_path"):
+            Path(cfg["stats_path"]).write_text(json.dumps({"cycles": cycles, "phases": len(stats),
+                                                           "pulse_counts": sum(st[2] for st in stats)}))
         for k, name, n, nr, m, cyc, dt in stats:
             dut._log.info(f"phase {k} {name}: {n} PulseCounts, {nr} refreshes, {m} ProgramRequests, "
                           f"{cyc} cycles, {dt:.2f} s, 0 mismatches")

@@ -232,6 +232,77 @@ def random_ops(regmap: RegisterMap, rng: random.Random, n: int, *, partial: floa
     return ops
 
 
+def target_kind(regmap: RegisterMap, addr: int) -> str:
+    """What an address reaches: ``hole``, ``push`` (a stream register), ``ro`` (read-only fields
+    only), ``w1c``/``w1p`` (has such a field), else ``rw``."""
+    r = regmap.at(addr)
+    if r is None:
+        return "hole"
+    if r.push:
+        return "push"
+    acc = {f.access for f in r.fields}
+    if acc == {Access.RO}:
+        return "ro"
+    return "w1c" if Access.W1C in acc else "w1p" if Access.W1P in acc else "rw"
+
+
+def sample_coverage(cov, regmap: RegisterMap, trace: list[dict], backpressure: str) -> None:
+    """Functional coverage of the bus as the trace recorded it: every read and write (matched to its
+    response in order) by target kind, strobe and response, the order of AW and W, and the cycles a
+    valid waited for ready on each channel, crossed with the pause class of the master's channels."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
+    from tb.kit.coverage import GAP_BINS, label
+
+    kinds = ["ro", "rw", "w1c", "w1p", "push", "hole"]
+    resp = ["OKAY", "SLVERR"]
+    names = {0: "OKAY", 2: "SLVERR"}   # EXOKAY and DECERR are never answered (the check fails on them)
+    acc = cov.group("access", {"op": ["read", "write"], "target": kinds, "resp": resp,
+                               "strobe": ["full", "partial", "none"], "aw_w": ["aw_first", "same", "w_first"]},
+                    {"op_x_target_x_resp": ("op", "target", "resp")},
+                    # the map's rules: a hole answers SLVERR, a mapped read OKAY, a write OKAY except a
+                    # refused push (golden.spec.register_map.description)
+                    ignore={"op_x_target_x_resp": [("read", "hole", "OKAY"), ("write", "hole", "OKAY")]
+                            + [("read", k, "SLVERR") for k in kinds[:-1]]
+                            + [("write", k, "SLVERR") for k in ("ro", "rw", "w1c", "w1p")]})
+    wait = cov.group("wait", {"channel": ["aw", "w", "b", "ar", "r"], "pause": ["none", "random", "burst"],
+                              "cycles": GAP_BINS}, {"channel_x_pause_x_cycles": ("channel", "pause", "cycles")},
+                     # B and R wait only for the master's ready, which never drops without pauses
+                     ignore={"channel_x_pause_x_cycles": [(ch, "none", label(g)) for ch in ("b", "r")
+                                                          for g in GAP_BINS[1:]]},
+                     shared=True)
+
+    def hs(t, ch):
+        return t[axi_name(ch + "valid")] and t[axi_name(ch + "ready")]
+
+    aw, w, ar = deque(), deque(), deque()
+    waiting = dict.fromkeys(("aw", "w", "b", "ar", "r"), 0)
+    for t in trace:
+        for ch in waiting:
+            if hs(t, ch):
+                wait.sample(channel=ch, pause=backpressure, cycles=waiting[ch])
+                waiting[ch] = 0
+            elif t[axi_name(ch + "valid")]:
+                waiting[ch] += 1
+        if hs(t, "aw"):
+            aw.append((len(aw), t[axi_name("awaddr")]))
+        if hs(t, "w"):
+            w.append(t[axi_name("wstrb")])
+        if hs(t, "ar"):
+            ar.append(t[axi_name("araddr")])
+        if hs(t, "r"):
+            a = ar.popleft()
+            acc.sample(op="read", target=target_kind(regmap, a), resp=names.get(t[axi_name("rresp")]))
+    # writes: the i-th AW pairs with the i-th W and the i-th B (in order on AXI4-Lite)
+    aw_c = [c for c, t in enumerate(trace) if hs(t, "aw")]
+    w_c = [c for c, t in enumerate(trace) if hs(t, "w")]
+    b = [t[axi_name("bresp")] for t in trace if hs(t, "b")]
+    for (_, a), strb, ca, cw, br in zip(aw, w, aw_c, w_c, b):
+        acc.sample(op="write", target=target_kind(regmap, a), resp=names.get(br),
+                   strobe="full" if strb == 0xF else "none" if strb == 0 else "partial",
+                   aw_w="same" if ca == cw else "aw_first" if ca < cw else "w_first")
+
+
 # --- cocotb test -------------------------------------------------------------------------------------
 def _pause(kind: str, seed: int, stream: int):
     """Pause generator for cocotbext-axi (True = idle / not ready)."""
@@ -257,6 +328,7 @@ if _HAVE_COCOTB:
 
     from golden.spec.params import params_from_dict
     from golden.spec.register_map.accelerator_map import accelerator_register_map
+    from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.testbench import Testbench
 
@@ -357,6 +429,9 @@ if _HAVE_COCOTB:
         tb.recording = False
         await RisingEdge(dut.clk)
         st = check_trace(regmap, tb.trace, seed)
+        cov = Coverage("axil_csr", cfg)
+        sample_coverage(cov, regmap, tb.trace, backpressure)
+        cov.write()
         # the master saw the same read results as the trace
         r_trace = [(t[axi_name("rdata")], t[axi_name("rresp")]) for t in tb.trace
                    if t[axi_name("rvalid")] and t[axi_name("rready")]]

@@ -259,6 +259,39 @@ def bits_per_image(outputs, n_images: int, neurons: int) -> np.ndarray:
     return out
 
 
+def neuron_edge(j: int, neurons: int, bank: int) -> str:
+    """Where neuron ``j`` sits: first/last of the layer, first/last of its bank, or inside a bank."""
+    if j == 0:
+        return "layer_first"
+    if j == neurons - 1:
+        return "layer_last"
+    return "bank_first" if j % bank == 0 else "bank_last" if j % bank == bank - 1 else "bank_inside"
+
+
+def sample_coverage(cov, hw: BnnHwParams, sent, received) -> None:
+    """Functional coverage from the monitors: every output bit by neuron edge (layer and bank edges),
+    bank index, mode and value; every accepted image by mode and the mode of the image before it."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
+    banks = -(-hw.neurons // hw.bank)
+    edges = ["layer_first", "bank_first", "bank_inside", "bank_last", "layer_last"]
+    # a bank of one or two neurons has no inside, of one no last; a single bank no second bank edge
+    present = {neuron_edge(j, hw.neurons, hw.bank) for j in range(hw.neurons)}
+    edges = [e for e in edges if e in present]
+    modes = ["digital", "analog"]
+    out = cov.group("output", {"edge": edges, "bank": list(range(banks)), "mode": modes, "bit": [0, 1]},
+                    {"edge_x_mode_x_bit": ("edge", "mode", "bit"), "bank_x_mode": ("bank", "mode")})
+    img = cov.group("image", {"mode": modes, "prev": modes, "cal": [0, 1]}, {"prev_x_mode": ("prev", "mode")},
+                    shared=True)   # independent of the layer's size: merged over the tests
+    mode_of = [modes[int(t.value["analog"])] for t in sent]
+    for k, t in enumerate(sent):
+        img.sample(mode=mode_of[k], prev=mode_of[k - 1] if k else None, cal=int(t.value["cal"]))
+    for k, t in enumerate(received):
+        i, j = divmod(k, hw.neurons)
+        out.sample(edge=neuron_edge(j, hw.neurons, hw.bank), bank=j // hw.bank,
+                   mode=mode_of[i] if i < len(mode_of) else None, bit=t.value.bit)
+
+
 # ---------------------------------------------------------------------------------------------
 # cocotb test
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +306,7 @@ if cocotb is not None:
     from golden.spec.handshake import random_gen
     from golden.twins.bnn_layer_engine import OutBit
     from hw.bnn_layer_engine import in_layout, out_bit_layout
+    from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
     from tb.kit.testbench import Testbench
@@ -347,6 +381,9 @@ if cocotb is not None:
         Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], acc)
         compared = Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
         got = bits_per_image(snk.received, len(sc["images"]), hw.neurons)
+        cov = Coverage("bnn_layer_engine", cfg)
+        sample_coverage(cov, hw, src.sent, snk.received)
+        cov.write()
         modes_a = np.array(modes)
         mism_d = int(np.sum(got[modes_a == 0] != sc["spec"][modes_a == 0]))
         mism_a = int(np.sum(got[modes_a == 1] != sc["spec"][modes_a == 1]))
@@ -447,6 +484,10 @@ if cocotb is not None:
             inf_first = {"cycle": e.cycle, "index": e.index, "message": str(e)[:300]}
             errors.append(f"calibrated inference scoreboard: {e}")
         got_i = bits_per_image(snk_i.received, len(inf["images"]), hw.neurons)
+        if not fault:
+            cov = Coverage("bnn_layer_engine", cfg)
+            sample_coverage(cov, hw, list(src.sent) + list(src_i.sent), list(snk.received) + list(snk_i.received))
+            cov.write()
         ma = inf["modes"] == 1
         mism_d = int(np.sum(got_i[~ma] != inf["spec"][~ma]))
         mism_a = int(np.sum(got_i[ma] != inf["spec"][ma]))

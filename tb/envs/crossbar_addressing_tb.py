@@ -28,6 +28,8 @@ def random_commands(params: AccelParams, rng: random.Random, n: int, read_width:
     for _ in range(n):
         u = rng.random()
         row, pc = rng.randrange(rows), rng.randrange(P)
+        if rng.random() < 0.15:          # the array's edges (first and last line) more often
+            row, pc = rng.choice((0, rows - 1, row)), rng.choice((0, 1, P - 2, P - 1, pc)) % P
         if rng.random() < 0.05:          # out of range (or an edge address when the width is exact)
             row = rng.randrange(rows - 1, rmax) if rng.random() < 0.5 else row
             pc = rng.randrange(P - 1, cmax) if rng.random() < 0.7 else pc
@@ -52,6 +54,48 @@ def random_commands(params: AccelParams, rng: random.Random, n: int, read_width:
     return out
 
 
+OPS = ("idle", "select", "set", "reset", "read", "read_multi", "error")
+
+
+def operation(le) -> str:
+    """What a cycle's observed line enables do (:class:`~golden.twins.crossbar_addressing.LineEnables`)."""
+    if le.error:
+        return "error"
+    if le.write:
+        return "set" if le.bl_set else "reset"
+    if le.read:
+        return "read_multi" if le.bl_read & (le.bl_read - 1) else "read"
+    return "select" if le.wl else "idle"
+
+
+def sample_coverage(cov, params: AccelParams, got) -> None:
+    """Functional coverage of the observed outputs, cycle by cycle: the operation, the word line and
+    the lowest column it drives (edges of the array), and each operation after each other one
+    (write right after read, read right after write, ...)."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
+    rows, P = params.array.rows, params.phys_cols
+    multi = params.array.cell == "2T2R"      # pair reads exist in 2T2R only
+    ops = [o for o in OPS if multi or o != "read_multi"]
+    edges = ["first", "inside", "last"]
+    g = cov.group("lines", {"op": ops, "prev": ops, "row": edges, "col": edges},
+                  {"prev_x_op": ("prev", "op"), "op_x_row": ("op", "row"), "op_x_col": ("op", "col")},
+                  ignore={"op_x_row": [(o, None) for o in ("idle", "error")],
+                          "op_x_col": [(o, None) for o in ("idle", "select", "error")]})
+
+    def edge(bits: int, n: int) -> str | None:
+        if not bits:
+            return None
+        i = (bits & -bits).bit_length() - 1
+        return "first" if i == 0 else "last" if i == n - 1 else "inside"
+
+    prev = None
+    for _, le in got:
+        op = operation(le)
+        g.sample(op=op, prev=prev, row=edge(le.wl, rows), col=edge(le.bl_set | le.sl_reset | le.bl_read, P))
+        prev = op
+
+
 try:  # the cocotb part only loads inside a simulation
     import cocotb
     from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
@@ -66,6 +110,7 @@ if cocotb is not None:
 
     from golden.spec.params import params_from_dict
     from golden.twins.crossbar_addressing import CrossbarAddressingModel, LineEnables
+    from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
     from tb.kit.testbench import Testbench
@@ -141,6 +186,10 @@ if cocotb is not None:
             await edge
         t = time.perf_counter() - t
         compared = Scoreboard("crossbar_addressing", seed=seed).check(want, got)
+        if cfg.get("mutate") is None:
+            cov = Coverage("crossbar_addressing", cfg)
+            sample_coverage(cov, params, got)
+            cov.write()
         stats = {"commands": len(cmds), "cycles": len(cmds) + 1, "sim_s": t,
                  "cycles_per_s": (len(cmds) + 1) / t, "compared": compared,
                  "errors": sum(le.error for _, le in want)}

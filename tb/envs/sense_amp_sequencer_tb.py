@@ -22,6 +22,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 from golden.spec.handshake import random_gen
 from golden.twins.sense_amp_sequencer import STROBES, SaResponse, SeqState, sense_amp_run
 from hw.sense_amp_sequencer import sa_response_layout
+from tb.kit.coverage import Coverage
 from tb.kit.runner import test_config
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
 from tb.kit.testbench import Testbench
@@ -56,6 +57,34 @@ def check(name: str, seed: int, run, timeline, accepted, responses) -> int:
     n += Scoreboard(f"{name}.req", seed=seed).check(run.accepted, accepted)
     n += Scoreboard(f"{name}.resp", seed=seed).check(run.responses, responses)
     return n
+
+
+PHASE_NAMES = ("idle", "precharge", "input", "evaluate", "sense", "readout", "reset")
+#: The sequence and its two exits from reset: to idle, or straight into the next conversion.
+LEGAL = ("idle->precharge", "precharge->input", "input->evaluate", "evaluate->sense", "sense->readout",
+         "readout->reset", "reset->idle", "reset->precharge")
+
+
+def sample_coverage(cov, timeline) -> None:
+    """Functional coverage of the observed per-cycle state: every phase transition and how long each
+    phase lasted (readout stretched by backpressure)."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
+    from tb.kit.coverage import sample_transitions
+
+    seen: dict = {}
+    dur = cov.group("phase_length", {"phase": PHASE_NAMES[1:], "cycles": [(1, 1), (2, 3), (4, 1 << 62)]},
+                    {"phase_x_cycles": ("phase", "cycles")})
+    prev, run = None, 0
+    for _, st in timeline:
+        if prev is not None and st.phase != prev:
+            key = f"{PHASE_NAMES[prev]}->{PHASE_NAMES[st.phase]}"
+            seen[key] = seen.get(key, 0) + 1
+            if prev:
+                dur.sample(phase=PHASE_NAMES[prev], cycles=run)
+            run = 0
+        prev, run = st.phase, run + 1
+    sample_transitions(cov, LEGAL, seen)
 
 
 class TB(Testbench):
@@ -121,6 +150,9 @@ async def sense_amp_sequencer_timeline(dut):
 
     accepted = [(t.cycle, t.value) for t in src.sent]
     compared = check("sense_amp_sequencer", seed, run, timeline, accepted, snk.received)
+    cov = Coverage("sense_amp_sequencer", cfg)
+    sample_coverage(cov, timeline)
+    cov.write()
     dut._log.info(f"{compared} transactions match; {len(run.responses)} conversions, {cycles} cycles "
                   f"in {wall:.2f} s")
 

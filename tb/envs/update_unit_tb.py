@@ -13,8 +13,10 @@ Amaranth-simulator tests reuse them.
 """
 from __future__ import annotations
 
+import json
 import random
 import time
+from pathlib import Path
 
 from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, params_from_dict
@@ -85,6 +87,59 @@ def random_requests(p: AccelParams, seed: int, n: int, stream: int = 0, hot: int
     return out
 
 
+def dw_class(p: AccelParams, dw: int) -> str:
+    """Class of a weight update: the rails, the +-eps threshold, zero."""
+    dmax, dmin, eps = (1 << (p.update.dw_width - 1)) - 1, -(1 << (p.update.dw_width - 1)), p.update.eps
+    if dw in (dmax, dmin):
+        return "max" if dw == dmax else "min"
+    if dw == 0:
+        return "zero"
+    mag = "ge_eps" if abs(dw) >= eps else "lt_eps"
+    return f"{'pos' if dw > 0 else 'neg'}_{mag}"
+
+
+def edge_class(value: int, size: int) -> str:
+    """An address against its range: first, last, inside, or outside the array."""
+    if value >= size:
+        return "outside"
+    return "first" if value == 0 else "last" if value == size - 1 else "inside"
+
+
+def sample_coverage(cov, p: AccelParams, phase: dict, sent, received, clears, addr_error: int) -> None:
+    """Functional coverage of one phase from what the monitors saw (``sent``: accepted requests,
+    ``received``: emitted PulseCounts, both :class:`~tb.kit.stream.Transfer` lists)."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
+    from tb.kit.coverage import GAP_BINS, ranges, sample_stream
+
+    dws = ["min", "neg_ge_eps", "neg_lt_eps", "zero", "pos_lt_eps", "pos_ge_eps", "max"]
+    edges = ["first", "inside", "last"]
+    # "outside" only where the field can hold an address beyond the array
+    rows = edges + ["outside"] * ((1 << p.row_width) > p.array.rows)
+    cols = edges + ["outside"] * ((1 << p.col_width) > p.array.cols)
+    req = cov.group("request", {"dw": dws, "row": rows, "col": cols, "repeat_gap": GAP_BINS},
+                    {"dw_x_repeat": ("dw", "repeat_gap")})
+    last: dict = {}
+    for t in sent:
+        r = t.value
+        prev = last.get((r.row, r.col))
+        req.sample(dw=dw_class(p, r.dw), row=edge_class(r.row, p.array.rows), col=edge_class(r.col, p.array.cols),
+                   repeat_gap=None if prev is None else t.cycle - prev - 1)
+        last[(r.row, r.col)] = t.cycle
+    mc = p.update.max_count
+    out = cov.group("pulse_count", {"count": ranges(mc), "sign": ["pot", "dep"]}, {"count_x_sign": ("count", "sign")})
+    for t in received:
+        out.sample(count=abs(t.value.count), sign="pot" if t.value.count > 0 else "dep")
+    accepts = [t.cycle for t in sent]
+    clr = cov.group("clear", {"after_accept": [(0, 0), (1, 1), (2, 1 << 62)]})
+    for c in clears:
+        before = [a for a in accepts if a < c]
+        clr.sample(after_accept=c - before[-1] - 1 if before else None)
+    cov.group("flags", {"addr_error": [0, 1]}).sample(addr_error=addr_error)
+    sample_stream(cov, "i", accepts, phase.get("valid", 1.0))
+    sample_stream(cov, "o", [t.cycle for t in received], phase.get("ready", 1.0))
+
+
 def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> list[UpdateRequest]:
     if phase["kind"] == "directed":
         return directed_requests(p, phase["name"])
@@ -102,6 +157,7 @@ except ImportError:  # pragma: no cover
 
 if cocotb is not None:
     from hw.layouts import pulse_count_layout, update_request_layout
+    from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, run_expecting
     from tb.kit.testbench import Testbench
@@ -126,6 +182,7 @@ if cocotb is not None:
             self.addr_error = False
             # the walk after reset, for the first phase ("reset_clear": false models a unit without it)
             self.clearing = clear_cycles(self.params) if cfg.get("reset_clear", True) else 0
+            self.coverage = Coverage("update_unit", cfg)
 
         async def run_phase(self, k: int, phase: dict) -> tuple | None:
             """Drive one phase, compare, return its statistics (None for an empty stimulus)."""
@@ -162,6 +219,8 @@ if cocotb is not None:
             if int(self.dut.addr_error.value) != int(self.addr_error):
                 raise AssertionError(f"phase {k}: addr_error = {int(self.dut.addr_error.value)}, golden "
                                      f"{int(self.addr_error)} (seed {seed})")
+            sample_coverage(self.coverage, p, phase, src.sent, snk.received, sorted(clears),
+                            int(self.dut.addr_error.value))
             return k, name, len(reqs), len(trace.emitted), trace.cycles, time.perf_counter() - t0
 
     @cocotb.test()
@@ -174,15 +233,27 @@ if cocotb is not None:
         await run_expecting(dut, test_config(), _run_phases)
 
     async def _run_phases(dut, cfg: dict) -> None:
+        """The phases in order; with ``min_cycles`` (long regressions) the list again, with new
+        stimulus streams (the phase index goes on counting), until that many cycles have run."""
         tb = TB(dut, cfg)
         await tb.reset()
-        stats = []
-        for k, phase in enumerate(cfg["phases"]):
-            st = await tb.run_phase(k, phase)
-            if st is None:
-                continue
-            stats.append(st)
-            await RisingEdge(tb.clk)
+        stats, k, cycles = [], 0, 0
+        while True:
+            for phase in cfg["phases"]:
+                st = await tb.run_phase(k, phase)
+                k += 1
+                if st is None:
+                    continue
+                stats.append(st)
+                cycles += st[4]
+                await RisingEdge(tb.clk)
+            if cycles >= cfg.get("min_cycles", 0):
+                break
+            dut._log.info(f"{cycles} cycles so far, 0 mismatches")
+        tb.coverage.write()
+        if cfg.get("stats_path"):
+            Path(cfg["stats_path"]).write_text(json.dumps({"cycles": cycles, "phases": len(stats),
+                                                           "requests": sum(st[2] for st in stats)}))
         for k, name, n, m, cyc, dt in stats:
             dut._log.info(f"phase {k} {name}: {n} requests, {m} PulseCounts, {cyc} cycles, "
                           f"{dt:.2f} s, 0 mismatches")

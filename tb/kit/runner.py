@@ -23,6 +23,17 @@ are written in Verilator's terms; for Icarus (:func:`icarus_build`) they map as 
   that they run at time 0 under Icarus too (:func:`icarus_verilog`).
 
 Any other option raises a ``ValueError`` naming it, so a new Verilator-only option cannot be lost silently.
+
+Coverage
+--------
+With ``RERAM_COVERAGE_DIR`` set (``make coverage``), a Verilator run is built with line and toggle
+coverage (:data:`COVERAGE_BUILD_ARGS`; the options are part of the build key, so these builds sit
+beside the normal cached ones and never replace them), writes its ``coverage.dat`` to
+``<dir>/code/<toplevel>-<label>-<n>.dat``, and the test module finds ``{"dir", "label"}`` under
+``config["coverage"]`` for its functional coverage (:mod:`tb.kit.coverage`; files in
+``<dir>/functional``). The label is the pytest parameter id of the calling test (its function
+name if it has none), or ``config["coverage_label"]`` (a directed run that adds to a configuration's
+bins). Without the variable nothing changes.
 """
 from __future__ import annotations
 
@@ -53,6 +64,9 @@ ENV_TIMES = "RERAM_SIM_TIMES"
 # Verilator options every build gets (see the module docstring for their Icarus counterparts).
 VERILATOR_BASE_ARGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0")
 ICARUS_TIMESCALE = ("1ns", "1ps")
+# Environment variable naming the directory that collects coverage (see the module docstring).
+ENV_COVERAGE = "RERAM_COVERAGE_DIR"
+COVERAGE_BUILD_ARGS = ("--coverage-line", "--coverage-toggle")
 _log = logging.getLogger(__name__)
 
 
@@ -134,6 +148,32 @@ def icarus_build(build_args: tuple[str, ...]) -> tuple[list[str], bool]:
     return out, assertions
 
 
+def coverage_label() -> str:
+    """The calling pytest test's parameter id (else its name, else ``run``), safe in file and item names."""
+    current = os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0]
+    name = current.split("::")[-1] if current else "run"
+    if "[" in name:
+        name = name[name.index("[") + 1:name.rindex("]")]
+    return re.sub(r"[^A-Za-z0-9_-]", "_", name)
+
+
+def _coverage_options(sim: str, toplevel: str, config: dict, build_args: tuple[str, ...],
+                      plusargs: tuple[str, ...]) -> tuple[dict, tuple[str, ...], tuple[str, ...]]:
+    """With ``$RERAM_COVERAGE_DIR``: the config with its ``coverage`` entry, the Verilator build
+    options with coverage, the plusarg naming the ``coverage.dat`` file; else the arguments unchanged."""
+    root = os.environ.get(ENV_COVERAGE, "")
+    if not root:
+        return config, build_args, plusargs
+    root_path, label = Path(root).resolve(), config.get("coverage_label") or coverage_label()
+    config = {**config, "coverage": {"dir": str(root_path / "functional"), "label": label}}
+    if sim != "verilator":   # code coverage is Verilator's; functional coverage works under both
+        return config, build_args, plusargs
+    (root_path / "code").mkdir(parents=True, exist_ok=True)
+    dat = root_path / "code" / f"{toplevel}-{label}-{os.getpid()}-{time.time_ns()}.dat"
+    return (config, (*build_args, *COVERAGE_BUILD_ARGS),
+            (*plusargs, f"+verilator+coverage+file+{dat}"))
+
+
 def _require_iverilog() -> None:
     if shutil.which("iverilog") is None or shutil.which("vvp") is None:
         raise RuntimeError("simulator 'icarus' needs iverilog and vvp on PATH: install them with `make setup`")
@@ -168,6 +208,7 @@ def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, test
     from cocotb_tools.runner import get_results, get_runner
 
     sim = simulator_name(simulator)
+    config, build_args, plusargs = _coverage_options(sim, toplevel, config, tuple(build_args), tuple(plusargs))
     if waves is None:
         waves = os.environ.get("RERAM_WAVES", "0") not in ("", "0")
     text = to_verilog(component, toplevel) if verilog_text is None else verilog_text

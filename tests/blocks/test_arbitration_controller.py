@@ -235,7 +235,7 @@ def test_scoreboard_reports_mutated_expectation(seed):
 
 # --- (c) cocotb under Verilator ----------------------------------------------------------------------
 
-DIRECTED = [{"kind": "directed", "name": n} for n in ("rotation", "groups", "periods", "refresh")]
+DIRECTED = [{"kind": "directed", "name": n} for n in ("rotation", "groups", "periods", "refresh", "refresh_idle")]
 
 
 def _random(n, refresh, valid, rvalid, ready):
@@ -244,7 +244,10 @@ def _random(n, refresh, valid, rvalid, ready):
 
 COCOTB_CONFIGS = {
     "n1-4x3": (P(devices=1, refresh_pulses=3),
-               DIRECTED + [_random(2000, 10, 0.8, 0.02, 0.7)]),
+               DIRECTED + [_random(2000, 10, 0.8, 0.02, 0.7),
+                           # fixed handshake patterns (the pattern class of the generators)
+                           _random(300, 8, ["pattern", [1, 0, 1, 1] + [0] * 17], ["pattern", [0, 0, 0, 1]],
+                                   ["pattern", [1, 0, 1, 1, 0, 0, 0]])]),
     "n2-diff-4x3": (P(devices=2, differential=True, pot_period=2),
                     DIRECTED + [_random(2500, 20, 0.7, 0.02, 0.6)]),
     "n3-256x128": (P(array={"rows": 256, "cols": 128}, devices=3, increment=2, dep_period=3),

@@ -1,0 +1,152 @@
+"""Long regressions (``make regress``): every block's randomized cocotb test for at least
+``RERAM_REGRESS_CYCLES`` cycles per configuration and seed, compared with golden as in ``make test``.
+
+Knobs (environment): ``RERAM_REGRESS_CYCLES`` (cycles per configuration and seed; unset: these tests
+skip, so ``make test`` does not run them) and ``RERAM_REGRESS_SEEDS`` (space- or comma-separated,
+default ``1 2 3 4 5``). Each run appends one JSON line (block, configuration, seed, cycles,
+seconds) to ``build/regress/runs.jsonl``; pytest's progress shows the runs as they finish.
+
+How each environment reaches the length: the phased ones (UpdateUnit, ArbitrationController) repeat
+their phase list with fresh stimulus streams until the cycles add up (``min_cycles``); the
+PulseScheduler and XnorPopcount scale their request / vector counts from a golden run of the default
+size; CrossbarAddressing drives one command per cycle and the SenseAmpSequencer runs a fixed number
+of cycles, so both take the length directly.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pytest
+
+from tb.kit.runner import ROOT
+
+CYCLES = int(os.environ.get("RERAM_REGRESS_CYCLES", "0") or 0)
+SEEDS = [int(s) for s in os.environ.get("RERAM_REGRESS_SEEDS", "1 2 3 4 5").replace(",", " ").split()]
+LOG = ROOT / "build" / "regress" / "runs.jsonl"
+
+pytestmark = [pytest.mark.regress, pytest.mark.cocotb,
+              pytest.mark.skipif(not CYCLES, reason="long regression: set RERAM_REGRESS_CYCLES (make regress)")]
+
+
+def _record(block: str, config: str, seed: int, cycles: int, seconds: float, **extra) -> None:
+    assert cycles >= CYCLES, f"{block} {config} seed {seed}: {cycles} cycles, fewer than {CYCLES}"
+    LOG.parent.mkdir(parents=True, exist_ok=True)
+    line = {"block": block, "config": config, "seed": seed, "cycles": cycles, "seconds": round(seconds, 1),
+            "mismatches": 0, **extra}
+    with open(LOG, "a") as f:
+        f.write(json.dumps(line) + "\n")
+    print(f"{block} {config} seed {seed}: {cycles} cycles, 0 mismatches, {seconds:.0f} s")
+
+
+def _phased(block, name, seed, tmp_path, component, toplevel, module, p, phases):
+    from tb.kit.runner import run_cocotb
+
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(component, toplevel=toplevel, test_module=module,
+               config={"params": p.to_dict(), "seed": seed, "phases": phases, "min_cycles": CYCLES,
+                       "stats_path": str(stats)})
+    s = json.loads(stats.read_text())
+    _record(block, name, seed, s["cycles"], time.perf_counter() - t0, phases=s["phases"])
+
+
+def _ids(names):
+    return [(n, s) for n in names for s in SEEDS]
+
+
+def _update_unit_configs():
+    from tests.blocks.test_update_unit import COCOTB_CONFIGS
+    return COCOTB_CONFIGS
+
+
+def _arbitration_configs():
+    from tests.blocks.test_arbitration_controller import COCOTB_CONFIGS
+    return COCOTB_CONFIGS
+
+
+@pytest.mark.parametrize("name, seed", _ids(["4x3-eps100", "256x128-eps256", "1x1-narrow", "5x3-eps7-cw8"]))
+def test_update_unit(name, seed, tmp_path):
+    from hw.update_unit import UpdateUnit
+
+    p, phases = _update_unit_configs()[name]
+    _phased("update_unit", name, seed, tmp_path, UpdateUnit.from_params(p), "update_unit",
+            "tb.envs.update_unit_tb", p, phases)
+
+
+@pytest.mark.parametrize("name, seed", _ids(["n1-4x3", "n2-diff-4x3", "n3-256x128", "n4-diff-256x128",
+                                             "n8-diff-32x32"]))
+def test_arbitration_controller(name, seed, tmp_path):
+    from hw.arbitration_controller import ArbitrationController
+
+    p, phases = _arbitration_configs()[name]
+    _phased("arbitration_controller", name, seed, tmp_path, ArbitrationController.from_params(p),
+            "arbitration_controller", "tb.envs.arbitration_controller_tb", p, phases)
+
+
+@pytest.mark.parametrize("name, seed", _ids(["n1-tiny-verify", "n2-diff-2t2r", "n3-32x32-verify",
+                                             "n4-diff-large-2t2r", "n8-wide-timing"]))
+def test_pulse_scheduler(name, seed, tmp_path):
+    from tb.kit.runner import run_cocotb
+    from tb.tops.programming_path import SchedulerWithAddressing
+    from tests.blocks.test_pulse_scheduler import COCOTB_RUNS, CONFIGS
+
+    params, (n_req, n_reads) = CONFIGS[name], COCOTB_RUNS[name]
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(SchedulerWithAddressing(params), toplevel="pulse_scheduler_top",
+               test_module="tb.envs.pulse_scheduler_tb", testcase="random_traffic", build_args=("--assert",),
+               config={"params": params.to_dict(), "seed": seed, "requests": n_req, "reads": n_reads,
+                       "min_cycles": CYCLES, "stats_path": str(stats)})
+    s = json.loads(stats.read_text())
+    _record("pulse_scheduler", name, seed, s["cycles"], time.perf_counter() - t0, requests=s["requests"])
+
+
+@pytest.mark.parametrize("name, seed", _ids(["n1-1t1r-tiny", "n3-2t2r-odd", "n8-diff-2t2r-large"]))
+def test_crossbar_addressing(name, seed, tmp_path):
+    from hw.crossbar_addressing import CrossbarAddressing
+    from tb.kit.runner import run_cocotb
+    from tests.blocks.test_crossbar_addressing import CONFIGS
+
+    p = CONFIGS[name]
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(CrossbarAddressing(p), toplevel="crossbar_addressing", build_args=("--assert",),
+               test_module="tb.envs.crossbar_addressing_tb", testcase="random_commands_every_cycle",
+               config={"params": p.to_dict(), "seed": seed, "commands": CYCLES, "stats_path": str(stats)})
+    s = json.loads(stats.read_text())
+    _record("crossbar_addressing", name, seed, s["cycles"], time.perf_counter() - t0)
+
+
+@pytest.mark.parametrize("case, seed", _ids(["1025-tree-k2", "1025-lut6-k3", "3-tree-k1"]))
+def test_xnor_popcount(case, seed):
+    from hw.xnor_popcount import XnorPopcount
+    from tb.kit.runner import run_cocotb
+    from tests.blocks.test_xnor_popcount import COCOTB_CASES
+
+    width, mode, k, tw, vectors = next(c for c in COCOTB_CASES if f"{c[0]}-{c[1]}-k{c[2]}" == case)
+    cfg = {"width": width, "mode": mode, "stage_levels": k, "tag_width": tw, "seed": seed, "vectors": vectors,
+           "p_valid": 0.85, "p_ready": 0.75, "min_cycles": CYCLES}
+    t0 = time.perf_counter()
+    res = run_cocotb(XnorPopcount(width, stage_levels=k, mode=mode, tag_width=tw), toplevel="xnor_popcount",
+                     test_module="tb.envs.xnor_popcount_tb", config=cfg)
+    m = json.loads((res.results_xml.parent / f"metrics_xnor_popcount_{width}_{mode}.json").read_text())
+    assert m["mismatches"] == 0
+    _record("xnor_popcount", case, seed, m["cycles"], time.perf_counter() - t0, vectors=m["vectors"])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sense_amp_sequencer(seed):
+    from hw.sense_amp_sequencer import SenseAmpSequencer
+    from tb.kit.runner import run_cocotb
+
+    cfg = {"seed": seed, "bank": 4, "tag_width": 5, "requests": CYCLES * 400 // 9000 + 1, "cycles": CYCLES,
+           "p_valid": 0.7, "p_ready": 0.6}
+    t0 = time.perf_counter()
+    res = run_cocotb(SenseAmpSequencer(cfg["bank"], tag_width=cfg["tag_width"]), toplevel="sense_amp_sequencer",
+                     test_module="tb.envs.sense_amp_sequencer_tb", config=cfg)
+    m = json.loads((res.results_xml.parent / "metrics_sense_amp_sequencer.json").read_text())
+    _record("sense_amp_sequencer", "bank4-tag5", seed, m["cycles"], time.perf_counter() - t0,
+            conversions=m["conversions"])
+
