@@ -10,6 +10,17 @@ HELP = "reproduce the accuracy-vs-N table (FP, N devices non-/differential, bina
 from tb.kit.runner import ROOT
 
 
+def add_engine_arguments(p) -> None:
+    """``--jobs`` and ``--scheduler``: where a sweep's runs execute (:class:`tb.scale.engine.Engine`)."""
+    from tb.scale.engine import ENV_SCHEDULER, machine_workers
+
+    p.add_argument("--jobs", type=int, default=None,
+                   help=f"local Dask worker processes, one thread each (default: the cores, here {machine_workers()})")
+    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
+                   help=f"send the runs to this running Dask scheduler instead (default: ${ENV_SCHEDULER}, "
+                        "else a local cluster)")
+
+
 def add_arguments(p) -> None:
     from golden.training.sweep import MODES
 
@@ -22,9 +33,9 @@ def add_arguments(p) -> None:
     add_schedule_arguments(p)
     p.add_argument("--train-samples", type=int, default=None, help="first K training samples (default all)")
     p.add_argument("--modes", default=",".join(MODES), help="subset of %(default)s")
-    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    add_engine_arguments(p)
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "train_sweep.json",
-                   help="raw results (JSON; finished runs are reused)")
+                   help="raw results (JSON store; finished runs are reused, concurrent sweeps may share it)")
     p.add_argument("--plot", type=Path, default=ROOT / "docs" / "accuracy_vs_devices.png")
     p.add_argument("--no-write", action="store_true", help="do not touch docs/RESULTS.md")
     p.add_argument("--report-only", action="store_true", help="only rebuild table/plot from --out")
@@ -35,14 +46,18 @@ def run(args) -> int:
     from golden.training.in_situ import TrainingConfig, lr_text
     from golden.training.sweep import (
         MODES,
+        run_spec,
         jobs,
         plot,
         run_key,
-        run_sweep,
         table_markdown,
         write_results_section,
     )
     from tb.cli.commands.train import schedule_from_args
+    from tb.scale.engine import Engine
+    from tb.scale.signals import stop_on_signals
+    from tb.scale.store import ResultStore
+    from tb.scale.sweep import run_missing
 
     devices = [int(x) for x in args.devices.split(",") if x]
     modes = [m for m in args.modes.split(",") if m]
@@ -55,11 +70,15 @@ def run(args) -> int:
         raise ConfigError(f"--seeds = {args.seeds} must be >= 1")
     specs = jobs(args.dataset, devices, range(args.seeds), train_samples=args.train_samples, modes=modes,
                  **sched)
+    store = ResultStore(args.out, run_key)
     if args.report_only:
-        import json
-        runs = json.loads(args.out.read_text())["runs"]
+        runs = store.load()
     else:
-        runs = run_sweep(specs, args.out, processes=args.jobs)
+        with stop_on_signals(), Engine(args.jobs, args.scheduler) as engine:
+            print(f"train-sweep: {len(specs)} runs on {engine.describe()}; store {args.out}", flush=True)
+            runs = run_missing(engine, run_spec, specs, store, desc="train-sweep",
+                               label=lambda r: f"{r['mode']} N={r['devices']} seed {r['seed']}: "
+                                               f"{100 * r['test_accuracy']:.2f} %")
     want = {run_key(s) for s in specs}
     runs = [r for r in runs if run_key(r) in want]
     table = table_markdown(runs)
