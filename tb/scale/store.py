@@ -97,12 +97,12 @@ class ResultStore:
 
     def _read(self) -> list[dict]:
         try:
-            text = self.path.read_text()
+            raw = self.path.read_bytes()
         except FileNotFoundError:
             return []
         problem = None
         try:
-            data = json.loads(text)
+            data = json.loads(raw.decode("utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             problem = f"is not valid JSON ({e})"
         else:
