@@ -20,6 +20,12 @@ class RunAll(Protocol):
     def __call__(self, fn: Callable, items: Sequence, common: Any, desc: str = ...) -> list: ...
 
 
-def serial_runs(fn: Callable, items: Sequence, common: Any, desc: str = "runs") -> list:
-    """The runs one after the other in this process."""
-    return [fn(common, item) for item in items]
+def serial_runs(fn: Callable, items: Sequence, common: Any, desc: str = "runs",
+                progress: Callable[[int], Any] | None = None) -> list:
+    """The runs one after the other in this process; ``progress(1)`` after each."""
+    out = []
+    for item in items:
+        out.append(fn(common, item))
+        if progress is not None:
+            progress(1)
+    return out
