@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Self
 
 from golden.spec.params import ConfigError
 
@@ -84,7 +84,7 @@ class Engine:
         self.client = None
         self._cluster = None
 
-    def __enter__(self) -> Engine:
+    def __enter__(self) -> Self:
         try:
             from distributed import Client, LocalCluster
         except ImportError:

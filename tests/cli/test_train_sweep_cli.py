@@ -3,6 +3,7 @@ started `dask scheduler` + 2 `dask worker` processes; stores shared by concurren
 store; SIGTERM stops the workers and leaves the store valid."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -73,10 +74,11 @@ def test_sweep_through_a_started_dask_scheduler_and_two_workers(tmp_path, refere
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     env = _env()
-    logs = [open(tmp_path / f"{n}.log", "w") for n in ("scheduler", "w1", "w2")]
-    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], env=env, stdout=logs[0], stderr=subprocess.STDOUT)]
-    try:
+    with contextlib.ExitStack() as stack:
+        logs = [stack.enter_context(open(tmp_path / f"{n}.log", "w")) for n in ("scheduler", "w1", "w2")]
+        procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                   "--no-dashboard"], env=env, stdout=logs[0], stderr=subprocess.STDOUT)]
+        stack.callback(_stop, procs)
         for i in (1, 2):
             procs.append(subprocess.Popen([str(dask), "worker", address, "--nthreads", "1", "--nworkers", "1",
                                            "--no-dashboard", "--name", f"w{i}"], cwd=tmp_path,
@@ -90,16 +92,18 @@ def test_sweep_through_a_started_dask_scheduler_and_two_workers(tmp_path, refere
         assert rc == 0, capsys.readouterr()
         assert f"Dask scheduler {address} (2 workers)" in capsys.readouterr().out
         assert _results(out) == reference
-    finally:
-        for p in reversed(procs):
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(30)
-            except subprocess.TimeoutExpired:
-                p.kill()
-        for f in logs:
-            f.close()
+
+
+def _stop(procs: list) -> None:
+    """Terminate the scheduler and worker processes this test started (workers first)."""
+    for p in reversed(procs):
+        p.terminate()
+    for p in procs:
+        try:
+            p.wait(30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
 
 
 def test_two_sweeps_sharing_out_keep_both(tmp_path):

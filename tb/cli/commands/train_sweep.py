@@ -10,19 +10,9 @@ HELP = "reproduce the accuracy-vs-N table (FP, N devices non-/differential, bina
 from tb.kit.runner import ROOT
 
 
-def add_engine_arguments(p) -> None:
-    """``--jobs`` and ``--scheduler``: where a sweep's runs execute (:class:`tb.scale.engine.Engine`)."""
-    from tb.scale.engine import ENV_SCHEDULER, machine_workers
-
-    p.add_argument("--jobs", type=int, default=None,
-                   help=f"local Dask worker processes, one thread each (default: the cores, here {machine_workers()})")
-    p.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
-                   help=f"send the runs to this running Dask scheduler instead (default: ${ENV_SCHEDULER}, "
-                        "else a local cluster)")
-
-
 def add_arguments(p) -> None:
     from golden.training.sweep import MODES
+    from tb.cli.commands._engine import add_engine_arguments
 
     p.add_argument("--dataset", choices=("digits", "mnist"), default="mnist")
     p.add_argument("--devices", default="1,2,4,8", help="comma-separated N values (default 1,2,4,8)")
@@ -46,16 +36,15 @@ def run(args) -> int:
     from golden.training.in_situ import TrainingConfig, lr_text
     from golden.training.sweep import (
         MODES,
-        run_spec,
         jobs,
         plot,
         run_key,
+        run_spec,
         table_markdown,
         write_results_section,
     )
+    from tb.cli.commands._engine import sweep_engine
     from tb.cli.commands.train import schedule_from_args
-    from tb.scale.engine import Engine
-    from tb.scale.signals import stop_on_signals
     from tb.scale.store import ResultStore
     from tb.scale.sweep import run_missing
 
@@ -74,8 +63,7 @@ def run(args) -> int:
     if args.report_only:
         runs = store.load()
     else:
-        with stop_on_signals(), Engine(args.jobs, args.scheduler) as engine:
-            print(f"train-sweep: {len(specs)} runs on {engine.describe()}; store {args.out}", flush=True)
+        with sweep_engine(args, f"train-sweep: {len(specs)} runs, store {args.out},") as engine:
             runs = run_missing(engine, run_spec, specs, store, desc="train-sweep",
                                label=lambda r: f"{r['mode']} N={r['devices']} seed {r['seed']}: "
                                                f"{100 * r['test_accuracy']:.2f} %")
