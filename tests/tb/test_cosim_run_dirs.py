@@ -38,8 +38,9 @@ def test_two_concurrent_cosim_runs_keep_their_own_results(tmp_path):
         out, _ = p.communicate(timeout=900)
         assert p.returncode == 0, out[-3000:]
     res = {seed: json.loads((tmp_path / f"{seed}.json").read_text()) for seed in procs}
+    # the swap itself depends on timing; the shared files it comes from do not
+    assert res[0]["stimulus"] != res[1]["stimulus"], f"both runs wrote {res[0]['stimulus']}"
     for seed, r in res.items():
         assert r["config"]["seed"] == r["seed"] == seed, f"seed {seed}'s JSON holds seed {r['seed']}'s run"
         assert Path(r["stimulus"]).parent == Path(r["run_dir"])
-    assert res[0]["run_dir"] != res[1]["run_dir"]
     assert res[0]["pulses"] != res[1]["pulses"]
