@@ -146,18 +146,16 @@ def plot(runs: list[dict], path: Path, title: str = "") -> Path:
 BEGIN, END = "<!-- train-sweep:begin -->", "<!-- train-sweep:end -->"
 
 
-def write_results_section(results_md: Path, block: str) -> None:
-    """Put ``block`` between the train-sweep markers inside the in-situ training section."""
-    text = results_md.read_text() if results_md.exists() else "# Results\n"
+def with_results_section(text: str, block: str) -> str:
+    """``text`` (a RESULTS.md, may be empty) with ``block`` between the train-sweep markers inside the
+    in-situ training section."""
+    text = text or "# Results\n"
     block = f"{BEGIN}\n{block}\n{END}"
     if BEGIN in text and END in text:
         pre, rest = text.split(BEGIN, 1)
-        text = pre + block + rest.split(END, 1)[1]
-    else:
-        head = "## In-situ training with multi-ReRAM synapses (issue 3, Boybat et al.)"
-        if head in text:
-            i = text.index(head) + len(head)
-            text = text[:i] + "\n\n" + block + "\n" + text[i:]
-        else:
-            text = text.rstrip() + f"\n\n{head}\n\n{block}\n"
-    results_md.write_text(text)
+        return pre + block + rest.split(END, 1)[1]
+    head = "## In-situ training with multi-ReRAM synapses (issue 3, Boybat et al.)"
+    if head in text:
+        i = text.index(head) + len(head)
+        return text[:i] + "\n\n" + block + "\n" + text[i:]
+    return text.rstrip() + f"\n\n{head}\n\n{block}\n"

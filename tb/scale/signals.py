@@ -23,6 +23,9 @@ class Stopped(KeyboardInterrupt):
 
 
 def _raise(signum, frame) -> None:
+    # a second signal must not interrupt the clean-up the first one starts
+    for s in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(s, signal.SIG_IGN)
     raise Stopped(signum)
 
 

@@ -23,5 +23,5 @@ def sweep_engine(args, what: str, progress: bool = True):
     from tb.scale.signals import stop_on_signals
 
     with stop_on_signals(), Engine(args.jobs, args.scheduler, progress=progress) as engine:
-        print(f"{what}: runs on {engine.describe()}", flush=True)
+        print(f"{what}; running on {engine.describe()}", flush=True)
         yield engine

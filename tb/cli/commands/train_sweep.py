@@ -41,11 +41,11 @@ def run(args) -> int:
         run_key,
         run_spec,
         table_markdown,
-        write_results_section,
+        with_results_section,
     )
     from tb.cli.commands._engine import sweep_engine
     from tb.cli.commands.train import schedule_from_args
-    from tb.scale.store import ResultStore
+    from tb.scale.store import ResultStore, atomic_write_text, file_lock
     from tb.scale.sweep import run_missing
 
     devices = [int(x) for x in args.devices.split(",") if x]
@@ -63,7 +63,7 @@ def run(args) -> int:
     if args.report_only:
         runs = store.load()
     else:
-        with sweep_engine(args, f"train-sweep: {len(specs)} runs, store {args.out},") as engine:
+        with sweep_engine(args, f"train-sweep: {len(specs)} runs, store {args.out}") as engine:
             runs = run_missing(engine, run_spec, specs, store, desc="train-sweep",
                                label=lambda r: f"{r['mode']} N={r['devices']} seed {r['seed']}: "
                                                f"{100 * r['test_accuracy']:.2f} %")
@@ -87,6 +87,9 @@ def run(args) -> int:
                  f"mean ± std over "
                  f"{args.seeds} seeds, {samples} training samples, {epochs} epoch(s), {lr_text(cfg)}.\n\n{table}\n\n"
                  f"![accuracy vs devices]({args.plot.name})")
-        write_results_section(ROOT / "docs" / "RESULTS.md", block)
+        results_md = ROOT / "docs" / "RESULTS.md"
+        with file_lock(results_md):                     # another sweep may be updating it too
+            atomic_write_text(results_md, with_results_section(
+                results_md.read_text() if results_md.exists() else "", block))
         print("wrote docs/RESULTS.md (in-situ training section)")
     return 0
