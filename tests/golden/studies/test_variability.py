@@ -204,3 +204,15 @@ def test_cli_smoke_json(tmp_path, capsys):
     assert "SYNTHETIC" in capsys.readouterr().out
     assert main(args) == 0
     assert "cached" in capsys.readouterr().out
+
+
+def test_sweep_does_not_depend_on_the_order_rows_execute_in(tiny_study):
+    """What the Dask engine relies on: the same tables whatever order (and process) evaluates the rows."""
+    plan = SweepPlan(encodings=("fixed8",), bits_per_cell=(1,), spreads=(0.0, 1.0), windows=(1.0,),
+                     protect_spreads=(1.0,), protect_schemes=("none",), variants=False, stuck_rates=(0.01,),
+                     stuck_kinds=("both",), trials=1)
+
+    def reversed_runs(fn, items, common, desc=""):
+        return [fn(common, it) for it in items[::-1]][::-1]
+
+    assert run_sweep(tiny_study, plan, run_all=reversed_runs) == run_sweep(tiny_study, plan)
