@@ -97,7 +97,7 @@ class Engine:
                 raise ConfigError(f"no Dask scheduler answers at {self.address}: {e}") from None
         else:
             self._cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                         dashboard_address=None, memory_limit=0, env=dict(WORKER_ENV),
+                                         dashboard_address="127.0.0.1:0", memory_limit=0, env=dict(WORKER_ENV),
                                          silence_logs=40)
             self.client = Client(self._cluster)
         return self
