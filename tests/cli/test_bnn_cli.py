@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tb.cli.main import main
 
 
@@ -49,6 +51,7 @@ def test_bnn_command_config_errors(tmp_path, monkeypatch, capsys):
     assert "sa_cal_patterns = 100 is out of range: allowed [1, 64]" in capsys.readouterr().err
 
 
+@pytest.mark.scale
 def test_bnn_chip_seeds_on_the_dask_engine_match_serial(tmp_path, monkeypatch, capsys):
     """Several chip seeds run on the Dask engine; 1 and 2 workers give the per-seed accuracies of the
     serial in-process run of each seed."""

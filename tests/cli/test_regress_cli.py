@@ -1,6 +1,8 @@
 """`reram-accel regress`: a pytest regression sharded by test file over the Dask engine."""
 from __future__ import annotations
 
+import pytest
+
 from tb.cli.main import main
 from tb.scale.regression import shards
 
@@ -15,6 +17,7 @@ def test_shards_keep_files_together_and_balance():
     assert len(shards(ids, 10)) == 4
 
 
+@pytest.mark.scale
 def test_regress_runs_shards_on_workers_and_reports_failures(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("RERAM_DASK_SCHEDULER", raising=False)
     (tmp_path / "test_ok.py").write_text("def test_a():\n    assert 1 + 1 == 2\n\n\ndef test_b():\n    pass\n")

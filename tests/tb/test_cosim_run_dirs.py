@@ -28,6 +28,7 @@ def test_each_cosim_gets_its_own_run_directory(tmp_path):
 
 
 @pytest.mark.cocotb
+@pytest.mark.scale
 def test_two_concurrent_cosim_runs_keep_their_own_results(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1"}
     procs = {seed: subprocess.Popen([sys.executable, "-m", "tb.cli.main", "cosim", "--samples", "20", "--seed",
