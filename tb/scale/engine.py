@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Self
 
+from golden.spec.checks import check_int
 from golden.spec.params import ConfigError
 
 #: environment variable naming a running Dask scheduler (``tcp://HOST:PORT``)
@@ -76,8 +77,8 @@ class Engine:
     """
 
     def __init__(self, workers: int | None = None, scheduler: str | None = None, progress: bool = True):
-        if workers is not None and (isinstance(workers, bool) or not 1 <= workers <= 1024):
-            raise ConfigError(f"workers = {workers!r} must be an integer in [1, 1024]")
+        if workers is not None:
+            check_int("jobs (local Dask workers)", workers, 1, 1024)
         self.address = scheduler_address(scheduler)
         self.workers = workers or machine_workers()
         self.progress = progress

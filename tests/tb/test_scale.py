@@ -86,7 +86,7 @@ def test_scheduler_address(monkeypatch):
     assert scheduler_address("tcp://10.0.0.1:1") == "tcp://10.0.0.1:1"
     with pytest.raises(ConfigError, match="--scheduler = 'localhost' must be a scheduler address"):
         scheduler_address("localhost")
-    with pytest.raises(ConfigError, match="workers = 0 must be an integer in"):
+    with pytest.raises(ConfigError, match=r"jobs \(local Dask workers\) = 0 is out of range: allowed \[1, 1024\]"):
         Engine(workers=0)
 
 
