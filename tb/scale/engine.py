@@ -118,9 +118,12 @@ class Engine:
     def describe(self) -> str:
         """One line: where the work runs."""
         if self.address is not None:
-            n = len(self.client.scheduler_info().get("workers", {})) if self.client else "?"
-            return f"Dask scheduler {self.address} ({n} workers)"
+            return f"Dask scheduler {self.address} ({self.worker_count()} workers)"
         return f"local Dask cluster, {self.workers} worker process(es) x 1 thread"
+
+    def worker_count(self) -> int:
+        """Workers connected now (the local cluster's size, or the running cluster's)."""
+        return len(self.client.nthreads())
 
     def _submit(self, fn: Callable, items: Sequence, common: Any) -> list:
         if self.client is None:

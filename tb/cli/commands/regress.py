@@ -24,18 +24,19 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from golden.spec.checks import check_int
     from golden.spec.params import ConfigError
     from tb.cli.commands._engine import sweep_engine
     from tb.kit.runner import ROOT
     from tb.scale.regression import collect, run_shard, shards
 
+    if args.shards is not None:
+        check_int("regress --shards", args.shards, 1, 100000)
     ids = collect(args.paths, args.marker, ROOT)
     if not ids:
         raise ConfigError(f"regress: no test selected by {args.paths} -m {args.marker!r}")
     with sweep_engine(args, f"regress: {len(ids)} tests") as engine:
-        n = args.shards or 2 * max(1, len(engine.client.scheduler_info().get("workers", {})))
-        if n < 1:
-            raise ConfigError(f"regress --shards = {n} must be >= 1")
+        n = args.shards or 2 * max(1, engine.worker_count())
         parts = shards(ids, n)
         results = engine.map(run_shard, parts, common=str(ROOT), desc="regress shards")
     bad = [r for r in results if r["returncode"] != 0]
