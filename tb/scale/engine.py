@@ -107,7 +107,8 @@ class Engine:
         self.close()
 
     def close(self) -> None:
-        """Cancel what is still queued, disconnect, and stop the local cluster's worker processes."""
+        """Disconnect (the scheduler drops this client's unfinished runs) and stop the local cluster's
+        worker processes; the workers of a running cluster stay up."""
         if self.client is not None:
             self.client.close()
             self.client = None
