@@ -147,10 +147,11 @@ def test_sigterm_stops_the_workers_and_leaves_the_store_valid(tmp_path):
 
     out = tmp_path / "sweep.json"
     p = subprocess.Popen(_cli("--dataset", "digits", "--devices", "1,2,4,8", "--seeds", "3", "--epochs", "2",
-                              "--no-write", "--jobs", "2", "--out", str(out), "--plot", str(tmp_path / "p.png")),
+                              "--train-samples", "300", "--no-write", "--jobs", "2", "--out", str(out),
+                              "--plot", str(tmp_path / "p.png")),
                          env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while not (out.exists() and json.loads(out.read_text())["runs"]):
             assert p.poll() is None and time.monotonic() < deadline, "no run finished"
             time.sleep(0.2)
