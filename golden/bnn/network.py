@@ -34,6 +34,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -221,7 +222,7 @@ class BnnModel:
                 arrays[f"traw{i}"] = self.thresholds_raw[i].astype(np.int64)
         arrays["meta"] = np.array(json.dumps({"bias_fraction": self.bias_fraction,
                                               "n_layers": self.n_layers, **self.meta}))
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")  # own name: runs may train at once
         np.savez_compressed(tmp, **arrays)
         tmp.replace(path)
         return path

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -271,7 +272,7 @@ def load_or_train(cfg: CNNConfig, cache_dir: str | Path | None = "build/variabil
     net = train(cfg, data, progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npz")  # own name: runs may train at once
         np.savez(tmp, w1=net.w1, b1=net.b1, w2=net.w2, b2=net.b2, test_accuracy=net.test_accuracy,
                  config=json.dumps(asdict(cfg)))
         tmp.replace(path)

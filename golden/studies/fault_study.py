@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 
 import numpy as np
 
 from golden.spec.params import ConfigError, check_choice, check_float, check_int
+from golden.spec.runs import RunAll, serial_runs
 
 KINDS = ("lrs", "hrs", "both")
 TRAIN_RATES = (0.0, 1e-3, 1e-2, 3e-2, 0.1, 0.3)
@@ -82,8 +84,9 @@ class TrainingFaultPlan:
         check_int("faults.epochs", self.epochs, 1, 1000)
 
     def count(self) -> int:
+        """Runs: per seed one FP baseline and, per N, each nonzero (kind, rate) plus one fault-free run."""
         nz = sum(1 for r in self.rates if r > 0)
-        return len(self.devices) * self.seeds * (nz * len(self.kinds) + (1 if nz < len(self.rates) else 0) + 1)
+        return self.seeds * (1 + len(self.devices) * (nz * len(self.kinds) + (1 if nz < len(self.rates) else 0)))
 
 
 @dataclass(frozen=True)
@@ -108,11 +111,6 @@ class BnnFaultPlan:
         return self.seeds * (nz * len(self.kinds) + (1 if nz < len(self.rates) else 0))
 
 
-def _tick(progress, n: int = 1) -> None:
-    if progress is not None:
-        progress(n)
-
-
 # --------------------------------------------------------------------------------------------------
 # in-situ training
 # --------------------------------------------------------------------------------------------------
@@ -133,30 +131,53 @@ def training_run(data, devices: int, seed: int, p_lrs: float, p_hrs: float, hidd
             "n_devices": int(mask.size), "pulses": res["pulses"], "seconds": time.perf_counter() - t0}
 
 
-def training_study(data, plan: TrainingFaultPlan, progress=None) -> dict:
-    """Accuracy of in-situ training vs stuck fraction, per N and fault kind (rows per seed + means)."""
+def _fault_points(kinds, rates) -> list[tuple[str, float, bool]]:
+    """``(kind, rate, computed)`` in table order for one seed (and N): the fault-free point is run once,
+    for the first kind, and reused by the other kinds."""
+    points, have_base = [], False
+    for kind in kinds:
+        for rate in rates:
+            computed = not (rate == 0 and have_base)
+            have_base = have_base or rate == 0
+            points.append((kind, float(rate), computed))
+    return points
+
+
+def _training_task(data, task: dict) -> dict | float:
+    """One run of :func:`training_study`: the FP baseline (``task["fp"]``) or a run with stuck devices."""
     from golden.training.in_situ import make_config, train_fp
 
+    if task.get("fp"):
+        return train_fp(data, make_config(hidden=task["hidden"], epochs=task["epochs"],
+                                          seed=task["seed"]))["test_accuracy"]
+    return training_run(data, task["devices"], task["seed"], *split_rate(task["kind"], task["rate"]),
+                        hidden=task["hidden"], epochs=task["epochs"])
+
+
+def training_study(data, plan: TrainingFaultPlan, progress=None, run_all: RunAll | None = None) -> dict:
+    """Accuracy of in-situ training vs stuck fraction, per N and fault kind (rows per seed + means).
+
+    The runs go through ``run_all`` (:mod:`golden.spec.runs`; default: one after the other here,
+    ``progress`` ticked per run); the result does not depend on what runs them."""
     if plan.train_samples or plan.test_samples:
         data = data.subset(plan.train_samples, plan.test_samples)
-    rows, fp = [], []
+    common = {"hidden": plan.hidden, "epochs": plan.epochs}
+    points = _fault_points(plan.kinds, plan.rates)
+    tasks = [{**common, "fp": True, "seed": seed} for seed in range(plan.seeds)]
+    tasks += [{**common, "seed": seed, "devices": n, "kind": kind, "rate": rate}
+              for seed in range(plan.seeds) for n in plan.devices for kind, rate, computed in points if computed]
+    runner = run_all or partial(serial_runs, progress=progress)
+    results = runner(_training_task, tasks, data, desc="in-situ training with stuck devices")
+    fp, runs = results[:plan.seeds], iter(results[plan.seeds:])
+    rows = []
     for seed in range(plan.seeds):
-        fp.append(train_fp(data, make_config(hidden=plan.hidden, epochs=plan.epochs, seed=seed))["test_accuracy"])
-        _tick(progress, len(plan.devices))
         for n in plan.devices:
             base = None
-            for kind in plan.kinds:
-                for rate in plan.rates:
-                    if rate == 0 and base is not None:
-                        rows.append({**base, "kind": kind, "rate": 0.0})
-                        continue
-                    r = training_run(data, n, seed, *split_rate(kind, rate), hidden=plan.hidden,
-                                     epochs=plan.epochs)
-                    r.update(kind=kind, rate=float(rate))
-                    if rate == 0:
-                        base = r
-                    rows.append(r)
-                    _tick(progress)
+            for kind, rate, computed in points:
+                r = {**next(runs), "kind": kind, "rate": rate} if computed else {**base, "kind": kind, "rate": 0.0}
+                if computed and rate == 0:
+                    base = r
+                rows.append(r)
     return {"plan": asdict(plan), "rows": rows, "fp_accuracy": fp,
             "summary": summarize(rows, ("devices", "kind", "rate"))}
 
@@ -208,28 +229,36 @@ def bnn_run(model, x_bits, y, seed: int, p_lrs: float, p_hrs: float) -> dict:
             "neuron_error_rate": hw.neuron_error_rate(), "seconds": time.perf_counter() - t0}
 
 
-def bnn_study(model, x_bits, y, plan: BnnFaultPlan, progress=None) -> dict:
-    """BNN accuracy, XNOR error rate and broken-bridge fraction vs stuck fraction (per kind, chip seed)."""
+def _bnn_task(common: tuple, task: tuple) -> dict:
+    """One run of :func:`bnn_study`: ``common = (model, x_bits, y)``, ``task = (seed, kind, rate)``."""
+    model, x_bits, y = common
+    seed, kind, rate = task
+    return bnn_run(model, x_bits, y, seed, *split_rate(kind, rate))
+
+
+def bnn_study(model, x_bits, y, plan: BnnFaultPlan, progress=None, run_all: RunAll | None = None) -> dict:
+    """BNN accuracy, XNOR error rate and broken-bridge fraction vs stuck fraction (per kind, chip seed).
+
+    The chip runs go through ``run_all`` (:mod:`golden.spec.runs`; default: one after the other here,
+    ``progress`` ticked per run)."""
     from golden.bnn.network import blas_threads
 
     if plan.test_samples:
         x_bits, y = x_bits[:plan.test_samples], y[:plan.test_samples]
-    rows = []
     with blas_threads():
         software = float(np.mean(model.predict_bits(x_bits) == y))
+    points = _fault_points(plan.kinds, plan.rates)
+    tasks = [(seed, kind, rate) for seed in range(plan.seeds) for kind, rate, computed in points if computed]
+    runner = run_all or partial(serial_runs, progress=progress)
+    runs = iter(runner(_bnn_task, tasks, (model, x_bits, y), desc="BNN inference with stuck devices"))
+    rows = []
     for seed in range(plan.seeds):
         base = None
-        for kind in plan.kinds:
-            for rate in plan.rates:
-                if rate == 0 and base is not None:
-                    rows.append({**base, "kind": kind, "rate": 0.0})
-                    continue
-                r = bnn_run(model, x_bits, y, seed, *split_rate(kind, rate))
-                r.update(kind=kind, rate=float(rate))
-                if rate == 0:
-                    base = r
-                rows.append(r)
-                _tick(progress)
+        for kind, rate, computed in points:
+            r = {**next(runs), "kind": kind, "rate": rate} if computed else {**base, "kind": kind, "rate": 0.0}
+            if computed and rate == 0:
+                base = r
+            rows.append(r)
     return {"plan": asdict(plan), "rows": rows, "software_accuracy": software, "sizes": model.sizes,
             "summary": summarize(rows, ("kind", "rate"), ("accuracy", "xnor_error", "broken_bridges"))}
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,7 @@ from golden.physics.faults import STUCK_HRS, STUCK_LRS, stuck_fault_mask
 from golden.physics.resistance_lut import ResistanceLUT
 from golden.spec.params import ConfigError, check_choice, check_float, check_int
 from golden.spec.rng import STREAM_VARIABILITY, uniform
+from golden.spec.runs import RunAll, serial_runs
 
 STREAM_BIT_INJECTION = STREAM_VARIABILITY + 3
 
@@ -468,48 +470,73 @@ class SweepPlan:
 
 
 def run_sweep(study: Study, plan: SweepPlan, base: VariabilityConfig | None = None,
-              progress: Callable | None = None) -> dict:
-    """All sweeps of the study; returns a JSON-able dict (rows of config + summary)."""
+              progress: Callable | None = None, run_all: RunAll | None = None) -> dict:
+    """All sweeps of the study; returns a JSON-able dict (rows of config + summary).
+
+    Every row is an independent evaluation of ``study``: they run through ``run_all``
+    (:mod:`golden.spec.runs`; default: one after the other here, ``progress`` ticked per trial),
+    and the result is the same whatever runs them."""
     base = base or VariabilityConfig()
-    tick = progress or (lambda k=1: None)
     out: dict = {"ideal_test_accuracy": study.ideal_accuracy, "plan": asdict(plan), "base": base.to_dict(),
                  "lut": lut_summary(study.lut), "spread": [], "window": [], "bits": [], "protect": [],
                  "stuck": []}
+    rows = _sweep_rows(study, plan, base)
+    tasks = [(("bit", r["encoding"], r["bit"], plan.bit_p) if table == "bits" else ("config", r["config"]),
+              plan.trials) for table, r in rows]
+    tick = (lambda k=1: progress(k * plan.trials)) if progress is not None else None   # plan.count(): trials
+    runner = run_all or partial(serial_runs, progress=tick)
+    for (table, r), res in zip(rows, runner(_evaluate_task, tasks, study, desc="variability sweep")):
+        r = dict(r)
+        if table != "bits":
+            r["config"] = r["config"].to_dict()
+        out[table].append({**r, **res})
+    return out
 
-    def row(table: str, cfg: VariabilityConfig, **extra):
-        r = study.evaluate(cfg, plan.trials, progress=tick)
-        out[table].append({"config": cfg.to_dict(), **extra, **r})
 
+def _evaluate_task(study: Study, task: tuple) -> dict:
+    """One row of :func:`run_sweep`: ``(("config", cfg), trials)`` or ``(("bit", encoding, bit, p), trials)``."""
+    what, trials = task
+    if what[0] == "bit":
+        return study.evaluate_bit(what[1], what[2], what[3], trials)
+    return study.evaluate(what[1], trials)
+
+
+def _sweep_rows(study: Study, plan: SweepPlan, base: VariabilityConfig) -> list[tuple[str, dict]]:
+    """``(table, row head)`` of every row of :func:`run_sweep`, in table order; a head holds the
+    :class:`VariabilityConfig` under ``"config"`` (bit rows: encoding, bit, field, p)."""
+    rows: list[tuple[str, dict]] = []
     for e in plan.encodings:
         for b in plan.bits_per_cell:
             for s in plan.spreads:
-                row("spread", replace(base, encoding=e, bits_per_cell=b, spread_scale=s),
-                    device_misread=device_misread(study.lut, b, s, base.window_scale, base.reference))
+                rows.append(("spread", {"config": replace(base, encoding=e, bits_per_cell=b, spread_scale=s),
+                                        "device_misread": device_misread(study.lut, b, s, base.window_scale,
+                                                                         base.reference)}))
             for wnd in plan.windows:
                 model = study.lut.state_model(b).scaled(base.spread_scale, wnd)
-                row("window", replace(base, encoding=e, bits_per_cell=b, window_scale=wnd),
-                    window_ratio=float(math.exp(model.mu[0] - model.mu[-1])),
-                    device_misread=device_misread(study.lut, b, base.spread_scale, wnd, base.reference))
+                rows.append(("window", {"config": replace(base, encoding=e, bits_per_cell=b, window_scale=wnd),
+                                        "window_ratio": float(math.exp(model.mu[0] - model.mu[-1])),
+                                        "device_misread": device_misread(study.lut, b, base.spread_scale, wnd,
+                                                                         base.reference)}))
     for e in plan.encodings:
         enc = we.get_encoding(e)
         for bit in range(enc.width):
-            r = study.evaluate_bit(e, bit, plan.bit_p, plan.trials)
-            tick(plan.trials)
-            out["bits"].append({"encoding": e, "bit": bit, "field": enc.field_of(bit), "p": plan.bit_p, **r})
+            rows.append(("bits", {"encoding": e, "bit": bit, "field": enc.field_of(bit), "p": plan.bit_p}))
     for e in plan.encodings:
         for b in plan.bits_per_cell:
             for s in plan.protect_spreads:
                 for over in plan.protect_rows(b):
-                    row("protect", replace(base, encoding=e, bits_per_cell=b, spread_scale=s, **over),
-                        variant=", ".join(f"{k}={v}" for k, v in over.items()))
+                    rows.append(("protect", {"config": replace(base, encoding=e, bits_per_cell=b, spread_scale=s,
+                                                               **over),
+                                             "variant": ", ".join(f"{k}={v}" for k, v in over.items())}))
     for e in plan.encodings:
         for kind in plan.stuck_kinds:
             for rate in plan.stuck_rates:
                 lrs = rate if kind in ("lrs", "both") else 0.0
                 hrs = rate if kind in ("hrs", "both") else 0.0
-                row("stuck", replace(base, encoding=e, bits_per_cell=1, spread_scale=plan.stuck_spread,
-                                     p_stuck_lrs=lrs, p_stuck_hrs=hrs), kind=kind, rate=rate)
-    return out
+                rows.append(("stuck", {"config": replace(base, encoding=e, bits_per_cell=1,
+                                                         spread_scale=plan.stuck_spread, p_stuck_lrs=lrs,
+                                                         p_stuck_hrs=hrs), "kind": kind, "rate": rate}))
+    return rows
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 """The accuracy-vs-devices table of Boybat et al. reproduced on our models (``reram-accel train-sweep``).
 
 Runs, for every seed: the FP baseline and in-situ training with N in ``devices`` for analog
-non-differential, analog differential and binary (non-differential) synapses; writes the raw
-results as JSON (after every run, so an interrupted sweep keeps what it finished), a Markdown table
-with mean +- standard deviation over seeds and a plot of accuracy against N.
+non-differential, analog differential and binary (non-differential) synapses; a Markdown table
+with mean +- standard deviation over seeds and a plot of accuracy against N. The runs are executed
+(on the Dask engine) and stored (one JSON store, each finished run merged at once) by
+``reram-accel train-sweep`` through :mod:`tb.scale`.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Iterable
@@ -20,8 +20,8 @@ MODE_LABEL = {"analog": "analog, non-differential", "analog-diff": "analog, diff
               "binary": "binary devices, non-differential"}
 
 
-def _job(spec: dict) -> dict:
-    """One run (executed in a worker process)."""
+def run_spec(spec: dict) -> dict:
+    """One run of the sweep (a pure function of ``spec``; executed on a Dask worker)."""
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from golden.data.datasets import load
     from golden.training.in_situ import make_config, train_fp, train_insitu
@@ -74,44 +74,6 @@ def jobs(dataset: str, devices: Iterable[int], seeds: Iterable[int], epochs: int
                 specs.append({**base, "mode": mode, "devices": n, "seed": seed})
     cost = {"fp": 0.2, "analog": 1.0, "analog-diff": 1.5, "binary": 3.0}
     return sorted(specs, key=lambda s: -cost[s["mode"]] * max(s["devices"], 1))
-
-
-def run_sweep(specs: list[dict], out_json: Path, processes: int = 1, progress: bool = True) -> list[dict]:
-    """Run the specs (in ``processes`` worker processes); results are appended to ``out_json``."""
-    done: list[dict] = []
-    if out_json.exists():
-        done = json.loads(out_json.read_text())["runs"]
-    have = {run_key(r) for r in done}
-    todo = [s for s in specs if run_key(s) not in have]
-    out_json.parent.mkdir(parents=True, exist_ok=True)
-
-    def save():
-        out_json.write_text(json.dumps({"runs": done}, indent=1))
-
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(todo), desc="train-sweep", unit="run")
-    if processes > 1:
-        import multiprocessing as mp
-        with mp.get_context("spawn").Pool(processes) as pool:
-            for r in pool.imap_unordered(_job, todo):
-                done.append(r)
-                save()
-                if bar is not None:
-                    bar.update(1)
-                    bar.set_postfix_str(f"{r['mode']} N={r['devices']} seed {r['seed']}: "
-                                        f"{100 * r['test_accuracy']:.2f} %")
-    else:
-        for s in todo:
-            r = _job(s)
-            done.append(r)
-            save()
-            if bar is not None:
-                bar.update(1)
-    if bar is not None:
-        bar.close()
-    return done
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -184,18 +146,16 @@ def plot(runs: list[dict], path: Path, title: str = "") -> Path:
 BEGIN, END = "<!-- train-sweep:begin -->", "<!-- train-sweep:end -->"
 
 
-def write_results_section(results_md: Path, block: str) -> None:
-    """Put ``block`` between the train-sweep markers inside the in-situ training section."""
-    text = results_md.read_text() if results_md.exists() else "# Results\n"
+def with_results_section(text: str, block: str) -> str:
+    """``text`` (a RESULTS.md, may be empty) with ``block`` between the train-sweep markers inside the
+    in-situ training section."""
+    text = text or "# Results\n"
     block = f"{BEGIN}\n{block}\n{END}"
     if BEGIN in text and END in text:
         pre, rest = text.split(BEGIN, 1)
-        text = pre + block + rest.split(END, 1)[1]
-    else:
-        head = "## In-situ training with multi-ReRAM synapses (issue 3, Boybat et al.)"
-        if head in text:
-            i = text.index(head) + len(head)
-            text = text[:i] + "\n\n" + block + "\n" + text[i:]
-        else:
-            text = text.rstrip() + f"\n\n{head}\n\n{block}\n"
-    results_md.write_text(text)
+        return pre + block + rest.split(END, 1)[1]
+    head = "## In-situ training with multi-ReRAM synapses (issue 3, Boybat et al.)"
+    if head in text:
+        i = text.index(head) + len(head)
+        return text[:i] + "\n\n" + block + "\n" + text[i:]
+    return text.rstrip() + f"\n\n{head}\n\n{block}\n"

@@ -2,9 +2,8 @@
 against the plain Verilator C++ harness replaying the same AXI stimulus (what cocotb costs)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from tb.kit.runner import ROOT
+from tb.scale.run_dir import new_run_dir
 
 Row = tuple[str, str, str]  # (what, value, note), as in tb.bench.benchmarks
 
@@ -18,7 +17,7 @@ def bench_cosim(samples: int = 200) -> list[Row]:
     cfg = CosimConfig(samples=samples, read_cells=32)
     rows: list[Row] = []
     for driver in ("batch", "python"):
-        res = run_cosim(cfg, out_dir=Path(ROOT / "build" / "bench-tmp" / f"cosim-{driver}"), driver=driver)
+        res = run_cosim(cfg, out_dir=new_run_dir(ROOT / "build" / "bench-tmp", f"cosim-{driver}"), driver=driver)
         res = compare_raw(res, cfg)
         what = "batched AXI (AxilSequencer, HDL pulse log)" if driver == "batch" else "one Python wake-up per AXI write"
         ok = (f"{res['mismatches']} mismatches, {res['pulses']} pulses, {res['cycles']} cycles, "

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import signal
 import sys
 
 from golden.spec.params import ConfigError
@@ -37,6 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"reram-accel: configuration error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as e:      # SIGINT, or SIGTERM inside tb.scale.signals.stop_on_signals
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"reram-accel: stopped by {signal.Signals(signum).name}; finished runs are kept", file=sys.stderr)
+        return 128 + signum
 
 
 if __name__ == "__main__":

@@ -50,10 +50,22 @@ from tb.cosim.bnn_host import MODES, bnn_hw_for, digits_bnn, digits_test_bits
 from tb.cosim.harness.build import build_harness, replay
 from tb.cosim.training_host import CosimConfig, layer_params
 from tb.kit.runner import ROOT, run_cocotb
+from tb.scale.run_dir import new_run_dir
 from tb.tops.bnn_cosim_top import bnn_top
 from tb.tops.cosim_top import CosimTop
 
 PUBLIC_VLT = Path(__file__).resolve().parent / "harness" / "cosim_top_public.vlt"
+
+
+def run_dir(out_dir: Path | None, kind: str) -> Path:
+    """``out_dir`` (created), else a new directory of its own under ``build/cosim/`` for this run, so
+    that co-simulations started together in one checkout never share their result, stimulus or
+    pulse-log files (:func:`tb.scale.run_dir.new_run_dir`)."""
+    if out_dir is None:
+        return new_run_dir(ROOT / "build" / "cosim", kind)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir
 
 
 def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool = False,
@@ -71,8 +83,7 @@ def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool =
     """
     if driver not in ("batch", "python"):
         raise ConfigError(f"driver = {driver!r} is not allowed: choose 'batch' or 'python'")
-    out_dir = Path(out_dir) if out_dir is not None else ROOT / "build" / "cosim"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = run_dir(out_dir, "train")
     result = out_dir / "cosim_result.json"
     stim = out_dir / "cosim_stimulus.txt"
     for f in (result, stim):
@@ -102,6 +113,7 @@ def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool =
     out["run_seconds"] = res.run_seconds
     out["build_dir"] = str(res.build_dir)
     out["stimulus"] = str(stim)
+    out["run_dir"] = str(out_dir)
     return out
 
 
@@ -190,8 +202,7 @@ def run_cosim_bnn(images: int = 100, seed: int = 0, out_dir: Path | None = None,
     for m in modes:
         if m not in MODES:
             raise ConfigError(f"bnn mode {m!r} is not allowed: choose from {list(MODES)}")
-    out_dir = Path(out_dir).resolve() if out_dir is not None else ROOT / "build" / "cosim"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = run_dir(out_dir, "bnn").resolve()
     model, path = digits_bnn()                        # trained once, cached under build/bnn/
     x_path = out_dir / f"cosim_bnn_x{images}.npy"     # spares scikit-learn inside the simulator
     np.save(x_path, digits_test_bits(images))

@@ -50,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hw import verilog_output
+from tb.scale.store import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SIM_BUILD = ROOT / "build" / "sim"
@@ -226,13 +227,14 @@ def run_cocotb(component, *, toplevel: str, test_module: str, config: dict, test
     build_dir = SIM_BUILD / f"{toplevel}-{tag}{key}"
     build_dir.mkdir(parents=True, exist_ok=True)
     src = build_dir / f"{toplevel}.v"
-    if not src.exists() or src.read_text() != text:
-        src.write_text(text)
     runner = get_runner(sim)
     t0 = time.perf_counter()
-    # pytest-xdist workers may ask for the same build at once: one builds, the other waits and reuses.
+    # pytest-xdist workers (or two runs of one command) may ask for the same build at once: one
+    # writes the source and builds, the other waits and reuses; the source is replaced atomically.
     with open(build_dir / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if not src.exists() or src.read_text() != text:
+            atomic_write_text(src, text)
         runner.build(sources=[src], hdl_toplevel=toplevel, build_dir=build_dir, waves=waves,
                      log_file=build_dir / "build.log", **options)
     t1 = time.perf_counter()

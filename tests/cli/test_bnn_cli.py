@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tb.cli.main import main
 
 
@@ -47,3 +49,23 @@ def test_bnn_command_config_errors(tmp_path, monkeypatch, capsys):
     assert "sa_cal_repeats = 0 is out of range: allowed [1, 1024]" in capsys.readouterr().err
     assert main(["bnn", "--dataset", "digits", "--sa-cal-patterns", "100"]) == 2
     assert "sa_cal_patterns = 100 is out of range: allowed [1, 64]" in capsys.readouterr().err
+
+
+@pytest.mark.scale
+def test_bnn_chip_seeds_on_the_dask_engine_match_serial(tmp_path, monkeypatch, capsys):
+    """Several chip seeds run on the Dask engine; 1 and 2 workers give the per-seed accuracies of the
+    serial in-process run of each seed."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RERAM_DASK_SCHEDULER", raising=False)
+    base = ["bnn", "--dataset", "digits", "--hidden", "31,31", "--epochs", "2", "--seed", "3", "--test-limit", "120",
+            "--sa-calibration", "oracle"]
+    serial = {}
+    for hs in (0, 1):
+        assert main([*base, "--hw-seeds", str(hs), "--json", str(tmp_path / f"s{hs}.json")]) == 0
+        serial[hs] = json.loads((tmp_path / f"s{hs}.json").read_text())["hardware_per_seed"]
+    for jobs in ("1", "2"):
+        out = tmp_path / f"j{jobs}.json"
+        assert main([*base, "--hw-seeds", "0,1", "--jobs", jobs, "--json", str(out)]) == 0
+        assert f"{jobs} worker process(es)" in capsys.readouterr().out
+        per_seed = json.loads(out.read_text())["hardware_per_seed"]
+        assert per_seed == {k: [serial[0][k][0], serial[1][k][0]] for k in per_seed}

@@ -74,6 +74,8 @@ def add_arguments(p) -> None:
                    help="crossbar IR drop vs 2T2R bridges over fan-in 32..2048 -> docs/ir_drop.png")
     p.add_argument("--energy", action="store_true", help="energy per synaptic operation and TOPS/W (22 nm)")
     p.add_argument("--no-train", action="store_true", help="only the studies that need no trained model")
+    from tb.cli.commands._engine import add_engine_arguments
+    add_engine_arguments(p)
 
 
 def _train_params(args):
@@ -88,16 +90,39 @@ def _train_params(args):
                           dropout_hidden=d.dropout_hidden if args.dropout_hidden is None else args.dropout_hidden)
 
 
+def _chip_run(common: tuple, chip: tuple) -> dict:
+    """One chip instance's hardware accuracy: ``common = (model, x_bits, y)``, ``chip = (key, HardwareConfig)``."""
+    from golden.bnn.experiments import hardware_accuracy
+
+    model, xb, y = common
+    return hardware_accuracy(model, xb, y, chip[1])
+
+
+def _chip_runs(args, chips: list, common: tuple, n_seeds: int) -> list[dict]:
+    """The chip runs, in order: several chip seeds (or ``--jobs``/``--scheduler``/$RERAM_DASK_SCHEDULER)
+    go to the Dask engine; one seed runs here with a progress bar per chip."""
+    from golden.bnn.experiments import hardware_accuracy
+    from tb.cli.commands._engine import sweep_engine
+    from tb.scale.engine import scheduler_address
+
+    if n_seeds > 1 or args.jobs is not None or scheduler_address(args.scheduler) is not None:
+        with sweep_engine(args, f"bnn: {len(chips)} chip runs ({n_seeds} seeds)") as engine:
+            return engine.map(_chip_run, chips, common, desc="hardware chips")
+    model, xb, y = common
+    return [hardware_accuracy(model, xb, y, cfg, progress=True, desc=f"hardware ({key}, seed {cfg.seed})")
+            for key, cfg in chips]
+
+
 def run(args) -> int:
     import numpy as np
 
     from golden.bnn.chip_model import HardwareConfig, authors_ab, bridge_error_probability
-    from golden.bnn.experiments import hardware_accuracy
     from golden.bnn.model_params import BridgeParams, NeuronParams
     from golden.bnn.network import binarize_images, load_or_train, model_path
     from golden.bnn.sa_calibration import check_calibration
     from golden.data import datasets
     from golden.spec.params import check_float
+    from tb.scale.store import atomic_write_text
 
     check_float("sa_clock_ns", args.sa_clock_ns, 1.0, 100.0)
     check_calibration("", args.sa_calibration, args.sa_cal_repeats, args.sa_cal_patterns)
@@ -128,13 +153,15 @@ def run(args) -> int:
                      ("authors_scale_invariant", "authors", "scale_invariant", "none")]
         hw = {}
         cal_cost = []
+        chips = [(key, HardwareConfig(mode=mode, seed=hs, bit_error=args.bit_error, neuron=neuron, bridge=bridge,
+                                      calibration=cal, sa_calibration=sa_cal, sa_cal_repeats=args.sa_cal_repeats,
+                                      sa_cal_patterns=args.sa_cal_patterns))
+                 for key, mode, cal, sa_cal in runs_cfg for hs in hw_seeds]
+        chip_runs = iter(_chip_runs(args, chips, (model, xb, y), len(hw_seeds)))
         for key, mode, cal, sa_cal in runs_cfg:
             runs = []
             for hs in hw_seeds:
-                cfg = HardwareConfig(mode=mode, seed=hs, bit_error=args.bit_error, neuron=neuron, bridge=bridge,
-                                     calibration=cal, sa_calibration=sa_cal, sa_cal_repeats=args.sa_cal_repeats,
-                                     sa_cal_patterns=args.sa_cal_patterns)
-                runs.append(hardware_accuracy(model, xb, y, cfg, progress=True, desc=f"hardware ({key}, seed {hs})"))
+                runs.append(next(chip_runs))
                 if key == "physical" and sa_cal != "none":
                     cal_cost.append(runs[-1]["calibration_layers"])
             accs = np.array([r["accuracy"] for r in runs])
@@ -221,7 +248,7 @@ def run(args) -> int:
         result["energy"] = _energy(args)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1, default=_jsonable))
+        atomic_write_text(args.json, json.dumps(result, indent=1, default=_jsonable))
         print(f"wrote {args.json}")
     return 0
 

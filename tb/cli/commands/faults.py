@@ -10,8 +10,6 @@ stuck-at sweep (``reram-accel variability --sweep``).
 """
 from __future__ import annotations
 
-import json
-import sys
 import time
 from pathlib import Path
 
@@ -55,22 +53,20 @@ def add_arguments(p) -> None:
     p.add_argument("--docs", type=Path, default=Path("docs"), help="where faults_training.png / faults_bnn.png go")
     p.add_argument("--json", type=Path, default=None, help="write every run and the summaries as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-
-
-def _bar(total: int, desc: str, quiet: bool):
-    if quiet:
-        return None, None
-    from tqdm import tqdm
-    bar = tqdm(total=total, desc=desc, unit="run", file=sys.stderr, mininterval=0.5)
-    return bar, bar.update
+    from tb.cli.commands._engine import add_engine_arguments
+    add_engine_arguments(p)
 
 
 def run(args) -> int:
+    import json
+
     import numpy as np
 
     import golden.studies.fault_study as fs
     from golden.data import datasets
     from golden.spec.params import ConfigError
+    from tb.cli.commands._engine import sweep_engine
+    from tb.scale.store import atomic_write_text
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
     try:
@@ -90,13 +86,23 @@ def run(args) -> int:
     data = datasets.load(args.dataset)
     args.docs.mkdir(parents=True, exist_ok=True)
     out: dict = {"args": {k: str(v) for k, v in vars(args).items() if not k.startswith("_")}}
+    with sweep_engine(args, "faults", progress=not args.quiet) as engine:
+        _studies(args, plans, data, engine, out)
+    if args.json is not None:
+        atomic_write_text(args.json, json.dumps(out, indent=1, default=lambda o: o.tolist()
+                                                if isinstance(o, np.ndarray) else float(o)))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _studies(args, plans: dict, data, engine, out: dict) -> None:
+    """Run the planned studies on ``engine``; plots, tables and the JSON parts go into ``out``."""
+    import golden.studies.fault_study as fs
+
     if "training" in plans:
         plan = plans["training"]
         t0 = time.perf_counter()
-        bar, tick = _bar(plan.count(), "in-situ training with stuck devices", args.quiet)
-        res = fs.training_study(data, plan, progress=tick)
-        if bar is not None:
-            bar.close()
+        res = fs.training_study(data, plan, run_all=engine.map)
         res["seconds"] = time.perf_counter() - t0
         png = args.docs / "faults_training.png"
         fs.plot_training(res, png)
@@ -112,10 +118,7 @@ def run(args) -> int:
         params = fs.digits_bnn_params() if plan.dataset == "digits" else fs.mnist_bnn_params()
         model = load_or_train(params, progress=not args.quiet, data=data)
         t0 = time.perf_counter()
-        bar, tick = _bar(plan.count(), "BNN inference with stuck devices", args.quiet)
-        res = fs.bnn_study(model, binarize_images(data.x_test), data.y_test, plan, progress=tick)
-        if bar is not None:
-            bar.close()
+        res = fs.bnn_study(model, binarize_images(data.x_test), data.y_test, plan, run_all=engine.map)
         res["seconds"] = time.perf_counter() - t0
         res["model"] = params.key()
         png = args.docs / "faults_bnn.png"
@@ -125,9 +128,3 @@ def run(args) -> int:
         print(fs.bnn_table(res))
         print(f"wrote {png}")
         out["bnn"] = res
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1, default=lambda o: o.tolist() if isinstance(o, np.ndarray)
-                                        else float(o)))
-        print(f"wrote {args.json}")
-    return 0

@@ -12,6 +12,7 @@ from tb.kit.runner import ROOT
 
 def add_arguments(p) -> None:
     from golden.training.sweep import MODES
+    from tb.cli.commands._engine import add_engine_arguments
 
     p.add_argument("--dataset", choices=("digits", "mnist"), default="mnist")
     p.add_argument("--devices", default="1,2,4,8", help="comma-separated N values (default 1,2,4,8)")
@@ -22,9 +23,9 @@ def add_arguments(p) -> None:
     add_schedule_arguments(p)
     p.add_argument("--train-samples", type=int, default=None, help="first K training samples (default all)")
     p.add_argument("--modes", default=",".join(MODES), help="subset of %(default)s")
-    p.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
+    add_engine_arguments(p)
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "train_sweep.json",
-                   help="raw results (JSON; finished runs are reused)")
+                   help="raw results (JSON store; finished runs are reused, concurrent sweeps may share it)")
     p.add_argument("--plot", type=Path, default=ROOT / "docs" / "accuracy_vs_devices.png")
     p.add_argument("--no-write", action="store_true", help="do not touch docs/RESULTS.md")
     p.add_argument("--report-only", action="store_true", help="only rebuild table/plot from --out")
@@ -38,11 +39,14 @@ def run(args) -> int:
         jobs,
         plot,
         run_key,
-        run_sweep,
+        run_spec,
         table_markdown,
-        write_results_section,
+        with_results_section,
     )
+    from tb.cli.commands._engine import sweep_engine
     from tb.cli.commands.train import schedule_from_args
+    from tb.scale.store import ResultStore, atomic_write_text, file_lock
+    from tb.scale.sweep import run_missing
 
     devices = [int(x) for x in args.devices.split(",") if x]
     modes = [m for m in args.modes.split(",") if m]
@@ -55,11 +59,14 @@ def run(args) -> int:
         raise ConfigError(f"--seeds = {args.seeds} must be >= 1")
     specs = jobs(args.dataset, devices, range(args.seeds), train_samples=args.train_samples, modes=modes,
                  **sched)
+    store = ResultStore(args.out, run_key)
     if args.report_only:
-        import json
-        runs = json.loads(args.out.read_text())["runs"]
+        runs = store.load()
     else:
-        runs = run_sweep(specs, args.out, processes=args.jobs)
+        with sweep_engine(args, f"train-sweep: {len(specs)} runs, store {args.out}") as engine:
+            runs = run_missing(engine, run_spec, specs, store, desc="train-sweep",
+                               label=lambda r: f"{r['mode']} N={r['devices']} seed {r['seed']}: "
+                                               f"{100 * r['test_accuracy']:.2f} %")
     want = {run_key(s) for s in specs}
     runs = [r for r in runs if run_key(r) in want]
     table = table_markdown(runs)
@@ -80,6 +87,9 @@ def run(args) -> int:
                  f"mean ± std over "
                  f"{args.seeds} seeds, {samples} training samples, {epochs} epoch(s), {lr_text(cfg)}.\n\n{table}\n\n"
                  f"![accuracy vs devices]({args.plot.name})")
-        write_results_section(ROOT / "docs" / "RESULTS.md", block)
+        results_md = ROOT / "docs" / "RESULTS.md"
+        with file_lock(results_md):                     # another sweep may be updating it too
+            atomic_write_text(results_md, with_results_section(
+                results_md.read_text() if results_md.exists() else "", block))
         print("wrote docs/RESULTS.md (in-situ training section)")
     return 0

@@ -59,6 +59,8 @@ def add_arguments(p) -> None:
     g.add_argument("--plots", type=Path, default=Path("docs"), help="with --sweep: directory for the PNGs")
     g.add_argument("--markdown", type=Path, default=None,
                    help="with --sweep: write the tables here (default <cache-dir>/sweep.md)")
+    from tb.cli.commands._engine import add_engine_arguments
+    add_engine_arguments(p)
 
 
 def _progress(total: int, desc: str):
@@ -83,6 +85,8 @@ def run(args) -> int:
         plot_sweep,
         run_sweep,
     )
+    from tb.cli.commands._engine import sweep_engine
+    from tb.scale.store import atomic_write_text
 
     cfg = VariabilityConfig(encoding=args.encoding, bits_per_cell=args.bits_per_cell, level_code=args.level_code,
                             spread_scale=args.spread, window_scale=args.window, model=args.model,
@@ -134,10 +138,9 @@ def run(args) -> int:
 
     if args.sweep:
         plan = SweepPlan.quick() if args.quick else SweepPlan()
-        bar = _progress(plan.count(), "sweep")
         t1 = time.perf_counter()
-        res = run_sweep(study, plan, base=cfg, progress=bar.update)
-        bar.close()
+        with sweep_engine(args, "variability sweep", progress=sys.stderr.isatty()) as engine:
+            res = run_sweep(study, plan, base=cfg, run_all=engine.map)
         res["seconds"] = time.perf_counter() - t1
         res["eval_size"] = eval_size
         res["data"] = lut.source
@@ -146,14 +149,14 @@ def run(args) -> int:
         md = markdown_tables(res, nominal_spread=cfg.spread_scale)
         md_path = args.markdown or (args.cache_dir / "sweep.md")
         md_path.parent.mkdir(parents=True, exist_ok=True)
-        md_path.write_text(md)
+        atomic_write_text(md_path, md)
         print(md)
         for p in paths:
             print(f"wrote {p}")
         print(f"wrote {md_path}  ({res['seconds']:.0f} s sweep)")
         if args.json:
             args.json.parent.mkdir(parents=True, exist_ok=True)
-            args.json.write_text(json.dumps(res, indent=1))
+            atomic_write_text(args.json, json.dumps(res, indent=1))
             print(f"wrote {args.json}")
         return 0
 
@@ -183,6 +186,6 @@ def run(args) -> int:
           f"(ideal {100 * study.ideal_accuracy:.2f} %, {eval_size} test images)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=1))
+        atomic_write_text(args.json, json.dumps(out, indent=1))
         print(f"wrote {args.json}")
     return 0

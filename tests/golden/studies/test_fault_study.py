@@ -226,3 +226,37 @@ def test_cli_bnn_study_small(tmp_path, capsys):
     res = json.loads((tmp_path / "b.json").read_text())["bnn"]
     r0, r1 = res["summary"]
     assert r0["broken_bridges"] == 0 and 0.15 < r1["broken_bridges"] < 0.25 and r1["xnor_error"] > 0.05
+
+
+def _shuffled_runs(seed):
+    """A ``run_all`` that runs the items in a seeded random order (as workers finishing out of order
+    would) and returns them in input order."""
+    def run_all(fn, items, common, desc=""):
+        order = np.random.default_rng(seed).permutation(len(items))
+        out = [None] * len(items)
+        for i in order:
+            out[i] = fn(common, items[i])
+        return out
+    return run_all
+
+
+def _without_times(res: dict) -> dict:
+    return {**res, "rows": [{k: v for k, v in r.items() if k != "seconds"} for r in res["rows"]]}
+
+
+def test_studies_do_not_depend_on_the_order_runs_execute_in(seed, digits_small):
+    """What the Dask engine relies on: the same study whatever order (and process) runs its items."""
+    plan = fs.TrainingFaultPlan(devices=(1, 2), seeds=2, epochs=1, hidden=8, rates=(0.0, 0.1), kinds=("lrs", "both"))
+    assert plan.count() == 2 * (1 + 2 * (1 + 2))
+    ticks = []
+    serial = fs.training_study(digits_small, plan, progress=ticks.append)
+    assert sum(ticks) == plan.count()
+    shuffled = fs.training_study(digits_small, plan, run_all=_shuffled_runs(seed))
+    assert _without_times(shuffled) == _without_times(serial)
+    model = random_model([64, 15, 10], seed=seed)
+    x = (load("digits").x_test[:40] > 0.5).astype(np.uint8)
+    y = load("digits").y_test[:40]
+    bplan = fs.BnnFaultPlan(seeds=2, rates=(0.0, 0.05), kinds=("lrs", "hrs"))
+    a = fs.bnn_study(model, x, y, bplan)
+    b = fs.bnn_study(model, x, y, bplan, run_all=_shuffled_runs(seed))
+    assert json.dumps(_without_times(a), default=str) == json.dumps(_without_times(b), default=str)

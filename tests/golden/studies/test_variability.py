@@ -204,3 +204,28 @@ def test_cli_smoke_json(tmp_path, capsys):
     assert "SYNTHETIC" in capsys.readouterr().out
     assert main(args) == 0
     assert "cached" in capsys.readouterr().out
+
+
+def test_sweep_does_not_depend_on_the_order_rows_execute_in(tiny_study):
+    """What the Dask engine relies on: the same tables whatever order (and process) evaluates the rows."""
+    plan = SweepPlan(encodings=("fixed8",), bits_per_cell=(1,), spreads=(0.0, 1.0), windows=(1.0,),
+                     protect_spreads=(1.0,), protect_schemes=("none",), variants=False, stuck_rates=(0.01,),
+                     stuck_kinds=("both",), trials=1)
+
+    def reversed_runs(fn, items, common, desc=""):
+        return [fn(common, it) for it in items[::-1]][::-1]
+
+    assert run_sweep(tiny_study, plan, run_all=reversed_runs) == run_sweep(tiny_study, plan)
+
+
+@pytest.mark.scale
+def test_cli_sweep_on_one_and_two_workers_gives_the_same_tables(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("RERAM_DASK_SCHEDULER", raising=False)
+    res = {}
+    for jobs in ("1", "2"):
+        out = tmp_path / f"v{jobs}.json"
+        assert main(["variability", "--dataset", "digits", "--epochs", "2", "--eval-size", "100", "--sweep", "--quick",
+                     "--cache-dir", str(tmp_path), "--plots", str(tmp_path), "--jobs", jobs, "--json", str(out)]) == 0
+        assert f"{jobs} worker process(es)" in capsys.readouterr().out
+        res[jobs] = {k: v for k, v in json.loads(out.read_text()).items() if k not in ("seconds", "command")}
+    assert res["1"] == res["2"]
