@@ -8,13 +8,15 @@ from pathlib import Path
 
 from golden.spec.register_map import emitters
 from hw.verilog_output import FLAVOURS
+from tb.cli.arguments import OutputDir
 
 HELP = "generate Verilog for every block (one file each) from a TOML configuration"
 
 
 def add_arguments(p) -> None:
     p.add_argument("--config", type=Path, default=None, help="TOML file ([array] [synapse] [update] [timing])")
-    p.add_argument("--out", type=Path, default=Path("build/verilog"), help="output directory")
+    p.add_argument("--out", type=OutputDir(), default=Path("build/verilog"),
+                   help="output directory (replaced as a whole when the generation succeeded)")
     p.add_argument("--only", default=None, help="comma-separated block names (default: all)")
     p.add_argument("--flavour", choices=FLAVOURS, default="synth",
                    help="synth (default): what a hardware team takes, plain Verilog-2005 without assertions "
