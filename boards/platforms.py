@@ -81,6 +81,20 @@ class Board:
         return harness.ecp5_pll_instance(platform, setting, clk_out, locked, clock=self.clock_resource,
                                          f_in_hz=self.clock_hz)
 
+    def check_tools(self) -> None:
+        """:class:`ConfigError` unless amaranth-boards and every YoWASP tool of the board are installed
+        (the ``fpga`` extra), so a build fails before it starts, with the command that fixes it."""
+        import importlib.util
+        import shutil
+
+        missing = [] if importlib.util.find_spec("amaranth_boards") else ["amaranth-boards"]
+        for exe in self.tools.values():
+            if not (Path(sys.executable).parent / exe).exists() and shutil.which(exe) is None:
+                missing.append(exe)
+        if missing:
+            raise ConfigError(f"board {self.name} needs {', '.join(missing)} (the fpga extra): "
+                              "pip install -e '.[fpga]'")
+
     def tool_env(self) -> dict[str, str]:
         """Environment for the build script: each tool variable points at the venv's YoWASP tool."""
         bin_dir = Path(sys.executable).parent

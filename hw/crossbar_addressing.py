@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.spec.interfaces import ADDRESSING_LATENCY as LATENCY
 from golden.spec.params import AccelParams, ConfigError, check_int
-from hw.lintsafe import ge_const, zext_operand
+from hw.lintsafe import ge_const, more_than_one, one_hot, zext_operand
 
 
 def array_command_signature(params: AccelParams) -> wiring.Signature:
@@ -145,20 +145,21 @@ class CrossbarAddressing(wiring.Component):
         err = Signal()
         m.d.comb += err.eq(mode_err | range_err)
 
-        # one-hot decoders as shifts of a full-width 1 (no per-bit constant compares)
+        # one-hot decoders: predecoded shifts of a 1 (no per-bit constant compares, no netlist
+        # cell as wide as the array: see hw.lintsafe.one_hot)
         wl_dec = Signal(self.rows)
         col_dec = Signal(P)
         pair_dec = Signal(P)
         m.d.comb += [
-            wl_dec.eq(Const(1, self.rows) << c.row),
-            col_dec.eq(Const(1, P) << c.phys_col),
+            wl_dec.eq(one_hot(m, c.row, self.rows, name="wl_dec")),
+            col_dec.eq(one_hot(m, c.phys_col, P, name="col_dec")),
         ]
         if self.two_t2r:
             base = Signal(pc_w)
             m.d.comb += base.eq(Cat(Const(0, 1), c.phys_col[1:]) if pc_w > 1 else Const(0, 1))
             if W == 1:
                 base_dec = Signal(P)
-                m.d.comb += base_dec.eq(Const(1, P) << base)
+                m.d.comb += base_dec.eq(one_hot(m, base, P, name="base_dec"))
                 # columns 2m and 2m+1 (the BLb bit falls off the top if 2m+1 >= P: range_err then)
                 m.d.comb += pair_dec.eq(base_dec | (Cat(Const(0, 1), base_dec[:-1]) if P > 1 else base_dec))
             else:
@@ -204,10 +205,11 @@ class CrossbarAddressing(wiring.Component):
 
         # --- invariants (checked at every clock edge on the registered outputs, out of reset: the
         # power-up state before the first reset edge is arbitrary) --------------------------------
+        several_wl = more_than_one(m, self.wl, name="several_wl")
         m.d.sync += [
             Assert(ResetSignal() | ~(self.bl_set & self.sl_reset).any(), "a column is driven to SET and RESET at once"),
             Assert(ResetSignal() | ~((self.bl_set | self.sl_reset) & self.bl_read).any(), "write and read on one column"),
-            Assert(ResetSignal() | ~(self.wl & (self.wl - 1)).any(), "more than one word line on"),
+            Assert(ResetSignal() | ~several_wl, "more than one word line on"),
             Assert(ResetSignal() | ~self.error | ~(self.wl.any() | self.bl_set.any() | self.sl_reset.any()
                                    | self.bl_read.any()), "a rejected command drives a line"),
             Assert(ResetSignal() | ~(self.write & self.read), "write and read at once"),

@@ -9,7 +9,7 @@ of those forms only; each takes unsigned bit vectors unless stated.
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Mux
+from amaranth import Cat, Const, Mux, Signal
 
 
 def zext(x, width: int):
@@ -53,3 +53,44 @@ def add_const(x, k: int):
     if k >> (w - 1):
         return (x + Const(k, w))[:w]
     return (x - Const((1 << w) - k, w))[:w]
+
+
+def one_hot(m, index, width: int, *, group: int = 64, name: str = "one_hot"):
+    """``width`` bits with bit ``index`` set (all 0 when ``index >= width``), as ``Const(1, width) <<
+    index`` truncated to ``width`` bits computes it, but built as a two-level predecoder: a
+    ``group``-bit decoder of the low index bits ANDed into each of ``ceil(width / group)`` groups
+    selected by a (recursive) decoder of the high bits. The decoders are signals of ``m``'s comb
+    domain (named ``<name>_low``, ``<name>_high``), shared by all groups.
+
+    Why: a ``width``-bit shift is one netlist cell whose every output bit depends on every input
+    bit, and Amaranth's combinational-loop check walks all those edges, ``width**2`` of them (a
+    16384-column array: minutes of elaboration); here every output bit has two.
+    """
+    lo_bits = group.bit_length() - 1
+    if group & (group - 1) or lo_bits < 1:
+        raise ValueError(f"group must be a power of two >= 2, not {group}")
+    if width <= group or len(index) <= lo_bits:
+        return (Const(1, width) << index)[:width]
+    groups = -(-width // group)
+    low = Signal(group, name=f"{name}_low")
+    high = Signal(groups, name=f"{name}_high")
+    m.d.comb += [low.eq((Const(1, group) << index[:lo_bits])[:group]),
+                 high.eq(one_hot(m, index[lo_bits:], groups, group=group, name=f"{name}_high"))]
+    return Cat(*(low & high[g].replicate(group) for g in range(groups)))[:width]
+
+
+def more_than_one(m, bits, *, name: str = "more_than_one"):
+    """1 when two or more of ``bits`` are set: a tree of (any, many) pairs, one vector operation per
+    level on signals of ``m``'s comb domain (``x & (x - 1)`` would be a subtractor whose every output
+    bit depends on every input bit: quadratic work for Amaranth's netlist checks on wide vectors)."""
+    any_, many = bits, Const(0, len(bits))
+    level = 0
+    while len(any_) > 1:
+        if len(any_) % 2:
+            any_, many = Cat(any_, Const(0, 1)), Cat(many, Const(0, 1))
+        half = len(any_) // 2
+        a, b = Signal(half, name=f"{name}_any{level}"), Signal(half, name=f"{name}_many{level}")
+        m.d.comb += [a.eq(any_[0::2] | any_[1::2]),
+                     b.eq(many[0::2] | many[1::2] | (any_[0::2] & any_[1::2]))]
+        any_, many, level = a, b, level + 1
+    return many[0]

@@ -35,3 +35,13 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
         "sense_amp_sequencer": SenseAmpSequencer.from_params,
         "bnn_layer_engine": BnnLayerEngine.from_params,
     }
+
+
+def check_configuration(params: AccelParams) -> None:
+    """The checks that span blocks, run whatever subset of :func:`blocks` is generated: a ``[bnn]``
+    section must fit the training array and needs 2T2R cells (the accelerator top checks the same
+    when it is built; a BNN block alone would not)."""
+    if params.bnn is not None:
+        from hw.accelerator import check_bnn_fits
+
+        check_bnn_fits(params, params.bnn)

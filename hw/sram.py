@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.spec.checks import check_int
 
-MAX_DEPTH = 1 << 20
+MAX_DEPTH = 1 << 24   # the chi memory of the largest array, MAX_ROWS x MAX_COLS (golden.spec.params)
 
 
 class SimpleDualPortRam(wiring.Component):
@@ -27,7 +27,7 @@ class SimpleDualPortRam(wiring.Component):
     ----------
     shape : shape-castable
         Word shape (``width`` bits, signed or unsigned), 1 .. 1024 bits.
-    depth : int, 2 .. 2**20
+    depth : int, 2 .. 2**24
         Words; addresses are ``ceil(log2(depth))`` bits.
     transparent : bool
         True: a read of the address being written in the same cycle returns the new word

@@ -7,6 +7,7 @@ what reaches the Verilog: assertions or not, initial values or not, and the modu
 from __future__ import annotations
 
 import re
+import threading
 
 __all__ = ["FLAVOURS", "check_options", "convert", "module_names"]
 
@@ -42,7 +43,12 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
     initial_values : bool
         ``False``: no initial value anywhere (no ``reg x = ...``, no ``initial``, no memory
         initialisation, not even the register Yosys adds to run ``always @*`` blocks at time
-        zero); registers then reach their state through reset only.
+        zero); registers then reach their state through reset only. ``True`` keeps the registers'
+        initial values and the contents of a memory initialised to something other than zero; a
+        memory whose initial contents are all zero (every memory of the generated blocks: the
+        chi SRAM and FIFO storage, whose contents are undefined by design, see :mod:`hw.sram`)
+        gets no initial text in either case: written one line per word, it made a 4096 x 4096
+        array's Verilog take minutes and gigabytes (docs/RESULTS.md, "Validation").
 
     Returns
     -------
@@ -58,11 +64,38 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
     check_options(flavour=flavour, prefix=prefix)
     if not _IDENTIFIER.fullmatch(name):
         raise ValueError(f"name must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
-    from amaranth.back import rtlil  # here: the CLI reads FLAVOURS without loading Amaranth
-
-    il_text = rtlil.convert(component, name=name, emit_src=False)
+    il_text = _rtlil_without_zero_meminit(component, name)
     text = _run_yosys(_script(il_text, flavour=flavour, prefix=prefix, initial_values=initial_values))
     return text if initial_values else _drop_time_zero_trigger(text)
+
+
+def _rtlil_without_zero_meminit(component, name: str) -> str:
+    """Amaranth's RTLIL of ``component``, except that a memory whose initial contents are all zero
+    gets no ``$meminit_v2`` cell.
+
+    Amaranth 0.5 always emits the full contents, one constant net per bit (a 16 M-word memory:
+    268 M Python objects before Yosys even starts). Its RTLIL emitter has no option for that, so
+    for the duration of one conversion the module's emitter class is a subclass that skips the
+    cell; the lock keeps two threads from seeing each other's class.
+    """
+    from amaranth.back import rtlil  # here: the CLI reads FLAVOURS without loading Amaranth
+
+    base = rtlil.ModuleEmitter
+
+    class Emitter(base):
+        def emit_memory(self, cell_idx, cell):
+            if any(cell.init):
+                super().emit_memory(cell_idx, cell)
+
+    with _EMITTER_LOCK:
+        rtlil.ModuleEmitter = Emitter
+        try:
+            return rtlil.convert(component, name=name, emit_src=False)
+        finally:
+            rtlil.ModuleEmitter = base
+
+
+_EMITTER_LOCK = threading.Lock()
 
 
 def check_options(*, flavour: str, prefix: str) -> None:

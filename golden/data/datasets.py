@@ -28,6 +28,10 @@ MNIST_MD5 = {
 DATASETS = ("digits", "mnist")
 MNIST_TRAIN_SIZE = 60000
 MNIST_TEST_SIZE = 10000
+DIGITS_TRAIN_SIZE = 1438   # scikit-learn's 1797 digits, split by :func:`load_digits`
+DIGITS_TEST_SIZE = 359
+SIZES = {"digits": (DIGITS_TRAIN_SIZE, DIGITS_TEST_SIZE), "mnist": (MNIST_TRAIN_SIZE, MNIST_TEST_SIZE)}
+"""(training, test) samples of each data set, known without loading it (option checks use them)."""
 
 
 class DatasetError(ValueError):

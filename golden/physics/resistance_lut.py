@@ -62,6 +62,8 @@ from pathlib import Path
 
 import numpy as np
 
+from golden.physics.plausibility import check_group
+from golden.spec.checks import DataFileError
 from golden.spec.params import ConfigError, check_choice, check_float, check_floats, check_int, check_ints
 from golden.spec.rng import STREAM_VARIABILITY, normal, uniform
 
@@ -78,7 +80,7 @@ _LEVEL_RE = re.compile(r"^L(\d+)$")
 _ALIASES = {"LRS": "LRS", "LOGIC1": "LRS", "HRS": "HRS", "LOGIC0": "HRS"}
 
 
-class LUTFormatError(ConfigError):
+class LUTFormatError(DataFileError):
     """A resistance-data file is malformed; the message names the file, line and column."""
 
 
@@ -199,13 +201,13 @@ def _parse_number(text: str, where: str, col: str, colno: int) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise LUTFormatError(f"{where}: column '{col}' (column {colno}): {text.strip()!r} is not a number") from None
+        raise LUTFormatError(f"{where}:{colno}: column '{col}': {text.strip()!r} is not a number") from None
     if not math.isfinite(v):
-        raise LUTFormatError(f"{where}: column '{col}' (column {colno}): {text.strip()!r} is not a finite number")
+        raise LUTFormatError(f"{where}:{colno}: column '{col}': {text.strip()!r} is not a finite number")
     return v
 
 
-def load_lut(path: str | Path, *, read_voltage: float = 0.1) -> ResistanceLUT:
+def load_lut(path: str | Path, *, read_voltage: float = 0.1, strict: bool = False) -> ResistanceLUT:
     """Read a resistance-data CSV (format in the module docstring) into a :class:`ResistanceLUT`.
 
     Parameters
@@ -213,6 +215,10 @@ def load_lut(path: str | Path, *, read_voltage: float = 0.1) -> ResistanceLUT:
     path : file path
     read_voltage : float, volts
         Read voltage for the I-V form (ignored for the resistance form); 0 < |V| <= 10.
+    strict : bool
+        A resistance many decades and robust standard deviations from the other reads of its state
+        (:mod:`golden.physics.plausibility`) is an error; without ``strict`` a
+        :class:`~golden.spec.checks.PlausibilityWarning` naming its ``file:line``.
 
     Raises
     ------
@@ -223,12 +229,19 @@ def load_lut(path: str | Path, *, read_voltage: float = 0.1) -> ResistanceLUT:
     """
     p = Path(path)
     check_float("read_voltage", abs(read_voltage), 0.0, 10.0, lo_open=True)
+    if p.is_dir():
+        raise LUTFormatError(f"{p}: is a directory, not a resistance data file")
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise LUTFormatError(f"{p}: resistance data file does not exist") from None
+    try:
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
-        raise LUTFormatError(f"{p}: not UTF-8 text ({e})") from None
+        line = raw[:e.start].count(b"\n") + 1
+        colno = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise LUTFormatError(f"{p}:{line}:{colno}: not UTF-8 text (byte 0x{raw[e.start]:02x}): "
+                             "is it a binary file?") from None
 
     comments: list[str] = []
     header: list[str] | None = None
@@ -248,31 +261,31 @@ def load_lut(path: str | Path, *, read_voltage: float = 0.1) -> ResistanceLUT:
         else:
             rows.append((lineno, fields_))
     if header is None:
-        raise LUTFormatError(f"{p}:1: empty file: expected a header line such as "
+        raise LUTFormatError(f"{p}:1:1: empty file: expected a header line such as "
                              f"'device,cycle,state,resistance_ohm'")
     col = {name: i for i, name in enumerate(header)}
     if "state" not in col:
-        raise LUTFormatError(f"{p}:{header_line}: missing column 'state'; found columns {header}")
+        raise LUTFormatError(f"{p}:{header_line}:1: missing column 'state'; found columns {header}")
     iv = "resistance_ohm" not in col
     if iv and not ("voltage_v" in col and "current_a" in col):
         missing = [c for c in ("voltage_v", "current_a") if c not in col]
         raise LUTFormatError(
-            f"{p}:{header_line}: missing column 'resistance_ohm' (or the I-V pair 'voltage_v', 'current_a': "
+            f"{p}:{header_line}:1: missing column 'resistance_ohm' (or the I-V pair 'voltage_v', 'current_a': "
             f"missing {missing}); found columns {header}")
     if not rows:
-        raise LUTFormatError(f"{p}:{header_line + 1}: empty file: a header but no data rows")
+        raise LUTFormatError(f"{p}:{header_line + 1}:1: empty file: a header but no data rows")
 
     reads: dict[tuple, list] = {}
     order: list[tuple] = []
     for lineno, f in rows:
         where = f"{p}:{lineno}"
         if len(f) < len(header):
-            raise LUTFormatError(f"{where}: expected {len(header)} fields ({','.join(header)}), got {len(f)}")
+            raise LUTFormatError(f"{where}:{len(f) + 1}: expected {len(header)} fields ({','.join(header)}), got {len(f)}")
         raw_state = f[col["state"]]
         state = canonical_state(raw_state)
         if state is None:
             raise LUTFormatError(
-                f"{where}: column 'state' (column {col['state'] + 1}): unknown state label {raw_state.strip()!r}: "
+                f"{where}:{col['state'] + 1}: column 'state': unknown state label {raw_state.strip()!r}: "
                 f"allowed LRS, HRS (aliases logic1, logic0) or L0..L{MAX_LEVELS - 1}")
         device = f[col["device"]].strip() if "device" in col else ""
         if "cycle" in col:
@@ -280,14 +293,14 @@ def load_lut(path: str | Path, *, read_voltage: float = 0.1) -> ResistanceLUT:
             try:
                 cycle = int(c)
             except ValueError:
-                raise LUTFormatError(f"{where}: column 'cycle' (column {col['cycle'] + 1}): "
+                raise LUTFormatError(f"{where}:{col['cycle'] + 1}: column 'cycle': "
                                      f"{c!r} is not an integer") from None
         else:
             cycle = lineno
         if not iv:
             r = _parse_number(f[col["resistance_ohm"]], where, "resistance_ohm", col["resistance_ohm"] + 1)
             if r <= 0:
-                raise LUTFormatError(f"{where}: column 'resistance_ohm' (column {col['resistance_ohm'] + 1}): "
+                raise LUTFormatError(f"{where}:{col['resistance_ohm'] + 1}: column 'resistance_ohm': "
                                      f"resistance must be > 0 ohm, got {r:g}")
             key = (device, cycle, state, lineno)
             reads[key] = [(lineno, r)]
@@ -302,6 +315,7 @@ def load_lut(path: str | Path, *, read_voltage: float = 0.1) -> ResistanceLUT:
             reads[key].append((lineno, v, i))
 
     samples: dict[str, list[float]] = {}
+    lines: dict[str, list[int]] = {}
     for key in order:
         pts = reads[key]
         state = key[2]
@@ -310,6 +324,10 @@ def load_lut(path: str | Path, *, read_voltage: float = 0.1) -> ResistanceLUT:
         else:
             r = _resistance_from_iv(p, pts, read_voltage, header, col)
         samples.setdefault(state, []).append(r)
+        lines.setdefault(state, []).append(pts[0][0])
+    for state, values in samples.items():
+        check_group(np.asarray(values), lambda i, s=state: f"{p}:{lines[s][i]}", f"{state} resistance", "ohm",
+                    strict)
     return ResistanceLUT({k: np.asarray(v, dtype=np.float64) for k, v in samples.items()},
                          str(p), tuple(comments))
 
@@ -320,7 +338,7 @@ def _resistance_from_iv(p: Path, pts: list, read_voltage: float, header, col) ->
     if len(pts) == 1:
         lineno, v, i = pts[0]
         if i == 0 or v == 0:
-            raise LUTFormatError(f"{p}:{lineno}: columns 'voltage_v', 'current_a' (column {ci}): "
+            raise LUTFormatError(f"{p}:{lineno}:{ci}: columns 'voltage_v', 'current_a': "
                                  f"R = V / I needs V != 0 and I != 0, got V={v:g}, I={i:g}")
         r = v / i
         where = f"{p}:{lineno}"
@@ -331,15 +349,15 @@ def _resistance_from_iv(p: Path, pts: list, read_voltage: float, header, col) ->
         vs, cs = vs[srt], cs[srt]
         if not (vs[0] <= read_voltage <= vs[-1]):
             raise LUTFormatError(
-                f"{p}:{first}: column 'voltage_v' (column {col['voltage_v'] + 1}): read voltage {read_voltage:g} V "
+                f"{p}:{first}:{col['voltage_v'] + 1}: column 'voltage_v': read voltage {read_voltage:g} V "
                 f"is outside this I-V sweep [{vs[0]:g}, {vs[-1]:g}] V (lines {first}..{pts[-1][0]})")
         i = float(np.interp(read_voltage, vs, cs))
         if i == 0:
-            raise LUTFormatError(f"{p}:{first}: column 'current_a' (column {ci}): zero current at the read voltage")
+            raise LUTFormatError(f"{p}:{first}:{ci}: column 'current_a': zero current at the read voltage")
         r = read_voltage / i
         where = f"{p}:{first}"
     if not (r > 0 and math.isfinite(r)):
-        raise LUTFormatError(f"{where}: column 'current_a' (column {ci}): derived resistance V/I = {r:g} ohm "
+        raise LUTFormatError(f"{where}:{ci}: column 'current_a': derived resistance V/I = {r:g} ohm "
                              f"must be finite and > 0 (current sign opposite to voltage?)")
     return r
 

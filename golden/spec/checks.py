@@ -10,6 +10,21 @@ class ConfigError(ValueError):
     """A parameter is out of its allowed range; the message names the field and the range."""
 
 
+class DataFileError(ConfigError):
+    """A data file (device measurements, data set) is malformed or implausible; the message starts
+    with ``file:line:column`` (as far as known), as a compiler's does."""
+
+    @classmethod
+    def at(cls, path: Any, line: int | None, column: int | None, message: str) -> DataFileError:
+        """``path:line:column: message`` (``line`` / ``column`` None: left out)."""
+        where = str(path) + "".join(f":{v}" for v in (line, column) if v is not None)
+        return cls(f"{where}: {message}")
+
+
+class PlausibilityWarning(UserWarning):
+    """A value in device data lies far outside the rest (``--strict`` turns it into an error)."""
+
+
 def bits_for(n: int) -> int:
     """Width in bits of an unsigned signal that holds values ``0 .. n-1`` (at least 1)."""
     return max(1, (n - 1).bit_length())

@@ -13,6 +13,7 @@ devices on word line ``row``. Device slot ``d`` in ``[0, D)`` sits on physical c
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -247,14 +248,42 @@ def params_from_dict(d: dict) -> AccelParams:
 
 
 def read_toml(path: str | Path) -> dict:
-    """Parse a TOML file; a missing file or bad syntax is a :class:`ConfigError` naming the file."""
+    """Parse a TOML file; every problem is a :class:`ConfigError` naming the file.
+
+    A UTF-8 byte-order mark (as some Windows editors write) is accepted. A file without any key
+    or section (empty, or only comments) is an error, not "all defaults": a config file that
+    says nothing is more likely the wrong file than a wish for the defaults, which a command
+    gives when no ``--config`` is passed.
+    """
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"config file {p} is a directory, not a TOML file")
     try:
-        return tomllib.loads(p.read_text())
+        raw = p.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"config file {p} does not exist") from None
+    except OSError as e:
+        raise ConfigError(f"config file {p} cannot be read: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")          # utf-8-sig: drops a leading byte-order mark
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise ConfigError(f"{p}:{line}:{col}: config file is not UTF-8 text (byte 0x{raw[e.start]:02x}): "
+                          "is it a binary file?") from None
+    if "\x00" in text:
+        raise ConfigError(f"{p}: config file contains NUL characters: is it a binary file?")
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"config file {p} is not valid TOML: {e}") from None
+        # Python 3.11's tomllib puts the position only into the text: "... (at line 3, column 7)"
+        m = re.match(r"(.*) \(at line (\d+), column (\d+)\)$", str(e))
+        where, msg = (f"{p}:{m[2]}:{m[3]}", m[1]) if m else (str(p), str(e))
+        raise ConfigError(f"{where}: config file is not valid TOML: {msg}") from None
+    if not data:
+        raise ConfigError(f"config file {p} is empty (no section, no key): leave out --config for the "
+                          "built-in defaults")
+    return data
 
 
 def load_config(path: str | Path | None) -> AccelParams:

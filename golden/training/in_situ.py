@@ -398,13 +398,21 @@ def _progress(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="sample", mininterval=0.5, smoothing=0.1)
 
 
+def _training_split(data: Dataset, cfg: TrainingConfig):
+    """The first ``cfg.train_samples`` training samples; more than the data set has is an error (a
+    recorded count must be the count used)."""
+    if cfg.train_samples is not None:
+        check_int("training.train_samples", cfg.train_samples, 1, len(data.y_train))
+    return data.x_train[:cfg.train_samples], data.y_train[:cfg.train_samples]
+
+
 def train_insitu(data: Dataset, cfg: TrainingConfig, progress: bool = False,
                  faults: tuple[float, float] | None = None) -> dict:
     """Train in situ; returns test accuracy (with read noise), timing and counters.
 
     ``faults = (p_stuck_lrs, p_stuck_hrs)``: stuck devices from the start (see :class:`InSituMLP`).
     """
-    x, y = data.x_train[:cfg.train_samples], data.y_train[:cfg.train_samples]
+    x, y = _training_split(data, cfg)
     t_setup = time.perf_counter()
     net = InSituMLP(cfg, data.n_inputs, data.n_classes, faults=faults)
     w0 = initial_weights(cfg.seed, data.n_inputs, cfg.hidden, data.n_classes)
@@ -466,7 +474,7 @@ def summary_line(dataset: str, cfg: TrainingConfig, res: dict, fp: dict | None) 
 
 def train_fp(data: Dataset, cfg: TrainingConfig, progress: bool = False) -> dict:
     """Floating-point baseline: same network, initial weights, sample order and learning rate."""
-    x, y = data.x_train[:cfg.train_samples], data.y_train[:cfg.train_samples]
+    x, y = _training_split(data, cfg)
     w1, w2 = (w.astype(np.float32)
               for w in initial_weights(cfg.seed, data.n_inputs, cfg.hidden, data.n_classes))
     n_in, H = data.n_inputs, cfg.hidden

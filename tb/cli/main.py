@@ -11,8 +11,9 @@ import importlib
 import pkgutil
 import signal
 import sys
+import warnings
 
-from golden.spec.params import ConfigError
+from golden.spec.checks import ConfigError, DataFileError, PlausibilityWarning
 from tb.cli import commands
 
 
@@ -31,10 +32,33 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(default):
+    """A data warning (:class:`PlausibilityWarning`) as one line ``reram-accel: warning: ...``;
+    other warnings as Python shows them."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, PlausibilityWarning):
+            print(f"reram-accel: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; its exit code. Options are parsed and range-checked first
+    (:mod:`tb.cli.arguments`); a bad option, configuration or data file gives exit code 2 and one
+    message (a data file's with ``file:line:column``), never a traceback."""
     try:
-        return int(args._run(args) or 0)
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:          # argparse has printed the usage and the error (or --help)
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        with warnings.catch_warnings():     # restores the filters and showwarning afterwards
+            warnings.simplefilter("always", PlausibilityWarning)
+            warnings.showwarning = _show_warning(warnings.showwarning)
+            return int(args._run(args) or 0)
+    except DataFileError as e:
+        print(f"reram-accel: {e}", file=sys.stderr)
+        return 2
     except ConfigError as e:
         print(f"reram-accel: configuration error: {e}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ networks, the behavioural arrays with the golden chip's device ids, and the stim
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import ClassVar
 from functools import lru_cache, partial
 from pathlib import Path
 
@@ -47,8 +48,12 @@ class CosimConfig:
     seed: int = 0
     read_cells: int = 64
 
+    MAX_SAMPLES: ClassVar[int] = 1437
+    BNN_MAX_IMAGES: ClassVar[int] = 360
+    """Images :func:`tb.cosim.run.run_cosim_bnn` accepts (its own check)."""
+
     def __post_init__(self):
-        check_int("cosim.samples", self.samples, 1, 1437)
+        check_int("cosim.samples", self.samples, 1, self.MAX_SAMPLES)
         check_int("cosim.hidden", self.hidden, 1, 64)
         check_int("cosim.devices", self.devices, 1, 16)
         check_int("cosim.seed", self.seed, 0, 2 ** 31)

@@ -39,16 +39,16 @@ def test_bnn_command_config_errors(tmp_path, monkeypatch, capsys):
     assert main(["bnn", "--dataset", "digits", "--hidden", "30"]) == 2
     assert "bnn_train.hidden[0] = 30 is even" in capsys.readouterr().err
     assert main(["bnn", "--dataset", "digits", "--sa-clock-ns", "0.5"]) == 2
-    assert "sa_clock_ns = 0.5 is out of range" in capsys.readouterr().err
+    assert "argument --sa-clock-ns: 0.5 is out of range: allowed [1.0, 100.0]" in capsys.readouterr().err
     assert main(["bnn", "--dataset", "digits", "--bit-error", "2"]) == 2
-    assert "bit_error = 2.0 is out of range" in capsys.readouterr().err
+    assert "argument --bit-error: 2 is out of range: allowed [0.0, 1.0]" in capsys.readouterr().err
     assert main(["bnn", "--dataset", "digits", "--sa-calibration", "perfect"]) == 2
     assert "sa_calibration = 'perfect' is not allowed: choose one of ['none', 'oracle', 'measured']" in \
         capsys.readouterr().err
     assert main(["bnn", "--dataset", "digits", "--sa-cal-repeats", "0"]) == 2
-    assert "sa_cal_repeats = 0 is out of range: allowed [1, 1024]" in capsys.readouterr().err
+    assert "argument --sa-cal-repeats: 0 is out of range: allowed [1, 1024]" in capsys.readouterr().err
     assert main(["bnn", "--dataset", "digits", "--sa-cal-patterns", "100"]) == 2
-    assert "sa_cal_patterns = 100 is out of range: allowed [1, 64]" in capsys.readouterr().err
+    assert "argument --sa-cal-patterns: 100 is out of range: allowed [1, 64]" in capsys.readouterr().err
 
 
 @pytest.mark.scale

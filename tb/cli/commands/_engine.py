@@ -6,10 +6,11 @@ import contextlib
 
 def add_engine_arguments(p) -> None:
     """``--jobs`` and ``--scheduler``."""
+    from tb.cli.arguments import IntIn
     from tb.scale.engine import ENV_SCHEDULER, machine_workers
 
     g = p.add_argument_group("execution (Dask)")
-    g.add_argument("--jobs", type=int, default=None,
+    g.add_argument("--jobs", type=IntIn(1, 1024), default=None,
                    help=f"local Dask worker processes, one thread each (default: the cores, here {machine_workers()})")
     g.add_argument("--scheduler", default=None, metavar="tcp://HOST:PORT",
                    help=f"send the runs to this running Dask scheduler instead (default: ${ENV_SCHEDULER}, "

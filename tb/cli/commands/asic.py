@@ -13,6 +13,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from tb.cli.arguments import FloatIn, IntIn, OutputDir, OutputFile
+
 HELP = "synthesise blocks to OSU 0.18 um standard cells; report cells, area, flip-flops, SRAM macros, Fmax"
 
 
@@ -21,13 +23,13 @@ def add_arguments(p) -> None:
     p.add_argument("--config", action="append", default=None, metavar="TOML",
                    help="configuration file, or 'default' for the built-in parameters; repeatable "
                         "(default: 'default')")
-    p.add_argument("--period-ns", type=float, default=10.0,
+    p.add_argument("--period-ns", type=FloatIn(0.0, 1e6, lo_open=True), default=10.0,
                    help="clock period for OpenSTA and ABC's delay target (default 10 ns)")
-    p.add_argument("--macro-min-depth", type=int, default=None,
+    p.add_argument("--macro-min-depth", type=IntIn(0), default=None,
                    help="memories with fewer words become flip-flops, the others SRAM macros (default 32)")
-    p.add_argument("--json", type=Path, default=None, help="write the results (list of objects) here")
+    p.add_argument("--json", type=OutputFile(), default=None, help="write the results (list of objects) here")
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    p.add_argument("--out", type=Path, default=None, help="build root (default build/asic)")
+    p.add_argument("--out", type=OutputDir(), default=None, help="build root (default build/asic)")
     p.add_argument("--keep-going", action="store_true", help="report a failing block and continue")
 
 
@@ -56,13 +58,7 @@ def run(args) -> int:
         synth_block,
     )
 
-    if args.period_ns <= 0:
-        print(f"reram-accel asic: --period-ns must be > 0, got {args.period_ns}", file=sys.stderr)
-        return 2
     min_depth = MACRO_MIN_DEPTH if args.macro_min_depth is None else args.macro_min_depth
-    if min_depth < 0:
-        print(f"reram-accel asic: --macro-min-depth must be >= 0, got {min_depth}", file=sys.stderr)
-        return 2
     chosen = select_blocks(args.block)  # an unknown name is a ConfigError: exit 2 with the allowed names
     configs = _configs(args.config)
     try:

@@ -21,6 +21,8 @@ import json
 import time
 from pathlib import Path
 
+from tb.cli.arguments import FloatIn, IntIn, IntList, OutputDir, OutputFile, check_count
+
 HELP = "BNN on 2T2R ReRAM bridges + capacitive neurons: train, hardware-model accuracy, sweeps, IR drop, energy"
 
 
@@ -40,32 +42,36 @@ def add_arguments(p) -> None:
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits")
     p.add_argument("--hidden", default=None,
                    help=f"hidden widths, odd, comma-separated ({_per_dataset('hidden')})")
-    p.add_argument("--epochs", type=int, default=None, help=f"training epochs ({_per_dataset('epochs')})")
-    p.add_argument("--dropout-in", type=float, default=None, help=f"input dropout ({_per_dataset('dropout_in')})")
-    p.add_argument("--dropout-hidden", type=float, default=None,
-                   help=f"hidden dropout ({_per_dataset('dropout_hidden')})")
-    p.add_argument("--batch", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None, help="initial Adam step (decays x100 over the run)")
-    p.add_argument("--seed", type=int, default=BnnTrainParams.seed,
+    p.add_argument("--epochs", type=IntIn(1, 1000), default=None,
+                   help=f"training epochs, 1..1000 ({_per_dataset('epochs')})")
+    p.add_argument("--dropout-in", type=FloatIn(0.0, 0.9), default=None,
+                   help=f"input dropout, 0..0.9 ({_per_dataset('dropout_in')})")
+    p.add_argument("--dropout-hidden", type=FloatIn(0.0, 0.9), default=None,
+                   help=f"hidden dropout, 0..0.9 ({_per_dataset('dropout_hidden')})")
+    p.add_argument("--batch", type=IntIn(1, 4096), default=None, help=f"batch size ({_per_dataset('batch')})")
+    p.add_argument("--lr", type=FloatIn(0.0, 1.0, lo_open=True), default=None,
+                   help="initial Adam step, in (0, 1] (decays x100 over the run)")
+    p.add_argument("--seed", type=IntIn(0, 2**32 - 1), default=BnnTrainParams.seed,
                    help="training seed (and hardware seed unless --hw-seeds)")
-    p.add_argument("--hw-seeds", default=None,
+    p.add_argument("--hw-seeds", type=IntList(0, 2**32 - 1), default=None,
                    help="comma-separated hardware-model seeds (chip instances); accuracies are averaged")
-    p.add_argument("--sa-clock-ns", type=float, default=NeuronParams.sa_clock_ns,
-                   help="SA clock period (nominal %(default)s ns)")
+    p.add_argument("--sa-clock-ns", type=FloatIn(1.0, 100.0), default=NeuronParams.sa_clock_ns,
+                   help="SA clock period, 1..100 ns (nominal %(default)s ns)")
     p.add_argument("--sa-calibration", default="measured", metavar="{none,oracle,measured}",
                    help="SA offset trim with the bias cells: measured by the chip's bias-cell ramp (default), "
                         "oracle (true offsets) or none")
-    p.add_argument("--sa-cal-repeats", type=int, default=DEFAULT_REPEATS,
+    p.add_argument("--sa-cal-repeats", type=IntIn(1, MAX_REPEATS), default=DEFAULT_REPEATS,
                    help=f"measured calibration: conversions per ramp step, 1..{MAX_REPEATS} (default %(default)s)")
-    p.add_argument("--sa-cal-patterns", type=int, default=DEFAULT_PATTERNS,
+    p.add_argument("--sa-cal-patterns", type=IntIn(1, MAX_PATTERNS), default=DEFAULT_PATTERNS,
                    help=f"measured calibration: input patterns (ramps) per layer, 1..{MAX_PATTERNS} "
                         "(default %(default)s)")
-    p.add_argument("--bit-error", type=float, default=None,
+    p.add_argument("--bit-error", type=FloatIn(0.0, 1.0), default=None,
                    help="static bridge bit-error rate (default: from the bridge resistance model)")
-    p.add_argument("--test-limit", type=int, default=None, help="evaluate on the first N test images")
+    p.add_argument("--test-limit", type=IntIn(1), default=None,
+                   help="evaluate on the first N test images (at most the test set: digits 359, mnist 10000)")
     p.add_argument("--retrain", action="store_true", help="ignore a cached model")
-    p.add_argument("--json", type=Path, default=None, help="write the results here")
-    p.add_argument("--docs", type=Path, default=Path("docs"), help="where plots go")
+    p.add_argument("--json", type=OutputFile(), default=None, help="write the results here")
+    p.add_argument("--docs", type=OutputDir(), default=Path("docs"), help="where plots go")
     p.add_argument("--sweep", action="store_true",
                    help="accuracy vs bridge bit-error rate and vs SA clock -> docs/bnn_ber.png, docs/bnn_sa_clock.png")
     p.add_argument("--error-models", action="store_true",
@@ -82,9 +88,12 @@ def _train_params(args):
     from golden.bnn.model_params import TRAIN_PRESETS, BnnTrainParams
 
     d = TRAIN_PRESETS[args.dataset]
-    return BnnTrainParams(dataset=args.dataset, hidden=args.hidden or d.hidden,
-                          epochs=args.epochs or d.epochs, batch=args.batch or d.batch,
-                          lr=args.lr or d.lr, lr_final=args.lr / 100 if args.lr else d.lr_final,
+    def given(value, default):   # `value or default` would turn an explicit 0 into the default
+        return default if value is None else value
+
+    return BnnTrainParams(dataset=args.dataset, hidden=given(args.hidden, d.hidden),
+                          epochs=given(args.epochs, d.epochs), batch=given(args.batch, d.batch),
+                          lr=given(args.lr, d.lr), lr_final=d.lr_final if args.lr is None else args.lr / 100,
                           seed=args.seed,
                           dropout_in=d.dropout_in if args.dropout_in is None else args.dropout_in,
                           dropout_hidden=d.dropout_hidden if args.dropout_hidden is None else args.dropout_hidden)
@@ -121,28 +130,25 @@ def run(args) -> int:
     from golden.bnn.network import binarize_images, load_or_train, model_path
     from golden.bnn.sa_calibration import check_calibration
     from golden.data import datasets
-    from golden.spec.params import check_float
     from tb.scale.store import atomic_write_text
 
-    check_float("sa_clock_ns", args.sa_clock_ns, 1.0, 100.0)
     check_calibration("", args.sa_calibration, args.sa_cal_repeats, args.sa_cal_patterns)
-    if args.bit_error is not None:
-        check_float("bit_error", args.bit_error, 0.0, 1.0)
     result: dict = {}
     if not args.no_train:
         params = _train_params(args)
+        check_count("test_limit", args.test_limit, datasets.SIZES[args.dataset][1], f"the {args.dataset} test set")
         data = datasets.load(args.dataset)
         path = model_path(params)
         t0 = time.perf_counter()
         cached = path.exists() and not args.retrain
         print(f"model {path} ({'cached' if cached else 'training'})")
         model = load_or_train(params, retrain=args.retrain, progress=True, log=print, data=data)
-        n = args.test_limit or len(data.y_test)
+        n = len(data.y_test) if args.test_limit is None else args.test_limit
         xb, y = binarize_images(data.x_test[:n]), data.y_test[:n]
         sw = float(np.mean(model.predict_bits(xb) == y))
         neuron = NeuronParams(sa_clock_ns=args.sa_clock_ns)
         bridge = BridgeParams()
-        hw_seeds = [int(v) for v in args.hw_seeds.split(",")] if args.hw_seeds else [args.seed]
+        hw_seeds = list(args.hw_seeds) if args.hw_seeds else [args.seed]
         nominal = args.sa_calibration
         runs_cfg = [("physical", "physical", "fabricated", nominal)]
         if nominal != "none":

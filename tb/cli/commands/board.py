@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tb.cli.arguments import FloatIn, IntIn, OutputDir, OutputFile
+
 HELP = "build blocks for an FPGA board (icebreaker, ulx3s) and report LUT/FF/BRAM/DSP and Fmax"
 
 
@@ -27,11 +29,12 @@ def add_arguments(p) -> None:
     b.add_argument("--config", type=Path, default=None,
                    help="board TOML ([board] [array] [synapse] [update] [timing] [emulator] [bnn]); "
                         "default boards/<BOARD>.toml")
-    b.add_argument("--target-mhz", type=float, default=None, help="sync clock to build for (default: config, else board)")
-    b.add_argument("--json", type=Path, default=None, help="write the results (list of objects) here")
+    b.add_argument("--target-mhz", type=FloatIn(1.0, 500.0), default=None,
+                   help="sync clock to build for, 1..500 MHz (default: config, else board)")
+    b.add_argument("--json", type=OutputFile(), default=None, help="write the results (list of objects) here")
     b.add_argument("--markdown", action="store_true", help="print the table as Markdown")
-    b.add_argument("--out", type=Path, default=None, help="build root (default build/boards)")
-    b.add_argument("--nice", type=int, default=10, help="niceness of the tool processes (default 10)")
+    b.add_argument("--out", type=OutputDir(), default=None, help="build root (default build/boards)")
+    b.add_argument("--nice", type=IntIn(0, 19), default=10, help="niceness of the tool processes, 0..19 (default 10)")
     b.add_argument("--no-ooc", action="store_true", help="skip the out-of-context synthesis of the block alone")
     b.add_argument("--keep-going", action="store_true", help="report a failing block and continue")
     sub.add_parser("list", help="boards, their devices and the blocks available to build")
@@ -63,6 +66,7 @@ def run(args) -> int:
     board = get_board(args.board)
     cfg = load_board_config(args.config, board.name)
     chosen = blocks.select(args.block)
+    board.check_tools()             # the fpga extra: before the first build, not inside it
     results, failed = [], []
     for i, (name, factory) in enumerate(chosen.items(), 1):
         main_progress(f"[{i}/{len(chosen)}] {board.name}/{name}")

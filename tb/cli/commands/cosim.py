@@ -3,7 +3,8 @@ against the golden run, and its replay in a plain Verilator C++ harness (what co
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from tb.cli.arguments import FloatIn, IntIn, OutputFile
 
 HELP = "co-simulate in-situ training of the digits MLP with the accelerator RTL in the loop"
 
@@ -11,23 +12,25 @@ HELP = "co-simulate in-situ training of the digits MLP with the accelerator RTL 
 def add_arguments(p) -> None:
     from tb.cosim.training_host import CosimConfig as C  # the defaults are the config's, defined once
 
-    p.add_argument("--samples", type=int, default=C.samples,
-                   help="training samples (default %(default)s, at most 1437)")
-    p.add_argument("--hidden", type=int, default=C.hidden,
-                   help="hidden width of the 64-H-10 MLP (default %(default)s)")
-    p.add_argument("--devices", type=int, default=C.devices, help="N devices per synapse (default %(default)s)")
-    p.add_argument("--lr", type=float, default=C.lr, help="learning rate (default %(default)s)")
-    p.add_argument("--seed", type=int, default=C.seed, help="initial weights, sample order and chip seed")
-    p.add_argument("--read-cells", type=int, default=C.read_cells,
+    p.add_argument("--samples", type=IntIn(1, C.MAX_SAMPLES), default=C.samples,
+                   help=f"training samples, 1..{C.MAX_SAMPLES} (default %(default)s)")
+    p.add_argument("--hidden", type=IntIn(1, 64), default=C.hidden,
+                   help="hidden width of the 64-H-10 MLP, 1..64 (default %(default)s)")
+    p.add_argument("--devices", type=IntIn(1, 16), default=C.devices,
+                   help="N devices per synapse, 1..16 (default %(default)s)")
+    p.add_argument("--lr", type=FloatIn(0.0, 10.0, lo_open=True), default=C.lr,
+                   help="learning rate (default %(default)s)")
+    p.add_argument("--seed", type=IntIn(0, 2**31), default=C.seed, help="initial weights, sample order and chip seed")
+    p.add_argument("--read-cells", type=IntIn(0, 100_000), default=C.read_cells,
                    help="cells per layer read back through READ_REQ/READ_DATA at the end (default %(default)s)")
     p.add_argument("--driver", choices=("batch", "python"), default="batch",
                    help="batch: AXI writes batched by the testbench AxilSequencer (default); python: one "
                         "Python wake-up per AXI write")
-    p.add_argument("--bnn-images", type=int, default=0,
-                   help="also run BNN inference of K binarised digits through the top (trained digits "
-                        "layer, digital and analog mode)")
+    p.add_argument("--bnn-images", type=IntIn(0, C.BNN_MAX_IMAGES), default=0,
+                   help=f"also run BNN inference of K (0..{C.BNN_MAX_IMAGES}) binarised digits through the top "
+                        "(trained digits layer, digital and analog mode)")
     p.add_argument("--no-raw", action="store_true", help="skip the plain Verilator C++ replay (no ratio)")
-    p.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    p.add_argument("--json", type=OutputFile(), default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress indication")
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 HELP = "the main job: generate Verilog, train, co-simulate and print the results"
 
+from tb.cli.arguments import IntIn, OutputDir
 from tb.kit.runner import ROOT
 
 
@@ -24,16 +25,17 @@ def add_arguments(p) -> None:
     from golden.training.in_situ import DATASET_DEFAULTS
 
     d = DATASET_DEFAULTS["mnist"]
-    p.add_argument("--train-samples", type=int, default=MNIST_TRAIN_SIZE,
+    p.add_argument("--train-samples", type=IntIn(1, MNIST_TRAIN_SIZE), default=MNIST_TRAIN_SIZE,
                    help="MNIST training samples per epoch for the golden in-situ run (default: all %(default)s; "
                         f"epochs and lr schedule are the train defaults: {d['epochs']} epochs, lr {d['lr']} -> "
                         f"{d['lr_end']} {d['lr_schedule']})")
     from tb.cosim.training_host import CosimConfig
 
-    p.add_argument("--cosim-samples", type=int, default=CosimConfig.samples,
-                   help="samples trained through the RTL (default %(default)s)")
-    p.add_argument("--bnn-images", type=int, default=100, help="images through the BNN path of the top")
-    p.add_argument("--out", type=Path, default=Path("build/demo"), help="where JSON results and Verilog go")
+    p.add_argument("--cosim-samples", type=IntIn(1, CosimConfig.MAX_SAMPLES), default=CosimConfig.samples,
+                   help=f"samples trained through the RTL, 1..{CosimConfig.MAX_SAMPLES} (default %(default)s)")
+    p.add_argument("--bnn-images", type=IntIn(0, CosimConfig.BNN_MAX_IMAGES), default=100,
+                   help=f"images through the BNN path of the top, 0..{CosimConfig.BNN_MAX_IMAGES} (0: none)")
+    p.add_argument("--out", type=OutputDir(), default=Path("build/demo"), help="where JSON results and Verilog go")
 
 
 def _step(title: str) -> float:

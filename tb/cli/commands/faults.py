@@ -13,6 +13,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tb.cli.arguments import IntIn, IntList, OutputDir, OutputFile, check_count
+
 HELP = "fault robustness: accuracy vs stuck-at-LRS/HRS device fraction for in-situ training and the BNN"
 
 
@@ -33,7 +35,7 @@ def add_arguments(p) -> None:
 
     # --seeds and --dataset serve both studies: the two plans have the same defaults
     p.add_argument("--study", choices=("training", "bnn", "all"), default="all")
-    p.add_argument("--seeds", type=int, default=TrainingFaultPlan.seeds,
+    p.add_argument("--seeds", type=IntIn(1, 100), default=TrainingFaultPlan.seeds,
                    help="seeds (training runs / BNN chip instances) per point")
     p.add_argument("--dataset", choices=("digits", "mnist"), default=TrainingFaultPlan.dataset,
                    help="data set of both studies (mnist: use --train-samples/--test-samples to bound the time)")
@@ -42,16 +44,20 @@ def add_arguments(p) -> None:
     p.add_argument("--bnn-rates", default=None,
                    help=f"comma-separated stuck fractions (BNN; default {_listed(BNN_RATES)})")
     p.add_argument("--kinds", default=_listed(KINDS), help="fault kinds: lrs, hrs, both (each at the rate)")
-    p.add_argument("--devices", default=_listed(TrainingFaultPlan.devices),
-                   help="N devices per synapse for the training study")
-    p.add_argument("--hidden", type=int, default=TrainingFaultPlan.hidden,
+    p.add_argument("--devices", type=IntList(1, 16), default=TrainingFaultPlan.devices,
+                   help=f"N devices per synapse for the training study, each 1..16 "
+                        f"(default {_listed(TrainingFaultPlan.devices)})")
+    p.add_argument("--hidden", type=IntIn(1, 4096), default=TrainingFaultPlan.hidden,
                    help="hidden width of the in-situ MLP (default %(default)s)")
-    p.add_argument("--epochs", type=int, default=TrainingFaultPlan.epochs,
+    p.add_argument("--epochs", type=IntIn(1, 1000), default=TrainingFaultPlan.epochs,
                    help="in-situ training epochs (default %(default)s)")
-    p.add_argument("--train-samples", type=int, default=None, help="first K training samples (training study)")
-    p.add_argument("--test-samples", type=int, default=None, help="first K test samples (both studies)")
-    p.add_argument("--docs", type=Path, default=Path("docs"), help="where faults_training.png / faults_bnn.png go")
-    p.add_argument("--json", type=Path, default=None, help="write every run and the summaries as JSON")
+    p.add_argument("--train-samples", type=IntIn(1), default=None,
+                   help="first K training samples (training study; at most the training set)")
+    p.add_argument("--test-samples", type=IntIn(1), default=None,
+                   help="first K test samples (both studies; at most the test set)")
+    p.add_argument("--docs", type=OutputDir(), default=Path("docs"),
+                   help="where faults_training.png / faults_bnn.png go")
+    p.add_argument("--json", type=OutputFile(), default=None, help="write every run and the summaries as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     from tb.cli.commands._engine import add_engine_arguments
     add_engine_arguments(p)
@@ -64,15 +70,14 @@ def run(args) -> int:
 
     import golden.studies.fault_study as fs
     from golden.data import datasets
-    from golden.spec.params import ConfigError
     from tb.cli.commands._engine import sweep_engine
     from tb.scale.store import atomic_write_text
 
     kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
-    try:
-        devices = tuple(int(v) for v in args.devices.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(f"faults.devices = {args.devices!r} must be comma-separated integers, e.g. 1,4") from None
+    devices = tuple(args.devices)
+    n_train, n_test = datasets.SIZES[args.dataset]
+    check_count("train_samples", args.train_samples, n_train, f"the {args.dataset} training set")
+    check_count("test_samples", args.test_samples, n_test, f"the {args.dataset} test set")
     plans = {}
     if args.study in ("training", "all"):
         plans["training"] = fs.TrainingFaultPlan(

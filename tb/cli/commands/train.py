@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+
+from tb.cli.arguments import FloatIn, IntIn, OutputFile, check_count
 
 HELP = "train an MLP in situ on simulated multi-ReRAM synapses (Boybat et al.) and compare with FP"
 
@@ -15,13 +16,13 @@ def _d(dataset: str, key: str):
 def add_schedule_arguments(p) -> None:
     """--lr, --lr-schedule, --lr-end (shared with train-sweep); None = the dataset's default."""
     from golden.training.in_situ import LR_SCHEDULES
-    p.add_argument("--lr", type=float, default=None,
+    p.add_argument("--lr", type=FloatIn(0.0, 10.0, lo_open=True), default=None,
                    help=f"initial SGD learning rate, in (0, 10] (default {_d('mnist', 'lr')})")
     p.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=None,
                    help="learning-rate schedule from --lr to --lr-end over all samples of all epochs: "
                         "constant, linear or cosine per sample, step = geometric per epoch (default: "
                         f"{_d('mnist', 'lr_schedule')} for mnist, {_d('digits', 'lr_schedule')} for digits)")
-    p.add_argument("--lr-end", type=float, default=None,
+    p.add_argument("--lr-end", type=FloatIn(0.0, 10.0, lo_open=True), default=None,
                    help="final learning rate of a decaying schedule, in (0, --lr] "
                         f"(default {_d('mnist', 'lr_end')})")
 
@@ -37,13 +38,13 @@ def schedule_from_args(args) -> dict:
 
 
 def add_arguments(p) -> None:
-    from golden.spec.params import SynapseParams
+    from golden.spec.params import MAX_DEVICES, SynapseParams
     from golden.training.in_situ import TrainingConfig
 
     p.add_argument("--dataset", choices=("digits", "mnist"), default="digits",
                    help="digits: scikit-learn 8x8 (fast); mnist: full 60k/10k (shipped)")
-    p.add_argument("--devices", type=int, default=SynapseParams.devices,
-                   help="N, devices per synapse (per group if differential)")
+    p.add_argument("--devices", type=IntIn(1, MAX_DEVICES), default=SynapseParams.devices,
+                   help=f"N, devices per synapse (per group if differential), 1..{MAX_DEVICES}")
     p.add_argument("--binary", action="store_true", help="binary (two-level, stochastic switching) devices")
     p.add_argument("--differential", action=__import__("argparse").BooleanOptionalAction,
                    default=SynapseParams.differential,
@@ -51,18 +52,19 @@ def add_arguments(p) -> None:
                         "(default: non-differential, sum G - reference)")
     p.add_argument("--device", choices=("reram", "pcm"), default="reram",
                    help="device preset: reram (HfO2-like, default) or pcm (Nandakumar 2018 stand-in)")
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=IntIn(1, 1000), default=None,
                    help=f"epochs (default: {_d('mnist', 'epochs')} for mnist, {_d('digits', 'epochs')} for digits)")
-    p.add_argument("--train-samples", type=int, default=None, help="use only the first K training samples")
-    p.add_argument("--hidden", type=int, default=TrainingConfig.hidden,
+    p.add_argument("--train-samples", type=IntIn(1), default=None,
+                   help="use only the first K training samples (digits: at most 1438, mnist: 60000)")
+    p.add_argument("--hidden", type=IntIn(1, 4096), default=TrainingConfig.hidden,
                    help="hidden layer width (default %(default)s)")
     add_schedule_arguments(p)
     p.add_argument("--read-noise", choices=("output", "device", "off"), default=TrainingConfig.read_noise,
                    help="read-noise model (default: output-referred, exact in distribution)")
-    p.add_argument("--seed", type=int, default=TrainingConfig.seed,
+    p.add_argument("--seed", type=IntIn(0, 2**63 - 1), default=TrainingConfig.seed,
                    help="seed of initial weights, sample order and chip")
     p.add_argument("--no-fp", action="store_true", help="skip the floating-point baseline")
-    p.add_argument("--json", type=Path, default=None, help="write the results as JSON")
+    p.add_argument("--json", type=OutputFile(), default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -79,11 +81,19 @@ def config_from_args(args):
                        read_noise=args.read_noise, seed=args.seed, **schedule_from_args(args))
 
 
+def check_train_samples(args) -> None:
+    """``--train-samples`` against the data set's training set (before any run)."""
+    from golden.data.datasets import SIZES
+
+    check_count("train_samples", args.train_samples, SIZES[args.dataset][0], f"the {args.dataset} training set")
+
+
 def run(args) -> int:
     from golden.data.datasets import load
     from golden.training.in_situ import summary_line, train_fp, train_insitu
 
     cfg = config_from_args(args)
+    check_train_samples(args)
     data = load(args.dataset)
     fp = None if args.no_fp else train_fp(data, cfg, progress=not args.quiet)
     res = train_insitu(data, cfg, progress=not args.quiet)

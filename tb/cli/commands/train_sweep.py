@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import shlex
 import sys
-from pathlib import Path
+
+from tb.cli.arguments import IntIn, IntList, OutputFile
 
 HELP = "reproduce the accuracy-vs-N table (FP, N devices non-/differential, binary) over several seeds"
 
@@ -15,18 +16,22 @@ def add_arguments(p) -> None:
     from tb.cli.commands._engine import add_engine_arguments
 
     p.add_argument("--dataset", choices=("digits", "mnist"), default="mnist")
-    p.add_argument("--devices", default="1,2,4,8", help="comma-separated N values (default 1,2,4,8)")
-    p.add_argument("--seeds", type=int, default=3, help="number of seeds 0..S-1 (default 3)")
+    from golden.spec.params import MAX_DEVICES
+
+    p.add_argument("--devices", type=IntList(1, MAX_DEVICES), default=(1, 2, 4, 8),
+                   help=f"comma-separated N values, each 1..{MAX_DEVICES} (default 1,2,4,8)")
+    p.add_argument("--seeds", type=IntIn(1, 1000), default=3, help="number of seeds 0..S-1 (default 3)")
     from tb.cli.commands.train import _d, add_schedule_arguments
-    p.add_argument("--epochs", type=int, default=None,
+    p.add_argument("--epochs", type=IntIn(1, 1000), default=None,
                    help=f"epochs (default: {_d('mnist', 'epochs')} for mnist, {_d('digits', 'epochs')} for digits)")
     add_schedule_arguments(p)
-    p.add_argument("--train-samples", type=int, default=None, help="first K training samples (default all)")
+    p.add_argument("--train-samples", type=IntIn(1), default=None,
+                   help="first K training samples (default all; digits: at most 1438, mnist: 60000)")
     p.add_argument("--modes", default=",".join(MODES), help="subset of %(default)s")
     add_engine_arguments(p)
-    p.add_argument("--out", type=Path, default=ROOT / "docs" / "train_sweep.json",
+    p.add_argument("--out", type=OutputFile(), default=ROOT / "docs" / "train_sweep.json",
                    help="raw results (JSON store; finished runs are reused, concurrent sweeps may share it)")
-    p.add_argument("--plot", type=Path, default=ROOT / "docs" / "accuracy_vs_devices.png")
+    p.add_argument("--plot", type=OutputFile(), default=ROOT / "docs" / "accuracy_vs_devices.png")
     p.add_argument("--no-write", action="store_true", help="do not touch docs/RESULTS.md")
     p.add_argument("--report-only", action="store_true", help="only rebuild table/plot from --out")
 
@@ -44,19 +49,18 @@ def run(args) -> int:
         with_results_section,
     )
     from tb.cli.commands._engine import sweep_engine
-    from tb.cli.commands.train import schedule_from_args
+    from tb.cli.commands.train import check_train_samples, schedule_from_args
     from tb.scale.store import ResultStore, atomic_write_text, file_lock
     from tb.scale.sweep import run_missing
 
-    devices = [int(x) for x in args.devices.split(",") if x]
+    devices = list(args.devices)
+    check_train_samples(args)
     modes = [m for m in args.modes.split(",") if m]
     bad = [m for m in modes if m not in MODES]
     if bad:
         raise ConfigError(f"--modes {bad} not allowed: choose from {list(MODES)}")
     sched = schedule_from_args(args)
     cfg = TrainingConfig(**sched)                       # checks the schedule before any run starts
-    if args.seeds < 1:
-        raise ConfigError(f"--seeds = {args.seeds} must be >= 1")
     specs = jobs(args.dataset, devices, range(args.seeds), train_samples=args.train_samples, modes=modes,
                  **sched)
     store = ResultStore(args.out, run_key)

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from tb.cli.arguments import FloatIn, IntIn, OutputDir, OutputFile
+
 HELP = "resistance-variability LUT study: conv1 weights coded bit-per-device, error and accuracy vs spread"
 
 
@@ -25,39 +27,41 @@ def add_arguments(p) -> None:
     g.add_argument("--data", type=Path, action="append", default=None, metavar="FILE.csv",
                    help="resistance data CSV (format: golden/physics/resistance_lut.py); repeat to merge files "
                         "(default: the shipped SYNTHETIC HfO2 example, binary + 8 levels)")
-    g.add_argument("--read-voltage", type=float, default=0.1, help="read voltage for I-V form data (V)")
+    g.add_argument("--strict", action="store_true",
+                   help="reject a resistance many decades away from the other reads of its state (default: warn)")
+    g.add_argument("--read-voltage", type=FloatIn(-10.0, 10.0), default=0.1, help="read voltage for I-V form data (V)")
     g = p.add_argument_group("storage")
     g.add_argument("--encoding", default=Stored.encoding, help="float32 | float16 | bfloat16 | fixed8")
-    g.add_argument("--bits-per-cell", type=int, default=Stored.bits_per_cell, help="1 (LRS/HRS) or 3 (8 levels)")
+    g.add_argument("--bits-per-cell", type=IntIn(1, 3), default=Stored.bits_per_cell, help="1 (LRS/HRS) or 3 (8 levels)")
     g.add_argument("--level-code", default=Stored.level_code, help="multi-level cell code: binary | gray")
-    g.add_argument("--spread", type=float, default=Stored.spread_scale,
+    g.add_argument("--spread", type=FloatIn(0.0, 10.0), default=Stored.spread_scale,
                    help="spread scale: x measured sigma of ln R (0 = none)")
-    g.add_argument("--window", type=float, default=Stored.window_scale,
+    g.add_argument("--window", type=FloatIn(0.0, 10.0, lo_open=True), default=Stored.window_scale,
                    help="window scale (< 1 compresses the memory window)")
     g.add_argument("--model", default=Stored.model, help="device draw: lognormal (fit) | empirical (samples)")
     g.add_argument("--reference", default=Stored.reference,
                    help="read thresholds: midpoint (nearest level in log R) | optimal (density crossing)")
     g.add_argument("--protect", default=Stored.protect, help="critical-MSB protection: none | slc | pair | tmr")
-    g.add_argument("--protect-bits", type=int, default=Stored.protect_bits, help="MSBs protected (-1: sign + exponent)")
-    g.add_argument("--stuck-lrs", type=float, default=Stored.p_stuck_lrs, help="fraction of devices stuck at LRS")
-    g.add_argument("--stuck-hrs", type=float, default=Stored.p_stuck_hrs, help="fraction of devices stuck at HRS")
+    g.add_argument("--protect-bits", type=IntIn(-1, 32), default=Stored.protect_bits, help="MSBs protected (-1: sign + exponent)")
+    g.add_argument("--stuck-lrs", type=FloatIn(0.0, 1.0), default=Stored.p_stuck_lrs, help="fraction of devices stuck at LRS")
+    g.add_argument("--stuck-hrs", type=FloatIn(0.0, 1.0), default=Stored.p_stuck_hrs, help="fraction of devices stuck at HRS")
     g = p.add_argument_group("run")
-    g.add_argument("--seed", type=int, default=1, help="device-variability seed (counter-based draws)")
-    g.add_argument("--trials", type=int, default=5, help="Monte-Carlo chips per configuration")
-    g.add_argument("--eval-size", type=int, default=None,
+    g.add_argument("--seed", type=IntIn(0), default=1, help="device-variability seed (counter-based draws)")
+    g.add_argument("--trials", type=IntIn(1, 10000), default=5, help="Monte-Carlo chips per configuration")
+    g.add_argument("--eval-size", type=IntIn(1, MNIST_TEST_SIZE), default=None,
                    help=f"test images evaluated, an evenly strided subset (default {MNIST_TEST_SIZE}; 2000 with "
                         "--sweep)")
-    g.add_argument("--train-seed", type=int, default=CNNConfig.seed, help="seed of the network training")
+    g.add_argument("--train-seed", type=IntIn(0), default=CNNConfig.seed, help="seed of the network training")
     g.add_argument("--dataset", default=CNNConfig.dataset,
                    help="mnist (AlexNet-style 96 x 11x11 conv1) | digits (tiny 16 x 3x3 net, smoke tests only)")
-    g.add_argument("--epochs", type=int, default=CNNConfig.epochs, help="training epochs (first run only: cached)")
-    g.add_argument("--cache-dir", type=Path, default=Path("build/variability"), help="trained-model cache")
-    g.add_argument("--json", type=Path, default=None, metavar="PATH", help="write the results as JSON")
+    g.add_argument("--epochs", type=IntIn(1, 100), default=CNNConfig.epochs, help="training epochs (first run only: cached)")
+    g.add_argument("--cache-dir", type=OutputDir(), default=Path("build/variability"), help="trained-model cache")
+    g.add_argument("--json", type=OutputFile(), default=None, metavar="PATH", help="write the results as JSON")
     g = p.add_argument_group("sweep")
     g.add_argument("--sweep", action="store_true", help="run the full study and write plots + tables")
     g.add_argument("--quick", action="store_true", help="with --sweep: a small grid (smoke test)")
-    g.add_argument("--plots", type=Path, default=Path("docs"), help="with --sweep: directory for the PNGs")
-    g.add_argument("--markdown", type=Path, default=None,
+    g.add_argument("--plots", type=OutputDir(), default=Path("docs"), help="with --sweep: directory for the PNGs")
+    g.add_argument("--markdown", type=OutputFile(), default=None,
                    help="with --sweep: write the tables here (default <cache-dir>/sweep.md)")
     from tb.cli.commands._engine import add_engine_arguments
     add_engine_arguments(p)
@@ -98,9 +102,9 @@ def run(args) -> int:
     check_int("eval_size", eval_size, 1, MNIST_TEST_SIZE)
 
     if args.data:
-        lut: ResistanceLUT = load_lut(args.data[0], read_voltage=args.read_voltage)
+        lut: ResistanceLUT = load_lut(args.data[0], read_voltage=args.read_voltage, strict=args.strict)
         for extra in args.data[1:]:
-            lut = lut.merged(load_lut(extra, read_voltage=args.read_voltage))
+            lut = lut.merged(load_lut(extra, read_voltage=args.read_voltage, strict=args.strict))
     else:
         lut = load_default_lut()
     lut.state_model(cfg.bits_per_cell)  # fail early if the data lacks the states

@@ -3,18 +3,25 @@ manifest (``memories.json``: every memory instance of every written block)."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
+from golden.spec.checks import ConfigError
 from golden.spec.register_map import emitters
 from hw.verilog_output import FLAVOURS
+from tb.cli.arguments import OutputDir
 
 HELP = "generate Verilog for every block (one file each) from a TOML configuration"
 
 
 def add_arguments(p) -> None:
     p.add_argument("--config", type=Path, default=None, help="TOML file ([array] [synapse] [update] [timing])")
-    p.add_argument("--out", type=Path, default=Path("build/verilog"), help="output directory")
+    p.add_argument("--out", type=OutputDir(), default=Path("build/verilog"),
+                   help="output directory (replaced as a whole when the generation succeeded)")
     p.add_argument("--only", default=None, help="comma-separated block names (default: all)")
     p.add_argument("--flavour", choices=FLAVOURS, default="synth",
                    help="synth (default): what a hardware team takes, plain Verilog-2005 without assertions "
@@ -30,25 +37,38 @@ def add_arguments(p) -> None:
 MANIFEST = "memories.json"
 
 
+def check_selection(params, only: list[str] | None) -> list[str]:
+    """The block names to write (all by default), after checking the whole configuration: an unknown
+    name or a configuration one of the blocks would reject (``[bnn]`` on a 1T1R array) is a
+    :class:`ConfigError` whatever ``only`` selects."""
+    from hw.registry import blocks, check_configuration
+
+    table = blocks()
+    names = only or list(table)
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise ConfigError(f"unknown block(s) {unknown}: allowed {sorted(table)}")
+    check_configuration(params)
+    return names
+
+
 def generate(params, out: Path, only: list[str] | None = None, *, flavour: str = "synth", prefix: str = "",
              initial_values: bool = True) -> list[tuple[str, Path, float]]:
     """Write the blocks as ``<prefix><name>.v``; returns (name, path, seconds) for each; also writes
     ``<prefix>memories.json``, the memory manifest.
 
-    ``flavour``, ``prefix`` and ``initial_values`` as in :func:`hw.verilog_output.convert`.
+    ``flavour``, ``prefix`` and ``initial_values`` as in :func:`hw.verilog_output.convert`. The
+    configuration is checked first (:func:`check_selection`); the files are written straight into
+    ``out`` (:func:`staged` makes the set appear at once).
     """
     from hw import verilog_output
+    from hw.memory_manifest import manifest
     from hw.registry import blocks
 
     verilog_output.check_options(flavour=flavour, prefix=prefix)
+    names = check_selection(params, only)
     table = blocks()
-    names = only or list(table)
-    unknown = [n for n in names if n not in table]
-    if unknown:
-        raise SystemExit(f"reram-accel verilog: unknown block(s) {unknown}: allowed {sorted(table)}")
     out.mkdir(parents=True, exist_ok=True)
-    from hw.memory_manifest import manifest
-
     written, mems = [], {}
     for name in names:
         t0 = time.perf_counter()
@@ -60,6 +80,28 @@ def generate(params, out: Path, only: list[str] | None = None, *, flavour: str =
         written.append((name, path, time.perf_counter() - t0))
     (out / f"{prefix}{MANIFEST}").write_text(json.dumps(mems, indent=1) + "\n")
     return written
+
+
+@contextmanager
+def staged(out: Path):
+    """A fresh directory next to ``out`` to generate into; when the block ends without an exception its
+    files move into ``out``, else it is removed and ``out`` is untouched.
+
+    A new ``out`` is the staging directory renamed (one atomic step). An existing ``out`` keeps
+    every file the run does not write (other prefixes, other tools' files); each written file
+    replaces its old version by an atomic rename, all of them after the whole generation succeeded.
+    """
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    try:
+        yield stage
+        if not out.exists():
+            stage.rename(out)
+            return
+        for f in sorted(stage.iterdir()):
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def write_register_map(params, out: Path, prefix: str = "") -> list[Path]:
@@ -78,20 +120,25 @@ def write_register_map(params, out: Path, prefix: str = "") -> list[Path]:
 
 def run(args) -> int:
     from golden.spec.params import load_config
+    from hw import verilog_output
 
     params = load_config(args.config)
-    only = args.only.split(",") if args.only else None
+    only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
     try:
-        written = generate(params, args.out, only, flavour=args.flavour, prefix=args.prefix,
-                           initial_values=args.initial_values)
+        verilog_output.check_options(flavour=args.flavour, prefix=args.prefix)
     except ValueError as e:
-        raise SystemExit(f"reram-accel verilog: {e}") from None
+        raise ConfigError(str(e)) from None
+    check_selection(params, only)           # before the staging directory exists
+    with staged(args.out) as stage:
+        written = generate(params, stage, only, flavour=args.flavour, prefix=args.prefix,
+                           initial_values=args.initial_values)
+        maps = write_register_map(params, stage, args.prefix)
+        lines = {path.name: path.read_text().count("\n") for _, path, _ in written}
+        mems = json.loads((stage / f"{args.prefix}{MANIFEST}").read_text())
     for name, path, secs in written:
-        lines = path.read_text().count("\n")
-        print(f"wrote {path}  ({name}, {lines} lines, {secs:.2f} s)")
-    mems = json.loads((args.out / f"{args.prefix}{MANIFEST}").read_text())
+        print(f"wrote {args.out / path.name}  ({name}, {lines[path.name]} lines, {secs:.2f} s)")
     n = sum(len(v) for v in mems.values())
     print(f"wrote {args.out / (args.prefix + MANIFEST)}  (memory manifest: {n} memory instances in {len(mems)} blocks)")
-    for path in write_register_map(params, args.out, args.prefix):
-        print(f"wrote {path}  (register map)")
+    for path in maps:
+        print(f"wrote {args.out / path.name}  (register map)")
     return 0

@@ -53,7 +53,7 @@ def test_fit_binary_devices(tmp_path, seed):
 @pytest.mark.parametrize("text, message", [
     ("", "empty file"),
     ("device,pulse,conductance_uS\n0,0,5\n", r"missing column\(s\) \['polarity'\]"),
-    ("device,pulse,polarity,conductance_uS\n0,0,-1,5\n0,1,1,abc\n", "data row 3 is malformed"),
+    ("device,pulse,polarity,conductance_uS\n0,0,-1,5\n0,1,1,abc\n", r"bad.csv:3:4: conductance_uS: 'abc' is not a number"),
     ("device,pulse,polarity,conductance_uS\n0,0,-1,5\n0,1,2,6\n", "polarity must be 1"),
     ("device,pulse,polarity,conductance_uS\n0,0,-1,5\n0,1,1,6\n0,1,1,7\n", "device 0 has pulse 1 twice"),
     ("device,pulse,polarity,conductance_uS\n0,0,-1,-5\n", "finite and >= 0"),

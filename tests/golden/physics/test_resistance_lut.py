@@ -85,7 +85,7 @@ def test_resistance_form_optional_columns_aliases_comments(tmp_path):
     assert canonical_state(" Lrs ") == "LRS" and canonical_state("L16") is None
 
 
-# ---- malformed input: each error names the file, the line and the column -----------------------
+# ---- malformed input: each error starts with file:line:column -----------------------
 def test_missing_file(tmp_path):
     with pytest.raises(LUTFormatError, match="does not exist"):
         load_lut(tmp_path / "nope.csv")
@@ -94,63 +94,63 @@ def test_missing_file(tmp_path):
 @pytest.mark.parametrize("text", ["", "# only a comment\n\n"])
 def test_empty_file(tmp_path, text):
     msg = _err(tmp_path, text)
-    assert "data.csv:1: empty file" in msg
+    assert "data.csv:1:1: empty file" in msg
 
 
 def test_header_without_rows(tmp_path):
     msg = _err(tmp_path, "# c\ndevice,cycle,state,resistance_ohm\n")
-    assert "data.csv:3: empty file" in msg and "no data rows" in msg
+    assert "data.csv:3:1: empty file" in msg and "no data rows" in msg
 
 
 def test_missing_state_column(tmp_path):
     msg = _err(tmp_path, "device,cycle,resistance_ohm\nd,0,1000\n")
-    assert "data.csv:1: missing column 'state'" in msg
+    assert "data.csv:1:1: missing column 'state'" in msg
 
 
 def test_missing_resistance_column(tmp_path):
     msg = _err(tmp_path, "device,state,voltage_v\nd,LRS,0.1\n")
-    assert "data.csv:1: missing column 'resistance_ohm'" in msg and "current_a" in msg
+    assert "data.csv:1:1: missing column 'resistance_ohm'" in msg and "current_a" in msg
 
 
 def test_non_numeric(tmp_path):
     msg = _err(tmp_path, "device,cycle,state,resistance_ohm\nd,0,LRS,1000\nd,1,HRS,12k\n")
-    assert "data.csv:3: column 'resistance_ohm' (column 4): '12k' is not a number" in msg
+    assert "data.csv:3:4: column 'resistance_ohm': '12k' is not a number" in msg
 
 
 def test_non_finite(tmp_path):
     msg = _err(tmp_path, "state,resistance_ohm\nLRS,nan\n")
-    assert "data.csv:2: column 'resistance_ohm' (column 2)" in msg and "not a finite number" in msg
+    assert "data.csv:2:2: column 'resistance_ohm'" in msg and "not a finite number" in msg
 
 
 @pytest.mark.parametrize("value", ["-5", "0"])
 def test_non_positive_resistance(tmp_path, value):
     msg = _err(tmp_path, f"device,cycle,state,resistance_ohm\nd,0,LRS,1000\n\nd,1,HRS,{value}\n")
-    assert "data.csv:4: column 'resistance_ohm' (column 4): resistance must be > 0 ohm" in msg
+    assert "data.csv:4:4: column 'resistance_ohm': resistance must be > 0 ohm" in msg
 
 
 def test_unknown_state_label(tmp_path):
     msg = _err(tmp_path, "device,cycle,state,resistance_ohm\nd,0,MRS,1000\n")
-    assert "data.csv:2: column 'state' (column 3): unknown state label 'MRS'" in msg and "allowed" in msg
+    assert "data.csv:2:3: column 'state': unknown state label 'MRS'" in msg and "allowed" in msg
 
 
 def test_short_row(tmp_path):
     msg = _err(tmp_path, "device,cycle,state,resistance_ohm\nd,0,LRS\n")
-    assert "data.csv:2: expected 4 fields" in msg
+    assert "data.csv:2:4: expected 4 fields" in msg
 
 
 def test_bad_cycle(tmp_path):
     msg = _err(tmp_path, "device,cycle,state,resistance_ohm\nd,zero,LRS,10\n")
-    assert "data.csv:2: column 'cycle' (column 2)" in msg
+    assert "data.csv:2:2: column 'cycle'" in msg
 
 
 def test_iv_read_voltage_outside_sweep(tmp_path):
     msg = _err(tmp_path, "cycle,state,voltage_v,current_a\n0,LRS,0.2,1e-5\n0,LRS,0.3,2e-5\n", read_voltage=0.1)
-    assert "data.csv:2: column 'voltage_v' (column 3): read voltage 0.1 V is outside" in msg
+    assert "data.csv:2:3: column 'voltage_v': read voltage 0.1 V is outside" in msg
 
 
 def test_iv_sign_mismatch(tmp_path):
     msg = _err(tmp_path, "device,cycle,state,voltage_v,current_a\nd,0,LRS,0.1,-1e-5\n")
-    assert "data.csv:2: column 'current_a' (column 5)" in msg and "> 0" in msg
+    assert "data.csv:2:5: column 'current_a'" in msg and "> 0" in msg
 
 
 def test_iv_zero_current(tmp_path):

@@ -189,7 +189,7 @@ def test_cli_bad_data_names_the_line(tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("device,cycle,state,resistance_ohm\nd,0,LRS,-3\n")
     assert main(["variability", "--data", str(bad)]) == 2
-    assert "bad.csv:2: column 'resistance_ohm'" in capsys.readouterr().err
+    assert "bad.csv:2:4: column 'resistance_ohm'" in capsys.readouterr().err
 
 
 def test_cli_smoke_json(tmp_path, capsys):

@@ -1,0 +1,63 @@
+"""The largest configuration the parameter checks allow (rows = cols = 4096) generates in seconds:
+no memory contents written one line per word, decoders whose netlist grows linearly with the array.
+The full `verilog` run at 4096 x 4096 is in `make test-large` (docs/RESULTS.md, "Validation")."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from amaranth import Module, Signal
+from amaranth.sim import Simulator
+
+from golden.spec.params import MAX_COLS, MAX_ROWS, AccelParams
+from hw.lintsafe import more_than_one, one_hot
+from hw.update_unit import UpdateUnit
+from hw.verilog_output import convert
+from tb.cli.main import main
+
+LARGEST = AccelParams().with_(array={"rows": MAX_ROWS, "cols": MAX_COLS})
+
+
+@pytest.mark.parametrize("width, group", [(1, 4), (5, 4), (16, 4), (37, 4), (64, 8), (100, 4)])
+def test_one_hot_is_the_truncated_shift(width, group):
+    """Every index, including those at or past ``width`` (all zeros), against ``(1 << i) & mask``."""
+    m = Module()
+    index = Signal(range(width + 9))
+    out = Signal(width)
+    m.d.comb += out.eq(one_hot(m, index, width, group=group, name="dec"))
+    several = Signal()
+    m.d.comb += several.eq(more_than_one(m, index, name="many"))
+
+    async def bench(ctx):
+        for i in range(1 << len(index)):
+            ctx.set(index, i)
+            assert ctx.get(out) == ((1 << i) & ((1 << width) - 1)), (width, group, i)
+            assert ctx.get(several) == (i.bit_count() > 1), i
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_zero_memory_contents_are_not_written():
+    """The chi memory of a 64 x 64 array: its 4096 words would be 4096 lines of initial text."""
+    text = convert(UpdateUnit(AccelParams().with_(array={"rows": 64, "cols": 64})), "update_unit")
+    assert "initial begin" not in text and text.count("\n") < 1000
+
+
+def test_largest_update_unit_in_seconds():
+    t0 = time.perf_counter()
+    text = convert(UpdateUnit(LARGEST), "update_unit")
+    seconds = time.perf_counter() - t0
+    assert "[16777215:0]" in text           # the 4096 x 4096-word chi memory
+    assert len(text) < 100_000 and seconds < 60, (len(text), seconds)
+
+
+@pytest.mark.slow
+def test_largest_configuration_generates(tmp_path):
+    """Every block at rows = cols = 4096 (a few minutes on 2 cores: `make test-large`)."""
+    cfg = tmp_path / "largest.toml"
+    cfg.write_text(f"[array]\nrows = {MAX_ROWS}\ncols = {MAX_COLS}\n")
+    t0 = time.perf_counter()
+    assert main(["verilog", "--config", str(cfg), "--out", str(tmp_path / "v")]) == 0
+    assert time.perf_counter() - t0 < 900
+    assert sum(p.stat().st_size for p in (tmp_path / "v").iterdir()) < 20_000_000
