@@ -4,7 +4,7 @@ from __future__ import annotations
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.spec.checks import check_int
+from golden.spec.checks import ConfigError, check_int
 
 
 class AxiStreamSignature(wiring.Signature):
@@ -24,7 +24,7 @@ class AxiStreamSignature(wiring.Signature):
     def __init__(self, data_width: int = 32):
         check_int("axis data_width", data_width, 8, 1024)
         if data_width % 8:
-            raise ValueError(f"axis data_width = {data_width} is not a multiple of 8")
+            raise ConfigError(f"axis data_width = {data_width} is not a multiple of 8: allowed 8, 16, .., 1024")
         self.data_width = data_width
         super().__init__({"tdata": Out(data_width), "tlast": Out(1), "tvalid": Out(1), "tready": In(1)})
 
