@@ -18,7 +18,9 @@ from tb.envs.accelerator_tb import UpdateEntry, golden_chain, random_entries
 from tb.kit.lint import lint
 from tb.kit.runner import run_cocotb, to_verilog
 
-SMOKE = AccelParams().with_(array={"rows": 6, "cols": 5}, synapse={"devices": 3, "increment": 2, "pot_period": 2})
+# 2 lanes over 5 columns: the last column group is partial
+SMOKE = AccelParams().with_(array={"rows": 6, "cols": 5}, synapse={"devices": 3, "increment": 2, "pot_period": 2},
+                            engine={"lanes": 2})
 # row + col + dW + 2 flags > 32 bits: UPDATE_ADDR holds the synapse address; differential synapses
 WIDE = AccelParams().with_(array={"rows": 8, "cols": 4}, synapse={"devices": 2, "differential": True},
                            update={"dw_width": 26, "chi_width": 28, "eps": 300})
@@ -173,7 +175,7 @@ def test_rejects_bad_arguments():
 @pytest.mark.cocotb
 def test_cocotb_smoke_training(seed):
     res = run_cocotb(Accelerator(SMOKE), toplevel="accelerator", test_module="tb.envs.accelerator_tb",
-                     config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120})
+                     config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120, "frames": 6})
     print(f"accelerator cocotb: {res.tests} tests, build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
 
 
