@@ -7,7 +7,6 @@ from typing import NamedTuple
 from amaranth import Cat, Const, Module, Signal, Value, unsigned
 from amaranth.hdl import ResetInserter
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.bnn_datapath_params import BnnHwParams
@@ -22,6 +21,7 @@ from hw.bnn_layer_engine import BnnLayerEngine, array_params
 from hw.crossbar_addressing import CrossbarAddressing
 from hw.lintsafe import add_const, eq_const
 from hw.pulse_scheduler import PulseScheduler
+from hw.sync_fifo import SyncFifo
 from hw.outer_product_engine import OuterProductEngine
 
 COUNTER_WIDTH = 32
@@ -62,7 +62,7 @@ class _Datapath:
     arb: ArbitrationController
     sched: PulseScheduler
     xbar: CrossbarAddressing
-    fifo: SyncFIFOBuffered
+    fifo: SyncFifo
     entry: data.StructLayout
 
 
@@ -114,7 +114,7 @@ class Accelerator(wiring.Component):
         Adds the BNN path (:class:`hw.bnn_layer_engine.BnnLayerEngine`) on the same array port; its
         2T2R array must lie inside the training array (:func:`check_bnn_fits`).
     fifo_depth : int, 2..255
-        Depth of the update FIFO and of the BNN input FIFO (``SyncFIFOBuffered``, 32-bit words).
+        Depth of the update FIFO and of the BNN input FIFO (:class:`hw.sync_fifo.SyncFifo`, 32-bit words; storage in the memory wrapper).
     adc_width : int, 1..16
         Width of the array's read code ``adc``.
     read_latency : int, 0..255
@@ -281,7 +281,7 @@ class Accelerator(wiring.Component):
         sched = PulseScheduler(p, data_width=self.adc_width, read_latency=self.read_latency)
         xbar = CrossbarAddressing(p)
         entry = update_entry_layout(p)
-        fifo = SyncFIFOBuffered(width=entry.size, depth=self.fifo_depth)
+        fifo = SyncFifo(width=entry.size, depth=self.fifo_depth)
         for name, blk in (("update_fifo", fifo), ("engine", eng), ("arbitration", arb),
                           ("scheduler", sched), ("xbar", xbar)):
             m.submodules[name] = ResetInserter(soft)(blk)
@@ -519,7 +519,7 @@ class Accelerator(wiring.Component):
         """Input FIFO -> image assembly -> BnnLayerEngine -> output buffer; returns the engine's line
         enables (zero-extended to the array port) and its status signals."""
         eng = BnnLayerEngine(self.bnn)
-        ififo = SyncFIFOBuffered(width=DATA_WIDTH, depth=self.fifo_depth)
+        ififo = SyncFifo(width=DATA_WIDTH, depth=self.fifo_depth)
         m.submodules.bnn_engine = ResetInserter(soft)(eng)
         m.submodules.bnn_input_fifo = ResetInserter(soft)(ififo)
         image, got, complete = self._bnn_image(m, csr, ififo)
