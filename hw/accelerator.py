@@ -114,7 +114,8 @@ class Accelerator(wiring.Component):
         Adds the BNN path (:class:`hw.bnn_layer_engine.BnnLayerEngine`) on the same array port; its
         2T2R array must lie inside the training array (:func:`check_bnn_fits`).
     fifo_depth : int, 2..255
-        Depth of the update FIFO and of the BNN input FIFO (:class:`hw.sync_fifo.SyncFifo`, 32-bit words; storage in the memory wrapper).
+        Depth of the update FIFO and of the BNN input FIFO (:class:`hw.sync_fifo.SyncFifo`, 32-bit
+        words; storage in the memory wrapper).
     adc_width : int, 1..16
         Width of the array's read code ``adc``.
     read_latency : int, 0..255
