@@ -277,15 +277,19 @@ def delta_sub_cycles(params: AccelParams) -> int:
     return -(-dpw // spw)
 
 
-def frame_cycles(params: AccelParams, nonzero_rows: int, zero_words: int, pulses: int = 0) -> int:
-    """Exec cycles of one frame without backpressure (SCAN start to the ``end_cycle`` strobe), a
-    lower bound that :func:`engine_cycle_model` reaches when no beat emits two pulses and ``o`` is
-    always ready: ``2 + nonzero_rows * G + zero_words + NS + 4`` plus one cycle per pulse beyond
-    the first of a beat (``pulses`` here counts those extra cycles).
+def frame_cycles(params: AccelParams, nonzero_rows: int, bubbles: int = 0, extra_pulses: int = 0) -> int:
+    """Cycles from a frame's commit (its last word accepted in cycle c) to its ``end_cycle`` strobe
+    (cycle c + result), for an engine that is idle at the commit and an ``o`` that is always ready::
 
-    The load of the next frame (``ND * subs + NX`` words) overlaps it.
+        nonzero_rows * G + NS + 5 + bubbles + extra_pulses
+
+    ``bubbles``: all-zero x words the scan could not hide (at most one cycle each; none while a
+    row with G > 1 groups is issuing, as then the next word is fetched meanwhile);
+    ``extra_pulses``: the pulses beyond the first of each beat (a beat holds the merge stage one
+    cycle per emitting lane). The next frame loads meanwhile (one word per cycle, ``subs`` per
+    delta word), so back-to-back frames take ``max(load, this)`` cycles each.
     """
-    return 2 + nonzero_rows * groups(params) + zero_words + pipeline_stages(params) + 4 + pulses
+    return nonzero_rows * groups(params) + pipeline_stages(params) + 5 + bubbles + extra_pulses
 
 
 @dataclass
