@@ -20,9 +20,9 @@ from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
 from hw.crossbar_addressing import CrossbarAddressing
 from hw.lintsafe import add_const, eq_const
+from hw.outer_product_engine import OuterProductEngine
 from hw.pulse_scheduler import PulseScheduler
 from hw.sync_fifo import SyncFifo
-from hw.outer_product_engine import OuterProductEngine
 
 COUNTER_WIDTH = 32
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from golden.spec.params import AccelParams
 from golden.spec.transactions import Pulse
 from golden.twins.arbitration_controller import ArbitrationController as GoldenArbitration
-from golden.twins.pulse_scheduler import pulses_for
 from golden.twins.outer_product_engine import OuterProductEngine as GoldenEngine
 from golden.twins.outer_product_engine import frame_length, frame_words
+from golden.twins.pulse_scheduler import pulses_for
 
 
 @dataclass(frozen=True)
