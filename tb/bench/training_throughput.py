@@ -42,14 +42,15 @@ def rows() -> list[tuple[str, str, str]]:
         r = cycles_per_sample(layers, lanes)
         rate = f", {fmax * 1e6 / r['cycles'] / 1e3:.0f}k samples/s at {fmax:.0f} MHz" if fmax else ""
         tag = " (default)" if lanes == DEFAULT_LANES else ""
-        out.append((f"update path, P = {lanes}{tag}", f"{r['cycles']:.0f} cycles/sample",
-                    f"bound {r['bound']:.0f} (load {r['words_per_layer']}, pulses "
-                    f"{[round(c) for c in r['pulse_cycles_per_layer']]}), ratio {r['ratio']:.2f}; lanes per "
-                    f"layer {r['lanes_per_layer']}{rate}"))
+        pulses = [round(c) for c in r["pulse_cycles_per_layer"]]
+        note = (f"bound {r['bound']:.0f} (load {r['words_per_layer']}, pulses {pulses}), ratio "
+                f"{r['ratio']:.2f}; lanes per layer {r['lanes_per_layer']}{rate}")
+        out.append((f"update path, P = {lanes}{tag}", f"{r['cycles']:.0f} cycles/sample", note))
     chk = check_against_cycle_model(layers, DEFAULT_LANES)
     out.append(("closed form vs cycle model", " / ".join(f"{c['ratio']:.3f}" for c in chk),
                 f"P = {DEFAULT_LANES}, first {chk[0]['frames']} frames back to back, per layer"))
-    out.append(("workload", f"{samples} samples",
-                f"MNIST epoch 0, non-zero input rows per layer {[round(float(lw.rows.mean()), 1) for lw in layers]}, "
-                f"{sum(float(lw.pulses.mean()) for lw in layers):.1f} pulses/sample; Fmax: {fsrc}"))
+    nz = [round(float(lw.rows.mean()), 1) for lw in layers]
+    note = (f"MNIST epoch 0, non-zero input rows per layer {nz}, "
+            f"{sum(float(lw.pulses.mean()) for lw in layers):.1f} pulses/sample; Fmax: {fsrc}")
+    out.append(("workload", f"{samples} samples", note))
     return out
