@@ -138,6 +138,65 @@ class UpdateParams:
 
 
 @dataclass(frozen=True)
+class EngineParams:
+    """Outer-product update engine: lanes and the fixed-point formats of its input vectors.
+
+    Per training sample and layer the host streams the layer input ``x`` (one value per array row)
+    and the back-propagated error ``delta`` (one value per array column, already multiplied by
+    ``-lr`` and expressed in dw LSBs); the engine forms every ``dw[j, i]`` itself
+    (:func:`golden.twins.outer_product_engine.product_dw`)::
+
+        x_q[j]     unsigned x_width bits, value x_q / 2**x_frac          (host: rint, saturate)
+        d_q[i]     signed delta_width bits, value d_q / 2**delta_frac     (dw LSBs; host: rint, saturate)
+        dw[j, i] = saturate(floor((x_q[j] * d_q[i] + 2**(s-1)) / 2**s), update.dw_width),
+                   s = x_frac + delta_frac                                (round half up; s = 0: exact)
+
+    Attributes
+    ----------
+    lanes : int, power of two 1..256, at most array.cols
+        P: synapses updated per cycle; lane k owns the columns ``col % P == k`` and its own chi bank
+        (``rows * ceil(cols / P)`` words). The last column group is partial when P does not divide
+        ``array.cols``: those lanes idle.
+    x_width : int, 1..16
+        Width of the unsigned layer-input code ``x_q``.
+    x_frac : int, 0..x_width - 1
+        Fraction bits of ``x_q``: values up to ``(2**x_width - 1) / 2**x_frac``; 1.0 (the bias
+        input) must be representable, so at least one integer bit.
+    delta_width : int, 2..24
+        Width of the signed error code ``d_q``.
+    delta_frac : int, 0..24
+        Fraction bits of ``d_q`` (in dw LSBs).
+    """
+
+    lanes: int = 1
+    x_width: int = 10
+    x_frac: int = 7
+    delta_width: int = 16
+    delta_frac: int = 8
+
+    def __post_init__(self):
+        check_ints(self, "engine", lanes=(1, 256), x_width=(1, 16), delta_width=(2, 24), delta_frac=(0, 24))
+        if self.lanes & (self.lanes - 1):
+            raise ConfigError(f"engine.lanes = {self.lanes} is not a power of two: allowed 1, 2, 4, .., 256")
+        check_ints(self, "engine", x_frac=(0, self.x_width - 1))
+
+    @property
+    def shift(self) -> int:
+        """s = x_frac + delta_frac: fraction bits of the product ``x_q * d_q``."""
+        return self.x_frac + self.delta_frac
+
+    @property
+    def x_per_word(self) -> int:
+        """x codes per 32-bit stream word (packed from bit 0)."""
+        return 32 // self.x_width
+
+    @property
+    def delta_per_word(self) -> int:
+        """delta codes per 32-bit stream word (packed from bit 0)."""
+        return 32 // self.delta_width
+
+
+@dataclass(frozen=True)
 class TimingParams:
     """Programming and read timing in clock cycles (all 1..255).
 
@@ -178,6 +237,7 @@ class AccelParams:
     synapse: SynapseParams = field(default_factory=SynapseParams)
     update: UpdateParams = field(default_factory=UpdateParams)
     timing: TimingParams = field(default_factory=TimingParams)
+    engine: EngineParams = field(default_factory=EngineParams)
     #: Optional BNN datapath (XnorPopcount, SenseAmpSequencer, BnnLayerEngine); a ``[bnn]`` TOML
     #: section adds it to the accelerator top. Its fields and ranges: :class:`golden.spec.bnn_datapath_params.BnnHwParams`.
     bnn: BnnHwParams | None = None
@@ -191,6 +251,10 @@ class AccelParams:
             raise ConfigError(
                 f"array.cols * synapse devices per synapse = {self.phys_cols} physical columns is out of "
                 f"range: allowed [1, {MAX_COLS * 4}]")
+        if self.engine.lanes > self.array.cols:
+            raise ConfigError(f"engine.lanes = {self.engine.lanes} exceeds array.cols = {self.array.cols}: "
+                              f"allowed a power of two in [1, {1 << (self.array.cols.bit_length() - 1)}] "
+                              f"(every lane owns at least one column)")
 
     # --- derived widths (the generators use these; golden uses them for range checks) ---------
     @property
@@ -232,7 +296,7 @@ class AccelParams:
 
 
 SECTIONS = {"array": ArrayParams, "synapse": SynapseParams, "update": UpdateParams, "timing": TimingParams,
-            "bnn": BnnHwParams}
+            "engine": EngineParams, "bnn": BnnHwParams}
 OPTIONAL_SECTIONS = ("bnn",)
 
 
