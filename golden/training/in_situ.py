@@ -9,8 +9,8 @@ Per training sample (one *update cycle* of both arrays):
 1. forward pass in floating point from the device conductances, with device read noise;
 2. backward pass in floating point (the error through layer 2 is another noisy array read);
 3. ``dW = -lr * outer(a, delta)`` for each layer goes through the hardware's update path
-   (:meth:`SynapseArray.update`: quantise -> UpdateUnit -> ArbitrationController -> device pulses);
-   no weight is ever written directly;
+   (:meth:`SynapseArray.update`: x and delta codes -> the outer-product engine's exact dw -> chi
+   accumulator -> ArbitrationController -> device pulses); no weight is ever written directly;
 4. every ``refresh_every`` cycles (differential mode) saturated synapses are refreshed.
 
 Read noise (``read_noise``): ``"output"`` (default) adds to each array output the Gaussian noise
@@ -44,6 +44,7 @@ from golden.spec.params import (
     AccelParams,
     ArrayParams,
     ConfigError,
+    EngineParams,
     SynapseParams,
     UpdateParams,
     check_choice,
@@ -92,8 +93,9 @@ class TrainingConfig:
         Refresh when a group's mean conductance exceeds this fraction of the window.
     seed : int, >= 0
         Seeds the initial weights, sample order and the chip (device model).
-    synapse, update : SynapseParams, UpdateParams
-        Hardware parameters (N devices, differential, increment, periods, refresh pulses; formats).
+    synapse, update, engine : SynapseParams, UpdateParams, EngineParams
+        Hardware parameters (N devices, differential, increment, periods, refresh pulses; the update
+        formats; the x and delta code formats of the outer-product engine, see :func:`engine_params_for`).
         ``synapse.refresh_pulses`` is raised automatically to what the device needs for a full RESET
         when it is left at 1 (see :func:`refresh_pulses_for`).
     device : DeviceParams
@@ -112,6 +114,7 @@ class TrainingConfig:
     seed: int = 0
     synapse: SynapseParams = field(default_factory=SynapseParams)
     update: UpdateParams = field(default_factory=UpdateParams)
+    engine: EngineParams = field(default_factory=EngineParams)
     device: DeviceParams = field(default_factory=lambda: RERAM_HFO2)
 
     def __post_init__(self):
@@ -130,7 +133,8 @@ class TrainingConfig:
         check_int("training.refresh_every", self.refresh_every, 1, 10 ** 9)
         check_float("training.refresh_threshold", self.refresh_threshold, 0.05, 1.0)
         check_int("training.seed", self.seed, 0, 2 ** 63 - 1)
-        for name, cls in (("synapse", SynapseParams), ("update", UpdateParams), ("device", DeviceParams)):
+        for name, cls in (("synapse", SynapseParams), ("update", UpdateParams), ("engine", EngineParams),
+                          ("device", DeviceParams)):
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"training.{name} must be a {cls.__name__}")
 
@@ -181,7 +185,8 @@ def make_config(devices: int = 4, differential: bool = False, binary: bool = Fal
     syn = SynapseParams(devices=devices, increment=inc, differential=differential)
     dev = kw.pop("device", RERAM_BINARY if binary else RERAM_HFO2)
     update = kw.pop("update", update_params_for(devices))
-    return TrainingConfig(synapse=syn, device=dev, update=update, **kw)
+    engine = kw.pop("engine", engine_params_for(differential, dev))
+    return TrainingConfig(synapse=syn, device=dev, update=update, engine=engine, **kw)
 
 
 def update_params_for(devices: int, dw_width: int = 12, chi_width: int = 16,
@@ -196,6 +201,11 @@ def update_params_for(devices: int, dw_width: int = 12, chi_width: int = 16,
     eps = max(1, round(lsb_per_pulse / devices))
     count_width = min(8, 4 + math.ceil(math.log2(devices)))
     return UpdateParams(dw_width=dw_width, chi_width=chi_width, eps=eps, count_width=count_width)
+
+
+def engine_params_for(differential: bool, device: DeviceParams) -> EngineParams:
+    """Code formats of the outer-product engine for a synapse kind (placeholder: the defaults)."""
+    return EngineParams()
 
 
 def refresh_pulses_for(p: DeviceParams) -> int:
@@ -296,7 +306,8 @@ class InSituMLP:
         self.layers: list[SynapseArray] = []
         base = 0
         for rows, cols in shapes:
-            p = AccelParams(array=ArrayParams(rows=rows, cols=cols), synapse=syn, update=cfg.update)
+            p = AccelParams(array=ArrayParams(rows=rows, cols=cols), synapse=syn, update=cfg.update,
+                            engine=cfg.engine)
             w_max = cfg.w_range * math.sqrt(6.0 / (rows + cols))
             acfg = ArrayConfig(w_max=w_max, refresh_threshold=cfg.refresh_threshold)
             arr = SynapseArray(p, self.model, acfg,
@@ -437,6 +448,7 @@ def train_insitu(data: Dataset, cfg: TrainingConfig, progress: bool = False,
         "samples": samples,
         "pulses": int(sum(a.pulse_total for a in net.layers)),
         "refreshes": int(sum(a.refreshes for a in net.layers)),
+        "saturations": [a.saturations() for a in net.layers],
         "n_inputs": data.n_inputs,
         "weight_scale": [a.scale for a in net.layers],
         "w_max": [a.config.w_max for a in net.layers],

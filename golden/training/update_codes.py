@@ -1,0 +1,118 @@
+"""The outer-product engine's arithmetic, vectorised for the training loop (codes, dW, saturations).
+
+:class:`UpdateCodes` forms, for one layer and one training sample, exactly the values of
+:mod:`golden.twins.outer_product_engine`:
+
+* x codes ``x_q = quantize_x(a)`` and delta codes ``d_q = quantize_delta(delta * float32(-lr / lsb))``
+  (host side; float32 ``rint``, ties to even, then saturation to the code range);
+* ``dw = outer_dw(x_q, d_q)`` (on chip; exact integers, round half up, saturation to ``update.dw_width``),
+  for the rows with ``x_q != 0`` only (the engine skips the others).
+
+It does so with the fewest numpy passes the training loop can afford: the products are computed in
+int32 whenever the widths make that exact (``(2**x_width - 1) * 2**(delta_width - 1) + 2**(s - 1) <
+2**31``; int64 otherwise), and a saturation is looked for only when a bound from the vector maxima says
+one is possible. tests/golden/training/test_update_codes.py checks it element by element against the
+twin's functions. Saturations are counted (:attr:`UpdateCodes.counts`), they are part of the format
+and the training reports them.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from golden.spec.params import AccelParams
+
+#: names of :attr:`UpdateCodes.counts`: saturated x codes, x codes formed, saturated delta codes, delta
+#: codes formed, saturated dw products, dw products formed (rows with x_q != 0 times columns)
+COUNT_NAMES = ("x", "x_codes", "delta", "delta_codes", "dw", "dw_codes")
+
+
+def _int_dtype(magnitude: int) -> type:
+    """The narrower of int32 / int64 that holds every value of magnitude < ``magnitude``."""
+    return np.int32 if magnitude <= 1 << 31 else np.int64
+
+
+class UpdateCodes:
+    """Engine arithmetic of one layer (``params.engine`` formats, ``params.update.dw_width``).
+
+    Parameters
+    ----------
+    params : AccelParams
+        The layer's parameters; ``engine`` gives the code formats, ``update.dw_width`` the dw range.
+    out_dtype : numpy integer dtype
+        Type of the returned ``dw`` (the accumulator's type of the caller, so that adding it does not
+        promote); must hold ``update.dw_width`` bits.
+    """
+
+    def __init__(self, params: AccelParams, out_dtype=np.int64):
+        e, u = params.engine, params.update
+        self.x_scale = np.float32(1 << e.x_frac)
+        self.x_max = (1 << e.x_width) - 1
+        self.x_max32 = np.float32(self.x_max)
+        self.d_scale = np.float32(1 << e.delta_frac)
+        self.d_hi = (1 << (e.delta_width - 1)) - 1
+        self.d_lo = -self.d_hi - 1
+        self.shift = e.shift
+        self.half = (1 << (e.shift - 1)) if e.shift else 0
+        self.dw_hi = (1 << (u.dw_width - 1)) - 1
+        self.dw_lo = -self.dw_hi - 1
+        self.dtype = _int_dtype(self.x_max * (self.d_hi + 1) + self.half + 1)
+        self.out_dtype = np.dtype(out_dtype)
+        self.counts = [0] * len(COUNT_NAMES)
+
+    # --- host side ------------------------------------------------------------------------------
+    def x_codes(self, a: np.ndarray) -> np.ndarray:
+        """``quantize_x(a)`` as float32 integers (a float32, >= 0); counts saturations."""
+        if a.size and a.min() < 0:
+            raise ValueError(f"layer input a has a negative value {float(a.min())}: x codes are unsigned")
+        q = a * self.x_scale
+        np.rint(q, out=q)
+        c = self.counts
+        c[1] += q.size
+        if q.size and q.max() > self.x_max32:
+            c[0] += int(np.count_nonzero(q > self.x_max32))
+            np.minimum(q, self.x_max32, out=q)
+        return q
+
+    def delta_codes(self, d: np.ndarray) -> np.ndarray:
+        """``quantize_delta(d)`` as float32 integers (d float32, in dw LSBs); counts saturations."""
+        q = d * self.d_scale
+        np.rint(q, out=q)
+        c = self.counts
+        c[3] += q.size
+        if q.size and (q.max() > self.d_hi or q.min() < self.d_lo):
+            c[2] += int(np.count_nonzero((q > self.d_hi) | (q < self.d_lo)))
+            np.clip(q, self.d_lo, self.d_hi, out=q)
+        return q
+
+    # --- on chip --------------------------------------------------------------------------------
+    def outer_dw(self, xq: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, int]:
+        """``(outer_dw(xq, dq), bound on |dw|)`` with codes as float32 integers (see the module docstring)."""
+        xi = xq.astype(self.dtype)
+        di = dq.astype(self.dtype)
+        p = np.multiply.outer(xi, di)
+        bound = int(xi.max(initial=0)) * max(int(di.max(initial=0)), -int(di.min(initial=0)))
+        if self.shift:
+            p += self.half
+            p >>= self.shift                         # arithmetic shift: floor division by 2**s
+            bound = (bound + self.half) >> self.shift
+        c = self.counts
+        c[5] += p.size
+        if bound > self.dw_hi:
+            c[4] += int(np.count_nonzero((p > self.dw_hi) | (p < self.dw_lo)))
+            np.clip(p, self.dw_lo, self.dw_hi, out=p)
+            bound = self.dw_hi + 1
+        return p.astype(self.out_dtype, copy=False), bound
+
+    def dw(self, a: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(nz, dw, bound)``: the positions ``nz`` of ``a`` whose x code is not 0, their rows of
+        ``outer_dw(quantize_x(a), quantize_delta(d))`` and a bound on ``|dw|``."""
+        xq = self.x_codes(a)
+        nz = np.flatnonzero(xq)
+        if nz.size < xq.size:
+            xq = xq[nz]
+        dw, bound = self.outer_dw(xq, self.delta_codes(d))
+        return nz, dw, bound
+
+    def saturations(self) -> dict[str, int]:
+        """The saturation counters by name (:data:`COUNT_NAMES`)."""
+        return dict(zip(COUNT_NAMES, self.counts))
