@@ -149,8 +149,8 @@ def test_zero_inputs_change_nothing():
     (np.zeros(7, np.int64), np.zeros(6, np.int64), r"delta has 6 elements: allowed at most array.cols = 5"),
     (np.array([1024]), np.zeros(5, np.int64), r"x code 1024 is out of range: allowed \[0, 1023\] \(engine.x_width"),
     (np.array([-1]), np.zeros(5, np.int64), r"x code -1 is out of range.*engine.x_width"),
-    (np.zeros(7, np.int64), np.array([32768]), r"delta code 32768 is out of range: allowed \[-32768, 32767\] "
-                                                r"\(engine.delta_width"),
+    (np.zeros(7, np.int64), np.array([32768]),
+     r"delta code 32768 is out of range: allowed \[-32768, 32767\] \(engine.delta_width"),
     (np.zeros(7, np.int64), np.array([-32769]), r"delta code -32769 .*engine.delta_width"),
 ], ids=["x-long", "delta-long", "x-range", "x-negative", "delta-high", "delta-low"])
 def test_bad_frames_are_errors_naming_the_parameter(x, d, match):
