@@ -68,9 +68,12 @@ class UpdateCodes:
         np.rint(q, out=q)
         c = self.counts
         c[1] += q.size
-        if q.size and q.max() > self.x_max32:
+        top = q.max(initial=0)
+        if top > self.x_max32:
             c[0] += int(np.count_nonzero(q > self.x_max32))
             np.minimum(q, self.x_max32, out=q)
+            top = self.x_max32
+        self._x_top = int(top)                   # bound of the next product
         return q
 
     def delta_codes(self, d: np.ndarray) -> np.ndarray:
@@ -79,18 +82,20 @@ class UpdateCodes:
         np.rint(q, out=q)
         c = self.counts
         c[3] += q.size
-        if q.size and (q.max() > self.d_hi or q.min() < self.d_lo):
+        hi, lo = q.max(initial=0), q.min(initial=0)
+        if hi > self.d_hi or lo < self.d_lo:
             c[2] += int(np.count_nonzero((q > self.d_hi) | (q < self.d_lo)))
             np.clip(q, self.d_lo, self.d_hi, out=q)
+            hi, lo = min(hi, self.d_hi), max(lo, self.d_lo)
+        self._d_top = max(int(hi), -int(lo))      # bound of the next product
         return q
 
     # --- on chip --------------------------------------------------------------------------------
     def outer_dw(self, xq: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, int]:
-        """``(outer_dw(xq, dq), bound on |dw|)`` with codes as float32 integers (see the module docstring)."""
-        xi = xq.astype(self.dtype)
-        di = dq.astype(self.dtype)
-        p = np.multiply.outer(xi, di)
-        bound = int(xi.max(initial=0)) * max(int(di.max(initial=0)), -int(di.min(initial=0)))
+        """``(outer_dw(xq, dq), bound on |dw|)`` for the codes (float32 integers) that :meth:`x_codes`
+        and :meth:`delta_codes` returned last (their maxima bound the product; see the module docstring)."""
+        p = xq.astype(self.dtype)[:, None] * dq.astype(self.dtype)
+        bound = self._x_top * self._d_top
         if self.shift:
             p += self.half
             p >>= self.shift                         # arithmetic shift: floor division by 2**s

@@ -63,6 +63,7 @@ def test_codes_and_products_equal_the_twin(fmt, seed):
     print(got)
     assert got == want
     assert got["x"] and got["delta"], "the stimulus must saturate"
+    assert got["dw"] or fmt.get("x_frac") != 7, "the dw-sat format must saturate products"
 
 
 def test_negative_input_is_an_error():
