@@ -490,12 +490,23 @@ def summary_line(dataset: str, cfg: TrainingConfig, res: dict, fp: dict | None) 
              f"{res['refreshes']} refreshes",
              f"in-situ test accuracy {100 * res['test_accuracy']:.2f} % (with read noise; "
              f"{100 * res['test_accuracy_noise_free']:.2f} % noise-free)"]
+    sat = res.get("saturations")
+    if sat:
+        lines.append("saturated engine codes: " + "; ".join(
+            f"layer {k + 1} x {c['x']}/{c['x_codes']}, delta {c['delta']}/{c['delta_codes']}, dw {c['dw']}"
+            for k, c in enumerate(sat)) + f" ({engine_text(cfg)})")
     if fp is not None:
         lines.append(f"FP baseline test accuracy {100 * fp['test_accuracy']:.2f} % "
                      f"(gap {100 * (fp['test_accuracy'] - res['test_accuracy']):+.2f} points)")
     lines.append(f"time: {1e3 * res['seconds_per_sample']:.3f} ms per training sample in situ"
                  + (f", {1e3 * fp['seconds_per_sample']:.3f} ms FP" if fp is not None else ""))
     return "\n".join(lines)
+
+
+def engine_text(cfg: TrainingConfig) -> str:
+    """``x 10.7, delta 16.8`` (width.fraction bits of the engine codes)."""
+    e = cfg.engine
+    return f"x {e.x_width}.{e.x_frac}, delta {e.delta_width}.{e.delta_frac}"
 
 
 def train_fp(data: Dataset, cfg: TrainingConfig, progress: bool = False) -> dict:

@@ -409,7 +409,8 @@ class SynapseArray:
         The caller must :meth:`commit` the plan (or apply it through the shared store and commit
         with ``applied=True``) before the next update cycle.
         """
-        nz, dw, bound = self.codes.dw(np.asarray(a, dtype=np.float32), self.delta_lsb(delta, lr))
+        nz, dw, bound = self.codes.dw(np.asarray(a, dtype=np.float32), np.asarray(delta, dtype=np.float32),
+                                      np.float32(-lr / self.lsb))
         if nz.size < np.size(a):                  # rows with x_q == 0: the engine skips them
             rows = nz if rows is None else np.asarray(rows)[nz]
         if rows is None:                          # every row: work on the whole accumulator

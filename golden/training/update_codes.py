@@ -24,6 +24,7 @@ from golden.spec.params import AccelParams
 #: names of :attr:`UpdateCodes.counts`: saturated x codes, x codes formed, saturated delta codes, delta
 #: codes formed, saturated dw products, dw products formed (rows with x_q != 0 times columns)
 COUNT_NAMES = ("x", "x_codes", "delta", "delta_codes", "dw", "dw_codes")
+ONE = np.float32(1)
 
 
 def _int_dtype(magnitude: int) -> type:
@@ -62,7 +63,7 @@ class UpdateCodes:
     # --- host side ------------------------------------------------------------------------------
     def x_codes(self, a: np.ndarray) -> np.ndarray:
         """``quantize_x(a)`` as float32 integers (a float32, >= 0); counts saturations."""
-        if a.size and a.min() < 0:
+        if a.min(initial=0) < 0:
             raise ValueError(f"layer input a has a negative value {float(a.min())}: x codes are unsigned")
         q = a * self.x_scale
         np.rint(q, out=q)
@@ -76,9 +77,11 @@ class UpdateCodes:
         self._x_top = int(top)                   # bound of the next product
         return q
 
-    def delta_codes(self, d: np.ndarray) -> np.ndarray:
-        """``quantize_delta(d)`` as float32 integers (d float32, in dw LSBs); counts saturations."""
-        q = d * self.d_scale
+    def delta_codes(self, d: np.ndarray, factor: np.float32 = ONE) -> np.ndarray:
+        """``quantize_delta(d * factor)`` as float32 integers (d float32; ``d * factor`` in dw LSBs);
+        counts saturations. ``(d * factor) * 2**delta_frac == d * (factor * 2**delta_frac)`` in float32
+        (a power-of-two scaling is exact), so one multiplication does both."""
+        q = d * (factor * self.d_scale)
         np.rint(q, out=q)
         c = self.counts
         c[3] += q.size
@@ -108,14 +111,15 @@ class UpdateCodes:
             bound = self.dw_hi + 1
         return p.astype(self.out_dtype, copy=False), bound
 
-    def dw(self, a: np.ndarray, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    def dw(self, a: np.ndarray, d: np.ndarray, factor: np.float32 = ONE
+           ) -> tuple[np.ndarray, np.ndarray, int]:
         """``(nz, dw, bound)``: the positions ``nz`` of ``a`` whose x code is not 0, their rows of
-        ``outer_dw(quantize_x(a), quantize_delta(d))`` and a bound on ``|dw|``."""
+        ``outer_dw(quantize_x(a), quantize_delta(d * factor))`` and a bound on ``|dw|``."""
         xq = self.x_codes(a)
         nz = np.flatnonzero(xq)
         if nz.size < xq.size:
             xq = xq[nz]
-        dw, bound = self.outer_dw(xq, self.delta_codes(d))
+        dw, bound = self.outer_dw(xq, self.delta_codes(d, factor))
         return nz, dw, bound
 
     def saturations(self) -> dict[str, int]:

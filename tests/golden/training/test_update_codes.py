@@ -47,6 +47,8 @@ def test_codes_and_products_equal_the_twin(fmt, seed):
         assert np.array_equal(codes.x_codes(a), xq) and np.array_equal(codes.delta_codes(d), dq)
         nz, dw, bound = codes.dw(a, d)
         assert np.array_equal(nz, np.flatnonzero(xq))
+        f = np.float32(gen.uniform(-3, 3))                  # the error scale folded into the code scale
+        assert np.array_equal(UpdateCodes(p).delta_codes(d / f, f), quantize_delta((d / f) * f, p))
         ref = outer_dw(xq, dq, p)[nz]
         assert np.array_equal(dw, ref) and dw.dtype == np.int32
         assert np.abs(ref).max(initial=0) <= bound
