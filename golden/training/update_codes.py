@@ -25,6 +25,7 @@ from golden.spec.params import AccelParams
 #: codes formed, saturated dw products, dw products formed (rows with x_q != 0 times columns)
 COUNT_NAMES = ("x", "x_codes", "delta", "delta_codes", "dw", "dw_codes")
 ONE = np.float32(1)
+_EMPTY = np.empty(0, dtype=np.int64)
 
 
 def _int_dtype(magnitude: int) -> type:
@@ -113,14 +114,27 @@ class UpdateCodes:
 
     def dw(self, a: np.ndarray, d: np.ndarray, factor: np.float32 = ONE
            ) -> tuple[np.ndarray, np.ndarray, int]:
-        """``(nz, dw, bound)``: the positions ``nz`` of ``a`` whose x code is not 0, their rows of
-        ``outer_dw(quantize_x(a), quantize_delta(d * factor))`` and a bound on ``|dw|``."""
+        """``(rows, dw, bound)``: ``outer_dw(quantize_x(a), quantize_delta(d * factor))`` on the
+        positions ``rows`` of ``a`` that can have a non-zero dw, and a bound on ``|dw|``.
+
+        ``rows`` holds every position whose x code is at least ``ceil(2**(s-1) / max|d_q|)``: below that
+        ``|x_q * d_q| < 2**(s-1)`` rounds to 0 for every column, so such a row, like a row with
+        ``x_q == 0``, changes nothing (late in training, with small errors, that is most rows). The
+        ``dw_codes`` counter still counts every product the engine forms (all rows with ``x_q != 0``).
+        """
         xq = self.x_codes(a)
-        nz = np.flatnonzero(xq)
-        if nz.size < xq.size:
-            xq = xq[nz]
-        dw, bound = self.outer_dw(xq, self.delta_codes(d, factor))
-        return nz, dw, bound
+        dq = self.delta_codes(d, factor)
+        low = -(-self.half // self._d_top) if self._d_top else self.x_max + 1   # smallest x with a dw
+        if low <= 1:
+            rows = np.flatnonzero(xq)
+        else:
+            self.counts[5] += int(np.count_nonzero(xq)) * dq.size
+            rows = np.flatnonzero(xq >= low) if self._x_top >= low else _EMPTY
+            self.counts[5] -= rows.size * dq.size            # outer_dw counts them again
+        if rows.size < xq.size:
+            xq = xq[rows]
+        dw, bound = self.outer_dw(xq, dq)
+        return rows, dw, bound
 
     def saturations(self) -> dict[str, int]:
         """The saturation counters by name (:data:`COUNT_NAMES`)."""

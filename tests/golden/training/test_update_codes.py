@@ -46,10 +46,12 @@ def test_codes_and_products_equal_the_twin(fmt, seed):
         xq, dq = quantize_x(a, p), quantize_delta(d, p)
         assert np.array_equal(codes.x_codes(a), xq) and np.array_equal(codes.delta_codes(d), dq)
         nz, dw, bound = codes.dw(a, d)
-        assert np.array_equal(nz, np.flatnonzero(xq))
+        full = outer_dw(xq, dq, p)
+        assert set(nz) <= set(np.flatnonzero(xq)), "only rows with x_q != 0"
+        assert not np.delete(full, nz, axis=0).any(), "the rows left out have dw == 0 everywhere"
         f = np.float32(gen.uniform(-3, 3))                  # the error scale folded into the code scale
         assert np.array_equal(UpdateCodes(p).delta_codes(d / f, f), quantize_delta((d / f) * f, p))
-        ref = outer_dw(xq, dq, p)[nz]
+        ref = full[nz]
         assert np.array_equal(dw, ref) and dw.dtype == np.int32
         assert np.abs(ref).max(initial=0) <= bound
         sx, sd = saturations(a, d, p)
@@ -60,7 +62,7 @@ def test_codes_and_products_equal_the_twin(fmt, seed):
         want["delta"] += 2 * sd
         want["delta_codes"] += 2 * d.size
         want["dw"] += int(np.count_nonzero((raw > hi) | (raw < lo)))
-        want["dw_codes"] += ref.size
+        want["dw_codes"] += np.count_nonzero(xq) * d.size
     got = codes.saturations()
     print(got)
     assert got == want
@@ -72,6 +74,20 @@ def test_negative_input_is_an_error():
     codes = UpdateCodes(params({}))
     with pytest.raises(ValueError, match="negative"):
         codes.x_codes(np.array([0.5, -0.25], np.float32))
+
+
+def test_rows_whose_products_all_round_to_zero_are_skipped():
+    p = params({"x_width": 4, "x_frac": 0, "delta_width": 8, "delta_frac": 3})     # s = 3, half = 4
+    codes = UpdateCodes(p)
+    rows, dw, bound = codes.dw(np.array([1, 2, 3, 0, 4], np.float32), np.array([1, -1, 0.125], np.float32))
+    # delta codes 8, -8, 1: x * 8 >= 4 for every x >= 1; all rows with x != 0 are kept
+    assert rows.tolist() == [0, 1, 2, 4] and dw[:, 0].tolist() == [1, 2, 3, 4]
+    rows, dw, bound = codes.dw(np.array([1, 2, 3, 0, 4], np.float32), np.array([0.25, -0.125], np.float32))
+    # delta codes 2, -1: x * 2 < 4 for x = 1 -> row 0 rounds to 0 everywhere; -4 + 4 = 0 -> dw 0 at x = 4
+    assert rows.tolist() == [1, 2, 4] and dw.tolist() == [[1, 0], [1, 0], [1, 0]] and bound == 1
+    rows, dw, _ = codes.dw(np.array([1, 1], np.float32), np.array([0.125, -0.125], np.float32))
+    assert rows.size == 0 and dw.shape == (0, 2)                    # every product rounds to 0
+    assert codes.saturations()["dw_codes"] == 4 * 3 + 4 * 2 + 2 * 2
 
 
 def test_product_rounds_half_up_and_skips_zero_rows():
