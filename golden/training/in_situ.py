@@ -185,7 +185,7 @@ def make_config(devices: int = 4, differential: bool = False, binary: bool = Fal
     syn = SynapseParams(devices=devices, increment=inc, differential=differential)
     dev = kw.pop("device", RERAM_BINARY if binary else RERAM_HFO2)
     update = kw.pop("update", update_params_for(devices))
-    engine = kw.pop("engine", engine_params_for(differential, binary))
+    engine = kw.pop("engine", engine_params_for(differential, binary, devices))
     return TrainingConfig(synapse=syn, device=dev, update=update, engine=engine, **kw)
 
 
@@ -203,7 +203,7 @@ def update_params_for(devices: int, dw_width: int = 12, chi_width: int = 16,
     return UpdateParams(dw_width=dw_width, chi_width=chi_width, eps=eps, count_width=count_width)
 
 
-def engine_params_for(differential: bool, binary: bool = False) -> EngineParams:
+def engine_params_for(differential: bool, binary: bool = False, devices: int = 4) -> EngineParams:
     """x and delta code formats of the outer-product engine for a synapse kind.
 
     Measured on MNIST (784-250-10, seed 0, lr 0.01; the first samples have the largest errors):
@@ -211,9 +211,10 @@ def engine_params_for(differential: bool, binary: bool = False) -> EngineParams:
     * x codes: the default 10 bits with 7 fraction bits (0 .. 7.99 in steps of 1/128) hold the pixels
       and the bias input 1 exactly enough, and the hidden ReLU outputs of analog synapses nearly
       always (they exceed 8 in about 5 of a million codes at N = 1 over one epoch, never from N = 4
-      on). Binary devices give coarse weights and larger activations (N = 1: the largest hidden output
+      on), and those of binary devices from N = 2 on (2 in 100,000 codes). One binary device per
+      weight gives only the weights +-w_max and much larger activations (the largest hidden output
       of a sample is 9 in the median and up to 18, so 0.8 % of the layer-2 codes would saturate in the
-      first 1500 samples): 12 bits (0 .. 31.99, the same 1/128 steps).
+      first 1500 samples): 12 bits there (0 .. 31.99, the same 1/128 steps).
     * delta codes are the error in dw LSBs, ``-lr * delta / lsb``; the LSB is a fixed share of the
       weight change of one mean device pulse, so the range they need depends on the synapse kind, not
       on N. Non-differential analog: at most 70 LSBs in layer 1 and 22 in layer 2 over one epoch: the
@@ -227,7 +228,7 @@ def engine_params_for(differential: bool, binary: bool = False) -> EngineParams:
     run counts its saturations (``train_insitu(...)["saturations"]``); the train-sweep section of
     docs/RESULTS.md gives their fractions.
     """
-    return EngineParams(x_width=12 if binary else 10, delta_frac=7 if differential else 8)
+    return EngineParams(x_width=12 if binary and devices == 1 else 10, delta_frac=7 if differential else 8)
 
 
 def refresh_pulses_for(p: DeviceParams) -> int:

@@ -91,11 +91,11 @@ def test_update_formats_scale_with_n():
 
 
 def test_engine_formats_per_synapse_kind(digits):
-    """Analog non-differential: the defaults; differential: +-256 LSB deltas; binary: x up to 32."""
-    assert engine_params_for(False) == EngineParams()
+    """Non-differential: the defaults; differential: +-256 LSB deltas; one binary device: x up to 32."""
+    assert engine_params_for(False) == EngineParams() == engine_params_for(False, binary=True, devices=2)
     assert engine_params_for(True) == EngineParams(delta_frac=7)
-    assert engine_params_for(False, binary=True) == EngineParams(x_width=12)
-    cfg = make_config(devices=2, differential=True, binary=True, epochs=1, train_samples=50)
+    assert engine_params_for(False, binary=True, devices=1) == EngineParams(x_width=12)
+    cfg = make_config(devices=1, differential=True, binary=True, epochs=1, train_samples=50)
     assert cfg.engine == EngineParams(x_width=12, delta_frac=7)
     r = train_insitu(digits, cfg)
     assert [layer.params.engine for layer in r["net"].layers] == [cfg.engine] * 2
