@@ -9,8 +9,8 @@ Per training sample (one *update cycle* of both arrays):
 1. forward pass in floating point from the device conductances, with device read noise;
 2. backward pass in floating point (the error through layer 2 is another noisy array read);
 3. ``dW = -lr * outer(a, delta)`` for each layer goes through the hardware's update path
-   (:meth:`SynapseArray.update`: quantise -> UpdateUnit -> ArbitrationController -> device pulses);
-   no weight is ever written directly;
+   (:meth:`SynapseArray.update`: x and delta codes -> the outer-product engine's exact dw -> chi
+   accumulator -> ArbitrationController -> device pulses); no weight is ever written directly;
 4. every ``refresh_every`` cycles (differential mode) saturated synapses are refreshed.
 
 Read noise (``read_noise``): ``"output"`` (default) adds to each array output the Gaussian noise
@@ -44,6 +44,7 @@ from golden.spec.params import (
     AccelParams,
     ArrayParams,
     ConfigError,
+    EngineParams,
     SynapseParams,
     UpdateParams,
     check_choice,
@@ -92,8 +93,9 @@ class TrainingConfig:
         Refresh when a group's mean conductance exceeds this fraction of the window.
     seed : int, >= 0
         Seeds the initial weights, sample order and the chip (device model).
-    synapse, update : SynapseParams, UpdateParams
-        Hardware parameters (N devices, differential, increment, periods, refresh pulses; formats).
+    synapse, update, engine : SynapseParams, UpdateParams, EngineParams
+        Hardware parameters (N devices, differential, increment, periods, refresh pulses; the update
+        formats; the x and delta code formats of the outer-product engine, see :func:`engine_params_for`).
         ``synapse.refresh_pulses`` is raised automatically to what the device needs for a full RESET
         when it is left at 1 (see :func:`refresh_pulses_for`).
     device : DeviceParams
@@ -112,6 +114,7 @@ class TrainingConfig:
     seed: int = 0
     synapse: SynapseParams = field(default_factory=SynapseParams)
     update: UpdateParams = field(default_factory=UpdateParams)
+    engine: EngineParams = field(default_factory=EngineParams)
     device: DeviceParams = field(default_factory=lambda: RERAM_HFO2)
 
     def __post_init__(self):
@@ -130,7 +133,8 @@ class TrainingConfig:
         check_int("training.refresh_every", self.refresh_every, 1, 10 ** 9)
         check_float("training.refresh_threshold", self.refresh_threshold, 0.05, 1.0)
         check_int("training.seed", self.seed, 0, 2 ** 63 - 1)
-        for name, cls in (("synapse", SynapseParams), ("update", UpdateParams), ("device", DeviceParams)):
+        for name, cls in (("synapse", SynapseParams), ("update", UpdateParams), ("engine", EngineParams),
+                          ("device", DeviceParams)):
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"training.{name} must be a {cls.__name__}")
 
@@ -181,7 +185,8 @@ def make_config(devices: int = 4, differential: bool = False, binary: bool = Fal
     syn = SynapseParams(devices=devices, increment=inc, differential=differential)
     dev = kw.pop("device", RERAM_BINARY if binary else RERAM_HFO2)
     update = kw.pop("update", update_params_for(devices))
-    return TrainingConfig(synapse=syn, device=dev, update=update, **kw)
+    engine = kw.pop("engine", engine_params_for(differential, binary, devices))
+    return TrainingConfig(synapse=syn, device=dev, update=update, engine=engine, **kw)
 
 
 def update_params_for(devices: int, dw_width: int = 12, chi_width: int = 16,
@@ -196,6 +201,34 @@ def update_params_for(devices: int, dw_width: int = 12, chi_width: int = 16,
     eps = max(1, round(lsb_per_pulse / devices))
     count_width = min(8, 4 + math.ceil(math.log2(devices)))
     return UpdateParams(dw_width=dw_width, chi_width=chi_width, eps=eps, count_width=count_width)
+
+
+def engine_params_for(differential: bool, binary: bool = False, devices: int = 4) -> EngineParams:
+    """x and delta code formats of the outer-product engine for a synapse kind.
+
+    Measured on MNIST (784-250-10, seed 0, lr 0.01; the first samples have the largest errors):
+
+    * x codes: the default 10 bits with 7 fraction bits (0 .. 7.99 in steps of 1/128) hold the pixels
+      and the bias input 1 exactly enough, and the hidden ReLU outputs of analog synapses nearly
+      always (they exceed 8 in about 5 of a million codes at N = 1 over one epoch, never from N = 4
+      on), and those of binary devices from N = 2 on (2 in 100,000 codes). One binary device per
+      weight gives only the weights +-w_max and much larger activations (the largest hidden output
+      of a sample is 9 in the median and up to 18, so 0.8 % of the layer-2 codes would saturate in the
+      first 1500 samples): 12 bits there (0 .. 31.99, the same 1/128 steps).
+    * delta codes are the error in dw LSBs, ``-lr * delta / lsb``; the LSB is a fixed share of the
+      weight change of one mean device pulse, so the range they need depends on the synapse kind, not
+      on N. Non-differential analog: at most 70 LSBs in layer 1 and 22 in layer 2 over one epoch: the
+      default 16 bits with 8 fraction bits (+-128 LSBs in steps of 1/256) fit. Differential: one pulse
+      moves a weight half as far (``scale`` spans ``2N`` devices), so the same update is twice as many
+      LSBs: ``delta_frac = 7`` (+-256 LSBs in steps of 1/128) keeps the headroom. Binary: one pulse is
+      a quarter of the window, 3.2x the analog mean step, so the errors are 3.2x fewer LSBs: the
+      default fits.
+
+    The resolution is far below the dw LSB in every case (products are rounded to whole LSBs). Every
+    run counts its saturations (``train_insitu(...)["saturations"]``); the train-sweep section of
+    docs/RESULTS.md gives their fractions.
+    """
+    return EngineParams(x_width=12 if binary and devices == 1 else 10, delta_frac=7 if differential else 8)
 
 
 def refresh_pulses_for(p: DeviceParams) -> int:
@@ -296,7 +329,8 @@ class InSituMLP:
         self.layers: list[SynapseArray] = []
         base = 0
         for rows, cols in shapes:
-            p = AccelParams(array=ArrayParams(rows=rows, cols=cols), synapse=syn, update=cfg.update)
+            p = AccelParams(array=ArrayParams(rows=rows, cols=cols), synapse=syn, update=cfg.update,
+                            engine=cfg.engine)
             w_max = cfg.w_range * math.sqrt(6.0 / (rows + cols))
             acfg = ArrayConfig(w_max=w_max, refresh_threshold=cfg.refresh_threshold)
             arr = SynapseArray(p, self.model, acfg,
@@ -445,6 +479,7 @@ def train_insitu(data: Dataset, cfg: TrainingConfig, progress: bool = False,
         "samples": samples,
         "pulses": int(sum(a.pulse_total for a in net.layers)),
         "refreshes": int(sum(a.refreshes for a in net.layers)),
+        "saturations": [a.saturations() for a in net.layers],
         "n_inputs": data.n_inputs,
         "weight_scale": [a.scale for a in net.layers],
         "w_max": [a.config.w_max for a in net.layers],
@@ -464,12 +499,23 @@ def summary_line(dataset: str, cfg: TrainingConfig, res: dict, fp: dict | None) 
              f"{res['refreshes']} refreshes",
              f"in-situ test accuracy {100 * res['test_accuracy']:.2f} % (with read noise; "
              f"{100 * res['test_accuracy_noise_free']:.2f} % noise-free)"]
+    sat = res.get("saturations")
+    if sat:
+        lines.append("saturated engine codes: " + "; ".join(
+            f"layer {k + 1} x {c['x']}/{c['x_codes']}, delta {c['delta']}/{c['delta_codes']}, dw {c['dw']}"
+            for k, c in enumerate(sat)) + f" ({engine_text(cfg)})")
     if fp is not None:
         lines.append(f"FP baseline test accuracy {100 * fp['test_accuracy']:.2f} % "
                      f"(gap {100 * (fp['test_accuracy'] - res['test_accuracy']):+.2f} points)")
     lines.append(f"time: {1e3 * res['seconds_per_sample']:.3f} ms per training sample in situ"
                  + (f", {1e3 * fp['seconds_per_sample']:.3f} ms FP" if fp is not None else ""))
     return "\n".join(lines)
+
+
+def engine_text(cfg: TrainingConfig) -> str:
+    """``x 10.7, delta 16.8`` (width.fraction bits of the engine codes)."""
+    e = cfg.engine
+    return f"x {e.x_width}.{e.x_frac}, delta {e.delta_width}.{e.delta_frac}"
 
 
 def train_fp(data: Dataset, cfg: TrainingConfig, progress: bool = False) -> dict:

@@ -17,19 +17,24 @@ step, the periphery's gain is scaled accordingly). ``g_ref`` is the nominal devi
 
 Update path (every decision is the hardware's, made by the golden twins)
 -----------------------------------------------------------------------
-1. The float update ``dW`` is quantised to integer LSBs of the UpdateUnit: ``dw = saturate(rint(dW /
-   lsb), update.dw_width)`` with ``lsb = scale * nominal_step / update.eps``: one threshold ``eps``
-   equals the weight change of one *mean* device pulse (:attr:`golden.physics.device.DeviceParams.nominal_step`).
-   Rounding is to nearest, ties to even, computed in float32.
-2. The host sends an :class:`~golden.spec.transactions.UpdateRequest` for every synapse with ``dw != 0``
-   (row-major order); the UpdateUnit (:func:`golden.twins.update_unit.update_rule`) accumulates and
-   emits signed pulse counts.
+1. The float update ``dW = -lr * outer(a, delta)`` is formed as the outer-product engine forms it
+   (:mod:`golden.twins.outer_product_engine`, formats ``params.engine``): the host quantises the layer
+   input to x codes ``x_q = quantize_x(a)`` and the error, in dw LSBs, to delta codes
+   ``d_q = quantize_delta(delta * float32(-lr / lsb))``, with ``lsb = scale * nominal_step /
+   update.eps``: one threshold ``eps`` equals the weight change of one *mean* device pulse
+   (:attr:`golden.physics.device.DeviceParams.nominal_step`); the chip forms ``dw = outer_dw(x_q,
+   d_q)`` exactly (round half up, saturation to ``update.dw_width``) for the rows with ``x_q != 0``
+   (:class:`golden.training.update_codes.UpdateCodes`, which also counts the saturations).
+2. Every synapse with ``dw != 0`` is one :class:`~golden.spec.transactions.UpdateRequest` (row-major
+   order; the per-synapse UPDATE path sends exactly these); the accumulator rule
+   (:func:`golden.twins.update_unit.update_rule`) accumulates and emits signed pulse counts.
 3. The ArbitrationController (:mod:`golden.twins.arbitration_controller`) maps each count to one device
    slot and polarity for this update cycle; its selection counters advance in ``end_cycle``.
 4. The device model applies the pulses (``count`` pulses of one polarity on one device).
 
-The vectorised path here produces exactly the transactions of stepping the twins request by request
-(tests/golden/training/test_multi_device_synapses.py checks it); pass ``trace=[]`` to collect them.
+The vectorised path here produces exactly the transactions of stepping the twins request by request,
+and of :meth:`golden.twins.outer_product_engine.OuterProductEngine.frame` on the codes
+(tests/golden/training/test_multi_device_synapses.py checks both); pass ``trace=[]`` to collect them.
 
 Refresh (differential mode): a synapse whose G+ or G- group mean exceeds ``g_min + threshold *
 (g_max - g_min)`` (nominal bounds) is refreshed: its devices are read (with read noise), the
@@ -45,7 +50,9 @@ import numpy as np
 
 from golden.physics.device import RESET, SET, DeviceModel, DeviceParams, PerDevice
 from golden.spec.params import AccelParams, ConfigError, check_float
-from golden.spec.transactions import ProgramRequest, UpdateRequest
+from golden.spec.transactions import ProgramRequest, PulseCount, UpdateRequest
+from golden.training.update_codes import UpdateCodes
+from golden.twins.outer_product_engine import quantize_delta, quantize_x
 
 #: counter offset of refresh reads (forward-pass device reads use the sample index as counter)
 REFRESH_READ_BASE = 1 << 40
@@ -200,7 +207,7 @@ class SynapseArray:
     ----------
     params : AccelParams
         ``array.rows x array.cols`` synapses; ``synapse`` (N, differential, increment, periods,
-        refresh_pulses) and ``update`` (fixed-point formats) as the hardware.
+        refresh_pulses), ``update`` and ``engine`` (fixed-point formats) as the hardware.
     model : DeviceModel
         Device model (its seed fixes the chip).
     config : ArrayConfig
@@ -237,9 +244,10 @@ class SynapseArray:
         self.max_count = up.max_count
         self.dw_lo, self.dw_hi = -(1 << (up.dw_width - 1)), (1 << (up.dw_width - 1)) - 1
         self.chi_lo, self.chi_hi = -(1 << (up.chi_width - 1)), (1 << (up.chi_width - 1)) - 1
-        # float32 holds every chi value exactly up to 24 bits; wider accumulators use float64
-        self.chi_dtype = np.float32 if up.chi_width <= 24 else np.float64
+        # int32 holds chi + dw (dw_width <= chi_width) without overflow up to 30-bit accumulators
+        self.chi_dtype = np.int32 if up.chi_width <= 30 else np.int64
         self.chi = np.zeros((self.rows, self.cols), dtype=self.chi_dtype)
+        self.codes = UpdateCodes(params, self.chi_dtype)    # engine arithmetic, saturation counters
         self._chi_bound = float(self.eps - 1)               # bound on |chi| (skips saturation checks)
         sl = slice(self.id_base, self.id_base + self.n_devices)
         self.g = store.g[sl].reshape(self.rows, self.cols, self.D)      # views into the store
@@ -347,20 +355,26 @@ class SynapseArray:
         self._recompute(plan.rows, plan.cols)
 
     # --- update cycle ---------------------------------------------------------------------------
-    def quantise(self, a: np.ndarray, delta: np.ndarray, lr: float) -> np.ndarray:
-        """Integer updates (as float) for ``dW = -lr * outer(a, delta)``; see the module docstring."""
-        return self._quantise(np.asarray(a, dtype=np.float32), np.asarray(delta, dtype=np.float32), lr)[0]
+    def delta_lsb(self, delta: np.ndarray, lr: float) -> np.ndarray:
+        """The error in dw LSBs (float32), ``delta * float32(-lr / lsb)``: what :func:`quantize_delta` takes."""
+        return np.asarray(delta, dtype=np.float32) * np.float32(-lr / self.lsb)
 
-    def _quantise(self, a: np.ndarray, delta: np.ndarray, lr: float) -> tuple[np.ndarray, float]:
-        """(dw, bound on |dw|): ``rint(a_i * (delta_j * float32(-lr / lsb)))`` in float32, saturated."""
-        d = delta * np.float32(-lr / self.lsb)
-        bound = float(np.abs(a).max(initial=0.0)) * float(np.abs(d).max(initial=0.0)) + 1.0
-        dw = a[:, None] * d
-        np.rint(dw, out=dw)
-        if bound > self.dw_hi:
-            np.clip(dw, self.dw_lo, self.dw_hi, out=dw)
-            bound = float(self.dw_hi - self.dw_lo)
-        return dw, bound
+    def frame_codes(self, a: np.ndarray, delta: np.ndarray, lr: float) -> tuple[np.ndarray, np.ndarray]:
+        """``(x_q, d_q)`` the host streams to the outer-product engine for ``dW = -lr * outer(a, delta)``."""
+        return quantize_x(a, self.params), quantize_delta(self.delta_lsb(delta, lr), self.params)
+
+    def quantise(self, a: np.ndarray, delta: np.ndarray, lr: float) -> np.ndarray:
+        """Integer updates ``dw`` (int64, ``len(a) x cols``) for ``dW = -lr * outer(a, delta)``: the
+        engine's ``outer_dw`` of :meth:`frame_codes` (module docstring). Does not count saturations."""
+        codes = UpdateCodes(self.params, np.int64)
+        nz, dw, _ = codes.dw(np.asarray(a, dtype=np.float32), self.delta_lsb(delta, lr))
+        out = np.zeros((np.size(a), self.cols), dtype=np.int64)
+        out[nz] = dw
+        return out
+
+    def saturations(self) -> dict[str, int]:
+        """Saturated codes and products so far (:data:`golden.training.update_codes.COUNT_NAMES`)."""
+        return self.codes.saturations()
 
     def update(self, rows: np.ndarray | None, a: np.ndarray, delta: np.ndarray, lr: float,
                trace: list | None = None) -> int:
@@ -369,16 +383,18 @@ class SynapseArray:
         Parameters
         ----------
         rows : int array or None
-            The array rows whose input ``a`` is non-zero (None: all rows, ``a`` full length). Rows
-            left out have ``dw = 0`` everywhere, so they send no request.
-        a : float array (len(rows),)
-            Layer input on those rows.
+            The array rows whose input ``a`` may be non-zero, ascending and unique (None: all rows,
+            ``a`` full length). Rows left out have ``x_q = 0``, so they send no request.
+        a : float array (len(rows),), >= 0
+            Layer input on those rows (a negative value is a ValueError: x codes are unsigned).
         delta : float array (cols,)
             Back-propagated error of the layer outputs.
         lr : float
             Learning rate.
         trace : list, optional
-            If given, receives the UpdateRequests (row-major) and then the ProgramRequests of the cycle.
+            If given, receives the UpdateRequests (row-major), then the PulseCounts (row-major, as
+            :meth:`golden.twins.outer_product_engine.OuterProductEngine.frame` emits them), then the
+            ProgramRequests of the cycle.
 
         Returns the number of pulses applied.
         """
@@ -393,7 +409,10 @@ class SynapseArray:
         The caller must :meth:`commit` the plan (or apply it through the shared store and commit
         with ``applied=True``) before the next update cycle.
         """
-        dw, bound = self._quantise(np.asarray(a, dtype=np.float32), np.asarray(delta, dtype=np.float32), lr)
+        nz, dw, bound = self.codes.dw(np.asarray(a, dtype=np.float32), np.asarray(delta, dtype=np.float32),
+                                      np.float32(-lr / self.lsb))
+        if nz.size < np.size(a):                  # rows with x_q == 0: the engine skips them
+            rows = nz if rows is None else np.asarray(rows)[nz]
         if rows is None:                          # every row: work on the whole accumulator
             s = self.chi + dw
         else:
@@ -424,6 +443,8 @@ class SynapseArray:
         self.chi[r, c] = rem
         if n.max() == self.max_count:
             self._chi_bound = max(self._chi_bound, float(np.abs(rem).max()))
+        if trace is not None:
+            trace.extend(PulseCount(int(a), int(b), int(n)) for a, b, n in zip(r, c, counts))
         return self._arbitrate(r, c, counts, trace)
 
     def _arbitrate(self, r, c, counts, trace) -> PulsePlan:

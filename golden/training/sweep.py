@@ -40,7 +40,7 @@ def run_spec(spec: dict) -> dict:
                           train_samples=spec["train_samples"], **sched)
         r = train_insitu(data, cfg)
         out = {k: r[k] for k in ("test_accuracy", "test_accuracy_noise_free", "test_accuracy_per_epoch",
-                                 "seconds_per_sample", "pulses", "refreshes", "samples")}
+                                 "seconds_per_sample", "pulses", "refreshes", "samples", "saturations")}
     out.update(spec)
     out["wall_seconds"] = time.perf_counter() - t0
     return out

@@ -142,13 +142,26 @@ def frame_length(params: AccelParams) -> int:
     return -(-params.array.cols // e.delta_per_word) + -(-params.array.rows // e.x_per_word)
 
 
-def _check_codes(name: str, codes: np.ndarray, n: int, lo: int, hi: int, what: str) -> np.ndarray:
+def _check_codes(name: str, codes: np.ndarray, n: int, lo: int, hi: int, what: str, fmt: str) -> np.ndarray:
+    """``codes`` padded with 0 to ``n``; more than ``n`` codes (``what`` names the bound) or a code out of
+    ``[lo, hi]`` (``fmt`` names the format field) is a :class:`ConfigError`."""
     codes = np.asarray(codes, dtype=np.int64)
     if codes.ndim != 1 or len(codes) > n:
         raise ConfigError(f"{name} has {codes.size} elements: allowed at most {what} = {n}")
     if codes.size and (codes.min() < lo or codes.max() > hi):
-        raise ConfigError(f"{name} codes outside [{lo}, {hi}]")
+        bad = codes[(codes < lo) | (codes > hi)][0]
+        raise ConfigError(f"{name} code {bad} is out of range: allowed [{lo}, {hi}] ({fmt})")
     return np.concatenate([codes, np.zeros(n - len(codes), dtype=np.int64)])
+
+
+def _check_frame(x_q: np.ndarray, d_q: np.ndarray, params: AccelParams) -> tuple[np.ndarray, np.ndarray]:
+    """Both vectors of a frame checked and padded to the array (``(x, delta)``)."""
+    e, a = params.engine, params.array
+    x = _check_codes("x", x_q, a.rows, 0, (1 << e.x_width) - 1, "array.rows",
+                     f"engine.x_width = {e.x_width}, unsigned")
+    d = _check_codes("delta", d_q, a.cols, -(1 << (e.delta_width - 1)), (1 << (e.delta_width - 1)) - 1,
+                     "array.cols", f"engine.delta_width = {e.delta_width}, signed")
+    return x, d
 
 
 def _pack(codes: np.ndarray, width: int) -> list[int]:
@@ -177,10 +190,8 @@ def _unpack(words: list[int], width: int, n: int, signed: bool) -> np.ndarray:
 def frame_words(x_q: np.ndarray, d_q: np.ndarray, params: AccelParams) -> list[int]:
     """The stream words of one frame (deltas, then x). Vectors shorter than the array are padded
     with 0 (rows / columns the layer does not use); longer ones or codes out of range are errors."""
-    e, a = params.engine, params.array
-    d = _check_codes("delta", d_q, a.cols, -(1 << (e.delta_width - 1)), (1 << (e.delta_width - 1)) - 1,
-                     "array.cols")
-    x = _check_codes("x", x_q, a.rows, 0, (1 << e.x_width) - 1, "array.rows")
+    e = params.engine
+    x, d = _check_frame(x_q, d_q, params)
     return _pack(d, e.delta_width) + _pack(x, e.x_width)
 
 
@@ -218,10 +229,7 @@ class OuterProductEngine:
 
     def frame(self, x_q: np.ndarray, d_q: np.ndarray) -> list[PulseCount]:
         """One update cycle from codes: update every synapse of a non-zero row, in pulse order."""
-        a = self.params.array
-        x = _check_codes("x", x_q, a.rows, 0, (1 << self.params.engine.x_width) - 1, "array.rows")
-        d = _check_codes("delta", d_q, a.cols, -(1 << (self.params.engine.delta_width - 1)),
-                         (1 << (self.params.engine.delta_width - 1)) - 1, "array.cols")
+        x, d = _check_frame(x_q, d_q, self.params)
         out = []
         for j in np.flatnonzero(x):
             dws = product_dw(int(x[j]), d, self.params)

@@ -1,4 +1,5 @@
-"""Multi-ReRAM synapse arrays: the vectorised path against the bit-true twins, weights, refresh."""
+"""Multi-ReRAM synapse arrays: the vectorised path against the bit-true twins (request by request, and
+the outer-product engine frame by frame), weights, refresh."""
 import numpy as np
 import pytest
 
@@ -15,14 +16,15 @@ from golden.training.multi_device_synapses import (
     symmetry_point,
 )
 from golden.twins.arbitration_controller import ArbitrationController
+from golden.twins.outer_product_engine import OuterProductEngine, quantize_delta, quantize_x
 from golden.twins.update_unit import UpdateUnit
 
 
-def make(rows=6, cols=5, devices=3, differential=False, device=RERAM_HFO2, seed=0, **syn):
+def make(rows=6, cols=5, devices=3, differential=False, device=RERAM_HFO2, seed=0, engine=None, **syn):
     inc = syn.pop("increment", 1)
     p = AccelParams().with_(array={"rows": rows, "cols": cols},
                             synapse={"devices": devices, "increment": inc, "differential": differential, **syn},
-                            update={"eps": 64, "count_width": 3})
+                            update={"eps": 64, "count_width": 3}, engine=engine or {})
     return SynapseArray(p, DeviceModel(device, seed), ArrayConfig(w_max=1.0))
 
 
@@ -53,20 +55,30 @@ def replay(arr0: SynapseArray, cycles: list[list]) -> tuple:
     return out, uu.chi, g, arb
 
 
-@pytest.mark.parametrize("kw", [
-    {"devices": 3, "differential": False, "increment": 2},
-    {"devices": 2, "differential": True},
-    {"devices": 4, "differential": True, "increment": 3, "pot_period": 2, "dep_period": 3},
-], ids=["N3", "N2-diff", "N4-diff-periods"])
+def stimulus(arr: SynapseArray, seed: int, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, a, delta) of cycle t: ~70 % of the rows, inputs up to beyond the x range every 5th cycle,
+    an error 10x larger every 7th (delta codes saturate)."""
+    rows = np.flatnonzero(rng.uniform(seed, 50, np.arange(arr.rows), t) < 0.7)
+    a = (rng.uniform(seed, 51, rows, t) * (12.0 if t % 5 == 4 else 1.0)).astype(np.float32)
+    delta = (rng.normal(seed, 52, np.arange(arr.cols), t) * (3.0 if t % 7 else 40.0)).astype(np.float32)
+    return rows, a, delta
+
+
+KW = [{"devices": 3, "differential": False, "increment": 2},
+      {"devices": 2, "differential": True},
+      {"devices": 4, "differential": True, "increment": 3, "pot_period": 2, "dep_period": 3},
+      {"devices": 2, "engine": {"x_width": 6, "x_frac": 3, "delta_width": 9, "delta_frac": 2}}]
+KW_IDS = ["N3", "N2-diff", "N4-diff-periods", "N2-narrow-codes"]
+
+
+@pytest.mark.parametrize("kw", KW, ids=KW_IDS)
 def test_vectorised_update_equals_stepping_the_twins(kw, seed):
     arr = make(**kw, seed=seed)
     cycles, progs_vec = [], []
     for t in range(40):
-        rows = np.flatnonzero(rng.uniform(seed, 50, np.arange(arr.rows), t) < 0.7)
-        a = rng.uniform(seed, 51, rows, t).astype(np.float32)
-        delta = (rng.normal(seed, 52, np.arange(arr.cols), t) * (3.0 if t % 7 else 40.0)).astype(np.float32)
+        rows, a, delta = stimulus(arr, seed, t)
         trace: list = []
-        arr.update(rows, a, delta, lr=0.5, trace=trace)
+        arr.update(rows, a, delta, lr=0.02, trace=trace)
         cycles.append([x for x in trace if isinstance(x, UpdateRequest)])
         progs_vec.append([x for x in trace if isinstance(x, ProgramRequest)])
     progs_ref, chi_ref, g_ref, arb_ref = replay(arr, cycles)
@@ -79,8 +91,34 @@ def test_vectorised_update_equals_stepping_the_twins(kw, seed):
     assert np.allclose(arr.W, arr.weights, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("kw", KW, ids=KW_IDS)
+def test_vectorised_update_equals_the_outer_product_engine(kw, seed):
+    """Frame by frame: the codes the host would stream (quantize_x, quantize_delta) through
+    OuterProductEngine.frame give the vectorised path's pulse counts, in order, and its chi."""
+    arr = make(**kw, seed=seed)
+    eng = OuterProductEngine(arr.params)
+    lr, pulses = 0.02, 0
+    for t in range(40):
+        rows, a, delta = stimulus(arr, seed, t)
+        trace: list = []
+        arr.update(rows, a, delta, lr=lr, trace=trace)
+        a_full = np.zeros(arr.rows, np.float32)
+        a_full[rows] = a
+        x_q, d_q = quantize_x(a_full, arr.params), quantize_delta(arr.delta_lsb(delta, lr), arr.params)
+        assert [np.array_equal(u, v) for u, v in zip(arr.frame_codes(a_full, delta, lr), (x_q, d_q))] == [True] * 2
+        want = eng.frame(x_q, d_q)
+        got = [x for x in trace if isinstance(x, PulseCount)]
+        assert got == want, f"cycle {t}: first difference {next((x, y) for x, y in zip(got + [None], want + [None]) if x != y)}"
+        assert np.array_equal(arr.chi, eng.chi), f"cycle {t}: chi differs"
+        pulses += len(want)
+    sat = arr.saturations()
+    print(f"pulse counts {pulses}, saturations {sat}")
+    assert pulses > 20, "the stimulus must produce pulses"
+    assert sat["x"] > 0 and sat["delta"] > 0, "the stimulus must saturate x and delta codes"
+
+
 def test_dw_saturates_and_requests_only_for_nonzero_dw():
-    arr = make(devices=1)
+    arr = make(devices=1, engine={"delta_frac": 0})            # delta codes up to 32767 LSBs: dw saturates
     trace: list = []
     rows = np.array([0, 2])
     arr.update(rows, np.array([1.0, 0.0], np.float32), np.array([1e9, -1e9, 0, 0, 0], np.float32), 1.0, trace)
@@ -90,6 +128,14 @@ def test_dw_saturates_and_requests_only_for_nonzero_dw():
     progs = [x for x in trace if isinstance(x, ProgramRequest)]
     mc = arr.params.update.max_count
     assert progs == [ProgramRequest(0, 0, 0, RESET, mc), ProgramRequest(0, 1, 0, SET, mc)]
+    assert arr.saturations() == {"x": 0, "x_codes": 2, "delta": 2, "delta_codes": 5, "dw": 2, "dw_codes": 5}
+    # the default formats: the delta code saturates first (+-128 dw LSBs, 1/256 LSB resolution)
+    d = make(devices=1)
+    d.update(rows, np.array([1.0, 0.0], np.float32), np.array([1e9, -1e9, 0, 0, 0], np.float32), 1.0)
+    assert d.quantise([1.0, 0.0], [1e9, -1e9, 0, 0, 0], 1.0).tolist() == [[-128, 128, 0, 0, 0], [0] * 5]
+    assert d.saturations()["delta"] == 2 and d.saturations()["dw"] == 0
+    with pytest.raises(ValueError, match="negative"):
+        d.update(rows, np.array([1.0, -0.5], np.float32), np.zeros(5, np.float32), 1.0)
 
 
 def test_weight_mapping_and_device_ids():

@@ -8,10 +8,11 @@ import pytest
 
 from golden.data.datasets import DatasetError, load_digits, load_mnist, parse_idx
 from golden.physics.device import RERAM_BINARY
-from golden.spec.params import ConfigError, UpdateParams
+from golden.spec.params import ConfigError, EngineParams, UpdateParams
 from golden.training.in_situ import (
     InSituMLP,
     TrainingConfig,
+    engine_params_for,
     initial_weights,
     make_config,
     refresh_pulses_for,
@@ -89,10 +90,27 @@ def test_update_formats_scale_with_n():
     assert make_config(devices=8).synapse.increment == 5
 
 
+def test_engine_formats_per_synapse_kind(digits):
+    """Non-differential: the defaults; differential: +-256 LSB deltas; one binary device: x up to 32."""
+    assert engine_params_for(False) == EngineParams() == engine_params_for(False, binary=True, devices=2)
+    assert engine_params_for(True) == EngineParams(delta_frac=7)
+    assert engine_params_for(False, binary=True, devices=1) == EngineParams(x_width=12)
+    cfg = make_config(devices=1, differential=True, binary=True, epochs=1, train_samples=50)
+    assert cfg.engine == EngineParams(x_width=12, delta_frac=7)
+    r = train_insitu(digits, cfg)
+    assert [layer.params.engine for layer in r["net"].layers] == [cfg.engine] * 2
+    sat = r["saturations"]
+    assert [s["x_codes"] for s in sat] == [sum(int(np.count_nonzero(v)) + 1 for v in digits.x_train[:50]),
+                                           50 * (cfg.hidden + 1)]
+    assert all(s["delta_codes"] == 50 * c for s, c in zip(sat, (cfg.hidden, 10)))
+    print(sat)
+
+
 @pytest.mark.parametrize("kw, field", [
     ({"lr": 0.0}, "training.lr"), ({"hidden": 0}, "training.hidden"), ({"epochs": 0}, "training.epochs"),
     ({"read_noise": "some"}, "training.read_noise"), ({"w_range": -1.0}, "training.w_range"),
     ({"train_samples": 0}, "training.train_samples"), ({"synapse": 3}, "training.synapse"),
+    ({"engine": {"lanes": 1}}, "training.engine"),
 ])
 def test_bad_training_config_names_the_field(kw, field):
     with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
