@@ -27,7 +27,7 @@ import numpy as np
 
 from golden.data.datasets import load
 from golden.spec.params import AccelParams, ConfigError, check_choice, check_int
-from golden.spec.transactions import ProgramRequest, UpdateRequest
+from golden.spec.transactions import ProgramRequest
 from golden.training.in_situ import (
     DATASET_DEFAULTS,
     InSituMLP,
@@ -131,14 +131,16 @@ def layer_codes(arr: SynapseArray, rows: np.ndarray | None, a: np.ndarray, delta
                 lr: float) -> tuple[np.ndarray, np.ndarray]:
     """``(x_q, d_q)`` of one layer's update cycle, from the arguments of its ``plan_update``: ``x``
     is ``a`` on ``rows`` (0 elsewhere), ``d = delta * float32(-lr / lsb)`` in float32 (the error in
-    dw LSBs, as the golden training scales it), both quantised by the engine's host-side functions.
-    This is the one place where the co-simulation repeats the golden training's arithmetic."""
+    dw LSBs), both quantised by the engine's host-side functions -- through the golden array's own
+    ``frame_codes`` where it has one (the golden training's definition), else the same formula here."""
     p = arr.params
     x = np.zeros(p.array.rows, dtype=np.float32)
     if rows is None:
         x[:len(a)] = a
     else:
         x[rows] = a
+    if hasattr(arr, "frame_codes"):
+        return arr.frame_codes(x, delta, lr)
     d = np.asarray(delta, dtype=np.float32) * np.float32(-lr / arr.lsb)
     return quantize_x(x, p), quantize_delta(d, p)
 
@@ -170,13 +172,14 @@ def frame_int(words: np.ndarray) -> int:
 
 # --- networks ---------------------------------------------------------------------------------------
 class ProgramTrace(list):
-    """A ``plan_update`` trace that keeps the ProgramRequests only: a batch of UpdateRequests is
-    dropped without building it (``extend`` gets a generator; its first item tells the kind)."""
+    """A ``plan_update`` trace that keeps the ProgramRequests only: any other batch (the per-synapse
+    UpdateRequests, tens of thousands per MNIST sample; PulseCounts) is dropped without building it
+    (``extend`` gets a generator of one kind; its first item tells which)."""
 
     def extend(self, items) -> None:
         it = iter(items)
         first = next(it, None)
-        if first is None or isinstance(first, UpdateRequest):
+        if not isinstance(first, ProgramRequest):
             return
         self.append(first)
         super().extend(it)
