@@ -35,7 +35,6 @@ import threading
 import time
 from pathlib import Path
 
-from golden.spec.params import ConfigError
 from tb.cosim.frame_host import N_INPUTS, FrameCosimConfig, layer_params
 from tb.cosim.harness.build import FRAME_SOURCE, build_harness, replay
 from tb.kit.runner import ROOT, run_cocotb
@@ -168,11 +167,3 @@ def summary(res: dict) -> str:
         lines.append(f"  cocotb / raw: x{res['ratio']:.2f} wall clock (x{res['ratio_cpu']:.2f} CPU time); "
                      f"x{res['ratio_end_to_end']:.2f} end to end with the host's golden passes")
     return "\n".join(lines)
-
-
-def check_samples(dataset: str, samples: int) -> None:
-    """Validate ``--samples`` before any work (the config does the same; this names the CLI option)."""
-    try:
-        FrameCosimConfig(dataset=dataset, samples=samples)
-    except ConfigError as e:
-        raise ConfigError(f"--samples {samples}: {e}") from None
