@@ -52,10 +52,12 @@ def frame_top(cfg: FrameCosimConfig, stand_in: bool | None = None, plog_depth: i
 
 def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progress: bool = False,
                     stand_in: bool | None = None, plog_depth: int = PLOG_DEPTH, profile: str | None = None,
-                    waves: bool | None = None) -> dict:
+                    waves: bool | None = None, zero_delta: tuple[int, int] | None = None) -> dict:
     """Build the frame top, run :mod:`tb.cosim.frame_tb` under Verilator; returns its result dict
     with ``build_seconds``, ``run_seconds`` and the stimulus path. ``stand_in``: feed FrameTally
-    stand-ins instead of the engine (None: when the accelerator has no ``s_axis``)."""
+    stand-ins instead of the engine (None: when the accelerator has no ``s_axis``).
+    ``zero_delta = (sample, layer)``: that frame is sent with all deltas 0 (fault injection: the run
+    must then report mismatches; the cocotb failure is not raised)."""
     out_dir = Path(out_dir) if out_dir is not None else ROOT / "build" / "cosim"
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f"{cfg.dataset}"
@@ -74,7 +76,8 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
                          build_args=("--no-public-flat-rw", str(PUBLIC_VLT)),
                          config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
                                  "progress_file": str(prog) if progress else None, "profile": profile,
-                                 "stand_in": top.stand_in, "plog_depth": plog_depth},
+                                 "stand_in": top.stand_in, "plog_depth": plog_depth,
+                                 "zero_delta": list(zero_delta) if zero_delta is not None else None},
                          check=False)
     finally:
         stop.set()

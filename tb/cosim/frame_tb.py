@@ -139,8 +139,10 @@ class FrameChip:
 class FrameTraining:
     """The per-sample loop: host step, frames, bus, pulse comparison, host sync."""
 
-    def __init__(self, chip: FrameChip, nets: FrameNetworks, tally: Tally, stimulus: FrameStimulus | None):
+    def __init__(self, chip: FrameChip, nets: FrameNetworks, tally: Tally, stimulus: FrameStimulus | None,
+                 zero_delta=None):
         self.chip, self.nets, self.tally, self.stimulus = chip, nets, tally, stimulus
+        self.zero_delta = zero_delta    # [sample, layer]: that frame carries zero deltas (negative test)
         self.seen = [0] * len(LAYERS)
         self.host = HostClock()
         self.checksums = [0] * len(LAYERS)
@@ -151,7 +153,11 @@ class FrameTraining:
         """Host step of sample ``n``: the frames per layer (the host's codes checked against the golden's)."""
         step = self.nets.step(n)
         self.gprog = step.golden_program
-        frames = [frame_array(x, d, p) for p, (x, d) in zip(self.chip.params, step.host_codes)]
+        codes = list(step.host_codes)
+        if self.zero_delta is not None and self.zero_delta[0] == n:
+            k = self.zero_delta[1]
+            codes[k] = (codes[k][0], np.zeros_like(codes[k][1]))
+        frames = [frame_array(x, d, p) for p, (x, d) in zip(self.chip.params, codes)]
         if not self.chip.stand_in:
             for k, same in enumerate(step.frames_equal()):
                 if not same:
@@ -244,7 +250,7 @@ async def cosim_frames(dut):
     assert chip.st_addr[0] == chip.st_addr[1]
 
     tally = Tally()
-    training = FrameTraining(chip, nets, tally, stim)
+    training = FrameTraining(chip, nets, tally, stim, zero_delta=tc.get("zero_delta"))
     c0 = chip.counter.cycle
     t0, p0 = time.perf_counter(), time.process_time()
     prof = cProfile.Profile() if tc.get("profile") else None
@@ -274,6 +280,8 @@ async def cosim_frames(dut):
                  cpu=cpu, setup=setup_s)
     Path(tc["result"]).write_text(json.dumps(res, indent=2))
     dut._log.info(json.dumps({k: v for k, v in res.items() if k != "first_mismatches"}))
+    if tc.get("zero_delta") is not None:
+        return                                     # negative test: the caller inspects the result
     assert res["mismatches"] == 0, f"seed {cfg.seed}: {res['mismatches']} mismatches; first: {tally.first[:5]}"
 
 
