@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast test-icarus demo verilog bench board asic clean debian-tools
+.PHONY: setup test test-fast test-icarus demo verilog bench board asic clean debian-tools cosim-mnist
 
 setup: $(STAMP) debian-tools
 
@@ -49,6 +49,14 @@ test-icarus: setup
 
 demo: setup
 	$(BIN)/reram-accel demo
+
+# A full MNIST epoch through the RTL (784-250-10, N = 4, 60,000 samples, bit-true, with the raw
+# Verilator replay); about an hour, not part of `make test` (which runs a 200-sample slice).
+COSIM_MNIST_SAMPLES ?= 60000
+COSIM_MNIST_ARGS ?=
+cosim-mnist: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/reram-accel cosim --dataset mnist --samples $(COSIM_MNIST_SAMPLES) \
+		--json build/cosim/mnist_epoch.json $(COSIM_MNIST_ARGS)
 
 # The synth flavour (no assertions, plain Verilog-2005): what a hardware team takes.
 verilog: setup

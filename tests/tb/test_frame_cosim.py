@@ -253,12 +253,13 @@ def test_frame_cosim_detects_a_lost_frame(tmp_path):
 @pytest.mark.cocotb
 def test_frame_cosim_mnist_slice(tmp_path):
     """A slice of the MNIST epoch (200 samples; RERAM_COSIM_MNIST_SAMPLES to change) through the
-    784-250-10 accelerators bit-true: every pulse, every device at the end, the accuracy."""
+    784-250-10 accelerators bit-true: every pulse, every frame, every device at the end, the accuracy.
+    (The raw C++ replay, a second build of this top, is left to ``make cosim-mnist``; the digits run
+    above checks it on the same path.)"""
     n = int(os.environ.get("RERAM_COSIM_MNIST_SAMPLES", "200"))
     cfg = FrameCosimConfig(dataset="mnist", samples=n, read_cells=16)
-    res = compare_raw(run_frame_cosim(cfg, out_dir=tmp_path), cfg)
+    res = run_frame_cosim(cfg, out_dir=tmp_path)
     print(summary(res))
     assert res["mismatches"] == 0, res["first_mismatches"]
     assert res["samples"] == n and res["pulses"] == res["golden_pulses"] > 0
-    assert res["accuracy"] == res["golden_accuracy"]
-    assert res["raw_cycles_equal"] and res["raw_pulse_log_equal"]
+    assert res["accuracy"] == res["golden_accuracy"] and res["reads"] == 32
