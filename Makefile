@@ -42,10 +42,11 @@ test-fast: setup
 
 # Every block testbench and a short co-simulation slice under Icarus Verilog (RERAM_SIM=icarus);
 # the tests marked `icarus` already ran under Icarus in `make test`; the C++ replay is Verilator-only
-# and the BNN co-simulation (100 images) is left to Verilator for its run time.
+# and the BNN co-simulation (100 images) and the frame co-simulations (MNIST) are left to Verilator
+# for their run time.
 test-icarus: setup
 	RERAM_SIM=icarus RERAM_COSIM_SAMPLES=5 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) \
-		--dist loadgroup -m "cocotb and not icarus" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn"
+		--dist loadgroup -m "cocotb and not icarus" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn and not frame_"
 
 demo: setup
 	$(BIN)/reram-accel demo
