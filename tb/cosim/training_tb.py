@@ -93,14 +93,15 @@ class Sequencer:
                 self.on_batch()
 
 
-def drain_plog(port, model: ArrayModel, rp: int, width: int, at_least: int = 1) -> int:
-    """Apply the pulses logged by the port's :class:`tb.tops.pulse_logger.PulseLogger` since entry
-    ``rp`` to the array model (its CrossbarArray and pulse list, violations as the model would record
-    them), if there are at least ``at_least``; returns the new read pointer."""
+def drain_plog(port, model: ArrayModel, rp: int, width: int, at_least: int = 1, depth: int = PLOG_DEPTH) -> int:
+    """Apply the pulses logged by the port's :class:`tb.tops.pulse_logger.PulseLogger` (a ring of
+    ``depth`` entries) since entry ``rp`` to the array model (its CrossbarArray and pulse list,
+    violations as the model would record them), if there are at least ``at_least``; returns the new
+    read pointer."""
     wp = int(port.plog__wp.value)
     if wp - rp < at_least:
         return rp
-    for e in decode_plog(int(port.plog__entries.value), wp, rp):
+    for e in decode_plog(int(port.plog__entries.value), wp, rp, depth):
         c = e["cycle"] - 1 - model.latency        # the CycleCounter's cycle of the rising edge
         if e["err_lines"] or e["err_set_reset"] or e["err_read"]:
             model.violations.append(f"cycle {c}: line check failed {e}")

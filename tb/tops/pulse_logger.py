@@ -2,7 +2,7 @@
 (co-simulation top), and the host-side decoder of that ring."""
 from __future__ import annotations
 
-from amaranth import Module, Mux, Signal
+from amaranth import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -54,11 +54,13 @@ class PulseLogger(wiring.Component):
     def _index(m, v, width):
         """(index of the set bit, not-exactly-one-hot flag) of ``v``."""
         idx = Signal(range(max(2, width)))
-        acc = 0
-        for i in range(width):
-            acc = acc | Mux(v[i], i, 0)
+        # bit b of the index is the OR of the set bits whose position has bit b set (the OR of
+        # every set bit's position): one masked reduction per index bit, shallow at any width
+        for b in range(len(idx)):
+            mask = sum(1 << i for i in range(width) if (i >> b) & 1)
+            m.d.comb += idx[b].eq((v & mask).any())
         bad = Signal()
-        m.d.comb += [idx.eq(acc), bad.eq((v == 0) | ((v & (v - 1)) != 0))]
+        m.d.comb += bad.eq((v == 0) | ((v & (v - 1)) != 0))
         return idx, bad
 
     def elaborate(self, platform):

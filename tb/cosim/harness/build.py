@@ -1,8 +1,9 @@
-"""Build and run the plain Verilator C++ harness of the co-simulation top (``cosim_harness.cpp``).
+"""Build and run the plain Verilator C++ harnesses of the co-simulation tops.
 
-The harness replays the AXI-Lite stimulus recorded by :mod:`tb.cosim.training_tb` with the same bus
-protocol and no Python; :func:`replay` returns its cycle count, pulse log and timings. Builds are
-cached per (Verilog text, harness source, flags) under ``build/harness/``.
+``cosim_harness.cpp`` replays the AXI-Lite stimulus recorded by :mod:`tb.cosim.training_tb` with the
+same bus protocol and no Python; ``frame_harness.cpp`` (:data:`FRAME_SOURCE`) replays the frames
+recorded by :mod:`tb.cosim.frame_tb`. :func:`replay` returns the cycle count, pulse log and timings.
+Builds are cached per (Verilog text, harness source, flags) under ``build/harness/``.
 """
 from __future__ import annotations
 
@@ -16,17 +17,21 @@ from tb.kit.runner import ROOT, to_verilog, verilator_env
 
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "cosim_harness.cpp"
+FRAME_SOURCE = HERE / "frame_harness.cpp"
 BUILD = ROOT / "build" / "harness"
 #: the same Verilator options as the cocotb build (tb.kit.runner.run_cocotb), minus cocotb's VPI flags
 FLAGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0")
 
 
-def build_harness(component, toplevel: str = "cosim_top") -> Path:
-    """Verilog of ``component`` + the harness -> executable (cached); returns its path."""
+def build_harness(component, toplevel: str = "cosim_top", source: Path = SOURCE,
+                  defines: tuple[str, ...] = ()) -> Path:
+    """Verilog of ``component`` + the harness ``source`` (C++ ``defines``, e.g. ``"STAND_IN"``) ->
+    executable (cached); returns its path."""
     verilator_env()
     text = to_verilog(component, toplevel)
-    cpp = SOURCE.read_text()
-    key = hashlib.sha1((text + cpp + repr(FLAGS)).encode()).hexdigest()[:12]
+    cpp = Path(source).read_text()
+    cflags = [f"-D{d}" for d in defines]
+    key = hashlib.sha1((text + cpp + repr(FLAGS) + (repr(cflags) if cflags else "")).encode()).hexdigest()[:12]
     d = BUILD / f"{toplevel}-{key}"
     d.mkdir(parents=True, exist_ok=True)
     exe = d / "obj" / "cosim_harness"
@@ -37,7 +42,8 @@ def build_harness(component, toplevel: str = "cosim_top") -> Path:
         src = d / f"{toplevel}.v"
         src.write_text(text)
         cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "--top-module", toplevel, "--prefix", "Vtop",
-               *FLAGS, "-Mdir", str(d / "obj"), "-o", "cosim_harness", str(src), str(SOURCE)]
+               *FLAGS, *(x for f in cflags for x in ("-CFLAGS", f)),
+               "-Mdir", str(d / "obj"), "-o", "cosim_harness", str(src), str(source)]
         r = subprocess.run(cmd, cwd=d, capture_output=True, text=True, check=False)
         (d / "build.log").write_text(r.stdout + r.stderr)
         if r.returncode != 0 or not exe.exists():
