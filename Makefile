@@ -56,7 +56,37 @@ test-icarus: setup
 demo: setup
 	$(BIN)/reram-accel demo
 
-		--dist loadgroup -m "cocotb and not icarus and not scale" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn and not frame_"
+# Functional (cocotb-coverage) and code (Verilator line/toggle) coverage of the randomized block tests
+# and the closure runs, over COVERAGE_SEEDS, merged into docs/coverage.md; not part of `make test`.
+COVERAGE_DIR := build/coverage
+COVERAGE_SEEDS ?= 20261123 1
+COVERAGE_TESTS := test_cocotb_update_unit or test_cocotb_arbitration_controller or test_cocotb_random_traffic \
+	or test_cocotb_random_commands or test_cocotb_axil_master or test_cocotb_sense_amp_sequencer \
+	or test_cocotb_xnor_popcount or test_cocotb_bnn_layer_engine or test_coverage_closure
+coverage: setup
+	rm -rf $(COVERAGE_DIR)
+	for s in $(COVERAGE_SEEDS); do \
+	  RERAM_SEED=$$s RERAM_COVERAGE_DIR=$(abspath $(COVERAGE_DIR)) OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -q \
+	    -n $(JOBS) --dist loadgroup -m "cocotb and not icarus" tests/blocks -k "$(COVERAGE_TESTS)" || exit 1; \
+	done
+	$(BIN)/python -m tb.coverage.report --dir $(COVERAGE_DIR) --out docs/coverage.md --seeds "$(COVERAGE_SEEDS)"
+
+# Long regressions: every block's randomized test for REGRESS_CYCLES cycles per configuration and
+# seed (tests/regress/); progress on the terminal, a JSON line per run in build/regress/runs.jsonl.
+REGRESS_CYCLES ?= 1000000
+REGRESS_SEEDS ?= 1 2 3 4 5
+regress: setup
+	mkdir -p build/regress
+	RERAM_REGRESS_CYCLES=$(REGRESS_CYCLES) RERAM_REGRESS_SEEDS="$(REGRESS_SEEDS)" OPENBLAS_NUM_THREADS=1 \
+	  $(BIN)/python -m pytest -n $(JOBS) -rA -m regress tests/regress
+
+# A full MNIST epoch through the RTL (784-250-10, N = 4, 60,000 samples, bit-true, with the raw
+# Verilator replay); about an hour, not part of `make test` (which runs a 200-sample slice).
+COSIM_MNIST_SAMPLES ?= 60000
+COSIM_MNIST_ARGS ?=
+cosim-mnist: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/reram-accel cosim --dataset mnist --samples $(COSIM_MNIST_SAMPLES) \
+		--json build/cosim/mnist_epoch.json $(COSIM_MNIST_ARGS)
 
 # The synth flavour (no assertions, plain Verilog-2005): what a hardware team takes.
 verilog: setup
