@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast test-icarus demo verilog bench board asic formal clean debian-tools coverage regress test-scale cosim-mnist
+.PHONY: setup test test-fast test-icarus demo verilog bench board asic formal clean debian-tools coverage regress test-scale cosim-mnist test-large
 
 setup: $(STAMP) debian-tools
 
@@ -52,6 +52,11 @@ test-fast: setup
 test-icarus: setup
 	RERAM_SIM=icarus RERAM_COSIM_SAMPLES=5 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) \
 		--dist loadgroup -m "cocotb and not icarus and not scale" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn and not frame_"
+
+# The largest allowed configuration (rows = cols = 4096) through `reram-accel verilog`: minutes on
+# 2 cores, so not part of `make test` (docs/RESULTS.md, "Validation").
+test-large: setup
+	RERAM_LARGE=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 1 tests/blocks/test_large_configs.py
 
 demo: setup
 	$(BIN)/reram-accel demo

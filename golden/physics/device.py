@@ -16,7 +16,12 @@ Per device ``i`` the parameters are drawn once (device-to-device spread, lognorm
     p_set_i   = clip(p_set   * exp(d2d_step * z_0), 0, 1)    (binary mode; same factor as a_set)
     p_reset_i = clip(p_reset * exp(d2d_step * z_1), 0, 1)
 
-(``g_max_i`` is kept above ``g_min_i``.) With the normalised state ``x = (G - g_min_i) / (g_max_i -
+Where the two bound draws would leave a device less than 5 % of the nominal window,
+``g_max_i = g_min_i + 0.05 (g_max - g_min)`` (a device always has a window; this is part of the
+model, not a silent correction of a parameter: for the default 5..50 uS window it concerns no
+device at ``d2d_bounds`` <= 0.3, 0.12 % at 0.5 and 7 % at 1.0). A *fitted* ``d2d_bounds`` or ``d2d_step``
+above the allowed 2.0 is reported by :func:`golden.physics.device_fit.fit`, never clamped silently.
+With the normalised state ``x = (G - g_min_i) / (g_max_i -
 g_min_i)`` clipped to [0, 1], a pulse ``k`` (``xi = rng.normal(seed, STREAM_PULSE_MEAN, i, k)``) does:
 
 analog mode (``binary = False``)::

@@ -4,9 +4,9 @@ networks, the behavioural arrays with the golden chip's device ids, and the stim
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import ClassVar
 from functools import lru_cache, partial
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
