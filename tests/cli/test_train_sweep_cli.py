@@ -128,7 +128,8 @@ def test_truncated_store_is_reported_and_set_aside(tmp_path, capsys):
     out.write_text('{"runs": [{"dataset": "digits", "mode": "fp", "devi')
     args = ["train-sweep", *SMALL, "--seeds", "1", "--jobs", "1", "--out", str(out), "--plot", str(tmp_path / "p.png")]
     assert main([*args, "--report-only"]) == 0
-    err = capsys.readouterr().err
+    out_text, err = capsys.readouterr()
+    assert "holds no run of this sweep" in out_text
     (aside,) = tmp_path.glob("sweep.json.corrupt-*")
     assert f"result store {out} is not valid JSON" in err and str(aside) in err
     assert aside.read_text().startswith('{"runs": [{"dataset"')

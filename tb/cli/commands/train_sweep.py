@@ -73,6 +73,9 @@ def run(args) -> int:
                                                f"{100 * r['test_accuracy']:.2f} %")
     want = {run_key(s) for s in specs}
     runs = [r for r in runs if run_key(r) in want]
+    if not runs:
+        print(f"train-sweep: {args.out} holds no run of this sweep: no table, no plot")
+        return 0
     table = table_markdown(runs)
     print(table)
     samples = f"first {args.train_samples}" if args.train_samples else "all"
