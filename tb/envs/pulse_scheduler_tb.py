@@ -116,7 +116,8 @@ def legal_transitions(params: AccelParams, read_latency: int) -> list[str]:
     else:
         done = ["read->result"] + ["read->idle"] * verify
     after_settle = ["settle->read"] if verify else ["settle->idle"]
-    return ["idle->setup", "idle->result", "setup->pulse", "setup->read", "pulse->gap", "pulse->settle",
+    bad_read = any(c.startswith("READ") for c in reachable_errors(params))   # answered at once
+    return ["idle->setup", *["idle->result"] * bad_read, "setup->pulse", "setup->read", "pulse->gap", "pulse->settle",
             "gap->pulse", *after_settle, *done, "result->idle"]
 
 

@@ -126,16 +126,19 @@ def sample_coverage(cov, p: AccelParams, phase: dict, sent, received, clears, ad
         req.sample(dw=dw_class(p, r.dw), row=edge_class(r.row, p.array.rows), col=edge_class(r.col, p.array.cols),
                    repeat_gap=None if prev is None else t.cycle - prev - 1)
         last[(r.row, r.col)] = t.cycle
-    mc = p.update.max_count
+    # a request leaves |chi| < eps unless it was capped, so one request makes at most
+    # (eps - 1 + |dmin|) // eps pulses: the counts above that cannot occur
+    mc = min(p.update.max_count, (p.update.eps - 1 + (1 << (p.update.dw_width - 1))) // p.update.eps)
     out = cov.group("pulse_count", {"count": ranges(mc), "sign": ["pot", "dep"]}, {"count_x_sign": ("count", "sign")})
     for t in received:
         out.sample(count=abs(t.value.count), sign="pot" if t.value.count > 0 else "dep")
     accepts = [t.cycle for t in sent]
-    clr = cov.group("clear", {"after_accept": [(0, 0), (1, 1), (2, 1 << 62)]})
-    for c in clears:
+    for c in clears:   # only phases that pulse ``clear`` have this group
+        clr = cov.group("clear", {"after_accept": [(0, 0), (1, 1), (2, 1 << 62)]})
         before = [a for a in accepts if a < c]
         clr.sample(after_accept=c - before[-1] - 1 if before else None)
-    cov.group("flags", {"addr_error": [0, 1]}).sample(addr_error=addr_error)
+    outside = (1 << p.row_width) > p.array.rows or (1 << p.col_width) > p.array.cols
+    cov.group("flags", {"addr_error": [0, 1] if outside else [0]}).sample(addr_error=addr_error)
     sample_stream(cov, "i", accepts, phase.get("valid", 1.0))
     sample_stream(cov, "o", [t.cycle for t in received], phase.get("ready", 1.0))
 

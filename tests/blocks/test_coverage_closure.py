@@ -52,14 +52,15 @@ def test_pulse_scheduler_read_bursts(name, seed, tmp_path):
 
 
 @pytest.mark.parametrize("valid, ready", [(1.0, ["burst", 0.5]), (["burst", 0.6], 1.0),
-                                          (["pattern", [1, 0, 0, 1, 1]], ["pattern", [0, 1, 1, 0, 0, 0, 1]])],
+                                          (["pattern", [1, 0, 0, 1, 1] + [0] * 17],
+                                           ["pattern", [0, 1, 1, 0, 0, 0, 1] + [0] * 17])],
                          ids=["always-burst", "burst-always", "pattern"])
 def test_xnor_popcount_handshake_classes(valid, ready, seed):
     """The handshake generator classes the randomized runs (Bernoulli on both sides) do not use."""
     from hw.xnor_popcount import XnorPopcount
     from tb.kit.runner import run_cocotb
 
-    cfg = {"width": 3, "mode": "tree", "stage_levels": 1, "tag_width": 0, "seed": seed, "vectors": 300,
+    cfg = {"width": 3, "mode": "tree", "stage_levels": 1, "tag_width": 0, "seed": seed, "vectors": 1000,
            "p_valid": valid, "p_ready": ready, "coverage_label": "3-tree-k1"}
     run_cocotb(XnorPopcount(3, stage_levels=1, mode="tree", tag_width=0), toplevel="xnor_popcount",
                test_module="tb.envs.xnor_popcount_tb", config=cfg)

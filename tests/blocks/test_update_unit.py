@@ -232,8 +232,8 @@ COCOTB_CONFIGS = {
                                {"kind": "random", "n": 500, "valid": 0.9, "ready": 0.6, "hot": 2,
                                 "clears": [40, 41, 45, 300]},
                                # fixed patterns on both handshakes (the pattern class of the generators)
-                               {"kind": "random", "n": 300, "valid": ["pattern", [1, 1, 0, 1, 0, 0, 0, 1]],
-                                "ready": ["pattern", [0, 1, 1, 0, 1, 0, 0, 0, 0, 1]], "hot": 2}]),
+                               {"kind": "random", "n": 300, "valid": ["pattern", [1, 1, 0, 1, 0, 0, 0, 1] + [0] * 17],
+                                "ready": ["pattern", [0, 1, 1, 0, 1, 0, 0, 0, 0, 1] + [0] * 17], "hot": 2}]),
     # the large array: hot synapses give repeated updates of one chi anywhere in the memory
     "256x128-eps256": (AccelParams().with_(array={"rows": 256, "cols": 128}),
                        DIRECTED + [{"kind": "random", "n": 3000, "valid": ["burst", 0.7],
