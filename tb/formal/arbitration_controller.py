@@ -30,6 +30,7 @@ from golden.spec.transactions import PulseCount
 from golden.twins.arbitration_controller import ArbitrationController as GoldenArbitration
 from hw.arbitration_controller import ArbitrationController
 from tb.formal.harness import FormalTop, drive_free
+from tb.formal.probe import elaborate_with_probes
 
 STATE_FIELDS = ("sel_pos", "sel_neg", "pot_phase", "dep_phase", "_used_pos", "_used_neg")
 
@@ -64,7 +65,6 @@ class ArbitrationControllerProof(FormalTop):
         self.params, self.block_cls = params, block_cls
 
     def build(self, m: Module) -> None:
-        from tb.formal.probe import elaborate_with_probes
         p, s = self.params, self.params.synapse
         dut = self.block_cls(p)
         hidden = [n for n, period in (("pot_phase", s.pot_period), ("dep_phase", s.dep_period)) if period > 1]
