@@ -169,7 +169,7 @@ class OuterProductEngine(wiring.Component):
         last = self._pipeline(m, s0)
         self._merge(m, last)
         self._clear_walk(m)
-        m.d.comb += self.idle.eq((self.st == IDLE) & ~self.r_busy & ~self.full[0] & ~self.full[1]
+        m.d.comb += self.idle.eq(eq_const(self.st, IDLE) & ~self.r_busy & ~self.full[0] & ~self.full[1]
                                  & ~self.o.valid & ~self.walking)
         return m
 
@@ -328,7 +328,7 @@ class OuterProductEngine(wiring.Component):
         done = Signal()
         mask_after = Signal(xpw)
         m.d.comb += [
-            scanning.eq((st == SCAN) & ~self.clear),
+            scanning.eq(eq_const(st, SCAN) & ~self.clear),
             take_row.eq(scanning & adv & ~in_row & cur_valid & cur_mask.any()),
             mask_after.eq(Mux(take_row, cur_mask & ~oh, cur_mask)),
             consumed.eq(~cur_valid | ~mask_after.any()),
@@ -377,7 +377,7 @@ class OuterProductEngine(wiring.Component):
             return _lt_const(v, n)
 
         r_issue = Signal()
-        m.d.comb += r_issue.eq((st == IDLE) & self.r_busy & r_ok & eq_const(r_cnt, 0) & adv & ~self.clear)
+        m.d.comb += r_issue.eq(eq_const(st, IDLE) & self.r_busy & r_ok & eq_const(r_cnt, 0) & adv & ~self.clear)
         with m.If(req.valid & req.ready):
             m.d.sync += [self.r_busy.eq(1), r_ok.eq(in_range(req.payload.row, a.rows) & in_range(req.payload.col, a.cols)),
                          r_cnt.eq(rw), r_sh.eq(req.payload.row), r_acc.eq(0), r_row.eq(req.payload.row),
@@ -417,16 +417,16 @@ class OuterProductEngine(wiring.Component):
         with m.If(self.clear):
             m.d.sync += [st.eq(IDLE), self.full[0].eq(0), self.full[1].eq(0), self.cb.eq(self.lb),
                          self.r_busy.eq(0), s0["valid"].eq(0)]
-        with m.Elif(st == IDLE):
+        with m.Elif(eq_const(st, IDLE)):
             with m.If(r_issue):
                 m.d.sync += [st.eq(DRAIN), self.st_req.eq(1)]
             with m.Elif(~self.r_busy & self._full_of(self.cb)):
                 m.d.sync += [st.eq(SCAN), self.st_req.eq(0), in_row.eq(0), cur_valid.eq(0), nxt_valid.eq(0),
                              fi.eq(0), fi_rbase.eq(0), fi_abase.eq(0)]
-        with m.Elif(st == SCAN):
+        with m.Elif(eq_const(st, SCAN)):
             with m.If(done):
                 m.d.sync += st.eq(DRAIN)
-        with m.Elif(st == DRAIN):
+        with m.Elif(eq_const(st, DRAIN)):
             with m.If(drained):
                 m.d.sync += st.eq(IDLE)
                 with m.If(~self.st_req):

@@ -155,14 +155,12 @@ def test_amaranth_sim_clear_during_work(seed):
 # --- (c) cocotb under Verilator --------------------------------------------------------------------
 
 COCOTB_CONFIGS = {
-    "13x10-P1-eps256": (P(lanes=1),
-                        [{"frames": 10, "bad": 0.2, "requests": 30, "density": 0.3, "frame_valid": 0.8,
-                          "req_valid": 0.3, "ready": 0.6},
-                         {"frames": 6, "requests": 0, "density": 0.6, "ready": ["burst", 0.4]}]),
-    "13x10-P2-eps100": (P(lanes=2, eps=100),
-                        [{"frames": 12, "bad": 0.25, "requests": 20, "density": 0.4, "frame_valid": ["burst", 0.7],
-                          "req_valid": 0.2, "ready": ["burst", 0.5]},
+    # P = 1 (two cycles per delta word), eps not a power of two (restoring division), clear pulses
+    "13x10-P1-eps100": (P(lanes=1, eps=100),
+                        [{"frames": 12, "bad": 0.25, "requests": 30, "density": 0.4, "frame_valid": ["burst", 0.7],
+                          "req_valid": 0.3, "ready": ["burst", 0.5]},
                          {"frames": 6, "requests": 10, "density": 0.4, "clears": [60, 61, 400], "ready": 0.7}]),
+    # P = 8, cols not a multiple of P, power-of-two eps (bit slices), dense rows and many pulses
     "50x30-P8-eps256": (P(rows=50, cols=30, lanes=8, count_width=4),
                         [{"frames": 10, "bad": 0.2, "requests": 20, "density": 0.3, "frame_valid": 0.9,
                           "req_valid": 0.1, "ready": 0.8},
@@ -185,7 +183,7 @@ def test_cocotb_outer_product_engine(name, seed):
 def test_cocotb_scoreboard_catches_wrong_model(seed):
     """The model run with another eps (a deliberately wrong expectation) must be reported as a
     mismatch naming its cycle; the cocotb test passes only then."""
-    p, phases = COCOTB_CONFIGS["13x10-P2-eps100"]
+    p, phases = COCOTB_CONFIGS["13x10-P1-eps100"]
     wrong = p.with_(update={"eps": 101}).to_dict()
     res = run_cocotb(OuterProductEngine.from_params(p), toplevel="outer_product_engine",
                      test_module="tb.envs.outer_product_engine_tb",
