@@ -69,12 +69,16 @@ class OuterProductEngine(wiring.Component):
 
     Latency and throughput (no backpressure)
         A beat issued in cycle t reaches ``o`` in cycle ``t + NS + 2`` (``NS`` =
-        :func:`~golden.twins.outer_product_engine.pipeline_stages`: 5, or ``6 + count_width``).
-        A frame takes ``2 + nonzero_rows * G + zero_x_words + NS + 4`` cycles from the start of its
-        scan to ``end_cycle`` (:func:`~golden.twins.outer_product_engine.frame_cycles`), plus one
-        cycle per pulse beyond the first of a beat and the cycles ``o`` is not ready; the next frame
-        loads meanwhile at one word per cycle (``ceil(delta_per_word / min(P, delta_per_word))``
-        cycles per delta word). A single request takes ``row_width + NS + 5`` cycles.
+        :func:`~golden.twins.outer_product_engine.pipeline_stages`: 5, or ``6 + count_width``
+        when eps is not a power of two). A frame committed (last word accepted) in cycle c into an
+        idle engine strobes ``end_cycle`` in cycle ``c + nonzero_rows * G + NS + 5 + b + e``
+        (:func:`~golden.twins.outer_product_engine.frame_cycles`): ``b`` <= one cycle per all-zero x
+        word the scan cannot hide behind the G > 1 groups of a row, ``e`` one cycle per pulse beyond
+        the first of a beat, plus the cycles ``o`` is not ready. The next frame loads meanwhile,
+        one word per cycle (a delta word takes ``ceil(delta_per_word / min(P, delta_per_word))``
+        cycles), so back-to-back frames take ``max(load words, that)`` cycles each. A single request
+        reaches ``o`` ``row_width + NS + 3`` cycles after it was accepted; requests are taken one per
+        ``max(row_width + 2, NS + 2)`` cycles.
 
     Parameters
     ----------
