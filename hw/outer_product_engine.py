@@ -59,8 +59,9 @@ class OuterProductEngine(wiring.Component):
         * x store: ``2 * 2**ceil(log2 NX)`` packed x words (``x_per_word * x_width`` bits).
 
     Pipeline (one beat = one row and one group of P columns per cycle)
-        issue (registered addresses) -> delta read -> ``x_q * d_q`` registered (DSP) -> round,
-        saturate to ``dw_width`` and chi read -> ``saturate(chi + dw)`` -> count / residue (for a
+        issue (registered addresses) -> delta read -> delta register -> ``x_q * d_q`` registered
+        (DSP) -> round, saturate to ``dw_width`` and chi read -> chi register -> ``saturate(chi +
+        dw)`` -> count / residue (for a
         power-of-two eps bit slices and constant compares, write-back; otherwise a restoring division
         over ``count_width + 1`` more registered stages, one quotient bit each, at full throughput)
         -> merge stage (emitting lanes in lane order, one per cycle) -> output register ``o``.
@@ -69,7 +70,7 @@ class OuterProductEngine(wiring.Component):
 
     Latency and throughput (no backpressure)
         A beat issued in cycle t reaches ``o`` in cycle ``t + NS + 2`` (``NS`` =
-        :func:`~golden.twins.outer_product_engine.pipeline_stages`: 5, or ``6 + count_width``
+        :func:`~golden.twins.outer_product_engine.pipeline_stages`: 7, or ``8 + count_width``
         when eps is not a power of two). A frame committed (last word accepted) in cycle c into an
         idle engine strobes ``end_cycle`` in cycle ``c + nonzero_rows * G + NS + 5 + b + e``
         (:func:`~golden.twins.outer_product_engine.frame_cycles`): ``b`` <= one cycle per all-zero x
@@ -455,25 +456,31 @@ class OuterProductEngine(wiring.Component):
             valids.append(nxt["valid"])
             return nxt
 
-        # delta read (address from S0)
+        # delta read (address from S0); S1 registers the bank output (no BRAM -> DSP path)
         for k in range(P):
             m.d.comb += [self.d_rams[k].r_en.eq(adv), self.d_rams[k].r_addr.eq(Cat(s0["g"], self.cb))]
         s1 = stage(s0, "s1", ctrl + ("x",))
-        # S1: product x * d (registered into S2)
+        s2 = stage(s1, "s2", ctrl + ("x",))
+        ds = []
+        for k in range(P):
+            d = Signal(signed(e.delta_width), name=f"s2_d{k}")
+            with m.If(adv):
+                m.d.sync += d.eq(self.d_rams[k].r_data)
+            ds.append(d)
+        # S2: product x * d, registered into S3 (registered operands and result: DSP-friendly)
         pw = e.x_width + 1 + e.delta_width
-        s2 = stage(s1, "s2", ctrl)
+        s3 = stage(s2, "s3", ctrl)
         prods = []
         for k in range(P):
-            p = Signal(signed(pw), name=f"s2_p{k}")
-            xs = Cat(s1["x"], C(0, pw - e.x_width)).as_signed()
-            ds = sext(self.d_rams[k].r_data, pw).as_signed()
+            p = Signal(signed(pw), name=f"s3_p{k}")
+            xs = Cat(s2["x"], C(0, pw - e.x_width)).as_signed()
             with m.If(adv):
-                m.d.sync += p.eq((xs * ds)[:pw].as_signed())
+                m.d.sync += p.eq((xs * sext(ds[k], pw).as_signed())[:pw].as_signed())
             prods.append(p)
-        # S2: round, saturate; chi read
+        # S3: round, saturate to dw_width; chi read (address from S3)
         for k in range(P):
-            m.d.comb += [self.chi_rams[k].r_en.eq(adv), self.chi_rams[k].r_addr.eq(s2["ca"])]
-        s3 = stage(s2, "s3", ctrl)
+            m.d.comb += [self.chi_rams[k].r_en.eq(adv), self.chi_rams[k].r_addr.eq(s3["ca"])]
+        s4 = stage(s3, "s4", ctrl)
         dws = []
         sh = e.shift
         for k in range(P):
@@ -481,7 +488,7 @@ class OuterProductEngine(wiring.Component):
             if sh:
                 pr = add_const(pr, 1 << (sh - 1))
             q = pr[sh:]                              # floor((p + 2**(s-1)) / 2**s), pw + 1 - sh bits
-            dwk = Signal(signed(dww), name=f"s3_dw{k}")
+            dwk = Signal(signed(dww), name=f"s4_dw{k}")
             if len(q) > dww:
                 top = q[dww - 1:]
                 ovf = ~(top.all() | ~top.any())
@@ -490,31 +497,39 @@ class OuterProductEngine(wiring.Component):
             else:
                 sat = sext(q, dww)
             with m.If(adv):
-                m.d.sync += dwk.eq(Mux(s2["req"], s2["dwq"], sat))
+                m.d.sync += dwk.eq(Mux(s3["req"], s3["dwq"], sat))
             dws.append(dwk)
-        # S3: s = saturate(chi + dw); lane enable
-        s4 = stage(s3, "s4", ("valid", "row", "g", "ca"))
+        # S4: chi arrives from the bank; S5 registers it with dw (no BRAM -> adder path)
+        s5 = stage(s4, "s5", ctrl)
+        chis_r, dws5 = [], []
+        for k in range(P):
+            c5, d5 = Signal(signed(cw), name=f"s5_chi{k}"), Signal(signed(dww), name=f"s5_dw{k}")
+            with m.If(adv):
+                m.d.sync += [c5.eq(self.chi_rams[k].r_data), d5.eq(dws[k])]
+            chis_r.append(c5)
+            dws5.append(d5)
+        # S5: s = saturate(chi + dw); lane enable
+        s6 = stage(s5, "s6", ("valid", "row", "g", "ca"))
         sums, ens = [], []
         tail = self.params.array.cols - (self.G - 1) * P       # lanes of the last group that exist
         for k in range(P):
-            chi = self.chi_rams[k].r_data
             sw = Signal(cw + 1, name=f"sw{k}")
-            m.d.comb += sw.eq(sext(chi, cw + 1) + sext(dws[k], cw + 1))
+            m.d.comb += sw.eq(sext(chis_r[k], cw + 1) + sext(dws5[k], cw + 1))
             neg = sw[cw]
             ovf = sw[cw] ^ sw[cw - 1]
-            sk = Signal(signed(cw), name=f"s4_s{k}")
-            ek = Signal(name=f"s4_en{k}")
-            col_ok = ~s3["last"] if k >= tail else C(1, 1)
+            sk = Signal(signed(cw), name=f"s6_s{k}")
+            ek = Signal(name=f"s6_en{k}")
+            col_ok = ~s5["last"] if k >= tail else C(1, 1)
             with m.If(adv):
                 m.d.sync += [sk.eq(Mux(ovf, Cat((~neg).replicate(cw - 1), neg), sw[:cw])),
-                             ek.eq(s3["lanes"][k] & col_ok & (s3["req"] | dws[k].any()))]
+                             ek.eq(s5["lanes"][k] & col_ok & (s5["req"] | dws5[k].any()))]
             sums.append(sk)
             ens.append(ek)
-        # S4 and on: count and residue
+        # S6 and on: count and residue
         if eps_is_power_of_two(self.params):
-            counts, chis, emits, wens, last = self._count_pow2(m, s4, sums, ens)
+            counts, chis, emits, wens, last = self._count_pow2(m, s6, sums, ens)
         else:
-            counts, chis, emits, wens, last = self._count_restoring(m, s4, sums, ens, stage)
+            counts, chis, emits, wens, last = self._count_restoring(m, s6, sums, ens, stage)
         # write back when the beat leaves the last stage
         for k in range(P):
             with m.If(~self.walking):
@@ -523,7 +538,7 @@ class OuterProductEngine(wiring.Component):
         self.pipe_valid = Cat(*valids).any()
         return {"stage": last, "counts": counts, "emits": emits}
 
-    def _count_pow2(self, m, s4, sums, ens):
+    def _count_pow2(self, m, s6, sums, ens):
         u = self.params.update
         cw, ccw = u.chi_width, u.count_width
         kk = u.eps.bit_length() - 1
@@ -552,13 +567,13 @@ class OuterProductEngine(wiring.Component):
             counts.append(cnt)
             chis.append(chi_new)
             emits.append(emit)
-        return counts, chis, emits, ens, s4
+        return counts, chis, emits, ens, s6
 
-    def _count_restoring(self, m, s4, sums, ens, stage):
+    def _count_restoring(self, m, s6, sums, ens, stage):
         u = self.params.update
         cw, ccw, eps = u.chi_width, u.count_width, u.eps
         keys = ("valid", "row", "g", "ca")
-        st = stage(s4, "d0", keys)
+        st = stage(s6, "d0", keys)
         mags, negs, qs, en_r = [], [], [], []
         for k, s in enumerate(sums):
             mag, neg, q, en = (Signal(cw, name=f"d0_mag{k}"), Signal(name=f"d0_neg{k}"),

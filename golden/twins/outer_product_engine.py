@@ -59,9 +59,9 @@ Constants: ``G = ceil(cols / P)`` column groups, ``L`` = :func:`frame_length` wo
   (an all-zero word costs one cycle). SCAN ends when nothing is left; DRAIN waits until the
   pipeline, the merge stage and ``o`` are empty, then (for a frame) ``end_cycle`` is high in the
   next cycle, ``full[cb]`` falls and ``cb ^= 1``.
-* **Pipeline**: ``NS`` = :func:`pipeline_stages` registers (issue, delta read, product, dw + chi
-  read, saturated sum, and ``count_width + 1`` restoring-division stages when eps is not a power
-  of two), then the merge stage M (the beat's emitting lanes) and the output register ``o``. All
+* **Pipeline**: ``NS`` = :func:`pipeline_stages` registers (issue, delta read, delta register,
+  product, dw + chi read, chi register, saturated sum, and ``count_width + 1`` restoring-division
+  stages when eps is not a power of two), then the merge stage M (the beat's emitting lanes) and the output register ``o``. All
   advance together (``adv``) when M is empty or holds one emitting lane that ``o`` takes in this
   cycle (``o_free = ~o.valid | o.ready``); a beat with k emitting lanes holds M k cycles.
 * **Single requests**: ``req.ready = ~busy & ~full[0] & ~full[1] & ~clearing & ~clear``; an
@@ -265,9 +265,10 @@ def eps_is_power_of_two(params: AccelParams) -> bool:
 
 
 def pipeline_stages(params: AccelParams) -> int:
-    """Registers from the issue stage to the merge stage: 5, plus ``count_width + 1`` restoring
-    division stages when eps is not a power of two (then count and residue are bit slices)."""
-    return 5 if eps_is_power_of_two(params) else 5 + params.update.count_width + 1
+    """Registers from the issue stage to the merge stage: 7 (issue, delta read, delta register,
+    product, dw + chi read, chi register, saturated sum), plus ``count_width + 1`` restoring
+    division stages when eps is not a power of two (else count and residue are bit slices)."""
+    return 7 if eps_is_power_of_two(params) else 7 + params.update.count_width + 1
 
 
 def delta_sub_cycles(params: AccelParams) -> int:

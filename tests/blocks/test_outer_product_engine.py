@@ -51,8 +51,8 @@ def test_cycle_model_frame_timing():
                             make_gen(1.0, 0, 1), make_gen(1.0, 0, 2))
     commit = tr.frames[0][0]
     assert tr.words[0][0] == 0 and commit == len(tr.words) - 1     # one word per cycle (P >= 2)
-    assert tr.end_cycles == [commit + frame_cycles(p, 3)] == [commit + 3 * 3 + 5 + 5]
-    assert groups(p) == 3 and pipeline_stages(p) == 5 and not tr.emitted
+    assert tr.end_cycles == [commit + frame_cycles(p, 3)] == [commit + 3 * 3 + 7 + 5]
+    assert groups(p) == 3 and pipeline_stages(p) == 7 and not tr.emitted
 
 
 def test_cycle_model_drops_bad_frames_whole():
