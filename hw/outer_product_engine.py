@@ -218,7 +218,7 @@ class OuterProductEngine(wiring.Component):
         tail = self.params.array.cols - (nd - 1) * self.dpw      # valid codes in the last delta word
         for k in range(P):
             ram = self.d_rams[k]
-            r = (C(k, LP) - dl)[:LP] if LP else C(0, 1)           # position of lane k in the sub-word
+            r = add_const(~dl, k + 1) if LP else C(0, 1)          # (k - dl) mod P: lane k's place in the sub-word
             en = Signal(name=f"dwen{k}")
             code = Signal(e.delta_width, name=f"dcode{k}")
             conds = []
@@ -251,9 +251,10 @@ class OuterProductEngine(wiring.Component):
         with m.If(d_wr):
             if self.subs > 1:
                 m.d.sync += sub.eq(Mux(last_sub, 0, add_const(sub, 1)))
-            step = Mux(last_sub, C(last_adv, len(dn)), C(self.spw, len(dn))) if last_adv != self.spw \
-                else C(self.spw, len(dn))
-            m.d.sync += dn.eq((dn + step)[:len(dn)])
+            if last_adv != self.spw:
+                m.d.sync += dn.eq(Mux(last_sub, add_const(dn, last_adv), add_const(dn, self.spw)))
+            else:
+                m.d.sync += dn.eq(add_const(dn, self.spw))
         with m.If(x_wr):
             m.d.sync += xw.eq(add_const(xw, 1))
 
@@ -604,8 +605,8 @@ class OuterProductEngine(wiring.Component):
             cnt = Signal(signed(ccw + 1), name=f"cnt{k}")
             chi_new = Signal(signed(cw), name=f"chi_new{k}")
             emit = Signal(name=f"emit{k}")
-            n = zext(qs[k], ccw + 1)
-            m.d.comb += [cnt.eq(Mux(negs[k], -n, n)), chi_new.eq(Mux(negs[k], -mags[k], mags[k])),
+            n = Signal(ccw, name=f"n{k}")
+            m.d.comb += [n.eq(qs[k]), cnt.eq(Mux(negs[k], -n, n)), chi_new.eq(Mux(negs[k], -mags[k], mags[k])),
                          emit.eq(en_r[k] & qs[k].any())]
             counts.append(cnt), chis.append(chi_new), emits.append(emit)
         return counts, chis, emits, en_r, st
