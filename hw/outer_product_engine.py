@@ -7,11 +7,17 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.checks import bits_for
+from golden.spec.engine_geometry import (
+    clear_cycles,
+    delta_sub_cycles,
+    eps_is_power_of_two,
+    groups,
+    pipeline_stages,
+)
 from golden.spec.params import AccelParams
-from golden.twins.outer_product_engine import (clear_cycles, delta_sub_cycles, eps_is_power_of_two,
-                                               groups, pipeline_stages)
 from hw.layouts import frame_word_layout, pulse_count_layout, update_request_layout
 from hw.lintsafe import add_const, eq_const, ge_const, sext, zext, zext_operand
+from hw.memory_manifest import FRAME_BUFFER
 from hw.sram import SimpleDualPortRam
 
 IDLE, SCAN, DRAIN = 0, 1, 2
@@ -151,11 +157,13 @@ class OuterProductEngine(wiring.Component):
         for k in range(P):
             chi = SimpleDualPortRam(signed(u.chi_width), max(2, clear_cycles(self.params)), transparent=False)
             dr = SimpleDualPortRam(signed(e.delta_width), 2 << self.gw, transparent=False)
+            dr.contents_after_reset = FRAME_BUFFER
             m.submodules[f"chi_ram{k}"] = chi
             m.submodules[f"delta_ram{k}"] = dr
             self.chi_rams.append(chi)
             self.d_rams.append(dr)
         self.x_ram = SimpleDualPortRam(unsigned(self.xpw * e.x_width), 2 << bits_for(self.nx), transparent=False)
+        self.x_ram.contents_after_reset = FRAME_BUFFER
         m.submodules.x_ram = self.x_ram
         self.aw = len(self.chi_rams[0].r_addr)
 
@@ -262,9 +270,8 @@ class OuterProductEngine(wiring.Component):
             m.d.sync += [wc.eq(0), in_x.eq(0), xw.eq(0), dn.eq(0)]
 
         with m.If(acc):
-            with m.If(discard):
-                with m.If(f.payload.last):
-                    m.d.sync += discard.eq(0)
+            with m.If(discard), m.If(f.payload.last):
+                m.d.sync += discard.eq(0)
             with m.Elif(f.payload.last):
                 restart()
                 with m.If(eq_const(wc, L - 1)):
@@ -429,22 +436,20 @@ class OuterProductEngine(wiring.Component):
             with m.Elif(~self.r_busy & self._full_of(self.cb)):
                 m.d.sync += [st.eq(SCAN), self.st_req.eq(0), in_row.eq(0), cur_valid.eq(0), nxt_valid.eq(0),
                              fi.eq(0), fi_rbase.eq(0), fi_abase.eq(0)]
-        with m.Elif(eq_const(st, SCAN)):
-            with m.If(done):
-                m.d.sync += st.eq(DRAIN)
-        with m.Elif(eq_const(st, DRAIN)):
-            with m.If(drained):
-                m.d.sync += st.eq(IDLE)
-                with m.If(~self.st_req):
-                    m.d.sync += [self.end_cycle.eq(1), self.cb.eq(~self.cb)]
-                    self._set_full(m, self.cb, 0)
+        with m.Elif(eq_const(st, SCAN)), m.If(done):
+            m.d.sync += st.eq(DRAIN)
+        with m.Elif(eq_const(st, DRAIN)), m.If(drained):
+            m.d.sync += st.eq(IDLE)
+            with m.If(~self.st_req):
+                m.d.sync += [self.end_cycle.eq(1), self.cb.eq(~self.cb)]
+                self._set_full(m, self.cb, 0)
         return s0
 
     # --- lanes: the arithmetic pipeline -------------------------------------------------------
     def _pipeline(self, m: Module, s0: dict) -> dict:
         e, u = self.params.engine, self.params.update
         P, adv, clr = self.P, self.adv, self.clear
-        cw, dww, ccw = u.chi_width, u.dw_width, u.count_width
+        cw, dww = u.chi_width, u.dw_width
         ctrl = ("valid", "req", "row", "g", "last", "ca", "lanes", "dwq")
         valids = [s0["valid"]]
 

@@ -61,8 +61,8 @@ Constants: ``G = ceil(cols / P)`` column groups, ``L`` = :func:`frame_length` wo
   next cycle, ``full[cb]`` falls and ``cb ^= 1``.
 * **Pipeline**: ``NS`` = :func:`pipeline_stages` registers (issue, delta read, delta register,
   product, dw + chi read, chi register, saturated sum, and ``count_width + 1`` restoring-division
-  stages when eps is not a power of two), then the merge stage M (the beat's emitting lanes) and the output register ``o``. All
-  advance together (``adv``) when M is empty or holds one emitting lane that ``o`` takes in this
+  stages when eps is not a power of two), then the merge stage M (the beat's emitting lanes) and
+  the output register ``o``. All advance together (``adv``) when M is empty or holds one emitting lane that ``o`` takes in this
   cycle (``o_free = ~o.valid | o.ready``); a beat with k emitting lanes holds M k cycles.
 * **Single requests**: ``req.ready = ~busy & ~full[0] & ~full[1] & ~clearing & ~clear``; an
   accepted request first spends ``row_width`` cycles forming ``row * G`` (shift-and-add, no
@@ -80,6 +80,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden.spec.checks import ConfigError
+from golden.spec.engine_geometry import clear_cycles, delta_sub_cycles, groups, pipeline_stages
 from golden.spec.handshake import SinkSide, SourceSide
 from golden.spec.params import AccelParams
 from golden.spec.transactions import PulseCount, UpdateRequest
@@ -249,35 +250,6 @@ class OuterProductEngine:
 
 
 # --- cycle model ---------------------------------------------------------------------------------
-def groups(params: AccelParams) -> int:
-    """G = ceil(cols / P): column groups, the depth of a lane's chi bank per row."""
-    return -(-params.array.cols // params.engine.lanes)
-
-
-def clear_cycles(params: AccelParams) -> int:
-    """Cycles of the clear walk (all P banks in parallel, one word each per cycle): ``rows * G``."""
-    return params.array.rows * groups(params)
-
-
-def eps_is_power_of_two(params: AccelParams) -> bool:
-    eps = params.update.eps
-    return eps & (eps - 1) == 0
-
-
-def pipeline_stages(params: AccelParams) -> int:
-    """Registers from the issue stage to the merge stage: 7 (issue, delta read, delta register,
-    product, dw + chi read, chi register, saturated sum), plus ``count_width + 1`` restoring
-    division stages when eps is not a power of two (else count and residue are bit slices)."""
-    return 7 if eps_is_power_of_two(params) else 7 + params.update.count_width + 1
-
-
-def delta_sub_cycles(params: AccelParams) -> int:
-    """Cycles per delta word: ``ceil(delta_per_word / min(P, delta_per_word))``."""
-    dpw = params.engine.delta_per_word
-    spw = min(params.engine.lanes, dpw)
-    return -(-dpw // spw)
-
-
 def frame_cycles(params: AccelParams, nonzero_rows: int, bubbles: int = 0, extra_pulses: int = 0) -> int:
     """Cycles from a frame's commit (its last word accepted in cycle c) to its ``end_cycle`` strobe
     (cycle c + result), for an engine that is idle at the commit and an ``o`` that is always ready::
@@ -358,7 +330,7 @@ class _EngineModel:
 
     # --- beats (values from the transaction twin at issue; each synapse once per frame) -----------
     def frame_beat(self, row: int, x: int, g: int) -> _Beat:
-        x_q, d_q = self.parsed[self.cb]
+        d_q = self.parsed[self.cb][1]
         out = []
         for k in range(self.P):
             col = g * self.P + k

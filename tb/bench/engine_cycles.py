@@ -17,8 +17,14 @@ import numpy as np
 
 from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams
-from golden.twins.outer_product_engine import (delta_sub_cycles, engine_cycle_model, frame_words, groups,
-                                               quantize_delta, quantize_x)
+from golden.twins.outer_product_engine import (
+    delta_sub_cycles,
+    engine_cycle_model,
+    frame_words,
+    groups,
+    quantize_delta,
+    quantize_x,
+)
 
 
 def mnist_frames(p: AccelParams, n: int, seed: int = 1) -> tuple[list[list[int]], float]:

@@ -11,10 +11,17 @@ from amaranth.sim import Simulator
 
 from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams
-from golden.spec.transactions import PulseCount, UpdateRequest
+from golden.spec.transactions import PulseCount
 from golden.twins.outer_product_engine import OuterProductEngine as GoldenEngine
-from golden.twins.outer_product_engine import (clear_cycles, engine_cycle_model, frame_cycles, frame_items,
-                                               frame_words, groups, pipeline_stages)
+from golden.twins.outer_product_engine import (
+    clear_cycles,
+    engine_cycle_model,
+    frame_cycles,
+    frame_items,
+    frame_words,
+    groups,
+    pipeline_stages,
+)
 from hw.outer_product_engine import OuterProductEngine
 from tb.envs.outer_product_engine_tb import phase_stimulus, replay
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
@@ -192,3 +199,17 @@ def test_cocotb_scoreboard_catches_wrong_model(seed):
     log = (res.results_xml.parent / "sim.log").read_text()
     assert re.search(rf"expected mismatch reported: scoreboard .* mismatch at index \d+, cycle \d+: .*"
                      rf"\(seed {seed}\)", log), log[-2000:]
+
+
+def test_memory_manifest_lists_the_banks():
+    """P chi banks (cleared by the walk), P delta banks and one x store (frame buffers), all behind
+    the SRAM wrapper a macro can replace."""
+    from hw.memory_manifest import CLEARED_BY_WALK, FRAME_BUFFER, memories
+
+    p = P(rows=13, cols=10, lanes=4)
+    mems = {m.path.split(".")[1]: m for m in memories(OuterProductEngine(p), "ope")}
+    assert set(mems) == {f"chi_ram{k}" for k in range(4)} | {f"delta_ram{k}" for k in range(4)} | {"x_ram"}
+    assert all(m.wrapper == "SimpleDualPortRam" for m in mems.values())
+    assert (mems["chi_ram0"].depth, mems["chi_ram0"].contents_after_reset) == (13 * 3, CLEARED_BY_WALK)
+    assert (mems["delta_ram3"].depth, mems["delta_ram3"].contents_after_reset) == (2 * 4, FRAME_BUFFER)
+    assert mems["x_ram"].width == 3 * p.engine.x_width and mems["x_ram"].contents_after_reset == FRAME_BUFFER
