@@ -70,7 +70,8 @@ class OuterProductEngine(wiring.Component):
         dw)`` -> count / residue (for a
         power-of-two eps bit slices and constant compares, write-back; otherwise a restoring division
         over ``count_width + 1`` more registered stages, one quotient bit each, at full throughput)
-        -> merge stage (emitting lanes in lane order, one per cycle) -> output register ``o``.
+        -> merge queue (two beats' emitting lanes, drained in lane order, one per cycle; the
+        pipeline advances while it has room, so ``o.ready`` does not reach the pipeline) -> ``o``.
         Each synapse is touched at most once per frame and the pipeline drains between frames
         and after every single request, so no read-after-write hazard exists.
 
@@ -616,43 +617,65 @@ class OuterProductEngine(wiring.Component):
             counts.append(cnt), chis.append(chi_new), emits.append(emit)
         return counts, chis, emits, en_r, st
 
-    # --- merge stage and output register ------------------------------------------------------
+    # --- merge queue and output register -------------------------------------------------------
     def _merge(self, m: Module, last: dict) -> None:
+        """Two entries (head, tail), each the emitting lanes of one beat; the pipeline advances
+        while the tail is free, so ``o.ready`` reaches only this stage and ``o``."""
         P, o = self.P, self.o
         st, counts, emits = last["stage"], last["counts"], last["emits"]
-        mask = Signal(P)
-        cnts = [Signal.like(c, name=f"m_cnt{k}") for k, c in enumerate(counts)]
-        row = Signal.like(st["row"], name="m_row")
-        g = Signal.like(st["g"], name="m_g")
+
+        def entry(name):
+            return {"mask": Signal(P, name=f"{name}_mask"), "row": Signal.like(st["row"], name=f"{name}_row"),
+                    "g": Signal.like(st["g"], name=f"{name}_g"),
+                    "cnt": [Signal.like(c, name=f"{name}_cnt{k}") for k, c in enumerate(counts)]}
+
+        def load(dst, src):
+            m.d.sync += [dst["mask"].eq(src["mask"]), dst["row"].eq(src["row"]), dst["g"].eq(src["g"])]
+            m.d.sync += [d.eq(v) for d, v in zip(dst["cnt"], src["cnt"])]
+
+        head, tail = entry("mh"), entry("mt")
+        t_valid = Signal()
+        new = {"mask": Cat(*(st["valid"] & emits[k] for k in range(P))), "row": st["row"], "g": st["g"],
+               "cnt": counts}
         sel = Signal(range(max(2, P)))
         oh = Signal(P)
-        cnt_sel = Signal.like(cnts[0])
+        cnt_sel = Signal.like(counts[0])
         for k in reversed(range(P)):
-            with m.If(mask[k]):
-                m.d.comb += [sel.eq(k), oh.eq(1 << k), cnt_sel.eq(cnts[k])]
-        after = Signal(P)
-        take = Signal()
+            with m.If(head["mask"][k]):
+                m.d.comb += [sel.eq(k), oh.eq(1 << k), cnt_sel.eq(head["cnt"][k])]
+        h_any, after, take, pop, push = Signal(), Signal(P), Signal(), Signal(), Signal()
         m.d.comb += [
+            self.adv.eq(~t_valid),
             self.o_free.eq(~o.valid | o.ready),
-            after.eq(mask & ~oh),
-            take.eq(mask.any() & self.o_free & ~self.clear),
-            self.adv.eq(~mask.any() | (~after.any() & self.o_free)),
+            h_any.eq(head["mask"].any()),
+            after.eq(head["mask"] & ~oh),
+            take.eq(h_any & self.o_free & ~self.clear),
+            pop.eq(take & ~after.any()),
+            push.eq(self.adv & new["mask"].any()),
         ]
         with m.If(self.o_free):
             m.d.sync += o.valid.eq(take)
         with m.If(take):
-            col = Cat(sel[:self.LP], g) if self.LP else g
-            m.d.sync += [o.payload.row.eq(row), o.payload.col.eq(zext(col, len(o.payload.col))),
+            col = Cat(sel[:self.LP], head["g"]) if self.LP else head["g"]
+            m.d.sync += [o.payload.row.eq(head["row"]), o.payload.col.eq(zext(col, len(o.payload.col))),
                          o.payload.count.eq(cnt_sel)]
         with m.If(self.clear):
-            m.d.sync += mask.eq(0)
-        with m.Elif(self.adv):
-            m.d.sync += [mask.eq(Cat(*(st["valid"] & emits[k] for k in range(P)))), row.eq(st["row"]),
-                         g.eq(st["g"])]
-            m.d.sync += [c.eq(v) for c, v in zip(cnts, counts)]
-        with m.Elif(take):
-            m.d.sync += mask.eq(after)
-        m.d.comb += self.drained.eq(~self.pipe_valid & ~mask.any() & ~o.valid)
+            m.d.sync += [head["mask"].eq(0), t_valid.eq(0)]
+        with m.Elif(~h_any | pop):              # the head is free after this cycle
+            with m.If(t_valid):
+                load(head, tail)
+                m.d.sync += t_valid.eq(0)
+            with m.Elif(push):
+                load(head, new)
+            with m.Else():
+                m.d.sync += head["mask"].eq(0)
+        with m.Else():
+            with m.If(take):
+                m.d.sync += head["mask"].eq(after)
+            with m.If(push):
+                load(tail, new)
+                m.d.sync += t_valid.eq(1)
+        m.d.comb += self.drained.eq(~self.pipe_valid & ~h_any & ~t_valid & ~o.valid)
 
     # --- clear walk -----------------------------------------------------------------------------
     def _clear_walk(self, m: Module) -> None:

@@ -61,9 +61,11 @@ Constants: ``G = ceil(cols / P)`` column groups, ``L`` = :func:`frame_length` wo
   next cycle, ``full[cb]`` falls and ``cb ^= 1``.
 * **Pipeline**: ``NS`` = :func:`pipeline_stages` registers (issue, delta read, delta register,
   product, dw + chi read, chi register, saturated sum, and ``count_width + 1`` restoring-division
-  stages when eps is not a power of two), then the merge stage M (the beat's emitting lanes) and
-  the output register ``o``. All advance together (``adv``) when M is empty or holds one emitting lane that ``o`` takes in this
-  cycle (``o_free = ~o.valid | o.ready``); a beat with k emitting lanes holds M k cycles.
+  stages when eps is not a power of two), then the merge queue M (two entries, each the emitting
+  lanes of one beat; beats that emit nothing are not queued) and the output register ``o``. The
+  stages advance together (``adv``) while M has a free entry (registered: ``o.ready`` does not
+  reach the pipeline); ``o`` takes the lowest lane of M's head when ``o_free = ~o.valid |
+  o.ready``, so a beat with k emitting lanes occupies the head k cycles.
 * **Single requests**: ``req.ready = ~busy & ~full[0] & ~full[1] & ~clearing & ~clear``; an
   accepted request first spends ``row_width`` cycles forming ``row * G`` (shift-and-add, no
   multiplier), an out-of-range one is dropped in the cycle after acceptance (``addr_error``); it
@@ -323,7 +325,7 @@ class _EngineModel:
         self.busy, self.r_req, self.r_ok, self.r_cnt = False, None, False, 0
         # pipeline
         self.stages: list[_Beat | None] = [None] * self.ns
-        self.m: list[PulseCount] = []
+        self.m: list[list[PulseCount]] = []      # merge queue: up to 2 emitting beats
         self.o: PulseCount | None = None
         self.end_cycle = False
         self.clearing = clearing
@@ -463,7 +465,7 @@ def engine_cycle_model(params: AccelParams, frames: Iterable[list[int]], request
             st.end_cycle = False
         # --- combinational decisions from the registered state --------------------------------------
         o_free = st.o is None or rdy
-        adv = not st.m or (len(st.m) == 1 and o_free)
+        adv = len(st.m) < 2
         base = not st.clearing and not clr and not st.full[st.lb]
         in_delta = not st.discard and st.wc < st.nd
         f_ready = base and (not in_delta or st.sub == st.subs - 1)
@@ -481,7 +483,9 @@ def engine_cycle_model(params: AccelParams, frames: Iterable[list[int]], request
             if st.clearing:
                 st.clearing -= 1
             if st.m and o_free:
-                st.o = st.m.pop(0)
+                st.o = st.m[0].pop(0)
+                if not st.m[0]:
+                    st.m.pop(0)
             issued = None
             r_issue = False
             if st.busy and not st.r_ok:
@@ -510,7 +514,8 @@ def engine_cycle_model(params: AccelParams, frames: Iterable[list[int]], request
                 st.start_scan()
             if adv:
                 head = st.stages[-1]
-                st.m = list(head.pulses) if head is not None else []
+                if head is not None and head.pulses:
+                    st.m.append(list(head.pulses))
                 st.stages = [issued] + st.stages[:-1]
             if d_wr:
                 st.sub = 0 if st.sub == st.subs - 1 else st.sub + 1
