@@ -82,16 +82,16 @@ def test_cycle_model_pulse_order_is_row_major():
 
 # --- (b) Amaranth simulator against the golden cycle model ----------------------------------------
 
-def run_amaranth(p: AccelParams, frames, reqs, specs, seed, clears=()):
+def run_amaranth(p: AccelParams, frames, reqs, specs, seed, clears=(), streams=(1, 2, 3)):
     """RTL from power-up against :func:`engine_cycle_model`: every transfer with its cycle, the
     end_cycle strobes, idle in every cycle, the error flags and chi (backdoor) at the end."""
-    fv, rv, ov = specs
-    tr = engine_cycle_model(p, frames, reqs, make_gen(fv, seed, 1), make_gen(rv, seed, 2), make_gen(ov, seed, 3),
+    (fv, rv, ov), (a, b, c) = specs, streams
+    tr = engine_cycle_model(p, frames, reqs, make_gen(fv, seed, a), make_gen(rv, seed, b), make_gen(ov, seed, c),
                             clearing=clear_cycles(p), clears=clears)
     dut = OuterProductEngine(p)
-    fs = SimSource(dut.frame, frame_items(frames), make_gen(fv, seed, 1))
-    rs = SimSource(dut.req, reqs, make_gen(rv, seed, 2))
-    sk = SimSink(dut.o, make_gen(ov, seed, 3), convert=lambda d: PulseCount(**d))
+    fs = SimSource(dut.frame, frame_items(frames), make_gen(fv, seed, a))
+    rs = SimSource(dut.req, reqs, make_gen(rv, seed, b))
+    sk = SimSink(dut.o, make_gen(ov, seed, c), convert=lambda d: PulseCount(**d))
     obs = {"end": [], "idle": []}
     clear_set = set(clears)
 
