@@ -46,7 +46,7 @@ def _signed_le_neg(s, k: int):
     if k > (1 << (w - 1)):
         return C(0, 1)
     # s <= -k  <=>  s + 2**w <= 2**w - k (s negative)  <=>  bits < 2**w - k + 1
-    return s[w - 1] & _lt_const(s.as_unsigned() if hasattr(s, "as_unsigned") else s, (1 << w) - k + 1)
+    return s[w - 1] & _lt_const(s.as_unsigned(), (1 << w) - k + 1)
 
 
 class OuterProductEngine(wiring.Component):
@@ -67,22 +67,28 @@ class OuterProductEngine(wiring.Component):
     Pipeline (one beat = one row and one group of P columns per cycle)
         issue (registered addresses) -> delta read -> delta register -> ``x_q * d_q`` registered
         (DSP) -> round, saturate to ``dw_width`` and chi read -> chi register -> ``saturate(chi +
-        dw)`` -> count / residue (for a
-        power-of-two eps bit slices and constant compares, write-back; otherwise a restoring division
-        over ``count_width + 1`` more registered stages, one quotient bit each, at full throughput)
+        dw)`` -> count / residue and write-back (for a power-of-two eps bit slices and constant
+        compares; otherwise a restoring division over ``count_width + 1`` more registered stages,
+        one quotient bit each, at full throughput)
         -> merge queue (two beats' emitting lanes, drained in lane order, one per cycle; the
         pipeline advances while it has room, so ``o.ready`` does not reach the pipeline) -> ``o``.
         Each synapse is touched at most once per frame and the pipeline drains between frames
         and after every single request, so no read-after-write hazard exists.
 
+    Widths
+        ``x_q`` unsigned ``x_width``, ``d_q`` signed ``delta_width``, product signed ``x_width + 1 +
+        delta_width``, ``dw`` signed ``update.dw_width``, chi and the saturated sum signed
+        ``update.chi_width``, count signed ``update.count_width + 1``; frame words 32 bits.
+
     Latency and throughput (no backpressure)
         A beat issued in cycle t reaches ``o`` in cycle ``t + NS + 2`` (``NS`` =
-        :func:`~golden.twins.outer_product_engine.pipeline_stages`: 7, or ``8 + count_width``
+        :func:`~golden.spec.engine_geometry.pipeline_stages`: 7, or ``8 + count_width``
         when eps is not a power of two). A frame committed (last word accepted) in cycle c into an
         idle engine strobes ``end_cycle`` in cycle ``c + nonzero_rows * G + NS + 5 + b + e``
         (:func:`~golden.twins.outer_product_engine.frame_cycles`): ``b`` <= one cycle per all-zero x
-        word the scan cannot hide behind the G > 1 groups of a row, ``e`` one cycle per pulse beyond
-        the first of a beat, plus the cycles ``o`` is not ready. The next frame loads meanwhile,
+        word the scan cannot hide behind the G > 1 groups of a row, ``e`` at most one cycle per
+        pulse beyond the first of a beat (the merge queue absorbs some), plus the cycles ``o`` is
+        not ready. The next frame loads meanwhile,
         one word per cycle (a delta word takes ``ceil(delta_per_word / min(P, delta_per_word))``
         cycles), so back-to-back frames take ``max(load words, that)`` cycles each. A single request
         reaches ``o`` ``row_width + NS + 3`` cycles after it was accepted; requests are taken one per
