@@ -62,7 +62,8 @@ class OuterProductEngine(wiring.Component):
           (formed incrementally: a per-word base plus a constant per element, then +1 per group;
           a single request forms ``row * G`` by shift-and-add over ``row_width`` cycles);
         * delta bank per lane: ``2 * 2**ceil(log2 G)`` words of ``delta_width`` (two frame buffers);
-        * x store: ``2 * 2**ceil(log2 NX)`` packed x words (``x_per_word * x_width`` bits).
+        * x store: ``2 * 2**ceil(log2 NX)`` packed x words with a non-zero flag per code
+          (``x_per_word * (x_width + 1)`` bits).
 
     Pipeline (one beat = one row and one group of P columns per cycle)
         issue (registered addresses) -> delta read -> delta register -> ``x_q * d_q`` registered
@@ -169,7 +170,9 @@ class OuterProductEngine(wiring.Component):
             m.submodules[f"delta_ram{k}"] = dr
             self.chi_rams.append(chi)
             self.d_rams.append(dr)
-        self.x_ram = SimpleDualPortRam(unsigned(self.xpw * e.x_width), 2 << bits_for(self.nx), transparent=False)
+        # packed x codes plus one non-zero flag per code (formed at the write: no logic after the read)
+        self.x_ram = SimpleDualPortRam(unsigned(self.xpw * (e.x_width + 1)), 2 << bits_for(self.nx),
+                                       transparent=False)
         self.x_ram.contents_after_reset = FRAME_BUFFER
         m.submodules.x_ram = self.x_ram
         self.aw = len(self.chi_rams[0].r_addr)
@@ -258,7 +261,10 @@ class OuterProductEngine(wiring.Component):
         if valid_last < xbits:
             data = Mux(eq_const(xw, self.nx - 1), Cat(data[:valid_last], C(0, xbits - valid_last)), data)
         x_wr = acc & ~discard & in_x
-        m.d.comb += [self.x_ram.w_en.eq(x_wr), self.x_ram.w_data.eq(data),
+        xwd = Signal(xbits, name="x_wdata")
+        m.d.comb += xwd.eq(data)
+        nonzero = Cat(*(xwd[k * e.x_width:(k + 1) * e.x_width].any() for k in range(self.xpw)))
+        m.d.comb += [self.x_ram.w_en.eq(x_wr), self.x_ram.w_data.eq(Cat(xwd, nonzero)),
                      self.x_ram.w_addr.eq(Cat(xw, self.lb))]
 
         # counters
@@ -368,8 +374,8 @@ class OuterProductEngine(wiring.Component):
                 m.d.sync += [in_row.eq(1), row_r.eq(row_new), x_r.eq(x_sel), g_r.eq(1 % (1 << self.gw)),
                              ca_r.eq(ca_new1)]
             with m.If(load_cur):
-                m.d.sync += [cur_valid.eq(1), cur_x.eq(rd), cur_rbase.eq(nxt_rbase), cur_abase.eq(nxt_abase),
-                             cur_mask.eq(Cat(*(rd[k * e.x_width:(k + 1) * e.x_width].any() for k in range(xpw))))]
+                m.d.sync += [cur_valid.eq(1), cur_x.eq(rd[:xpw * e.x_width]), cur_rbase.eq(nxt_rbase),
+                             cur_abase.eq(nxt_abase), cur_mask.eq(rd[xpw * e.x_width:])]
             with m.Elif(consumed):
                 m.d.sync += cur_valid.eq(0)
             with m.Else():

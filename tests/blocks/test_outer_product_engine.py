@@ -212,4 +212,4 @@ def test_memory_manifest_lists_the_banks():
     assert all(m.wrapper == "SimpleDualPortRam" for m in mems.values())
     assert (mems["chi_ram0"].depth, mems["chi_ram0"].contents_after_reset) == (13 * 3, CLEARED_BY_WALK)
     assert (mems["delta_ram3"].depth, mems["delta_ram3"].contents_after_reset) == (2 * 4, FRAME_BUFFER)
-    assert mems["x_ram"].width == 3 * p.engine.x_width and mems["x_ram"].contents_after_reset == FRAME_BUFFER
+    assert mems["x_ram"].width == 3 * (p.engine.x_width + 1) and mems["x_ram"].contents_after_reset == FRAME_BUFFER
