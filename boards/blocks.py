@@ -17,6 +17,7 @@ Factory = Callable[[BoardConfig], object]
 #: name -> "module:Class" of every block the project plans (tried if hw.registry lacks it).
 KNOWN: dict[str, str] = {
     "update_unit": "hw.update_unit:UpdateUnit",
+    "outer_product_engine": "hw.outer_product_engine:OuterProductEngine",
     "arbitration_controller": "hw.arbitration_controller:ArbitrationController",
     "pulse_scheduler": "hw.pulse_scheduler:PulseScheduler",
     "crossbar_addressing": "hw.crossbar_addressing:CrossbarAddressing",

@@ -42,6 +42,11 @@ Progress = Callable[[str], None]
 
 
 # --- parsing -----------------------------------------------------------------------------------
+#: Extra synthesis options per family: the iCE40's SB_MAC16 multipliers are used only with ``-dsp``
+#: (without it the OuterProductEngine's product is built from LUTs and sets Fmax).
+SYNTH_OPTS = {"ice40": "-dsp"}
+
+
 def count_cells(by_type: dict[str, int], family: str) -> dict[str, int]:
     """LUT4 / FF / BRAM / DSP (and ECP5 LUTRAM) from yosys ``num_cells_by_type`` (see module doc)."""
     def total(pred) -> int:
@@ -257,7 +262,7 @@ def synth_ooc(board: Board, dut, name: str, out_dir: Path, env: dict, *, nice: i
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{name}.il").write_text(rtlil.convert(dut, name=name, emit_src=False))
-    script = (f"read_rtlil {name}.il; synth_{board.family} -top {name}; "
+    script = (f"read_rtlil {name}.il; synth_{board.family} {SYNTH_OPTS.get(board.family, '')} -top {name}; "
               f"tee -q -o {name}.stat.json stat -json")
     run_logged([env["YOSYS"], "-q", "-l", f"{name}.yosys.log", "-p", script], out_dir, env,
                out_dir / "run.log", nice=nice, label=f"{board.name}/{name} (block alone)",
@@ -281,7 +286,7 @@ def build_block(board: Board, name: str, factory, cfg: BoardConfig, *, out_root:
     pll_mhz = top.f_hz / 1e6
     plat = board.platform()
     plan = plat.prepare(
-        top, name="top",
+        top, name="top", synth_opts=SYNTH_OPTS.get(board.family, ""),
         nextpnr_opts=f"--report top.report.json --timing-allow-fail --seed {cfg.board.pnr_seed}",
         script_after_synth="tee -q -o top.stat.json stat -json")
     plan.extract(build_dir)

@@ -13,6 +13,7 @@ from hw.sram import SimpleDualPortRam
 # Contents after reset, per kind of memory (why none of them needs a reset of its storage).
 CLEARED_BY_WALK = "undefined at power-up; the owning block writes every word after reset (clear walk)"
 FIFO_STORAGE = "not reset: the FIFO's pointers are; a word is read only after it was written"
+FRAME_BUFFER = "not reset: every word a committed frame uses is written by that frame before it is read"
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,9 @@ def _entry(mem: Memory, path: str, owner) -> MemoryEntry:
     return MemoryEntry(path=path, depth=mem.depth, width=shape.width, signed=shape.signed,
                        write_ports=len(wps), read_ports=len(rps), read_latency=1 if sync_read else 0,
                        transparent=transparent, wrapper=type(owner).__name__ if owner is not None else "",
-                       contents_after_reset=CLEARED_BY_WALK if sram else FIFO_STORAGE)
+                       # an SRAM owner may state its own (a frame buffer); else the clear walk
+                       contents_after_reset=getattr(owner, "contents_after_reset", CLEARED_BY_WALK) if sram
+                       else FIFO_STORAGE)
 
 
 def manifest(top, name: str) -> list[dict]:

@@ -7,11 +7,17 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.checks import bits_for
+from golden.spec.engine_geometry import (
+    clear_cycles,
+    delta_sub_cycles,
+    eps_is_power_of_two,
+    groups,
+    pipeline_stages,
+)
 from golden.spec.params import AccelParams
-from golden.twins.outer_product_engine import (clear_cycles, delta_sub_cycles, eps_is_power_of_two,
-                                               groups, pipeline_stages)
 from hw.layouts import frame_word_layout, pulse_count_layout, update_request_layout
 from hw.lintsafe import add_const, eq_const, ge_const, sext, zext, zext_operand
+from hw.memory_manifest import FRAME_BUFFER
 from hw.sram import SimpleDualPortRam
 
 IDLE, SCAN, DRAIN = 0, 1, 2
@@ -40,7 +46,7 @@ def _signed_le_neg(s, k: int):
     if k > (1 << (w - 1)):
         return C(0, 1)
     # s <= -k  <=>  s + 2**w <= 2**w - k (s negative)  <=>  bits < 2**w - k + 1
-    return s[w - 1] & _lt_const(s.as_unsigned() if hasattr(s, "as_unsigned") else s, (1 << w) - k + 1)
+    return s[w - 1] & _lt_const(s.as_unsigned(), (1 << w) - k + 1)
 
 
 class OuterProductEngine(wiring.Component):
@@ -56,25 +62,38 @@ class OuterProductEngine(wiring.Component):
           (formed incrementally: a per-word base plus a constant per element, then +1 per group;
           a single request forms ``row * G`` by shift-and-add over ``row_width`` cycles);
         * delta bank per lane: ``2 * 2**ceil(log2 G)`` words of ``delta_width`` (two frame buffers);
-        * x store: ``2 * 2**ceil(log2 NX)`` packed x words (``x_per_word * x_width`` bits).
+        * x store: ``2 * 2**ceil(log2 NX)`` packed x words with a non-zero flag per code
+          (``x_per_word * (x_width + 1)`` bits).
 
     Pipeline (one beat = one row and one group of P columns per cycle)
-        issue (registered addresses) -> delta read -> ``x_q * d_q`` registered (DSP) -> round,
-        saturate to ``dw_width`` and chi read -> ``saturate(chi + dw)`` -> count / residue (for a
-        power-of-two eps bit slices and constant compares, write-back; otherwise a restoring division
-        over ``count_width + 1`` more registered stages, one quotient bit each, at full throughput)
-        -> merge stage (emitting lanes in lane order, one per cycle) -> output register ``o``.
+        issue (registered addresses) -> delta read -> delta register -> ``x_q * d_q`` registered
+        (DSP) -> round, saturate to ``dw_width`` and chi read -> chi register -> ``saturate(chi +
+        dw)`` -> count / residue and write-back (for a power-of-two eps bit slices and constant
+        compares; otherwise a restoring division over ``count_width + 1`` more registered stages,
+        one quotient bit each, at full throughput)
+        -> merge queue (two beats' emitting lanes, drained in lane order, one per cycle; the
+        pipeline advances while it has room, so ``o.ready`` does not reach the pipeline) -> ``o``.
         Each synapse is touched at most once per frame and the pipeline drains between frames
         and after every single request, so no read-after-write hazard exists.
 
+    Widths
+        ``x_q`` unsigned ``x_width``, ``d_q`` signed ``delta_width``, product signed ``x_width + 1 +
+        delta_width``, ``dw`` signed ``update.dw_width``, chi and the saturated sum signed
+        ``update.chi_width``, count signed ``update.count_width + 1``; frame words 32 bits.
+
     Latency and throughput (no backpressure)
         A beat issued in cycle t reaches ``o`` in cycle ``t + NS + 2`` (``NS`` =
-        :func:`~golden.twins.outer_product_engine.pipeline_stages`: 5, or ``6 + count_width``).
-        A frame takes ``2 + nonzero_rows * G + zero_x_words + NS + 4`` cycles from the start of its
-        scan to ``end_cycle`` (:func:`~golden.twins.outer_product_engine.frame_cycles`), plus one
-        cycle per pulse beyond the first of a beat and the cycles ``o`` is not ready; the next frame
-        loads meanwhile at one word per cycle (``ceil(delta_per_word / min(P, delta_per_word))``
-        cycles per delta word). A single request takes ``row_width + NS + 5`` cycles.
+        :func:`~golden.spec.engine_geometry.pipeline_stages`: 7, or ``8 + count_width``
+        when eps is not a power of two). A frame committed (last word accepted) in cycle c into an
+        idle engine strobes ``end_cycle`` in cycle ``c + nonzero_rows * G + NS + 5 + b + e``
+        (:func:`~golden.twins.outer_product_engine.frame_cycles`): ``b`` <= one cycle per all-zero x
+        word the scan cannot hide behind the G > 1 groups of a row, ``e`` at most one cycle per
+        pulse beyond the first of a beat (the merge queue absorbs some), plus the cycles ``o`` is
+        not ready. The next frame loads meanwhile,
+        one word per cycle (a delta word takes ``ceil(delta_per_word / min(P, delta_per_word))``
+        cycles), so back-to-back frames take ``max(load words, that)`` cycles each. A single request
+        reaches ``o`` ``row_width + NS + 3`` cycles after it was accepted; requests are taken one per
+        ``max(row_width + 2, NS + 2)`` cycles.
 
     Parameters
     ----------
@@ -146,11 +165,15 @@ class OuterProductEngine(wiring.Component):
         for k in range(P):
             chi = SimpleDualPortRam(signed(u.chi_width), max(2, clear_cycles(self.params)), transparent=False)
             dr = SimpleDualPortRam(signed(e.delta_width), 2 << self.gw, transparent=False)
+            dr.contents_after_reset = FRAME_BUFFER
             m.submodules[f"chi_ram{k}"] = chi
             m.submodules[f"delta_ram{k}"] = dr
             self.chi_rams.append(chi)
             self.d_rams.append(dr)
-        self.x_ram = SimpleDualPortRam(unsigned(self.xpw * e.x_width), 2 << bits_for(self.nx), transparent=False)
+        # packed x codes plus one non-zero flag per code (formed at the write: no logic after the read)
+        self.x_ram = SimpleDualPortRam(unsigned(self.xpw * (e.x_width + 1)), 2 << bits_for(self.nx),
+                                       transparent=False)
+        self.x_ram.contents_after_reset = FRAME_BUFFER
         m.submodules.x_ram = self.x_ram
         self.aw = len(self.chi_rams[0].r_addr)
 
@@ -169,7 +192,7 @@ class OuterProductEngine(wiring.Component):
         last = self._pipeline(m, s0)
         self._merge(m, last)
         self._clear_walk(m)
-        m.d.comb += self.idle.eq((self.st == IDLE) & ~self.r_busy & ~self.full[0] & ~self.full[1]
+        m.d.comb += self.idle.eq(eq_const(self.st, IDLE) & ~self.r_busy & ~self.full[0] & ~self.full[1]
                                  & ~self.o.valid & ~self.walking)
         return m
 
@@ -213,7 +236,7 @@ class OuterProductEngine(wiring.Component):
         tail = self.params.array.cols - (nd - 1) * self.dpw      # valid codes in the last delta word
         for k in range(P):
             ram = self.d_rams[k]
-            r = (C(k, LP) - dl)[:LP] if LP else C(0, 1)           # position of lane k in the sub-word
+            r = add_const(~dl, k + 1) if LP else C(0, 1)          # (k - dl) mod P: lane k's place in the sub-word
             en = Signal(name=f"dwen{k}")
             code = Signal(e.delta_width, name=f"dcode{k}")
             conds = []
@@ -238,7 +261,10 @@ class OuterProductEngine(wiring.Component):
         if valid_last < xbits:
             data = Mux(eq_const(xw, self.nx - 1), Cat(data[:valid_last], C(0, xbits - valid_last)), data)
         x_wr = acc & ~discard & in_x
-        m.d.comb += [self.x_ram.w_en.eq(x_wr), self.x_ram.w_data.eq(data),
+        xwd = Signal(xbits, name="x_wdata")
+        m.d.comb += xwd.eq(data)
+        nonzero = Cat(*(xwd[k * e.x_width:(k + 1) * e.x_width].any() for k in range(self.xpw)))
+        m.d.comb += [self.x_ram.w_en.eq(x_wr), self.x_ram.w_data.eq(Cat(xwd, nonzero)),
                      self.x_ram.w_addr.eq(Cat(xw, self.lb))]
 
         # counters
@@ -246,9 +272,10 @@ class OuterProductEngine(wiring.Component):
         with m.If(d_wr):
             if self.subs > 1:
                 m.d.sync += sub.eq(Mux(last_sub, 0, add_const(sub, 1)))
-            step = Mux(last_sub, C(last_adv, len(dn)), C(self.spw, len(dn))) if last_adv != self.spw \
-                else C(self.spw, len(dn))
-            m.d.sync += dn.eq((dn + step)[:len(dn)])
+            if last_adv != self.spw:
+                m.d.sync += dn.eq(Mux(last_sub, add_const(dn, last_adv), add_const(dn, self.spw)))
+            else:
+                m.d.sync += dn.eq(add_const(dn, self.spw))
         with m.If(x_wr):
             m.d.sync += xw.eq(add_const(xw, 1))
 
@@ -256,9 +283,8 @@ class OuterProductEngine(wiring.Component):
             m.d.sync += [wc.eq(0), in_x.eq(0), xw.eq(0), dn.eq(0)]
 
         with m.If(acc):
-            with m.If(discard):
-                with m.If(f.payload.last):
-                    m.d.sync += discard.eq(0)
+            with m.If(discard), m.If(f.payload.last):
+                m.d.sync += discard.eq(0)
             with m.Elif(f.payload.last):
                 restart()
                 with m.If(eq_const(wc, L - 1)):
@@ -328,7 +354,7 @@ class OuterProductEngine(wiring.Component):
         done = Signal()
         mask_after = Signal(xpw)
         m.d.comb += [
-            scanning.eq((st == SCAN) & ~self.clear),
+            scanning.eq(eq_const(st, SCAN) & ~self.clear),
             take_row.eq(scanning & adv & ~in_row & cur_valid & cur_mask.any()),
             mask_after.eq(Mux(take_row, cur_mask & ~oh, cur_mask)),
             consumed.eq(~cur_valid | ~mask_after.any()),
@@ -348,8 +374,8 @@ class OuterProductEngine(wiring.Component):
                 m.d.sync += [in_row.eq(1), row_r.eq(row_new), x_r.eq(x_sel), g_r.eq(1 % (1 << self.gw)),
                              ca_r.eq(ca_new1)]
             with m.If(load_cur):
-                m.d.sync += [cur_valid.eq(1), cur_x.eq(rd), cur_rbase.eq(nxt_rbase), cur_abase.eq(nxt_abase),
-                             cur_mask.eq(Cat(*(rd[k * e.x_width:(k + 1) * e.x_width].any() for k in range(xpw))))]
+                m.d.sync += [cur_valid.eq(1), cur_x.eq(rd[:xpw * e.x_width]), cur_rbase.eq(nxt_rbase),
+                             cur_abase.eq(nxt_abase), cur_mask.eq(rd[xpw * e.x_width:])]
             with m.Elif(consumed):
                 m.d.sync += cur_valid.eq(0)
             with m.Else():
@@ -377,7 +403,7 @@ class OuterProductEngine(wiring.Component):
             return _lt_const(v, n)
 
         r_issue = Signal()
-        m.d.comb += r_issue.eq((st == IDLE) & self.r_busy & r_ok & eq_const(r_cnt, 0) & adv & ~self.clear)
+        m.d.comb += r_issue.eq(eq_const(st, IDLE) & self.r_busy & r_ok & eq_const(r_cnt, 0) & adv & ~self.clear)
         with m.If(req.valid & req.ready):
             m.d.sync += [self.r_busy.eq(1), r_ok.eq(in_range(req.payload.row, a.rows) & in_range(req.payload.col, a.cols)),
                          r_cnt.eq(rw), r_sh.eq(req.payload.row), r_acc.eq(0), r_row.eq(req.payload.row),
@@ -417,28 +443,26 @@ class OuterProductEngine(wiring.Component):
         with m.If(self.clear):
             m.d.sync += [st.eq(IDLE), self.full[0].eq(0), self.full[1].eq(0), self.cb.eq(self.lb),
                          self.r_busy.eq(0), s0["valid"].eq(0)]
-        with m.Elif(st == IDLE):
+        with m.Elif(eq_const(st, IDLE)):
             with m.If(r_issue):
                 m.d.sync += [st.eq(DRAIN), self.st_req.eq(1)]
             with m.Elif(~self.r_busy & self._full_of(self.cb)):
                 m.d.sync += [st.eq(SCAN), self.st_req.eq(0), in_row.eq(0), cur_valid.eq(0), nxt_valid.eq(0),
                              fi.eq(0), fi_rbase.eq(0), fi_abase.eq(0)]
-        with m.Elif(st == SCAN):
-            with m.If(done):
-                m.d.sync += st.eq(DRAIN)
-        with m.Elif(st == DRAIN):
-            with m.If(drained):
-                m.d.sync += st.eq(IDLE)
-                with m.If(~self.st_req):
-                    m.d.sync += [self.end_cycle.eq(1), self.cb.eq(~self.cb)]
-                    self._set_full(m, self.cb, 0)
+        with m.Elif(eq_const(st, SCAN)), m.If(done):
+            m.d.sync += st.eq(DRAIN)
+        with m.Elif(eq_const(st, DRAIN)), m.If(drained):
+            m.d.sync += st.eq(IDLE)
+            with m.If(~self.st_req):
+                m.d.sync += [self.end_cycle.eq(1), self.cb.eq(~self.cb)]
+                self._set_full(m, self.cb, 0)
         return s0
 
     # --- lanes: the arithmetic pipeline -------------------------------------------------------
     def _pipeline(self, m: Module, s0: dict) -> dict:
         e, u = self.params.engine, self.params.update
         P, adv, clr = self.P, self.adv, self.clear
-        cw, dww, ccw = u.chi_width, u.dw_width, u.count_width
+        cw, dww = u.chi_width, u.dw_width
         ctrl = ("valid", "req", "row", "g", "last", "ca", "lanes", "dwq")
         valids = [s0["valid"]]
 
@@ -451,25 +475,31 @@ class OuterProductEngine(wiring.Component):
             valids.append(nxt["valid"])
             return nxt
 
-        # delta read (address from S0)
+        # delta read (address from S0); S1 registers the bank output (no BRAM -> DSP path)
         for k in range(P):
             m.d.comb += [self.d_rams[k].r_en.eq(adv), self.d_rams[k].r_addr.eq(Cat(s0["g"], self.cb))]
         s1 = stage(s0, "s1", ctrl + ("x",))
-        # S1: product x * d (registered into S2)
+        s2 = stage(s1, "s2", ctrl + ("x",))
+        ds = []
+        for k in range(P):
+            d = Signal(signed(e.delta_width), name=f"s2_d{k}")
+            with m.If(adv):
+                m.d.sync += d.eq(self.d_rams[k].r_data)
+            ds.append(d)
+        # S2: product x * d, registered into S3 (registered operands and result: DSP-friendly)
         pw = e.x_width + 1 + e.delta_width
-        s2 = stage(s1, "s2", ctrl)
+        s3 = stage(s2, "s3", ctrl)
         prods = []
         for k in range(P):
-            p = Signal(signed(pw), name=f"s2_p{k}")
-            xs = Cat(s1["x"], C(0, pw - e.x_width)).as_signed()
-            ds = sext(self.d_rams[k].r_data, pw).as_signed()
+            p = Signal(signed(pw), name=f"s3_p{k}")
+            xs = Cat(s2["x"], C(0, pw - e.x_width)).as_signed()
             with m.If(adv):
-                m.d.sync += p.eq((xs * ds)[:pw].as_signed())
+                m.d.sync += p.eq((xs * sext(ds[k], pw).as_signed())[:pw].as_signed())
             prods.append(p)
-        # S2: round, saturate; chi read
+        # S3: round, saturate to dw_width; chi read (address from S3)
         for k in range(P):
-            m.d.comb += [self.chi_rams[k].r_en.eq(adv), self.chi_rams[k].r_addr.eq(s2["ca"])]
-        s3 = stage(s2, "s3", ctrl)
+            m.d.comb += [self.chi_rams[k].r_en.eq(adv), self.chi_rams[k].r_addr.eq(s3["ca"])]
+        s4 = stage(s3, "s4", ctrl)
         dws = []
         sh = e.shift
         for k in range(P):
@@ -477,7 +507,7 @@ class OuterProductEngine(wiring.Component):
             if sh:
                 pr = add_const(pr, 1 << (sh - 1))
             q = pr[sh:]                              # floor((p + 2**(s-1)) / 2**s), pw + 1 - sh bits
-            dwk = Signal(signed(dww), name=f"s3_dw{k}")
+            dwk = Signal(signed(dww), name=f"s4_dw{k}")
             if len(q) > dww:
                 top = q[dww - 1:]
                 ovf = ~(top.all() | ~top.any())
@@ -486,31 +516,39 @@ class OuterProductEngine(wiring.Component):
             else:
                 sat = sext(q, dww)
             with m.If(adv):
-                m.d.sync += dwk.eq(Mux(s2["req"], s2["dwq"], sat))
+                m.d.sync += dwk.eq(Mux(s3["req"], s3["dwq"], sat))
             dws.append(dwk)
-        # S3: s = saturate(chi + dw); lane enable
-        s4 = stage(s3, "s4", ("valid", "row", "g", "ca"))
+        # S4: chi arrives from the bank; S5 registers it with dw (no BRAM -> adder path)
+        s5 = stage(s4, "s5", ctrl)
+        chis_r, dws5 = [], []
+        for k in range(P):
+            c5, d5 = Signal(signed(cw), name=f"s5_chi{k}"), Signal(signed(dww), name=f"s5_dw{k}")
+            with m.If(adv):
+                m.d.sync += [c5.eq(self.chi_rams[k].r_data), d5.eq(dws[k])]
+            chis_r.append(c5)
+            dws5.append(d5)
+        # S5: s = saturate(chi + dw); lane enable
+        s6 = stage(s5, "s6", ("valid", "row", "g", "ca"))
         sums, ens = [], []
         tail = self.params.array.cols - (self.G - 1) * P       # lanes of the last group that exist
         for k in range(P):
-            chi = self.chi_rams[k].r_data
             sw = Signal(cw + 1, name=f"sw{k}")
-            m.d.comb += sw.eq(sext(chi, cw + 1) + sext(dws[k], cw + 1))
+            m.d.comb += sw.eq(sext(chis_r[k], cw + 1) + sext(dws5[k], cw + 1))
             neg = sw[cw]
             ovf = sw[cw] ^ sw[cw - 1]
-            sk = Signal(signed(cw), name=f"s4_s{k}")
-            ek = Signal(name=f"s4_en{k}")
-            col_ok = ~s3["last"] if k >= tail else C(1, 1)
+            sk = Signal(signed(cw), name=f"s6_s{k}")
+            ek = Signal(name=f"s6_en{k}")
+            col_ok = ~s5["last"] if k >= tail else C(1, 1)
             with m.If(adv):
                 m.d.sync += [sk.eq(Mux(ovf, Cat((~neg).replicate(cw - 1), neg), sw[:cw])),
-                             ek.eq(s3["lanes"][k] & col_ok & (s3["req"] | dws[k].any()))]
+                             ek.eq(s5["lanes"][k] & col_ok & (s5["req"] | dws5[k].any()))]
             sums.append(sk)
             ens.append(ek)
-        # S4 and on: count and residue
+        # S6 and on: count and residue
         if eps_is_power_of_two(self.params):
-            counts, chis, emits, wens, last = self._count_pow2(m, s4, sums, ens)
+            counts, chis, emits, wens, last = self._count_pow2(m, s6, sums, ens)
         else:
-            counts, chis, emits, wens, last = self._count_restoring(m, s4, sums, ens, stage)
+            counts, chis, emits, wens, last = self._count_restoring(m, s6, sums, ens, stage)
         # write back when the beat leaves the last stage
         for k in range(P):
             with m.If(~self.walking):
@@ -519,7 +557,7 @@ class OuterProductEngine(wiring.Component):
         self.pipe_valid = Cat(*valids).any()
         return {"stage": last, "counts": counts, "emits": emits}
 
-    def _count_pow2(self, m, s4, sums, ens):
+    def _count_pow2(self, m, s6, sums, ens):
         u = self.params.update
         cw, ccw = u.chi_width, u.count_width
         kk = u.eps.bit_length() - 1
@@ -548,13 +586,13 @@ class OuterProductEngine(wiring.Component):
             counts.append(cnt)
             chis.append(chi_new)
             emits.append(emit)
-        return counts, chis, emits, ens, s4
+        return counts, chis, emits, ens, s6
 
-    def _count_restoring(self, m, s4, sums, ens, stage):
+    def _count_restoring(self, m, s6, sums, ens, stage):
         u = self.params.update
         cw, ccw, eps = u.chi_width, u.count_width, u.eps
         keys = ("valid", "row", "g", "ca")
-        st = stage(s4, "d0", keys)
+        st = stage(s6, "d0", keys)
         mags, negs, qs, en_r = [], [], [], []
         for k, s in enumerate(sums):
             mag, neg, q, en = (Signal(cw, name=f"d0_mag{k}"), Signal(name=f"d0_neg{k}"),
@@ -585,49 +623,71 @@ class OuterProductEngine(wiring.Component):
             cnt = Signal(signed(ccw + 1), name=f"cnt{k}")
             chi_new = Signal(signed(cw), name=f"chi_new{k}")
             emit = Signal(name=f"emit{k}")
-            n = zext(qs[k], ccw + 1)
-            m.d.comb += [cnt.eq(Mux(negs[k], -n, n)), chi_new.eq(Mux(negs[k], -mags[k], mags[k])),
+            n = Signal(ccw, name=f"n{k}")
+            m.d.comb += [n.eq(qs[k]), cnt.eq(Mux(negs[k], -n, n)), chi_new.eq(Mux(negs[k], -mags[k], mags[k])),
                          emit.eq(en_r[k] & qs[k].any())]
             counts.append(cnt), chis.append(chi_new), emits.append(emit)
         return counts, chis, emits, en_r, st
 
-    # --- merge stage and output register ------------------------------------------------------
+    # --- merge queue and output register -------------------------------------------------------
     def _merge(self, m: Module, last: dict) -> None:
+        """Two entries (head, tail), each the emitting lanes of one beat; the pipeline advances
+        while the tail is free, so ``o.ready`` reaches only this stage and ``o``."""
         P, o = self.P, self.o
         st, counts, emits = last["stage"], last["counts"], last["emits"]
-        mask = Signal(P)
-        cnts = [Signal.like(c, name=f"m_cnt{k}") for k, c in enumerate(counts)]
-        row = Signal.like(st["row"], name="m_row")
-        g = Signal.like(st["g"], name="m_g")
+
+        def entry(name):
+            return {"mask": Signal(P, name=f"{name}_mask"), "row": Signal.like(st["row"], name=f"{name}_row"),
+                    "g": Signal.like(st["g"], name=f"{name}_g"),
+                    "cnt": [Signal.like(c, name=f"{name}_cnt{k}") for k, c in enumerate(counts)]}
+
+        def load(dst, src):
+            m.d.sync += [dst["mask"].eq(src["mask"]), dst["row"].eq(src["row"]), dst["g"].eq(src["g"])]
+            m.d.sync += [d.eq(v) for d, v in zip(dst["cnt"], src["cnt"])]
+
+        head, tail = entry("mh"), entry("mt")
+        t_valid = Signal()
+        new = {"mask": Cat(*(st["valid"] & emits[k] for k in range(P))), "row": st["row"], "g": st["g"],
+               "cnt": counts}
         sel = Signal(range(max(2, P)))
         oh = Signal(P)
-        cnt_sel = Signal.like(cnts[0])
+        cnt_sel = Signal.like(counts[0])
         for k in reversed(range(P)):
-            with m.If(mask[k]):
-                m.d.comb += [sel.eq(k), oh.eq(1 << k), cnt_sel.eq(cnts[k])]
-        after = Signal(P)
-        take = Signal()
+            with m.If(head["mask"][k]):
+                m.d.comb += [sel.eq(k), oh.eq(1 << k), cnt_sel.eq(head["cnt"][k])]
+        h_any, after, take, pop, push = Signal(), Signal(P), Signal(), Signal(), Signal()
         m.d.comb += [
+            self.adv.eq(~t_valid),
             self.o_free.eq(~o.valid | o.ready),
-            after.eq(mask & ~oh),
-            take.eq(mask.any() & self.o_free & ~self.clear),
-            self.adv.eq(~mask.any() | (~after.any() & self.o_free)),
+            h_any.eq(head["mask"].any()),
+            after.eq(head["mask"] & ~oh),
+            take.eq(h_any & self.o_free & ~self.clear),
+            pop.eq(take & ~after.any()),
+            push.eq(self.adv & new["mask"].any()),
         ]
         with m.If(self.o_free):
             m.d.sync += o.valid.eq(take)
         with m.If(take):
-            col = Cat(sel[:self.LP], g) if self.LP else g
-            m.d.sync += [o.payload.row.eq(row), o.payload.col.eq(zext(col, len(o.payload.col))),
+            col = Cat(sel[:self.LP], head["g"]) if self.LP else head["g"]
+            m.d.sync += [o.payload.row.eq(head["row"]), o.payload.col.eq(zext(col, len(o.payload.col))),
                          o.payload.count.eq(cnt_sel)]
         with m.If(self.clear):
-            m.d.sync += mask.eq(0)
-        with m.Elif(self.adv):
-            m.d.sync += [mask.eq(Cat(*(st["valid"] & emits[k] for k in range(P)))), row.eq(st["row"]),
-                         g.eq(st["g"])]
-            m.d.sync += [c.eq(v) for c, v in zip(cnts, counts)]
-        with m.Elif(take):
-            m.d.sync += mask.eq(after)
-        m.d.comb += self.drained.eq(~self.pipe_valid & ~mask.any() & ~o.valid)
+            m.d.sync += [head["mask"].eq(0), t_valid.eq(0)]
+        with m.Elif(~h_any | pop):              # the head is free after this cycle
+            with m.If(t_valid):
+                load(head, tail)
+                m.d.sync += t_valid.eq(0)
+            with m.Elif(push):
+                load(head, new)
+            with m.Else():
+                m.d.sync += head["mask"].eq(0)
+        with m.Else():
+            with m.If(take):
+                m.d.sync += head["mask"].eq(after)
+            with m.If(push):
+                load(tail, new)
+                m.d.sync += t_valid.eq(1)
+        m.d.comb += self.drained.eq(~self.pipe_valid & ~h_any & ~t_valid & ~o.valid)
 
     # --- clear walk -----------------------------------------------------------------------------
     def _clear_walk(self, m: Module) -> None:

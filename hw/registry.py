@@ -16,6 +16,7 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
     from hw.axil_csr import AxiLiteCsr
     from hw.bnn_layer_engine import BnnLayerEngine
     from hw.crossbar_addressing import CrossbarAddressing
+    from hw.outer_product_engine import OuterProductEngine
     from hw.pulse_scheduler import PulseScheduler
     from hw.sense_amp_sequencer import SenseAmpSequencer
     from hw.update_unit import UpdateUnit
@@ -23,6 +24,7 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
 
     return {
         "update_unit": UpdateUnit.from_params,
+        "outer_product_engine": OuterProductEngine.from_params,
         "arbitration_controller": ArbitrationController.from_params,
         "pulse_scheduler": PulseScheduler.from_params,
         "crossbar_addressing": CrossbarAddressing.from_params,

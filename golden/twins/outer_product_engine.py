@@ -59,11 +59,13 @@ Constants: ``G = ceil(cols / P)`` column groups, ``L`` = :func:`frame_length` wo
   (an all-zero word costs one cycle). SCAN ends when nothing is left; DRAIN waits until the
   pipeline, the merge stage and ``o`` are empty, then (for a frame) ``end_cycle`` is high in the
   next cycle, ``full[cb]`` falls and ``cb ^= 1``.
-* **Pipeline**: ``NS`` = :func:`pipeline_stages` registers (issue, delta read, product, dw + chi
-  read, saturated sum, and ``count_width + 1`` restoring-division stages when eps is not a power
-  of two), then the merge stage M (the beat's emitting lanes) and the output register ``o``. All
-  advance together (``adv``) when M is empty or holds one emitting lane that ``o`` takes in this
-  cycle (``o_free = ~o.valid | o.ready``); a beat with k emitting lanes holds M k cycles.
+* **Pipeline**: ``NS`` = :func:`pipeline_stages` registers (issue, delta read, delta register,
+  product, dw + chi read, chi register, saturated sum, and ``count_width + 1`` restoring-division
+  stages when eps is not a power of two), then the merge queue M (two entries, each the emitting
+  lanes of one beat; beats that emit nothing are not queued) and the output register ``o``. The
+  stages advance together (``adv``) while M has a free entry (registered: ``o.ready`` does not
+  reach the pipeline); ``o`` takes the lowest lane of M's head when ``o_free = ~o.valid |
+  o.ready``, so a beat with k emitting lanes occupies the head k cycles.
 * **Single requests**: ``req.ready = ~busy & ~full[0] & ~full[1] & ~clearing & ~clear``; an
   accepted request first spends ``row_width`` cycles forming ``row * G`` (shift-and-add, no
   multiplier), an out-of-range one is dropped in the cycle after acceptance (``addr_error``); it
@@ -80,6 +82,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden.spec.checks import ConfigError
+from golden.spec.engine_geometry import clear_cycles, delta_sub_cycles, groups, pipeline_stages
 from golden.spec.handshake import SinkSide, SourceSide
 from golden.spec.params import AccelParams
 from golden.spec.transactions import PulseCount, UpdateRequest
@@ -257,34 +260,6 @@ class OuterProductEngine:
 
 
 # --- cycle model ---------------------------------------------------------------------------------
-def groups(params: AccelParams) -> int:
-    """G = ceil(cols / P): column groups, the depth of a lane's chi bank per row."""
-    return -(-params.array.cols // params.engine.lanes)
-
-
-def clear_cycles(params: AccelParams) -> int:
-    """Cycles of the clear walk (all P banks in parallel, one word each per cycle): ``rows * G``."""
-    return params.array.rows * groups(params)
-
-
-def eps_is_power_of_two(params: AccelParams) -> bool:
-    eps = params.update.eps
-    return eps & (eps - 1) == 0
-
-
-def pipeline_stages(params: AccelParams) -> int:
-    """Registers from the issue stage to the merge stage: 5, plus ``count_width + 1`` restoring
-    division stages when eps is not a power of two (then count and residue are bit slices)."""
-    return 5 if eps_is_power_of_two(params) else 5 + params.update.count_width + 1
-
-
-def delta_sub_cycles(params: AccelParams) -> int:
-    """Cycles per delta word: ``ceil(delta_per_word / min(P, delta_per_word))``."""
-    dpw = params.engine.delta_per_word
-    spw = min(params.engine.lanes, dpw)
-    return -(-dpw // spw)
-
-
 def frame_cycles(params: AccelParams, nonzero_rows: int, bubbles: int = 0, extra_pulses: int = 0) -> int:
     """Cycles from a frame's commit (its last word accepted in cycle c) to its ``end_cycle`` strobe
     (cycle c + result), for an engine that is idle at the commit and an ``o`` that is always ready::
@@ -358,14 +333,14 @@ class _EngineModel:
         self.busy, self.r_req, self.r_ok, self.r_cnt = False, None, False, 0
         # pipeline
         self.stages: list[_Beat | None] = [None] * self.ns
-        self.m: list[PulseCount] = []
+        self.m: list[list[PulseCount]] = []      # merge queue: up to 2 emitting beats
         self.o: PulseCount | None = None
         self.end_cycle = False
         self.clearing = clearing
 
     # --- beats (values from the transaction twin at issue; each synapse once per frame) -----------
     def frame_beat(self, row: int, x: int, g: int) -> _Beat:
-        x_q, d_q = self.parsed[self.cb]
+        d_q = self.parsed[self.cb][1]
         out = []
         for k in range(self.P):
             col = g * self.P + k
@@ -498,7 +473,7 @@ def engine_cycle_model(params: AccelParams, frames: Iterable[list[int]], request
             st.end_cycle = False
         # --- combinational decisions from the registered state --------------------------------------
         o_free = st.o is None or rdy
-        adv = not st.m or (len(st.m) == 1 and o_free)
+        adv = len(st.m) < 2
         base = not st.clearing and not clr and not st.full[st.lb]
         in_delta = not st.discard and st.wc < st.nd
         f_ready = base and (not in_delta or st.sub == st.subs - 1)
@@ -516,7 +491,9 @@ def engine_cycle_model(params: AccelParams, frames: Iterable[list[int]], request
             if st.clearing:
                 st.clearing -= 1
             if st.m and o_free:
-                st.o = st.m.pop(0)
+                st.o = st.m[0].pop(0)
+                if not st.m[0]:
+                    st.m.pop(0)
             issued = None
             r_issue = False
             if st.busy and not st.r_ok:
@@ -545,7 +522,8 @@ def engine_cycle_model(params: AccelParams, frames: Iterable[list[int]], request
                 st.start_scan()
             if adv:
                 head = st.stages[-1]
-                st.m = list(head.pulses) if head is not None else []
+                if head is not None and head.pulses:
+                    st.m.append(list(head.pulses))
                 st.stages = [issued] + st.stages[:-1]
             if d_wr:
                 st.sub = 0 if st.sub == st.subs - 1 else st.sub + 1

@@ -11,10 +11,17 @@ from amaranth.sim import Simulator
 
 from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams
-from golden.spec.transactions import PulseCount, UpdateRequest
+from golden.spec.transactions import PulseCount
 from golden.twins.outer_product_engine import OuterProductEngine as GoldenEngine
-from golden.twins.outer_product_engine import (clear_cycles, engine_cycle_model, frame_cycles, frame_items,
-                                               frame_words, groups, pipeline_stages)
+from golden.twins.outer_product_engine import (
+    clear_cycles,
+    engine_cycle_model,
+    frame_cycles,
+    frame_items,
+    frame_words,
+    groups,
+    pipeline_stages,
+)
 from hw.outer_product_engine import OuterProductEngine
 from tb.envs.outer_product_engine_tb import phase_stimulus, replay
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
@@ -51,8 +58,8 @@ def test_cycle_model_frame_timing():
                             make_gen(1.0, 0, 1), make_gen(1.0, 0, 2))
     commit = tr.frames[0][0]
     assert tr.words[0][0] == 0 and commit == len(tr.words) - 1     # one word per cycle (P >= 2)
-    assert tr.end_cycles == [commit + frame_cycles(p, 3)] == [commit + 3 * 3 + 5 + 5]
-    assert groups(p) == 3 and pipeline_stages(p) == 5 and not tr.emitted
+    assert tr.end_cycles == [commit + frame_cycles(p, 3)] == [commit + 3 * 3 + 7 + 5]
+    assert groups(p) == 3 and pipeline_stages(p) == 7 and not tr.emitted
 
 
 def test_cycle_model_drops_bad_frames_whole():
@@ -75,16 +82,16 @@ def test_cycle_model_pulse_order_is_row_major():
 
 # --- (b) Amaranth simulator against the golden cycle model ----------------------------------------
 
-def run_amaranth(p: AccelParams, frames, reqs, specs, seed, clears=()):
+def run_amaranth(p: AccelParams, frames, reqs, specs, seed, clears=(), streams=(1, 2, 3)):
     """RTL from power-up against :func:`engine_cycle_model`: every transfer with its cycle, the
     end_cycle strobes, idle in every cycle, the error flags and chi (backdoor) at the end."""
-    fv, rv, ov = specs
-    tr = engine_cycle_model(p, frames, reqs, make_gen(fv, seed, 1), make_gen(rv, seed, 2), make_gen(ov, seed, 3),
+    (fv, rv, ov), (a, b, c) = specs, streams
+    tr = engine_cycle_model(p, frames, reqs, make_gen(fv, seed, a), make_gen(rv, seed, b), make_gen(ov, seed, c),
                             clearing=clear_cycles(p), clears=clears)
     dut = OuterProductEngine(p)
-    fs = SimSource(dut.frame, frame_items(frames), make_gen(fv, seed, 1))
-    rs = SimSource(dut.req, reqs, make_gen(rv, seed, 2))
-    sk = SimSink(dut.o, make_gen(ov, seed, 3), convert=lambda d: PulseCount(**d))
+    fs = SimSource(dut.frame, frame_items(frames), make_gen(fv, seed, a))
+    rs = SimSource(dut.req, reqs, make_gen(rv, seed, b))
+    sk = SimSink(dut.o, make_gen(ov, seed, c), convert=lambda d: PulseCount(**d))
     obs = {"end": [], "idle": []}
     clear_set = set(clears)
 
@@ -155,14 +162,12 @@ def test_amaranth_sim_clear_during_work(seed):
 # --- (c) cocotb under Verilator --------------------------------------------------------------------
 
 COCOTB_CONFIGS = {
-    "13x10-P1-eps256": (P(lanes=1),
-                        [{"frames": 10, "bad": 0.2, "requests": 30, "density": 0.3, "frame_valid": 0.8,
-                          "req_valid": 0.3, "ready": 0.6},
-                         {"frames": 6, "requests": 0, "density": 0.6, "ready": ["burst", 0.4]}]),
-    "13x10-P2-eps100": (P(lanes=2, eps=100),
-                        [{"frames": 12, "bad": 0.25, "requests": 20, "density": 0.4, "frame_valid": ["burst", 0.7],
-                          "req_valid": 0.2, "ready": ["burst", 0.5]},
+    # P = 1 (two cycles per delta word), eps not a power of two (restoring division), clear pulses
+    "13x10-P1-eps100": (P(lanes=1, eps=100),
+                        [{"frames": 12, "bad": 0.25, "requests": 30, "density": 0.4, "frame_valid": ["burst", 0.7],
+                          "req_valid": 0.3, "ready": ["burst", 0.5]},
                          {"frames": 6, "requests": 10, "density": 0.4, "clears": [60, 61, 400], "ready": 0.7}]),
+    # P = 8, cols not a multiple of P, power-of-two eps (bit slices), dense rows and many pulses
     "50x30-P8-eps256": (P(rows=50, cols=30, lanes=8, count_width=4),
                         [{"frames": 10, "bad": 0.2, "requests": 20, "density": 0.3, "frame_valid": 0.9,
                           "req_valid": 0.1, "ready": 0.8},
@@ -185,7 +190,7 @@ def test_cocotb_outer_product_engine(name, seed):
 def test_cocotb_scoreboard_catches_wrong_model(seed):
     """The model run with another eps (a deliberately wrong expectation) must be reported as a
     mismatch naming its cycle; the cocotb test passes only then."""
-    p, phases = COCOTB_CONFIGS["13x10-P2-eps100"]
+    p, phases = COCOTB_CONFIGS["13x10-P1-eps100"]
     wrong = p.with_(update={"eps": 101}).to_dict()
     res = run_cocotb(OuterProductEngine.from_params(p), toplevel="outer_product_engine",
                      test_module="tb.envs.outer_product_engine_tb",
@@ -194,3 +199,17 @@ def test_cocotb_scoreboard_catches_wrong_model(seed):
     log = (res.results_xml.parent / "sim.log").read_text()
     assert re.search(rf"expected mismatch reported: scoreboard .* mismatch at index \d+, cycle \d+: .*"
                      rf"\(seed {seed}\)", log), log[-2000:]
+
+
+def test_memory_manifest_lists_the_banks():
+    """P chi banks (cleared by the walk), P delta banks and one x store (frame buffers), all behind
+    the SRAM wrapper a macro can replace."""
+    from hw.memory_manifest import CLEARED_BY_WALK, FRAME_BUFFER, memories
+
+    p = P(rows=13, cols=10, lanes=4)
+    mems = {m.path.split(".")[1]: m for m in memories(OuterProductEngine(p), "ope")}
+    assert set(mems) == {f"chi_ram{k}" for k in range(4)} | {f"delta_ram{k}" for k in range(4)} | {"x_ram"}
+    assert all(m.wrapper == "SimpleDualPortRam" for m in mems.values())
+    assert (mems["chi_ram0"].depth, mems["chi_ram0"].contents_after_reset) == (13 * 3, CLEARED_BY_WALK)
+    assert (mems["delta_ram3"].depth, mems["delta_ram3"].contents_after_reset) == (2 * 4, FRAME_BUFFER)
+    assert mems["x_ram"].width == 3 * (p.engine.x_width + 1) and mems["x_ram"].contents_after_reset == FRAME_BUFFER
