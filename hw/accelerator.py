@@ -7,7 +7,6 @@ from typing import NamedTuple
 from amaranth import Cat, Const, Module, Signal, Value, unsigned
 from amaranth.hdl import ResetInserter
 from amaranth.lib import data, wiring
-from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.bnn_datapath_params import BnnHwParams
@@ -16,12 +15,14 @@ from golden.spec.params import AccelParams, ConfigError, check_int
 from golden.spec.register_map.accelerator_map import accelerator_register_map, update_fits_one_word
 from golden.spec.register_map.description import DATA_WIDTH, DEFAULT_PUSH_WAIT
 from hw.arbitration_controller import ArbitrationController
+from hw.axi_stream import AxiStreamSignature
 from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
 from hw.crossbar_addressing import CrossbarAddressing
 from hw.lintsafe import add_const, eq_const
+from hw.outer_product_engine import OuterProductEngine
 from hw.pulse_scheduler import PulseScheduler
-from hw.update_unit import UpdateUnit
+from hw.sync_fifo import SyncFifo
 
 COUNTER_WIDTH = 32
 
@@ -57,11 +58,11 @@ class _Datapath:
 
     csr: AxiLiteCsr
     soft: Signal
-    uu: UpdateUnit
+    eng: OuterProductEngine
     arb: ArbitrationController
     sched: PulseScheduler
     xbar: CrossbarAddressing
-    fifo: SyncFIFOBuffered
+    fifo: SyncFifo
     entry: data.StructLayout
 
 
@@ -74,9 +75,10 @@ class _PortOwner(NamedTuple):
 
 class _UpdateCycle(NamedTuple):
     closing: Signal                 # an update cycle was closed; waiting to strobe end_cycle
-    uu_acc: Signal                  # the UpdateUnit accepted a request in this cycle
+    uu_acc: Signal                  # the engine accepted an UPDATE request in this cycle
     uu_acc_prev: Signal
-    close_now: Signal               # end_cycle strobe to the ArbitrationController
+    close_now: Signal               # end_cycle strobe of an UPDATE-closed cycle
+    frame_done: Signal              # end_cycle strobe of a committed frame
 
 
 class _CellReads(NamedTuple):
@@ -98,20 +100,22 @@ class _BnnStatus(NamedTuple):
 
 
 class Accelerator(wiring.Component):
-    """The accelerator top: host CSRs (AXI4-Lite) -> update FIFO -> UpdateUnit ->
-    ArbitrationController -> PulseScheduler -> CrossbarAddressing -> the array port.
+    """The accelerator top: frames (AXI4-Stream) and host CSRs (AXI4-Lite, UPDATE via the update
+    FIFO) -> OuterProductEngine -> ArbitrationController -> PulseScheduler -> CrossbarAddressing -> the
+    array port.
 
     The register map is :func:`golden.spec.register_map.accelerator_map.accelerator_register_map` (docs/registers.md).
 
     Parameters
     ----------
     params : AccelParams
-        The parameter tree (array, synapse, update, timing sections).
+        The parameter tree (array, synapse, update, timing, engine sections).
     bnn : BnnHwParams or None
         Adds the BNN path (:class:`hw.bnn_layer_engine.BnnLayerEngine`) on the same array port; its
         2T2R array must lie inside the training array (:func:`check_bnn_fits`).
     fifo_depth : int, 2..255
-        Depth of the update FIFO and of the BNN input FIFO (``SyncFIFOBuffered``, 32-bit words).
+        Depth of the update FIFO and of the BNN input FIFO (:class:`hw.sync_fifo.SyncFifo`, 32-bit
+        words; storage in the memory wrapper).
     adc_width : int, 1..16
         Width of the array's read code ``adc``.
     read_latency : int, 0..255
@@ -125,6 +129,10 @@ class Accelerator(wiring.Component):
     ----------
     s_axil : In(AxiLiteSignature(12))
         Host bus, 32-bit data, 12-bit byte addresses. Verilog ``s_axil__awaddr`` ... ``s_axil__rready``.
+    s_axis : In(AxiStreamSignature(32))
+        Training frames (one per sample: the layer's error and input codes,
+        :mod:`golden.twins.outer_product_engine`). Verilog ``s_axis__tdata``, ``s_axis__tlast``,
+        ``s_axis__tvalid``, ``s_axis__tready``.
     irq : Out(1)
         OR of the EVENTS flags enabled in IRQ_ENABLE and, if IRQ_ENABLE.ERRORS, of any ERRORS flag.
     wl : Out(rows)
@@ -156,8 +164,12 @@ class Accelerator(wiring.Component):
     ---------
     * No write hangs the bus: a push whose target stays busy for ``push_wait`` cycles (a full FIFO, the
       other path owning the array port, a read in flight) is refused (SLVERR, ERRORS.PUSH).
+    * Frames on ``s_axis`` go to the OuterProductEngine (:class:`hw.outer_product_engine.OuterProductEngine`),
+      which forms every synapse's dW, accumulates chi in ``engine.lanes`` lanes and strobes the
+      ArbitrationController's ``end_cycle`` after each frame's last pulse count (EVENTS.CYCLE_DONE,
+      FRAME_COUNT); a frame of the wrong length is dropped whole (ERRORS.FRAME).
     * UPDATE pushes enter the update FIFO (the write response waits while it is full). Entries go to
-      the UpdateUnit in order; an entry with END_CYCLE (or a MARKER with END_CYCLE) closes the update
+      the engine's single-request input in order (between frames); an entry with END_CYCLE (or a MARKER with END_CYCLE) closes the update
       cycle: no further entry is taken until every pulse count of the closed cycle has been accepted by
       the ArbitrationController, then its ``end_cycle`` strobe fires (EVENTS.CYCLE_DONE).
     * REFRESH pushes go to the ArbitrationController's refresh stream; READ_REQ pushes to the
@@ -168,21 +180,22 @@ class Accelerator(wiring.Component):
       While the BNN path owns the port, program requests and reads wait in front of the scheduler.
     * PROGRAM pushes go straight to the scheduler (the ArbitrationController's requests first).
     * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (the CSRs
-      keep their contents); like every reset it starts the UpdateUnit's chi clear walk.
-    * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI the UpdateUnit writes 0 to its chi
-      memory, one word per cycle, ``rows * cols`` cycles (STATUS.CLEARING, STATUS.TRAIN_BUSY); update
-      entries wait in the FIFO meanwhile.
+      keep their contents); like every reset it starts the engine's chi clear walk.
+    * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI the engine writes 0 to its chi
+      memory, one word per lane and cycle, ``rows * ceil(cols / lanes)`` cycles (STATUS.CLEARING,
+      STATUS.TRAIN_BUSY); update entries and frames wait meanwhile.
     * BNN: BNN_INPUT words (``ceil(inputs/32)`` per image) fill the input FIFO; a complete image goes to
       the engine when STATUS.OWNER is BNN and the output buffer is free; the engine's line enables are
       ORed into the array port (bank ``b`` on word line ``b``, bridges from column 0); the M output bits
       fill the output buffer (BNN_OUT_INDEX / BNN_OUT_DATA), EVENTS.BNN_DONE is set and the buffer
       stays full (the engine waits) until CTRL.BNN_ACK.
 
-    Latency: an UPDATE committed in cycle c into an idle datapath (chi clear done) gives its first pulse on the lines
-    in cycle ``c + 7 + timing.setup`` (update FIFO 2, UpdateUnit 2, ArbitrationController 1, scheduler
-    1 + setup, CrossbarAddressing 1). Throughput: one push per bus cycle into the FIFO; the
-    scheduler's occupancy per program request (:func:`golden.twins.pulse_scheduler.occupancy`) bounds the
-    sustained rate.
+    Latency: an UPDATE committed in cycle c into an idle datapath (chi clear done) gives its first
+    pulse on the lines ``2 + engine latency + 3 + timing.setup`` cycles later (update FIFO 2, the
+    engine's single-request latency, ArbitrationController 1, scheduler 1 + setup, CrossbarAddressing
+    1). Throughput: one UPDATE push per bus cycle into the FIFO; one frame word per cycle on
+    ``s_axis``; the engine's cycles per frame and the scheduler's occupancy per program request
+    (:func:`golden.twins.pulse_scheduler.occupancy`) bound the sustained rate.
     """
 
     def __init__(self, params: AccelParams, *, bnn: BnnHwParams | None = None, fifo_depth: int = 16,
@@ -209,6 +222,7 @@ class Accelerator(wiring.Component):
             **{st: Out(1) for st in STROBES}, "sa_phase": Out(3), "sa_out": In(bnn.bank)}
         super().__init__({
             "s_axil": In(AxiLiteSignature(self.regmap.addr_width)),
+            "s_axis": In(AxiStreamSignature(DATA_WIDTH)),
             "irq": Out(1),
             "wl": Out(rows),
             "bl_set": Out(pcols),
@@ -263,17 +277,19 @@ class Accelerator(wiring.Component):
         p = self.params
         soft = Signal()                  # one cycle, for every datapath block
         m.d.comb += soft.eq(csr.ctrl.soft_reset)
-        uu = UpdateUnit(p)
+        eng = OuterProductEngine(p)
         arb = ArbitrationController(p)
         sched = PulseScheduler(p, data_width=self.adc_width, read_latency=self.read_latency)
         xbar = CrossbarAddressing(p)
         entry = update_entry_layout(p)
-        fifo = SyncFIFOBuffered(width=entry.size, depth=self.fifo_depth)
-        for name, blk in (("update_fifo", fifo), ("update_unit", uu), ("arbitration", arb),
+        fifo = SyncFifo(width=entry.size, depth=self.fifo_depth)
+        for name, blk in (("update_fifo", fifo), ("engine", eng), ("arbitration", arb),
                           ("scheduler", sched), ("xbar", xbar)):
             m.submodules[name] = ResetInserter(soft)(blk)
-        m.d.comb += uu.clear.eq(csr.ctrl.clear_chi)
-        return _Datapath(csr, soft, uu, arb, sched, xbar, fifo, entry)
+        m.d.comb += [eng.clear.eq(csr.ctrl.clear_chi),
+                     eng.frame.valid.eq(self.s_axis.tvalid), self.s_axis.tready.eq(eng.frame.ready),
+                     eng.frame.payload.data.eq(self.s_axis.tdata), eng.frame.payload.last.eq(self.s_axis.tlast)]
+        return _Datapath(csr, soft, eng, arb, sched, xbar, fifo, entry)
 
     def _array_port_owner(self, m: Module, dp: _Datapath) -> _PortOwner:
         """OWNER follows CTRL.MODE once the scheduler, the BNN engine and the lines are idle."""
@@ -302,44 +318,45 @@ class Accelerator(wiring.Component):
                      dp.fifo.w_data.eq(w_entry), dp.fifo.w_en.eq(push.valid), push.ready.eq(dp.fifo.w_rdy)]
 
     def _update_fifo_read(self, m: Module, dp: _Datapath, train) -> _UpdateCycle:
-        """FIFO head -> UpdateUnit; an END_CYCLE entry holds the FIFO until the closed cycle's pulse
-        counts have reached the ArbitrationController, then strobes its ``end_cycle``."""
-        uu, fifo = dp.uu, dp.fifo
+        """FIFO head -> the engine's single-request input; an END_CYCLE entry holds the FIFO until the
+        closed cycle's pulse counts have reached the ArbitrationController (the engine is idle), then
+        strobes its ``end_cycle``. A committed frame strobes it by itself (``frame_done``)."""
+        eng, fifo = dp.eng, dp.fifo
         head = Signal(dp.entry)
         closing = Signal()               # an update cycle was closed; waiting to strobe end_cycle
-        uu_acc = Signal()                # the UpdateUnit accepted a request in this cycle
+        uu_acc = Signal()                # the engine accepted an UPDATE request in this cycle
         uu_acc_prev = Signal()
         take = Signal()                  # the FIFO head may be consumed this cycle
         pop = Signal()
         m.d.comb += [
             head.eq(fifo.r_data),
             take.eq(fifo.r_rdy & ~closing & train),
-            uu.i.valid.eq(take & ~head.marker),
-            uu.i.payload.row.eq(head.row), uu.i.payload.col.eq(head.col),
-            uu.i.payload.dw.eq(head.dw),
-            uu_acc.eq(uu.i.valid & uu.i.ready),
+            eng.req.valid.eq(take & ~head.marker),
+            eng.req.payload.row.eq(head.row), eng.req.payload.col.eq(head.col),
+            eng.req.payload.dw.eq(head.dw),
+            uu_acc.eq(eng.req.valid & eng.req.ready),
             pop.eq(uu_acc | (take & head.marker)),
             fifo.r_en.eq(pop),
         ]
-        # The UpdateUnit holds a request at most in its B stage or its output register; with no
-        # accept in the previous cycle and no valid output, both are empty (hw.update_unit).
+        # `idle` covers what the engine accepted up to the previous cycle; a request accepted in the
+        # cycle before is waited for explicitly.
         close_now = Signal()
-        m.d.comb += close_now.eq(closing & ~uu_acc_prev & ~uu.o.valid)
+        m.d.comb += close_now.eq(closing & ~uu_acc_prev & eng.idle)
         m.d.sync += uu_acc_prev.eq(uu_acc)
         with m.If(pop & head.end_cycle):
             m.d.sync += closing.eq(1)
         with m.If(close_now):
             m.d.sync += closing.eq(0)
-        m.d.comb += dp.arb.end_cycle.eq(close_now)
+        m.d.comb += dp.arb.end_cycle.eq(close_now | eng.end_cycle)
         with m.If(dp.soft):
             m.d.sync += [closing.eq(0), uu_acc_prev.eq(0)]
-        return _UpdateCycle(closing, uu_acc, uu_acc_prev, close_now)
+        return _UpdateCycle(closing, uu_acc, uu_acc_prev, close_now, eng.end_cycle)
 
     def _scheduler_requests(self, m: Module, dp: _Datapath, train) -> None:
-        """UpdateUnit -> ArbitrationController (with REFRESH pushes) -> PulseScheduler, sharing the
+        """Engine -> ArbitrationController (with REFRESH pushes) -> PulseScheduler, sharing the
         scheduler's input with PROGRAM pushes (the arbitration controller's requests go first)."""
         arb, sched = dp.arb, dp.sched
-        wiring.connect(m, dp.uu.o, arb.i)
+        wiring.connect(m, dp.eng.o, arb.i)
         rf = dp.csr.refresh
         m.d.comb += [arb.refresh.valid.eq(rf.valid), rf.ready.eq(arb.refresh.ready),
                      arb.refresh.payload.row.eq(rf.payload.row), arb.refresh.payload.col.eq(rf.payload.col)]
@@ -421,15 +438,15 @@ class Accelerator(wiring.Component):
         bnn_busy = Signal()
         busy = Signal()
         m.d.comb += [
-            train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | dp.uu.o.valid | arb.o.valid
-                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.uu.clearing),
+            train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | ~dp.eng.idle | arb.o.valid
+                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing),
             bnn_busy.eq(bnn.busy),
             busy.eq(train_busy | bnn_busy | reads.busy),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
             csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(reads.busy),
             csr.status.owner.eq(port.owner), csr.status.update_level.eq(fifo.level),
             csr.status.input_level.eq(bnn.input_level), csr.status.bnn_full.eq(bnn.full),
-            csr.status.clearing.eq(dp.uu.clearing),
+            csr.status.clearing.eq(dp.eng.clearing),
         ]
         return busy
 
@@ -447,10 +464,12 @@ class Accelerator(wiring.Component):
     def _events_errors_irq(self, m: Module, dp: _Datapath, upd: _UpdateCycle, reads: _CellReads,
                            bnn: _BnnStatus) -> None:
         """EVENTS and ERRORS set inputs (rising edges of the blocks' sticky flags) and ``irq``."""
-        uu, sched, csr = dp.uu, dp.sched, dp.csr
+        eng, sched, csr = dp.eng, dp.sched, dp.csr
         uu_err_prev, sched_err_prev, sched_clear_prev, flag_prev = Signal(), Signal(), Signal(), Signal()
+        frame_err_prev = Signal()
         sched_clear = Signal()
-        m.d.sync += [uu_err_prev.eq(uu.addr_error), sched_err_prev.eq(sched.error),
+        m.d.sync += [uu_err_prev.eq(eng.addr_error), frame_err_prev.eq(eng.frame_error),
+                     sched_err_prev.eq(sched.error),
                      flag_prev.eq(csr.errors.sched), sched_clear_prev.eq(sched_clear)]
         # Clearing ERRORS.SCHED clears the scheduler's sticky error (and SCHED_CODE) one cycle later; an
         # error still present the cycle after that clear is a new one.
@@ -458,9 +477,10 @@ class Accelerator(wiring.Component):
             sched_clear.eq(flag_prev & ~csr.errors.sched),
             sched.clear.eq(sched_clear),
             csr.events.read_done_set.eq(reads.done),
-            csr.events.cycle_done_set.eq(upd.close_now),
+            csr.events.cycle_done_set.eq(upd.close_now | upd.frame_done),
             csr.events.bnn_done_set.eq(bnn.done),
-            csr.errors.update_range_set.eq(uu.addr_error & ~uu_err_prev),
+            csr.errors.update_range_set.eq(eng.addr_error & ~uu_err_prev),
+            csr.errors.frame_set.eq(eng.frame_error & ~frame_err_prev),
             csr.errors.sched_set.eq(sched.error & (~sched_err_prev | sched_clear_prev)),
             csr.errors.xbar_set.eq(dp.xbar.error | bnn.error),
             csr.errors.push_set.eq(csr.push_refused),
@@ -469,7 +489,7 @@ class Accelerator(wiring.Component):
         ev, en, er = csr.events, csr.irq_enable, csr.errors
         m.d.comb += self.irq.eq((ev.bnn_done & en.bnn_done) | (ev.read_done & en.read_done)
                                 | (ev.cycle_done & en.cycle_done)
-                                | (en.errors & Cat(er.update_range, er.sched, er.xbar, er.push).any()))
+                                | (en.errors & Cat(er.update_range, er.sched, er.xbar, er.push, er.frame).any()))
 
     def _performance_counters(self, m: Module, dp: _Datapath, upd: _UpdateCycle, busy) -> None:
         """The counter registers, zeroed by CTRL.CLEAR_COUNTERS and CTRL.SOFT_RESET."""
@@ -479,7 +499,7 @@ class Accelerator(wiring.Component):
         write_prev = Signal()
         m.d.sync += write_prev.eq(dp.xbar.write)
         for name, inc in (("pulse_count", dp.xbar.write & ~write_prev), ("request_count", upd.uu_acc),
-                          ("busy_cycles", busy)):
+                          ("busy_cycles", busy), ("frame_count", upd.frame_done)):
             c = Signal(COUNTER_WIDTH, name=name)
             with m.If(clear):
                 m.d.sync += c.eq(0)
@@ -500,7 +520,7 @@ class Accelerator(wiring.Component):
         """Input FIFO -> image assembly -> BnnLayerEngine -> output buffer; returns the engine's line
         enables (zero-extended to the array port) and its status signals."""
         eng = BnnLayerEngine(self.bnn)
-        ififo = SyncFIFOBuffered(width=DATA_WIDTH, depth=self.fifo_depth)
+        ififo = SyncFifo(width=DATA_WIDTH, depth=self.fifo_depth)
         m.submodules.bnn_engine = ResetInserter(soft)(eng)
         m.submodules.bnn_input_fifo = ResetInserter(soft)(ififo)
         image, got, complete = self._bnn_image(m, csr, ififo)

@@ -27,3 +27,8 @@ def program_request_layout(p: AccelParams) -> data.StructLayout:
     return data.StructLayout({"row": unsigned(p.row_width), "col": unsigned(p.col_width),
                               "slot": unsigned(p.slot_width), "polarity": unsigned(1),
                               "count": unsigned(max(p.update.count_width, 8))})
+
+
+def frame_word_layout() -> data.StructLayout:
+    """Host -> OuterProductEngine: one AXI4-Stream word of a frame (``tdata``, ``tlast``)."""
+    return data.StructLayout({"data": unsigned(32), "last": unsigned(1)})

@@ -68,6 +68,7 @@ class SimpleDualPortRam(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.mem = mem = Memory(shape=self.shape, depth=self.depth, init=[])
+        self.memory = mem      # the behavioural model, for simulation backdoors (tests only)
         wp = mem.write_port()
         rp = mem.read_port(transparent_for=(wp,) if self.transparent else ())
         m.d.comb += [wp.en.eq(self.w_en), wp.addr.eq(self.w_addr), wp.data.eq(self.w_data),

@@ -2,8 +2,9 @@
 array (:class:`tb.models.reram_array.ArrayModel`) on its array port.
 
 Smoke test of the training path: seeded update requests (with update-cycle ends and a marker) are
-pushed through UPDATE; the pulses that reach the array lines must equal, in order, those of the golden
-chain UpdateUnit -> ArbitrationController -> PulseScheduler (:func:`golden_chain`); the array model's
+pushed through UPDATE, then seeded frames (sparse inputs, one of them of the wrong length) through the
+AXI4-Stream port; the pulses that reach the array lines must equal, in order, those of the golden
+chain OuterProductEngine -> ArbitrationController -> PulseScheduler (:func:`golden_chain`); the array model's
 conductances must equal the golden CrossbarArray's after the same pulses; the CSR counters, events,
 errors, the interrupt, the owner switch, cell reads and the soft reset are checked on the way.
 """
@@ -13,10 +14,11 @@ import random
 from dataclasses import dataclass, field
 
 from golden.spec.params import AccelParams
-from golden.spec.transactions import Pulse, UpdateRequest
+from golden.spec.transactions import Pulse
 from golden.twins.arbitration_controller import ArbitrationController as GoldenArbitration
+from golden.twins.outer_product_engine import OuterProductEngine as GoldenEngine
+from golden.twins.outer_product_engine import frame_length, frame_words
 from golden.twins.pulse_scheduler import pulses_for
-from golden.twins.update_unit import UpdateUnit as GoldenUpdateUnit
 
 
 @dataclass(frozen=True)
@@ -30,33 +32,72 @@ class UpdateEntry:
     marker: bool = False
 
 
+@dataclass(frozen=True)
+class FrameEntry:
+    """One frame on ``s_axis``: its stream words (a frame of the wrong length is dropped whole)."""
+
+    words: tuple[int, ...]
+
+
 @dataclass
 class ChainResult:
     """What the golden chain predicts for a list of entries (pulse cycles relative to their request)."""
 
     pulses: list[Pulse] = field(default_factory=list)
-    requests: int = 0          # update requests the UpdateUnit accepts
+    requests: int = 0          # UPDATE requests the engine accepts
     program_requests: int = 0
     skipped: int = 0
     cycles_closed: int = 0
+    frames: int = 0            # frames committed
+    frames_dropped: int = 0
 
 
-def golden_chain(params: AccelParams, entries: list[UpdateEntry]) -> ChainResult:
+def golden_chain(params: AccelParams, entries: list[UpdateEntry | FrameEntry]) -> ChainResult:
     """The pulses the top must issue for ``entries``, in order (the chain is in-order end to end)."""
-    uu, arb, out = GoldenUpdateUnit(params), GoldenArbitration(params), ChainResult()
+    eng, arb, out = GoldenEngine(params), GoldenArbitration(params), ChainResult()
+
+    def select(pcs) -> None:
+        for pc in pcs:
+            pr = arb.select(pc)
+            if pr is not None:
+                out.program_requests += 1
+                out.pulses.extend(pulses_for(params, pr))
+
     for e in entries:
+        if isinstance(e, FrameEntry):
+            res = eng.frame_from_words(list(e.words))
+            out.frames_dropped += res.dropped
+            if not res.dropped:
+                select(res.counts)
+                arb.end_cycle()
+                out.frames += 1
+                out.cycles_closed += 1
+            continue
         if not e.marker:
             out.requests += 1
-            if uu.in_range(e.row, e.col):
-                pc = uu.request(UpdateRequest(e.row, e.col, e.dw))
-                pr = arb.select(pc) if pc is not None else None
-                if pr is not None:
-                    out.program_requests += 1
-                    out.pulses += pulses_for(params, pr)
+            if 0 <= e.row < params.array.rows and 0 <= e.col < params.array.cols:
+                pc = eng.update(e.row, e.col, e.dw)
+                select([pc] if pc is not None else [])
         if e.end_cycle:
             arb.end_cycle()
             out.cycles_closed += 1
     out.skipped = arb.skipped
+    return out
+
+
+def random_frames(params: AccelParams, rng: random.Random, n: int) -> list[FrameEntry]:
+    """``n`` frames with about a quarter of the inputs non-zero and errors of up to ~3 eps per unit
+    input, so that most frames give pulses; frame ``n // 2`` is one word short (dropped)."""
+    e, u = params.engine, params.update
+    x_hi, d_hi = (1 << e.x_width) - 1, (1 << (e.delta_width - 1)) - 1
+    d_lim = min(d_hi, 3 * u.eps << e.delta_frac)
+    out = []
+    for k in range(n):
+        x = [rng.randrange(1, x_hi + 1) if rng.random() < 0.25 else 0 for _ in range(params.array.rows)]
+        d = [rng.randint(-d_lim, d_lim) for _ in range(params.array.cols)]
+        words = frame_words(x, d, params)
+        out.append(FrameEntry(tuple(words[:-1] if k == n // 2 else words)))
+    assert all(len(f.words) <= frame_length(params) for f in out)
     return out
 
 
@@ -82,7 +123,7 @@ except ImportError:  # pragma: no cover
 
 if _HAVE_COCOTB:
     from cocotb.triggers import ClockCycles
-    from cocotbext.axi import AxiResp
+    from cocotbext.axi import AxiResp, AxiStreamFrame
 
     from golden.physics.crossbar_state import CrossbarArray
     from golden.physics.device import PRESETS, DeviceModel
@@ -193,6 +234,26 @@ if _HAVE_COCOTB:
         assert busy > 0
         dut._log.info(f"{len(entries)} entries -> {want.program_requests} program requests, "
                       f"{len(want.pulses)} pulses, {want.skipped} skipped, {busy} busy cycles")
+
+        # --- frames through s_axis: the chain continues from the updates' chi and counters ----------------
+        frames = random_frames(params, random.Random(seed + 1), int(cfg.get("frames", 4)))
+        chain = golden_chain(params, entries + frames)
+        axis = tb.axis_source("s_axis")
+        n0 = len(array.pulses)
+        for f in frames:
+            await axis.send(AxiStreamFrame(list(f.words)))
+        await axis.wait()
+        await host.wait_for("status", "busy", 0)
+        got = [(p.row, p.phys_col, p.polarity) for p in array.pulses[n0:]]
+        sb.check([(p.row, p.phys_col, p.polarity) for p in chain.pulses[len(want.pulses):]], got)
+        assert await host.read("frame_count") == chain.frames
+        assert (await host.fields("errors"))["frame"] == int(chain.frames_dropped > 0)
+        await host.write("errors", frame=1)
+        dut._log.info(f"{len(frames)} frames ({chain.frames_dropped} dropped) -> {len(got)} pulses")
+        want = chain
+        golden_array = CrossbarArray(params, device, adc_width=8)
+        golden_array.apply(want.pulses)
+        assert (golden_array.g_flat == array.array.g_flat).all(), f"seed {seed}: conductances differ"
 
         # --- a cell read of a programmed device ----------------------------------------------------------
         p0 = want.pulses[-1]

@@ -114,6 +114,15 @@ class Testbench:
         """A :class:`~tb.kit.stream.StreamSink` on the stream output ``<prefix>__*``, stamped by :attr:`counter`."""
         return StreamSink(self.dut, prefix, self.clk, self.counter, layout, ready_gen=ready_gen, **kwargs)
 
+    def axis_source(self, prefix: str = "s_axis"):
+        """A cocotbext-axi ``AxiStreamSource`` on the AXI4-Stream input ``<prefix>__t*``
+        (:class:`hw.axi_stream.AxiStreamSignature`), reset by ``dut.rst``; ``tvalid`` is 0 until it drives."""
+        from cocotbext.axi import AxiStreamBus, AxiStreamSource
+
+        getattr(self.dut, f"{prefix}__tvalid").value = 0
+        bus = AxiStreamBus.from_prefix(self.dut, f"{prefix}_")     # cocotbext joins with "_": s_axis__tdata
+        return AxiStreamSource(bus, self.clk, self.dut.rst, byte_lanes=1)   # one frame element = one word
+
     def axil_master(self, prefix: str = "s_axil"):
         """A cocotbext-axi ``AxiLiteMaster`` on the AXI4-Lite port ``<prefix>__*`` (Amaranth joins the
         member path with ``__``), reset by ``dut.rst``."""

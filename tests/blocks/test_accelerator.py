@@ -8,17 +8,21 @@ import pytest
 from amaranth.sim import Simulator
 
 from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.handshake import always
 from golden.spec.params import AccelParams, ConfigError
 from golden.spec.register_map.accelerator_map import update_fits_one_word
 from golden.spec.register_map.description import OKAY, SLVERR
-from golden.spec.transactions import RESET, SET, Pulse
+from golden.spec.transactions import RESET, SET, Pulse, UpdateRequest
 from golden.twins.bnn_layer_engine import array_image, digital_bits
+from golden.twins.outer_product_engine import engine_cycle_model
 from hw.accelerator import Accelerator
 from tb.envs.accelerator_tb import UpdateEntry, golden_chain, random_entries
 from tb.kit.lint import lint
 from tb.kit.runner import run_cocotb, to_verilog
 
-SMOKE = AccelParams().with_(array={"rows": 6, "cols": 5}, synapse={"devices": 3, "increment": 2, "pot_period": 2})
+# 2 lanes over 5 columns: the last column group is partial
+SMOKE = AccelParams().with_(array={"rows": 6, "cols": 5}, synapse={"devices": 3, "increment": 2, "pot_period": 2},
+                            engine={"lanes": 2})
 # row + col + dW + 2 flags > 32 bits: UPDATE_ADDR holds the synapse address; differential synapses
 WIDE = AccelParams().with_(array={"rows": 8, "cols": 4}, synapse={"devices": 2, "differential": True},
                            update={"dw_width": 26, "chi_width": 28, "eps": 300})
@@ -173,7 +177,7 @@ def test_rejects_bad_arguments():
 @pytest.mark.cocotb
 def test_cocotb_smoke_training(seed):
     res = run_cocotb(Accelerator(SMOKE), toplevel="accelerator", test_module="tb.envs.accelerator_tb",
-                     config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120})
+                     config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120, "frames": 6})
     print(f"accelerator cocotb: {res.tests} tests, build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
 
 
@@ -330,8 +334,11 @@ def test_amaranth_sim_program_and_read():
 
 @pytest.mark.parametrize("setup", [1, 3])
 def test_update_to_pulse_latency(setup):
-    """Documented: an UPDATE committed in cycle c gives its first pulse on the lines in c + 7 + setup."""
+    """Documented: an UPDATE committed in cycle c gives its first pulse on the lines ``2 + L + 3 + setup``
+    cycles later, L the engine's single-request latency from its cycle model."""
     p = AccelParams().with_(timing={"setup": setup})
+    model = engine_cycle_model(p, [], [UpdateRequest(1, 1, 300)], always(), always(), always())
+    latency = model.emitted[0][0] - model.requests[0][0]
     dut = Accelerator(p)
     rmap, ev = dut.regmap, {}
 
@@ -348,7 +355,7 @@ def test_update_to_pulse_latency(setup):
         while rmap["status"].decode((await axil_read(ctx, dut.s_axil, rmap["status"].addr))[0])["clearing"]:
             pass            # the chi clear after reset (rows * cols cycles)
         await axil_write(ctx, dut.s_axil, rmap["update"].addr, rmap["update"].encode(row=1, col=1, dw=300))
-        for _ in range(20 + setup):
+        for _ in range(latency + 10 + setup):
             await ctx.tick()
 
     sim = Simulator(dut)
@@ -356,7 +363,7 @@ def test_update_to_pulse_latency(setup):
     sim.add_testbench(monitor, background=True)
     sim.add_testbench(host)
     sim.run()
-    assert ev["pulse"] - ev["commit"] == 7 + setup, ev
+    assert ev["pulse"] - ev["commit"] == 2 + latency + 3 + setup, (ev, latency)
 
 
 @pytest.mark.parametrize("target", ["read_req", "program", "update_17th", "update_wait"])

@@ -30,7 +30,7 @@ from golden.spec.register_map.description import (
 from golden.spec.register_map.emitters import markdown
 
 MAGIC = 0x52524143          # ASCII "RRAC"
-MAP_VERSION = (1, 0)
+MAP_VERSION = (1, 1)
 UPDATE_FLAG_BITS = 2        # UPDATE.END_CYCLE and UPDATE.MARKER in bits 30, 31
 PROGRAM_COUNT_WIDTH = 4     # PROGRAM.COUNT: fits row + col + slot + polarity + count in 32 bits
 TIMING_WIDTH = MAX_TIMING.bit_length()
@@ -68,7 +68,12 @@ NOTES = (
      "parameters, visible as RO constants. Runtime: the array-port owner (CTRL.MODE), interrupt "
      "enables, the BNN mode (digital/analog) and the sense-amplifier phase lengths."),
     "",
-    ("Training flow: push UPDATE words (row, col, dW); set UPDATE.END_CYCLE on the last update of an "
+    ("Training flow: per training sample send one frame on the AXI4-Stream port `s_axis` (the layer's "
+     "error vector, then its input vector, as fixed-point codes; ENGINE_CFG gives the formats): the "
+     "outer-product engine forms every synapse's dW on chip, skips zero inputs, and closes the update "
+     "cycle when the frame's pulse counts have reached the arbitration controller (EVENTS.CYCLE_DONE, "
+     "FRAME_COUNT). A frame of the wrong length is dropped whole (ERRORS.FRAME). Single updates: push "
+     "UPDATE words (row, col, dW); set UPDATE.END_CYCLE on the last update of an "
      "update cycle (or push a MARKER with END_CYCLE) so that the arbitration controller advances "
      "its selection counter after the pulses of that cycle; EVENTS.CYCLE_DONE tells when it did. "
      "PROGRAM bypasses the update unit and the arbitration: pulses on one chosen device (weight "
@@ -118,6 +123,7 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
     _add_array_config(b, p, bnn)
     _add_update_config(b, p, fifo_depth)
     _add_timing_config(b, p, adc_width)
+    _add_engine_config(b, p)
     _add_control_status(b, bits_for(fifo_depth + 1))   # 0x040
     _add_events_errors(b)
     _add_counters(b)                                   # 0x060
@@ -231,8 +237,8 @@ def _add_events_errors(b: RegisterMapBuilder) -> None:
     b.add(Register("events", (
         Field("bnn_done", 1, W1C, doc="The output bits of a BNN image are complete."),
         Field("read_done", 1, W1C, doc="A cell read finished (READ_DATA valid)."),
-        Field("cycle_done", 1, W1C, doc="An update cycle was closed (UPDATE.END_CYCLE reached the "
-                                        "arbitration controller).")),
+        Field("cycle_done", 1, W1C, doc="An update cycle was closed (a frame committed, or "
+                                        "UPDATE.END_CYCLE reached the arbitration controller).")),
         "Sticky events, cleared by writing 1."))
     b.add(Register("errors", (
         Field("update_range", 1, W1C, doc="The update unit dropped a request outside the array (first "
@@ -242,6 +248,8 @@ def _add_events_errors(b: RegisterMapBuilder) -> None:
         Field("xbar", 1, W1C, doc="A crossbar addressing unit rejected a command (never expected)."),
         Field("push", 1, W1C, doc="A push register write was refused (SLVERR): its target stayed busy "
                                   "for PUSH_WAIT cycles, or its `wstrb` was not 0xF. Nothing was pushed."),
+        Field("frame", 1, W1C, doc="A frame on `s_axis` had the wrong length (TLAST early or late) and was "
+                                   "dropped whole: no chi change, no pulse."),
         Field("sched_code", ERROR_CODE_WIDTH, RO, offset=8, values=SCHED_CODES,
               doc="First pulse-scheduler error since it was last cleared.")),
         "Sticky error flags (reason codes), cleared by writing 1."))
@@ -253,12 +261,26 @@ def _add_events_errors(b: RegisterMapBuilder) -> None:
         "Interrupt enables: `irq` = OR of the enabled EVENTS flags, and of any ERRORS flag."))
 
 
+def _add_engine_config(b: RegisterMapBuilder, p: AccelParams) -> None:
+    """ENGINE_CFG: lanes and the frame codes' fixed-point formats of the outer-product engine."""
+    e = p.engine
+    b.add(Register("engine_cfg", (
+        Field("lanes_log2", 4, RO, const=e.lanes.bit_length() - 1, doc="log2 of the lanes P (synapses per cycle)."),
+        Field("x_width", 5, RO, offset=4, const=e.x_width, doc="Width of the unsigned input codes x."),
+        Field("x_frac", 5, RO, offset=9, const=e.x_frac, doc="Fraction bits of x."),
+        Field("delta_width", 5, RO, offset=14, const=e.delta_width, doc="Width of the signed error codes delta."),
+        Field("delta_frac", 5, RO, offset=19, const=e.delta_frac, doc="Fraction bits of delta (in dW LSBs).")),
+        "Outer-product engine (build-time): dW = round(x * delta / 2**(X_FRAC + DELTA_FRAC)), "
+        "saturated to UPDATE_CFG.DW_WIDTH."))
+
+
 # --- counters (0x060) ------------------------------------------------------------------------------
 COUNTERS = (("pulse_count", "Programming pulses that reached the array (rising `write`)."),
-            ("request_count", "Update requests accepted by the update unit."),
+            ("request_count", "UPDATE requests accepted by the update engine."),
             ("skipped_count", "Pulse counts dropped by the period gating of the arbitration controller."),
             ("refresh_count", "Refresh requests accepted."),
-            ("busy_cycles", "Cycles with STATUS.BUSY set."))
+            ("busy_cycles", "Cycles with STATUS.BUSY set."),
+            ("frame_count", "Frames committed by the outer-product engine (update cycles)."))
 
 
 def _add_counters(b: RegisterMapBuilder) -> None:

@@ -63,7 +63,7 @@ def test_at_ignores_low_address_bits_and_reports_holes():
     m = accelerator_register_map(AccelParams())
     ctrl = m["ctrl"].addr
     assert m.at(ctrl) is m.at(ctrl + 3) is m["ctrl"]
-    assert m.at(0x024) is None and m.at(0xFFC) is None
+    assert m.at(0x028) is None and m.at(0xFFC) is None
 
 
 def test_encode_decode_round_trip():
