@@ -6,7 +6,9 @@
 * x codes ``x_q = quantize_x(a)`` and delta codes ``d_q = quantize_delta(delta * float32(-lr / lsb))``
   (host side; float32 ``rint``, ties to even, then saturation to the code range);
 * ``dw = outer_dw(x_q, d_q)`` (on chip; exact integers, round half up, saturation to ``update.dw_width``),
-  for the rows with ``x_q != 0`` only (the engine skips the others).
+  for the rows with ``x_q != 0`` only (the engine skips the others); rows whose products all round
+  to 0 are left out too (:meth:`UpdateCodes.dw`): a zero dw changes nothing, so the transactions are
+  the same, only the work is less.
 
 It does so with the fewest numpy passes the training loop can afford: the products are computed in
 int32 whenever the widths make that exact (``(2**x_width - 1) * 2**(delta_width - 1) + 2**(s - 1) <
