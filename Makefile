@@ -87,8 +87,9 @@ regress: setup
 
 # A full MNIST epoch through the RTL (784-250-10, N = 4, 60,000 samples, bit-true, with the raw
 # Verilator replay); about an hour, not part of `make test` (which runs a 200-sample slice).
+# P = 64 engine lanes: ~1.2k cycles per sample (one lane: ~41k, many hours).
 COSIM_MNIST_SAMPLES ?= 60000
-COSIM_MNIST_ARGS ?=
+COSIM_MNIST_ARGS ?= --lanes 64
 cosim-mnist: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reram-accel cosim --dataset mnist --samples $(COSIM_MNIST_SAMPLES) \
 		--json build/cosim/mnist_epoch.json $(COSIM_MNIST_ARGS)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from tb.cosim.frame_host import N_INPUTS, FrameCosimConfig, layer_params
 from tb.cosim.harness.build import FRAME_SOURCE, build_harness, replay
-from tb.kit.runner import ROOT, run_cocotb
+from tb.kit.runner import ROOT, run_cocotb, to_verilog
 from tb.tops.frame_cosim_top import FrameCosimTop
 from tb.tops.pulse_logger import PLOG_DEPTH
 
@@ -66,6 +66,9 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
     for f in (result, stim, prog, stim.with_suffix(".pulses.txt")):
         f.unlink(missing_ok=True)
     top = frame_top(cfg, stand_in, plog_depth)
+    # converted once and kept: the C++ harness build reuses it (minutes at 784-250-10)
+    verilog = out_dir / f"frames_{tag}_{TOPLEVEL}.v"
+    verilog.write_text(to_verilog(top, TOPLEVEL))
     stop = threading.Event()
     watcher = None
     if progress:
@@ -73,6 +76,7 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
         watcher.start()
     try:
         res = run_cocotb(top, toplevel=TOPLEVEL, test_module="tb.cosim.frame_tb", waves=waves,
+                         verilog_text=verilog.read_text(),
                          build_args=("--no-public-flat-rw", str(PUBLIC_VLT)),
                          config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
                                  "progress_file": str(prog) if progress else None, "profile": profile,
@@ -87,7 +91,7 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
         raise RuntimeError(f"frame co-simulation wrote no result (see {res.build_dir}/run-*/sim.log)")
     out = json.loads(result.read_text())
     out.update(build_seconds=res.build_seconds, run_seconds=res.run_seconds, build_dir=str(res.build_dir),
-               stimulus=str(stim), plog_depth=plog_depth)
+               stimulus=str(stim), plog_depth=plog_depth, verilog=str(verilog))
     return out
 
 
@@ -100,7 +104,9 @@ def compare_raw(res: dict, cfg: FrameCosimConfig, repeat: int = 1) -> dict:
     """
     top = frame_top(cfg, res["stand_in"], res["plog_depth"])
     t0 = time.perf_counter()
-    exe = build_harness(top, TOPLEVEL, source=FRAME_SOURCE, defines=("STAND_IN",) if res["stand_in"] else ())
+    text = Path(res["verilog"]).read_text() if Path(res.get("verilog", "")).is_file() else None
+    exe = build_harness(top, TOPLEVEL, source=FRAME_SOURCE, defines=("STAND_IN",) if res["stand_in"] else (),
+                        verilog_text=text)
     res["raw_build_seconds"] = time.perf_counter() - t0
     stim = Path(res["stimulus"])
     cpp_log = stim.with_suffix(".cpp_pulses.txt")

@@ -260,7 +260,8 @@ def test_frame_cosim_mnist_slice(tmp_path):
     (The raw C++ replay, a second build of this top, is left to ``make cosim-mnist``; the digits run
     above checks it on the same path.)"""
     n = int(os.environ.get("RERAM_COSIM_MNIST_SAMPLES", "200"))
-    cfg = FrameCosimConfig(dataset="mnist", samples=n, read_cells=16)
+    # P = 64 (8 in layer 2): ~1.2k cycles per sample, against ~41k with one lane
+    cfg = FrameCosimConfig(dataset="mnist", samples=n, read_cells=16, lanes=64)
     res = run_frame_cosim(cfg, out_dir=tmp_path)
     print(summary(res))
     assert res["mismatches"] == 0, res["first_mismatches"]

@@ -24,11 +24,11 @@ FLAGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0")
 
 
 def build_harness(component, toplevel: str = "cosim_top", source: Path = SOURCE,
-                  defines: tuple[str, ...] = ()) -> Path:
-    """Verilog of ``component`` + the harness ``source`` (C++ ``defines``, e.g. ``"STAND_IN"``) ->
-    executable (cached); returns its path."""
+                  defines: tuple[str, ...] = (), verilog_text: str | None = None) -> Path:
+    """Verilog of ``component`` (or ``verilog_text``, already converted) + the harness ``source``
+    (C++ ``defines``, e.g. ``"STAND_IN"``) -> executable (cached); returns its path."""
     verilator_env()
-    text = to_verilog(component, toplevel)
+    text = to_verilog(component, toplevel) if verilog_text is None else verilog_text
     cpp = Path(source).read_text()
     cflags = [f"-D{d}" for d in defines]
     key = hashlib.sha1((text + cpp + repr(FLAGS) + (repr(cflags) if cflags else "")).encode()).hexdigest()[:12]

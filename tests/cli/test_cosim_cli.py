@@ -1,0 +1,23 @@
+"""`reram-accel cosim --dataset mnist`: bad input is refused before any build, naming the parameter."""
+from __future__ import annotations
+
+import pytest
+
+from tb.cli.main import main
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["--dataset", "mnist", "--samples", "0"], "cosim.samples"),
+    (["--dataset", "mnist", "--samples", "60001"], "cosim.samples"),
+    (["--dataset", "mnist", "--lanes", "3"], "cosim.lanes"),
+    (["--frames", "--samples", "1438"], "cosim.samples"),
+])
+def test_bad_frame_cosim_input_is_refused_first(argv, name, capsys, monkeypatch):
+    import tb.cosim.frame_run as fr
+
+    def no_run(*a, **k):
+        raise AssertionError("the simulation must not start")
+    monkeypatch.setattr(fr, "run_frame_cosim", no_run)
+    assert main(["cosim", *argv]) == 2
+    err = capsys.readouterr().err
+    assert name in err and "allowed" in err
