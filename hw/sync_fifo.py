@@ -7,6 +7,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.spec.checks import check_int
 from hw.lintsafe import add_const, eq_const
+from hw.memory_manifest import FIFO_STORAGE
 from hw.sram import SimpleDualPortRam
 
 
@@ -55,6 +56,7 @@ class SyncFifo(wiring.Component):
         m = Module()
         inner = self.depth - 1
         m.submodules.storage = ram = SimpleDualPortRam(self.width, max(2, inner), transparent=False)
+        ram.contents_after_reset = FIFO_STORAGE     # the memory manifest's note for this wrapper
         inner_level = Signal(range(inner + 1))
         produce = Signal(range(max(2, inner)))
         consume = Signal(range(max(2, inner)))

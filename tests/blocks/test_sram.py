@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 
 from golden.spec.params import AccelParams, ConfigError
 from hw.accelerator import Accelerator
-from hw.memory_manifest import CLEARED_BY_WALK, FIFO_STORAGE, memories
+from hw.memory_manifest import CLEARED_BY_WALK, FIFO_STORAGE, FRAME_BUFFER, memories
 from hw.sram import SimpleDualPortRam
 from tb.cli.main import main
 
@@ -56,13 +56,16 @@ def test_bad_depth_names_the_parameter():
 def test_manifest_lists_every_memory_of_the_top():
     p = AccelParams().with_(array={"rows": 6, "cols": 5})
     mems = {m.path: m for m in memories(Accelerator(p, fifo_depth=9), "accelerator")}
-    chi = mems["accelerator.update_unit.chi_ram.mem"]
+    chi = mems["accelerator.engine.chi_ram0.mem"]
     assert (chi.depth, chi.width, chi.signed, chi.wrapper) == (30, p.update.chi_width, True, "SimpleDualPortRam")
-    assert (chi.read_latency, chi.transparent, chi.write_ports, chi.read_ports) == (1, True, 1, 1)
+    assert (chi.read_latency, chi.transparent, chi.write_ports, chi.read_ports) == (1, False, 1, 1)
     assert chi.contents_after_reset == CLEARED_BY_WALK
-    fifo = mems["accelerator.update_fifo.storage"]
-    assert fifo.wrapper == "SyncFIFOBuffered" and fifo.contents_after_reset == FIFO_STORAGE
-    assert set(mems) == {"accelerator.update_unit.chi_ram.mem", "accelerator.update_fifo.storage"}
+    fifo = mems["accelerator.update_fifo.storage.mem"]
+    assert fifo.wrapper == "SimpleDualPortRam" and fifo.contents_after_reset == FIFO_STORAGE
+    for buf in ("accelerator.engine.delta_ram0.mem", "accelerator.engine.x_ram.mem"):
+        assert mems[buf].contents_after_reset == FRAME_BUFFER
+    assert set(mems) == {"accelerator.engine.chi_ram0.mem", "accelerator.engine.delta_ram0.mem",
+                         "accelerator.engine.x_ram.mem", "accelerator.update_fifo.storage.mem"}
 
 
 def test_cli_writes_the_manifest(tmp_path, capsys):
@@ -74,4 +77,4 @@ def test_cli_writes_the_manifest(tmp_path, capsys):
     mems = json.loads((out / "memories.json").read_text())
     assert [m["path"] for m in mems["update_unit"]] == ["update_unit.chi_ram.mem"]
     assert mems["update_unit"][0]["depth"] == 32 and mems["update_unit"][0]["bits"] == 32 * 16
-    assert len(mems["accelerator"]) == 2
+    assert len(mems["accelerator"]) == 4
