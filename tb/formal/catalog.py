@@ -160,7 +160,8 @@ MUTANTS = (
                    "m.d.sync += [pulse.eq(1), cmd.we.eq(1), load(t.width)]"), 12),
     # CrossbarAddressing
     MutantSpec("crossbar_addressing_1t1r", "one_word_line",
-               _xb("wl_dec.eq(Const(1, self.rows) << c.row)", "wl_dec.eq(Const(3, self.rows) << c.row)"), 4,
+               _xb('wl_dec.eq(one_hot(m, c.row, self.rows, name="wl_dec"))',
+                   'wl_dec.eq(one_hot(m, c.row, self.rows, name="wl_dec") | 1)'), 4,
                quick=True),
     MutantSpec("crossbar_addressing_1t1r", "no_set_and_reset_column",
                _xb("reset.eq(write & ~c.polarity)", "reset.eq(write)"), 4),

@@ -72,14 +72,18 @@ class CosimTop(wiring.Component):
 
 
 def _pass_through(m, inner, outer, skip: str) -> None:
-    """Wire every member of ``inner`` except ``skip`` to the same-named member of ``outer``."""
-    for mname, member in inner.signature.members.items():
-        if mname == skip:
+    """Wire every port of ``inner`` (interfaces port by port) except member ``skip`` to the same path
+    in ``outer``."""
+    for path, member, value in inner.signature.flatten(inner):
+        if path[0] == skip:
             continue
+        other = outer
+        for name in path:
+            other = getattr(other, name) if isinstance(name, str) else other[name]
         if member.flow == wiring.In:
-            m.d.comb += getattr(inner, mname).eq(getattr(outer, mname))
+            m.d.comb += value.eq(other)
         else:
-            m.d.comb += getattr(outer, mname).eq(getattr(inner, mname))
+            m.d.comb += other.eq(value)
 
 
 def _share_bus(m, ext, seq, sub, seq_en) -> None:

@@ -212,7 +212,7 @@ def test_check_trace_detects_corruption(seed):
 def test_reset_values_and_holes():
     """Directed: reads after reset give the map's reset values; holes and the window end give SLVERR."""
     regmap = accelerator_register_map(PARAMS)
-    ops = [Op("r", r.addr) for r in regmap.registers] + [Op("r", 0x024), Op("r", 0xFFC), Op("w", 0xFFC, b"\1\2\3\4")]
+    ops = [Op("r", r.addr) for r in regmap.registers] + [Op("r", 0x028), Op("r", 0xFFC), Op("w", 0xFFC, b"\1\2\3\4")]
     trace = run_amaranth(regmap, ops, 1, stalls=False, p_set=0.0, p_change=0.0)
     check_trace(regmap, trace, 1)
     rs = [(t[axi_name("rdata")], t[axi_name("rresp")]) for t in trace if t[axi_name("rvalid")] and t[axi_name("rready")]]

@@ -7,8 +7,8 @@ from tb.cli.main import main
 
 
 @pytest.mark.parametrize("argv, name", [
-    (["--dataset", "mnist", "--samples", "0"], "cosim.samples"),
-    (["--dataset", "mnist", "--samples", "60001"], "cosim.samples"),
+    (["--dataset", "mnist", "--samples", "0"], "argument --samples: 0 is out of range: allowed [1, 60000]"),
+    (["--dataset", "mnist", "--samples", "60001"], "argument --samples: 60001 is out of range"),
     (["--dataset", "mnist", "--lanes", "3"], "cosim.lanes"),
     (["--frames", "--samples", "1438"], "cosim.samples"),
 ])

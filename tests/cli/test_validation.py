@@ -84,7 +84,7 @@ def _rejected(argv, capsys, *fragments, limit_s: float = 20.0) -> str:
     (["board", "build", "icebreaker", "--target-mhz", "0"], ["--target-mhz", "0 is out of range"]),
     (["bench", "--only", "bogus"], ["bench --only 'bogus' matches no benchmark"]),
     (["cosim", "--samples", "5", "--bnn-images", "-3"], ["--bnn-images", "-3 is out of range"]),
-    (["cosim", "--samples", "0"], ["--samples", "0 is out of range: allowed [1, 1437]"]),
+    (["cosim", "--samples", "0"], ["--samples", "0 is out of range: allowed [1, 60000]"]),
     (["demo", "--cosim-samples", "0"], ["--cosim-samples", "0 is out of range: allowed [1, 1437]"]),
     (["demo", "--train-samples", "70000"], ["--train-samples", "70000 is out of range: allowed [1, 60000]"]),
     (["variability", "--trials", "0"], ["--trials", "0 is out of range"]),

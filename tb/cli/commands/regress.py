@@ -14,24 +14,22 @@ HELP = "run a pytest regression spread over Dask workers (local cluster or --sch
 
 
 def add_arguments(p) -> None:
+    from tb.cli.arguments import IntIn
     from tb.cli.commands._engine import add_engine_arguments
 
     p.add_argument("paths", nargs="*", default=["tests"], help="test files or directories (default: tests)")
     p.add_argument("-m", "--marker", default=None, help="pytest marker expression, e.g. 'cocotb and not slow'")
-    p.add_argument("--shards", type=int, default=None,
+    p.add_argument("--shards", type=IntIn(1, 100_000), default=None,
                    help="number of shards (default: 2 per worker, so a long file does not hold up the rest)")
     add_engine_arguments(p)
 
 
 def run(args) -> int:
-    from golden.spec.checks import check_int
     from golden.spec.params import ConfigError
     from tb.cli.commands._engine import sweep_engine
     from tb.kit.runner import ROOT
     from tb.scale.regression import collect, run_shard, shards
 
-    if args.shards is not None:
-        check_int("regress --shards", args.shards, 1, 100000)
     ids = collect(args.paths, args.marker, ROOT)
     if not ids:
         raise ConfigError(f"regress: no test selected by {args.paths} -m {args.marker!r}")
