@@ -31,7 +31,7 @@ from golden.spec.transactions import Pulse
 from golden.twins.crossbar_addressing import LATENCY
 from tb.cosim.frame_host import FrameCosimConfig, FrameNetworks, FrameStimulus, frame_array, frame_int
 from tb.cosim.training_host import expected_pulses
-from tb.cosim.training_tb import HostClock, Tally, check_reads, compare_pulses
+from tb.cosim.training_tb import HostClock, Tally, check_reads, check_state, compare_pulses
 from tb.kit.axil_host import FastAxil
 from tb.kit.prefixed import Prefixed
 from tb.kit.runner import test_config
@@ -219,17 +219,6 @@ class FrameTraining:
                 self.after_sample(n)
                 if progress and (n % max(1, samples // 200) == 0 or n == samples - 1):
                     Path(progress).write_text(f"{n + 1} {samples}\n")
-
-
-def check_state(chip: FrameChip, nets: FrameNetworks, tally: Tally) -> None:
-    """Conductances and pulse counters of every device against the golden chip; line invariants."""
-    for arr, xa in zip(nets.golden.layers, chip.xas):
-        sl = slice(arr.id_base, arr.id_base + arr.n_devices)
-        tally.conductances += int(np.count_nonzero(xa.g_flat != nets.golden.store.g[sl]))
-        tally.conductances += int(np.count_nonzero(xa.k != nets.golden.store.k[sl]))
-    for mdl in chip.models:
-        tally.violations += len(mdl.violations)
-        tally.first += mdl.violations[:3]
 
 
 async def check_delivery(chip: FrameChip, training: FrameTraining, tally: Tally) -> None:
