@@ -43,6 +43,9 @@ from tb.tops.pulse_logger import PLOG_DEPTH
 
 PUBLIC_VLT = Path(__file__).resolve().parent / "harness" / "frame_cosim_top_public.vlt"
 TOPLEVEL = "frame_cosim_top"
+#: both builds of the 784-250-10 top (cocotb and the raw replay) at -O2 instead of verilated.mk's -Os:
+#: about 1.3x more cycles/s for a similar compile time; the same flags keep the cocotb / raw ratio fair
+CXX_OPT = ("-CFLAGS", "-O2")
 
 
 def frame_top(cfg: FrameCosimConfig, stand_in: bool | None = None, plog_depth: int = PLOG_DEPTH) -> FrameCosimTop:
@@ -77,7 +80,7 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
     try:
         res = run_cocotb(top, toplevel=TOPLEVEL, test_module="tb.cosim.frame_tb", waves=waves,
                          verilog_text=verilog.read_text(),
-                         build_args=("--no-public-flat-rw", str(PUBLIC_VLT)),
+                         build_args=("--no-public-flat-rw", str(PUBLIC_VLT), *CXX_OPT),
                          config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
                                  "progress_file": str(prog) if progress else None, "profile": profile,
                                  "stand_in": top.stand_in, "plog_depth": plog_depth,
@@ -106,6 +109,7 @@ def compare_raw(res: dict, cfg: FrameCosimConfig, repeat: int = 1) -> dict:
     t0 = time.perf_counter()
     text = Path(res["verilog"]).read_text() if Path(res.get("verilog", "")).is_file() else None
     exe = build_harness(top, TOPLEVEL, source=FRAME_SOURCE, defines=("STAND_IN",) if res["stand_in"] else (),
+                        cxx_flags=CXX_OPT[1::2],
                         verilog_text=text)
     res["raw_build_seconds"] = time.perf_counter() - t0
     stim = Path(res["stimulus"])

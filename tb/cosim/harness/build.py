@@ -24,13 +24,15 @@ FLAGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0")
 
 
 def build_harness(component, toplevel: str = "cosim_top", source: Path = SOURCE,
-                  defines: tuple[str, ...] = (), verilog_text: str | None = None) -> Path:
+                  defines: tuple[str, ...] = (), verilog_text: str | None = None,
+                  cxx_flags: tuple[str, ...] = ()) -> Path:
     """Verilog of ``component`` (or ``verilog_text``, already converted) + the harness ``source``
-    (C++ ``defines``, e.g. ``"STAND_IN"``) -> executable (cached); returns its path."""
+    (C++ ``defines``, e.g. ``"STAND_IN"``; extra compiler ``cxx_flags``, e.g. ``"-O2"``) ->
+    executable (cached); returns its path."""
     verilator_env()
     text = to_verilog(component, toplevel) if verilog_text is None else verilog_text
     cpp = Path(source).read_text()
-    cflags = [f"-D{d}" for d in defines]
+    cflags = [f"-D{d}" for d in defines] + list(cxx_flags)
     key = hashlib.sha1((text + cpp + repr(FLAGS) + (repr(cflags) if cflags else "")).encode()).hexdigest()[:12]
     d = BUILD / f"{toplevel}-{key}"
     d.mkdir(parents=True, exist_ok=True)
