@@ -126,7 +126,7 @@ def load_digits(test_fraction: float = 0.2) -> Dataset:
     x = (d.data / 16.0).astype(np.float32)
     y = d.target.astype(np.int64)
     perm = np.random.default_rng(0).permutation(len(y))  # fixed split, independent of run seeds
-    n_test = int(round(test_fraction * len(y)))
+    n_test = round(test_fraction * len(y))
     te, tr = perm[:n_test], perm[n_test:]
     return Dataset("digits", x[tr], y[tr], x[te], y[te])
 

@@ -492,13 +492,13 @@ def summary_line(dataset: str, cfg: TrainingConfig, res: dict, fp: dict | None) 
     syn = cfg.synapse
     kind = (("binary" if cfg.device.binary else "analog")
             + (" differential" if syn.differential else " non-differential"))
-    lines = [f"dataset {dataset}: {res['samples']} training samples ({cfg.epochs} epoch(s)), network "
-             f"{res.get('n_inputs', '?')}-{cfg.hidden}-10, {lr_text(cfg)}, seed {cfg.seed}",
-             f"synapse: N = {syn.devices} {kind} devices, increment {syn.increment}; "
-             f"{res['pulses']} pulses ({res['pulses'] / max(res['samples'], 1):.1f} per sample), "
-             f"{res['refreshes']} refreshes",
-             f"in-situ test accuracy {100 * res['test_accuracy']:.2f} % (with read noise; "
-             f"{100 * res['test_accuracy_noise_free']:.2f} % noise-free)"]
+    lines = [(f"dataset {dataset}: {res['samples']} training samples ({cfg.epochs} epoch(s)), network "
+              f"{res.get('n_inputs', '?')}-{cfg.hidden}-10, {lr_text(cfg)}, seed {cfg.seed}"),
+             (f"synapse: N = {syn.devices} {kind} devices, increment {syn.increment}; "
+              f"{res['pulses']} pulses ({res['pulses'] / max(res['samples'], 1):.1f} per sample), "
+              f"{res['refreshes']} refreshes"),
+             (f"in-situ test accuracy {100 * res['test_accuracy']:.2f} % (with read noise; "
+              f"{100 * res['test_accuracy_noise_free']:.2f} % noise-free)")]
     sat = res.get("saturations")
     if sat:
         lines.append("saturated engine codes: " + "; ".join(

@@ -187,7 +187,7 @@ class PulsePlan:
     ``ids`` global device ids, ``polarity``, ``count``; ``rows``/``cols`` the synapses they touch.
     """
 
-    __slots__ = ("ids", "polarity", "count", "rows", "cols")
+    __slots__ = ("cols", "count", "ids", "polarity", "rows")
 
     def __init__(self, ids, polarity, count, rows, cols):
         self.ids, self.polarity, self.count, self.rows, self.cols = ids, polarity, count, rows, cols

@@ -30,13 +30,12 @@ recorded (binary) for the C++ replay: equal cycle count and pulse log, and the w
 from __future__ import annotations
 
 import json
-import sys
-import threading
 import time
 from pathlib import Path
 
 from tb.cosim.frame_host import N_INPUTS, FrameCosimConfig, layer_params
 from tb.cosim.harness.build import FRAME_SOURCE, build_harness, replay
+from tb.cosim.progress import progress_printer
 from tb.kit.runner import ROOT, run_cocotb, to_verilog
 from tb.tops.frame_cosim_top import FrameCosimTop
 from tb.tops.pulse_logger import PLOG_DEPTH
@@ -72,12 +71,7 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
     # converted once and kept: the C++ harness build reuses it (minutes at 784-250-10)
     verilog = out_dir / f"frames_{tag}_{TOPLEVEL}.v"
     verilog.write_text(to_verilog(top, TOPLEVEL))
-    stop = threading.Event()
-    watcher = None
-    if progress:
-        watcher = threading.Thread(target=_watch_progress, args=(prog, stop), daemon=True)
-        watcher.start()
-    try:
+    with progress_printer(prog, progress):
         res = run_cocotb(top, toplevel=TOPLEVEL, test_module="tb.cosim.frame_tb", waves=waves,
                          verilog_text=verilog.read_text(),
                          build_args=("--no-public-flat-rw", str(PUBLIC_VLT), *CXX_OPT),
@@ -86,10 +80,6 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
                                  "stand_in": top.stand_in, "plog_depth": plog_depth,
                                  "zero_delta": list(zero_delta) if zero_delta is not None else None},
                          check=False)
-    finally:
-        stop.set()
-        if watcher is not None:
-            watcher.join()
     if not result.exists():
         raise RuntimeError(f"frame co-simulation wrote no result (see {res.build_dir}/run-*/sim.log)")
     out = json.loads(result.read_text())
@@ -137,22 +127,6 @@ def compare_raw(res: dict, cfg: FrameCosimConfig, repeat: int = 1) -> dict:
             f"raw harness: cycles {raw['cycles']} vs {res['cycles']}, samples {raw['samples']} vs "
             f"{res['samples']}, pulse logs equal: {same_log}")
     return res
-
-
-def _watch_progress(path: Path, stop: threading.Event) -> None:
-    """Print the test's progress file (``done total``) with the elapsed time while the simulation runs."""
-    last, t0 = None, time.perf_counter()
-    while not stop.wait(1.0):
-        try:
-            txt = path.read_text().split()
-        except OSError:
-            continue
-        if len(txt) == 2 and txt != last:
-            last = txt
-            el = time.perf_counter() - t0
-            print(f"\rcosim: {txt[0]}/{txt[1]} samples, {el:.0f} s", end="", file=sys.stderr, flush=True)
-    if last is not None:
-        print(file=sys.stderr)
 
 
 def summary(res: dict) -> str:

@@ -38,8 +38,6 @@ BNN inference through the accelerator top (:func:`run_cosim_bnn`): :mod:`tb.cosi
 from __future__ import annotations
 
 import json
-import sys
-import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -48,6 +46,7 @@ import numpy as np
 from golden.spec.params import ConfigError, check_int
 from tb.cosim.bnn_host import MODES, bnn_hw_for, digits_bnn, digits_test_bits
 from tb.cosim.harness.build import build_harness, replay
+from tb.cosim.progress import progress_printer
 from tb.cosim.training_host import CosimConfig, layer_params
 from tb.kit.runner import ROOT, run_cocotb
 from tb.scale.run_dir import new_run_dir
@@ -91,12 +90,7 @@ def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool =
     prog = out_dir / "cosim_progress.txt"
     prog.unlink(missing_ok=True)
     top = CosimTop(layer_params(cfg))
-    stop = threading.Event()
-    watcher = None
-    if progress:
-        watcher = threading.Thread(target=_watch_progress, args=(prog, stop), daemon=True)
-        watcher.start()
-    try:
+    with progress_printer(prog, progress):
         # only the top's ports are visible to cocotb (see tb/cosim/harness/cosim_top_public.vlt)
         res = run_cocotb(top, toplevel="cosim_top", test_module="tb.cosim.training_tb", waves=waves,
                          build_args=("--no-public-flat-rw", str(PUBLIC_VLT)),
@@ -104,10 +98,6 @@ def run_cosim(cfg: CosimConfig, *, out_dir: Path | None = None, progress: bool =
                                  "progress_file": str(prog) if progress else None, "driver": driver,
                                  "profile": profile, "drop_word": drop_word},
                          check=drop_word is None)
-    finally:
-        stop.set()
-        if watcher is not None:
-            watcher.join()
     out = json.loads(result.read_text())
     out["build_seconds"] = res.build_seconds
     out["run_seconds"] = res.run_seconds
@@ -147,21 +137,6 @@ def compare_raw(res: dict, cfg: CosimConfig, repeat: int = 3) -> dict:
         res.setdefault("first_mismatches", []).append(
             f"raw harness: cycles {raw['cycles']} vs {res['cycles']}, pulse logs equal: {same_log}")
     return res
-
-
-def _watch_progress(path: Path, stop: threading.Event) -> None:
-    """Print the test's progress file (``done total``) while the simulation runs."""
-    last = None
-    while not stop.wait(0.5):
-        try:
-            txt = path.read_text().split()
-        except OSError:
-            continue
-        if len(txt) == 2 and txt != last:
-            last = txt
-            print(f"\rcosim: {txt[0]}/{txt[1]} samples", end="", file=sys.stderr, flush=True)
-    if last is not None:
-        print(file=sys.stderr)
 
 
 def summary(res: dict) -> str:
