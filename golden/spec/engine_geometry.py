@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from golden.spec.params import AccelParams
 
-__all__ = ["clear_cycles", "delta_sub_cycles", "eps_is_power_of_two", "groups", "pipeline_stages"]
+__all__ = ["clear_cycles", "delta_sub_cycles", "eps_is_power_of_two", "groups", "layer_lanes", "pipeline_stages",
+           "with_lanes"]
 
 
 def groups(params: AccelParams) -> int:
@@ -38,3 +39,14 @@ def delta_sub_cycles(params: AccelParams) -> int:
     dpw = params.engine.delta_per_word
     spw = min(params.engine.lanes, dpw)
     return -(-dpw // spw)
+
+
+def layer_lanes(cols: int, lanes: int) -> int:
+    """P of a layer with ``cols`` columns when the design asks for ``lanes``: at most the largest power
+    of two <= ``cols`` (every lane must own a column), e.g. 128 -> 128 for 250 columns, 8 for 10."""
+    return min(lanes, 1 << (cols.bit_length() - 1))
+
+
+def with_lanes(params: AccelParams, lanes: int) -> AccelParams:
+    """``params`` with ``engine.lanes = layer_lanes(array.cols, lanes)``."""
+    return params.with_(engine={"lanes": layer_lanes(params.array.cols, lanes)})

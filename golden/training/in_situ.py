@@ -150,6 +150,12 @@ DATASET_DEFAULTS = {
     "digits": {"epochs": 10, "lr": 0.01, "lr_schedule": "constant", "lr_end": 0.001},
 }
 
+#: P, the update engine's lanes, of the accelerator generated for a data set's network (per layer at
+#: most the largest power of two <= its columns: 128 and 8 for 784-250-10). 128 keeps MNIST training
+#: within 1.3x of max(vector load, pulses) per sample (docs/RESULTS.md, "Training throughput"); the
+#: arithmetic and the pulse order do not depend on P. Other data sets: the parameter tree's default.
+ENGINE_LANES = {"mnist": 128}
+
 
 def lr_at(cfg: TrainingConfig, t: int, total: int) -> float:
     """Learning rate of update cycle ``t`` of ``total`` (0-based) under ``cfg.lr_schedule``.

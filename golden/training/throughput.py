@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from golden.spec.engine_geometry import with_lanes
 from golden.spec.params import AccelParams
 from golden.twins.outer_product_engine import frame_cycles, frame_length, quantize_delta, quantize_x
 from golden.twins.pulse_scheduler import occupancy
@@ -119,13 +120,6 @@ def program_cycles(params: AccelParams, counts: np.ndarray) -> int:
     counts = np.asarray(counts, dtype=np.int64)
     base = occupancy(params, 0)
     return int(counts.size * base + counts.sum() * (occupancy(params, 1) - base))
-
-
-def with_lanes(params: AccelParams, lanes: int) -> AccelParams:
-    """``params`` with ``engine.lanes = min(lanes, the largest power of two <= cols)`` (a layer narrower
-    than P uses fewer lanes: every lane must own a column)."""
-    cap = 1 << (params.array.cols.bit_length() - 1)
-    return params.with_(engine={"lanes": min(lanes, cap)})
 
 
 def cycles_per_sample(layers: list[LayerWorkload], lanes: int) -> dict:

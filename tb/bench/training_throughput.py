@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import os
 
+from golden.training.in_situ import ENGINE_LANES
 from golden.training.throughput import check_against_cycle_model, cycles_per_sample, record_workload
 from tb.kit.runner import ROOT
 
 LANES = (1, 8, 64, 128)
-#: the default lanes of the MNIST layer (every other row of the table is for comparison)
-DEFAULT_LANES = 128
+#: the default lanes of the MNIST accelerator (every other row of the table is for comparison)
+DEFAULT_LANES = ENGINE_LANES["mnist"]
 BOARD_JSON = ROOT / "build" / "boards" / "ulx3s.json"
 
 

@@ -19,17 +19,19 @@ Python per sample is kept small (a few ms at 784-250-10):
 from __future__ import annotations
 
 import struct
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from golden.data.datasets import load
+from golden.spec.engine_geometry import with_lanes
 from golden.spec.params import AccelParams, ConfigError, check_choice, check_int
 from golden.spec.transactions import ProgramRequest
 from golden.training.in_situ import (
     DATASET_DEFAULTS,
+    ENGINE_LANES,
     InSituMLP,
     initial_weights,
     lr_at,
@@ -63,8 +65,8 @@ class FrameCosimConfig:
         Initial weights, sample order and chip seed.
     lanes : int or None
         P of the hardware's update engine (a power of two; per layer at most the largest power of
-        two <= its columns). None: the parameter tree's default. The golden arithmetic and the pulse
-        order do not depend on it.
+        two <= its columns). None: the data set's ``ENGINE_LANES`` (128 for MNIST), else the parameter
+        tree's default. The golden arithmetic and the pulse order do not depend on it.
     read_cells : int, 0..
         Cells per layer read back through READ_REQ/READ_DATA at the end.
 
@@ -107,14 +109,12 @@ class FrameCosimConfig:
 
 
 def hw_params(cfg: FrameCosimConfig, golden_params: list[AccelParams]) -> list[AccelParams]:
-    """The layers' hardware parameters: golden's, with ``engine.lanes`` set from ``cfg.lanes``."""
-    if cfg.lanes is None:
+    """The layers' hardware parameters: golden's, with ``engine.lanes`` set from ``cfg.lanes`` (None:
+    the data set's :data:`golden.training.in_situ.ENGINE_LANES`, else golden's)."""
+    lanes = cfg.lanes if cfg.lanes is not None else ENGINE_LANES.get(cfg.dataset)
+    if lanes is None:
         return list(golden_params)
-    out = []
-    for p in golden_params:
-        lanes = min(cfg.lanes, 1 << (p.array.cols.bit_length() - 1))
-        out.append(replace(p, engine=replace(p.engine, lanes=lanes)))
-    return out
+    return [with_lanes(p, lanes) for p in golden_params]
 
 
 def layer_params(cfg: FrameCosimConfig, n_in: int, n_out: int = 10) -> list[AccelParams]:

@@ -60,6 +60,9 @@ def test_mnist_layers_and_lanes():
     q1, q2 = layer_params(FrameCosimConfig(lanes=64), 784)
     assert (q1.engine.lanes, q2.engine.lanes) == (64, 8)          # at most the columns, a power of two
     assert frame_length(q1) == frame_length(p1)                    # the frame does not depend on P
+    assert (p1.engine.lanes, p2.engine.lanes) == (128, 8)          # the MNIST accelerator's default P
+    d1, _ = layer_params(FrameCosimConfig(dataset="digits", samples=4), 64)
+    assert d1.engine.lanes == 1                                    # digits: the parameter tree's default
 
 
 # --- frames ----------------------------------------------------------------------------------------
