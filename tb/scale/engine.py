@@ -23,6 +23,7 @@ scattered to every worker and each task receives it as its first argument.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Self
@@ -52,6 +53,27 @@ def scheduler_address(scheduler: str | None) -> str | None:
         source = "--scheduler" if scheduler else ENV_SCHEDULER
         raise ConfigError(f"{source} = {address!r} must be a scheduler address like tcp://HOST:PORT")
     return address
+
+
+def probe_scheduler(address: str, timeout: float = 3.0) -> None:
+    """A TCP connect to ``address`` (``tcp://HOST:PORT``) before the Dask client's handshake, so a
+    refused or unroutable address is reported in at most ``timeout`` s instead of after the client's
+    20 s connect timeout. Other protocols (tls://, ...) go straight to the client."""
+    from urllib.parse import urlsplit
+
+    url = urlsplit(address)
+    if url.scheme != "tcp":
+        return
+    try:
+        host, port = url.hostname, url.port
+    except ValueError as e:
+        raise ConfigError(f"scheduler address {address!r}: {e}") from None
+    if not host or port is None:
+        raise ConfigError(f"scheduler address {address!r} must be tcp://HOST:PORT")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise ConfigError(f"no Dask scheduler answers at {address}: {e}") from None
 
 
 def _call_with_common(fn: Callable, common: Any, item: Any) -> Any:
@@ -92,6 +114,7 @@ class Engine:
             raise ConfigError("the Dask engine needs the `distributed` package: "
                               "pip install -e '.[cluster]' (or `make setup`)") from None
         if self.address is not None:
+            probe_scheduler(self.address)
             try:
                 self.client = Client(self.address, timeout="20s")
             except OSError as e:

@@ -90,6 +90,21 @@ def test_scheduler_address(monkeypatch):
         Engine(workers=0)
 
 
+def test_unreachable_scheduler_is_reported_at_once():
+    """A port nobody listens on is refused in milliseconds: the error comes before any work, not after
+    the Dask client's connect timeout (20 s)."""
+    import socket
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    with pytest.raises(ConfigError, match=rf"no Dask scheduler answers at tcp://127.0.0.1:{port}"):
+        Engine(scheduler=f"tcp://127.0.0.1:{port}", progress=False).__enter__()
+    assert time.perf_counter() - t0 < 5
+
+
 def _square_plus(common: int, item: int) -> tuple[int, str]:
     return item * item + common, os.environ.get("OPENBLAS_NUM_THREADS", "")
 
