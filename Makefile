@@ -35,7 +35,7 @@ $(STAMP): pyproject.toml
 
 test: setup
 	# one BLAS thread per xdist worker: two workers x two threads oversubscribe the 2 cores
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not scale" tests
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not scale" --durations=30 tests
 
 # Longer checks of the Dask engine and of concurrent runs (two co-simulations at once, BNN chip seeds
 # on 1 and 2 workers, a regression sharded over workers); each starts its own local Dask cluster.
