@@ -49,6 +49,10 @@ arithmetic (:func:`tb.formal.update_unit.reference_rule`: clamp, ``|s| // eps``,
   and polarity from the shadow chi), and when the engine is ``idle`` the queue is empty (no pulse
   of the synapse was lost).
 
+The formal model starts every memory at 0. The idle lane's delta word of the partial group is never
+written, so its dw is 0 here and the lane gate (``col_ok``) is not exercised by a frame; the
+address mutant opens the request path instead (docs/RESULTS.md, "Formal proofs").
+
 ``clear`` is held low after reset in this proof (reset may come at any cycle); the walk after
 ``clear`` is the control proof's. Induction is out of reach here for the reason of
 :mod:`tb.formal.update_unit` (the chi, delta and x memories cannot be named from the wrapper), so
