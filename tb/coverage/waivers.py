@@ -43,6 +43,15 @@ WAIVERS: tuple[Waiver, ...] = (
            "a 1 x 1 array: address 0 is the first and the last line (counted as first)"),
     Waiver("update_unit.1x1-narrow.request.*", "last",
            "a 1 x 1 array: address 0 is the first and the last line (counted as first)"),
+    Waiver("outer_product_engine.50x30-P8-eps256.codes.dw", "sat_*",
+           "default formats (x 10 b with 7 fraction bits, delta 16 b with 8, dW 12 b): |x_q * d_q| / 2**15 <= "
+           "1023 * 32768 / 32768 = 1023 < 2047, so a product never saturates; the 13x10 configuration (dW 10 b) "
+           "covers both saturations"),
+    Waiver("outer_product_engine.any.stream_req.*", "*'0'*",
+           "req.ready is low in the cycle after every accept (the request is checked or starts forming row * G "
+           "then), so two requests are never taken back to back"),
+    Waiver("outer_product_engine.any.stream_req.gap", "0",
+           "req.ready is low in the cycle after every accept, so two requests are never taken back to back"),
     Waiver("*.any.stream_*.gen_x_gap", "('random', '>=16')",
            "the random class draws each cycle (valid or ready with p >= 0.5 in these runs): 16 idle cycles "
            "in a row have probability < 1e-6; the burst and pattern classes cover the long gaps"),

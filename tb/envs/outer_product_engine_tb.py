@@ -40,6 +40,7 @@ def random_frame(p: AccelParams, rng: np.random.Generator, density: float) -> li
     small = rng.integers(max(dlo, -(1 << e.shift)), min(dhi, 1 << e.shift) + 1, a.cols)
     d = np.where(kind < 0.5, small, rng.integers(dlo, dhi + 1, a.cols))
     d = np.where(kind > 0.9, rng.choice([dlo, dhi], a.cols), d)
+    d[rng.random(a.cols) < 0.05] = 0
     return frame_words(x, d, p)
 
 
@@ -92,6 +93,105 @@ def replay(p: AccelParams, frames: list[list[int]], trace, requests: list[Update
 
 
 # ---------------------------------------------------------------------------------------------
+# functional coverage (from what the monitors saw)
+
+FRAME_CLASSES = ("ok", "short", "long")
+ZERO_ROWS = ("none", "some", "all")
+X_CODES = ("zero", "mid", "max")
+DELTA_CODES = ("min", "neg", "zero", "pos", "max")
+DW_CLASSES = ("sat_neg", "neg", "zero", "pos", "sat_pos")
+
+
+def split_frames(words) -> list[tuple[int, list[int]]]:
+    """Accepted frame words (:class:`~tb.kit.stream.Transfer` of ``{"data", "last"}``) grouped up to
+    each ``tlast``: ``(cycle of the last word, data words)``; an unfinished tail is left out."""
+    out, cur = [], []
+    for t in words:
+        cur.append(int(t.value["data"]))
+        if t.value["last"]:
+            out.append((t.cycle, cur))
+            cur = []
+    return out
+
+
+def max_pulses(p: AccelParams) -> int:
+    """The largest count one update can give: |chi| < eps before it unless capped, so at most
+    ``(eps - 1 + 2**(dw_width - 1)) // eps`` (and ``max_count``)."""
+    u = p.update
+    return min(u.max_count, (u.eps - 1 + (1 << (u.dw_width - 1))) // u.eps)
+
+
+def sample_coverage(cov, p: AccelParams, phase: dict, words, reqs, received, ends: list[int],
+                    clear_states: list[str], flags: dict[str, int]) -> None:
+    """Functional coverage of one phase from the monitors: accepted frame words (``words``) and
+    requests (``reqs``), emitted PulseCounts (``received``), the ``end_cycle`` strobes (``ends``),
+    the engine's state when ``clear`` was high (``clear_states``) and the sticky flags."""
+    if not cov.enabled:   # collection off (make test): nothing to compute
+        return
+    from golden.twins.outer_product_engine import frame_length, outer_dw, parse_frame
+    from tb.kit.coverage import ranges, sample_stream
+
+    e, u = p.engine, p.update
+    n_words = frame_length(p)
+    frames = split_frames(words)
+    fg = cov.group("frame", {"length": FRAME_CLASSES, "zero_rows": ZERO_ROWS, "buffer": ["after_done", "while_busy"]})
+    codes = cov.group("codes", {"x": X_CODES, "delta": DELTA_CODES, "dw": DW_CLASSES})
+    xmax = (1 << e.x_width) - 1
+    dlo, dhi = -(1 << (e.delta_width - 1)), (1 << (e.delta_width - 1)) - 1
+    wlo, whi = -(1 << (u.dw_width - 1)), (1 << (u.dw_width - 1)) - 1
+    commits = []
+    for cycle, fw in frames:
+        fg.sample(length="ok" if len(fw) == n_words else "short" if len(fw) < n_words else "long")
+        parsed = parse_frame(fw, p)
+        if parsed is None:
+            continue
+        x, d = parsed
+        # double buffer: committed while an earlier frame of the phase had not ended yet
+        busy = len(commits) > sum(1 for c in ends if c <= cycle)
+        commits.append(cycle)
+        nz = int((x != 0).sum())
+        fg.sample(zero_rows="all" if nz == 0 else "none" if nz == len(x) else "some",
+                  buffer="while_busy" if busy else "after_done")
+        for c in {"zero" if v == 0 else "max" if v == xmax else "mid" for v in x.tolist()}:
+            codes.sample(x=c)
+        for c in {"min" if v == dlo else "max" if v == dhi else "zero" if v == 0 else "neg" if v < 0 else "pos"
+                  for v in d.tolist()}:
+            codes.sample(delta=c)
+        if nz:
+            dw = outer_dw(x[x != 0], d, p)
+            for c in {"sat_neg" if v <= wlo else "sat_pos" if v >= whi else "zero" if v == 0
+                      else "neg" if v < 0 else "pos" for v in set(dw.ravel().tolist())}:
+                codes.sample(dw=c)
+    mc = max_pulses(p)
+    out = cov.group("pulse_count", {"count": ranges(mc), "sign": ["pot", "dep"]}, {"count_x_sign": ("count", "sign")})
+    for t in received:
+        out.sample(count=abs(t.value.count), sign="pot" if t.value.count > 0 else "dep")
+    # single requests: in or out of the array, accepted while a frame was arriving or not
+    outside = (1 << p.row_width) > p.array.rows or (1 << p.col_width) > p.array.cols
+    rq = cov.group("request", {"address": ["in_range"] + ["out_of_range"] * outside,
+                               "during": ["no_frame", "frame_loading"]})
+    starts = []          # (first word cycle, last word cycle) of each frame seen on the stream
+    first = None
+    for t in words:
+        first = t.cycle if first is None else first
+        if t.value["last"]:
+            starts.append((first, t.cycle))
+            first = None
+    for t in reqs:
+        r = t.value
+        ok = r.row < p.array.rows and r.col < p.array.cols
+        loading = any(a < t.cycle <= b for a, b in starts) or (first is not None and t.cycle > first)
+        rq.sample(address="in_range" if ok else "out_of_range", during="frame_loading" if loading else "no_frame")
+    for st in clear_states:   # only phases that pulse ``clear`` have this group
+        cov.group("clear", {"state": ["idle", "busy", "clearing"]}).sample(state=st)
+    # the flags are sticky: the bins are "raised" (addr_error only where an address can be outside)
+    cov.group("flags", {"frame_error": [1], "addr_error": [1] if outside else []}).sample(**flags)
+    sample_stream(cov, "frame", [t.cycle for t in words], phase.get("frame_valid", 1.0))
+    sample_stream(cov, "req", [t.cycle for t in reqs], phase.get("req_valid", 1.0))
+    sample_stream(cov, "o", [t.cycle for t in received], phase.get("ready", 1.0))
+
+
+# ---------------------------------------------------------------------------------------------
 # cocotb test (imported lazily so that the stimulus functions above need no simulator)
 
 try:
@@ -101,7 +201,11 @@ except ImportError:  # pragma: no cover
     cocotb = None
 
 if cocotb is not None:
+    import json
+    from pathlib import Path
+
     from hw.layouts import frame_word_layout, pulse_count_layout, update_request_layout
+    from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, run_expecting
     from tb.kit.testbench import Testbench
@@ -123,6 +227,7 @@ if cocotb is not None:
             self.scoreboard = Scoreboard("outer_product_engine", self.seed)
             self.flags = {"frame_error": False, "addr_error": False}
             self.clearing = clear_cycles(self.params)
+            self.coverage = Coverage("outer_product_engine", cfg)
 
         async def run_phase(self, k: int, phase: dict) -> tuple:
             """Drive one phase, compare, return its statistics."""
@@ -147,12 +252,15 @@ if cocotb is not None:
             rsrc.send(reqs)
             for s in (fsrc, rsrc, snk):
                 s.start()
-            ends = []
+            ends, clear_states = [], []
             for c in range(trace.cycles + 4):  # a few idle cycles catch extra outputs
                 self.dut.clear.value = int(c in clears)
                 await ReadOnly()
                 if self.dut.end_cycle.value:
                     ends.append(c)
+                if c in clears and self.coverage.enabled:
+                    clear_states.append("clearing" if self.dut.clearing.value else
+                                        "idle" if self.dut.idle.value else "busy")
                 await RisingEdge(self.clk)
             self.dut.clear.value = 0
             for s in (fsrc, rsrc, snk):
@@ -168,6 +276,8 @@ if cocotb is not None:
                 if int(getattr(self.dut, flag).value) != int(want):
                     raise AssertionError(f"phase {k}: {flag} = {int(getattr(self.dut, flag).value)}, golden "
                                          f"{int(want)} (seed {seed})")
+            sample_coverage(self.coverage, p, phase, fsrc.sent, rsrc.sent, snk.received, ends, clear_states,
+                            {f: int(getattr(self.dut, f).value) for f in self.flags})
             return (k, len(frames), sum(ok for _, ok in trace.frames), len(reqs), len(trace.emitted),
                     trace.cycles, time.perf_counter() - t0)
 
@@ -181,12 +291,25 @@ if cocotb is not None:
         await run_expecting(dut, test_config(), _run_phases)
 
     async def _run_phases(dut, cfg: dict) -> None:
+        """The phases in order; with ``min_cycles`` (long regressions) the list again, with new
+        stimulus streams (the phase index goes on counting), until that many cycles have run."""
         tb = TB(dut, cfg)
         await tb.reset()
-        stats = []
-        for k, phase in enumerate(cfg["phases"]):
-            stats.append(await tb.run_phase(k, phase))
-            await RisingEdge(tb.clk)
+        stats, k, cycles = [], 0, 0
+        while True:
+            for phase in cfg["phases"]:
+                stats.append(await tb.run_phase(k, phase))
+                cycles += stats[-1][5]
+                k += 1
+                await RisingEdge(tb.clk)
+            if cycles >= cfg.get("min_cycles", 0):
+                break
+            dut._log.info(f"{cycles} cycles so far, 0 mismatches")
+        tb.coverage.write()
+        if cfg.get("stats_path"):
+            Path(cfg["stats_path"]).write_text(json.dumps({"cycles": cycles, "phases": len(stats),
+                                                           "frames": sum(st[1] for st in stats),
+                                                           "requests": sum(st[3] for st in stats)}))
         for k, nf, ok, nr, npc, cyc, dt in stats:
             dut._log.info(f"phase {k}: {nf} frames ({ok} committed), {nr} requests, {npc} PulseCounts, "
                           f"{cyc} cycles, {dt:.2f} s, 0 mismatches")

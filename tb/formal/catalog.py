@@ -23,6 +23,13 @@ from tb.formal.axil_csr import AxiLiteCsrProof
 from tb.formal.crossbar_addressing import CrossbarAddressingProof
 from tb.formal.harness import FormalTop
 from tb.formal.mutation import Mutation
+from tb.formal.outer_product_engine import (
+    EngineChiProof,
+    EngineControlProof,
+    EngineRuleProof,
+    describe,
+    proof_params,
+)
 from tb.formal.pulse_scheduler import PulseSchedulerProof
 from tb.formal.update_unit import UpdateMemoryProof, UpdateRuleProof
 
@@ -40,6 +47,13 @@ AC_DIFF = AccelParams().with_(array={"rows": 2, "cols": 2}, update=SMALL_UPDATE,
 AC_PLAIN = AccelParams().with_(array={"rows": 3, "cols": 2}, update=SMALL_UPDATE,
                                synapse={"devices": 4, "increment": 3, "pot_period": 1, "dep_period": 2})
 UU = AccelParams().with_(array={"rows": 2, "cols": 3}, update=SMALL_UPDATE)
+# OuterProductEngine: 3 x 3, P = 2 (the second column group has one idle lane), one delta and one x
+# word per frame; eps 4 (count and residue as bit slices) and eps 3 (restoring division stages)
+OPE_POW2 = proof_params(eps=4)
+OPE_DIV = proof_params(eps=3)
+OPE_CONTROL = ("o_stable", "frame_error_sticky", "bad_frame_no_output", "clear_walk", "no_output_while_clearing")
+OPE_RULE = ("saturation", "chi_residue", "rule_count")
+OPE_CHI = ("o_addr_in_range", "synapse_pulses")
 AXIL_PUSH_WAIT = 3
 AXIL_MAP = accelerator_register_map(AccelParams(), push_wait=AXIL_PUSH_WAIT)
 
@@ -109,6 +123,18 @@ PROOFS = (
               lambda c: UpdateRuleProof(UU, **_kw(c)), ("saturation", "chi_residue", "pulse_count"), quick=True),
     ProofSpec("update_unit_memory", "UpdateUnit", "2x3, dW 4 b, chi 6 b, eps 3, count 0..3", "bmc", 12,
               lambda c: UpdateMemoryProof(UU, **_kw(c)), ("chi_memory", "end_to_end_counts")),
+    ProofSpec("outer_product_engine_control", "OuterProductEngine", describe(OPE_POW2), "prove", 4,
+              lambda c: EngineControlProof(OPE_POW2, **_kw(c)), OPE_CONTROL, quick=True),
+    ProofSpec("outer_product_engine_control_div", "OuterProductEngine", describe(OPE_DIV), "prove", 4,
+              lambda c: EngineControlProof(OPE_DIV, **_kw(c)), OPE_CONTROL),
+    ProofSpec("outer_product_engine_rule_pow2", "OuterProductEngine", describe(OPE_POW2) + ", any chi and dW",
+              "prove", 2, lambda c: EngineRuleProof(OPE_POW2, **_kw(c)), OPE_RULE),
+    ProofSpec("outer_product_engine_rule_div", "OuterProductEngine", describe(OPE_DIV) + ", any chi and dW",
+              "prove", 2, lambda c: EngineRuleProof(OPE_DIV, **_kw(c)), OPE_RULE),
+    ProofSpec("outer_product_engine_chi_pow2", "OuterProductEngine", describe(OPE_POW2) + ", one synapse, no clear",
+              "bmc", 24, lambda c: EngineChiProof(OPE_POW2, **_kw(c)), OPE_CHI),
+    ProofSpec("outer_product_engine_chi_div", "OuterProductEngine", describe(OPE_DIV) + ", one synapse, no clear",
+              "bmc", 26, lambda c: EngineChiProof(OPE_DIV, **_kw(c)), OPE_CHI),
     ProofSpec("axil_csr_safety", "AxiLiteCsr", f"accelerator register map, push_wait {AXIL_PUSH_WAIT}",
               "prove", 3, lambda c: AxiLiteCsrProof(AXIL_MAP, **_kw(c)),
               ("b_stable", "r_stable", "no_b_before_aw_and_w", "one_outstanding_read", "okay_or_slverr"),
@@ -134,6 +160,10 @@ def _ac(old, new):
 
 def _uu(old, new):
     return Mutation("hw.update_unit", "UpdateUnit", old, new)
+
+
+def _ope(old, new):
+    return Mutation("hw.outer_product_engine", "OuterProductEngine", old, new)
 
 
 def _ax(old, new):
@@ -195,6 +225,34 @@ MUTANTS = (
     MutantSpec("update_unit_memory", "end_to_end_counts",
                _uu("ram.w_addr.eq(address(b_row, b_col, b_valid)),", "ram.w_addr.eq(address(b_row, b_row, b_valid)),"),
                12),
+    # OuterProductEngine: o is overwritten while it waits; a short frame does not raise frame_error;
+    # a frame of any length commits; the walk ends one word early; the merge head survives clear;
+    # negative sums are taken for overflows; a negative residue loses its sign; the restoring
+    # division's count loses its sign; a request to a column beyond the array is issued; dW truncates
+    # instead of rounding
+    MutantSpec("outer_product_engine_control", "o_stable",
+               _ope("self.o_free.eq(~o.valid | o.ready),", "self.o_free.eq(1),"), 22),
+    MutantSpec("outer_product_engine_control", "frame_error_sticky",
+               _ope("m.d.sync += self.frame_error.eq(1)", "m.d.sync += self.frame_error.eq(0)"), 10,
+               quick=True),
+    MutantSpec("outer_product_engine_control", "bad_frame_no_output",
+               _ope("with m.If(eq_const(wc, L - 1)):", "with m.If(1):"), 24),
+    MutantSpec("outer_product_engine_control", "clear_walk",
+               _ope("with m.If(eq_const(addr, last)):", "with m.If(eq_const(addr, last - 1)):"), 10),
+    MutantSpec("outer_product_engine_control", "no_output_while_clearing",
+               _ope('m.d.sync += [head["mask"].eq(0), t_valid.eq(0)]', "m.d.sync += t_valid.eq(0)"), 24),
+    MutantSpec("outer_product_engine_rule_pow2", "saturation",
+               _ope("ovf = sw[cw] ^ sw[cw - 1]", "ovf = sw[cw - 1]"), 20),
+    MutantSpec("outer_product_engine_rule_pow2", "chi_residue",
+               _ope("nocap = Cat(low, inc.replicate(cw - kk)) if kk else C(0, cw)",
+                    "nocap = Cat(low, C(0, cw - kk)) if kk else C(0, cw)"), 20),
+    MutantSpec("outer_product_engine_rule_div", "rule_count",
+               _ope("cnt.eq(Mux(negs[k], -n, n))", "cnt.eq(n)"), 24),
+    MutantSpec("outer_product_engine_chi_pow2", "o_addr_in_range",
+               _ope("r_ok.eq(in_range(req.payload.row, a.rows) & in_range(req.payload.col, a.cols)),",
+                    "r_ok.eq(in_range(req.payload.row, a.rows)),"), 24),
+    MutantSpec("outer_product_engine_chi_pow2", "synapse_pulses",
+               _ope("pr = add_const(pr, 1 << (sh - 1))", "pr = add_const(pr, 0)"), 24),
     # AxiLiteCsr: the head response is overwritten; AR accepted while R waits; rvalid never falls;
     # a write commits without its W; a DECERR; a push never times out
     MutantSpec("axil_csr_safety", "b_stable",

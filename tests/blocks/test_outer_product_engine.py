@@ -163,15 +163,22 @@ def test_amaranth_sim_clear_during_work(seed):
 
 COCOTB_CONFIGS = {
     # P = 1 (two cycles per delta word), eps not a power of two (restoring division), clear pulses
-    "13x10-P1-eps100": (P(lanes=1, eps=100),
+    # (while busy, during the walk, when idle); dW 10 bits, so large products saturate; every
+    # handshake class on the three streams (the phases also close the functional coverage)
+    "13x10-P1-eps100": (P(lanes=1, eps=100, dw_width=10),
                         [{"frames": 12, "bad": 0.25, "requests": 30, "density": 0.4, "frame_valid": ["burst", 0.7],
                           "req_valid": 0.3, "ready": ["burst", 0.5]},
-                         {"frames": 6, "requests": 10, "density": 0.4, "clears": [60, 61, 400], "ready": 0.7}]),
+                         {"frames": 6, "requests": 10, "density": 0.2, "clears": [60, 61, 400], "frame_valid": 0.6,
+                          "ready": 0.7},
+                         {"frames": 4, "bad": 0.2, "requests": 8, "density": 1.0, "clears": [40, 1500],
+                          "frame_valid": ["pattern", [1, 1, 0, 1, 0, 0, 0, 0, 0]],
+                          "req_valid": ["pattern", [0] * 16 + [1, 1]], "ready": ["pattern", [1, 1, 0, 1, 0, 0]]}]),
     # P = 8, cols not a multiple of P, power-of-two eps (bit slices), dense rows and many pulses
     "50x30-P8-eps256": (P(rows=50, cols=30, lanes=8, count_width=4),
-                        [{"frames": 10, "bad": 0.2, "requests": 20, "density": 0.3, "frame_valid": 0.9,
-                          "req_valid": 0.1, "ready": 0.8},
-                         {"frames": 4, "requests": 0, "density": 1.0, "ready": ["burst", 0.3]}]),
+                        [{"frames": 14, "bad": 0.3, "requests": 20, "density": 0.3, "frame_valid": 0.9,
+                          "req_valid": 0.1, "ready": 1.0},
+                         {"frames": 4, "requests": 40, "density": 1.0, "req_valid": ["burst", 0.5],
+                          "ready": ["burst", 0.3]}]),
 }
 
 

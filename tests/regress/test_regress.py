@@ -6,8 +6,9 @@ skip, so ``make test`` does not run them) and ``RERAM_REGRESS_SEEDS`` (space- or
 default ``1 2 3 4 5``). Each run appends one JSON line (block, configuration, seed, cycles,
 seconds) to ``build/regress/runs.jsonl``; pytest's progress shows the runs as they finish.
 
-How each environment reaches the length: the phased ones (UpdateUnit, ArbitrationController) repeat
-their phase list with fresh stimulus streams until the cycles add up (``min_cycles``); the
+How each environment reaches the length: the phased ones (UpdateUnit, ArbitrationController,
+OuterProductEngine) repeat their phase list with fresh stimulus streams until the cycles add up
+(``min_cycles``); the
 PulseScheduler and XnorPopcount scale their request / vector counts from a golden run of the default
 size; CrossbarAddressing drives one command per cycle and the SenseAmpSequencer runs a fixed number
 of cycles, so both take the length directly.
@@ -64,6 +65,20 @@ def _update_unit_configs():
 def _arbitration_configs():
     from tests.blocks.test_arbitration_controller import COCOTB_CONFIGS
     return COCOTB_CONFIGS
+
+
+def _engine_configs():
+    from tests.blocks.test_outer_product_engine import COCOTB_CONFIGS
+    return COCOTB_CONFIGS
+
+
+@pytest.mark.parametrize("name, seed", _ids(["13x10-P1-eps100", "50x30-P8-eps256"]))
+def test_outer_product_engine(name, seed, tmp_path):
+    from hw.outer_product_engine import OuterProductEngine
+
+    p, phases = _engine_configs()[name]
+    _phased("outer_product_engine", name, seed, tmp_path, OuterProductEngine.from_params(p), "outer_product_engine",
+            "tb.envs.outer_product_engine_tb", p, phases)
 
 
 @pytest.mark.parametrize("name, seed", _ids(["4x3-eps100", "256x128-eps256", "1x1-narrow", "5x3-eps7-cw8"]))
