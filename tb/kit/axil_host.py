@@ -23,7 +23,10 @@ class FastAxil:
     next. Every response must be OKAY.
 
     Why not cocotbext-axi's ``AxiLiteMaster``: measured on ``reram-accel cosim --samples 20 --seed 0
-    --driver python --no-raw`` (8723 AXI writes and 124 STATUS polls over the two ports in parallel;
+    --driver python --no-raw`` with register map 1.0, when each UPDATE word went straight to the
+    UpdateUnit (since map 1.1 it passes the update engine's single-request port, one request per
+    ~12 cycles, so the cycle counts below are lower than today's; the driver costs are per write and
+    unchanged) (8723 AXI writes and 124 STATUS polls over the two ports in parallel;
     Verilator, two cores shared with other jobs, two runs each), the simulator-and-driver share of
     the training loop took 0.78-0.81 s CPU (1.6-1.7 s wall) with this driver and 5.0-5.9 s CPU
     (9.0-12.0 s wall) with ``AxiLiteMaster`` issuing the same writes pipelined (``init_write``):

@@ -15,7 +15,8 @@ class AxilSequencer(wiring.Component):
 
     It is the path the plain Verilator C++ harness (``tb/cosim/harness``, stimulus mode 1) needs:
     the harness loads the same batches into it, so cocotb and C++ runs share one bus timing. It is
-    also the fastest host path: on ``reram-accel cosim --samples 20 --seed 0`` the
+    also the fastest host path: on ``reram-accel cosim --samples 20 --seed 0`` (register map 1.0, see
+    :class:`tb.kit.axil_host.FastAxil`) the
     simulator-and-driver share of the training loop took 0.23 s CPU, against 0.8 s with
     :class:`tb.kit.axil_host.FastAxil` and 5-6 s with cocotbext-axi's ``AxiLiteMaster``.
 
