@@ -177,14 +177,17 @@ class AxiLiteCsr(wiring.Component):
         bus, rmap = self.s_axil, self.regmap
         word_w = rmap.addr_width - 2
 
-        commit, mask, wbits, hit = self._write_path(m)
+        commit, held, mask, wbits, hit = self._write_path(m)
         # --- register state -------------------------------------------------------------------------
         for r in rmap.registers:
             if r.push:
                 continue
             port = getattr(self, r.name, None)
             wr = Signal(name=f"wr_{r.name}")
-            m.d.comb += wr.eq(commit & hit[r.name])
+            # a write to a register that is not a push commits as soon as it is held: `held` instead of
+            # `commit` is the same strobe without the push wait and target ready logic in front of the
+            # W1P pulses (CTRL.SOFT_RESET resets the whole datapath: the top's critical path)
+            m.d.comb += wr.eq(held & hit[r.name])
             for f in r.fields:
                 sl = slice(f.offset, f.offset + f.width)
                 if f.access is Access.RW:
@@ -226,7 +229,8 @@ class AxiLiteCsr(wiring.Component):
     def _write_path(self, m: Module):
         """AW/W holders, the commit rule, the push streams with their bounded wait, the B buffer.
 
-        Returns ``(commit, mask, wbits, hit)``: the commit strobe, the held write's lane mask and
+        Returns ``(commit, held, mask, wbits, hit)``: the commit strobe, a complete write that may
+        commit now (the commit strobe of a register that is not a push), the held write's lane mask and
         strobed bits, and the per-register address hits.
         """
         bus, rmap = self.s_axil, self.regmap
@@ -280,7 +284,7 @@ class AxiLiteCsr(wiring.Component):
         with m.Elif(held):
             m.d.sync += waited.eq(waited + 1)
         self._b_buffer(m, commit, Mux(mapped & ~refused, OKAY, SLVERR), b_room)
-        return commit, mask, wbits, hit
+        return commit, held, mask, wbits, hit
 
     def _b_buffer(self, m: Module, commit, resp, b_room) -> None:
         """Two-entry B response queue: head on the bus, a second entry behind it; ``b_room`` is
