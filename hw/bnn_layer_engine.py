@@ -190,10 +190,15 @@ class BnnLayerEngine(wiring.Component):
         issue = Signal()
         first_read = Signal()
         last_read = Signal()
+        # `running & ~mode & ~iss_done` and `credits != 0` are kept as registers of their own (set
+        # from the next-state values below): `issue` is one LUT from flip-flops, and it gates the
+        # CrossbarAddressing read strobe and span (the engine's critical path)
+        issuing = Signal()
+        credits_nz = Signal(init=1)
         m.d.comb += [
             first_read.eq(eq_const(iss_read, 0)),
             last_read.eq(eq_const(iss_read, C - 1)),
-            issue.eq(running & ~mode & ~iss_done & (~first_read | ~eq_const(credits, 0))),
+            issue.eq(issuing & (~first_read | credits_nz)),
         ]
         with m.If(issue):
             with m.If(last_read):
@@ -324,10 +329,20 @@ class BnnLayerEngine(wiring.Component):
         cw = len(credits)
         inc = Signal(cw)
         m.d.comb += inc.eq(Mux(y_xfer, add_const(credits, 1), credits))
-        m.d.sync += credits.eq((inc - reserve)[:cw])
+        credits_next = Signal(cw)
+        m.d.comb += credits_next.eq((inc - reserve)[:cw])
+        m.d.sync += [credits.eq(credits_next), credits_nz.eq(credits_next.any())]
         m.d.sync += Assert(ResetSignal() | ~fifo.w_en | fifo.w_rdy, "output FIFO overflow (credit error)")
 
         # --- image start / end ---------------------------------------------------------------------
+        # next-state of `issuing` = running & ~mode & ~iss_done (the assignments below and above)
+        running_n, mode_n, iss_done_n = Signal(), Signal(), Signal()
+        m.d.comb += [
+            running_n.eq(Mux(start, 1, Mux(done, 0, running))),
+            mode_n.eq(Mux(start, self.x.payload.analog, mode)),
+            iss_done_n.eq(Mux(start, 0, Mux(issue & last_read & eq_const(iss_neuron, M - 1), 1, iss_done))),
+        ]
+        m.d.sync += issuing.eq(running_n & ~mode_n & ~iss_done_n)
         with m.If(done):
             m.d.sync += running.eq(0)
         with m.If(start):

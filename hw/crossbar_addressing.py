@@ -137,7 +137,10 @@ class CrossbarAddressing(wiring.Component):
             sw = len(self.span)
             lw = max(pc_w - 1, sw)
             last_cell = Signal(lw + 1)
-            m.d.comb += last_cell.eq(zext_operand(c.phys_col[1:], lw, pair) + zext_operand(self.span, lw, pair)
+            # not gated by `pair` (range_err ignores pair_ok without a pair read): the adder then starts
+            # from the address and span alone, not from the read strobe (the BNN engine's critical path)
+            one = Const(1, 1)
+            m.d.comb += last_cell.eq(zext_operand(c.phys_col[1:], lw, one) + zext_operand(self.span, lw, one)
                                      if pc_w > 1 else self.span)
             pair_ok = ~ge_const(last_cell, P // 2) if P // 2 else Const(0, 1)
         m.d.comb += range_err.eq(c.sel & ~(below(c.row, self.rows) & below(c.phys_col, P)
