@@ -286,7 +286,11 @@ class Accelerator(wiring.Component):
         for name, blk in (("update_fifo", fifo), ("engine", eng), ("arbitration", arb),
                           ("scheduler", sched), ("xbar", xbar)):
             m.submodules[name] = ResetInserter(soft)(blk)
-        m.d.comb += [eng.clear.eq(csr.ctrl.clear_chi),
+        # CTRL.CLEAR_CHI reaches the engine one cycle after the write commits (a register: the
+        # engine uses `clear` in its scanner and input handshakes, too deep behind the CSR decode)
+        clear_chi = Signal()
+        m.d.sync += clear_chi.eq(csr.ctrl.clear_chi)
+        m.d.comb += [eng.clear.eq(clear_chi),
                      eng.frame.valid.eq(self.s_axis.tvalid), self.s_axis.tready.eq(eng.frame.ready),
                      eng.frame.payload.data.eq(self.s_axis.tdata), eng.frame.payload.last.eq(self.s_axis.tlast)]
         return _Datapath(csr, soft, eng, arb, sched, xbar, fifo, entry)
