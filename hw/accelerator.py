@@ -181,7 +181,8 @@ class Accelerator(wiring.Component):
     * PROGRAM pushes go straight to the scheduler (the ArbitrationController's requests first).
     * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (the CSRs
       keep their contents); like every reset it starts the engine's chi clear walk.
-    * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI the engine writes 0 to its chi
+    * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI (which reaches the engine one cycle
+      after its write commits) the engine writes 0 to its chi
       memory, one word per lane and cycle, ``rows * ceil(cols / lanes)`` cycles (STATUS.CLEARING,
       STATUS.TRAIN_BUSY); update entries and frames wait meanwhile.
     * BNN: BNN_INPUT words (``ceil(inputs/32)`` per image) fill the input FIFO; a complete image goes to
