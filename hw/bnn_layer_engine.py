@@ -287,16 +287,19 @@ class BnnLayerEngine(wiring.Component):
             self.read.eq(addr.read),
             self.addr_error.eq(addr.error),
         ]
+        # The column, read strobe and span need no mode multiplexer: `issue` is 0 in analog mode and
+        # iss_col stays 0 there (cleared at the image's start, advanced only by `issue`), so they
+        # come straight from registers into the CrossbarAddressing range check and decoders.
+        m.d.comb += [addr.cmd.re.eq(issue), addr.pair.eq(issue),
+                     addr.cmd.phys_col.eq(Cat(Const(0, 1), iss_col)[:pcw])]
+        if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
+            span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
+            m.d.comb += addr.span.eq(Mux(issue, span, 0))
         with m.If(mode):
             m.d.comb += [addr.cmd.sel.eq(req_xfer | asel),
                          addr.cmd.row.eq(Mux(req_xfer, bank_iss[:len(arow)], arow))]
         with m.Else():
-            m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.re.eq(issue), addr.pair.eq(issue),
-                         addr.cmd.row.eq(iss_row),
-                         addr.cmd.phys_col.eq(Cat(Const(0, 1), iss_col)[:pcw])]
-            if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
-                span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
-                m.d.comb += addr.span.eq(Mux(issue, span, 0))
+            m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row)]
 
         # --- sequencer wiring ----------------------------------------------------------------------
         wiring.connect(m, wiring.flipped(self.cfg), seq.cfg)
