@@ -181,7 +181,8 @@ class Accelerator(wiring.Component):
     * PROGRAM pushes go straight to the scheduler (the ArbitrationController's requests first).
     * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (the CSRs
       keep their contents); like every reset it starts the engine's chi clear walk.
-    * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI the engine writes 0 to its chi
+    * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI (which reaches the engine one cycle
+      after its write commits) the engine writes 0 to its chi
       memory, one word per lane and cycle, ``rows * ceil(cols / lanes)`` cycles (STATUS.CLEARING,
       STATUS.TRAIN_BUSY); update entries and frames wait meanwhile.
     * BNN: BNN_INPUT words (``ceil(inputs/32)`` per image) fill the input FIFO; a complete image goes to
@@ -286,7 +287,11 @@ class Accelerator(wiring.Component):
         for name, blk in (("update_fifo", fifo), ("engine", eng), ("arbitration", arb),
                           ("scheduler", sched), ("xbar", xbar)):
             m.submodules[name] = ResetInserter(soft)(blk)
-        m.d.comb += [eng.clear.eq(csr.ctrl.clear_chi),
+        # CTRL.CLEAR_CHI reaches the engine one cycle after the write commits (a register: the
+        # engine uses `clear` in its scanner and input handshakes, too deep behind the CSR decode)
+        clear_chi = Signal()
+        m.d.sync += clear_chi.eq(csr.ctrl.clear_chi)
+        m.d.comb += [eng.clear.eq(clear_chi),
                      eng.frame.valid.eq(self.s_axis.tvalid), self.s_axis.tready.eq(eng.frame.ready),
                      eng.frame.payload.data.eq(self.s_axis.tdata), eng.frame.payload.last.eq(self.s_axis.tlast)]
         return _Datapath(csr, soft, eng, arb, sched, xbar, fifo, entry)

@@ -177,14 +177,17 @@ class AxiLiteCsr(wiring.Component):
         bus, rmap = self.s_axil, self.regmap
         word_w = rmap.addr_width - 2
 
-        commit, mask, wbits, hit = self._write_path(m)
+        held, mask, wbits, hit = self._write_path(m)
         # --- register state -------------------------------------------------------------------------
         for r in rmap.registers:
             if r.push:
                 continue
             port = getattr(self, r.name, None)
             wr = Signal(name=f"wr_{r.name}")
-            m.d.comb += wr.eq(commit & hit[r.name])
+            # a write to a register that is not a push commits as soon as it is held: `held` instead of
+            # `commit` is the same strobe without the push wait and target ready logic in front of the
+            # W1P pulses (CTRL.SOFT_RESET resets the whole datapath: the top's critical path)
+            m.d.comb += wr.eq(held & hit[r.name])
             for f in r.fields:
                 sl = slice(f.offset, f.offset + f.width)
                 if f.access is Access.RW:
@@ -226,12 +229,12 @@ class AxiLiteCsr(wiring.Component):
     def _write_path(self, m: Module):
         """AW/W holders, the commit rule, the push streams with their bounded wait, the B buffer.
 
-        Returns ``(commit, mask, wbits, hit)``: the commit strobe, the held write's lane mask and
+        Returns ``(held, mask, wbits, hit)``: a complete write that may commit now (the commit strobe
+        of a register that is not a push), the held write's lane mask and
         strobed bits, and the per-register address hits.
         """
         bus, rmap = self.s_axil, self.regmap
         aw_full, w_full = Signal(name="aw_full"), Signal(name="w_full")
-        aw_word = Signal(rmap.addr_width - 2)
         w_data = Signal(DATA_WIDTH)
         w_strb = Signal(DATA_WIDTH // 8)
         commit = Signal()
@@ -239,7 +242,7 @@ class AxiLiteCsr(wiring.Component):
         with m.If(commit):
             m.d.sync += [aw_full.eq(0), w_full.eq(0)]
         with m.If(bus.awvalid & bus.awready):
-            m.d.sync += [aw_full.eq(1), aw_word.eq(bus.awaddr[2:])]
+            m.d.sync += aw_full.eq(1)
         with m.If(bus.wvalid & bus.wready):
             m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
 
@@ -247,28 +250,33 @@ class AxiLiteCsr(wiring.Component):
         m.d.comb += mask.eq(Cat(*(w_strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
         wbits = Signal(DATA_WIDTH)   # written bits that count (strobed lanes only)
         m.d.comb += wbits.eq(w_data & mask)
+        # the held address is kept decoded: one flip-flop per register, loaded with the address
+        # compare at the AW handshake (the hits are the first term of every write strobe)
         hit = {r.name: Signal(name=f"hit_{r.name}") for r in rmap.registers}
-        for r in rmap.registers:
-            m.d.comb += hit[r.name].eq(eq_const(aw_word, r.addr >> 2))
+        with m.If(bus.awvalid & bus.awready):
+            m.d.sync += [hit[r.name].eq(eq_const(bus.awaddr[2:], r.addr >> 2)) for r in rmap.registers]
         mapped = Signal()
         m.d.comb += mapped.eq(Cat(*hit.values()).any())
+        is_push = Signal()           # the held address is a push register (decoded with the hits)
+        push_hits = [eq_const(bus.awaddr[2:], r.addr >> 2) for r in rmap.registers if r.push]
+        with m.If(bus.awvalid & bus.awready):
+            m.d.sync += is_push.eq(Cat(*push_hits).any() if push_hits else 0)
 
         b_room = Signal()            # the B buffer holds fewer than 2 responses (registered)
         held = Signal()              # a complete write that may commit now
         m.d.comb += held.eq(aw_full & w_full & b_room)
-        full_strb = Signal()
-        m.d.comb += full_strb.eq(w_strb.all())
+        full_strb = Signal()         # all four byte lanes written (registered with the W data)
+        with m.If(bus.wvalid & bus.wready):
+            m.d.sync += full_strb.eq(bus.wstrb.all())
         waited = Signal(range(rmap.push_wait + 1))
-        expired = Signal()
-        m.d.comb += expired.eq(eq_const(waited, rmap.push_wait))
-        is_push, push_ready, refuse = Const(0), Const(0), Const(0)
+        expired = Signal()           # waited == push_wait, kept as a register of its own
+        push_ready, refuse = Const(0), Const(0)
         for r in rmap.registers:
             if r.push:
                 port = getattr(self, r.name)
                 no = getattr(self.push_refuse, r.name)
                 m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
                 m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
-                is_push = is_push | hit[r.name]
                 push_ready = push_ready | (hit[r.name] & port.ready)
                 refuse = refuse | (hit[r.name] & no)
         refused = Signal()
@@ -276,11 +284,11 @@ class AxiLiteCsr(wiring.Component):
                      commit.eq(held & (~is_push | ~full_strb | expired | refuse | push_ready)),
                      self.push_refused.eq(refused)]
         with m.If(commit):
-            m.d.sync += waited.eq(0)
-        with m.Elif(held):
-            m.d.sync += waited.eq(waited + 1)
+            m.d.sync += [waited.eq(0), expired.eq(0)]
+        with m.Elif(held):       # (an expired push commits: waited never passes push_wait)
+            m.d.sync += [waited.eq(waited + 1), expired.eq(eq_const(waited, rmap.push_wait - 1))]
         self._b_buffer(m, commit, Mux(mapped & ~refused, OKAY, SLVERR), b_room)
-        return commit, mask, wbits, hit
+        return held, mask, wbits, hit
 
     def _b_buffer(self, m: Module, commit, resp, b_room) -> None:
         """Two-entry B response queue: head on the bus, a second entry behind it; ``b_room`` is

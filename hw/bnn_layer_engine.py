@@ -190,10 +190,12 @@ class BnnLayerEngine(wiring.Component):
         issue = Signal()
         first_read = Signal()
         last_read = Signal()
+        # issue = running & ~mode & ~iss_done & (~first_read | credits != 0) is a register of its own,
+        # set from the next-state values (below): it gates the CrossbarAddressing read strobe and
+        # span, whose range check and decoders are the engine's critical path
         m.d.comb += [
             first_read.eq(eq_const(iss_read, 0)),
             last_read.eq(eq_const(iss_read, C - 1)),
-            issue.eq(running & ~mode & ~iss_done & (~first_read | ~eq_const(credits, 0))),
         ]
         with m.If(issue):
             with m.If(last_read):
@@ -239,12 +241,12 @@ class BnnLayerEngine(wiring.Component):
 
         # --- analog: bank requests, word line, serializer ----------------------------------------
         bank_iss = Signal(range(banks + 1))
+        # running & mode & bank_iss != banks & enough, as a register of its own (next-state below)
+        req_valid = Signal()
         last_bank = Signal()
-        enough = Signal()
         m.d.comb += [
             last_bank.eq(eq_const(bank_iss, banks - 1)),
-            enough.eq(Mux(last_bank, ge_const(credits, k_last), ge_const(credits, K))),
-            seq.req.valid.eq(running & mode & ~eq_const(bank_iss, banks) & enough),
+            seq.req.valid.eq(req_valid),
             seq.req.payload.eq(bank_iss[:len(seq.req.payload)]),
         ]
         req_xfer = Signal()
@@ -285,16 +287,19 @@ class BnnLayerEngine(wiring.Component):
             self.read.eq(addr.read),
             self.addr_error.eq(addr.error),
         ]
+        # The column, read strobe and span need no mode multiplexer: `issue` is 0 in analog mode and
+        # iss_col stays 0 there (cleared at the image's start, advanced only by `issue`), so they
+        # come straight from registers into the CrossbarAddressing range check and decoders.
+        m.d.comb += [addr.cmd.re.eq(issue), addr.pair.eq(issue),
+                     addr.cmd.phys_col.eq(Cat(Const(0, 1), iss_col)[:pcw])]
+        if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
+            span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
+            m.d.comb += addr.span.eq(Mux(issue, span, 0))
         with m.If(mode):
             m.d.comb += [addr.cmd.sel.eq(req_xfer | asel),
                          addr.cmd.row.eq(Mux(req_xfer, bank_iss[:len(arow)], arow))]
         with m.Else():
-            m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.re.eq(issue), addr.pair.eq(issue),
-                         addr.cmd.row.eq(iss_row),
-                         addr.cmd.phys_col.eq(Cat(Const(0, 1), iss_col)[:pcw])]
-            if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
-                span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
-                m.d.comb += addr.span.eq(Mux(issue, span, 0))
+            m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row)]
 
         # --- sequencer wiring ----------------------------------------------------------------------
         wiring.connect(m, wiring.flipped(self.cfg), seq.cfg)
@@ -324,10 +329,45 @@ class BnnLayerEngine(wiring.Component):
         cw = len(credits)
         inc = Signal(cw)
         m.d.comb += inc.eq(Mux(y_xfer, add_const(credits, 1), credits))
-        m.d.sync += credits.eq((inc - reserve)[:cw])
+        credits_next = Signal(cw)
+        m.d.comb += credits_next.eq((inc - reserve)[:cw])
+        m.d.sync += credits.eq(credits_next)
         m.d.sync += Assert(ResetSignal() | ~fifo.w_en | fifo.w_rdy, "output FIFO overflow (credit error)")
 
         # --- image start / end ---------------------------------------------------------------------
+        # next state of `issue` and `req_valid` (the assignments below and above)
+        running_n, mode_n, iss_done_n = Signal(), Signal(), Signal()
+        iss_read_n = Signal.like(iss_read)
+        m.d.comb += [
+            running_n.eq(Mux(start, 1, Mux(done, 0, running))),
+            mode_n.eq(Mux(start, self.x.payload.analog, mode)),
+            iss_done_n.eq(Mux(start, 0, Mux(issue & last_read & eq_const(iss_neuron, M - 1), 1, iss_done))),
+            iss_read_n.eq(Mux(start | (issue & last_read), 0, Mux(issue, add_const(iss_read, 1), iss_read))),
+        ]
+        m.d.sync += issue.eq(running_n & ~mode_n & ~iss_done_n
+                             & (~eq_const(iss_read_n, 0) | credits_next.any()))
+        # credits_next >= k as compares of `credits` with constants, one per (y_xfer, reserve) case,
+        # selected at the end (no subtract before the compare)
+        def credits_next_ge(k: int):
+            def ge(thr: int):
+                if thr <= 0:
+                    return Const(1, 1)
+                return ge_const(credits, thr) if thr < (1 << cw) else Const(0, 1)
+
+            def after(r: int):
+                return Mux(y_xfer, ge(k + r - 1), ge(k + r))
+
+            return Mux(issue & first_read, after(1),
+                       Mux(req_xfer, Mux(last_bank, after(k_last), after(K)), after(0)))
+
+        bank_last_n, bank_end_n = Signal(), Signal()     # bank_iss_n == banks - 1, == banks
+        m.d.comb += [
+            bank_last_n.eq(Mux(start, int(banks == 1), Mux(req_xfer, eq_const(bank_iss, banks - 2) if banks > 1
+                                                            else Const(0, 1), last_bank))),
+            bank_end_n.eq(~start & Mux(req_xfer, last_bank, eq_const(bank_iss, banks))),
+        ]
+        m.d.sync += req_valid.eq(running_n & mode_n & ~bank_end_n
+                                 & Mux(bank_last_n, credits_next_ge(k_last), credits_next_ge(K)))
         with m.If(done):
             m.d.sync += running.eq(0)
         with m.If(start):

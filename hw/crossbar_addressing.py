@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.spec.interfaces import ADDRESSING_LATENCY as LATENCY
 from golden.spec.params import AccelParams, ConfigError, check_int
-from hw.lintsafe import ge_const, more_than_one, one_hot, zext_operand
+from hw.lintsafe import add_const, more_than_one, one_hot, zext_operand
 
 
 def array_command_signature(params: AccelParams) -> wiring.Signature:
@@ -133,13 +133,21 @@ class CrossbarAddressing(wiring.Component):
             m.d.comb += partner.eq(Cat(Const(1, 1), c.phys_col[1:]) if pc_w > 1 else Const(1, 1))
             pair_ok = below(partner, P)
         else:
-            # last cell of a word read: m + span must be a whole cell (its BLb column 2(m+span)+1 < P)
+            # last cell of a word read: m + span must be a whole cell (its BLb column 2(m+span)+1 < P),
+            # i.e. span <= room = P/2 - 1 - m. The room is formed from the address alone, so the span
+            # (which the BNN engine gates with its read strobe) meets only a compare of its own width
+            # at the end (the BNN engine's critical path ran through an adder here)
             sw = len(self.span)
             lw = max(pc_w - 1, sw)
-            last_cell = Signal(lw + 1)
-            m.d.comb += last_cell.eq(zext_operand(c.phys_col[1:], lw, pair) + zext_operand(self.span, lw, pair)
-                                     if pc_w > 1 else self.span)
-            pair_ok = ~ge_const(last_cell, P // 2) if P // 2 else Const(0, 1)
+            room = Signal(lw + 2)            # two's complement: P/2 - 1 - m
+            room_lo = Signal(sw)
+            m_op = zext_operand(c.phys_col[1:], lw + 2, Const(1, 1)) if pc_w > 1 else Const(0, lw + 2)
+            m_x = Signal(lw + 2)
+            m.d.comb += m_x.eq(m_op)
+            m.d.comb += [room.eq(add_const(~m_x, P // 2)),          # ~m = -m - 1
+                         room_lo.eq(room[:sw])]
+            room_big = room[sw:lw + 1].any() if lw + 1 > sw else Const(0, 1)     # room >= 2**sw > span
+            pair_ok = (~room[lw + 1] & (room_big | (self.span <= room_lo))) if P // 2 else Const(0, 1)
         m.d.comb += range_err.eq(c.sel & ~(below(c.row, self.rows) & below(c.phys_col, P)
                                            & (~pair | pair_ok)))
         err = Signal()

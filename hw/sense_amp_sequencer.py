@@ -89,6 +89,8 @@ class SenseAmpSequencer(wiring.Component):
         n = len(PHASES)
         lens = [Signal(PHASE_LENGTH_WIDTH, init=v, name=f"len_{name}") for name, v in zip(PHASES, self.lengths)]
         cnt = Signal(PHASE_LENGTH_WIDTH)
+        cnt_n = Signal(PHASE_LENGTH_WIDTH)   # next value of cnt (comb)
+        cnt_nz = Signal()                    # cnt_n == 0, formed per branch (no compare after the decrement)
         tag = Signal(self.tag_width)
         nxt = Signal(3)                      # next phase (comb); phase and strobes register it
         last = Signal()
@@ -101,16 +103,21 @@ class SenseAmpSequencer(wiring.Component):
         def load(p):                         # counter value on entering phase p: max(len, 1) - 1
             L = lens[p - 1]
             with m.If(eq_const(L, 0)):
-                m.d.sync += cnt.eq(0)
+                m.d.comb += cnt_n.eq(0)
             with m.Else():
-                m.d.sync += cnt.eq(add_const(L, -1))
+                m.d.comb += cnt_n.eq(add_const(L, -1))
+            m.d.comb += cnt_nz.eq(~L[1:].any())
 
-        ready = Signal()
+        # ready = phase 0, or phase 6 in its last cycle; kept as a register of its own, set from the
+        # next phase and count (a flip-flop output: the BNN engine's word-line address depends on it)
+        ready = Signal(init=1)
         m.d.comb += [
-            ready.eq(eq_const(self.phase, 0) | (eq_const(self.phase, 6) & last)),
             self.req.ready.eq(ready),
             nxt.eq(self.phase),
+            cnt_n.eq(cnt),
+            cnt_nz.eq(last),
         ]
+        m.d.sync += [cnt.eq(cnt_n), ready.eq(eq_const(nxt, 0) | (eq_const(nxt, 6) & cnt_nz))]
         accept = Signal()
         m.d.comb += accept.eq(ready & self.req.valid)
 
@@ -137,16 +144,16 @@ class SenseAmpSequencer(wiring.Component):
                         m.d.comb += nxt.eq(p + 1)
                         load(p + 1)
                     with m.Else():
-                        m.d.sync += cnt.eq(add_const(cnt, -1))
+                        m.d.comb += [cnt_n.eq(add_const(cnt, -1)), cnt_nz.eq(eq_const(cnt, 1))]
             with m.Case(5):
                 with m.If(~last):
-                    m.d.sync += cnt.eq(add_const(cnt, -1))
+                    m.d.comb += [cnt_n.eq(add_const(cnt, -1)), cnt_nz.eq(eq_const(cnt, 1))]
                 with m.Elif(capture):
                     m.d.comb += nxt.eq(6)
                     load(6)
             with m.Default():               # 6: reset (7 is unreachable and behaves like reset)
                 with m.If(~last):
-                    m.d.sync += cnt.eq(add_const(cnt, -1))
+                    m.d.comb += [cnt_n.eq(add_const(cnt, -1)), cnt_nz.eq(eq_const(cnt, 1))]
                 with m.Elif(accept):
                     start()
                 with m.Else():

@@ -19,7 +19,8 @@ With ``liveness``, the manager keeps ``bready`` high (an assumption), and
   cycles for a push target, the response leaves the B buffer in the next). The watched write is an arbitrary one (a free input picks
   it), so the proof covers them all.
 
-``helper_*`` tie the transfer counts to the block's holding registers and B buffer (probes).
+``helper_*`` tie the transfer counts to the block's holding registers and B buffer, and the
+registered push-wait expiry to its counter (probes).
 """
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ class AxiLiteCsrProof(FormalTop):
 
     def build(self, m: Module) -> None:
         dut = self.block_cls(self.regmap)
-        sub, pr = elaborate_with_probes(dut, "aw_full", "w_full", "v0", "v1", "r0", "r1")
+        sub, pr = elaborate_with_probes(dut, "aw_full", "w_full", "v0", "v1", "r0", "r1", "waited", "expired")
         m.submodules.dut = sub
         drive_free(m, *(v for _path, member, v in dut.signature.flatten(dut) if member.flow == wiring.In))
         bus = dut.s_axil
@@ -92,3 +93,5 @@ class AxiLiteCsrProof(FormalTop):
         # helper: the watched write is still in the block (held, or in the B buffer behind `ahead`)
         in_b = pr["v0"] + pr["v1"]
         self.prop(m, "helper_watched_write", ~armed | (ahead <= in_b))
+        # helper: the registered push-wait expiry follows the wait counter
+        self.prop(m, "helper_expiry", pr["expired"] == (pr["waited"] == self.regmap.push_wait))

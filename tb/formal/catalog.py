@@ -267,7 +267,7 @@ MUTANTS = (
     MutantSpec("axil_csr_safety", "okay_or_slverr",
                _ax("Mux(mapped & ~refused, OKAY, SLVERR)", "Mux(mapped & ~refused, OKAY, 3)"), 5),
     MutantSpec("axil_csr_liveness", "write_answered_in_time",
-               _ax("expired.eq(eq_const(waited, rmap.push_wait))", "expired.eq(eq_const(waited, rmap.push_wait + 1))"),
+               _ax("expired.eq(eq_const(waited, rmap.push_wait - 1))", "expired.eq(eq_const(waited, rmap.push_wait + 1))"),
                AXIL_PUSH_WAIT + 8),
 )
 
