@@ -94,34 +94,38 @@ class IntList:
         return self.item.range_text
 
 
-class OutputFile:
+class _OutputPath:
+    """An argparse type for a path the command will write; ``_check`` raises ConfigError if it can't."""
+
+    def __call__(self, text: str) -> Path:
+        path = Path(text)
+        try:
+            type(self)._check(path)
+        except ConfigError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return path
+
+
+class OutputFile(_OutputPath):
     """A file the command will write: not a directory, and its nearest existing ancestor a writable
     directory (the missing directories in between are created when the file is written)."""
 
     __name__ = "output file"
 
-    def __call__(self, text: str) -> Path:
-        path = Path(text)
-        try:
-            check_writable_file(path)
-        except ConfigError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-        return path
+    @staticmethod
+    def _check(path: Path) -> None:
+        check_writable_file(path)
 
 
-class OutputDir:
+class OutputDir(_OutputPath):
     """A directory the command will write into: not a file, writable, or creatable under a writable
     directory."""
 
     __name__ = "output directory"
 
-    def __call__(self, text: str) -> Path:
-        path = Path(text)
-        try:
-            check_writable_dir(path)
-        except ConfigError as e:
-            raise argparse.ArgumentTypeError(str(e)) from None
-        return path
+    @staticmethod
+    def _check(path: Path) -> None:
+        check_writable_dir(path)
 
 
 def _nearest_existing(path: Path) -> Path:

@@ -33,7 +33,6 @@ from golden.training.in_situ import (
     DATASET_DEFAULTS,
     ENGINE_LANES,
     InSituMLP,
-    initial_weights,
     lr_at,
     make_config,
     sample_order,
@@ -41,7 +40,7 @@ from golden.training.in_situ import (
 )
 from golden.training.multi_device_synapses import _EMPTY, PulsePlan, SynapseArray
 from golden.twins.outer_product_engine import WORD_BITS, quantize_delta, quantize_x
-from tb.cosim.training_host import OffsetCrossbarArray
+from tb.cosim.training_host import OffsetCrossbarArray, behavioural_arrays, twin_networks
 
 #: training-set sizes (the limit of ``samples``: one epoch at most) and default hidden widths
 TRAIN_SIZE = {"mnist": 60000, "digits": 1437}
@@ -226,11 +225,7 @@ class FrameNetworks:
         self.cfg = cfg
         self.tcfg = cfg.training_config()
         self.data = d = load(cfg.dataset)
-        w0 = initial_weights(self.tcfg.seed, d.n_inputs, self.tcfg.hidden, d.n_classes)
-        self.golden = InSituMLP(self.tcfg, d.n_inputs, d.n_classes)
-        self.host = InSituMLP(self.tcfg, d.n_inputs, d.n_classes)
-        for net in (self.golden, self.host):
-            net.program(w0)
+        self.golden, self.host = twin_networks(self.tcfg, d)
         self.program_pulses = int(sum(a.pulse_total for a in self.golden.layers))
         self.host_args: list[list] = [[] for _ in self.host.layers]
         self.golden_args: list[list] = [[] for _ in self.golden.layers]
@@ -244,14 +239,7 @@ class FrameNetworks:
 
     def arrays(self) -> list[OffsetCrossbarArray]:
         """Behavioural-array states equal to the golden chip after the initial (open-loop) programming."""
-        out = []
-        for arr, p in zip(self.golden.layers, self.params):
-            xa = OffsetCrossbarArray(p, self.golden.model, arr.id_base)
-            sl = slice(arr.id_base, arr.id_base + arr.n_devices)
-            xa.g_flat[:] = self.golden.store.g[sl]
-            xa.k[:] = self.golden.store.k[sl]
-            out.append(xa)
-        return out
+        return behavioural_arrays(self.golden, self.params)
 
     def sync_host(self, arrays: list[OffsetCrossbarArray], pulsed: list[np.ndarray] | None = None) -> None:
         """Host conductances := the behavioural arrays' (the RTL-produced state): only the devices

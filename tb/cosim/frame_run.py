@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 from tb.cosim.frame_host import N_INPUTS, FrameCosimConfig, layer_params
-from tb.cosim.harness.build import FRAME_SOURCE, build_harness, replay
+from tb.cosim.harness.build import FRAME_SOURCE, build_harness, compare_replay
 from tb.cosim.progress import progress_printer
 from tb.kit.runner import ROOT, run_cocotb, to_verilog
 from tb.tops.frame_cosim_top import FrameCosimTop
@@ -44,7 +44,7 @@ PUBLIC_VLT = Path(__file__).resolve().parent / "harness" / "frame_cosim_top_publ
 TOPLEVEL = "frame_cosim_top"
 #: both builds of the 784-250-10 top (cocotb and the raw replay) at -O2 instead of verilated.mk's -Os:
 #: about 1.3x more cycles/s for a similar compile time; the same flags keep the cocotb / raw ratio fair
-CXX_OPT = ("-CFLAGS", "-O2")
+CXX_FLAGS = ("-O2",)
 
 
 def frame_top(cfg: FrameCosimConfig, stand_in: bool | None = None, plog_depth: int = PLOG_DEPTH) -> FrameCosimTop:
@@ -74,7 +74,8 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
     with progress_printer(prog, progress):
         res = run_cocotb(top, toplevel=TOPLEVEL, test_module="tb.cosim.frame_tb", waves=waves,
                          verilog_text=verilog.read_text(),
-                         build_args=("--no-public-flat-rw", str(PUBLIC_VLT), *CXX_OPT),
+                         build_args=("--no-public-flat-rw", str(PUBLIC_VLT),
+                                     *(a for f in CXX_FLAGS for a in ("-CFLAGS", f))),
                          config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
                                  "progress_file": str(prog) if progress else None, "profile": profile,
                                  "stand_in": top.stand_in, "plog_depth": plog_depth,
@@ -92,32 +93,18 @@ def compare_raw(res: dict, cfg: FrameCosimConfig, repeat: int = 1) -> dict:
     """Replay ``res``'s recorded frames in the plain Verilator C++ harness (built here, cached); adds
     ``raw_*`` numbers, the pulse-log / cycle / tally comparison and the cocotb cost ratios to ``res``.
 
-    ``ratio``: cocotb simulator-and-driver wall time (host compute excluded) over the raw replay's;
-    ``ratio_cpu`` the same in process CPU time; ``ratio_end_to_end`` includes the host's golden passes.
+    The ratios are those of :func:`tb.cosim.harness.build.compare_replay`.
     """
     top = frame_top(cfg, res["stand_in"], res["plog_depth"])
     t0 = time.perf_counter()
     text = Path(res["verilog"]).read_text() if Path(res.get("verilog", "")).is_file() else None
     exe = build_harness(top, TOPLEVEL, source=FRAME_SOURCE, defines=("STAND_IN",) if res["stand_in"] else (),
-                        cxx_flags=CXX_OPT[1::2],
+                        cxx_flags=CXX_FLAGS,
                         verilog_text=text)
     res["raw_build_seconds"] = time.perf_counter() - t0
-    stim = Path(res["stimulus"])
-    cpp_log = stim.with_suffix(".cpp_pulses.txt")
-    raw = replay(exe, stim, cpp_log, repeat=repeat)
-    py_log = stim.with_suffix(".pulses.txt")
-    same_log = py_log.exists() and cpp_log.read_text() == py_log.read_text()
-    res.update({
-        "raw_samples": raw["samples"], "raw_cycles": raw["cycles"], "raw_pulses": raw["pulses"],
-        "raw_wall_seconds": raw["wall_seconds"], "raw_cpu_seconds": raw["cpu_seconds"],
-        "raw_cycles_per_second": raw["cycles"] / max(raw["wall_seconds"], 1e-9),
-        "raw_samples_per_second": raw["samples"] / max(raw["wall_seconds"], 1e-9),
-        "raw_pulse_log_equal": bool(same_log), "raw_cycles_equal": raw["cycles"] == res["cycles"],
-        "raw_tally": raw["tally"],
-        "ratio": res["sim_seconds"] / max(raw["wall_seconds"], 1e-9),
-        "ratio_cpu": res["sim_cpu_seconds"] / max(raw["cpu_seconds"], 1e-9),
-        "ratio_end_to_end": res["wall_seconds"] / max(raw["wall_seconds"], 1e-9),
-    })
+    raw = compare_replay(exe, res, repeat)
+    res["raw_tally"] = raw["tally"]
+    same_log = res["raw_pulse_log_equal"]
     ok = same_log and res["raw_cycles_equal"] and raw["samples"] == res["samples"]
     if res["stand_in"]:
         ok = ok and raw["tally"] == res["tally"]

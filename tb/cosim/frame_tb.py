@@ -16,7 +16,6 @@ Stand-in mode (the top built around an accelerator without ``s_axis``): the fram
 """
 from __future__ import annotations
 
-import cProfile
 import json
 import time
 from pathlib import Path
@@ -27,11 +26,19 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly, ReadWrite, RisingEdge, ValueChange
 
 from golden.spec.register_map.accelerator_map import accelerator_register_map
-from golden.spec.transactions import Pulse
 from golden.twins.crossbar_addressing import LATENCY
 from tb.cosim.frame_host import FrameCosimConfig, FrameNetworks, FrameStimulus, frame_array, frame_int
 from tb.cosim.training_host import expected_pulses
-from tb.cosim.training_tb import HostClock, Tally, check_reads, check_state, compare_pulses
+from tb.cosim.training_tb import (
+    HostClock,
+    Tally,
+    check_reads,
+    check_state,
+    compare_pulses,
+    drain_plog,
+    save_pulse_log,
+    timed_training,
+)
 from tb.kit.axil_host import FastAxil
 from tb.kit.prefixed import Prefixed
 from tb.kit.runner import test_config
@@ -39,31 +46,8 @@ from tb.kit.stream import CycleCounter
 from tb.models.reram_array import ArrayModel
 from tb.tops.cosim_top import ADC_WIDTH, LAYERS
 from tb.tops.frame_tally import tally_checksum
-from tb.tops.pulse_logger import decode_plog
 
 PERIOD_NS = 10
-
-
-def drain_plog(port, model: ArrayModel, rp: int, width: int, depth: int) -> int:
-    """:func:`tb.cosim.training_tb.drain_plog` with the pulses applied to the array model in one
-    vectorised call (:meth:`golden.physics.crossbar_state.CrossbarArray.apply`: each device's pulses
-    in their order; the counter-based device model makes that equal to one call per pulse) -- a
-    per-pulse Python call costs about a millisecond at 784-250-10. Returns the new read pointer."""
-    wp = int(port.plog__wp.value)
-    if wp == rp:
-        return rp
-    new = []
-    for e in decode_plog(int(port.plog__entries.value), wp, rp, depth):
-        c = e["cycle"] - 1 - model.latency        # the CycleCounter's cycle of the rising edge
-        if e["err_lines"] or e["err_set_reset"] or e["err_read"]:
-            model.violations.append(f"cycle {c}: line check failed {e}")
-        if e["width"] != width:
-            model.violations.append(f"cycle {c}: pulse width {e['width']}, expected {width}")
-        if not e["err_lines"] and e["row"] < model.array.rows and e["col"] < model.array.phys_cols:
-            new.append(Pulse(c, e["row"], e["col"], e["pol"]))
-    model.array.apply(new)
-    model.pulses.extend(new)
-    return wp
 
 
 async def _settled(sig, edge, value: int) -> None:
@@ -122,7 +106,7 @@ class FrameChip:
 
     def drain(self, k: int) -> None:
         self.rp[k] = drain_plog(self.ports[k], self.models[k], self.rp[k], self.params[k].timing.width,
-                                self.plog_depth)
+                                depth=self.plog_depth)
 
     async def _drain_on_half(self, k: int) -> None:
         half = self.ports[k].plog__half
@@ -241,12 +225,6 @@ async def check_pulse_counters(chip: FrameChip, tally: Tally) -> None:
             tally.first.append(f"{LAYERS[k]}: PULSE_COUNT {pc}, array saw {len(chip.models[k].pulses)}")
 
 
-def save_pulse_log(path: Path, chip: FrameChip, c0: int) -> None:
-    """The pulse log the C++ harness must reproduce (one line per layer)."""
-    path.write_text("\n".join(" ".join(f"{q.cycle + LATENCY - c0} {q.row} {q.phys_col} {q.polarity}"
-                                       for q in m.pulses) for m in chip.models) + "\n")
-
-
 @cocotb.test()
 async def cosim_frames(dut):
     """Train through both accelerators' frame inputs for ``samples`` samples; compare everything."""
@@ -265,19 +243,11 @@ async def cosim_frames(dut):
     tally = Tally()
     training = FrameTraining(chip, nets, tally, stim, zero_delta=tc.get("zero_delta"))
     c0 = chip.counter.cycle
-    t0, p0 = time.perf_counter(), time.process_time()
-    prof = cProfile.Profile() if tc.get("profile") else None
-    if prof is not None:
-        prof.enable()
-    await training.run(cfg.samples, tc.get("progress_file"))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - p0
-    if prof is not None:
-        prof.disable()
-        prof.dump_stats(tc["profile"])
+    wall, cpu = await timed_training(training.run(cfg.samples, tc.get("progress_file")), tc.get("profile"))
     cycles = chip.counter.cycle - c0
     if stim is not None:
         stim.close()
-        save_pulse_log(Path(tc["stimulus"]).with_suffix(".pulses.txt"), chip, c0)
+        save_pulse_log(Path(tc["stimulus"]).with_suffix(".pulses.txt"), chip.models, c0)
 
     reads = 0
     if stand_in:

@@ -45,7 +45,7 @@ import numpy as np
 
 from golden.spec.params import ConfigError, check_int
 from tb.cosim.bnn_host import MODES, bnn_hw_for, digits_bnn, digits_test_bits
-from tb.cosim.harness.build import build_harness, replay
+from tb.cosim.harness.build import build_harness, compare_replay
 from tb.cosim.progress import progress_printer
 from tb.cosim.training_host import CosimConfig, layer_params
 from tb.kit.runner import ROOT, run_cocotb
@@ -117,21 +117,8 @@ def compare_raw(res: dict, cfg: CosimConfig, repeat: int = 3) -> dict:
     forward/backward passes and checks.
     """
     exe = build_harness(CosimTop(layer_params(cfg)))
-    stim = Path(res["stimulus"])
-    cpp_log = stim.with_suffix(".cpp_pulses.txt")
-    raw = replay(exe, stim, cpp_log, repeat=repeat)
-    py_log = stim.with_suffix(".pulses.txt")
-    same_log = py_log.exists() and cpp_log.read_text() == py_log.read_text()
-    res.update({
-        "raw_cycles": raw["cycles"], "raw_pulses": raw["pulses"], "raw_wall_seconds": raw["wall_seconds"],
-        "raw_cpu_seconds": raw["cpu_seconds"],
-        "raw_cycles_per_second": raw["cycles"] / raw["wall_seconds"],
-        "raw_samples_per_second": raw["samples"] / raw["wall_seconds"],
-        "raw_pulse_log_equal": bool(same_log), "raw_cycles_equal": raw["cycles"] == res["cycles"],
-        "ratio": res["sim_seconds"] / raw["wall_seconds"],
-        "ratio_cpu": res["sim_cpu_seconds"] / max(raw["cpu_seconds"], 1e-9),
-        "ratio_end_to_end": res["wall_seconds"] / raw["wall_seconds"],
-    })
+    raw = compare_replay(exe, res, repeat)
+    same_log = res["raw_pulse_log_equal"]
     if not (same_log and res["raw_cycles_equal"]):
         res["mismatches"] += 1
         res.setdefault("first_mismatches", []).append(

@@ -96,6 +96,30 @@ def _traced(net) -> list[list]:
     return traces
 
 
+def twin_networks(tcfg, data) -> tuple[InSituMLP, InSituMLP]:
+    """The golden reference run and the host copy: two :class:`InSituMLP` of ``tcfg`` on ``data``'s
+    shape, both open-loop programmed to the seed's initial weights (the same chip state)."""
+    w0 = initial_weights(tcfg.seed, data.n_inputs, tcfg.hidden, data.n_classes)
+    golden = InSituMLP(tcfg, data.n_inputs, data.n_classes)
+    host = InSituMLP(tcfg, data.n_inputs, data.n_classes)
+    for net in (golden, host):
+        net.program(w0)
+    return golden, host
+
+
+def behavioural_arrays(golden: InSituMLP, params: list[AccelParams]) -> list[OffsetCrossbarArray]:
+    """Behavioural-array states (one per layer, with the hardware ``params``) equal to the golden
+    chip's devices now (after the initial programming: the co-simulation's start)."""
+    out = []
+    for arr, p in zip(golden.layers, params):
+        xa = OffsetCrossbarArray(p, golden.model, arr.id_base)
+        sl = slice(arr.id_base, arr.id_base + arr.n_devices)
+        xa.g_flat[:] = golden.store.g[sl]
+        xa.k[:] = golden.store.k[sl]
+        out.append(xa)
+    return out
+
+
 class Networks:
     """The golden reference run and the host copy, both :class:`golden.training.in_situ.InSituMLP`."""
 
@@ -104,11 +128,7 @@ class Networks:
         self.tcfg = cfg.training_config()
         self.data = load_digits()
         d = self.data
-        w0 = initial_weights(self.tcfg.seed, d.n_inputs, self.tcfg.hidden, d.n_classes)
-        self.golden = InSituMLP(self.tcfg, d.n_inputs, d.n_classes)
-        self.host = InSituMLP(self.tcfg, d.n_inputs, d.n_classes)
-        for net in (self.golden, self.host):
-            net.program(w0)
+        self.golden, self.host = twin_networks(self.tcfg, d)
         self.program_pulses = int(sum(a.pulse_total for a in self.golden.layers))
         self.golden_trace = _traced(self.golden)
         self.host_trace = _traced(self.host)
@@ -122,14 +142,7 @@ class Networks:
 
     def arrays(self) -> list[OffsetCrossbarArray]:
         """Behavioural-array states equal to the golden chip after the initial (open-loop) programming."""
-        out = []
-        for arr in self.golden.layers:
-            xa = OffsetCrossbarArray(arr.params, self.golden.model, arr.id_base)
-            sl = slice(arr.id_base, arr.id_base + arr.n_devices)
-            xa.g_flat[:] = self.golden.store.g[sl]
-            xa.k[:] = self.golden.store.k[sl]
-            out.append(xa)
-        return out
+        return behavioural_arrays(self.golden, self.params)
 
     def load_host(self, arrays: list[CrossbarArray]) -> None:
         """Host copy's conductances := the behavioural arrays' (the RTL-produced state)."""

@@ -97,10 +97,14 @@ def drain_plog(port, model: ArrayModel, rp: int, width: int, at_least: int = 1, 
     """Apply the pulses logged by the port's :class:`tb.tops.pulse_logger.PulseLogger` (a ring of
     ``depth`` entries) since entry ``rp`` to the array model (its CrossbarArray and pulse list,
     violations as the model would record them), if there are at least ``at_least``; returns the new
-    read pointer."""
+    read pointer. The pulses go to the array in one vectorised call
+    (:meth:`golden.physics.crossbar_state.CrossbarArray.apply`: each device's pulses in their order;
+    the counter-based device model makes that equal to one call per pulse): a per-pulse Python call
+    costs about a millisecond at 784-250-10."""
     wp = int(port.plog__wp.value)
     if wp - rp < at_least:
         return rp
+    new = []
     for e in decode_plog(int(port.plog__entries.value), wp, rp, depth):
         c = e["cycle"] - 1 - model.latency        # the CycleCounter's cycle of the rising edge
         if e["err_lines"] or e["err_set_reset"] or e["err_read"]:
@@ -108,8 +112,9 @@ def drain_plog(port, model: ArrayModel, rp: int, width: int, at_least: int = 1, 
         if e["width"] != width:
             model.violations.append(f"cycle {c}: pulse width {e['width']}, expected {width}")
         if not e["err_lines"] and e["row"] < model.array.rows and e["col"] < model.array.phys_cols:
-            model.array.pulse(e["row"], e["col"], e["pol"])
-            model.pulses.append(Pulse(c, e["row"], e["col"], e["pol"]))
+            new.append(Pulse(c, e["row"], e["col"], e["pol"]))
+    model.array.apply(new)
+    model.pulses.extend(new)
     return wp
 
 
@@ -391,9 +396,29 @@ def save_stimulus(path: Path, chip: Chip, stimulus: list[list[list[int]]], c0: i
     write_stimulus(path, {"update": chip.upd_addr[0], "status": chip.st_addr[0], "busy_bit": chip.busy_bit,
                           "seq_depth": SEQ_DEPTH, "mode": int(chip.batch_mode)}, stimulus)
     assert chip.upd_addr[0] == chip.upd_addr[1] and chip.st_addr[0] == chip.st_addr[1]
-    path.with_suffix(".pulses.txt").write_text(
-        "\n".join(" ".join(f"{q.cycle + LATENCY - c0} {q.row} {q.phys_col} {q.polarity}" for q in m.pulses)
-                  for m in chip.models) + "\n")
+    save_pulse_log(path.with_suffix(".pulses.txt"), chip.models, c0)
+
+
+def save_pulse_log(path: Path, models, c0: int) -> None:
+    """The pulse log a C++ harness must reproduce: one line per layer's array model, each pulse as
+    ``cycle row phys_col polarity`` with cycles counted from ``c0``."""
+    path.write_text("\n".join(" ".join(f"{q.cycle + LATENCY - c0} {q.row} {q.phys_col} {q.polarity}"
+                                       for q in m.pulses) for m in models) + "\n")
+
+
+async def timed_training(run, profile: str | None) -> tuple[float, float]:
+    """Await ``run`` (the training loop); returns its (wall, process CPU) seconds. ``profile``: write a
+    cProfile of it (simulator and host together) to that path."""
+    t0, p0 = time.perf_counter(), time.process_time()
+    prof = cProfile.Profile() if profile else None
+    if prof is not None:
+        prof.enable()
+    await run
+    wall, cpu = time.perf_counter() - t0, time.process_time() - p0
+    if prof is not None:
+        prof.disable()
+        prof.dump_stats(profile)
+    return wall, cpu
 
 
 @cocotb.test()
@@ -410,15 +435,7 @@ async def cosim_training(dut):
     tally = Tally()
     training = Training(chip, nets, tally, drop_word=tc.get("drop_word"))
     c0 = chip.counter.cycle
-    t0, p0 = time.perf_counter(), time.process_time()
-    prof = cProfile.Profile() if tc.get("profile") else None
-    if prof is not None:
-        prof.enable()
-    await training.run(cfg.samples, tc.get("progress_file"))
-    wall, cpu = time.perf_counter() - t0, time.process_time() - p0
-    if prof is not None:
-        prof.disable()
-        prof.dump_stats(tc["profile"])
+    wall, cpu = await timed_training(training.run(cfg.samples, tc.get("progress_file")), tc.get("profile"))
     cycles = chip.counter.cycle - c0
 
     check_state(chip, nets, tally)

@@ -193,7 +193,7 @@ if cocotb is not None:
     from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, run_expecting
-    from tb.kit.testbench import Testbench
+    from tb.kit.testbench import Testbench, run_phase_list
 
     def _gens(specs, seed: int, phase: int) -> tuple:
         """(PulseCount idle, refresh idle, ProgramRequest ready) generators of one phase."""
@@ -290,16 +290,7 @@ if cocotb is not None:
         stimulus streams (the phase index goes on counting), until that many cycles have run."""
         tb = TB(dut, cfg)
         await tb.reset()
-        stats, k, cycles = [], 0, 0
-        while True:
-            for phase in cfg["phases"]:
-                stats.append(await tb.run_phase(k, phase))
-                cycles += stats[-1][5]
-                k += 1
-                await RisingEdge(tb.clk)
-            if cycles >= cfg.get("min_cycles", 0):
-                break
-            dut._log.info(f"{cycles} cycles so far, 0 mismatches")
+        stats, cycles = await run_phase_list(tb, dut, cfg["phases"], lambda st: st[5], cfg.get("min_cycles", 0))
         tb.coverage.write()
         if cfg.get("stats_path"):
             Path(cfg["stats_path"]).write_text(json.dumps({"cycles": cycles, "phases": len(stats),

@@ -133,3 +133,26 @@ class Testbench:
                 getattr(self.dut, f"{prefix}__{name}").value = 0
         bus = AxiLiteBus.from_prefix(self.dut, prefix, bus_separator="__")
         return AxiLiteMaster(bus, self.clk, self.dut.rst)
+
+
+async def run_phase_list(tb, dut, phases: list, cycles_of, min_cycles: int = 0) -> tuple[list, int]:
+    """Run ``phases`` in order through ``await tb.run_phase(k, phase)`` (one idle edge between
+    phases), and again with the phase index counting on (new stimulus streams) until at least
+    ``min_cycles`` cycles have run (long regressions). A phase that returns None (nothing to run in
+    this configuration) is skipped. ``cycles_of(stats)``: the cycles a phase's result says it ran.
+    Returns the phases' results and the total cycles."""
+    from cocotb.triggers import RisingEdge
+
+    stats, k, cycles = [], 0, 0
+    while True:
+        for phase in phases:
+            st = await tb.run_phase(k, phase)
+            k += 1
+            if st is None:
+                continue
+            stats.append(st)
+            cycles += cycles_of(st)
+            await RisingEdge(tb.clk)
+        if cycles >= min_cycles:
+            return stats, cycles
+        dut._log.info(f"{cycles} cycles so far, 0 mismatches")

@@ -18,6 +18,8 @@ from tb.kit.runner import ROOT, to_verilog, verilator_env
 HERE = Path(__file__).resolve().parent
 SOURCE = HERE / "cosim_harness.cpp"
 FRAME_SOURCE = HERE / "frame_harness.cpp"
+#: included by both harnesses (one-hot decoding, pulse log, replay timer): part of every cache key
+COMMON_HEADER = HERE / "harness_common.h"
 BUILD = ROOT / "build" / "harness"
 #: the same Verilator options as the cocotb build (tb.kit.runner.run_cocotb), minus cocotb's VPI flags
 FLAGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0")
@@ -31,7 +33,7 @@ def build_harness(component, toplevel: str = "cosim_top", source: Path = SOURCE,
     executable (cached); returns its path."""
     verilator_env()
     text = to_verilog(component, toplevel) if verilog_text is None else verilog_text
-    cpp = Path(source).read_text()
+    cpp = Path(source).read_text() + COMMON_HEADER.read_text()
     cflags = [f"-D{d}" for d in defines] + list(cxx_flags)
     key = hashlib.sha1((text + cpp + repr(FLAGS) + (repr(cflags) if cflags else "")).encode()).hexdigest()[:12]
     d = BUILD / f"{toplevel}-{key}"
@@ -59,3 +61,26 @@ def replay(exe: Path, stimulus: Path, pulses_out: Path, repeat: int = 1) -> dict
     if r.returncode != 0:
         raise RuntimeError(f"harness failed ({r.returncode}): {r.stderr[-2000:]}")
     return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def compare_replay(exe: Path, res: dict, repeat: int = 1) -> dict:
+    """Replay ``res["stimulus"]`` with ``exe`` and add to ``res`` what both co-simulations report: the
+    ``raw_*`` numbers, whether the C++ pulse log equals the cocotb one (``<stimulus>.pulses.txt``) and
+    the cycle counts agree, and the cocotb / raw ratios (``ratio``: cocotb simulator-and-driver wall
+    time, host compute excluded, over the replay's; ``ratio_cpu`` the same in process CPU time;
+    ``ratio_end_to_end`` with the host's golden passes). Returns the replay's own summary."""
+    stim = Path(res["stimulus"])
+    cpp_log = stim.with_suffix(".cpp_pulses.txt")
+    raw = replay(exe, stim, cpp_log, repeat=repeat)
+    py_log = stim.with_suffix(".pulses.txt")
+    wall, cpu = max(raw["wall_seconds"], 1e-9), max(raw["cpu_seconds"], 1e-9)
+    res.update({
+        "raw_samples": raw["samples"], "raw_cycles": raw["cycles"], "raw_pulses": raw["pulses"],
+        "raw_wall_seconds": raw["wall_seconds"], "raw_cpu_seconds": raw["cpu_seconds"],
+        "raw_cycles_per_second": raw["cycles"] / wall, "raw_samples_per_second": raw["samples"] / wall,
+        "raw_pulse_log_equal": py_log.exists() and cpp_log.read_text() == py_log.read_text(),
+        "raw_cycles_equal": raw["cycles"] == res["cycles"],
+        "ratio": res["sim_seconds"] / wall, "ratio_cpu": res["sim_cpu_seconds"] / cpu,
+        "ratio_end_to_end": res["wall_seconds"] / wall,
+    })
+    return raw

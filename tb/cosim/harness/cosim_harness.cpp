@@ -23,35 +23,12 @@
 #include <vector>
 
 #include "Vtop.h"
+#include "harness_common.h"
 #include "verilated.h"
 
 #define L1(x) top->l1___05F##x
 #define L2(x) top->l2___05F##x
 
-static int onehot_words(const uint32_t* w, int n) {
-    int idx = -1;
-    for (int i = 0; i < n; ++i) {
-        uint32_t v = w[i];
-        if (!v) continue;
-        if ((v & (v - 1)) || idx >= 0) return -2;
-        idx = i * 32 + __builtin_ctz(v);
-    }
-    return idx;
-}
-static int onehot(uint64_t v) {
-    if (!v || (v & (v - 1))) return v ? -2 : -1;
-    return __builtin_ctzll(v);
-}
-static int onehot(uint32_t v) { return onehot(static_cast<uint64_t>(v)); }
-static int onehot(uint16_t v) { return onehot(static_cast<uint64_t>(v)); }
-static int onehot(uint8_t v) { return onehot(static_cast<uint64_t>(v)); }
-template <std::size_t N> static int onehot(const VlWide<N>& w) {
-    uint32_t tmp[N];
-    for (std::size_t i = 0; i < N; ++i) tmp[i] = w[i];
-    return onehot_words(tmp, static_cast<int>(N));
-}
-
-struct Pulse { uint64_t cycle; int row, col, pol; };
 
 struct Sample { std::vector<uint32_t> w[2]; };
 
@@ -78,7 +55,7 @@ int main(int argc, char** argv) {
     }
     if (!in) { std::fprintf(stderr, "bad stimulus file %s\n", argv[1]); return 2; }
 
-    double best_wall = 1e30, best_cpu = 1e30;
+    ReplayTimer timer;
     uint64_t cycles = 0;
     std::vector<Pulse> log[2];
     for (int rep = 0; rep < repeat; ++rep) {
@@ -90,11 +67,11 @@ int main(int argc, char** argv) {
         uint8_t prev_w[2] = {0, 0};
         auto monitor = [&]() {
             if (L1(write) && !prev_w[0]) {
-                int r = onehot(L1(wl)), c = onehot(L1(bl_set) | L1(sl_reset));
+                int r = onehot(L1(wl)), c = onehot_or(L1(bl_set), L1(sl_reset));
                 log[0].push_back({cycle, r, c, L1(bl_set) ? 1 : 0});
             }
             if (L2(write) && !prev_w[1]) {
-                int r = onehot(L2(wl)), c = onehot(L2(bl_set) | L2(sl_reset));
+                int r = onehot(L2(wl)), c = onehot_or(L2(bl_set), L2(sl_reset));
                 log[1].push_back({cycle, r, c, L2(bl_set) ? 1 : 0});
             }
             prev_w[0] = L1(write);
@@ -132,8 +109,7 @@ int main(int argc, char** argv) {
             else { L2(seq___05Fn) = n; L2(seq___05Fpoll) = poll; L2(seq___05Fbatch) = batch[k]; }
         };
 
-        auto t0 = std::chrono::steady_clock::now();
-        std::clock_t c0 = std::clock();
+        timer.start();
         if (mode == 1) {
             for (const auto& s : samples) {
                 size_t next[2] = {0, 0};
@@ -205,26 +181,14 @@ int main(int argc, char** argv) {
                 }
             }
         }
-        double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;
-        if (wall < best_wall) best_wall = wall;
-        if (cpu < best_cpu) best_cpu = cpu;
+        timer.stop();
         cycles = cycle;
         top->final();
         delete top;
     }
-    std::ofstream out(argv[2]);
-    size_t npulses = 0;
-    for (int k = 0; k < 2; ++k) {
-        for (size_t i = 0; i < log[k].size(); ++i) {
-            const auto& p = log[k][i];
-            out << (i ? " " : "") << p.cycle << " " << p.row << " " << p.col << " " << p.pol;
-        }
-        out << "\n";
-        npulses += log[k].size();
-    }
+    std::size_t npulses = write_pulse_log(argv[2], log);
     std::printf("{\"samples\": %zu, \"cycles\": %llu, \"pulses\": %zu, \"wall_seconds\": %.6f, "
                 "\"cpu_seconds\": %.6f, \"repeat\": %d}\n",
-                samples.size(), (unsigned long long)cycles, npulses, best_wall, best_cpu, repeat);
+                samples.size(), (unsigned long long)cycles, npulses, timer.best_wall, timer.best_cpu, repeat);
     return 0;
 }

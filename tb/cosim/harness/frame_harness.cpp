@@ -30,39 +30,14 @@
 #include <vector>
 
 #include "Vtop.h"
+#include "harness_common.h"
 #include "verilated.h"
 
-// --- one-hot decoding of scalar and wide ports ----------------------------------------------------
-template <typename T> static int onehot_or(const T& a, const T& b) {
-    if constexpr (std::is_integral_v<T>) {
-        uint64_t v = static_cast<uint64_t>(a) | static_cast<uint64_t>(b);
-        if (!v || (v & (v - 1))) return v ? -2 : -1;
-        return __builtin_ctzll(v);
-    } else {
-        int idx = -1;
-        for (std::size_t i = 0; i < sizeof(T) / sizeof(EData); ++i) {
-            uint32_t v = a[i] | b[i];
-            if (!v) continue;
-            if ((v & (v - 1)) || idx >= 0) return -2;
-            idx = int(i) * 32 + __builtin_ctz(v);
-        }
-        return idx;
-    }
-}
-template <typename T> static int onehot(const T& a) { return onehot_or(a, a); }
-template <typename T> static bool any(const T& a) {
-    if constexpr (std::is_integral_v<T>) return a != 0;
-    else {
-        for (std::size_t i = 0; i < sizeof(T) / sizeof(EData); ++i) if (a[i]) return true;
-        return false;
-    }
-}
+// --- port access --------------------------------------------------------------------------------
 template <typename T> static void load_words(T& w, const std::vector<uint32_t>& src) {
     constexpr std::size_t n = sizeof(T) / sizeof(EData);
     for (std::size_t i = 0; i < n; ++i) w[i] = i < src.size() ? src[i] : 0;
 }
-
-struct Pulse { uint64_t cycle; int row, col, pol; };
 
 // Per-layer port access, generated for l1 and l2 (Verilator spells "__" in port names as "___05F").
 #define LAYER(k, P)                                                                                   \
@@ -139,7 +114,7 @@ int main(int argc, char** argv) {
     }
     std::size_t nsamples = frames[0].size();
 
-    double best_wall = 1e30, best_cpu = 1e30;
+    ReplayTimer timer;
     uint64_t cycles = 0;
     std::vector<Pulse> log[2];
     uint32_t tally[2][3] = {{0, 0, 0}, {0, 0, 0}};
@@ -171,8 +146,7 @@ int main(int argc, char** argv) {
         cycle = 0;
 
         uint8_t ftag[2] = {0, 0}, ptag[2] = {0, 0};
-        auto t0 = std::chrono::steady_clock::now();
-        std::clock_t c0 = std::clock();
+        timer.start();
         for (std::size_t s = 0; s < nsamples; ++s) {
             Phase ph[2];
             bool prev[2];
@@ -201,10 +175,7 @@ int main(int argc, char** argv) {
                 }
             }
         }
-        double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        double cpu = double(std::clock() - c0) / CLOCKS_PER_SEC;
-        if (wall < best_wall) best_wall = wall;
-        if (cpu < best_cpu) best_cpu = cpu;
+        timer.stop();
         cycles = cycle;
 #ifdef STAND_IN
         tally[0][0] = top->l1___05Ftally___05Fwords; tally[0][1] = top->l1___05Ftally___05Fframes;
@@ -215,20 +186,11 @@ int main(int argc, char** argv) {
         top->final();
         delete top;
     }
-    std::ofstream out(argv[2]);
-    std::size_t npulses = 0;
-    for (int k = 0; k < 2; ++k) {
-        for (std::size_t i = 0; i < log[k].size(); ++i) {
-            const auto& p = log[k][i];
-            out << (i ? " " : "") << p.cycle << " " << p.row << " " << p.col << " " << p.pol;
-        }
-        out << "\n";
-        npulses += log[k].size();
-    }
+    std::size_t npulses = write_pulse_log(argv[2], log);
     std::printf("{\"samples\": %zu, \"cycles\": %llu, \"pulses\": %zu, \"wall_seconds\": %.6f, "
                 "\"cpu_seconds\": %.6f, \"repeat\": %d, \"stand_in\": %u, "
                 "\"tally\": [[%u, %u, %u], [%u, %u, %u]]}\n",
-                nsamples, (unsigned long long)cycles, npulses, best_wall, best_cpu, repeat, stand_in,
+                nsamples, (unsigned long long)cycles, npulses, timer.best_wall, timer.best_cpu, repeat, stand_in,
                 tally[0][0], tally[0][1], tally[0][2], tally[1][0], tally[1][1], tally[1][2]);
     return 0;
 }
