@@ -19,3 +19,10 @@ def pytest_generate_tests(metafunc):
     if "simulator" in metafunc.fixturenames:
         metafunc.parametrize("simulator", [None, pytest.param("icarus", marks=pytest.mark.icarus)],
                              ids=["default-sim", "icarus"])
+
+
+def pytest_collection_modifyitems(config, items):
+    """Simulation runs first (a stable sort: the order within each group is kept). pytest-xdist hands
+    tests out in collection order, so a minutes-long co-simulation collected last would run alone on
+    one worker at the end of ``make test``; started first, the short tests fill the other worker."""
+    items.sort(key=lambda item: item.get_closest_marker("cocotb") is None)

@@ -42,9 +42,16 @@ from tb.tops.pulse_logger import PLOG_DEPTH
 
 PUBLIC_VLT = Path(__file__).resolve().parent / "harness" / "frame_cosim_top_public.vlt"
 TOPLEVEL = "frame_cosim_top"
-#: both builds of the 784-250-10 top (cocotb and the raw replay) at -O2 instead of verilated.mk's -Os:
-#: about 1.3x more cycles/s for a similar compile time; the same flags keep the cocotb / raw ratio fair
-CXX_FLAGS = ("-O2",)
+#: runs of at least this many samples build the top at -O2, shorter ones at -O0 (see :func:`cxx_flags`)
+OPTIMISED_BUILD_SAMPLES = 2000
+
+
+def cxx_flags(cfg: FrameCosimConfig) -> tuple[str, ...]:
+    """C++ flags of both builds of ``cfg``'s top (cocotb and the raw replay: the same flags keep the
+    cocotb / raw ratio fair). A long run gets -O2: about 1.3x the cycles/s of verilated.mk's -Os for a
+    similar compile time. A short slice gets -O0: at 784-250-10 it compiles in 58 s of CPU against
+    158 s at -O2, and its few hundred thousand cycles simulate in seconds either way."""
+    return ("-O2",) if cfg.samples >= OPTIMISED_BUILD_SAMPLES else ("-O0",)
 
 
 def frame_top(cfg: FrameCosimConfig, stand_in: bool | None = None, plog_depth: int = PLOG_DEPTH) -> FrameCosimTop:
@@ -75,7 +82,7 @@ def run_frame_cosim(cfg: FrameCosimConfig, *, out_dir: Path | None = None, progr
         res = run_cocotb(top, toplevel=TOPLEVEL, test_module="tb.cosim.frame_tb", waves=waves,
                          verilog_text=verilog.read_text(),
                          build_args=("--no-public-flat-rw", str(PUBLIC_VLT),
-                                     *(a for f in CXX_FLAGS for a in ("-CFLAGS", f))),
+                                     *(a for f in cxx_flags(cfg) for a in ("-CFLAGS", f))),
                          config={"cosim": cfg.to_dict(), "result": str(result), "stimulus": str(stim),
                                  "progress_file": str(prog) if progress else None, "profile": profile,
                                  "stand_in": top.stand_in, "plog_depth": plog_depth,
@@ -99,7 +106,7 @@ def compare_raw(res: dict, cfg: FrameCosimConfig, repeat: int = 1) -> dict:
     t0 = time.perf_counter()
     text = Path(res["verilog"]).read_text() if Path(res.get("verilog", "")).is_file() else None
     exe = build_harness(top, TOPLEVEL, source=FRAME_SOURCE, defines=("STAND_IN",) if res["stand_in"] else (),
-                        cxx_flags=CXX_FLAGS,
+                        cxx_flags=cxx_flags(cfg),
                         verilog_text=text)
     res["raw_build_seconds"] = time.perf_counter() - t0
     raw = compare_replay(exe, res, repeat)
