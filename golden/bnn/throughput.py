@@ -15,6 +15,7 @@ model, and the sense-amplifier-clock bound it is compared with.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 import numpy as np
 
@@ -53,7 +54,7 @@ def sa_clock_bound(sizes: tuple[int, ...] = PAPER_SIZES, bank: int = 3, sa_clock
 def layer_params(sizes: tuple[int, ...], base: BnnHwParams, bias_fraction: float = 0.05) -> list[BnnHwParams]:
     """One ``BnnHwParams`` per layer (bias cells as the trained network: none on the output layer)."""
     out = []
-    for li, (n_in, m) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for li, (n_in, m) in enumerate(pairwise(sizes)):
         last = li == len(sizes) - 2
         b = 0 if last else n_bias_cells(n_in, bias_fraction)
         k = min(base.bank, m)
