@@ -58,8 +58,7 @@ def layer_params(sizes: tuple[int, ...], base: BnnHwParams, bias_fraction: float
         last = li == len(sizes) - 2
         b = 0 if last else n_bias_cells(n_in, bias_fraction)
         k = min(base.bank, m)
-        out.append(replace(base, inputs=n_in, bias_cells=b, neurons=m, bank=k,
-                           out_fifo=max(base.out_fifo, k, 2)))
+        out.append(replace(base, inputs=n_in, bias_cells=b, neurons=m, bank=k))
     return out
 
 

@@ -68,8 +68,8 @@ class BnnHwParams:
         XNOR/inverter outputs of ``read_lanes = min(W, cells)`` adjacent bridges of one neuron (a
         neuron of ``cells`` bridges takes ``reads_per_neuron = ceil(cells / W)`` reads; the last one
         reads the remaining ``cells - (reads_per_neuron - 1) * W`` bridges). 1: bit-serial.
-    out_fifo : int, bank..64 (and >= 2)
-        Depth of the engine's output-bit FIFO = credits for neurons in flight.
+    out_fifo : int, 2..64
+        Depth of the engine's output-word FIFO (words of ``bank`` bits) = credits for banks in flight.
     """
 
     inputs: int = 64
@@ -94,7 +94,7 @@ class BnnHwParams:
         check_ints(self, "bnn", bank=(1, min(MAX_BANK, self.neurons)))
         check_choice("bnn.popcount_mode", self.popcount_mode, POPCOUNT_MODES)
         check_ints(self, "bnn", stage_levels=(1, 16), **dict.fromkeys(PHASES, (1, MAX_PHASE)),
-                   read_latency=(2, 16), out_fifo=(max(2, self.bank), 64), read_width=(1, MAX_READ_WIDTH))
+                   read_latency=(2, 16), out_fifo=(2, 64), read_width=(1, MAX_READ_WIDTH))
         if self.bank * self.cells > MAX_INPUTS:
             raise ConfigError(f"bnn.bank * (bnn.inputs + bnn.bias_cells) = {self.bank * self.cells} array "
                               f"columns is out of range: allowed [1, {MAX_INPUTS}] (bnn.bank <= "
