@@ -38,7 +38,7 @@ def test_pipelined_analog_reaches_one_conversion_per_longest_phase():
     sizes = (40, 30, 7)
     base = BnnHwParams(bank=3)
     ones = replace(base, precharge=1, evaluate=1)
-    total, per = engine_cycles_per_image(sizes, ones, analog=True)
+    total, _ = engine_cycles_per_image(sizes, ones, analog=True)
     conv = conversions_per_image(sizes, 3)
     assert conv <= total <= conv + 2 * 12          # one per cycle, plus pipeline fill per layer
     total2, _ = engine_cycles_per_image(sizes, base, analog=True)
