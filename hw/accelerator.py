@@ -43,6 +43,9 @@ def check_bnn_fits(p: AccelParams, bnn: BnnHwParams) -> None:
     if p.array.cell != "2T2R":
         raise ConfigError(f"array.cell = {p.array.cell!r} is not allowed with a BNN path: choose '2T2R' "
                           f"(the BNN layer reads 2T2R bridges)")
+    if bnn.argmax:
+        raise ConfigError("bnn.argmax = true is not available through the accelerator top yet (no class "
+                          "register): build the BnnLayerEngine alone, or set bnn.argmax = false")
     ap = array_params(bnn)
     if ap.array.rows > p.array.rows:
         raise ConfigError(f"bnn.neurons / bnn.bank need {ap.array.rows} word lines: allowed at most "

@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 from golden.spec.bnn_datapath_params import PHASES, BnnHwParams, bnn_hw_params_of
 from golden.spec.interfaces import STROBES
 from golden.spec.params import AccelParams, ConfigError
+from hw.argmax_unit import ArgmaxUnit, argmax_out_layout
 from hw.crossbar_addressing import CrossbarAddressing
 from hw.lintsafe import add_const, eq_const, ge_const
 from hw.sense_amp_sequencer import SenseAmpSequencer, cfg_signature
@@ -111,6 +112,10 @@ class BnnLayerEngine(wiring.Component):
         The bank's SA decisions (bit k = slot k).
     busy : Out(1)
         An image is being processed.
+    cls : Out(stream.Signature(StructLayout{cls: bits(M), count: bits(cells)})) (only if ``argmax``)
+        Output layer, digital mode: the image's class (lowest index among the largest popcounts) and
+        its popcount, from :class:`ArgmaxUnit`, one cycle after the last neuron's popcount; ``x`` is
+        not ready while a class waits.
 
     Latency and throughput (``y`` always ready): the first word of an image is offered
     ``K*C + read_latency + L + 1`` cycles after its ``x`` transfer in digital mode (C =
@@ -149,6 +154,7 @@ class BnnLayerEngine(wiring.Component):
             "firsts": Out(len(PHASES)),
             "sa_out": In(hw.bank),
             "busy": Out(1),
+            **({"cls": Out(stream.Signature(argmax_out_layout(hw.neurons, hw.count_width)))} if hw.argmax else {}),
         })
 
     @classmethod
@@ -180,7 +186,7 @@ class BnnLayerEngine(wiring.Component):
         drained = Signal()
         m.d.comb += [
             drained.eq(eq_const(credits, D)),
-            self.x.ready.eq(~running & drained),
+            self.x.ready.eq(~running & drained & (~self.cls.valid if hw.argmax else 1)),
             self.in_bits.eq(xr),
             *([self.bias_in.eq(bias_r)] if B else []),
             self.busy.eq(running),
@@ -249,6 +255,11 @@ class BnnLayerEngine(wiring.Component):
         ]
         with m.If(push & eq_const(push_neuron, M - 1)):
             m.d.comb += done.eq(1)
+        if hw.argmax:   # output layer: every popcount also into the argmax (ready: x waits for cls)
+            m.submodules.argmax = amax = ArgmaxUnit(M, hw.count_width)
+            m.d.comb += [amax.i.valid.eq(pop.o.valid), amax.i.payload.count.eq(pop.o.payload.count),
+                         amax.i.payload.last.eq(eq_const(pop.o.payload.tag, M - 1))]
+            wiring.connect(m, amax.o, wiring.flipped(self.cls))
 
         # --- digital word assembly: K popcount decisions -> one output word --------------------------
         wacc = Signal(K)                          # decisions of the word's earlier neurons

@@ -54,6 +54,10 @@ Cycle 0 is the first cycle the testbench drives; ``x`` and ``y`` follow the stre
   FIFO in the cycle it is taken. The image is done in the cycle the last bank's response is taken.
   Hence one bank per ``max(phase lengths)`` cycles while the credits last.
 * ``y`` offers the FIFO head (:class:`OutWord`: ``word``, ``bits``, ``last`` = the layer's last bank).
+* ``argmax`` (output layer, digital mode): every popcount also enters the ArgmaxUnit
+  (:mod:`golden.twins.argmax_unit`) in the cycle it comes out of the popcount pipeline; the class is
+  offered on ``cls`` from the cycle after the last neuron's, until taken; ``x`` is also not ready
+  while a class waits.
 """
 from __future__ import annotations
 
@@ -65,6 +69,7 @@ import numpy as np
 
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.handshake import SinkSide, SourceSide
+from golden.twins.argmax_unit import ArgmaxOut
 from golden.twins.sense_amp_sequencer import SenseAmpSequencerModel
 from golden.twins.xnor_popcount import popcount_latency
 
@@ -187,10 +192,12 @@ class BnnLayerEngineModel:
         self.lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
 
     def run(self, images: Iterable[tuple[np.ndarray, int]], *, valid_gen: Iterator[bool] | None = None,
-            ready_gen: Iterator[bool] | None = None, max_cycles: int = 50_000_000):
+            ready_gen: Iterator[bool] | None = None, cls_ready_gen: Iterator[bool] | None = None,
+            max_cycles: int = 50_000_000):
         """``images``: ``(x_bits, analog_mode)`` or ``(x_bits, analog_mode, bias_drive)`` (None: every
         bias row driven). Returns ``(accepted, outputs)``:
-        ``[(cycle, image_index)]`` and ``[(cycle, OutWord)]``."""
+        ``[(cycle, image_index)]`` and ``[(cycle, OutWord)]``; with ``hw.argmax`` the ``cls`` transfers
+        (``cls_ready_gen`` backpressure) are in :attr:`classes`, ``[(cycle, ArgmaxOut)]``."""
         hw = self.hw
         B, T, M, K = hw.bias_cells, hw.cells, hw.neurons, hw.bank
         D, RL, L = hw.out_fifo, hw.read_latency, self.lat
@@ -199,7 +206,11 @@ class BnnLayerEngineModel:
         thr = majority_threshold(T)
         src = SourceSide(enumerate(images), valid_gen)
         present, draw_ready = src.present, SinkSide(ready_gen).draw
+        draw_cls = SinkSide(cls_ready_gen).draw
         accepted, outputs = [], []
+        self.classes = []
+        cls_valid, cls_out = False, None      # the ArgmaxUnit's result register
+        best = best_idx = 0
 
         seq = SenseAmpSequencerModel(K, hw.phase_lengths)
         fifo: deque = deque()                  # (word, bits)
@@ -218,12 +229,17 @@ class BnnLayerEngineModel:
         # analog
         bank_iss = 0
         cycle = 0
-        while not src.idle or running or fifo or reads or results or seq.phase or seq.resp_valid:
+        while not src.idle or running or fifo or reads or results or seq.phase or seq.resp_valid or cls_valid:
             if cycle >= max_cycles:
                 raise TimeoutError(f"BnnLayerEngineModel: no end after {max_cycles} cycles")
             current = present()
             rdy = draw_ready()
-            x_ready = (not running) and credits == D
+            x_ready = (not running) and credits == D and not cls_valid
+            if hw.argmax:
+                crdy = draw_cls()
+                if cls_valid and crdy:
+                    self.classes.append((cycle, cls_out))
+                    cls_valid = False
             # --- y -----------------------------------------------------------------------------
             y_xfer = bool(fifo) and rdy
             if y_xfer:
@@ -254,7 +270,7 @@ class BnnLayerEngineModel:
                 wbuf.append(reads.pop(cycle))
                 if col_cnt == C - 1:
                     cnt = int(np.count_nonzero(np.concatenate(wbuf) == xe))
-                    results[cycle + L] = (push_neuron, int(cnt >= thr))
+                    results[cycle + L] = (push_neuron, int(cnt >= thr), cnt)
                     push_neuron += 1
                     col_cnt, wbuf = 0, []
                     if push_neuron == M:
@@ -262,7 +278,12 @@ class BnnLayerEngineModel:
                 else:
                     col_cnt += 1
             if cycle in results:               # the popcount result enters the word; a full word is written
-                nrn, bit = results.pop(cycle)
+                nrn, bit, cnt = results.pop(cycle)
+                if hw.argmax:                  # the ArgmaxUnit takes every popcount, in neuron order
+                    if nrn == 0 or cnt > best:
+                        best, best_idx = cnt, nrn
+                    if nrn == M - 1:
+                        cls_valid, cls_out = True, ArgmaxOut(best_idx, best)
                 wacc |= bit << wslot
                 if wslot == K - 1 or nrn == M - 1:
                     writes.append((wword, wacc))

@@ -402,7 +402,8 @@ def test_cocotb_bnn_layer_engine_sa_calibration(seed):
     BnnHwParams(inputs=64, bias_cells=7, neurons=33, bank=1, popcount_mode="lut6", read_width=1),
     BnnHwParams(inputs=20, bias_cells=3, neurons=64, bank=8, out_fifo=8, read_width=5),
     BnnHwParams(inputs=64, bias_cells=7, neurons=33, bank=4, read_width=64),
-], ids=["tiny", "k1-lut6-serial", "k8-w5", "default-w64"])
+    BnnHwParams(inputs=20, bias_cells=0, neurons=10, bank=3, read_width=8, argmax=True),
+], ids=["tiny", "k1-lut6-serial", "k8-w5", "default-w64", "argmax"])
 def test_verilog_lint_clean(hw, tmp_path):
     from tb.kit.lint import lint
     from tb.kit.runner import to_verilog
@@ -435,3 +436,60 @@ def test_golden_first_word_latency():
     lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
     assert out[0][0] - acc[0][0] == hw.bank * hw.reads_per_neuron + hw.read_latency + lat + 1
     assert out[3][0] - acc[1][0] == sum(hw.phase_lengths[:5]) + 3
+
+
+# --- on-chip argmax of the output layer --------------------------------------------------------------
+@pytest.mark.parametrize("bank, read_width", [(3, 8), (1, 32)])
+def test_amaranth_sim_output_layer_argmax(bank, read_width, seed):
+    """Output layer (no bias cells) in digital mode with ``argmax``: the ``cls`` stream equals the
+    golden twin cycle by cycle and the class of the golden popcounts (ties -> lowest index); ``y``
+    words still match."""
+    from golden.twins.argmax_unit import ArgmaxOut, argmax_class
+    from tb.envs.bnn_layer_engine_tb import x_payloads
+    from tb.models.bnn_macro import BnnMacroModel
+
+    hw = BnnHwParams(inputs=20, bias_cells=0, neurons=10, bank=bank, out_fifo=3, read_width=read_width,
+                     argmax=True)
+    rng = np.random.default_rng(seed + bank)
+    prog = rng.integers(0, 2, (10, 20), dtype=np.uint8)
+    x = rng.integers(0, 2, (16, 20), dtype=np.uint8)
+    images = [(x[i], 0) for i in range(len(x))]
+    gen = {"valid_gen": random_gen(seed, 0.7, 1), "ready_gen": random_gen(seed, 0.6, 2),
+           "cls_ready_gen": random_gen(seed, 0.5, 3)}
+    gm = BnnLayerEngineModel(hw, array_image(prog, hw))
+    acc, outs = gm.run(images, **gen)
+    counts = (x.astype(int) @ prog.T.astype(int)) + ((1 - x.astype(int)) @ (1 - prog.T.astype(int)))
+    assert [c.cls for _, c in gm.classes] == [argmax_class(r) for r in counts]
+    assert [c.count for _, c in gm.classes] == [int(r.max()) for r in counts]
+
+    dut = BnnLayerEngine(hw)
+    macro = BnnMacroModel(hw, array_image(prog, hw), None, seed)
+    src = SimSource(dut.x, x_payloads(images), valid_gen=random_gen(seed, 0.7, 1))
+    snk = SimSink(dut.y, ready_gen=random_gen(seed, 0.6, 2), convert=lambda d: OutWord(**d))
+    csnk = SimSink(dut.cls, ready_gen=random_gen(seed, 0.5, 3), convert=lambda d: ArgmaxOut(**d))
+    drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
+    names = ("read", "wl", "bl_read", "in_bits", "addr_error", *STROBES, "stages", "firsts")
+
+    def hook(ctx, c):
+        for k, v in drive.items():
+            ctx.set(getattr(dut, k), v)
+        drive.update(macro.step(c, {n: ctx.get(getattr(dut, n)) for n in names}))
+
+    async def bench(ctx):
+        await run_streams(ctx, [src], [snk, csnk], hooks=[hook], until=lambda c: c >= gm.cycles + 10)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not macro.violations, macro.violations[:5]
+    Scoreboard("bnn_layer_engine.x", seed=seed).check(acc, [(t.cycle, i) for i, t in enumerate(src.sent)])
+    Scoreboard("bnn_layer_engine.y", seed=seed).check(outs, snk.received)
+    Scoreboard("bnn_layer_engine.cls", seed=seed).check(gm.classes, csnk.received)
+    with pytest.raises(ConfigError, match=r"bnn\.argmax needs an output layer"):
+        BnnHwParams(inputs=20, bias_cells=1, neurons=10, bank=2, argmax=True)
+    from golden.spec.params import AccelParams
+    from hw.accelerator import Accelerator
+    with pytest.raises(ConfigError, match=r"bnn\.argmax = true is not available through the accelerator top"):
+        Accelerator(AccelParams().with_(array={"rows": hw.banks, "cols": hw.array_cols, "cell": "2T2R"},
+                                        synapse={"devices": 2}), bnn=hw)
