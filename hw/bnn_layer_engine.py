@@ -186,7 +186,7 @@ class BnnLayerEngine(wiring.Component):
         drained = Signal()
         m.d.comb += [
             drained.eq(eq_const(credits, D)),
-            self.x.ready.eq(~running & drained & (~self.cls.valid if hw.argmax else 1)),
+            self.x.ready.eq(~running & drained & ~self.cls.valid if hw.argmax else ~running & drained),
             self.in_bits.eq(xr),
             *([self.bias_in.eq(bias_r)] if B else []),
             self.busy.eq(running),
