@@ -9,7 +9,7 @@ from amaranth.hdl import ResetInserter
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.bnn_datapath_params import PHASES, BnnHwParams
 from golden.spec.interfaces import DEFAULT_READ_LATENCY, STROBES
 from golden.spec.params import AccelParams, ConfigError, check_int
 from golden.spec.register_map.accelerator_map import accelerator_register_map, update_fits_one_word
@@ -43,6 +43,9 @@ def check_bnn_fits(p: AccelParams, bnn: BnnHwParams) -> None:
     if p.array.cell != "2T2R":
         raise ConfigError(f"array.cell = {p.array.cell!r} is not allowed with a BNN path: choose '2T2R' "
                           f"(the BNN layer reads 2T2R bridges)")
+    if bnn.argmax:
+        raise ConfigError("bnn.argmax = true is not available through the accelerator top yet (no class "
+                          "register): build the BnnLayerEngine alone, or set bnn.argmax = false")
     ap = array_params(bnn)
     if ap.array.rows > p.array.rows:
         raise ConfigError(f"bnn.neurons / bnn.bank need {ap.array.rows} word lines: allowed at most "
@@ -153,7 +156,8 @@ class Accelerator(wiring.Component):
     bias_in : Out(bnn.bias_cells) (if bias_cells > 0)
         The bias rows' drive, a thermometer code (all ones unless BNN_CTRL.CAL: rows j < BNN_CTRL.RAMP).
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
-        Sense-amplifier strobes; ``sa_phase`` : Out(3) the sequencer phase.
+        Sense-amplifier strobes; ``sa_phase`` : Out(3) the sequencer phase; ``sa_stages``, ``sa_firsts`` :
+        Out(6) the sequencer's occupied and entered phase stages (the engine's ``stages``, ``firsts``).
     sa_out : In(bnn.bank)
         SA decisions of the selected bank.
 
@@ -220,7 +224,8 @@ class Accelerator(wiring.Component):
         bnn_ports = {} if bnn is None else {
             "rd_valid": In(1), "rd_bits": In(bnn.read_lanes), "in_bits": Out(bnn.inputs),
             **({"bias_in": Out(bnn.bias_cells)} if bnn.bias_cells else {}),
-            **{st: Out(1) for st in STROBES}, "sa_phase": Out(3), "sa_out": In(bnn.bank)}
+            **{st: Out(1) for st in STROBES}, "sa_phase": Out(3), "sa_stages": Out(len(PHASES)),
+            "sa_firsts": Out(len(PHASES)), "sa_out": In(bnn.bank)}
         super().__init__({
             "s_axil": In(AxiLiteSignature(self.regmap.addr_width)),
             "s_axis": In(AxiStreamSignature(DATA_WIDTH)),
@@ -565,16 +570,17 @@ class Accelerator(wiring.Component):
         return full
 
     def _bnn_output_buffer(self, m: Module, csr, eng, full, soft):
-        """Output bits -> the buffer BNN_OUT_DATA shows word by word; full from the last bit until
-        CTRL.BNN_ACK. Returns ``done`` (the last bit arrived)."""
-        neurons = self.bnn.neurons
+        """Output words -> the buffer BNN_OUT_DATA shows 32 bits at a time; full from the last word until
+        CTRL.BNN_ACK. Returns ``done`` (the last word arrived)."""
+        hw = self.bnn
+        neurons, K = hw.neurons, hw.bank
         out_words = -(-neurons // DATA_WIDTH)
-        # output bits arrive in neuron order 0..M-1: a shift register leaves neuron j in bit j
-        out = Signal(neurons)
+        # word b (neurons b*K ..) lands in bits b*K .. of the buffer: neuron j in bit j
+        out = Signal(hw.banks * K)
         y_xfer = Signal()
         m.d.comb += [eng.y.ready.eq(~full), y_xfer.eq(eng.y.valid & eng.y.ready)]
         with m.If(y_xfer):
-            m.d.sync += out.eq(Cat(out[1:], eng.y.payload.bit) if neurons > 1 else eng.y.payload.bit)
+            m.d.sync += out.word_select(eng.y.payload.word, K).eq(eng.y.payload.bits)
         done = Signal()
         m.d.comb += done.eq(y_xfer & eng.y.payload.last)
         with m.If(done):
@@ -582,7 +588,7 @@ class Accelerator(wiring.Component):
         with m.If(csr.ctrl.bnn_ack | soft):
             m.d.sync += full.eq(0)
         padded = Signal(out_words * DATA_WIDTH)
-        m.d.comb += padded.eq(out)
+        m.d.comb += padded.eq(out[:neurons])
         sel = csr.bnn_out_index.word
         word = Const(0, DATA_WIDTH)
         for k in range(out_words):
@@ -603,6 +609,7 @@ class Accelerator(wiring.Component):
             m.d.comb += self.bias_in.eq(eng.bias_in)
         m.d.comb += [eng.rd_valid.eq(self.rd_valid), eng.rd_bits.eq(self.rd_bits), self.in_bits.eq(eng.in_bits),
                      eng.sa_out.eq(self.sa_out), self.sa_phase.eq(eng.phase),
+                     self.sa_stages.eq(eng.stages), self.sa_firsts.eq(eng.firsts),
                      *(getattr(self, st).eq(getattr(eng, st)) for st in STROBES)]
         wl, blr = Signal(len(self.wl)), Signal(len(self.bl_read))
         m.d.comb += [wl.eq(eng.wl), blr.eq(eng.bl_read)]

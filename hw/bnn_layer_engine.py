@@ -7,9 +7,10 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from golden.spec.bnn_datapath_params import BnnHwParams, bnn_hw_params_of
+from golden.spec.bnn_datapath_params import PHASES, BnnHwParams, bnn_hw_params_of
 from golden.spec.interfaces import STROBES
 from golden.spec.params import AccelParams, ConfigError
+from hw.argmax_unit import ArgmaxUnit, argmax_out_layout
 from hw.crossbar_addressing import CrossbarAddressing
 from hw.lintsafe import add_const, eq_const, ge_const
 from hw.sense_amp_sequencer import SenseAmpSequencer, cfg_signature
@@ -24,9 +25,10 @@ def in_layout(hw: BnnHwParams) -> data.StructLayout:
                               "ramp": unsigned(hw.ramp_width)})
 
 
-def out_bit_layout(hw: BnnHwParams) -> data.StructLayout:
-    """``y`` payload: ``neuron`` index, its output ``bit``, ``last`` (the layer's last neuron)."""
-    return data.StructLayout({"neuron": unsigned(hw.neuron_width), "bit": unsigned(1), "last": unsigned(1)})
+def out_word_layout(hw: BnnHwParams) -> data.StructLayout:
+    """``y`` payload: ``word`` (the bank index b), its ``bits`` (K: bit k = neuron b*K + k; bits past the
+    layer's last neuron are 0), ``last`` (the layer's last bank)."""
+    return data.StructLayout({"word": unsigned(hw.bank_width), "bits": unsigned(hw.bank), "last": unsigned(1)})
 
 
 def array_params(hw: BnnHwParams) -> AccelParams:
@@ -52,9 +54,12 @@ class BnnLayerEngine(wiring.Component):
     ``cells``, one vector per cycle; here one every C cycles) with ``x_ext`` = inputs + ``bias_cells``
     ones and the majority threshold ``cells//2 + 1``: the bias cells stored in the array realise the
     neuron's threshold. ``read_width = 1`` is the bit-serial engine (one bridge per cycle).
-    *Analog mode*: per bank, word line b on (CrossbarAddressing, no column selected), the inputs on
-    ``in_bits`` (and the bias rows ``bias_in``) and the :class:`SenseAmpSequencer` strobes drive the
-    analog macro, whose K SA decisions are serialised to ``y``. *SA calibration*: a run of analog
+    *Analog mode*: the banks are requested from the pipelined :class:`SenseAmpSequencer` one after the
+    other; the inputs on ``in_bits`` (and the bias rows ``bias_in``), the strobes and ``stages`` /
+    ``firsts`` drive the analog macro, word line b is on while bank b is in the evaluate stage
+    (CrossbarAddressing, no column selected), and the K SA decisions of a bank leave as one ``y`` word.
+    *Output words*: both modes emit one K-bit word per bank (digital: the popcount decisions of the
+    bank's K neurons collected in a word register). *SA calibration*: a run of analog
     images with ``cal = 1`` and ``ramp = r`` steps the bias rows through the thermometer ramp of
     :mod:`golden.bnn.sa_calibration` (one image = one conversion of every neuron; the host counts the ones).
 
@@ -72,8 +77,9 @@ class BnnLayerEngine(wiring.Component):
         field sends) drives all B bias rows with 1; ``cal = 1`` drives rows ``j < ramp`` with 1 and the
         others with 0 (``ramp >= B``: all), one step of the SA-offset calibration ramp of
         :mod:`golden.bnn.sa_calibration` (the bias cells then all store 1). Ready when idle and drained.
-    y : Out(stream.Signature(StructLayout{neuron: bits(M), bit: 1, last: 1}))
-        Output bits, neurons in order 0..M-1 per image; ``last`` on neuron M-1.
+    y : Out(stream.Signature(StructLayout{word: bits(banks), bits: K, last: 1}))
+        Output words, banks in order 0..banks-1 per image: bit k of word b = neuron b*K + k (the last
+        bank's bits past neuron M-1 are 0); ``last`` on the layer's last bank.
     cfg : In(cfg_signature())
         Sequencer phase-length writes (``we``, ``addr`` 0..5, ``data`` 8 bits).
     wl : Out(banks)
@@ -99,19 +105,25 @@ class BnnLayerEngine(wiring.Component):
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
         Sense-amplifier strobes (registered), see :mod:`golden.twins.sense_amp_sequencer`.
     phase : Out(3)
-        Sequencer phase code.
+        Sequencer phase code (the most advanced conversion's).
+    stages, firsts : Out(6)
+        The sequencer's occupied phase stages and the stages entered in this cycle (bit p-1 = phase p).
     sa_out : In(K)
         The bank's SA decisions (bit k = slot k).
     busy : Out(1)
         An image is being processed.
+    cls : Out(stream.Signature(StructLayout{cls: bits(M), count: bits(cells)})) (only if ``argmax``)
+        Output layer, digital mode: the image's class (lowest index among the largest popcounts) and
+        its popcount, from :class:`ArgmaxUnit`, one cycle after the last neuron's popcount; ``x`` is
+        not ready while a class waits.
 
-    Latency and throughput (``y`` always ready): the first bit of an image is offered
-    ``C + read_latency + L + 1`` cycles after its ``x`` transfer in digital mode (C =
-    ``reads_per_neuron``, L = XnorPopcount latency), ``sum(phase lengths[0:5]) + 4`` in analog mode.
+    Latency and throughput (``y`` always ready): the first word of an image is offered
+    ``K*C + read_latency + L + 1`` cycles after its ``x`` transfer in digital mode (C =
+    ``reads_per_neuron``, L = XnorPopcount latency), ``sum(phase lengths[0:5]) + 3`` in analog mode.
     Digital: one neuron per C cycles (one R-bridge read per cycle; C = ``cells`` with read_width 1).
-    Analog: one bank of K neurons per ``sum(phase lengths)`` cycles while K <= sum(phase lengths) (the
-    serializer emits 1 bit/cycle). Images do not overlap (``x`` is ready once every bit of the
-    previous image has left).
+    Analog: one bank of K neurons per ``max(phase lengths)`` cycles (one per cycle with 1-cycle
+    phases) while ``out_fifo`` covers the conversions in flight. Images do not overlap (``x`` is
+    ready once every word of the previous image has left).
     """
 
     def __init__(self, hw: BnnHwParams | None = None):
@@ -126,7 +138,7 @@ class BnnLayerEngine(wiring.Component):
         P = self.array.phys_cols
         super().__init__({
             "x": In(stream.Signature(in_layout(hw))),
-            "y": Out(stream.Signature(out_bit_layout(hw))),
+            "y": Out(stream.Signature(out_word_layout(hw))),
             "cfg": In(cfg_signature()),
             "wl": Out(hw.banks),
             "bl_read": Out(P),
@@ -138,8 +150,11 @@ class BnnLayerEngine(wiring.Component):
             **({"bias_in": Out(hw.bias_cells)} if hw.bias_cells else {}),
             **{s: Out(1) for s in STROBES},
             "phase": Out(3),
+            "stages": Out(len(PHASES)),
+            "firsts": Out(len(PHASES)),
             "sa_out": In(hw.bank),
             "busy": Out(1),
+            **({"cls": Out(stream.Signature(argmax_out_layout(hw.neurons, hw.count_width)))} if hw.argmax else {}),
         })
 
     @classmethod
@@ -159,8 +174,8 @@ class BnnLayerEngine(wiring.Component):
         m.submodules.pop = pop = XnorPopcount(T, stage_levels=hw.stage_levels, mode=hw.popcount_mode,
                                               tag_width=hw.neuron_width)
         m.submodules.seq = seq = SenseAmpSequencer(K, tag_width=hw.bank_width, lengths=hw.phase_lengths)
-        nw = hw.neuron_width
-        m.submodules.fifo = fifo = SyncFIFO(width=nw + 1, depth=D)
+        bw = hw.bank_width
+        m.submodules.fifo = fifo = SyncFIFO(width=bw + K, depth=D)
 
         # --- image register, mode, run state ---------------------------------------------------
         xr = Signal(N)
@@ -171,7 +186,7 @@ class BnnLayerEngine(wiring.Component):
         drained = Signal()
         m.d.comb += [
             drained.eq(eq_const(credits, D)),
-            self.x.ready.eq(~running & drained),
+            self.x.ready.eq(~running & drained & ~self.cls.valid if hw.argmax else ~running & drained),
             self.in_bits.eq(xr),
             *([self.bias_in.eq(bias_r)] if B else []),
             self.busy.eq(running),
@@ -190,12 +205,14 @@ class BnnLayerEngine(wiring.Component):
         issue = Signal()
         first_read = Signal()
         last_read = Signal()
-        # issue = running & ~mode & ~iss_done & (~first_read | credits != 0) is a register of its own,
+        word_start = Signal()                     # the first read of a bank's first neuron: reserves a word
+        # issue = running & ~mode & ~iss_done & (~word_start | credits != 0) is a register of its own,
         # set from the next-state values (below): it gates the CrossbarAddressing read strobe and
         # span, whose range check and decoders are the engine's critical path
         m.d.comb += [
             first_read.eq(eq_const(iss_read, 0)),
             last_read.eq(eq_const(iss_read, C - 1)),
+            word_start.eq(first_read & eq_const(iss_slot, 0)),
         ]
         with m.If(issue):
             with m.If(last_read):
@@ -234,48 +251,53 @@ class BnnLayerEngine(wiring.Component):
             pop.i.payload.w.eq(word),
             pop.i.payload.thr.eq(T // 2 + 1),
             pop.i.payload.tag.eq(push_neuron),
-            pop.o.ready.eq(1),               # credits guarantee FIFO room for every result
+            pop.o.ready.eq(1),               # credits guarantee FIFO room for every word
         ]
         with m.If(push & eq_const(push_neuron, M - 1)):
             m.d.comb += done.eq(1)
+        if hw.argmax:   # output layer: every popcount also into the argmax (ready: x waits for cls)
+            m.submodules.argmax = amax = ArgmaxUnit(M, hw.count_width)
+            m.d.comb += [amax.i.valid.eq(pop.o.valid), amax.i.payload.count.eq(pop.o.payload.count),
+                         amax.i.payload.last.eq(eq_const(pop.o.payload.tag, M - 1))]
+            wiring.connect(m, amax.o, wiring.flipped(self.cls))
 
-        # --- analog: bank requests, word line, serializer ----------------------------------------
-        bank_iss = Signal(range(banks + 1))
-        # running & mode & bank_iss != banks & enough, as a register of its own (next-state below)
-        req_valid = Signal()
-        last_bank = Signal()
+        # --- digital word assembly: K popcount decisions -> one output word --------------------------
+        wacc = Signal(K)                          # decisions of the word's earlier neurons
+        wslot = Signal(range(max(K, 2)))
+        wword = Signal(range(max(banks, 2)))
+        dword = Signal(K)                         # the word with the arriving decision at its slot
+        word_end = Signal()
         m.d.comb += [
-            last_bank.eq(eq_const(bank_iss, banks - 1)),
+            dword.eq(wacc | Cat(*(pop.o.payload.decision & eq_const(wslot, k) for k in range(K)))
+                     if K > 1 else pop.o.payload.decision),
+            word_end.eq(eq_const(wslot, K - 1) | eq_const(pop.o.payload.tag, M - 1)),
+        ]
+        with m.If(pop.o.valid):
+            with m.If(word_end):
+                m.d.sync += [wacc.eq(0), wslot.eq(0), wword.eq(add_const(wword, 1))]
+            with m.Else():
+                m.d.sync += [wacc.eq(dword), wslot.eq(add_const(wslot, 1))]
+
+        # --- analog: bank requests into the pipelined sequencer; responses straight to the FIFO ---
+        bank_iss = Signal(range(banks + 1))
+        # running & mode & bank_iss != banks & credits != 0, as a register of its own (next state below)
+        req_valid = Signal()
+        m.d.comb += [
             seq.req.valid.eq(req_valid),
             seq.req.payload.eq(bank_iss[:len(seq.req.payload)]),
+            seq.resp.ready.eq(1),            # the request reserved the word's FIFO room
         ]
         req_xfer = Signal()
         m.d.comb += req_xfer.eq(seq.req.valid & seq.req.ready)
-        arow = Signal(range(max(banks, 2)))
-        asel = Signal()
         with m.If(req_xfer):
-            m.d.sync += [bank_iss.eq(add_const(bank_iss, 1)), arow.eq(bank_iss[:len(arow)]), asel.eq(1)]
-
-        ser_valid = Signal()
-        ser_bits = Signal(K)
-        ser_left = Signal(range(K + 1))
-        ser_neuron = Signal(range(M + 1))
-        m.d.comb += seq.resp.ready.eq(~ser_valid)
-        resp_xfer = Signal()
-        m.d.comb += resp_xfer.eq(seq.resp.valid & seq.resp.ready)
+            m.d.sync += bank_iss.eq(add_const(bank_iss, 1))
         resp_last = Signal()
         m.d.comb += resp_last.eq(eq_const(seq.resp.payload.tag, banks - 1))
-        with m.If(resp_xfer):
-            m.d.sync += [ser_valid.eq(1), ser_bits.eq(seq.resp.payload.bits),
-                         ser_left.eq(Mux(resp_last, k_last, K))]
-            with m.If(resp_last):
-                m.d.comb += done.eq(1)
-                m.d.sync += asel.eq(0)
-        with m.Elif(ser_valid):
-            m.d.sync += [ser_bits.eq(ser_bits[1:] if K > 1 else 0), ser_left.eq(add_const(ser_left, -1)),
-                         ser_neuron.eq(add_const(ser_neuron, 1))]
-            with m.If(eq_const(ser_left, 1)):
-                m.d.sync += ser_valid.eq(0)
+        with m.If(seq.resp.valid & resp_last):
+            m.d.comb += done.eq(1)
+        abits = Signal(K)                         # the last bank's slots past neuron M-1 read as 0
+        m.d.comb += abits.eq(Mux(resp_last, seq.resp.payload.bits & ((1 << k_last) - 1), seq.resp.payload.bits)
+                             if k_last != K else seq.resp.payload.bits)
 
         # --- CrossbarAddressing command ------------------------------------------------------------
         pcw = len(addr.cmd.phys_col)
@@ -295,42 +317,43 @@ class BnnLayerEngine(wiring.Component):
         if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
             span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
             m.d.comb += addr.span.eq(Mux(issue, span, 0))
+        # analog: the word line of the bank in the sequencer's evaluate stage (the registered decoder
+        # shows the command of the cycle before, hence the stage's next state)
         with m.If(mode):
-            m.d.comb += [addr.cmd.sel.eq(req_xfer | asel),
-                         addr.cmd.row.eq(Mux(req_xfer, bank_iss[:len(arow)], arow))]
+            m.d.comb += [addr.cmd.sel.eq(seq.eval_next), addr.cmd.row.eq(seq.eval_tag_next[:len(iss_row)])]
         with m.Else():
             m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row)]
 
         # --- sequencer wiring ----------------------------------------------------------------------
         wiring.connect(m, wiring.flipped(self.cfg), seq.cfg)
-        m.d.comb += [seq.sa_out.eq(self.sa_out), self.phase.eq(seq.phase)]
+        m.d.comb += [seq.sa_out.eq(self.sa_out), self.phase.eq(seq.phase), self.stages.eq(seq.stages),
+                     self.firsts.eq(seq.firsts)]
         m.d.comb += [getattr(self, s).eq(getattr(seq, s)) for s in STROBES]
 
         # --- output FIFO and credits ---------------------------------------------------------------
         with m.If(mode):
-            m.d.comb += [fifo.w_en.eq(ser_valid), fifo.w_data.eq(Cat(ser_neuron[:nw], ser_bits[0]))]
+            m.d.comb += [fifo.w_en.eq(seq.resp.valid), fifo.w_data.eq(Cat(seq.resp.payload.tag[:bw], abits))]
         with m.Else():
-            m.d.comb += [fifo.w_en.eq(pop.o.valid),
-                         fifo.w_data.eq(Cat(pop.o.payload.tag, pop.o.payload.decision))]
+            m.d.comb += [fifo.w_en.eq(pop.o.valid & word_end), fifo.w_data.eq(Cat(wword[:bw], dword))]
         m.d.comb += [
             self.y.valid.eq(fifo.r_rdy),
-            self.y.payload.neuron.eq(fifo.r_data[:nw]),
-            self.y.payload.bit.eq(fifo.r_data[nw]),
-            self.y.payload.last.eq(eq_const(fifo.r_data[:nw], M - 1)),
+            self.y.payload.word.eq(fifo.r_data[:bw]),
+            self.y.payload.bits.eq(fifo.r_data[bw:]),
+            self.y.payload.last.eq(eq_const(fifo.r_data[:bw], banks - 1)),
             fifo.r_en.eq(self.y.ready),
         ]
         y_xfer = Signal()
         m.d.comb += y_xfer.eq(self.y.valid & self.y.ready)
-        reserve = Signal(range(D + 1))
-        with m.If(issue & first_read):
-            m.d.comb += reserve.eq(1)
-        with m.Elif(req_xfer):
-            m.d.comb += reserve.eq(Mux(last_bank, k_last, K))
+        reserve = Signal()
+        m.d.comb += reserve.eq((issue & word_start) | req_xfer)
         cw = len(credits)
-        inc = Signal(cw)
-        m.d.comb += inc.eq(Mux(y_xfer, add_const(credits, 1), credits))
         credits_next = Signal(cw)
-        m.d.comb += credits_next.eq((inc - reserve)[:cw])
+        with m.If(y_xfer & ~reserve):
+            m.d.comb += credits_next.eq(add_const(credits, 1))
+        with m.Elif(~y_xfer & reserve):
+            m.d.comb += credits_next.eq(add_const(credits, -1))
+        with m.Else():
+            m.d.comb += credits_next.eq(credits)
         m.d.sync += credits.eq(credits_next)
         m.d.sync += Assert(ResetSignal() | ~fifo.w_en | fifo.w_rdy, "output FIFO overflow (credit error)")
 
@@ -338,36 +361,24 @@ class BnnLayerEngine(wiring.Component):
         # next state of `issue` and `req_valid` (the assignments below and above)
         running_n, mode_n, iss_done_n = Signal(), Signal(), Signal()
         iss_read_n = Signal.like(iss_read)
+        iss_slot_n = Signal.like(iss_slot)
         m.d.comb += [
             running_n.eq(Mux(start, 1, Mux(done, 0, running))),
             mode_n.eq(Mux(start, self.x.payload.analog, mode)),
             iss_done_n.eq(Mux(start, 0, Mux(issue & last_read & eq_const(iss_neuron, M - 1), 1, iss_done))),
             iss_read_n.eq(Mux(start | (issue & last_read), 0, Mux(issue, add_const(iss_read, 1), iss_read))),
+            iss_slot_n.eq(Mux(start | (issue & last_read & eq_const(iss_slot, K - 1)), 0,
+                              Mux(issue & last_read, add_const(iss_slot, 1), iss_slot))),
         ]
+        # credits_next != 0 as compares of `credits` with constants (no add before the compare)
+        credit_free_n = Signal()
+        m.d.comb += credit_free_n.eq(Mux(y_xfer & ~reserve, 1,
+                                         Mux(~y_xfer & reserve, ge_const(credits, 2), credits.any())))
         m.d.sync += issue.eq(running_n & ~mode_n & ~iss_done_n
-                             & (~eq_const(iss_read_n, 0) | credits_next.any()))
-        # credits_next >= k as compares of `credits` with constants, one per (y_xfer, reserve) case,
-        # selected at the end (no subtract before the compare)
-        def credits_next_ge(k: int):
-            def ge(thr: int):
-                if thr <= 0:
-                    return Const(1, 1)
-                return ge_const(credits, thr) if thr < (1 << cw) else Const(0, 1)
-
-            def after(r: int):
-                return Mux(y_xfer, ge(k + r - 1), ge(k + r))
-
-            return Mux(issue & first_read, after(1),
-                       Mux(req_xfer, Mux(last_bank, after(k_last), after(K)), after(0)))
-
-        bank_last_n, bank_end_n = Signal(), Signal()     # bank_iss_n == banks - 1, == banks
-        m.d.comb += [
-            bank_last_n.eq(Mux(start, int(banks == 1), Mux(req_xfer, eq_const(bank_iss, banks - 2) if banks > 1
-                                                            else Const(0, 1), last_bank))),
-            bank_end_n.eq(~start & Mux(req_xfer, last_bank, eq_const(bank_iss, banks))),
-        ]
-        m.d.sync += req_valid.eq(running_n & mode_n & ~bank_end_n
-                                 & Mux(bank_last_n, credits_next_ge(k_last), credits_next_ge(K)))
+                             & (~(eq_const(iss_read_n, 0) & eq_const(iss_slot_n, 0)) | credit_free_n))
+        bank_end_n = Signal()                # bank_iss_n == banks
+        m.d.comb += bank_end_n.eq(~start & Mux(req_xfer, eq_const(bank_iss, banks - 1), eq_const(bank_iss, banks)))
+        m.d.sync += req_valid.eq(running_n & mode_n & ~bank_end_n & credit_free_n)
         with m.If(done):
             m.d.sync += running.eq(0)
         with m.If(start):
@@ -377,6 +388,7 @@ class BnnLayerEngine(wiring.Component):
             m.d.sync += [
                 xr.eq(self.x.payload.bits), mode.eq(self.x.payload.analog), running.eq(1),
                 iss_neuron.eq(0), iss_read.eq(0), iss_slot.eq(0), iss_row.eq(0), iss_col.eq(0),
-                iss_done.eq(0), col_cnt.eq(0), push_neuron.eq(0), bank_iss.eq(0), ser_neuron.eq(0),
+                iss_done.eq(0), col_cnt.eq(0), push_neuron.eq(0), bank_iss.eq(0),
+                wacc.eq(0), wslot.eq(0), wword.eq(0),
             ]
         return m

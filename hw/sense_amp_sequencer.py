@@ -1,7 +1,7 @@
 """SenseAmpSequencer: phase FSM and strobes of a bank of capacitive neurons with clocked SAs."""
 from __future__ import annotations
 
-from amaranth import Module, Signal, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,7 +29,8 @@ def cfg_signature() -> wiring.Signature:
 
 class SenseAmpSequencer(wiring.Component):
     """Run the equalise/precharge -> input -> evaluate -> sense -> read-out -> reset phases of a bank
-    of ``bank`` capacitive neurons and capture their SA decisions.
+    of ``bank`` capacitive neurons and capture their SA decisions, pipelined across banks: each phase
+    is a stage holding one conversion, so the conversions of successive banks overlap.
 
     The phase table, the strobe of each phase and the exact cycle semantics are specified by the
     golden twin :mod:`golden.twins.sense_amp_sequencer` (``SenseAmpSequencerModel``).
@@ -47,21 +48,29 @@ class SenseAmpSequencer(wiring.Component):
     Attributes
     ----------
     req : In(stream.Signature(tag_width))
-        Start one conversion. Ready in idle and in the last reset cycle (a registered decode).
+        Start one conversion. Ready when the precharge stage is empty or moves on in this cycle
+        (combinational from the state and ``resp.ready``; not from ``req.valid``).
     resp : Out(stream.Signature(StructLayout{tag: tag_width, bits: K}))
         Captured decisions, registered; offered from the cycle after the last readout cycle.
     cfg : In(cfg_signature())
         ``we``, ``addr`` (0..5 = phase, 6/7 ignored), ``data`` (8 bits): phase-length writes, taking
         effect for phases entered after the write's clock edge.
     sa_out : In(K)
-        SA latch outputs of the bank, sampled at the end of the last readout cycle.
+        SA latch outputs of the bank, sampled in a conversion's first readout cycle.
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
-        Registered strobes to the analog macro (decode of the phase register).
+        Registered strobes to the analog macro: the OR of the strobes of the occupied phases.
     phase : Out(3)
-        Current phase code (0 idle, 1 precharge .. 6 reset), registered.
+        Code of the most advanced occupied phase (0 idle, 1 precharge .. 6 reset), registered.
+    stages, firsts : Out(6)
+        Occupied stages and the stages a conversion entered in this cycle (bit p-1 = phase p),
+        registered: the macro follows each conversion through the pipeline with them.
+    eval_next : Out(1), eval_tag_next : Out(tag_width)
+        The evaluate stage of the next cycle (occupied, tag), combinational: a registered word-line
+        decoder driven from it shows the evaluating bank's word line.
 
     Latency: a request transferred in cycle c gives precharge from c+1; the response is offered in
-    cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per sum(L) cycles back to back.
+    cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per max(L) cycles back to back
+    (one per cycle with every phase 1 cycle long).
     """
 
     def __init__(self, bank: int = 1, *, tag_width: int = 1, lengths=(2, 1, 2, 1, 1, 1)):
@@ -69,6 +78,7 @@ class SenseAmpSequencer(wiring.Component):
         check_int("sense_amp_sequencer.tag_width", tag_width, 1, 16)
         self.bank, self.tag_width = bank, tag_width
         self.lengths = check_phase_lengths("sense_amp_sequencer.lengths", lengths)
+        n = len(PHASES)
         super().__init__({
             "req": In(stream.Signature(unsigned(tag_width))),
             "resp": Out(stream.Signature(sa_response_layout(bank, tag_width))),
@@ -76,6 +86,10 @@ class SenseAmpSequencer(wiring.Component):
             "sa_out": In(bank),
             **{s: Out(1) for s in STROBES},
             "phase": Out(3),
+            "stages": Out(n),
+            "firsts": Out(n),
+            "eval_next": Out(1),
+            "eval_tag_next": Out(tag_width),
         })
 
     @classmethod
@@ -87,85 +101,72 @@ class SenseAmpSequencer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         n = len(PHASES)
+        ev, rd = 2, 4                         # stage indices of evaluate and readout
         lens = [Signal(PHASE_LENGTH_WIDTH, init=v, name=f"len_{name}") for name, v in zip(PHASES, self.lengths)]
-        cnt = Signal(PHASE_LENGTH_WIDTH)
-        cnt_n = Signal(PHASE_LENGTH_WIDTH)   # next value of cnt (comb)
-        cnt_nz = Signal()                    # cnt_n == 0, formed per branch (no compare after the decrement)
-        tag = Signal(self.tag_width)
-        nxt = Signal(3)                      # next phase (comb); phase and strobes register it
-        last = Signal()
-        m.d.comb += last.eq(eq_const(cnt, 0))
-
         for a in range(n):                   # addresses 6, 7 write nothing
             with m.If(self.cfg.we & eq_const(self.cfg.addr, a)):
                 m.d.sync += lens[a].eq(self.cfg.data)
 
-        def load(p):                         # counter value on entering phase p: max(len, 1) - 1
-            L = lens[p - 1]
-            with m.If(eq_const(L, 0)):
-                m.d.comb += cnt_n.eq(0)
-            with m.Else():
-                m.d.comb += cnt_n.eq(add_const(L, -1))
-            m.d.comb += cnt_nz.eq(~L[1:].any())
+        occ = [Signal(name=f"occ_{p}") for p in PHASES]
+        cnt = [Signal(PHASE_LENGTH_WIDTH, name=f"cnt_{p}") for p in PHASES]
+        tag = [Signal(self.tag_width, name=f"tag_{p}") for p in PHASES]
+        first = [Signal(name=f"first_{p}") for p in PHASES]
+        mv = [Signal(name=f"mv_{p}") for p in PHASES]
+        occ_n = [Signal(name=f"occ_n_{p}") for p in PHASES]
+        tag_n = [Signal(self.tag_width, name=f"tag_n_{p}") for p in PHASES]
+        rbits = Signal(self.bank)
 
-        # ready = phase 0, or phase 6 in its last cycle; kept as a register of its own, set from the
-        # next phase and count (a flip-flop output: the BNN engine's word-line address depends on it)
-        ready = Signal(init=1)
-        m.d.comb += [
-            self.req.ready.eq(ready),
-            nxt.eq(self.phase),
-            cnt_n.eq(cnt),
-            cnt_nz.eq(last),
-        ]
-        m.d.sync += [cnt.eq(cnt_n), ready.eq(eq_const(nxt, 0) | (eq_const(nxt, 6) & cnt_nz))]
+        # moves, from the last stage back: a stage whose count ran out moves on if the next one is
+        # free or moving; readout also needs the response register free (or taken now)
+        resp_free = Signal()
+        m.d.comb += resp_free.eq(~self.resp.valid | self.resp.ready)
+        free_next = Const(1, 1)
+        for s in range(n - 1, -1, -1):
+            cond = occ[s] & eq_const(cnt[s], 0) & free_next
+            if s == rd:
+                cond = cond & resp_free
+            m.d.comb += mv[s].eq(cond)
+            free_next = ~occ[s] | mv[s]
         accept = Signal()
-        m.d.comb += accept.eq(ready & self.req.valid)
+        m.d.comb += [self.req.ready.eq(free_next), accept.eq(self.req.valid & free_next)]
 
-        # Capture at the end of the last readout cycle, once the response register is free.
-        capture = Signal()
-        m.d.comb += capture.eq(eq_const(self.phase, 5) & last & (~self.resp.valid | self.resp.ready))
-        with m.If(capture):
-            m.d.sync += [self.resp.valid.eq(1), self.resp.payload.tag.eq(tag),
-                         self.resp.payload.bits.eq(self.sa_out)]
+        def load(s):                          # counter value on entering stage s: max(len, 1) - 1
+            L = lens[s]
+            return Mux(eq_const(L, 0), 0, add_const(L, -1))
+
+        for s in range(n):
+            enter = accept if s == 0 else mv[s - 1]
+            src_tag = self.req.payload if s == 0 else tag[s - 1]
+            m.d.comb += [occ_n[s].eq((occ[s] & ~mv[s]) | enter), tag_n[s].eq(Mux(enter, src_tag, tag[s]))]
+            m.d.sync += [occ[s].eq(occ_n[s]), tag[s].eq(tag_n[s]), first[s].eq(enter)]
+            with m.If(enter):
+                m.d.sync += cnt[s].eq(load(s))
+            with m.Elif(occ[s] & ~eq_const(cnt[s], 0)):
+                m.d.sync += cnt[s].eq(add_const(cnt[s], -1))
+
+        # the decision on the bus in a conversion's first readout cycle stays with it
+        bits_now = Signal(self.bank)
+        m.d.comb += bits_now.eq(Mux(first[rd], self.sa_out, rbits))
+        with m.If(occ[rd] & first[rd]):
+            m.d.sync += rbits.eq(self.sa_out)
+        with m.If(mv[rd]):
+            m.d.sync += [self.resp.valid.eq(1), self.resp.payload.tag.eq(tag[rd]),
+                         self.resp.payload.bits.eq(bits_now)]
         with m.Elif(self.resp.valid & self.resp.ready):
             m.d.sync += self.resp.valid.eq(0)
 
-        def start():
-            m.d.sync += tag.eq(self.req.payload)
-            m.d.comb += nxt.eq(1)
-            load(1)
-
-        with m.Switch(self.phase):
-            with m.Case(0), m.If(accept):
-                start()
-            for p in range(1, 5):
-                with m.Case(p):
-                    with m.If(last):
-                        m.d.comb += nxt.eq(p + 1)
-                        load(p + 1)
-                    with m.Else():
-                        m.d.comb += [cnt_n.eq(add_const(cnt, -1)), cnt_nz.eq(eq_const(cnt, 1))]
-            with m.Case(5):
-                with m.If(~last):
-                    m.d.comb += [cnt_n.eq(add_const(cnt, -1)), cnt_nz.eq(eq_const(cnt, 1))]
-                with m.Elif(capture):
-                    m.d.comb += nxt.eq(6)
-                    load(6)
-            with m.Default():               # 6: reset (7 is unreachable and behaves like reset)
-                with m.If(~last):
-                    m.d.comb += [cnt_n.eq(add_const(cnt, -1)), cnt_nz.eq(eq_const(cnt, 1))]
-                with m.Elif(accept):
-                    start()
-                with m.Else():
-                    m.d.comb += nxt.eq(0)
-
-        # Registered strobes: decode of the next phase, so that each strobe is a flip-flop output
-        # equal to the decode of the phase register in the same cycle.
-        m.d.sync += self.phase.eq(nxt)
-        with m.Switch(nxt):
-            for code, bits in STROBE_TABLE.items():
-                with m.Case(code):
-                    m.d.sync += [getattr(self, s).eq(b) for s, b in zip(STROBES, bits)]
-            with m.Default():
-                m.d.sync += [getattr(self, s).eq(0) for s in STROBES]
+        # registered strobes and phase: decodes of the next occupancy
+        for i, st in enumerate(STROBES):
+            terms = [occ_n[code - 1] for code, bits in STROBE_TABLE.items() if code and bits[i]]
+            m.d.sync += getattr(self, st).eq(Cat(*terms).any())
+        ph = Const(0, 3)
+        for s in range(n):                    # the most advanced occupied phase wins
+            ph = Mux(occ_n[s], s + 1, ph)
+        m.d.sync += self.phase.eq(ph)
+        m.d.comb += [
+            self.stages.eq(Cat(*occ)),
+            self.firsts.eq(Cat(*(o & f for o, f in zip(occ, first)))),
+            self.eval_next.eq(occ_n[ev]),
+            self.eval_tag_next.eq(tag_n[ev]),
+        ]
         return m

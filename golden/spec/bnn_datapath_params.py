@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from golden.spec.checks import ConfigError, bits_for, check_choice, check_int, check_ints
+from golden.spec.checks import ConfigError, bits_for, check_bool, check_choice, check_int, check_ints
 
 MAX_INPUTS = 4096
 MAX_NEURONS = 4096
@@ -68,8 +68,12 @@ class BnnHwParams:
         XNOR/inverter outputs of ``read_lanes = min(W, cells)`` adjacent bridges of one neuron (a
         neuron of ``cells`` bridges takes ``reads_per_neuron = ceil(cells / W)`` reads; the last one
         reads the remaining ``cells - (reads_per_neuron - 1) * W`` bridges). 1: bit-serial.
-    out_fifo : int, bank..64 (and >= 2)
-        Depth of the engine's output-bit FIFO = credits for neurons in flight.
+    out_fifo : int, 2..64
+        Depth of the engine's output-word FIFO (words of ``bank`` bits) = credits for banks in flight.
+    argmax : bool
+        The layer is a network's output layer: in digital mode the engine also streams the image's
+        class (the lowest index among the largest popcounts, :class:`hw.argmax_unit.ArgmaxUnit`) on
+        its ``cls`` port. Needs ``neurons >= 2`` and no bias cells.
     """
 
     inputs: int = 64
@@ -87,6 +91,7 @@ class BnnHwParams:
     read_latency: int = 2
     out_fifo: int = 8
     read_width: int = 32
+    argmax: bool = False
 
     def __post_init__(self):
         check_ints(self, "bnn", inputs=(1, MAX_INPUTS))
@@ -94,7 +99,11 @@ class BnnHwParams:
         check_ints(self, "bnn", bank=(1, min(MAX_BANK, self.neurons)))
         check_choice("bnn.popcount_mode", self.popcount_mode, POPCOUNT_MODES)
         check_ints(self, "bnn", stage_levels=(1, 16), **dict.fromkeys(PHASES, (1, MAX_PHASE)),
-                   read_latency=(2, 16), out_fifo=(max(2, self.bank), 64), read_width=(1, MAX_READ_WIDTH))
+                   read_latency=(2, 16), out_fifo=(2, 64), read_width=(1, MAX_READ_WIDTH))
+        check_bool("bnn.argmax", self.argmax)
+        if self.argmax and (self.neurons < 2 or self.bias_cells):
+            raise ConfigError(f"bnn.argmax needs an output layer: bnn.neurons >= 2 (got {self.neurons}) and "
+                              f"bnn.bias_cells = 0 (got {self.bias_cells})")
         if self.bank * self.cells > MAX_INPUTS:
             raise ConfigError(f"bnn.bank * (bnn.inputs + bnn.bias_cells) = {self.bank * self.cells} array "
                               f"columns is out of range: allowed [1, {MAX_INPUTS}] (bnn.bank <= "

@@ -2,8 +2,8 @@
 
 What the engine computes
 ------------------------
-For each input image (``inputs`` bits) the engine produces one output bit per neuron ``j`` in
-order ``0 .. neurons-1``. The array holds each neuron's *extended* weights (weights, then bias
+For each input image (``inputs`` bits) the engine produces one output bit per neuron ``j``, in words
+of ``bank`` bits (neurons ``0 .. neurons-1`` in order). The array holds each neuron's *extended* weights (weights, then bias
 cells, see :mod:`golden.spec.bnn_datapath_params` for the layout and
 :meth:`golden.bnn.network.BnnModel.extended_weights`) as *programmed* bits: the ideal bits, or in
 the hardware model's ``authors`` mode the bits with the static bridge errors of
@@ -31,24 +31,33 @@ Cycle model (:class:`BnnLayerEngineModel`)
 Cycle 0 is the first cycle the testbench drives; ``x`` and ``y`` follow the stream draw rules of
 :mod:`golden.spec.handshake`. Per cycle ``t``:
 
-* ``x`` is ready iff the engine is idle and every output bit of the previous image has left through
+* ``x`` is ready iff the engine is idle and every output word of the previous image has left through
   ``y`` (images never overlap); an image accepted in ``t`` starts in ``t+1`` with the mode ``analog``
   held during ``t``.
-* digital: a read is issued in every cycle of the image, except at a neuron's first read when no
-  output credit is free (credits = ``out_fifo`` minus bits in flight or in the FIFO). Read ``i`` of
+* Output words: the engine's output is one ``K``-bit word per bank (``K`` = ``bank``; bit ``k`` =
+  neuron ``b*K + k``, the last bank's bits past neuron ``M-1`` are 0) through a FIFO of ``out_fifo``
+  words. Credits = ``out_fifo`` minus words reserved (in flight or in the FIFO); a word is reserved
+  when its bank's first neuron is started and freed when it leaves through ``y``.
+* digital: a read is issued in every cycle of the image, except at the first read of a bank's first
+  neuron when no credit is free. Read ``i`` of
   neuron ``j`` (slot ``k``) covers the bridges ``k*cells + i*R ..`` of the bank's row: ``R`` of them,
   the remaining ``cells - (C-1)*R`` for ``i = C-1``. Its bits arrive ``read_latency`` cycles later
   (``rd_valid``); in the cycle the neuron's last read arrives, its assembled word enters the
-  popcount pipeline, the result is written to the output FIFO ``L`` cycles later (``L`` =
-  :func:`golden.twins.xnor_popcount.popcount_latency` of ``cells``) and can leave through ``y`` from the
-  next cycle. The image is done in the cycle its last neuron enters the pipeline. Hence one neuron
-  per ``C`` cycles while ``y`` keeps up.
-* analog: bank ``b`` is requested from the sequencer when ``credits >= bits of bank b`` (``bank``,
-  or fewer for the last bank), with the word line switched in the cycle after the request. The
-  response (K SA bits) is taken by a serializer when it is empty; the serializer writes one bit per
-  cycle, from the cycle after the response, into the FIFO. The image is done in the cycle the last
-  bank's response is taken.
-* ``y`` offers the FIFO head (``neuron``, ``bit``, ``last`` = neuron is the layer's last).
+  popcount pipeline, the result comes out ``L`` cycles later (``L`` =
+  :func:`golden.twins.xnor_popcount.popcount_latency` of ``cells``) and enters the word register at
+  slot ``k``; with slot ``K-1`` (or neuron ``M-1``) the word is written to the FIFO in that cycle and
+  can leave through ``y`` from the next cycle. The image is done in the cycle its last neuron enters
+  the pipeline. Hence one neuron per ``C`` cycles while ``y`` keeps up.
+* analog: bank ``b`` is requested from the pipelined :class:`SenseAmpSequencerModel` when a credit is
+  free; the macro's ``sa_out`` in a conversion's first readout cycle is that bank's decisions. The
+  response is always taken (``resp.ready`` = 1: the credit guarantees FIFO room) and written to the
+  FIFO in the cycle it is taken. The image is done in the cycle the last bank's response is taken.
+  Hence one bank per ``max(phase lengths)`` cycles while the credits last.
+* ``y`` offers the FIFO head (:class:`OutWord`: ``word``, ``bits``, ``last`` = the layer's last bank).
+* ``argmax`` (output layer, digital mode): every popcount also enters the ArgmaxUnit
+  (:mod:`golden.twins.argmax_unit`) in the cycle it comes out of the popcount pipeline; the class is
+  offered on ``cls`` from the cycle after the last neuron's, until taken; ``x`` is also not ready
+  while a class waits.
 """
 from __future__ import annotations
 
@@ -60,17 +69,38 @@ import numpy as np
 
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.handshake import SinkSide, SourceSide
+from golden.twins.argmax_unit import ArgmaxOut
 from golden.twins.sense_amp_sequencer import SenseAmpSequencerModel
 from golden.twins.xnor_popcount import popcount_latency
 
 
 @dataclass(frozen=True)
-class OutBit:
-    """One output transfer of the engine."""
+class OutWord:
+    """One output transfer of the engine: the K decisions of bank ``word`` (bit k = neuron
+    ``word*K + k``; bits past the layer's last neuron are 0), ``last`` on the layer's last bank."""
 
-    neuron: int
-    bit: int
+    word: int
+    bits: int
     last: int
+
+
+def words_to_bits(words: Iterable[OutWord], neurons: int, bank: int) -> np.ndarray:
+    """uint8 ``[images, neurons]`` from the ``y`` words of whole images, in order (raises if the
+    order or ``last`` is broken)."""
+    words = list(words)
+    banks = -(-neurons // bank)
+    if len(words) % banks:
+        raise AssertionError(f"{len(words)} output words: not a multiple of {banks} per image")
+    out = np.zeros((len(words) // banks, banks * bank), dtype=np.uint8)
+    for n, w in enumerate(words):
+        i, b = divmod(n, banks)
+        if w.word != b or w.last != int(b == banks - 1):
+            raise AssertionError(f"output word {n}: word {w.word} last {w.last}, expected word {b}")
+        if b == banks - 1 and w.bits >> (neurons - b * bank):
+            raise AssertionError(f"output word {n}: bits {w.bits:#x} past the layer's last neuron")
+        for k in range(bank):
+            out[i, b * bank + k] = (w.bits >> k) & 1
+    return out[:, :neurons]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,57 +192,68 @@ class BnnLayerEngineModel:
         self.lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
 
     def run(self, images: Iterable[tuple[np.ndarray, int]], *, valid_gen: Iterator[bool] | None = None,
-            ready_gen: Iterator[bool] | None = None, max_cycles: int = 50_000_000):
+            ready_gen: Iterator[bool] | None = None, cls_ready_gen: Iterator[bool] | None = None,
+            max_cycles: int = 50_000_000):
         """``images``: ``(x_bits, analog_mode)`` or ``(x_bits, analog_mode, bias_drive)`` (None: every
         bias row driven). Returns ``(accepted, outputs)``:
-        ``[(cycle, image_index)]`` and ``[(cycle, OutBit)]``."""
+        ``[(cycle, image_index)]`` and ``[(cycle, OutWord)]``; with ``hw.argmax`` the ``cls`` transfers
+        (``cls_ready_gen`` backpressure) are in :attr:`classes`, ``[(cycle, ArgmaxOut)]``."""
         hw = self.hw
         B, T, M, K = hw.bias_cells, hw.cells, hw.neurons, hw.bank
         D, RL, L = hw.out_fifo, hw.read_latency, self.lat
         R, C, R_last = hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes
+        W = hw.banks
         thr = majority_threshold(T)
         src = SourceSide(enumerate(images), valid_gen)
         present, draw_ready = src.present, SinkSide(ready_gen).draw
+        draw_cls = SinkSide(cls_ready_gen).draw
         accepted, outputs = [], []
+        self.classes = []
+        cls_valid, cls_out = False, None      # the ArgmaxUnit's result register
+        best = best_idx = 0
 
         seq = SenseAmpSequencerModel(K, hw.phase_lengths)
-        fifo: deque = deque()
+        fifo: deque = deque()                  # (word, bits)
         credits = D
         running = False
         img = -1
         mode = 0
         xe = None
         reads: dict[int, np.ndarray] = {}      # arrival cycle -> bridge bits of one read
-        results: dict[int, tuple] = {}         # cycle of FIFO write -> (neuron, bit)
+        results: dict[int, tuple] = {}         # cycle the popcount result emerges -> (neuron, bit)
         # digital counters
         iss_neuron = iss_read = iss_slot = iss_row = iss_col = 0
         iss_done = False
         col_cnt, wbuf, push_neuron = 0, [], 0
+        wacc = wslot = wword = 0               # digital word assembly
         # analog
         bank_iss = 0
-        ser = None                             # [bits list, neuron, remaining]
         cycle = 0
-        while not src.idle or running or fifo or reads or results or ser:
+        while not src.idle or running or fifo or reads or results or seq.phase or seq.resp_valid or cls_valid:
             if cycle >= max_cycles:
                 raise TimeoutError(f"BnnLayerEngineModel: no end after {max_cycles} cycles")
             current = present()
             rdy = draw_ready()
-            x_ready = (not running) and credits == D
+            x_ready = (not running) and credits == D and not cls_valid
+            if hw.argmax:
+                crdy = draw_cls()
+                if cls_valid and crdy:
+                    self.classes.append((cycle, cls_out))
+                    cls_valid = False
             # --- y -----------------------------------------------------------------------------
             y_xfer = bool(fifo) and rdy
             if y_xfer:
-                nrn, bit = fifo.popleft()
-                outputs.append((cycle, OutBit(nrn, bit, int(nrn == M - 1))))
+                w, bits = fifo.popleft()
+                outputs.append((cycle, OutWord(w, bits, int(w == W - 1))))
             writes = []
             reserve = 0
             done = False
-            ser_busy = ser is not None            # serializer register at the start of the cycle
             # --- digital issue -----------------------------------------------------------------
-            if running and not mode and not iss_done and (iss_read != 0 or credits > 0):
+            if running and not mode and not iss_done and (iss_read != 0 or iss_slot != 0 or credits > 0):
                 n_lanes = R_last if iss_read == C - 1 else R
                 reads[cycle + RL] = self.array[iss_row, iss_col:iss_col + n_lanes]
-                if iss_read == 0:
-                    reserve = 1
+                if iss_read == 0 and iss_slot == 0:
+                    reserve = 1                # one output word per bank of K neurons
                 if iss_read == C - 1:
                     iss_read = 0
                     if iss_neuron == M - 1:
@@ -229,42 +270,44 @@ class BnnLayerEngineModel:
                 wbuf.append(reads.pop(cycle))
                 if col_cnt == C - 1:
                     cnt = int(np.count_nonzero(np.concatenate(wbuf) == xe))
-                    results[cycle + L] = (push_neuron, int(cnt >= thr))
+                    results[cycle + L] = (push_neuron, int(cnt >= thr), cnt)
                     push_neuron += 1
                     col_cnt, wbuf = 0, []
                     if push_neuron == M:
                         done = True
                 else:
                     col_cnt += 1
-            if cycle in results:
-                writes.append(results.pop(cycle))
-            # --- analog: serializer, sequencer ---------------------------------------------------
-            if ser is not None:
-                bits, nrn, remaining = ser
-                writes.append((nrn, bits[0]))
-                ser = None if remaining == 1 else [bits[1:], nrn + 1, remaining - 1]
-            need = 0
-            if running and mode and bank_iss < hw.banks:
-                need = K if bank_iss < hw.banks - 1 else M - (hw.banks - 1) * K
-            req_valid = need > 0 and credits >= need
-            resp_ready = not ser_busy
-            tag = seq.tag
+            if cycle in results:               # the popcount result enters the word; a full word is written
+                nrn, bit, cnt = results.pop(cycle)
+                if hw.argmax:                  # the ArgmaxUnit takes every popcount, in neuron order
+                    if nrn == 0 or cnt > best:
+                        best, best_idx = cnt, nrn
+                    if nrn == M - 1:
+                        cls_valid, cls_out = True, ArgmaxOut(best_idx, best)
+                wacc |= bit << wslot
+                if wslot == K - 1 or nrn == M - 1:
+                    writes.append((wword, wacc))
+                    wacc, wslot, wword = 0, 0, wword + 1
+                else:
+                    wslot += 1
+            # --- analog: sequencer; its response goes straight into the FIFO ----------------------
+            req_valid = running and mode and bank_iss < W and credits >= 1
             sa = 0
-            if self.analog is not None and img >= 0:
+            tag = seq.readout_first_tag()
+            if self.analog is not None and img >= 0 and tag is not None:
                 for k in range(K):
                     j = tag * K + k
                     if j < M:
                         sa |= int(self.analog[img, j]) << k
-            ev = seq.tick(req_valid=int(req_valid), req_tag=bank_iss, resp_ready=int(resp_ready), sa_out=sa)
+            ev = seq.tick(req_valid=int(req_valid), req_tag=bank_iss, resp_ready=1, sa_out=sa)
             if ev["accepted"] is not None:
-                reserve = need
+                reserve = 1
                 bank_iss += 1
             if ev["taken"] is not None:
                 r = ev["taken"]
-                first = r.tag * K
-                count = min(K, M - first)
-                ser = [[(r.bits >> k) & 1 for k in range(K)], first, count]
-                if r.tag == hw.banks - 1:
+                count = min(K, M - r.tag * K)
+                writes.append((r.tag, r.bits & ((1 << count) - 1)))
+                if r.tag == W - 1:
                     done = True
             # --- FIFO writes become visible next cycle -----------------------------------------
             if len(writes) > 1:
@@ -284,6 +327,7 @@ class BnnLayerEngineModel:
                 iss_neuron = iss_read = iss_slot = iss_row = iss_col = 0
                 iss_done = False
                 col_cnt, wbuf, push_neuron = 0, [], 0
+                wacc = wslot = wword = 0
                 bank_iss = 0
             cycle += 1
         self.cycles = cycle

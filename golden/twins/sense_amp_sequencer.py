@@ -1,4 +1,5 @@
-"""Golden twin of :class:`hw.sense_amp_sequencer.SenseAmpSequencer`: the capacitive-neuron phase FSM.
+"""Golden twin of :class:`hw.sense_amp_sequencer.SenseAmpSequencer`: the capacitive-neuron phase
+pipeline.
 
 Phases and strobes
 ------------------
@@ -17,23 +18,37 @@ readout    5      ``sa_en``, ``readout``                    latch output on the 
 reset      6      ``sa_rst``                                discharge / reset the latch
 =========  =====  =======================================  ==================================
 
-The strobes are registered: each equals the decode of the phase register in the same cycle (no
-combinational glitches reach the macro).
+Pipelined across banks
+----------------------
+Each phase is a pipeline *stage* that holds at most one conversion: while bank ``b`` evaluates or
+senses, bank ``b+1`` can precharge and bank ``b+2`` wait for its inputs. With every phase one cycle
+long the steady state is one conversion per cycle (one per SA clock); in general one per
+``max(L)`` cycles (``Lp`` = phase length), against ``sum(L)`` for a non-overlapped sequencer. The
+macro sees, per cycle, which stages are occupied (``stages``, bit ``p-1`` = phase ``p``) and which
+of them a conversion entered in this cycle (``firsts``); the seven strobes are the OR of the strobes
+of the occupied phases, ``phase`` is the code of the most advanced occupied phase (0: none). The
+word line a conversion needs is its bank's during *evaluate* (the charge sharing); the engine
+drives it from ``eval_next`` / ``eval_tag_next`` (the evaluate stage of the next cycle, so that the
+registered word-line decoder shows it in time).
 
 Cycle semantics
 ---------------
-* ``req`` is ready in *idle* and in the last cycle of *reset*; a request (its ``tag`` names the bank)
-  transferred in cycle ``c`` makes cycles ``c+1 .. c+L0`` *precharge*, then ``L1`` cycles *input*,
-  ``L2`` *evaluate*, ``L3`` *sense*, ``L4`` *readout* and ``L5`` *reset* (``Lp`` = phase length).
-  Back-to-back requests give one conversion every ``sum(L)`` cycles.
-* The SA decision ``sa_out`` (K bits) is captured at the end of the last *readout* cycle, i.e. the
-  value driven during cycle ``c + L0+L1+L2+L3+L4``, and offered on ``resp`` (``tag``, ``bits``) from
-  the next cycle until taken. If the previous response is still offered and not taken in that last
-  readout cycle, *readout* is extended (``readout`` stays high) until the response register frees.
+* A conversion in stage ``p`` whose count has run out moves to stage ``p+1`` at the clock edge if
+  that stage is empty or its conversion moves on at the same edge (*reset* always leaves when its
+  count runs out). ``req`` is ready when the *precharge* stage is empty or moving on (a combinational
+  function of the state and of ``resp.ready``); a request (its ``tag`` names the bank) transferred
+  in cycle ``c`` makes cycles ``c+1 .. c+L0`` *precharge*, then ``L1`` cycles *input*, ``L2``
+  *evaluate*, ``L3`` *sense*, ``L4`` *readout* and ``L5`` *reset*, unless a later stage is still busy.
+* The SA decision ``sa_out`` (K bits) of a conversion is the value driven during its *first* readout
+  cycle (the macro's latch shows the decision of the conversion that was in *sense* in the cycle
+  before); it is kept with the conversion and offered on ``resp`` (``tag``, ``bits``) from the cycle
+  after its last readout cycle. Readout ends when its count has run out, the response register is
+  free (or taken in that cycle) and the reset stage is free or leaving; otherwise it is extended
+  (``readout`` stays high) and the stages behind it wait.
 * Phase lengths are runtime registers (reset to the parameter defaults), written through
-  ``cfg`` (``we``, ``addr`` 0..5, ``data`` 8 bits; addresses 6, 7 are ignored). A phase's counter is
-  loaded from its register when the phase is entered, with the value held *before* any write in the
-  same cycle; a length of 0 acts as 1.
+  ``cfg`` (``we``, ``addr`` 0..5, ``data`` 8 bits; addresses 6, 7 are ignored). A stage's counter is
+  loaded from its register when a conversion enters it, with the value held *before* any write in
+  the same cycle; a length of 0 acts as 1.
 """
 from __future__ import annotations
 
@@ -68,12 +83,20 @@ class SaResponse:
 
 @dataclass(frozen=True)
 class SeqState:
-    """What the RTL shows in one cycle (all Moore outputs)."""
+    """What the RTL shows in one cycle: phase, strobes, ``req.ready``, ``resp.valid``, the occupied
+    stages and the stages entered in this cycle (bit ``p-1`` = phase ``p``)."""
 
     phase: int
     strobes: tuple
     req_ready: int
     resp_valid: int
+    stages: int = 0
+    firsts: int = 0
+
+
+NSTAGES = len(PHASES)
+EVAL = EVALUATE - 1            # stage index of evaluate
+READ = READOUT - 1             # stage index of readout
 
 
 class SenseAmpSequencerModel:
@@ -83,17 +106,60 @@ class SenseAmpSequencerModel:
         check_int("bnn.bank", bank, 1, MAX_BANK)
         self.bank = bank
         self.lens = list(check_phase_lengths("sense_amp_sequencer.lengths", lengths))
-        self.phase, self.cnt, self.tag = IDLE, 0, 0
+        self.occ = [0] * NSTAGES
+        self.cnt = [0] * NSTAGES
+        self.tags = [0] * NSTAGES
+        self.first = [0] * NSTAGES
+        self.rbits = 0
         self.resp_valid, self.resp = 0, SaResponse(0, 0)
 
-    def req_ready(self) -> int:
-        return int(self.phase == IDLE or (self.phase == RESET and self.cnt == 0))
+    # --- state views ------------------------------------------------------------------------------
+    @property
+    def phase(self) -> int:
+        """Code of the most advanced occupied phase (0: none)."""
+        return max((s + 1 for s in range(NSTAGES) if self.occ[s]), default=IDLE)
 
-    def outputs(self) -> SeqState:
-        return SeqState(self.phase, STROBE_TABLE[self.phase], self.req_ready(), self.resp_valid)
+    @property
+    def tag(self) -> int:
+        """Tag of the conversion in *readout* (the one whose decision ``sa_out`` carries), else of the
+        most advanced conversion in front of it."""
+        for s in range(READ, -1, -1):
+            if self.occ[s]:
+                return self.tags[s]
+        return self.tags[READ]
 
-    def _load(self, lens: list[int], phase: int) -> int:
-        return max(lens[phase - 1], 1) - 1
+    def readout_first_tag(self) -> int | None:
+        """Tag of the conversion in its first *readout* cycle (whose decision ``sa_out`` must carry in
+        this cycle), None if there is none."""
+        return self.tags[READ] if self.occ[READ] and self.first[READ] else None
+
+    def eval_tag(self) -> int | None:
+        """Tag of the conversion in *evaluate* (its word line), None if the stage is empty."""
+        return self.tags[EVAL] if self.occ[EVAL] else None
+
+    def _moves(self, resp_ready: int) -> list[bool]:
+        mv = [False] * NSTAGES
+        free_next = True                          # after reset: always free
+        for s in range(NSTAGES - 1, -1, -1):
+            ok = self.occ[s] and self.cnt[s] == 0 and free_next
+            if s == READ:
+                ok = ok and (not self.resp_valid or bool(resp_ready))
+            mv[s] = bool(ok)
+            free_next = (not self.occ[s]) or mv[s]
+        return mv
+
+    def req_ready(self, resp_ready: int = 1) -> int:
+        return int((not self.occ[0]) or self._moves(resp_ready)[0])
+
+    def outputs(self, resp_ready: int = 1) -> SeqState:
+        strobes = tuple(int(any(STROBE_TABLE[s + 1][i] for s in range(NSTAGES) if self.occ[s]))
+                        for i in range(len(STROBES)))
+        stages = sum(o << s for s, o in enumerate(self.occ))
+        firsts = sum((o & f) << s for s, (o, f) in enumerate(zip(self.occ, self.first)))
+        return SeqState(self.phase, strobes, self.req_ready(resp_ready), self.resp_valid, stages, firsts)
+
+    def _load(self, lens: list[int], stage: int) -> int:
+        return max(lens[stage], 1) - 1
 
     def tick(self, *, req_valid: int = 0, req_tag: int = 0, resp_ready: int = 0, cfg_we: int = 0,
              cfg_addr: int = 0, cfg_data: int = 0, sa_out: int = 0) -> dict:
@@ -102,32 +168,27 @@ class SenseAmpSequencerModel:
         lens = list(self.lens)                      # values held during the cycle
         if cfg_we and cfg_addr < len(PHASES):
             self.lens[cfg_addr] = cfg_data & 0xFF
-        accept = bool(self.req_ready() and req_valid)
+        mv = self._moves(resp_ready)
+        accept = bool(req_valid and ((not self.occ[0]) or mv[0]))
         taken = self.resp if (self.resp_valid and resp_ready) else None
         captured = None
-        p = self.phase
-        if p == IDLE:
-            if accept:
-                self.tag, self.phase, self.cnt = req_tag, PRECHARGE, self._load(lens, PRECHARGE)
-        elif p in (PRECHARGE, INPUT, EVALUATE, SENSE):
-            if self.cnt == 0:
-                self.phase = p + 1
-                self.cnt = self._load(lens, p + 1)
-            else:
-                self.cnt -= 1
-        elif p == READOUT:
-            if self.cnt != 0:
-                self.cnt -= 1
-            elif not self.resp_valid or resp_ready:
-                captured = SaResponse(self.tag, sa_out & ((1 << self.bank) - 1))
-                self.phase, self.cnt = RESET, self._load(lens, RESET)
-        elif p == RESET:
-            if self.cnt != 0:
-                self.cnt -= 1
-            elif accept:
-                self.tag, self.phase, self.cnt = req_tag, PRECHARGE, self._load(lens, PRECHARGE)
-            else:
-                self.phase = IDLE
+        mask = (1 << self.bank) - 1
+        if self.occ[READ] and self.first[READ]:
+            self.rbits = sa_out & mask              # the decision on the bus in the first readout cycle
+        if mv[READ]:
+            captured = SaResponse(self.tags[READ], self.rbits)
+        occ, cnt, tags, first = list(self.occ), list(self.cnt), list(self.tags), [0] * NSTAGES
+        for s in range(NSTAGES):
+            if mv[s]:
+                occ[s] = 0
+            elif self.occ[s] and self.cnt[s] != 0:
+                cnt[s] = self.cnt[s] - 1
+        for s in range(NSTAGES - 1):
+            if mv[s]:
+                occ[s + 1], tags[s + 1], cnt[s + 1], first[s + 1] = 1, self.tags[s], self._load(lens, s + 1), 1
+        if accept:
+            occ[0], tags[0], cnt[0], first[0] = 1, req_tag, self._load(lens, 0), 1
+        self.occ, self.cnt, self.tags, self.first = occ, cnt, tags, first
         if captured is not None:
             self.resp_valid, self.resp = 1, captured
         elif taken is not None:
@@ -171,7 +232,7 @@ def sense_amp_run(tags: Iterable[int], *, bank: int, lengths: Iterable[int], cyc
     for cycle in range(cycles):
         current = src.present()
         rdy = snk.draw()
-        run.timeline.append((cycle, model.outputs()))
+        run.timeline.append((cycle, model.outputs(int(rdy))))
         we = cycle in cfg_writes
         addr, data = cfg_writes.get(cycle, (0, 0))
         ev = model.tick(req_valid=int(current is not None), req_tag=current or 0, resp_ready=int(rdy),

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from golden.spec.params import AccelParams
 from golden.training.bench import rows as bench_training_rows
+from tb.bench.bnn_throughput import rows as bench_bnn_rows
 from tb.bench.cosim_speed import bench_cosim
 from tb.bench.training_throughput import rows as bench_throughput_rows
 from tb.kit.runner import ROOT
@@ -100,6 +101,7 @@ BENCHES: dict[str, Callable[[], list[Row]]] = {
     "Verilog generation and Verilator build": bench_verilog_and_build,
     "Co-simulation (in-situ training, RTL in the loop) vs raw Verilator": bench_cosim,
     "Training throughput of the update path (784-250-10, N = 4, MNIST epoch 0)": bench_throughput_rows,
+    "BNN inference throughput of the engine (784-1025-1025-1025-10, golden cycle model)": bench_bnn_rows,
 }
 
 

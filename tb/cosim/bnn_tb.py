@@ -51,7 +51,7 @@ async def macro_loop(dut, model: BnnMacroModel, stats: dict):
     """Sample the array port every cycle (ReadOnly), drive the macro's answer in the next. The
     1-bit strobes are read every cycle, the wide line vectors only when they matter."""
     nxt, cycle = None, 0
-    port = MacroPortSampler(dut, model.hw, ("read", "eq", "input_en", "sa_en", "sa_rst"))
+    port = MacroPortSampler(dut, model.hw, ("read", "input_en"), ("sa_stages", "sa_firsts"))
     last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
     while True:
         await RisingEdge(dut.clk)

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.twins.bnn_layer_engine import words_to_bits
 from tb.models.bnn_macro import BnnMacroModel, MacroPortSampler, make_decider
 
 
@@ -245,18 +246,13 @@ def x_payloads(images) -> list[dict]:
     return out
 
 
-def bits_per_image(outputs, n_images: int, neurons: int) -> np.ndarray:
-    """Reassemble ``y`` transfers into ``[images, neurons]`` (raises if the order is broken)."""
-    out = np.zeros((n_images, neurons), dtype=np.uint8)
+def bits_per_image(outputs, n_images: int, neurons: int, bank: int) -> np.ndarray:
+    """Reassemble ``y`` word transfers into ``[images, neurons]`` (raises if the order is broken)."""
     seq = [t[1] if isinstance(t, tuple) else t.value for t in outputs]
-    if len(seq) != n_images * neurons:
-        raise AssertionError(f"{len(seq)} output bits, expected {n_images * neurons}")
-    for k, ob in enumerate(seq):
-        img, j = divmod(k, neurons)
-        if ob.neuron != j or ob.last != int(j == neurons - 1):
-            raise AssertionError(f"output {k}: neuron {ob.neuron} last {ob.last}, expected neuron {j}")
-        out[img, j] = ob.bit
-    return out
+    banks = -(-neurons // bank)
+    if len(seq) != n_images * banks:
+        raise AssertionError(f"{len(seq)} output words, expected {n_images * banks}")
+    return words_to_bits(seq, neurons, bank)
 
 
 def neuron_edge(j: int, neurons: int, bank: int) -> str:
@@ -269,7 +265,7 @@ def neuron_edge(j: int, neurons: int, bank: int) -> str:
 
 
 def sample_coverage(cov, hw: BnnHwParams, sent, received) -> None:
-    """Functional coverage from the monitors: every output bit by neuron edge (layer and bank edges),
+    """Functional coverage from the monitors: every output bit (of the ``y`` words) by neuron edge (layer and bank edges),
     bank index, mode and value; every accepted image by mode and the mode of the image before it."""
     if not cov.enabled:   # collection off (make test): nothing to compute
         return
@@ -287,9 +283,10 @@ def sample_coverage(cov, hw: BnnHwParams, sent, received) -> None:
     for k, t in enumerate(sent):
         img.sample(mode=mode_of[k], prev=mode_of[k - 1] if k else None, cal=int(t.value["cal"]))
     for k, t in enumerate(received):
-        i, j = divmod(k, hw.neurons)
-        out.sample(edge=neuron_edge(j, hw.neurons, hw.bank), bank=j // hw.bank,
-                   mode=mode_of[i] if i < len(mode_of) else None, bit=t.value.bit)
+        i, b = divmod(k, banks)
+        for j in range(b * hw.bank, min((b + 1) * hw.bank, hw.neurons)):
+            out.sample(edge=neuron_edge(j, hw.neurons, hw.bank), bank=b,
+                       mode=mode_of[i] if i < len(mode_of) else None, bit=(t.value.bits >> (j - b * hw.bank)) & 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -304,8 +301,8 @@ except ImportError:  # pragma: no cover - the Amaranth-sim test imports this mod
 if cocotb is not None:
 
     from golden.spec.handshake import random_gen
-    from golden.twins.bnn_layer_engine import OutBit
-    from hw.bnn_layer_engine import in_layout, out_bit_layout
+    from golden.twins.bnn_layer_engine import OutWord
+    from hw.bnn_layer_engine import in_layout, out_word_layout
     from tb.kit.coverage import Coverage
     from tb.kit.runner import test_config
     from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
@@ -323,7 +320,7 @@ if cocotb is not None:
         def __init__(self, dut, hw: BnnHwParams, cfg: dict):
             super().__init__(dut, idle=[getattr(dut, name) for name in self.IDLE])
             self.hw, self.cfg = hw, cfg
-            self.port = MacroPortSampler(dut, hw, ("read", "addr_error", "eq", "input_en", "sa_en", "sa_rst"))
+            self.port = MacroPortSampler(dut, hw, ("read", "addr_error", "input_en"))
 
         async def run_engine(self, macro: BnnMacroModel, images, n_cycles: int,
                              streams: tuple[int, int] = (1, 2)):
@@ -334,8 +331,8 @@ if cocotb is not None:
             await self.reset()
             t0 = time.perf_counter()
             src = self.stream_source("x", in_layout(hw), random_gen(seed, cfg["p_valid"], streams[0]))
-            snk = self.stream_sink("y", out_bit_layout(hw), random_gen(seed, cfg["p_ready"], streams[1]),
-                                   convert=lambda d: OutBit(**d))
+            snk = self.stream_sink("y", out_word_layout(hw), random_gen(seed, cfg["p_ready"], streams[1]),
+                                   convert=lambda d: OutWord(**d))
             src.send(x_payloads(images))
             src.start()
             snk.start()
@@ -380,7 +377,7 @@ if cocotb is not None:
         acc = [(t.cycle, i) for i, t in enumerate(src.sent)]
         Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], acc)
         compared = Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
-        got = bits_per_image(snk.received, len(sc["images"]), hw.neurons)
+        got = bits_per_image(snk.received, len(sc["images"]), hw.neurons, hw.bank)
         cov = Coverage("bnn_layer_engine", cfg)
         sample_coverage(cov, hw, src.sent, snk.received)
         cov.write()
@@ -393,7 +390,7 @@ if cocotb is not None:
         j = len(sc["outputs"]) // 2
         c, ob = sc["outputs"][j]
         bad = list(sc["outputs"])
-        bad[j] = (c, OutBit(ob.neuron, 1 - ob.bit, ob.last))
+        bad[j] = (c, OutWord(ob.word, ob.bits ^ 1, ob.last))
         try:
             Scoreboard("mutated", seed=seed).check(bad, snk.received)
         except ScoreboardMismatch as e:
@@ -403,10 +400,10 @@ if cocotb is not None:
 
         n = cfg["n_images"]
         dig_vs_ana = int(np.sum(sc["digital"] != sc["analog"]))
-        dut._log.info(f"{compared} output bits match cycle-exact; {macro.reads} bridges in "
+        dut._log.info(f"{compared} output words ({got.size} bits) match cycle-exact; {macro.reads} bridges in "
                       f"{macro.word_reads} reads, "
                       f"{macro.decisions} SA decisions; {end} cycles in {wall:.1f} s")
-        metrics = {"images": n, "image_runs": len(sc["images"]), "output_bits": compared,
+        metrics = {"images": n, "image_runs": len(sc["images"]), "output_words": compared, "output_bits": int(got.size),
                    "mismatches_digital": mism_d, "mismatches_analog": mism_a,
                    "analog_vs_digital_bits_differing": dig_vs_ana,
                    "bridge_reads": macro.reads, "word_reads": macro.word_reads,
@@ -451,7 +448,7 @@ if cocotb is not None:
         except ScoreboardMismatch as e:
             first_mismatch = {"cycle": e.cycle, "index": e.index, "message": str(e)[:300]}
             errors.append(f"scoreboard: {e}")
-        got = bits_per_image(snk.received, len(sc["images"]), hw.neurons)
+        got = bits_per_image(snk.received, len(sc["images"]), hw.neurons, hw.bank)
         host = host_calibration(sc, got)
         g = sc["golden_cal"]
         differ = [int(j) for j in np.flatnonzero(host.shift != g.shift)]
@@ -483,7 +480,7 @@ if cocotb is not None:
             inf_compared = None
             inf_first = {"cycle": e.cycle, "index": e.index, "message": str(e)[:300]}
             errors.append(f"calibrated inference scoreboard: {e}")
-        got_i = bits_per_image(snk_i.received, len(inf["images"]), hw.neurons)
+        got_i = bits_per_image(snk_i.received, len(inf["images"]), hw.neurons, hw.bank)
         if not fault:
             cov = Coverage("bnn_layer_engine", cfg)
             sample_coverage(cov, hw, list(src.sent) + list(src_i.sent), list(snk.received) + list(snk_i.received))
@@ -500,12 +497,12 @@ if cocotb is not None:
                       f"{bias_writes} bias-cell writes, {mism_d}/{mism_a} digital/analog bit mismatches, "
                       f"trim changes {trim_changed} analog bits; {end_i} cycles in {wall_i:.1f} s")
         inference = {"images": len(inf["images"]), "analog_images": int(ma.sum()), "bias_writes": bias_writes,
-                     "output_bits": len(snk_i.received), "compared": inf_compared, "mismatches_digital": mism_d,
+                     "output_words": len(snk_i.received), "compared": inf_compared, "mismatches_digital": mism_d,
                      "mismatches_analog": mism_a, "trim_changed_analog_bits": trim_changed,
                      "analog_bits": int(ma.sum()) * hw.neurons, "first_mismatch": inf_first,
                      "cycles": end_i, "sim_seconds": wall_i}
         metrics = {"conversions": len(sc["images"]), "patterns": g.patterns, "repeats": g.repeats,
-                   "bias_cells": g.bias_cells, "neurons": hw.neurons, "output_bits": len(snk.received),
+                   "bias_cells": g.bias_cells, "neurons": hw.neurons, "output_words": len(snk.received),
                    "bit_mismatches": bit_mism, "shift_differs": differ, "shifts_rtl": host.shift.tolist(),
                    "shifts_golden": g.shift.tolist(), "first_mismatch": first_mismatch,
                    "sa_decisions": macro.decisions, "cycles": end, "golden_cycles": sc["cycles"],

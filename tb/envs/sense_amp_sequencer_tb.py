@@ -6,8 +6,8 @@ Stimulus (:func:`stimulus`, shared with the Amaranth-sim test): random tags thro
 on ``resp`` (which stretches *readout*), random phase-length writes at random cycles (including
 addresses 6/7 and the value 0), and an ``sa_out`` that is fresh random bits in *every* cycle, so a
 capture one cycle early or late returns other bits than the golden model predicts.
-Checked: the per-cycle state (phase, 7 strobes, req.ready, resp.valid), the accepted requests and
-the responses with their cycles, each through a :class:`tb.kit.scoreboard.Scoreboard`.
+Checked: the per-cycle state (phase, 7 strobes, req.ready, resp.valid, occupied and entered stages),
+the accepted requests and the responses with their cycles, each through a :class:`tb.kit.scoreboard.Scoreboard`.
 """
 from __future__ import annotations
 
@@ -60,9 +60,11 @@ def check(name: str, seed: int, run, timeline, accepted, responses) -> int:
 
 
 PHASE_NAMES = ("idle", "precharge", "input", "evaluate", "sense", "readout", "reset")
-#: The sequence and its two exits from reset: to idle, or straight into the next conversion.
+#: ``phase`` follows the leading conversion: its sequence, and from reset to idle or to the phase of
+#: the conversion pipelined behind it.
 LEGAL = ("idle->precharge", "precharge->input", "input->evaluate", "evaluate->sense", "sense->readout",
-         "readout->reset", "reset->idle", "reset->precharge")
+         "readout->reset", "reset->idle", "reset->precharge", "reset->input", "reset->evaluate",
+         "reset->sense", "reset->readout")
 
 
 def sample_coverage(cov, timeline) -> None:
@@ -131,7 +133,8 @@ class TB(Testbench):
             dut.sa_out.value = self.sa[c]
             await ReadOnly()
             self.timeline.append((c, SeqState(int(dut.phase.value), tuple(int(s.value) for s in self.strobes),
-                                              int(dut.req__ready.value), int(dut.resp__valid.value))))
+                                              int(dut.req__ready.value), int(dut.resp__valid.value),
+                                              int(dut.stages.value), int(dut.firsts.value))))
             await edge
 
 
@@ -160,7 +163,8 @@ async def sense_amp_sequencer_timeline(dut):
     j = len(run.timeline) // 3
     c, st = run.timeline[j]
     bad = list(run.timeline)
-    bad[j] = (c, SeqState(st.phase, (1 - st.strobes[0],) + st.strobes[1:], st.req_ready, st.resp_valid))
+    bad[j] = (c, SeqState(st.phase, (1 - st.strobes[0],) + st.strobes[1:], st.req_ready, st.resp_valid,
+                          st.stages, st.firsts))
     try:
         Scoreboard("mutated", seed=seed).check(bad, timeline)
     except ScoreboardMismatch as e:

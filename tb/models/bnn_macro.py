@@ -9,18 +9,20 @@ the per-block environment (:mod:`tb.envs.bnn_layer_engine_tb`), the accelerator 
   their programmed bits on ``rd_bits`` (bit l = bridge c+l; the lanes past n carry random garbage)
   with ``rd_valid`` ``read_latency - 1`` cycles later (``read_latency`` counts the addressing cycle
   too);
-* **macro** (analog mode): ``input_en`` latches the DUT's ``in_bits`` and ``bias_in`` (which must be
-  a thermometer code, r = its ones) onto the rows; in the first
-  cycle of ``sa_en`` the SAs of the word line's bank decide, with the decisions of a ``decide``
+* **macro** (analog mode, the pipelined sequencer of :mod:`golden.twins.sense_amp_sequencer`): it
+  follows each conversion through the phase stages with the DUT's ``stages`` / ``firsts``; ``input_en``
+  latches the DUT's ``in_bits`` and ``bias_in`` (which must be a thermometer code, r = its ones) onto
+  the rows; a conversion entering *evaluate* takes the one word line on (its bank) and the applied
+  inputs; when it enters *sense* (the SA clock) the SAs decide with the decisions of a ``decide``
   callable (:func:`make_decider`: E1's hardware model
   :meth:`golden.bnn.chip_model.BnnHardware.layer_bits`, counter-based error injection, image
   index = how many times that bank has been evaluated, computed from the bits the DUT actually
-  applied; all bias rows must be driven); the latch drives ``sa_out`` from the next cycle until
-  ``sa_rst``/``eq``; otherwise ``sa_out`` is random garbage;
+  applied; all bias rows must be driven); ``sa_out`` carries in cycle ``t+1`` the decision of the
+  conversion in *sense* in cycle ``t`` (random garbage when that stage is empty);
 * line checks: one word line per read, a read selects whole adjacent bridges (at most
-  ``read_lanes``) inside the array, one and the same word
-  line from the first ``eq`` cycle of a conversion through read-out, ``addr_error`` never rises
-  (violations are collected with their cycle).
+  ``read_lanes``) inside the array, exactly one and the same word line in every *evaluate* cycle of a
+  conversion, a decision only for an evaluated conversion, ``addr_error`` never rises (violations
+  are collected with their cycle).
 """
 from __future__ import annotations
 
@@ -66,8 +68,9 @@ class BnnMacroModel:
         self.pipe = [None] * (hw.read_latency - 2)
         self.x_applied = None
         self.bias_applied = hw.bias_cells
-        self.latched = None
-        self.conv_row = None
+        self.evaluated: list = []      # (bank, inputs, bias drive) of conversions between evaluate and sense
+        self.evaluating = None
+        self.sensed = 0
         self.evals = [0] * hw.banks
         self.violations: list[str] = []
         self.reads = 0          # bridges read
@@ -76,7 +79,7 @@ class BnnMacroModel:
 
     def step(self, cycle: int, s: dict) -> dict:
         """``s``: the DUT outputs sampled in ``cycle`` (``read``, ``wl``, ``bl_read``, ``in_bits``,
-        ``bias_in`` (absent: all bias rows driven), ``eq``, ``input_en``, ``sa_en``, ``sa_rst``,
+        ``bias_in`` (absent: all bias rows driven), ``input_en``, ``stages``, ``firsts``,
         ``addr_error``). Returns the inputs to drive in ``cycle + 1`` (``rd_valid``, ``rd_bits``,
         ``sa_out``)."""
         hw = self.hw
@@ -100,15 +103,8 @@ class BnnMacroModel:
                 self.word_reads += 1
         self.pipe.append(out_bit)
         arrived = self.pipe.pop(0)
-        # analog conversion: one word line, the same one, from precharge through read-out
-        if s["eq"] and self.conv_row is None:
-            self.conv_row = s["wl"]
-        in_conversion = s["eq"] or s["input_en"] or s["sa_en"]
-        if in_conversion and (_one_hot(s["wl"]) is None or s["wl"] != self.conv_row):
-            self.violations.append(f"cycle {cycle}: word lines {s['wl']:#x} during a conversion on "
-                                   f"{self.conv_row:#x}")
-        if s["sa_rst"]:
-            self.conv_row = None
+        # analog conversions through the stages (bit 2: evaluate, bit 3: sense)
+        stages, firsts = s.get("stages", 0), s.get("firsts", 0)
         if s["input_en"]:
             self.x_applied = _bits(s["in_bits"], hw.inputs)
             bias = s.get("bias_in", (1 << hw.bias_cells) - 1)
@@ -116,42 +112,54 @@ class BnnMacroModel:
             if bias != (1 << r) - 1:
                 self.violations.append(f"cycle {cycle}: bias_in {bias:#x} is not a thermometer code")
             self.bias_applied = r
-        if s["sa_rst"] or s["eq"]:
-            self.latched = None
-        if s["sa_en"] and self.latched is None:
+        if stages >> 2 & 1:
             b = _one_hot(s["wl"])
-            if b is None or self.x_applied is None:
-                self.violations.append(f"cycle {cycle}: SA decision without one word line / inputs")
-                self.latched = 0
+            if firsts >> 2 & 1:
+                if b is None or self.x_applied is None:
+                    self.violations.append(f"cycle {cycle}: evaluate without one word line ({s['wl']:#x}) / inputs")
+                self.evaluating = b
+                self.evaluated.append((b, self.x_applied, self.bias_applied))
+            elif b != self.evaluating:
+                self.violations.append(f"cycle {cycle}: word lines {s['wl']:#x} during the evaluation of "
+                                       f"bank {self.evaluating}")
+        if firsts >> 3 & 1:
+            if not self.evaluated:
+                self.violations.append(f"cycle {cycle}: SA decision of a conversion never evaluated")
+                self.sensed = 0
             else:
-                bits = self.decide(self.evals[b], self.x_applied, self.bias_applied)
-                self.evals[b] += 1
-                v = 0
-                for k in range(hw.bank):
-                    j = b * hw.bank + k
-                    v |= (int(bits[j]) if j < hw.neurons else self.rng.getrandbits(1)) << k
-                self.latched = v
-                self.decisions += 1
-        sa = self.latched if self.latched is not None else self.rng.getrandbits(hw.bank)
+                b, x, r = self.evaluated.pop(0)
+                if b is None or x is None:
+                    self.sensed = 0
+                else:
+                    bits = self.decide(self.evals[b], x, r)
+                    self.evals[b] += 1
+                    v = 0
+                    for k in range(hw.bank):
+                        j = b * hw.bank + k
+                        v |= (int(bits[j]) if j < hw.neurons else self.rng.getrandbits(1)) << k
+                    self.sensed = v
+                    self.decisions += 1
+        sa = self.sensed if stages >> 3 & 1 else self.rng.getrandbits(hw.bank)
         return {"rd_valid": int(arrived is not None), "rd_bits": arrived or 0, "sa_out": sa}
 
 
 class MacroPortSampler:
     """Read the engine's array/macro lines (in ``ReadOnly``) as :meth:`BnnMacroModel.step` expects them.
 
-    The 1-bit ``strobes`` are read every cycle; the wide line vectors only when they matter (``wl``
-    while reading, equalizing, applying inputs or sensing; ``bl_read`` while reading; ``in_bits`` and
-    ``bias_in`` while the inputs are applied), which keeps the per-cycle Python cost small.
+    The 1-bit ``strobes`` and the 6-bit ``stages`` / ``firsts`` are read every cycle; the wide line
+    vectors only when they matter (``wl`` while reading or evaluating; ``bl_read`` while reading;
+    ``in_bits`` and ``bias_in`` while the inputs are applied), which keeps the per-cycle Python cost small.
     """
 
-    def __init__(self, dut, hw: BnnHwParams, strobes: tuple[str, ...]):
+    def __init__(self, dut, hw: BnnHwParams, strobes: tuple[str, ...], stages: tuple[str, str] = ("stages", "firsts")):
         self.small = [(n, getattr(dut, n)) for n in strobes]
+        self.small += [("stages", getattr(dut, stages[0])), ("firsts", getattr(dut, stages[1]))]
         self.wl, self.bl_read, self.in_bits = dut.wl, dut.bl_read, dut.in_bits
         self.bias_in = dut.bias_in if hw.bias_cells else None
 
     def sample(self) -> dict:
         s = {n: int(h.value) for n, h in self.small}
-        s["wl"] = int(self.wl.value) if (s["read"] or s["eq"] or s["input_en"] or s["sa_en"]) else 0
+        s["wl"] = int(self.wl.value) if (s["read"] or s["stages"] & 4) else 0
         s["bl_read"] = int(self.bl_read.value) if s["read"] else 0
         s["in_bits"] = int(self.in_bits.value) if s["input_en"] else 0
         if s["input_en"] and self.bias_in is not None:

@@ -14,7 +14,7 @@ from golden.spec.handshake import random_gen
 from golden.spec.params import ConfigError
 from golden.twins.bnn_layer_engine import (
     BnnLayerEngineModel,
-    OutBit,
+    OutWord,
     array_image,
     digital_bits,
     majority_threshold,
@@ -60,7 +60,7 @@ def test_array_layout_and_bad_parameters():
     with pytest.raises(ConfigError, match=r"bnn\.bank \* \(bnn\.inputs \+ bnn\.bias_cells\)"):
         BnnHwParams(inputs=1000, bias_cells=100, neurons=64, bank=4)
     with pytest.raises(ConfigError, match=r"bnn\.out_fifo"):
-        BnnHwParams(bank=8, neurons=33, out_fifo=4)
+        BnnHwParams(bank=8, neurons=33, out_fifo=1)
     with pytest.raises(ConfigError, match=r"bnn\.inputs \+ bnn\.bias_cells"):
         BnnLayerEngine(BnnHwParams(inputs=1, bias_cells=0, neurons=2, bank=1))
 
@@ -77,9 +77,10 @@ def _engine_sim(cfg, sc, decide, check=None):
     dut = BnnLayerEngine(hw)
     macro = BnnMacroModel(hw, sc["array"], decide, cfg["seed"])
     src = SimSource(dut.x, x_payloads(sc["images"]), valid_gen=random_gen(cfg["seed"], cfg["p_valid"], 1))
-    snk = SimSink(dut.y, ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2), convert=lambda d: OutBit(**d))
+    snk = SimSink(dut.y, ready_gen=random_gen(cfg["seed"], cfg["p_ready"], 2), convert=lambda d: OutWord(**d))
     drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
-    names = ("read", "wl", "bl_read", "in_bits", *(("bias_in",) if hw.bias_cells else ()), "addr_error", *STROBES)
+    names = ("read", "wl", "bl_read", "in_bits", *(("bias_in",) if hw.bias_cells else ()), "addr_error", *STROBES,
+             "stages", "firsts")
 
     def hook(ctx, c):
         for k, v in drive.items():
@@ -127,7 +128,7 @@ def test_amaranth_sim_synthetic_layer(bank, order, mode, read_width, seed, tmp_p
     accepted = [(t.cycle, i) for i, t in enumerate(src.sent)]
     Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], accepted)
     Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
-    got = bits_per_image(snk.received, len(sc["images"]), 7)
+    got = bits_per_image(snk.received, len(sc["images"]), 7, bank)
     assert np.array_equal(got, sc["spec"])
     modes = {m for _, m in sc["run"]}
     assert modes == {0, 1}, "both modes must be exercised"
@@ -233,7 +234,7 @@ def test_amaranth_sim_calibration_ramp(modes, seed, tmp_path):
     sc, src, snk = _calibration_sim(cfg)
     Scoreboard("bnn_layer_engine.x", seed=seed).check(sc["accepted"], [(t.cycle, i) for i, t in enumerate(src.sent)])
     Scoreboard("bnn_layer_engine.y", seed=seed).check(sc["outputs"], snk.received)
-    got = bits_per_image(snk.received, len(sc["images"]), 7)
+    got = bits_per_image(snk.received, len(sc["images"]), 7, 3)
     assert np.array_equal(got, sc["spec"])
     if modes == "mixed":
         assert set(sc["modes"]) == {0, 1}
@@ -258,18 +259,19 @@ def test_bias_in_port_and_payload_layout():
 
 @pytest.mark.parametrize("read_width", [1, 4])
 def test_golden_cycle_model_throughput(read_width):
-    """Digital: ceil(cells / read_width) cycles per neuron; analog: sum(phase lengths) per bank, with
-    free output."""
+    """Digital: ceil(cells / read_width) cycles per neuron, a K-bit word per K neurons; analog: one
+    bank (word) per max(phase lengths) cycles (the pipelined sequencer), with free output."""
     hw = BnnHwParams(inputs=8, bias_cells=1, neurons=6, bank=2, out_fifo=4, read_width=read_width)
     assert hw.reads_per_neuron == (9 if read_width == 1 else 3) and hw.last_read_lanes == 1
     prog = np.zeros((6, 9), dtype=np.uint8)
     gm = BnnLayerEngineModel(hw, array_image(prog, hw), np.zeros((2, 6), dtype=np.uint8))
     x = np.zeros(8, dtype=np.uint8)
     _, out = gm.run([(x, 0), (x, 1)])
-    dig = [c for c, _ in out[:6]]
-    assert np.all(np.diff(dig) == hw.reads_per_neuron)            # one neuron per C cycles
-    ana = [c for c, _ in out[6:]]
-    assert ana[2] - ana[0] == sum(hw.phase_lengths)               # one bank per sum(L) cycles
+    assert len(out) == 6 and [w.word for _, w in out] == [0, 1, 2] * 2
+    dig = [c for c, _ in out[:3]]
+    assert np.all(np.diff(dig) == hw.reads_per_neuron * hw.bank)  # one neuron per C cycles
+    ana = [c for c, _ in out[3:]]
+    assert np.all(np.diff(ana) == max(hw.phase_lengths))          # one bank per max(L) cycles
 
 
 def test_read_width_parameter():
@@ -372,15 +374,15 @@ def test_cocotb_bnn_layer_engine_sa_calibration(seed):
           f"({sum(1 for v in m['shifts_golden'] if v)} nonzero: {m['shifts_golden']}), golden twin "
           f"{m['golden_cycles']} cycles (first x {m['first_accept']}, last y {m['last_output']}), "
           f"build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
-    assert m["conversions"] == n_conv and m["output_bits"] == n_conv * hw.neurons
+    assert m["conversions"] == n_conv and m["output_words"] == n_conv * hw.banks
     assert m["errors"] == [] and m["bit_mismatches"] == 0 and m["shift_differs"] == []
     assert m["shifts_rtl"] == m["shifts_golden"] and any(m["shifts_golden"])
     i = m["inference"]
     print(f"  calibrated inference: {i['bias_writes']} bias-cell writes, {i['images']} images "
-          f"({i['analog_images']} analog), {i['compared']} output bits cycle-exact, {i['mismatches_digital']} "
+          f"({i['analog_images']} analog), {i['compared']} output words cycle-exact, {i['mismatches_digital']} "
           f"digital / {i['mismatches_analog']} analog mismatches, trim changes {i['trim_changed_analog_bits']} "
           f"of {i['analog_bits']} analog bits, {i['cycles']} cycles in {i['sim_seconds']:.1f} s")
-    assert i["images"] == CAL_INFER_IMAGES and i["compared"] == i["output_bits"] == CAL_INFER_IMAGES * hw.neurons
+    assert i["images"] == CAL_INFER_IMAGES and i["compared"] == i["output_words"] == CAL_INFER_IMAGES * hw.banks
     assert i["mismatches_digital"] == 0 and i["mismatches_analog"] == 0 and i["trim_changed_analog_bits"] > 0
 
     # it can fail: one SA decision flipped in the macro changes that neuron's shift, and is reported
@@ -400,7 +402,8 @@ def test_cocotb_bnn_layer_engine_sa_calibration(seed):
     BnnHwParams(inputs=64, bias_cells=7, neurons=33, bank=1, popcount_mode="lut6", read_width=1),
     BnnHwParams(inputs=20, bias_cells=3, neurons=64, bank=8, out_fifo=8, read_width=5),
     BnnHwParams(inputs=64, bias_cells=7, neurons=33, bank=4, read_width=64),
-], ids=["tiny", "k1-lut6-serial", "k8-w5", "default-w64"])
+    BnnHwParams(inputs=20, bias_cells=0, neurons=10, bank=3, read_width=8, argmax=True),
+], ids=["tiny", "k1-lut6-serial", "k8-w5", "default-w64", "argmax"])
 def test_verilog_lint_clean(hw, tmp_path):
     from tb.kit.lint import lint
     from tb.kit.runner import to_verilog
@@ -421,7 +424,7 @@ def test_registry_and_from_params():
         assert d.hw == (p if isinstance(p, BnnHwParams) else BnnHwParams())
 
 
-def test_golden_first_bit_latency():
+def test_golden_first_word_latency():
     """The latencies stated in the BnnLayerEngine docstring."""
     from golden.twins.xnor_popcount import popcount_latency
 
@@ -431,5 +434,62 @@ def test_golden_first_bit_latency():
     x = np.zeros(8, dtype=np.uint8)
     acc, out = gm.run([(x, 0), (x, 1)])
     lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
-    assert out[0][0] - acc[0][0] == hw.reads_per_neuron + hw.read_latency + lat + 1
-    assert out[6][0] - acc[1][0] == sum(hw.phase_lengths[:5]) + 4
+    assert out[0][0] - acc[0][0] == hw.bank * hw.reads_per_neuron + hw.read_latency + lat + 1
+    assert out[3][0] - acc[1][0] == sum(hw.phase_lengths[:5]) + 3
+
+
+# --- on-chip argmax of the output layer --------------------------------------------------------------
+@pytest.mark.parametrize("bank, read_width", [(3, 8), (1, 32)])
+def test_amaranth_sim_output_layer_argmax(bank, read_width, seed):
+    """Output layer (no bias cells) in digital mode with ``argmax``: the ``cls`` stream equals the
+    golden twin cycle by cycle and the class of the golden popcounts (ties -> lowest index); ``y``
+    words still match."""
+    from golden.twins.argmax_unit import ArgmaxOut, argmax_class
+    from tb.envs.bnn_layer_engine_tb import x_payloads
+    from tb.models.bnn_macro import BnnMacroModel
+
+    hw = BnnHwParams(inputs=20, bias_cells=0, neurons=10, bank=bank, out_fifo=3, read_width=read_width,
+                     argmax=True)
+    rng = np.random.default_rng(seed + bank)
+    prog = rng.integers(0, 2, (10, 20), dtype=np.uint8)
+    x = rng.integers(0, 2, (16, 20), dtype=np.uint8)
+    images = [(x[i], 0) for i in range(len(x))]
+    gen = {"valid_gen": random_gen(seed, 0.7, 1), "ready_gen": random_gen(seed, 0.6, 2),
+           "cls_ready_gen": random_gen(seed, 0.5, 3)}
+    gm = BnnLayerEngineModel(hw, array_image(prog, hw))
+    acc, outs = gm.run(images, **gen)
+    counts = (x.astype(int) @ prog.T.astype(int)) + ((1 - x.astype(int)) @ (1 - prog.T.astype(int)))
+    assert [c.cls for _, c in gm.classes] == [argmax_class(r) for r in counts]
+    assert [c.count for _, c in gm.classes] == [int(r.max()) for r in counts]
+
+    dut = BnnLayerEngine(hw)
+    macro = BnnMacroModel(hw, array_image(prog, hw), None, seed)
+    src = SimSource(dut.x, x_payloads(images), valid_gen=random_gen(seed, 0.7, 1))
+    snk = SimSink(dut.y, ready_gen=random_gen(seed, 0.6, 2), convert=lambda d: OutWord(**d))
+    csnk = SimSink(dut.cls, ready_gen=random_gen(seed, 0.5, 3), convert=lambda d: ArgmaxOut(**d))
+    drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
+    names = ("read", "wl", "bl_read", "in_bits", "addr_error", *STROBES, "stages", "firsts")
+
+    def hook(ctx, c):
+        for k, v in drive.items():
+            ctx.set(getattr(dut, k), v)
+        drive.update(macro.step(c, {n: ctx.get(getattr(dut, n)) for n in names}))
+
+    async def bench(ctx):
+        await run_streams(ctx, [src], [snk, csnk], hooks=[hook], until=lambda c: c >= gm.cycles + 10)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not macro.violations, macro.violations[:5]
+    Scoreboard("bnn_layer_engine.x", seed=seed).check(acc, [(t.cycle, i) for i, t in enumerate(src.sent)])
+    Scoreboard("bnn_layer_engine.y", seed=seed).check(outs, snk.received)
+    Scoreboard("bnn_layer_engine.cls", seed=seed).check(gm.classes, csnk.received)
+    with pytest.raises(ConfigError, match=r"bnn\.argmax needs an output layer"):
+        BnnHwParams(inputs=20, bias_cells=1, neurons=10, bank=2, argmax=True)
+    from golden.spec.params import AccelParams
+    from hw.accelerator import Accelerator
+    with pytest.raises(ConfigError, match=r"bnn\.argmax = true is not available through the accelerator top"):
+        Accelerator(AccelParams().with_(array={"rows": hw.banks, "cols": hw.array_cols, "cell": "2T2R"},
+                                        synapse={"devices": 2}), bnn=hw)

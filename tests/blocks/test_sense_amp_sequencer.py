@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
@@ -35,15 +36,29 @@ def test_golden_phase_offsets_without_stalls():
     run = sense_amp_run([5, 6], bank=2, lengths=lens, cycles=40, sa_fn=lambda c: c & 3)
     off = conversion_offsets(lens)
     c0 = run.accepted[0][0]
-    assert c0 == 0 and run.accepted[1][0] == c0 + sum(lens)       # back to back: one per sum(L)
+    assert c0 == 0 and run.accepted[1][0] == c0 + lens[0]         # the next bank precharges behind it
     phases = [st.phase for _, st in run.timeline]
-    for p, name in enumerate(PHASES, start=1):
+    for p, name in enumerate(PHASES, start=1):                     # the first conversion leads
         first, last = off[name]
         assert phases[c0 + first:c0 + last + 1] == [p] * lens[p - 1], name
-    cap = c0 + off["readout"][1]
-    assert run.responses[0] == (cap + 1, SaResponse(5, cap & 3))    # bits driven in the last readout cycle
-    for _, st in run.timeline:
-        assert st.strobes == STROBE_TABLE[st.phase]
+    cap = c0 + off["readout"][0]
+    end = c0 + off["readout"][1]
+    assert run.responses[0] == (end + 1, SaResponse(5, cap & 3))    # bits driven in the first readout cycle
+    for _, st in run.timeline:                                     # strobes: OR over the occupied phases
+        want = tuple(int(any(STROBE_TABLE[s + 1][i] for s in range(6) if st.stages >> s & 1)) for i in range(7))
+        assert st.strobes == want
+
+
+@pytest.mark.parametrize("lens", [(1, 1, 1, 1, 1, 1), (2, 1, 2, 1, 1, 1), (3, 1, 2, 2, 1, 4)])
+def test_golden_pipelined_steady_state_is_one_conversion_per_longest_phase(lens):
+    run = sense_amp_run(range(40), bank=3, lengths=lens, cycles=400, sa_fn=lambda c: c & 7)
+    acc = [c for c, _ in run.accepted]
+    assert len(acc) == 40 and set(np.diff(acc[20:])) == {max(lens)}             # once the pipeline is full
+    resp = [c for c, _ in run.responses]
+    assert set(np.diff(resp[20:])) == {max(lens)} and [r.tag for _, r in run.responses] == list(range(40))
+    # every decision is the bus value of its conversion's first readout cycle
+    first_ro = [c for c, st in run.timeline if st.firsts >> 4 & 1]
+    assert [r.bits for _, r in run.responses] == [c & 7 for c in first_ro]
 
 
 def test_golden_readout_stretches_under_backpressure():
@@ -90,7 +105,8 @@ def _amaranth_run(cfg):
         ctx.set(dut.cfg.data, w[1] if w else 0)
         ctx.set(dut.sa_out, sa[c])
         timeline.append((c, SeqState(ctx.get(dut.phase), tuple(ctx.get(getattr(dut, s)) for s in STROBES),
-                                     ctx.get(dut.req.ready), ctx.get(dut.resp.valid))))
+                                     ctx.get(dut.req.ready), ctx.get(dut.resp.valid), ctx.get(dut.stages),
+                                     ctx.get(dut.firsts))))
 
     async def bench(ctx):
         await run_streams(ctx, [src], [snk], hooks=[hook], until=lambda c: c >= cfg["cycles"])
@@ -120,7 +136,7 @@ def test_scoreboard_names_cycle_of_mutated_timeline(seed):
     j = next(i for i, (_, st) in enumerate(run.timeline) if st.phase == RESET)
     c, st = run.timeline[j]
     bad = list(run.timeline)
-    bad[j] = (c, SeqState(st.phase, st.strobes[:-1] + (0,), st.req_ready, st.resp_valid))
+    bad[j] = (c, SeqState(st.phase, st.strobes[:-1] + (0,), st.req_ready, st.resp_valid, st.stages, st.firsts))
     with pytest.raises(ScoreboardMismatch, match=f"cycle {c}") as e:
         Scoreboard("sense_amp_sequencer.timeline", seed=seed).check(bad, timeline)
     assert e.value.cycle == c

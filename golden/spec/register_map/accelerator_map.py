@@ -369,7 +369,7 @@ def _add_bnn_config(b: RegisterMapBuilder, bnn: BnnHwParams) -> None:
         "BNN layer shape (build-time)."))
     b.add(Register("bnn_cfg1", (
         Field("bias_cells", bits_for(MAX_INPUTS), RO, const=bnn.bias_cells, doc="Bias cells B per neuron."),
-        Field("out_fifo", 7, RO, const=bnn.out_fifo, doc="Depth of the engine's output FIFO."),
+        Field("out_fifo", 7, RO, const=bnn.out_fifo, doc="Depth of the engine's output FIFO, in K-bit words (one per bank)."),
         Field("read_lanes", MAX_READ_WIDTH.bit_length(), RO, const=bnn.read_lanes,
               doc="Bridges one digital-mode read returns (min(read_width, inputs + bias cells)).")),
         "BNN layer parameters (build-time)."))
