@@ -262,15 +262,26 @@ class StaReport:
 
 
 def parse_sta_report(text: str, period_ns: float) -> StaReport | None:
-    """The first (worst) path of ``report_checks -path_delay max``; None if no path is constrained."""
-    start = re.search(r"Startpoint:\s*(\S+)", text)
-    end = re.search(r"Endpoint:\s*(\S+)", text)
-    arrival = re.search(r"^\s*(-?[0-9.]+)\s+data arrival time", text, re.MULTILINE)
-    slack = re.search(r"^\s*(-?[0-9.]+)\s+slack \((?:MET|VIOLATED)\)", text, re.MULTILINE)
-    if not (start and end and arrival and slack):
-        return None
-    return StaReport(period_ns=period_ns, slack_ns=float(slack.group(1)), arrival_ns=float(arrival.group(1)),
-                     startpoint=start.group(1), endpoint=end.group(1))
+    """The worst path of ``report_checks -path_delay max`` over its clock path groups; None if no such
+    path is constrained.
+
+    OpenSTA reports the worst path of each group. The ``**async_default**`` group holds the recovery
+    checks of asynchronously reset flip-flops (the ``aresetn`` synchronizer), launched from an input
+    port with no delay: its "period - slack" is no clock period, so it does not count here.
+    """
+    paths = []
+    for block in re.split(r"(?m)^(?=Startpoint:)", text):
+        start = re.search(r"Startpoint:\s*(\S+)", block)
+        end = re.search(r"Endpoint:\s*(\S+)", block)
+        group = re.search(r"Path Group:\s*(\S+)", block)
+        arrival = re.search(r"^\s*(-?[0-9.]+)\s+data arrival time", block, re.MULTILINE)
+        slack = re.search(r"^\s*(-?[0-9.]+)\s+slack \((?:MET|VIOLATED)\)", block, re.MULTILINE)
+        if not (start and end and arrival and slack) or (group and group.group(1) == "**async_default**"):
+            continue
+        paths.append(StaReport(period_ns=period_ns, slack_ns=float(slack.group(1)),
+                               arrival_ns=float(arrival.group(1)), startpoint=start.group(1),
+                               endpoint=end.group(1)))
+    return min(paths, key=lambda r: r.slack_ns, default=None)
 
 
 # --- the macros' timing model and the STA run ----------------------------------------------------

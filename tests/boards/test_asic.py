@@ -194,6 +194,37 @@ def test_sta_report_gives_the_worst_path():
     assert parse_sta_report("No paths found.", 10.0) is None
 
 
+ASYNC_GROUP = """Startpoint: aresetn (input port clocked by clk)
+Endpoint: _18322_ (recovery check against rising-edge clock clk)
+Path Group: **async_default**
+Path Type: max
+
+   Delay     Time   Description
+-----------------------------------------------------------
+   0.000    0.000 ^ aresetn (in)
+   0.000    0.000 ^ _18322_/S (DFFSR)
+            0.000   data arrival time
+  10.016   10.016   data required time
+-----------------------------------------------------------
+           10.016   slack (MET)
+"""
+
+
+def test_sta_report_takes_the_worst_path_of_every_group():
+    """OpenSTA reports one path per group; the asynchronous reset's recovery check (a top with an
+    ``aresetn`` synchronizer) comes first and has the larger slack: the clock group decides Fmax."""
+    r = parse_sta_report(ASYNC_GROUP + STA, period_ns=10.0)
+    assert (r.startpoint, r.slack_ns, r.arrival_ns) == ("mem", 4.642, 5.058)
+    assert r.fmax_mhz == pytest.approx(1e3 / 5.358, abs=0.05)
+    assert parse_sta_report(STA + ASYNC_GROUP, period_ns=10.0) == r
+
+
+def test_sta_report_without_a_register_to_register_path_has_no_fmax():
+    """Only the recovery check of an input: period - slack is not a clock period (it was -0.016 ns,
+    printed as Fmax -62500 MHz)."""
+    assert parse_sta_report(ASYNC_GROUP, period_ns=10.0) is None
+
+
 def test_macro_liberty_has_area_and_timing_of_each_shape():
     mems = parse_memories(MEMORIES)
     text = macro_liberty(mems * 2)  # the same shape twice: one cell
