@@ -66,9 +66,13 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
     ValueError
         For a flavour outside :data:`FLAVOURS` or a name or prefix that is not an identifier.
     """
-    check_options(flavour=flavour, prefix=prefix)
-    if not _IDENTIFIER.fullmatch(name):
-        raise ValueError(f"name must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
+    try:
+        check_options(flavour=flavour, prefix=prefix)
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"name must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
+    except ValueError:
+        component._MustUse__silence = True      # rejected: never elaborated, no "unused" warning
+        raise
     with _gc_paused():
         il_text = _rtlil_without_zero_meminit(component, name, fragment)
     text = _run_yosys(_script(il_text, flavour=flavour, prefix=prefix, initial_values=initial_values))
