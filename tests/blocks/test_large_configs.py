@@ -113,7 +113,7 @@ def test_largest_update_unit_in_seconds():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("RERAM_LARGE"), reason="minutes on 2 cores: `make test-large` runs it")
+@pytest.mark.skipif(not os.environ.get("RERAM_LARGE"), reason="~50 s of CPU: `make test-large` runs it")
 def test_largest_configuration_generates(tmp_path):
     """Every block at rows = cols = 4096 (`make test-large`, not `make test`): about 50 s of CPU,
     half of it in wall time with one process per core (docs/RESULTS.md, "Large configurations")."""

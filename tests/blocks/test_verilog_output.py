@@ -177,6 +177,8 @@ def test_cli_flavour_prefix_and_no_initial_values(tmp_path, capsys):
 def test_parallel_generation_writes_the_same_files(tmp_path):
     """`--jobs`: the blocks converted in two processes give the files (and the memory manifest, in
     registry order) of one process, byte for byte."""
+    import threading
+    assert threading.active_count() == 1, "generate() forks only from a single-threaded process"
     only = ["update_unit", "crossbar_addressing", "pulse_scheduler", "xnor_popcount"]
     serial = generate(CONFIGS["default"], tmp_path / "serial", only, jobs=1)
     parallel = generate(CONFIGS["default"], tmp_path / "parallel", only, jobs=2)

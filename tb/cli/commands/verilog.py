@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -64,7 +65,8 @@ def generate(params, out: Path, only: list[str] | None = None, *, flavour: str =
     configuration is checked first (:func:`check_selection`); the files are written straight into
     ``out`` (:func:`staged` makes the set appear at once). ``jobs`` > 1 converts that many blocks at
     once in forked processes, the tops (which contain most other blocks and take longest) first;
-    every file is the same as with ``jobs = 1``.
+    every file is the same as with ``jobs = 1``. A process with other threads running converts one
+    block after the other whatever ``jobs`` says.
     """
     from hw import verilog_output
     from hw.registry import TOPS
@@ -74,7 +76,9 @@ def generate(params, out: Path, only: list[str] | None = None, *, flavour: str =
     out.mkdir(parents=True, exist_ok=True)
     tasks = {name: (params, name, out / f"{prefix}{name}.v", flavour, prefix, initial_values) for name in names}
     jobs = max(1, min(jobs, len(names)))
-    if jobs == 1:
+    # fork only from a single-threaded process: a child inherits none of the other threads, and a lock
+    # one of them held at the fork would never be released in it
+    if jobs == 1 or threading.active_count() > 1:
         done = {name: _write_block(*task) for name, task in tasks.items()}
     else:
         import multiprocessing
