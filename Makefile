@@ -53,8 +53,8 @@ test-icarus: setup
 	RERAM_SIM=icarus RERAM_COSIM_SAMPLES=5 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) \
 		--dist loadgroup -m "cocotb and not icarus and not scale" tests/blocks tests/tb -k "not raw_replay and not cosim_bnn and not frame_"
 
-# The largest allowed configuration (rows = cols = 4096) through `reram-accel verilog`: minutes on
-# 2 cores, so not part of `make test` (docs/RESULTS.md, "Validation").
+# The largest allowed configuration (rows = cols = 4096) through `reram-accel verilog`: about 50 s of
+# CPU, so not part of `make test` (docs/RESULTS.md, "Large configurations").
 test-large: setup
 	RERAM_LARGE=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n 1 tests/blocks/test_large_configs.py
 

@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.spec.interfaces import ADDRESSING_LATENCY as LATENCY
 from golden.spec.params import AccelParams, ConfigError, check_int
-from hw.lintsafe import add_const, more_than_one, one_hot, zext_operand
+from hw.lintsafe import add_const, and_each, more_than_one, one_hot, zext_operand
 
 
 def array_command_signature(params: AccelParams) -> wiring.Signature:
@@ -202,10 +202,10 @@ class CrossbarAddressing(wiring.Component):
         set_, reset = Signal(), Signal()
         m.d.comb += [set_.eq(write & c.polarity), reset.eq(write & ~c.polarity)]
         m.d.sync += [
-            self.wl.eq(wl_dec & ok.replicate(self.rows)),
-            self.bl_set.eq(cols & set_.replicate(P)),
-            self.sl_reset.eq(cols & reset.replicate(P)),
-            self.bl_read.eq(cols & read.replicate(P)),
+            self.wl.eq(and_each(wl_dec, ok)),
+            self.bl_set.eq(and_each(cols, set_)),
+            self.sl_reset.eq(and_each(cols, reset)),
+            self.bl_read.eq(and_each(cols, read)),
             self.write.eq(write),
             self.read.eq(read),
             self.error.eq(err),

@@ -76,7 +76,20 @@ def one_hot(m, index, width: int, *, group: int = 64, name: str = "one_hot"):
     high = Signal(groups, name=f"{name}_high")
     m.d.comb += [low.eq((Const(1, group) << index[:lo_bits])[:group]),
                  high.eq(one_hot(m, index[lo_bits:], groups, group=group, name=f"{name}_high"))]
-    return Cat(*(low & high[g].replicate(group) for g in range(groups)))[:width]
+    return Cat(*(and_each(low, high[g]) for g in range(groups)))[:width]
+
+
+def and_each(bits, bit):
+    """``bits & bit.replicate(len(bits))``: every bit of ``bits`` ANDed with the 1-bit ``bit``, the
+    same netlist cell, built as a signed operation whose sign extension repeats ``bit``.
+
+    Why: in Amaranth 0.5 ``replicate(n)`` is a ``Cat`` of ``n`` parts, which every elaboration pass
+    (domain lowering, signal collection, netlist building) walks part by part; the sign extension
+    is one list operation (a 16384-column array: seconds per conversion).
+    """
+    if len(bit) != 1:
+        raise ValueError(f"bit must be 1 bit wide, not {len(bit)}")
+    return (bits.as_signed() & bit.as_signed()).as_unsigned()
 
 
 def more_than_one(m, bits, *, name: str = "more_than_one"):

@@ -36,11 +36,12 @@ class MemoryEntry:
         return self.depth * self.width
 
 
-def memories(top, name: str) -> list[MemoryEntry]:
+def memories(top, name: str, fragment: Fragment | None = None) -> list[MemoryEntry]:
     """Every :class:`amaranth.lib.memory.Memory` in ``top`` (a component), in elaboration order.
 
     Memories inside a :class:`hw.sram.SimpleDualPortRam` are the design's macro candidates; any other
-    (the storage of Amaranth's FIFOs) is listed with the component that owns it.
+    (the storage of Amaranth's FIFOs) is listed with the component that owns it. ``fragment``: ``top``
+    already elaborated (``Fragment.get(top, None)``; only read here), else ``top`` is elaborated.
     """
     out: list[MemoryEntry] = []
 
@@ -54,7 +55,7 @@ def memories(top, name: str) -> list[MemoryEntry]:
         for sub, sub_name, *_ in frag.subfragments:
             walk(sub, (*path, sub_name or "unnamed"), here if here is not None else owner)
 
-    walk(Fragment.get(top, None), (name,), None)
+    walk(fragment if fragment is not None else Fragment.get(top, None), (name,), None)
     return out
 
 
@@ -72,6 +73,6 @@ def _entry(mem: Memory, path: str, owner) -> MemoryEntry:
                        else FIFO_STORAGE)
 
 
-def manifest(top, name: str) -> list[dict]:
+def manifest(top, name: str, fragment: Fragment | None = None) -> list[dict]:
     """:func:`memories` as JSON-ready dicts (with ``bits``)."""
-    return [{**asdict(e), "bits": e.bits} for e in memories(top, name)]
+    return [{**asdict(e), "bits": e.bits} for e in memories(top, name, fragment)]

@@ -8,6 +8,10 @@ from collections.abc import Callable
 
 from golden.spec.params import AccelParams
 
+# The blocks that contain (most of) the others: the slowest to generate (`reram-accel verilog
+# --jobs` starts them first).
+TOPS = ("accelerator", "accelerator_arst")
+
 
 def blocks() -> dict[str, Callable[[AccelParams], object]]:
     from hw.accelerator import Accelerator

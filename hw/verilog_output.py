@@ -6,8 +6,10 @@ what reaches the Verilog: assertions or not, initial values or not, and the modu
 """
 from __future__ import annotations
 
+import gc
 import re
 import threading
+from contextlib import contextmanager
 
 __all__ = ["FLAVOURS", "check_options", "convert", "module_names"]
 
@@ -19,7 +21,7 @@ _VERILOG_MODULE = re.compile(r"^module\s+(\S+?)\s*\(", re.MULTILINE)
 
 
 def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
-            initial_values: bool = True) -> str:
+            initial_values: bool = True, fragment=None) -> str:
     """Verilog text of ``component`` with top module ``prefix + name`` (Verilog-2005 in synth).
 
     Parameters
@@ -49,6 +51,9 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
         chi SRAM and FIFO storage, whose contents are undefined by design, see :mod:`hw.sram`)
         gets no initial text in either case: written one line per word, it made a 4096 x 4096
         array's Verilog take minutes and gigabytes (docs/RESULTS.md, "Validation").
+    fragment : amaranth.hdl.Fragment, optional
+        ``component`` already elaborated (``Fragment.get(component, None)``, not yet converted), for
+        a caller that also walks the design (the memory manifest): one elaboration instead of two.
 
     Returns
     -------
@@ -61,15 +66,34 @@ def convert(component, name: str, *, flavour: str = "synth", prefix: str = "",
     ValueError
         For a flavour outside :data:`FLAVOURS` or a name or prefix that is not an identifier.
     """
-    check_options(flavour=flavour, prefix=prefix)
-    if not _IDENTIFIER.fullmatch(name):
-        raise ValueError(f"name must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
-    il_text = _rtlil_without_zero_meminit(component, name)
+    try:
+        check_options(flavour=flavour, prefix=prefix)
+        if not _IDENTIFIER.fullmatch(name):
+            raise ValueError(f"name must be a Verilog identifier ([A-Za-z_][A-Za-z0-9_]*), not {name!r}")
+    except ValueError:
+        component._MustUse__silence = True      # rejected: never elaborated, no "unused" warning
+        raise
+    with _gc_paused():
+        il_text = _rtlil_without_zero_meminit(component, name, fragment)
     text = _run_yosys(_script(il_text, flavour=flavour, prefix=prefix, initial_values=initial_values))
     return text if initial_values else _drop_time_zero_trigger(text)
 
 
-def _rtlil_without_zero_meminit(component, name: str) -> str:
+@contextmanager
+def _gc_paused():
+    """No cyclic garbage collection inside: Amaranth's netlist is millions of small tuples (one
+    net each bit), and the collector's passes over them cost ~15 % of a conversion of a
+    16,384-column array while finding almost nothing to free."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _rtlil_without_zero_meminit(component, name: str, fragment=None) -> str:
     """Amaranth's RTLIL of ``component``, except that a memory whose initial contents are all zero
     gets no ``$meminit_v2`` cell.
 
@@ -77,8 +101,25 @@ def _rtlil_without_zero_meminit(component, name: str) -> str:
     268 M Python objects before Yosys even starts). Its RTLIL emitter has no option for that, so
     for the duration of one conversion the module's emitter class is a subclass that skips the
     cell; the lock keeps two threads from seeing each other's class.
+
+    The ports are those :func:`amaranth.back.rtlil.convert` takes from the component's signature;
+    ``fragment`` (else ``Fragment.get(component, None)``) is what it would elaborate.
     """
-    from amaranth.back import rtlil  # here: the CLI reads FLAVOURS without loading Amaranth
+    # here: the CLI reads FLAVOURS without loading Amaranth
+    from amaranth.back import rtlil
+    from amaranth.hdl import Fragment, Value, ValueCastable
+    from amaranth.hdl._ir import PortDirection
+    from amaranth.lib import wiring
+
+    ports = {}
+    for path, member, value in component.signature.flatten(component):
+        if isinstance(value, ValueCastable):
+            value = value.as_value()
+        if isinstance(value, Value):
+            direction = PortDirection.Input if member.flow == wiring.In else PortDirection.Output
+            ports["__".join(map(str, path))] = (value, direction)
+    if fragment is None:
+        fragment = Fragment.get(component, None)
 
     base = rtlil.ModuleEmitter
 
@@ -90,7 +131,7 @@ def _rtlil_without_zero_meminit(component, name: str) -> str:
     with _EMITTER_LOCK:
         rtlil.ModuleEmitter = Emitter
         try:
-            return rtlil.convert(component, name=name, emit_src=False)
+            return rtlil.convert_fragment(fragment, ports, name, emit_src=False)[0]
         finally:
             rtlil.ModuleEmitter = base
 

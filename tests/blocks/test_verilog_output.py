@@ -172,3 +172,37 @@ def test_cli_flavour_prefix_and_no_initial_values(tmp_path, capsys):
     assert "assert" in (tmp_path / "pulse_scheduler.v").read_text()
     assert main(["verilog", "--out", str(tmp_path), "--prefix", "1x"]) == 2
     assert "prefix must be empty or a Verilog identifier" in capsys.readouterr().err
+
+
+def test_parallel_generation_writes_the_same_files(tmp_path):
+    """`--jobs`: the blocks converted in two processes give the files (and the memory manifest, in
+    registry order) of one process, byte for byte."""
+    import threading
+    assert threading.active_count() == 1, "generate() forks only from a single-threaded process"
+    only = ["update_unit", "crossbar_addressing", "pulse_scheduler", "xnor_popcount"]
+    serial = generate(CONFIGS["default"], tmp_path / "serial", only, jobs=1)
+    parallel = generate(CONFIGS["default"], tmp_path / "parallel", only, jobs=2)
+    assert [name for name, _, _ in parallel] == [name for name, _, _ in serial] == only
+    files = sorted(p.name for p in (tmp_path / "serial").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "parallel").iterdir())
+    for f in files:
+        assert (tmp_path / "serial" / f).read_bytes() == (tmp_path / "parallel" / f).read_bytes(), f
+
+
+def test_one_elaboration_gives_the_same_text_and_manifest():
+    """convert(fragment=...) and manifest(fragment=...) on one elaboration, as `verilog` does them, equal
+    the separate elaborations; the garbage collector is on again after a conversion."""
+    import gc
+
+    from amaranth.hdl import Fragment
+
+    from hw.memory_manifest import manifest
+
+    def block():
+        return blocks()["update_unit"](CONFIGS["example"])
+    b = block()
+    fragment = Fragment.get(b, None)
+    mems = manifest(b, "update_unit", fragment)
+    assert convert(b, "update_unit", fragment=fragment) == convert(block(), "update_unit")
+    assert mems == manifest(block(), "update_unit") and mems
+    assert gc.isenabled()
