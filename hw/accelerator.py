@@ -579,8 +579,9 @@ class Accelerator(wiring.Component):
         out = Signal(hw.banks * K)
         y_xfer = Signal()
         m.d.comb += [eng.y.ready.eq(~full), y_xfer.eq(eng.y.valid & eng.y.ready)]
-        with m.If(y_xfer):
-            m.d.sync += out.word_select(eng.y.payload.word, K).eq(eng.y.payload.bits)
+        for b in range(hw.banks):   # one enable per bank: word_select over 3 banks is an incomplete case
+            with m.If(y_xfer & eq_const(eng.y.payload.word, b)):
+                m.d.sync += out[b * K:(b + 1) * K].eq(eng.y.payload.bits)
         done = Signal()
         m.d.comb += done.eq(y_xfer & eng.y.payload.last)
         with m.If(done):
