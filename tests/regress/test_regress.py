@@ -193,3 +193,35 @@ def test_axil_csr(name, seed, tmp_path):
     s = json.loads(stats.read_text())
     _record("axil_csr", name, seed, s["cycles"], time.perf_counter() - t0, reads=s["reads"], writes=s["writes"],
             batches=s["batches"])
+
+
+# BnnLayerEngine: hardware parameters and random input vectors per phase (a random layer each)
+def _bnn_configs():
+    from golden.spec.bnn_datapath_params import BnnHwParams
+
+    return {  # the trained digits layer's shape (as in make test), 8-neuron banks with 5-bridge reads,
+              # bit-serial reads with one-neuron banks and LUT6 popcounts, the smallest engine
+        "digits-b4": (BnnHwParams(), 16),
+        "k8-w5": (BnnHwParams(inputs=20, bias_cells=3, neurons=64, bank=8, out_fifo=8, read_width=5), 8),
+        "k1-lut6-serial": (BnnHwParams(bank=1, popcount_mode="lut6", read_width=1), 4),
+        "tiny": (BnnHwParams(inputs=3, bias_cells=0, neurons=1, bank=1, out_fifo=2), 200),
+    }
+
+
+@pytest.mark.parametrize("name, seed", _ids(["digits-b4", "k8-w5", "k1-lut6-serial", "tiny"]))
+def test_bnn_layer_engine(name, seed, tmp_path):
+    from dataclasses import asdict
+
+    from hw.bnn_layer_engine import BnnLayerEngine
+    from tb.kit.runner import run_cocotb
+
+    hw, images = _bnn_configs()[name]
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(BnnLayerEngine(hw), toplevel="bnn_layer_engine", test_module="tb.envs.bnn_layer_engine_tb",
+               testcase="bnn_layer_engine_random",
+               config={"hw": asdict(hw), "seed": seed, "images": images, "p_valid": 0.8, "p_ready": 0.7,
+                       "min_cycles": CYCLES, "stats_path": str(stats)})
+    s = json.loads(stats.read_text())
+    _record("bnn_layer_engine", name, seed, s["cycles"], time.perf_counter() - t0, phases=s["phases"],
+            images=s["images"], output_bits=s["output_bits"])
