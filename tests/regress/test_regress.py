@@ -192,7 +192,7 @@ def test_axil_csr(name, seed, tmp_path):
                        "min_cycles": CYCLES, "stats_path": str(stats)})
     s = json.loads(stats.read_text())
     _record("axil_csr", name, seed, s["cycles"], time.perf_counter() - t0, reads=s["reads"], writes=s["writes"],
-            pushes=s["pushes"], refused=s["refused"], batches=s["batches"])
+            pushes=s["pushes"], refused=s["refused"], batches=s["batches"], max_rss_kb=s["max_rss_kb"])
 
 
 # BnnLayerEngine: hardware parameters and random input vectors per phase (a random layer each)
