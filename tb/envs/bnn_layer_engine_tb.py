@@ -458,7 +458,7 @@ if cocotb is not None:
     async def bnn_layer_engine_random(dut):
         """Randomized stimulus: phases of a random layer (weights, thresholds), random inputs and
         modes (:func:`random_phase_config`), each from its own reset, compared with the golden twin
-        cycle by cycle (``x`` acceptances, ``y`` transfers) and bit by bit with the golden functions.
+        cycle by cycle (``x`` acceptances, ``y`` words) and bit by bit with the golden functions.
         One phase, or with ``min_cycles`` (long regressions) phases until that many cycles have run;
         ``stats_path``: a JSON file with the cycles and bits checked."""
         cfg = test_config()
@@ -466,7 +466,7 @@ if cocotb is not None:
         tb = TB(dut, hw, cfg)
         cov = Coverage("bnn_layer_engine", cfg)
         min_cycles = int(cfg.get("min_cycles", 0))
-        cycles = phases = images = bits = 0
+        cycles = phases = images = words = bits = 0
         while True:
             pcfg = random_phase_config(cfg, phases, Path.cwd())
             seed = pcfg["seed"]
@@ -478,13 +478,14 @@ if cocotb is not None:
             assert not macro.violations, f"seed {seed}: array/macro line violations: {macro.violations[:5]}"
             Scoreboard(f"bnn_layer_engine.x phase {phases}", seed=seed).check(
                 sc["accepted"], [(t.cycle, i) for i, t in enumerate(src.sent)])
-            bits += Scoreboard(f"bnn_layer_engine.y phase {phases}", seed=seed).check(sc["outputs"], snk.received)
-            got = bits_per_image(snk.received, len(sc["images"]), hw.neurons)
+            words += Scoreboard(f"bnn_layer_engine.y phase {phases}", seed=seed).check(sc["outputs"], snk.received)
+            got = bits_per_image(snk.received, len(sc["images"]), hw.neurons, hw.bank)
             bad = int(np.sum(got != sc["spec"]))
             assert bad == 0, f"seed {seed}: {bad} output bits differ from the golden functions"
+            bits += got.size
             sample_coverage(cov, hw, src.sent, snk.received)
-            dut._log.info(f"phase {phases} (seed {seed}): {len(sc['images'])} images, {len(snk.received)} bits, "
-                          f"{end} cycles in {wall:.1f} s, 0 mismatches")
+            dut._log.info(f"phase {phases} (seed {seed}): {len(sc['images'])} images, {len(snk.received)} y words "
+                          f"({got.size} bits), {end} cycles in {wall:.1f} s, 0 mismatches")
             cycles += end
             images += len(sc["images"])
             phases += 1
@@ -493,7 +494,7 @@ if cocotb is not None:
         cov.write()
         if cfg.get("stats_path"):
             Path(cfg["stats_path"]).write_text(json.dumps({"cycles": cycles, "phases": phases, "images": images,
-                                                           "output_bits": bits}))
+                                                           "y_words": words, "output_bits": bits}))
 
     @cocotb.test()
     async def bnn_layer_engine_calibration(dut):

@@ -224,4 +224,4 @@ def test_bnn_layer_engine(name, seed, tmp_path):
                        "min_cycles": CYCLES, "stats_path": str(stats)})
     s = json.loads(stats.read_text())
     _record("bnn_layer_engine", name, seed, s["cycles"], time.perf_counter() - t0, phases=s["phases"],
-            images=s["images"], output_bits=s["output_bits"])
+            images=s["images"], y_words=s["y_words"], output_bits=s["output_bits"])
