@@ -1,15 +1,17 @@
 """AXI4-Lite CSR block (:class:`hw.axil_csr.AxiLiteCsr`) against its golden twin
 (:class:`golden.twins.axil_csr.RegisterFileModel`), under cocotb with cocotbext-axi's ``AxiLiteMaster``.
 
-The check works on a *trace*: the value of every port of the DUT in every cycle (one dict per cycle,
-keyed by Verilog port name), recorded in ``ReadOnly``. :func:`check_trace` replays the AXI transfers
-it finds there into the register-file model in the documented order (a read samples before a commit
-of the same cycle; hardware sets win over clears) and compares, transaction by transaction: every R
-and B response, every W1P pulse and push transfer with its cycle, every RW/W1C output in every cycle,
-and the documented timing: the cycle model :meth:`RegisterFileModel.commits` says in which cycle
-each held write commits (and whether a push expired), the B buffer's contents are checked every cycle,
-R comes one cycle after AR.
-The Amaranth-simulator test (tests/blocks/test_axil_csr.py) builds the same trace and calls the same check.
+The check works cycle by cycle as the simulation runs: the value of every port of the DUT in one
+cycle (a dict keyed by Verilog port name, recorded in ``ReadOnly``) goes to :class:`CsrChecker`, which
+replays the AXI transfers into the register-file model in the documented order (a read samples before
+a commit of the same cycle; hardware sets win over clears) and compares, transaction by transaction:
+every R and B response, every W1P pulse and push transfer with its cycle, every RW/W1C output in
+every cycle, and the documented timing: the cycle model :meth:`RegisterFileModel.commits` says in
+which cycle each held write commits (and whether a push expired), the B buffer's contents are checked
+every cycle, R comes one cycle after AR. Nothing is kept per cycle, so a run's memory does not grow
+with its length (the long regressions run 10^6 cycles). :func:`check_trace` runs the same checker
+over a recorded list of cycles: the Amaranth-simulator test (tests/blocks/test_axil_csr.py) builds
+such a trace and calls it. Functional coverage is sampled the same way (:class:`CoverageSampler`).
 
 cocotbext-axi finds the bus with ``AxiLiteBus.from_prefix(dut, "s_axil", bus_separator="__")``
 (Amaranth joins the member path with ``__``).
@@ -18,7 +20,9 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from golden.spec.handshake import burst_gen, random_gen
 from golden.spec.register_map.description import SLVERR, Access, RegisterMap
@@ -49,6 +53,8 @@ class CsrMismatch(AssertionError):
 
 @dataclass
 class CheckStats:
+    """Counts of what a check compared (cycles, transactions by kind, commits by field access)."""
+
     cycles: int = 0
     reads: int = 0
     writes: int = 0
@@ -61,66 +67,96 @@ class CheckStats:
     by_access: dict = field(default_factory=dict)
 
 
-def check_trace(regmap: RegisterMap, trace: list[dict[str, int]], seed=None) -> CheckStats:
-    """Compare a recorded trace with :class:`RegisterFileModel`; raise :class:`CsrMismatch` at the first
-    difference, else return counts of what was checked."""
-    model = RegisterFileModel(regmap)
-    ports = regmap.ports()
-    out_values = [p for p in ports if p.role == "value"]
-    strobes = [p for p in ports if p.role == "strobe"]
-    ro_in = [p for p in ports if p.role == "input"]
-    sets = [p for p in ports if p.role == "set"]
-    pushes = [r for r in regmap.registers if r.push]
-    st = CheckStats(cycles=len(trace))
+def _hs(t: dict, ch: str) -> bool:
+    return bool(t[axi_name(ch + "valid")] and t[axi_name(ch + "ready")])
 
-    def fail(cycle, what):
-        raise CsrMismatch(f"axil_csr: cycle {cycle}: {what} (seed {seed})")
 
-    def hs(t, ch):
-        return t[axi_name(ch + "valid")] and t[axi_name(ch + "ready")]
+class CsrChecker:
+    """Streaming comparison of the CSR block with :class:`RegisterFileModel`: :meth:`step` takes the
+    value of every port in one cycle (a dict keyed by :func:`trace_names`, recorded in ``ReadOnly``),
+    in cycle order; :meth:`finish` closes the run. Memory stays constant over the run: it holds the
+    model, the writes and reads in flight and nothing per cycle.
 
-    # Handshakes in order.
-    aw_q, w_q = deque(), deque()
-    ar_q = deque()
-    b_obs, r_obs = [], []
-    for c, t in enumerate(trace):
-        if hs(t, "aw"):
-            aw_q.append((c, t[axi_name("awaddr")]))
-        if hs(t, "w"):
-            w_q.append((c, t[axi_name("wdata")], t[axi_name("wstrb")]))
-        if hs(t, "ar"):
-            ar_q.append((c, t[axi_name("araddr")]))
-        if hs(t, "b"):
-            b_obs.append((c, t[axi_name("bresp")]))
-        if hs(t, "r"):
-            r_obs.append((c, t[axi_name("rdata")], t[axi_name("rresp")]))
-    r_rise = [c for c in range(1, len(trace)) if trace[c][axi_name("rvalid")]
-              and (not trace[c - 1][axi_name("rvalid")] or trace[c - 1][axi_name("rready")])]
+    Each cycle, in the documented order (a read samples before a commit of the same cycle; hardware
+    sets win over clears): every RW/W1C output against the model, the B buffer's contents, a read
+    accepted this cycle (its expected data and response), the held write's commit (cycle model
+    :meth:`RegisterFileModel.commits`, whether a push expired or was refused), ``push_refused``, every
+    W1P pulse and push transfer, the hardware sets. Every R response is compared as soon as it is on
+    the bus (data, response, and ``rvalid`` rising the cycle after its AR); every read, write and B
+    response must be finished at :meth:`finish`. The first difference raises :class:`CsrMismatch`
+    naming the cycle and the seed.
+    """
 
-    exp_r = []
-    held = None           # [earliest commit cycle, addr, data, strb, cycles waited]
-    b_queue = deque()     # responses in the B buffer at the start of the cycle (model)
-    for c, t in enumerate(trace):
+    def __init__(self, regmap: RegisterMap, seed=None):
+        self.map, self.seed = regmap, seed
+        self.model = RegisterFileModel(regmap)
+        ports = regmap.ports()
+        self.out_values = [p for p in ports if p.role == "value"]
+        self.strobes = [p for p in ports if p.role == "strobe"]
+        self.ro_in = [p for p in ports if p.role == "input"]
+        self.sets = [p for p in ports if p.role == "set"]
+        self.pushes = [r for r in regmap.registers if r.push]
+        self.stats = CheckStats()
+        self.aw_q: deque = deque()     # accepted AW (cycle, addr) not yet paired with its W
+        self.w_q: deque = deque()      # accepted W (cycle, data, strb)
+        self.held = None               # [earliest commit cycle, addr, data, strb, cycles waited]
+        self.b_queue: deque = deque()  # responses in the B buffer at the start of the cycle (model)
+        self.exp_r: deque = deque()    # (accept cycle, addr, data, resp) of reads not answered yet
+        self.r_obs: deque = deque()    # (cycle, data, resp) of R transfers not matched yet
+        self.r_rise: deque = deque()   # cycles in which rvalid rose, not matched yet
+        self.counts = {"accepted": 0, "rise": 0, "responses": 0}
+        self.prev: dict | None = None
+
+    @property
+    def cycle(self) -> int:
+        """The cycle the next :meth:`step` checks (= cycles checked so far)."""
+        return self.stats.cycles
+
+    def fail(self, cycle: int, what: str):
+        raise CsrMismatch(f"axil_csr: cycle {cycle}: {what} (seed {self.seed})")
+
+    def step(self, t: dict[str, int | None]) -> None:
+        """Check one cycle (``t``: port name -> value, ``None`` for X/Z)."""
+        c, st, model, fail = self.stats.cycles, self.stats, self.model, self.fail
+        # handshakes of this cycle, in order
+        if _hs(t, "aw"):
+            self.aw_q.append((c, t[axi_name("awaddr")]))
+        if _hs(t, "w"):
+            self.w_q.append((c, t[axi_name("wdata")], t[axi_name("wstrb")]))
+        if _hs(t, "b") and t[axi_name("bresp")] == SLVERR:
+            st.slverr += 1
+        if _hs(t, "r"):
+            self.r_obs.append((c, t[axi_name("rdata")], t[axi_name("rresp")]))
+            self.counts["responses"] += 1
+            st.slverr += t[axi_name("rresp")] == SLVERR
+        prev = self.prev
+        if prev is not None and t[axi_name("rvalid")] and (not prev[axi_name("rvalid")]
+                                                            or prev[axi_name("rready")]):
+            self.r_rise.append(c)
+            self.counts["rise"] += 1
         # outputs at the start of cycle c show the state after cycle c-1
-        for p in out_values:
+        for p in self.out_values:
             want = model.value(p.register, p.field)
             if t[p.verilog_name] != want:
                 fail(c, f"{p.verilog_name} = {t[p.verilog_name]:#x}, model {want:#x}")
+        b_queue = self.b_queue
         if t[axi_name("bvalid")] != bool(b_queue) or (b_queue and t[axi_name("bresp")] != b_queue[0]):
             fail(c, f"B channel bvalid {t[axi_name('bvalid')]} bresp {t[axi_name('bresp')]}, model "
                     f"{'bresp ' + str(b_queue[0]) if b_queue else 'no response'}")
         # read sampled in this cycle, before a commit of this cycle
-        if hs(t, "ar"):
-            ro = {(p.register, p.field): t[p.verilog_name] for p in ro_in}
-            exp_r.append((c, *model.read(t[axi_name("araddr")], ro)))
-        # a complete write (both halves received) waits for its commit
-        if held is None and aw_q and w_q and aw_q[0][0] < c and w_q[0][0] < c:
-            (ca, addr), (cw, data, strb) = aw_q.popleft(), w_q.popleft()
-            held = [max(ca, cw) + 1, addr, data, strb, 0]
+        if _hs(t, "ar"):
+            ro = {(p.register, p.field): t[p.verilog_name] for p in self.ro_in}
+            addr = t[axi_name("araddr")]
+            self.exp_r.append((c, addr, *model.read(addr, ro)))
+            self.counts["accepted"] += 1
+        # a complete write (both halves received in earlier cycles) waits for its commit
+        if self.held is None and self.aw_q and self.w_q and self.aw_q[0][0] < c and self.w_q[0][0] < c:
+            (ca, addr), (cw, data, strb) = self.aw_q.popleft(), self.w_q.popleft()
+            self.held = [max(ca, cw) + 1, addr, data, strb, 0]
         eff = None
-        if held is not None:
-            earliest, addr, data, strb, waited = held
-            r = regmap.at(addr)
+        if self.held is not None:
+            earliest, addr, data, strb, waited = self.held
+            r = self.map.at(addr)
             push = r is not None and r.push
             commit, refused = model.commits(addr, strb, b_room=len(b_queue) < 2, waited=waited,
                                             ready=bool(push and t[f"{r.name}__ready"]),
@@ -134,18 +170,18 @@ def check_trace(regmap: RegisterMap, trace: list[dict[str, int]], seed=None) -> 
                 if r is not None:
                     for f in r.fields:
                         st.by_access[f.access.value] = st.by_access.get(f.access.value, 0) + 1
-                held = None
+                self.held = None
             elif len(b_queue) < 2:
-                held[4] += 1
+                self.held[4] += 1
         if t["push_refused"] != bool(eff and eff.refused):
-            fail(c, f"push_refused = {t[axi_name('push_refused')]}, model {int(bool(eff and eff.refused))}")
+            fail(c, f"push_refused = {t['push_refused']}, model {int(bool(eff and eff.refused))}")
         # W1P pulses and push transfers happen in the commit cycle only
-        for p in strobes:
+        for p in self.strobes:
             want = (eff.strobes.get((p.register, p.field), 0) if eff else 0)
             if t[p.verilog_name] != want:
                 fail(c, f"strobe {p.verilog_name} = {t[p.verilog_name]:#x}, model {want:#x}")
             st.strobes += bool(want)
-        for r in pushes:
+        for r in self.pushes:
             valid, ready = t[f"{r.name}__valid"], t[f"{r.name}__ready"]
             want = eff.push if eff and eff.push and eff.push[0] == r.name else None
             if valid and ready:
@@ -161,29 +197,51 @@ def check_trace(regmap: RegisterMap, trace: list[dict[str, int]], seed=None) -> 
             elif want is not None:
                 fail(c, f"model pushes {r.name} {want[1]} but the DUT did not transfer")
         # hardware sets of this cycle (win over a clear of this cycle)
-        for p in sets:
+        for p in self.sets:
             if t[p.verilog_name]:
                 model.hw_set(p.register, p.field, t[p.verilog_name])
-        if hs(t, "b"):
+        if _hs(t, "b"):
             b_queue.popleft()
         if eff is not None:
             b_queue.append(eff.resp)
+        self._match_reads()
+        self.prev = t
+        st.cycles += 1
 
-    if not len(exp_r) == len(r_obs) == len(r_rise):
-        fail(len(trace), f"{len(exp_r)} reads accepted, {len(r_rise)} R valid, {len(r_obs)} R responses seen")
-    for (ac, data, resp), (oc, odata, oresp), rc in zip(exp_r, r_obs, r_rise):
-        if rc != ac + 1:
-            fail(rc, f"read accepted in cycle {ac}: rvalid rose in cycle {rc}, not {ac + 1}")
-        if (data, resp) != (odata, oresp):
-            reg = regmap.at(trace[ac][axi_name("araddr")])
-            fail(oc, f"read of {trace[ac][axi_name('araddr')]:#x} ({reg.name if reg else 'hole'}) "
-                     f"accepted in cycle {ac}: data {odata:#x} resp {oresp}, model {data:#x} resp {resp}")
-        st.reads += 1
-    st.slverr = sum(1 for _, r in b_obs if r == SLVERR) + sum(1 for _, _, r in r_obs if r == SLVERR)
-    if aw_q or w_q or held or b_queue:
-        fail(len(trace), f"unfinished writes at the end: {len(aw_q)} AW, {len(w_q)} W, "
-                         f"{int(held is not None)} held, {len(b_queue)} B responses")
-    return st
+    def _match_reads(self) -> None:
+        """Compare every read whose expectation, R response and rvalid rise are all known."""
+        while self.exp_r and self.r_obs and self.r_rise:
+            (ac, addr, data, resp), (oc, odata, oresp), rc = (self.exp_r.popleft(), self.r_obs.popleft(),
+                                                             self.r_rise.popleft())
+            if rc != ac + 1:
+                self.fail(rc, f"read accepted in cycle {ac}: rvalid rose in cycle {rc}, not {ac + 1}")
+            if (data, resp) != (odata, oresp):
+                reg = self.map.at(addr)
+                self.fail(oc, f"read of {addr:#x} ({reg.name if reg else 'hole'}) accepted in cycle {ac}: "
+                              f"data {odata:#x} resp {oresp}, model {data:#x} resp {resp}")
+            self.stats.reads += 1
+
+    def finish(self) -> CheckStats:
+        """End of the run: every accepted read answered once, every write committed and its B taken;
+        returns the counts of what was checked."""
+        n, end = self.counts, self.stats.cycles
+        if not n["accepted"] == n["responses"] == n["rise"]:
+            self.fail(end, f"{n['accepted']} reads accepted, {n['rise']} R valid, "
+                           f"{n['responses']} R responses seen")
+        if self.aw_q or self.w_q or self.held or self.b_queue:
+            self.fail(end, f"unfinished writes at the end: {len(self.aw_q)} AW, {len(self.w_q)} W, "
+                           f"{int(self.held is not None)} held, {len(self.b_queue)} B responses")
+        return self.stats
+
+
+def check_trace(regmap: RegisterMap, trace: Iterable[dict[str, int]], seed=None) -> CheckStats:
+    """Compare a recorded trace (one dict per cycle) with :class:`RegisterFileModel` through
+    :class:`CsrChecker`; raise :class:`CsrMismatch` at the first difference, else return counts of
+    what was checked."""
+    chk = CsrChecker(regmap, seed)
+    for t in trace:
+        chk.step(t)
+    return chk.finish()
 
 
 # --- stimulus ---------------------------------------------------------------------------------------
@@ -246,61 +304,85 @@ def target_kind(regmap: RegisterMap, addr: int) -> str:
     return "w1c" if Access.W1C in acc else "w1p" if Access.W1P in acc else "rw"
 
 
-def sample_coverage(cov, regmap: RegisterMap, trace: list[dict], backpressure: str) -> None:
-    """Functional coverage of the bus as the trace recorded it: every read and write (matched to its
-    response in order) by target kind, strobe and response, the order of AW and W, and the cycles a
-    valid waited for ready on each channel, crossed with the pause class of the master's channels."""
-    if not cov.enabled:   # collection off (make test): nothing to compute
-        return
-    from tb.kit.coverage import GAP_BINS, label
+class CoverageSampler:
+    """Functional coverage of the bus, sampled cycle by cycle (:meth:`step`, the same per-cycle dicts
+    as :class:`CsrChecker`): every read and write (matched to its response in order) by target kind,
+    strobe and response, the order of AW and W, and the cycles a valid waited for ready on each
+    channel, crossed with the pause class of the master's channels. With collection off, :meth:`step`
+    does nothing."""
 
-    kinds = ["ro", "rw", "w1c", "w1p", "push", "hole"]
-    resp = ["OKAY", "SLVERR"]
-    names = {0: "OKAY", 2: "SLVERR"}   # EXOKAY and DECERR are never answered (the check fails on them)
-    acc = cov.group("access", {"op": ["read", "write"], "target": kinds, "resp": resp,
-                               "strobe": ["full", "partial", "none"], "aw_w": ["aw_first", "same", "w_first"]},
-                    {"op_x_target_x_resp": ("op", "target", "resp")},
-                    # the map's rules: a hole answers SLVERR, a mapped read OKAY, a write OKAY except a
-                    # refused push (golden.spec.register_map.description)
-                    ignore={"op_x_target_x_resp": [("read", "hole", "OKAY"), ("write", "hole", "OKAY")]
-                            + [("read", k, "SLVERR") for k in kinds[:-1]]
-                            + [("write", k, "SLVERR") for k in ("ro", "rw", "w1c", "w1p")]})
-    wait = cov.group("wait", {"channel": ["aw", "w", "b", "ar", "r"], "pause": ["none", "random", "burst"],
-                              "cycles": GAP_BINS}, {"channel_x_pause_x_cycles": ("channel", "pause", "cycles")},
-                     # B and R wait only for the master's ready, which never drops without pauses
-                     ignore={"channel_x_pause_x_cycles": [(ch, "none", label(g)) for ch in ("b", "r")
-                                                          for g in GAP_BINS[1:]]},
-                     shared=True)
+    CHANNELS = ("aw", "w", "b", "ar", "r")
+    # EXOKAY and DECERR are never answered (the check fails on them)
+    RESP_NAMES = MappingProxyType({0: "OKAY", 2: "SLVERR"})
 
-    def hs(t, ch):
-        return t[axi_name(ch + "valid")] and t[axi_name(ch + "ready")]
+    def __init__(self, cov, regmap: RegisterMap, backpressure: str):
+        self.enabled = cov.enabled
+        if not self.enabled:   # collection off (make test): nothing to compute
+            return
+        from tb.kit.coverage import GAP_BINS, label
 
-    aw, w, ar = deque(), deque(), deque()
-    waiting = dict.fromkeys(("aw", "w", "b", "ar", "r"), 0)
-    for t in trace:
-        for ch in waiting:
-            if hs(t, ch):
-                wait.sample(channel=ch, pause=backpressure, cycles=waiting[ch])
-                waiting[ch] = 0
+        self.map, self.backpressure = regmap, backpressure
+        kinds = ["ro", "rw", "w1c", "w1p", "push", "hole"]
+        resp = ["OKAY", "SLVERR"]
+        self.acc = cov.group("access", {"op": ["read", "write"], "target": kinds, "resp": resp,
+                                        "strobe": ["full", "partial", "none"],
+                                        "aw_w": ["aw_first", "same", "w_first"]},
+                             {"op_x_target_x_resp": ("op", "target", "resp")},
+                             # the map's rules: a hole answers SLVERR, a mapped read OKAY, a write OKAY
+                             # except a refused push (golden.spec.register_map.description)
+                             ignore={"op_x_target_x_resp": [("read", "hole", "OKAY"), ("write", "hole", "OKAY")]
+                                     + [("read", k, "SLVERR") for k in kinds[:-1]]
+                                     + [("write", k, "SLVERR") for k in ("ro", "rw", "w1c", "w1p")]})
+        self.wait = cov.group("wait", {"channel": list(self.CHANNELS), "pause": ["none", "random", "burst"],
+                                       "cycles": GAP_BINS},
+                              {"channel_x_pause_x_cycles": ("channel", "pause", "cycles")},
+                              # B and R wait only for the master's ready, which never drops without pauses
+                              ignore={"channel_x_pause_x_cycles": [(ch, "none", label(g)) for ch in ("b", "r")
+                                                                   for g in GAP_BINS[1:]]},
+                              shared=True)
+        self.waiting = dict.fromkeys(self.CHANNELS, 0)
+        # the i-th AW pairs with the i-th W and the i-th B (in order on AXI4-Lite); reads with their R
+        self.aw: deque = deque()   # (cycle, addr)
+        self.w: deque = deque()    # (cycle, strb)
+        self.b: deque = deque()    # bresp
+        self.ar: deque = deque()   # araddr
+        self.cycle = 0
+
+    def step(self, t: dict) -> None:
+        if not self.enabled:
+            return
+        for ch in self.CHANNELS:
+            if _hs(t, ch):
+                self.wait.sample(channel=ch, pause=self.backpressure, cycles=self.waiting[ch])
+                self.waiting[ch] = 0
             elif t[axi_name(ch + "valid")]:
-                waiting[ch] += 1
-        if hs(t, "aw"):
-            aw.append((len(aw), t[axi_name("awaddr")]))
-        if hs(t, "w"):
-            w.append(t[axi_name("wstrb")])
-        if hs(t, "ar"):
-            ar.append(t[axi_name("araddr")])
-        if hs(t, "r"):
-            a = ar.popleft()
-            acc.sample(op="read", target=target_kind(regmap, a), resp=names.get(t[axi_name("rresp")]))
-    # writes: the i-th AW pairs with the i-th W and the i-th B (in order on AXI4-Lite)
-    aw_c = [c for c, t in enumerate(trace) if hs(t, "aw")]
-    w_c = [c for c, t in enumerate(trace) if hs(t, "w")]
-    b = [t[axi_name("bresp")] for t in trace if hs(t, "b")]
-    for (_, a), strb, ca, cw, br in zip(aw, w, aw_c, w_c, b):
-        acc.sample(op="write", target=target_kind(regmap, a), resp=names.get(br),
-                   strobe="full" if strb == 0xF else "none" if strb == 0 else "partial",
-                   aw_w="same" if ca == cw else "aw_first" if ca < cw else "w_first")
+                self.waiting[ch] += 1
+        c = self.cycle
+        if _hs(t, "aw"):
+            self.aw.append((c, t[axi_name("awaddr")]))
+        if _hs(t, "w"):
+            self.w.append((c, t[axi_name("wstrb")]))
+        if _hs(t, "b"):
+            self.b.append(t[axi_name("bresp")])
+        if _hs(t, "ar"):
+            self.ar.append(t[axi_name("araddr")])
+        if _hs(t, "r"):
+            a = self.ar.popleft()
+            self.acc.sample(op="read", target=target_kind(self.map, a),
+                            resp=self.RESP_NAMES.get(t[axi_name("rresp")]))
+        while self.aw and self.w and self.b:
+            (ca, a), (cw, strb), br = self.aw.popleft(), self.w.popleft(), self.b.popleft()
+            self.acc.sample(op="write", target=target_kind(self.map, a), resp=self.RESP_NAMES.get(br),
+                            strobe="full" if strb == 0xF else "none" if strb == 0 else "partial",
+                            aw_w="same" if ca == cw else "aw_first" if ca < cw else "w_first")
+        self.cycle += 1
+
+
+def sample_coverage(cov, regmap: RegisterMap, trace: Iterable[dict], backpressure: str) -> None:
+    """:class:`CoverageSampler` over a recorded trace."""
+    s = CoverageSampler(cov, regmap, backpressure)
+    for t in trace:
+        s.step(t)
 
 
 # --- cocotb test -------------------------------------------------------------------------------------
@@ -324,6 +406,10 @@ except ImportError:  # pragma: no cover
 
 
 if _HAVE_COCOTB:
+    import json
+    import resource
+    from pathlib import Path
+
     from cocotbext.axi import AxiLiteBus, AxiResp
 
     from golden.spec.params import params_from_dict
@@ -333,10 +419,17 @@ if _HAVE_COCOTB:
     from tb.kit.testbench import Testbench
 
     class TB(Testbench):
-        """The AXI-Lite master, drivers of the CSR inputs and the trace recorder (clock and reset:
-        :class:`~tb.kit.testbench.Testbench`, the CSR inputs idle at 0, released without a settle edge)."""
+        """The AXI-Lite master, drivers of the CSR inputs and the cycle recorder (clock and reset:
+        :class:`~tb.kit.testbench.Testbench`, the CSR inputs idle at 0, released without a settle edge).
 
-        def __init__(self, dut, regmap: RegisterMap, seed: int):
+        While ``recording``, every cycle's port values go, in ``ReadOnly``, to the streaming
+        :class:`CsrChecker` (``checker``) and to every callable in ``sinks``; nothing is kept per
+        cycle unless ``keep_trace`` (then ``trace`` is the list of them). The R transfers wait in
+        ``r_seen`` until the test compares them with the master's read results. A mismatch stops the
+        recording and is kept in ``error`` (:meth:`raise_error` raises it in the test).
+        """
+
+        def __init__(self, dut, regmap: RegisterMap, seed: int, *, keep_trace: bool = False):
             self.map, self.seed = regmap, seed
             self.rng = random.Random(f"{seed}/inputs")
             self.ports = regmap.ports()
@@ -344,7 +437,11 @@ if _HAVE_COCOTB:
             super().__init__(dut, idle=[self.handles[p.verilog_name] for p in self.ports if p.direction == "in"]
                              + [self.handles[n] for n in refuse_names(regmap)], settle_cycles=0)
             self.axil = self.axil_master(PREFIX)
-            self.trace: list[dict[str, int | None]] = []
+            self.checker = CsrChecker(regmap, seed)
+            self.sinks: list = []
+            self.trace: list[dict[str, int | None]] | None = [] if keep_trace else None
+            self.r_seen: deque = deque()
+            self.error: CsrMismatch | None = None
             self.recording = False
 
         def set_backpressure(self, kind: str) -> None:
@@ -376,13 +473,29 @@ if _HAVE_COCOTB:
         async def record(self) -> None:
             clk = self.dut.clk
             items = list(self.handles.items())
+            rvalid, rready, rdata, rresp = (axi_name(s) for s in ("rvalid", "rready", "rdata", "rresp"))
             while True:
                 await ReadOnly()
-                if self.recording:
+                if self.recording and self.error is None:
                     # None: X/Z, as cocotbext-axi drives the payload of an idle channel (a 2-state
                     # simulator shows it as 0); the model reads a payload only with its valid
-                    self.trace.append({n: int(v) if (v := h.value).is_resolvable else None for n, h in items})
+                    t = {n: int(v) if (v := h.value).is_resolvable else None for n, h in items}
+                    if self.trace is not None:
+                        self.trace.append(t)
+                    if t[rvalid] and t[rready]:
+                        self.r_seen.append((t[rdata], t[rresp]))
+                    try:
+                        self.checker.step(t)
+                        for sink in self.sinks:
+                            sink(t)
+                    except CsrMismatch as e:
+                        self.error = e
                 await RisingEdge(clk)
+
+        def raise_error(self) -> None:
+            """Raise the first mismatch the recorder found, if any."""
+            if self.error is not None:
+                raise self.error
 
     @cocotb.test()
     async def test_bus_names(dut):
@@ -399,49 +512,71 @@ if _HAVE_COCOTB:
     @cocotb.test()
     @cocotb.parametrize(backpressure=["none", "random", "burst"])
     async def test_random_access(dut, backpressure: str):
-        """Random reads/writes (partial, unaligned, holes) with random channel stalls, checked per
-        transaction against the register-file model."""
+        """Random reads/writes (partial, unaligned, holes) with random channel stalls, checked cycle by
+        cycle against the register-file model as they happen.
+
+        ``ops`` operations are issued at once (a batch); with ``min_cycles`` (long regressions) further
+        batches with new stimulus streams follow until that many cycles are checked. ``stats_path``:
+        a JSON file with the cycles and transactions checked."""
         cfg = test_config()
         seed = int(cfg["seed"]) + ("none", "random", "burst").index(backpressure)
         regmap = accelerator_register_map(params_from_dict(cfg["params"]), **cfg.get("map", {}))
+        n_ops, min_cycles = int(cfg.get("ops", 400)), int(cfg.get("min_cycles", 0))
         dut._log.info(f"seed = {seed}, backpressure = {backpressure}")
         tb = TB(dut, regmap, seed)
+        cov = Coverage("axil_csr", cfg)
+        tb.sinks.append(CoverageSampler(cov, regmap, backpressure).step)
         tb.set_backpressure(backpressure)
         await tb.reset()
         cocotb.start_soon(tb.drive_inputs(0.1, 0.05, 0.6))
         cocotb.start_soon(tb.record())
         await RisingEdge(dut.clk)
         tb.recording = True
-        ops = random_ops(regmap, random.Random(seed), int(cfg.get("ops", 400)))
-        model_reads = []
-        events = []
-        for op in ops:   # everything in flight at once: reads and writes overlap
-            if op.kind == "w":
-                events.append(("w", op, tb.axil.init_write(op.addr, op.data)))
-            else:
-                events.append(("r", op, tb.axil.init_read(op.addr, op.length)))
-        for kind, op, ev in events:
-            await ev.wait()
-            if kind == "r":
-                model_reads.append(ev.data)
+        n_reads = n_writes = batches = 0
+        resps: set[int] = set()
+        while True:
+            # the first batch is the stimulus of a single run; later ones draw new streams
+            ops = random_ops(regmap, random.Random(seed if batches == 0 else f"{seed}/{batches}"), n_ops)
+            events = []
+            for op in ops:   # everything in flight at once: reads and writes overlap
+                if op.kind == "w":
+                    events.append(("w", tb.axil.init_write(op.addr, op.data)))
+                else:
+                    events.append(("r", tb.axil.init_read(op.addr, op.length)))
+            reads = []
+            for kind, ev in events:
+                await ev.wait()
+                if kind == "r":
+                    reads.append(ev.data)
+            tb.raise_error()
+            # the master saw the same read results as the bus
+            got = [(int.from_bytes(r.data, "little"), int(r.resp)) for r in reads]
+            seen = [tb.r_seen.popleft() for _ in range(min(len(got), len(tb.r_seen)))]
+            assert got == seen, (f"seed {seed}: AxiLiteMaster read results differ from the bus "
+                                 f"(batch {batches})")
+            resps |= {int(r.resp) for r in reads}
+            n_reads += len(reads)
+            n_writes += len(ops) - len(reads)
+            batches += 1
+            if tb.checker.cycle >= min_cycles:
+                break
         for _ in range(4):
             await RisingEdge(dut.clk)
         tb.recording = False
         await RisingEdge(dut.clk)
-        st = check_trace(regmap, tb.trace, seed)
-        cov = Coverage("axil_csr", cfg)
-        sample_coverage(cov, regmap, tb.trace, backpressure)
+        tb.raise_error()
+        st = tb.checker.finish()
         cov.write()
-        # the master saw the same read results as the trace
-        r_trace = [(t[axi_name("rdata")], t[axi_name("rresp")]) for t in tb.trace
-                   if t[axi_name("rvalid")] and t[axi_name("rready")]]
-        got = [(int.from_bytes(r.data, "little"), int(r.resp)) for r in model_reads]
-        assert got == r_trace, f"seed {seed}: AxiLiteMaster read results differ from the bus trace"
-        assert st.reads == sum(op.kind == "r" for op in ops) and st.writes == sum(op.kind == "w" for op in ops)
+        assert not tb.r_seen, f"seed {seed}: {len(tb.r_seen)} R transfers the master did not report"
+        assert st.reads == n_reads and st.writes == n_writes, (st, n_reads, n_writes)
         assert st.slverr > 0 and st.pushes > 0 and st.strobes > 0 and st.partial_writes > 0, st
-        assert any(r.resp == AxiResp.SLVERR for r in model_reads) and any(r.resp == AxiResp.OKAY
-                                                                          for r in model_reads)
-        dut._log.info(f"checked {st}")
+        assert {int(AxiResp.SLVERR), int(AxiResp.OKAY)} <= resps, resps
+        if cfg.get("stats_path"):   # with the simulator process's peak memory (kB), flat in the run length
+            Path(cfg["stats_path"]).write_text(json.dumps(
+                {"cycles": st.cycles, "batches": batches, "reads": st.reads, "writes": st.writes,
+                 "pushes": st.pushes, "slverr": st.slverr, "refused": st.refused,
+                 "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+        dut._log.info(f"checked {st} in {batches} batch(es)")
 
     @cocotb.test()
     async def test_sustained_writes(dut):
@@ -449,7 +584,7 @@ if _HAVE_COCOTB:
         one write per cycle (AW and W transferred in consecutive cycles), counted on the bus."""
         cfg = test_config()
         regmap = accelerator_register_map(params_from_dict(cfg["params"]), **cfg.get("map", {}))
-        tb = TB(dut, regmap, int(cfg["seed"]))
+        tb = TB(dut, regmap, int(cfg["seed"]), keep_trace=True)
         await tb.reset()
         for p in tb.ports:
             if p.role == "ready":
@@ -472,5 +607,6 @@ if _HAVE_COCOTB:
             assert b == list(range(aw[0] + 2, aw[0] + 66)), f"{reg}: B not every cycle: {b[:10]}"
         tb.recording = False
         await RisingEdge(dut.clk)
-        st = check_trace(regmap, tb.trace)
+        tb.raise_error()
+        st = tb.checker.finish()
         assert st.writes == 128 and st.pushes == 64, st

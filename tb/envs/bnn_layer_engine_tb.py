@@ -234,6 +234,48 @@ def scenario(cfg: dict):
             "digital": dig, "analog": ana, "analog_run": analog_run, "hc": hc}
 
 
+# --- randomized stimulus (long regressions) ------------------------------------------------------
+def random_layer(hw: BnnHwParams, rng: np.random.Generator):
+    """A random hidden layer of ``hw``'s shape as a :class:`golden.bnn.network.BnnModel` (with a
+    3-class output layer the engine never sees): each neuron's weights with its own density of ones
+    (0..1), thresholds anywhere in the range the bias cells realise
+    (:func:`golden.bnn.network.threshold_range`), its two ends a quarter of the time.
+    ``hw.bias_cells`` must be the model's count for ``hw.inputs`` (bias fraction 0.05)."""
+    from golden.bnn.model_params import n_bias_cells
+    from golden.bnn.network import BnnModel, threshold_range
+
+    n, m = hw.inputs, hw.neurons
+    if hw.bias_cells != n_bias_cells(n):
+        raise ValueError(f"bnn.bias_cells = {hw.bias_cells}: a random layer of {n} inputs has "
+                         f"{n_bias_cells(n)} bias cells")
+    lo, hi = threshold_range(n)
+    w0 = (rng.random((m, n)) < rng.random(m)[:, None]).astype(np.uint8)
+    t0 = rng.integers(lo, hi + 1, m)
+    ends = rng.random(m) < 0.25
+    t0[ends] = rng.choice([lo, hi], int(ends.sum()))
+    w1 = rng.integers(0, 2, (3, m), dtype=np.uint8)
+    return BnnModel(layers=[(w0, t0.astype(np.int64)), (w1, None)], bias_fraction=0.05,
+                    thresholds_raw=[t0.astype(np.int64)])
+
+
+def random_phase_config(cfg: dict, k: int, workdir: Path) -> dict:
+    """Phase ``k`` of the randomized mode as a :func:`scenario` configuration: a :func:`random_layer`
+    and ``cfg["images"]`` (default 16) random input vectors (each with its own density of ones) saved
+    in ``workdir``, random modes (``order = "mixed"``), the "authors" chip model with a bit-error rate
+    of 0, 1 % or 5 %; phase seed ``seed * 1000 + k`` (streams, modes, chip)."""
+    hw = hw_from_config(cfg)
+    rng = np.random.default_rng([int(cfg["seed"]), k, 29])
+    n = int(cfg.get("images", 16))
+    x = (rng.random((n, hw.inputs)) < rng.random(n)[:, None]).astype(np.uint8)
+    model_path = random_layer(hw, rng).save(workdir / "random_layer.npz")
+    x_path = workdir / "random_inputs.npy"
+    np.save(x_path, x)
+    seed = int(cfg["seed"]) * 1000 + k
+    return {**cfg, "model": str(model_path), "x_path": str(x_path), "n_images": n, "order": "mixed",
+            "seed": seed, "hardware": {"mode": "authors", "seed": seed,
+                                       "bit_error": float(rng.choice([0.0, 0.01, 0.05]))}}
+
+
 def x_payloads(images) -> list[dict]:
     """``x`` stream items: ``{"bits": int (bit i = input i), "analog": mode, "cal", "ramp"}`` from
     ``(x_bits, mode)`` (``cal = 0``: every bias row driven) or ``(x_bits, mode, bias_drive)`` (``cal = 1,
@@ -411,6 +453,48 @@ if cocotb is not None:
                    "cycles": end, "sim_seconds": wall}
         Path("metrics_bnn_layer_engine.json").write_text(json.dumps(metrics))
         np.save("bnn_layer_engine_bits.npy", got)          # [image runs, neurons] as observed on y
+
+    @cocotb.test()
+    async def bnn_layer_engine_random(dut):
+        """Randomized stimulus: phases of a random layer (weights, thresholds), random inputs and
+        modes (:func:`random_phase_config`), each from its own reset, compared with the golden twin
+        cycle by cycle (``x`` acceptances, ``y`` words) and bit by bit with the golden functions.
+        One phase, or with ``min_cycles`` (long regressions) phases until that many cycles have run;
+        ``stats_path``: a JSON file with the cycles and bits checked."""
+        cfg = test_config()
+        hw = hw_from_config(cfg)
+        tb = TB(dut, hw, cfg)
+        cov = Coverage("bnn_layer_engine", cfg)
+        min_cycles = int(cfg.get("min_cycles", 0))
+        cycles = phases = images = words = bits = 0
+        while True:
+            pcfg = random_phase_config(cfg, phases, Path.cwd())
+            seed = pcfg["seed"]
+            sc = scenario(pcfg)
+            macro = BnnMacroModel(hw, sc["array"], make_decider(sc["model"], sc["hc"], sc["layer"]), seed)
+            tb.cfg = pcfg            # run_engine draws its stream timing from the phase's seed
+            end = sc["cycles"] + 20
+            src, snk, wall = await tb.run_engine(macro, sc["images"], end)
+            assert not macro.violations, f"seed {seed}: array/macro line violations: {macro.violations[:5]}"
+            Scoreboard(f"bnn_layer_engine.x phase {phases}", seed=seed).check(
+                sc["accepted"], [(t.cycle, i) for i, t in enumerate(src.sent)])
+            words += Scoreboard(f"bnn_layer_engine.y phase {phases}", seed=seed).check(sc["outputs"], snk.received)
+            got = bits_per_image(snk.received, len(sc["images"]), hw.neurons, hw.bank)
+            bad = int(np.sum(got != sc["spec"]))
+            assert bad == 0, f"seed {seed}: {bad} output bits differ from the golden functions"
+            bits += got.size
+            sample_coverage(cov, hw, src.sent, snk.received)
+            dut._log.info(f"phase {phases} (seed {seed}): {len(sc['images'])} images, {len(snk.received)} y words "
+                          f"({got.size} bits), {end} cycles in {wall:.1f} s, 0 mismatches")
+            cycles += end
+            images += len(sc["images"])
+            phases += 1
+            if cycles >= min_cycles:
+                break
+        cov.write()
+        if cfg.get("stats_path"):
+            Path(cfg["stats_path"]).write_text(json.dumps({"cycles": cycles, "phases": phases, "images": images,
+                                                           "y_words": words, "output_bits": bits}))
 
     @cocotb.test()
     async def bnn_layer_engine_calibration(dut):

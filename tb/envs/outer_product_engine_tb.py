@@ -44,8 +44,10 @@ def random_frame(p: AccelParams, rng: np.random.Generator, density: float) -> li
     return frame_words(x, d, p)
 
 
-def random_requests(p: AccelParams, rng: random.Random, n: int) -> list[UpdateRequest]:
-    """Single requests over the whole representable address range (some out of the array)."""
+def random_requests(p: AccelParams, rng: random.Random, n: int, out_of_range: float = 0.0) -> list[UpdateRequest]:
+    """Single requests over the whole representable address range (some out of the array);
+    ``out_of_range``: the fraction moved beyond the array on purpose (a row or column the field can
+    hold but the array does not have; 0 leaves the stimulus as it was)."""
     u = p.update
     dlo, dhi = -(1 << (u.dw_width - 1)), (1 << (u.dw_width - 1)) - 1
     rmax, cmax = (1 << p.row_width) - 1, (1 << p.col_width) - 1
@@ -53,6 +55,11 @@ def random_requests(p: AccelParams, rng: random.Random, n: int) -> list[UpdateRe
     for _ in range(n):
         row = rng.randint(0, rmax) if rng.random() < 0.1 else rng.randrange(p.array.rows)
         col = rng.randint(0, cmax) if rng.random() < 0.1 else rng.randrange(p.array.cols)
+        if out_of_range and rng.random() < out_of_range:
+            if rmax >= p.array.rows:
+                row = rng.randint(p.array.rows, rmax)
+            elif cmax >= p.array.cols:
+                col = rng.randint(p.array.cols, cmax)
         dw = rng.randint(dlo, dhi) if rng.random() < 0.5 else rng.choice((dlo, dhi, 0, u.eps, -u.eps))
         out.append(UpdateRequest(row, col, max(dlo, min(dhi, dw))))
     return out
@@ -61,7 +68,7 @@ def random_requests(p: AccelParams, rng: random.Random, n: int) -> list[UpdateRe
 def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> tuple[list[list[int]], list[UpdateRequest]]:
     """Frames and requests of one phase: ``frames`` good frames (x density ``density``), with a
     ``bad`` fraction cut short or made longer (dropped whole), a frame of all-zero x now and then,
-    and ``requests`` single requests."""
+    and ``requests`` single requests (``out_of_range``: the fraction of them moved beyond the array)."""
     rng = np.random.default_rng([seed, index, 11])
     prng = random.Random(f"outer_product_engine/{seed}/{index}")
     frames = []
@@ -71,7 +78,7 @@ def phase_stimulus(p: AccelParams, seed: int, index: int, phase: dict) -> tuple[
             f = f[:prng.randrange(1, len(f))] if prng.random() < 0.5 else f + [prng.getrandbits(32)
                                                                                   for _ in range(prng.randint(1, 3))]
         frames.append(f)
-    return frames, random_requests(p, prng, phase.get("requests", 0))
+    return frames, random_requests(p, prng, phase.get("requests", 0), phase.get("out_of_range", 0.0))
 
 
 def replay(p: AccelParams, frames: list[list[int]], trace, requests: list[UpdateRequest]) -> list[PulseCount]:

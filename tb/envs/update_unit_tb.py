@@ -49,6 +49,14 @@ def directed_requests(p: AccelParams, name: str) -> list[UpdateRequest]:
         seq += [UpdateRequest(r, c, dmax if i % 2 else dmin // 3)
                 for i in range(30) for (r, c) in ([(0, 0), last][i % 2],)]
         return [UpdateRequest(r.row, r.col, max(min(r.dw, dmax), dmin)) for r in seq]
+    if name == "pulse_counts":
+        # every pulse-count bin of the coverage model (both ends), both signs, on synapse (0, 0):
+        # from chi = 0 (the first phase after reset) dW = +-n * eps gives exactly n pulses and leaves
+        # chi at 0 again, so each request hits its bin whatever came before in this stimulus
+        from tb.kit.coverage import ranges
+
+        ns = sorted({n for lo, hi in ranges(max_pulses(p)) for n in (lo, hi)})
+        return [UpdateRequest(0, 0, max(min(s * n * eps, dmax), dmin)) for n in ns for s in (1, -1)]
     if name == "out_of_range":
         # addresses the fields can hold but the array does not have (dropped, addr_error)
         seq = []
@@ -85,6 +93,12 @@ def random_requests(p: AccelParams, seed: int, n: int, stream: int = 0, hot: int
             dw = rng.randint(dmin, dmax)
         out.append(UpdateRequest(r, c, max(min(dw, dmax), dmin)))
     return out
+
+
+def max_pulses(p: AccelParams) -> int:
+    """The largest pulse count one request can give: it leaves |chi| < eps unless it was capped, so
+    at most ``(eps - 1 + |dmin|) // eps`` pulses (and ``max_count``)."""
+    return min(p.update.max_count, (p.update.eps - 1 + (1 << (p.update.dw_width - 1))) // p.update.eps)
 
 
 def dw_class(p: AccelParams, dw: int) -> str:
@@ -126,10 +140,8 @@ def sample_coverage(cov, p: AccelParams, phase: dict, sent, received, clears, ad
         req.sample(dw=dw_class(p, r.dw), row=edge_class(r.row, p.array.rows), col=edge_class(r.col, p.array.cols),
                    repeat_gap=None if prev is None else t.cycle - prev - 1)
         last[(r.row, r.col)] = t.cycle
-    # a request leaves |chi| < eps unless it was capped, so one request makes at most
-    # (eps - 1 + |dmin|) // eps pulses: the counts above that cannot occur
-    mc = min(p.update.max_count, (p.update.eps - 1 + (1 << (p.update.dw_width - 1))) // p.update.eps)
-    out = cov.group("pulse_count", {"count": ranges(mc), "sign": ["pot", "dep"]}, {"count_x_sign": ("count", "sign")})
+    # the counts above max_pulses cannot occur
+    out = cov.group("pulse_count", {"count": ranges(max_pulses(p)), "sign": ["pot", "dep"]}, {"count_x_sign": ("count", "sign")})
     for t in received:
         out.sample(count=abs(t.value.count), sign="pot" if t.value.count > 0 else "dep")
     accepts = [t.cycle for t in sent]

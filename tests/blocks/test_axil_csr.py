@@ -14,7 +14,16 @@ from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.spec.register_map.description import OKAY, SLVERR, Access, Field, Register, RegisterMapBuilder
 from golden.twins.axil_csr import RegisterFileModel, lane_mask
 from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
-from tb.envs.axil_csr_tb import AXI, CsrMismatch, Op, axi_name, check_trace, random_ops, refuse_names
+from tb.envs.axil_csr_tb import (
+    AXI,
+    CsrChecker,
+    CsrMismatch,
+    Op,
+    axi_name,
+    check_trace,
+    random_ops,
+    refuse_names,
+)
 from tb.kit.runner import run_cocotb, to_verilog
 
 PARAMS = AccelParams()
@@ -193,20 +202,26 @@ def test_amaranth_sim_throughput(reg):
 
 
 def test_check_trace_detects_corruption(seed):
-    """The check is not vacuous: a flipped read-data bit, a lost strobe and a changed RW output fail it."""
+    """The check is not vacuous: a flipped read-data bit, a lost strobe and a changed RW output fail it,
+    and the streaming checker stops in the cycle of the corruption (it keeps no trace)."""
     regmap = accelerator_register_map(PARAMS)
     ops = random_ops(regmap, random.Random(seed), 120)
     trace = run_amaranth(regmap, ops, seed)
     check_trace(regmap, trace, seed)
     r_cycle = next(c for c, t in enumerate(trace) if t[axi_name("rvalid")] and t[axi_name("rready")])
     strobe = next((c, n) for c, t in enumerate(trace) for n in ("ctrl__soft_reset", "ctrl__bnn_ack") if t[n])
-    for mutate in (lambda tr: tr[r_cycle].__setitem__(axi_name("rdata"), tr[r_cycle][axi_name("rdata")] ^ 4),
-                   lambda tr: tr[strobe[0]].__setitem__(strobe[1], 0),
-                   lambda tr: tr[-1].__setitem__("ctrl__mode", tr[-1]["ctrl__mode"] ^ 1)):
+    last = len(trace) - 1
+    for cycle, mutate in (
+            (r_cycle, lambda tr: tr[r_cycle].__setitem__(axi_name("rdata"), tr[r_cycle][axi_name("rdata")] ^ 4)),
+            (strobe[0], lambda tr: tr[strobe[0]].__setitem__(strobe[1], 0)),
+            (last, lambda tr: tr[-1].__setitem__("ctrl__mode", tr[-1]["ctrl__mode"] ^ 1))):
         bad = [dict(t) for t in trace]
         mutate(bad)
-        with pytest.raises(CsrMismatch):
-            check_trace(regmap, bad, seed)
+        chk = CsrChecker(regmap, seed)
+        with pytest.raises(CsrMismatch, match=rf"cycle {cycle}: .*\(seed {seed}\)"):
+            for t in bad:
+                chk.step(t)
+        assert chk.cycle == cycle
 
 
 def test_reset_values_and_holes():

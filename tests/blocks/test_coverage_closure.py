@@ -64,3 +64,57 @@ def test_xnor_popcount_handshake_classes(valid, ready, seed):
            "p_valid": valid, "p_ready": ready, "coverage_label": "3-tree-k1"}
     run_cocotb(XnorPopcount(3, stage_levels=1, mode="tree", tag_width=0), toplevel="xnor_popcount",
                test_module="tb.envs.xnor_popcount_tb", config=cfg)
+
+
+# UpdateUnit: the holes of the randomized runs, each closed by one phase list (a run from reset)
+UPDATE_UNIT_CLOSURE = {
+    # 1x1 array: every request hits synapse (0, 0); the input pattern leaves 17 idle cycles after
+    # each accept, so every dW class (neg_lt_eps = -1, -2 included) repeats after a gap >= 16
+    "1x1-narrow": [{"kind": "random", "n": 150, "valid": ["pattern", [1] + [0] * 17], "ready": 1.0}],
+    # count_width 8, eps 7: both ends of every pulse-count bin (1..4, the middle ranges, 254, 255) in
+    # both signs, from chi = 0 after reset; then o's ready in a pattern with 2- and 3-cycle gaps
+    "5x3-eps7-cw8": [{"kind": "directed", "name": "pulse_counts"},
+                     {"kind": "random", "n": 300, "valid": 1.0, "ready": ["pattern", [1, 0, 0, 1, 0, 0, 0]]}],
+}
+
+
+@pytest.mark.parametrize("name", UPDATE_UNIT_CLOSURE)
+def test_update_unit_closure(name, seed):
+    """Directed pulse counts and patterned handshakes (docs/coverage.md, UpdateUnit), compared with
+    golden cycle by cycle like the randomized run of the same configuration."""
+    from hw.update_unit import UpdateUnit
+    from tb.kit.runner import run_cocotb
+    from tests.blocks.test_update_unit import COCOTB_CONFIGS
+
+    p = COCOTB_CONFIGS[name][0]
+    run_cocotb(UpdateUnit.from_params(p), toplevel="update_unit", test_module="tb.envs.update_unit_tb",
+               config={"params": p.to_dict(), "seed": seed, "phases": UPDATE_UNIT_CLOSURE[name],
+                       "coverage_label": name})
+
+
+# OuterProductEngine: req is ready again 2 cycles after an accepted request only when that request
+# was out of range (dropped in the cycle after its accept; an in-range one first forms row * G, then
+# runs through the pipeline), so request gaps of 1..3 cycles need requests out of range back to back.
+# Out-of-range requests (no frames) with the pattern class (gaps 1, 1, 2, 3 in turn) and the burst
+# class on req; burst idle runs are 1..16 cycles long, so only about one accept in 200 follows a run
+# of exactly 2 or 3: that phase is long and all out of range.
+OUTER_PRODUCT_ENGINE_CLOSURE = [
+    {"frames": 0, "requests": 150, "out_of_range": 0.8,
+     "req_valid": ["pattern", [1, 0, 1, 0, 0, 1, 0, 0, 0, 1]], "ready": 1.0},
+    {"frames": 0, "requests": 600, "out_of_range": 1.0, "req_valid": ["burst", 0.5], "ready": 1.0},
+]
+
+
+def test_outer_product_engine_closure(seed):
+    """Short request gaps after out-of-range requests (docs/coverage.md, OuterProductEngine),
+    compared with golden cycle by cycle (the 13x10 P = 1 configuration)."""
+    from hw.outer_product_engine import OuterProductEngine
+    from tb.kit.runner import run_cocotb
+    from tests.blocks.test_outer_product_engine import COCOTB_CONFIGS
+
+    name = "13x10-P1-eps100"
+    p = COCOTB_CONFIGS[name][0]
+    run_cocotb(OuterProductEngine.from_params(p), toplevel="outer_product_engine",
+               test_module="tb.envs.outer_product_engine_tb",
+               config={"params": p.to_dict(), "seed": seed, "phases": OUTER_PRODUCT_ENGINE_CLOSURE,
+                       "coverage_label": name})

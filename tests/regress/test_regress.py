@@ -11,7 +11,10 @@ OuterProductEngine) repeat their phase list with fresh stimulus streams until th
 (``min_cycles``); the
 PulseScheduler and XnorPopcount scale their request / vector counts from a golden run of the default
 size; CrossbarAddressing drives one command per cycle and the SenseAmpSequencer runs a fixed number
-of cycles, so both take the length directly.
+of cycles, so both take the length directly. The AXI4-Lite CSR issues batches of random operations
+(new stimulus streams each) and checks every cycle as it happens (``tb.envs.axil_csr_tb.CsrChecker``:
+no trace is kept) until the cycles add up; the BnnLayerEngine runs phases of random layers (weights,
+thresholds, inputs, modes), each from a reset, until they do.
 """
 from __future__ import annotations
 
@@ -165,3 +168,60 @@ def test_sense_amp_sequencer(seed):
     _record("sense_amp_sequencer", "bank4-tag5", seed, m["cycles"], time.perf_counter() - t0,
             conversions=m["conversions"])
 
+
+
+# AXI4-Lite CSR: (push_wait of the register map, pause class of the master's five channels)
+AXIL_CSR_CONFIGS = {"default-none": (4096, "none"), "default-random": (4096, "random"),
+                    "default-burst": (4096, "burst"), "pw3-random": (3, "random")}
+
+
+@pytest.mark.parametrize("name, seed", _ids(list(AXIL_CSR_CONFIGS)))
+def test_axil_csr(name, seed, tmp_path):
+    from golden.spec.params import AccelParams
+    from golden.spec.register_map.accelerator_map import accelerator_register_map
+    from hw.axil_csr import AxiLiteCsr
+    from tb.kit.runner import run_cocotb
+
+    push_wait, backpressure = AXIL_CSR_CONFIGS[name]
+    p = AccelParams()
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(AxiLiteCsr(accelerator_register_map(p, push_wait=push_wait)), toplevel="axil_csr",
+               test_module="tb.envs.axil_csr_tb", testcase=f"test_random_access/backpressure={backpressure}",
+               config={"params": p.to_dict(), "map": {"push_wait": push_wait}, "seed": seed, "ops": 1500,
+                       "min_cycles": CYCLES, "stats_path": str(stats)})
+    s = json.loads(stats.read_text())
+    _record("axil_csr", name, seed, s["cycles"], time.perf_counter() - t0, reads=s["reads"], writes=s["writes"],
+            pushes=s["pushes"], refused=s["refused"], batches=s["batches"], max_rss_kb=s["max_rss_kb"])
+
+
+# BnnLayerEngine: hardware parameters and random input vectors per phase (a random layer each)
+def _bnn_configs():
+    from golden.spec.bnn_datapath_params import BnnHwParams
+
+    return {  # the trained digits layer's shape (as in make test), 8-neuron banks with 5-bridge reads,
+              # bit-serial reads with one-neuron banks and LUT6 popcounts, the smallest engine
+        "digits-b4": (BnnHwParams(), 16),
+        "k8-w5": (BnnHwParams(inputs=20, bias_cells=3, neurons=64, bank=8, out_fifo=8, read_width=5), 8),
+        "k1-lut6-serial": (BnnHwParams(bank=1, popcount_mode="lut6", read_width=1), 4),
+        "tiny": (BnnHwParams(inputs=3, bias_cells=0, neurons=1, bank=1, out_fifo=2), 200),
+    }
+
+
+@pytest.mark.parametrize("name, seed", _ids(["digits-b4", "k8-w5", "k1-lut6-serial", "tiny"]))
+def test_bnn_layer_engine(name, seed, tmp_path):
+    from dataclasses import asdict
+
+    from hw.bnn_layer_engine import BnnLayerEngine
+    from tb.kit.runner import run_cocotb
+
+    hw, images = _bnn_configs()[name]
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(BnnLayerEngine(hw), toplevel="bnn_layer_engine", test_module="tb.envs.bnn_layer_engine_tb",
+               testcase="bnn_layer_engine_random",
+               config={"hw": asdict(hw), "seed": seed, "images": images, "p_valid": 0.8, "p_ready": 0.7,
+                       "min_cycles": CYCLES, "stats_path": str(stats)})
+    s = json.loads(stats.read_text())
+    _record("bnn_layer_engine", name, seed, s["cycles"], time.perf_counter() - t0, phases=s["phases"],
+            images=s["images"], y_words=s["y_words"], output_bits=s["output_bits"])
