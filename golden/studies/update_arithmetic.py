@@ -146,7 +146,7 @@ class CompareCodes(VariantCodes):
     """
 
     KEYS = ("n_var", "n_other", "only_var", "only_other", "differ", "diff_pos", "diff_neg",
-            "sum_diff", "sum_abs", "pos", "neg")
+            "sum_diff", "sum_abs", "pos", "neg", "sum_diff_x1", "differ_x1")
 
     def __init__(self, params, out_dtype=np.int64, var: Variant = NAMED["engine"],
                  other: Variant = NAMED["float32"]):
@@ -154,6 +154,8 @@ class CompareCodes(VariantCodes):
         self.other = VariantCodes(params, out_dtype, other)
         self.stats: dict[int, dict[str, int]] = {}
         self.epoch = 0
+        self.rows: np.ndarray | None = None
+        self.cum = np.zeros((params.array.rows, params.array.cols), dtype=np.int64)
 
     def dw(self, a, d, factor=ONE):
         mine = self.raw_dw(a, d, factor)
@@ -172,6 +174,13 @@ class CompareCodes(VariantCodes):
         st["sum_abs"] += int(np.abs(mine).sum())
         st["pos"] += int(mine[mine > 0].sum())
         st["neg"] += int(mine[mine < 0].sum())
+        one = a == np.float32(1.0)
+        st["sum_diff_x1"] += int(diff[one].sum())
+        st["differ_x1"] += int(np.count_nonzero(diff[one]))
+        if self.rows is None:
+            self.cum += diff
+        else:
+            self.cum[self.rows] += diff
         rows = np.flatnonzero(nz_m.any(axis=1))
         dw = mine[rows]
         return rows, dw.astype(self.out_dtype, copy=False), int(np.abs(dw).max(initial=0))
@@ -181,12 +190,18 @@ class CompareCodes(VariantCodes):
 def arithmetic(factory):
     """Within the block, every :class:`SynapseArray` built forms its updates with ``factory(params,
     out_dtype)`` instead of :class:`UpdateCodes`."""
-    old = mds.UpdateCodes
+    old, plan = mds.UpdateCodes, mds.SynapseArray.plan_update
+
+    def plan_update(arr, rows, a, delta, lr, trace=None):
+        arr.codes.rows = None if rows is None else np.asarray(rows)
+        return plan(arr, rows, a, delta, lr, trace)
+
     mds.UpdateCodes = factory
+    mds.SynapseArray.plan_update = plan_update
     try:
         yield
     finally:
-        mds.UpdateCodes = old
+        mds.UpdateCodes, mds.SynapseArray.plan_update = old, plan
 
 
 def run(variant_name: str, seed: int, devices: int = 1, binary: bool = True, x_width: int | None = None,
@@ -230,6 +245,14 @@ def run(variant_name: str, seed: int, devices: int = 1, binary: bool = True, x_w
     if compare:
         out["compare"] = variant(compare).name
         out["stats"] = [{str(k): v for k, v in c.stats.items()} for c in made]
+        eps = cfg.update.eps
+        out["cum_diff"] = [{"max_abs": int(np.abs(c.cum).max()), "eps": eps,
+                            "over_eps_4": int(np.count_nonzero(np.abs(c.cum) >= eps // 4)),
+                            "over_eps_2": int(np.count_nonzero(np.abs(c.cum) >= eps // 2)),
+                            "over_eps": int(np.count_nonzero(np.abs(c.cum) >= eps)),
+                            "synapses": int(c.cum.size), "bias_row": c.cum[-1].tolist(),
+                            "percentiles_abs": np.percentile(np.abs(c.cum), [50, 90, 99, 99.9]).tolist()}
+                           for c in made]
     return out
 
 
