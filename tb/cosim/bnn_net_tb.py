@@ -12,8 +12,8 @@ inputs the RTL applied (counter-based SA errors, image index = that row's evalua
 Fault injection (the comparison can fail): ``fault = {"invert": [[row, c0, c1], ...]}`` inverts stored
 bridges of the macro's array (not of the golden); the run then reports its mismatches instead of failing.
 
-Per mode (BNN_CTRL.ANALOG) and image the host pushes the ``ceil(inputs/32)`` BNN_INPUT words, polls
-EVENTS.BNN_DONE, reads BNN_CLASS, clears the event and acknowledges (CTRL.BNN_ACK). Expected:
+Per mode (BNN_CTRL.ANALOG) and image the host pushes the ``ceil(inputs/32)`` BNN_INPUT words, waits for
+``irq`` (IRQ_ENABLE.BNN_DONE) and reads EVENTS.BNN_DONE, reads BNN_CLASS, clears the event and acknowledges (CTRL.BNN_ACK). Expected:
 :func:`golden.twins.bnn_network_engine.digital_network` of the programmed bits and
 :func:`golden.twins.bnn_network_engine.analog_network` (= ``BnnHardware.predict_bits``). The hidden
 layers' inputs (the activations of the layer before) are observed on ``in_bits`` when a layer's first
@@ -88,11 +88,15 @@ class NetHost:
     async def rd(self, reg):
         return self.regmap[reg].decode(await self.bus.read(self.regmap[reg].addr))
 
-    async def infer(self, x_bits: np.ndarray) -> dict:
-        """One image: BNN_INPUT words, wait for EVENTS.BNN_DONE, BNN_CLASS, clear, acknowledge."""
+    async def infer(self, x_bits: np.ndarray, irq=None) -> dict:
+        """One image: BNN_INPUT words, wait for EVENTS.BNN_DONE (on ``irq`` if given: IRQ_ENABLE.BNN_DONE
+        set, no polling traffic during the image), BNN_CLASS, clear, acknowledge."""
         bits = int.from_bytes(np.packbits(x_bits, bitorder="little").tobytes(), "little")
         await self.bus.write_stream(self.regmap["bnn_input"].addr,
                                     [(bits >> (32 * k)) & 0xFFFFFFFF for k in range(-(-self.net.sizes[0] // 32))])
+        if irq is not None:
+            while not irq.value:
+                await RisingEdge(irq)
         while not (await self.rd("events"))["bnn_done"]:
             pass
         out = await self.rd("bnn_class")
@@ -140,6 +144,7 @@ async def cosim_bnn_net(dut):
     net_reg = await host.rd("bnn_net")
     assert net_reg["hidden_layers"] == net.hidden_layers and net_reg["classes_m1"] == net.classes - 1, net_reg
     await host.wr("ctrl", mode=1)
+    await host.wr("irq_enable", bnn_done=1)
     per_mode, first = {}, []
     total = len(modes) * len(x)
     done_n = 0
@@ -153,7 +158,7 @@ async def cosim_bnn_net(dut):
         act_mis = act_cmp = 0
         for i in range(len(x)):
             seen.clear()
-            r = await host.infer(x[i])
+            r = await host.infer(x[i], dut.irq)
             got_cls[i], got_cnt[i] = r["cls"], r["count"]
             for layer, v in seen:          # the input of hidden layer l = the output of layer l-1
                 if layer == 0:

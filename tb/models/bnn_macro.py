@@ -156,6 +156,16 @@ class BnnMacroModel:
         return {"rd_valid": int(arrived is not None), "rd_bits": arrived or 0, "sa_out": sa}
 
 
+def _wide_int(handle) -> int:
+    """A wide line vector as an int straight from the simulator's bit string (a 6762-bit ``bl_read``
+    through ``LogicArray`` costs more than the rest of a cycle); X/Z (4-state simulators) go the
+    ordinary way and raise there."""
+    try:
+        return int(handle._handle.get_signal_val_binstr(), 2)
+    except (AttributeError, ValueError):
+        return int(handle.value)
+
+
 class MacroPortSampler:
     """Read the engine's array/macro lines (in ``ReadOnly``) as :meth:`BnnMacroModel.step` expects them.
 
@@ -172,8 +182,8 @@ class MacroPortSampler:
 
     def sample(self) -> dict:
         s = {n: int(h.value) for n, h in self.small}
-        s["wl"] = int(self.wl.value) if (s["read"] or s["stages"] & 4) else 0
-        s["bl_read"] = int(self.bl_read.value) if s["read"] else 0
+        s["wl"] = _wide_int(self.wl) if (s["read"] or s["stages"] & 4) else 0
+        s["bl_read"] = _wide_int(self.bl_read) if s["read"] else 0
         s["in_bits"] = int(self.in_bits.value) if s["input_en"] else 0
         if s["input_en"] and self.bias_in is not None:
             s["bias_in"] = int(self.bias_in.value)

@@ -141,6 +141,6 @@ def test_cosim_bnn_network_through_top(tmp_path):
     for v in res["per_mode"].values():
         assert v["accuracy"] == v["golden_accuracy"] and v["activation_checks"] == 12   # inputs of hidden layers 0 and 1, 6 images
     assert res["word_reads"] > 0 and res["sa_decisions"] > 0
-    bad = run_cosim_bnn_net("digits", 6, seed=0, out_dir=tmp_path / "bad", progress=False, modes=("digital",),
+    bad = run_cosim_bnn_net("digits", 3, seed=0, out_dir=tmp_path / "bad", progress=False, modes=("digital",),
                             fault={"invert": [[r, 0, res["out_cols"]] for r in range(*res["out_rows"])]})
     assert bad["class_mismatches"] > 0 and bad["count_mismatches"] > 0, bad
