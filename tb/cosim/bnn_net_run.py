@@ -110,7 +110,7 @@ def run_cosim_bnn_net(dataset: str = "digits", images: int = 10, seed: int = 0, 
            "fault": fault or {},
            "net": {"sizes": list(net.sizes), "bias_cells": list(net.bias_cells), "bank": net.bank,
                    "bank_out": net.bank_out, "layer": asdict(net.layer)}}
-    with progress_printer(prog_file, enabled=progress):
+    with progress_printer(prog_file, enabled=progress, unit="images"):
         res = run_cocotb(bnn_net_top(net), toplevel="cosim_bnn_net_top", test_module="tb.cosim.bnn_net_tb",
                          testcase="cosim_bnn_net", config=cfg, check=False)
     if not result.exists():
