@@ -29,7 +29,7 @@ def test_bad_frame_cosim_input_is_refused_first(argv, name, capsys, monkeypatch)
     (["--bnn-images", "361"], "--bnn-images = 361 is out of range without --bnn-net: allowed [0, 360]"),
 ])
 def test_bad_bnn_network_cosim_input_is_refused_first(argv, name, capsys, monkeypatch):
-    import tb.kit.runner as runner
+    from tb.kit import runner
 
     def no_run(*a, **k):
         raise AssertionError("the simulation must not start")
