@@ -1,6 +1,9 @@
 """BnnNetworkEngine: a whole BNN on one 2T2R array, one image in, its class out."""
 from __future__ import annotations
 
+import operator
+from functools import reduce
+
 from amaranth import Cat, Module, Signal, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -13,6 +16,11 @@ from hw.argmax_unit import argmax_out_layout
 from hw.bnn_layer_engine import BnnLayerEngine
 from hw.lintsafe import add_const, eq_const
 from hw.sense_amp_sequencer import cfg_signature
+
+
+def _or(values):
+    """OR of the values (at the widest's width)."""
+    return reduce(operator.or_, values)
 
 
 def net_in_layout(net: BnnNetHwParams) -> data.StructLayout:
@@ -131,16 +139,15 @@ class BnnNetworkEngine(wiring.Component):
         K = hh.bank
         shifted = Signal.like(nxt)
         m.d.comb += shifted.eq(Cat(nxt[K:], hid.y.payload.bits) if len(nxt) > K else hid.y.payload.bits)
+        mask = Signal.like(nxt)
+        m.d.comb += mask.eq(_or(eq_const(layer, i).replicate(len(nxt)) & ((1 << net.sizes[i + 1]) - 1)
+                                for i in range(H)))
         with m.If(hid.y.valid):
             m.d.sync += nxt.eq(shifted)
             with m.If(hid.y.payload.last):
                 # the layer's width is a constant per layer: bits past it are 0 in the activations
-                with m.Switch(layer):
-                    for i in range(H):
-                        with m.Case(i):
-                            w = net.sizes[i + 1]
-                            m.d.sync += act.eq(shifted[:w])
-                m.d.sync += [layer.eq(add_const(layer, 1)), feed.eq(1)]
+                # (an AND-OR over the layers, not a case statement: every layer value is covered)
+                m.d.sync += [act.eq(shifted & mask), layer.eq(add_const(layer, 1)), feed.eq(1)]
 
         # --- output layer: the class ------------------------------------------------------------
         wiring.connect(m, out.cls, wiring.flipped(self.cls))
@@ -149,10 +156,8 @@ class BnnNetworkEngine(wiring.Component):
 
         # --- array port: the engine of the layer in progress -------------------------------------
         wl_h = Signal(self.wl.shape())
-        with m.Switch(layer):
-            for i in range(H):
-                with m.Case(i):
-                    m.d.comb += wl_h.eq(hid.wl << net.row_offset(i))
+        m.d.comb += wl_h.eq(_or((hid.wl & eq_const(layer, i).replicate(len(hid.wl))) << net.row_offset(i)
+                                for i in range(H)))
         m.d.comb += [
             self.wl.eq(wl_h | (out.wl << net.row_offset(H))),
             self.bl_read.eq(hid.bl_read | out.bl_read),

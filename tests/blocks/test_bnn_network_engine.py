@@ -164,3 +164,14 @@ def test_amaranth_sim_network_against_golden(read_width, bank, p, seed):
             assert list(model.layer_bits[i][-1]) == list(analog.hidden[-1][i])
         else:
             assert out.cls == d.classes[i] and out.count == d.counts[i, out.cls]
+
+
+@pytest.mark.parametrize("sizes, bias", [((20, 11, 15, 9, 4), (5, 2, 2)), ((12, 7, 3), (1,))], ids=["3-hidden", "1-hidden"])
+def test_verilog_lint_clean(sizes, bias, tmp_path):
+    from tb.kit.lint import lint
+    from tb.kit.runner import to_verilog
+
+    net = BnnNetHwParams(sizes=sizes, bias_cells=bias, bank=2, bank_out=2, layer=BnnHwParams(read_width=4))
+    path = tmp_path / "bnn_network_engine.v"
+    path.write_text(to_verilog(BnnNetworkEngine(net), "bnn_network_engine"))
+    assert lint(path, wall=False) == [] and lint(path, wall=True) == []
