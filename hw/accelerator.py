@@ -10,6 +10,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.bnn_datapath_params import PHASES, BnnHwParams
+from golden.spec.bnn_network_params import BnnNetHwParams
 from golden.spec.interfaces import DEFAULT_READ_LATENCY, STROBES
 from golden.spec.params import AccelParams, ConfigError, check_int
 from golden.spec.register_map.accelerator_map import accelerator_register_map, update_fits_one_word
@@ -18,6 +19,7 @@ from hw.arbitration_controller import ArbitrationController
 from hw.axi_stream import AxiStreamSignature
 from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
+from hw.bnn_network_engine import BnnNetworkEngine
 from hw.crossbar_addressing import CrossbarAddressing
 from hw.lintsafe import add_const, eq_const
 from hw.outer_product_engine import OuterProductEngine
@@ -34,18 +36,37 @@ def update_entry_layout(p: AccelParams) -> data.StructLayout:
                               "marker": unsigned(1)})
 
 
-def check_bnn_fits(p: AccelParams, bnn: BnnHwParams) -> None:
-    """Raise :class:`ConfigError` unless the BNN layer's 2T2R array lies inside the training array
-    (the two paths share one array port: bank ``b`` on word line ``b``, bridge ``c`` on physical
-    columns ``2c, 2c+1``; see :mod:`golden.spec.bnn_datapath_params`)."""
-    if not isinstance(bnn, BnnHwParams):
-        raise ConfigError(f"bnn must be a BnnHwParams or None, got {type(bnn).__name__}")
+def bnn_port_sizes(bnn: BnnHwParams | BnnNetHwParams) -> tuple[int, int, int, int]:
+    """(read lanes, input drivers, bias rows, SA bank) of the BNN path's array-port members."""
+    if isinstance(bnn, BnnNetHwParams):
+        hh = bnn.hidden_hw
+        return max(hh.read_lanes, bnn.out_hw.read_lanes), hh.inputs, hh.bias_cells, hh.bank
+    return bnn.read_lanes, bnn.inputs, bnn.bias_cells, bnn.bank
+
+
+def check_bnn_fits(p: AccelParams, bnn: BnnHwParams | BnnNetHwParams) -> None:
+    """Raise :class:`ConfigError` unless the BNN layer's (or network's) 2T2R array lies inside the
+    training array (the two paths share one array port: bank ``b`` on word line ``b``, bridge ``c`` on
+    physical columns ``2c, 2c+1``; see :mod:`golden.spec.bnn_datapath_params` and, for a whole
+    network, :mod:`golden.spec.bnn_network_params`)."""
+    if not isinstance(bnn, (BnnHwParams, BnnNetHwParams)):
+        raise ConfigError(f"bnn must be a BnnHwParams, a BnnNetHwParams or None, got {type(bnn).__name__}")
     if p.array.cell != "2T2R":
         raise ConfigError(f"array.cell = {p.array.cell!r} is not allowed with a BNN path: choose '2T2R' "
                           f"(the BNN layer reads 2T2R bridges)")
+    if isinstance(bnn, BnnNetHwParams):
+        if bnn.rows > p.array.rows:
+            raise ConfigError(f"bnn_net needs {bnn.rows} word lines ({bnn.hidden_layers} hidden layers of "
+                              f"{bnn.hidden_banks} banks + {bnn.out_hw.banks} output banks): allowed at most "
+                              f"array.rows = {p.array.rows}")
+        if 2 * bnn.cols > p.phys_cols:
+            raise ConfigError(f"bnn_net needs {2 * bnn.cols} physical columns (2 x {bnn.cols} bridges): "
+                              f"allowed at most array.cols * synapse slots = {p.phys_cols}")
+        return
     if bnn.argmax:
-        raise ConfigError("bnn.argmax = true is not available through the accelerator top yet (no class "
-                          "register): build the BnnLayerEngine alone, or set bnn.argmax = false")
+        raise ConfigError("bnn.argmax = true is not available for a single layer through the accelerator top: "
+                          "build the whole network (BnnNetHwParams, class register BNN_CLASS), or set "
+                          "bnn.argmax = false")
     ap = array_params(bnn)
     if ap.array.rows > p.array.rows:
         raise ConfigError(f"bnn.neurons / bnn.bank need {ap.array.rows} word lines: allowed at most "
@@ -221,11 +242,13 @@ class Accelerator(wiring.Component):
         self.params, self.bnn = params, bnn
         self.fifo_depth, self.adc_width, self.read_latency = fifo_depth, adc_width, read_latency
         rows, pcols = params.array.rows, params.phys_cols
+        if bnn is not None:
+            lanes, n_in, n_bias, bank = bnn_port_sizes(bnn)
         bnn_ports = {} if bnn is None else {
-            "rd_valid": In(1), "rd_bits": In(bnn.read_lanes), "in_bits": Out(bnn.inputs),
-            **({"bias_in": Out(bnn.bias_cells)} if bnn.bias_cells else {}),
+            "rd_valid": In(1), "rd_bits": In(lanes), "in_bits": Out(n_in),
+            **({"bias_in": Out(n_bias)} if n_bias else {}),
             **{st: Out(1) for st in STROBES}, "sa_phase": Out(3), "sa_stages": Out(len(PHASES)),
-            "sa_firsts": Out(len(PHASES)), "sa_out": In(bnn.bank)}
+            "sa_firsts": Out(len(PHASES)), "sa_out": In(bank)}
         super().__init__({
             "s_axil": In(AxiLiteSignature(self.regmap.addr_width)),
             "s_axis": In(AxiStreamSignature(DATA_WIDTH)),
@@ -528,7 +551,10 @@ class Accelerator(wiring.Component):
 
     def _bnn_path(self, m: Module, csr, soft, owner, bnn_idle) -> _BnnStatus:
         """Input FIFO -> image assembly -> BnnLayerEngine -> output buffer; returns the engine's line
-        enables (zero-extended to the array port) and its status signals."""
+        enables (zero-extended to the array port) and its status signals. A network build
+        (:class:`BnnNetHwParams`) runs :class:`BnnNetworkEngine` and keeps the class in BNN_CLASS."""
+        if isinstance(self.bnn, BnnNetHwParams):
+            return self._bnn_net_path(m, csr, soft, owner, bnn_idle)
         eng = BnnLayerEngine(self.bnn)
         ififo = SyncFifo(width=DATA_WIDTH, depth=self.fifo_depth)
         m.submodules.bnn_engine = ResetInserter(soft)(eng)
@@ -540,10 +566,37 @@ class Accelerator(wiring.Component):
         wl, blr, busy = self._bnn_array_port(m, eng, ififo, got, bnn_idle)
         return _BnnStatus(wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full)
 
-    def _bnn_image(self, m: Module, csr, ififo):
+    def _bnn_net_path(self, m: Module, csr, soft, owner, bnn_idle) -> _BnnStatus:
+        """Input FIFO -> image assembly -> BnnNetworkEngine -> class register (BNN_CLASS)."""
+        net = self.bnn
+        eng = BnnNetworkEngine(net)
+        ififo = SyncFifo(width=DATA_WIDTH, depth=self.fifo_depth)
+        m.submodules.bnn_engine = ResetInserter(soft)(eng)
+        m.submodules.bnn_input_fifo = ResetInserter(soft)(ififo)
+        image, got, complete = self._bnn_image(m, csr, ififo, net.sizes[0])
+        full = Signal()
+        m.d.comb += [eng.x.valid.eq(complete & owner & csr.ctrl.mode & ~full),
+                     eng.x.payload.bits.eq(image[:net.sizes[0]]),
+                     eng.x.payload.analog.eq(csr.bnn_ctrl.analog)]
+        with m.If((eng.x.valid & eng.x.ready) | soft):
+            m.d.sync += got.eq(0)
+        # the class register: the engine's class waits in its ArgmaxUnit while the register is full
+        done = Signal()
+        cls_r, count_r = Signal.like(eng.cls.payload.cls), Signal.like(eng.cls.payload.count)
+        m.d.comb += [eng.cls.ready.eq(~full), done.eq(eng.cls.valid & eng.cls.ready),
+                     csr.bnn_class.cls.eq(cls_r), csr.bnn_class.count.eq(count_r)]
+        with m.If(done):
+            m.d.sync += [cls_r.eq(eng.cls.payload.cls), count_r.eq(eng.cls.payload.count), full.eq(1)]
+        with m.If(csr.ctrl.bnn_ack | soft):
+            m.d.sync += full.eq(0)
+        self._bnn_phase_writes(m, csr, eng)
+        wl, blr, busy = self._bnn_array_port(m, eng, ififo, got, bnn_idle, out_valid=eng.cls.valid)
+        return _BnnStatus(wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full)
+
+    def _bnn_image(self, m: Module, csr, ififo, inputs: int | None = None):
         """BNN_INPUT words -> input FIFO -> image register (word k of an image = inputs 32k .. 32k+31);
         returns the image, the words it holds and ``complete``."""
-        n_words = -(-self.bnn.inputs // DATA_WIDTH)
+        n_words = -(-(inputs or self.bnn.inputs) // DATA_WIDTH)
         bi = csr.bnn_input
         m.d.comb += [ififo.w_data.eq(bi.payload), ififo.w_en.eq(bi.valid), bi.ready.eq(ififo.w_rdy)]
         image = Signal(n_words * DATA_WIDTH)
@@ -603,10 +656,10 @@ class Accelerator(wiring.Component):
         m.d.comb += [eng.cfg.we.eq(ph.valid), eng.cfg.addr.eq(ph.payload.phase), eng.cfg.data.eq(ph.payload.cycles),
                      ph.ready.eq(1)]
 
-    def _bnn_array_port(self, m: Module, eng, ififo, got, bnn_idle):
+    def _bnn_array_port(self, m: Module, eng, ififo, got, bnn_idle, out_valid=None):
         """BNN members of the array port pass through; returns the engine's line enables (to be ORed
         with the training path's) and the path's ``busy``."""
-        if self.bnn.bias_cells:
+        if bnn_port_sizes(self.bnn)[2]:
             m.d.comb += self.bias_in.eq(eng.bias_in)
         m.d.comb += [eng.rd_valid.eq(self.rd_valid), eng.rd_bits.eq(self.rd_bits), self.in_bits.eq(eng.in_bits),
                      eng.sa_out.eq(self.sa_out), self.sa_phase.eq(eng.phase),
@@ -615,6 +668,6 @@ class Accelerator(wiring.Component):
         wl, blr = Signal(len(self.wl)), Signal(len(self.bl_read))
         m.d.comb += [wl.eq(eng.wl), blr.eq(eng.bl_read)]
         busy = Signal()
-        m.d.comb += [busy.eq(eng.busy | eng.y.valid | got.any() | ififo.r_rdy),
+        m.d.comb += [busy.eq(eng.busy | (eng.y.valid if out_valid is None else out_valid) | got.any() | ififo.r_rdy),
                      bnn_idle.eq(~eng.busy & ~eng.read & ~eng.wl.any())]
         return wl, blr, busy

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _watch(path: Path, stop: threading.Event, period: float) -> None:
+def _watch(path: Path, stop: threading.Event, period: float, unit: str = "samples") -> None:
     last, t0 = None, time.perf_counter()
     while not stop.wait(period):
         try:
@@ -24,19 +24,20 @@ def _watch(path: Path, stop: threading.Event, period: float) -> None:
         if len(txt) == 2 and txt != last:
             last = txt
             el = time.perf_counter() - t0
-            print(f"\rcosim: {txt[0]}/{txt[1]} samples, {el:.0f} s", end="", file=sys.stderr, flush=True)
+            print(f"\rcosim: {txt[0]}/{txt[1]} {unit}, {el:.0f} s", end="", file=sys.stderr, flush=True)
     if last is not None:
         print(file=sys.stderr)
 
 
 @contextmanager
-def progress_printer(path: Path, enabled: bool = True, period: float = 1.0) -> Iterator[None]:
-    """While the ``with`` body runs, print the progress file ``path`` every ``period`` s (if ``enabled``)."""
+def progress_printer(path: Path, enabled: bool = True, period: float = 1.0, unit: str = "samples") -> Iterator[None]:
+    """While the ``with`` body runs, print the progress file ``path`` (``done total`` ``unit``) every
+    ``period`` s (if ``enabled``)."""
     if not enabled:
         yield
         return
     stop = threading.Event()
-    watcher = threading.Thread(target=_watch, args=(Path(path), stop, period), daemon=True)
+    watcher = threading.Thread(target=_watch, args=(Path(path), stop, period, unit), daemon=True)
     watcher.start()
     try:
         yield

@@ -56,10 +56,18 @@ class BnnMacroModel:
         rows driven, ``bias_in`` being a thermometer code).
     seed : int
         Garbage on ``sa_out`` outside the latch window.
+    row_decide : callable ``(row, image_idx, x_bits, bias_drive) -> uint8 [bank]``, optional
+        Instead of ``decide``: the bank decisions of word line ``row`` (an array holding several
+        layers, :class:`hw.bnn_network_engine.BnnNetworkEngine`).
+    read_lanes : int, optional
+        Widest read accepted (default ``hw.read_lanes``).
     """
 
-    def __init__(self, hw: BnnHwParams, array: np.ndarray, decide, seed: int):
+    def __init__(self, hw: BnnHwParams, array: np.ndarray, decide, seed: int, *, row_decide=None,
+                 read_lanes: int | None = None):
         self.hw, self.array, self.decide = hw, np.asarray(array, dtype=np.uint8), decide
+        self.row_decide = row_decide
+        self.read_lanes = read_lanes if read_lanes is not None else hw.read_lanes
         self.rng = random.Random(f"macro/{seed}")
         # each word line's bridges as one int (bit c = bridge c): a read is a shift and a mask
         self.row_ints = [int.from_bytes(np.packbits(r, bitorder="little").tobytes(), "little")
@@ -71,7 +79,7 @@ class BnnMacroModel:
         self.evaluated: list = []      # (bank, inputs, bias drive) of conversions between evaluate and sense
         self.evaluating = None
         self.sensed = 0
-        self.evals = [0] * hw.banks
+        self.evals = [0] * len(self.array)
         self.violations: list[str] = []
         self.reads = 0          # bridges read
         self.word_reads = 0     # read commands (up to read_lanes bridges each)
@@ -93,11 +101,11 @@ class BnnMacroModel:
             run = cols >> low if low >= 0 else 0              # 2n ones for n bridges
             n = run.bit_length() // 2
             if (row is None or low < 0 or low & 1 or run & (run + 1) or run.bit_length() & 1
-                    or n > hw.read_lanes or low // 2 + n > self.array.shape[1]):
+                    or n > self.read_lanes or low // 2 + n > self.array.shape[1]):
                 self.violations.append(f"cycle {cycle}: bad read lines wl={s['wl']:#x} "
                                        f"bl_read={cols:#x}")
             else:
-                garbage = self.rng.getrandbits(hw.read_lanes) >> n << n if n < hw.read_lanes else 0
+                garbage = self.rng.getrandbits(self.read_lanes) >> n << n if n < self.read_lanes else 0
                 out_bit = ((self.row_ints[row] >> (low // 2)) & ((1 << n) - 1)) | garbage
                 self.reads += n
                 self.word_reads += 1
@@ -130,6 +138,11 @@ class BnnMacroModel:
                 b, x, r = self.evaluated.pop(0)
                 if b is None or x is None:
                     self.sensed = 0
+                elif self.row_decide is not None:
+                    bits = self.row_decide(b, self.evals[b], x, r)
+                    self.evals[b] += 1
+                    self.sensed = sum(int(bits[k]) << k for k in range(hw.bank))
+                    self.decisions += 1
                 else:
                     bits = self.decide(self.evals[b], x, r)
                     self.evals[b] += 1
@@ -141,6 +154,16 @@ class BnnMacroModel:
                     self.decisions += 1
         sa = self.sensed if stages >> 3 & 1 else self.rng.getrandbits(hw.bank)
         return {"rd_valid": int(arrived is not None), "rd_bits": arrived or 0, "sa_out": sa}
+
+
+def _wide_int(handle) -> int:
+    """A wide line vector as an int straight from the simulator's bit string (a 6762-bit ``bl_read``
+    through ``LogicArray`` costs more than the rest of a cycle); X/Z (4-state simulators) go the
+    ordinary way and raise there."""
+    try:
+        return int(handle._handle.get_signal_val_binstr(), 2)
+    except (AttributeError, ValueError):
+        return int(handle.value)
 
 
 class MacroPortSampler:
@@ -159,8 +182,8 @@ class MacroPortSampler:
 
     def sample(self) -> dict:
         s = {n: int(h.value) for n, h in self.small}
-        s["wl"] = int(self.wl.value) if (s["read"] or s["stages"] & 4) else 0
-        s["bl_read"] = int(self.bl_read.value) if s["read"] else 0
+        s["wl"] = _wide_int(self.wl) if (s["read"] or s["stages"] & 4) else 0
+        s["bl_read"] = _wide_int(self.bl_read) if s["read"] else 0
         s["in_bits"] = int(self.in_bits.value) if s["input_en"] else 0
         if s["input_en"] and self.bias_in is not None:
             s["bias_in"] = int(self.bias_in.value)
@@ -183,5 +206,38 @@ def make_decider(model, hcfg: dict, layer: int = 0):
         if key not in cache:
             cache[key] = hardware.layer_bits(x_bits[None, :], layer, np.array([image_idx]))[0]
         return cache[key]
+
+    return decide
+
+
+def make_network_decider(model, hcfg: dict, net):
+    """``(row, image_idx, x_bits, bias_drive) -> bits [bank]`` for the array of a whole network
+    (:class:`golden.spec.bnn_network_params.BnnNetHwParams`): word line ``row`` is bank ``row % banks_h``
+    of hidden layer ``row // banks_h``; the decisions are :meth:`BnnHardware.layer_bits` of that layer on
+    its own inputs (the first ``fan_in`` of the applied bits; every bias row must be driven), 0 for the
+    slots past the layer's width. The output layer's rows are never evaluated (read digitally)."""
+    from golden.bnn.chip_model import BnnHardware, HardwareConfig
+
+    hardware = BnnHardware(model, HardwareConfig(**hcfg))
+    cache: dict = {}
+    hb, K = net.hidden_banks, net.bank
+
+    def decide(row: int, image_idx: int, x_bits: np.ndarray, bias_drive: int | None = None) -> np.ndarray:
+        layer, b = divmod(row, hb)
+        if layer >= net.hidden_layers:
+            raise AssertionError(f"image {image_idx}: analog evaluation of output-layer row {row}")
+        if bias_drive is not None and bias_drive != net.hidden_bias:
+            raise AssertionError(f"image {image_idx}: {bias_drive} of {net.hidden_bias} bias rows driven")
+        if np.any(x_bits[net.sizes[layer]:]):
+            raise AssertionError(f"image {image_idx} layer {layer}: inputs past the layer's fan-in are not 0")
+        x = x_bits[:net.sizes[layer]]
+        key = (layer, image_idx, x.tobytes())
+        if key not in cache:
+            cache[key] = hardware.layer_bits(x[None, :], layer, np.array([image_idx]))[0]
+        bits = cache[key]
+        out = np.zeros(K, np.uint8)
+        n = max(0, min(K, len(bits) - b * K))
+        out[:n] = bits[b * K:b * K + n]
+        return out
 
     return decide

@@ -209,6 +209,27 @@ def test_bnn_must_fit_the_array():
         Accelerator(BNN_ARRAY, bnn=BNN_HW)
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_bnn_network_must_fit_the_array():
+    """A network build: its rows (layers x banks) and columns must lie inside the array; a single
+    layer with bnn.argmax is still refused, naming the network build."""
+    from dataclasses import replace
+
+    from golden.spec.bnn_network_params import BnnNetHwParams
+    from tb.tops.bnn_cosim_top import bnn_net_top_params
+
+    net = BnnNetHwParams(sizes=(20, 11, 15, 9, 4), bias_cells=(5, 2, 2), bank=2, bank_out=3)
+    p = bnn_net_top_params(net)
+    assert (p.array.rows, p.array.cols) == (net.rows, net.cols) == (26, 50)
+    Accelerator(p, bnn=net)
+    with pytest.raises(ConfigError, match=r"bnn_net needs 26 word lines .* allowed at most array.rows = 25"):
+        Accelerator(p.with_(array={"rows": 25}), bnn=net)
+    with pytest.raises(ConfigError, match=r"bnn_net needs 100 physical columns .* = 98"):
+        Accelerator(p.with_(array={"cols": 49}), bnn=net)
+    with pytest.raises(ConfigError, match=r"bnn\.argmax = true is not available for a single layer.*BnnNetHwParams"):
+        Accelerator(BNN_ARRAY, bnn=replace(BNN_HW, argmax=True, bias_cells=0))
+
+
 def test_amaranth_sim_bnn_digital_through_axil(seed):
     """BNN_INPUT images -> engine (digital mode, bridge pair reads on the shared array port) -> output
     bits read through BNN_OUT_DATA equal golden digital_bits; the owner switch gates both paths. The

@@ -124,3 +124,23 @@ def test_cosim_detects_a_lost_update(tmp_path):
     res = run_cosim(CosimConfig(samples=6, read_cells=0), out_dir=tmp_path, drop_word=(2, 0))
     assert res["mismatches"] > 0 and res["conductance_mismatches"] + res["pulse_mismatches"] > 0, res
     assert res["first_mismatches"] and res["first_mismatches"][0].startswith("sample 2 l1"), res["first_mismatches"]
+
+
+@pytest.mark.cocotb
+def test_cosim_bnn_network_through_top(tmp_path):
+    """The trained digits network 64-255-255-10, one image in, its class out (BNN_INPUT -> network engine
+    -> BNN_CLASS), digital and analog mode: every class, its popcount and every observed hidden-layer input
+    equal golden; accuracy equals golden's. Then the output layer's bridges inverted in the array model
+    -> class mismatches are reported (the comparison is not vacuous)."""
+    from tb.cosim.bnn_net_run import run_cosim_bnn_net
+
+    res = run_cosim_bnn_net("digits", 6, seed=0, out_dir=tmp_path / "ok", progress=False)
+    print({k: res[k] for k in ("per_mode", "golden", "cycles", "wall_seconds", "build_seconds")})
+    assert res["class_mismatches"] == 0 and res["activation_mismatches"] == 0, res["first_mismatches"]
+    assert res["count_mismatches"] == 0 and not res["violations"] and not any(res["errors"].values())
+    for v in res["per_mode"].values():
+        assert v["accuracy"] == v["golden_accuracy"] and v["activation_checks"] == 12   # inputs of hidden layers 0 and 1, 6 images
+    assert res["word_reads"] > 0 and res["sa_decisions"] > 0
+    bad = run_cosim_bnn_net("digits", 3, seed=0, out_dir=tmp_path / "bad", progress=False, modes=("digital",),
+                            fault={"invert": [[r, 0, res["out_cols"]] for r in range(*res["out_rows"])]})
+    assert bad["class_mismatches"] > 0 and bad["count_mismatches"] > 0, bad

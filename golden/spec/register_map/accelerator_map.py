@@ -6,6 +6,8 @@ phases, the scheduler's error codes), so the map follows them.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from golden.spec.bnn_datapath_params import (
     MAX_BANK,
     MAX_INPUTS,
@@ -15,6 +17,7 @@ from golden.spec.bnn_datapath_params import (
     PHASES,
     BnnHwParams,
 )
+from golden.spec.bnn_network_params import BnnNetHwParams
 from golden.spec.checks import bits_for, check_int
 from golden.spec.interfaces import ERROR_CODE_WIDTH, ErrorCode
 from golden.spec.params import MAX_COLS, MAX_DEVICES, MAX_ROWS, MAX_TIMING, AccelParams
@@ -79,6 +82,15 @@ NOTES = (
      "PROGRAM bypasses the update unit and the arbitration: pulses on one chosen device (weight "
      "initialisation, BNN weights, tests). READ_REQ reads one device into READ_DATA."),
 )
+BNN_NET_NOTES = (
+    "",
+    ("BNN registers (0x0A0 ..) exist only in builds with a BNN path (ARRAY_CFG.BNN = 1). In a network "
+     "build (BNN_NET) the whole network runs on chip: push an image as ceil(inputs/32) BNN_INPUT words; "
+     "when it is complete, STATUS.OWNER is BNN and the result register is free, the hidden layers run "
+     "one after the other (BNN_CTRL.ANALOG: analog or digital), then the output layer (digital) and "
+     "its argmax; EVENTS.BNN_DONE marks BNN_CLASS valid; CTRL.BNN_ACK frees it for the next image."),
+)
+
 BNN_NOTES = (
     "",
     ("BNN registers (0x0A0 ..) exist only in builds with a BNN path (ARRAY_CFG.BNN = 1). "
@@ -105,8 +117,10 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
 
     Parameters
     ----------
-    bnn : BnnHwParams or None
-        The BNN layer engine's parameters if the top has a BNN path (adds the BNN registers).
+    bnn : BnnHwParams, BnnNetHwParams or None
+        The BNN layer engine's parameters if the top has a BNN path (adds the BNN registers), or a whole
+        network's (:class:`golden.spec.bnn_network_params.BnnNetHwParams`: the class register BNN_CLASS
+        and BNN_NET instead of the output bits).
     fifo_depth : int, 2..255
         Depth of the update-request and BNN input FIFOs in the top (STATUS shows their levels).
     adc_width : int, 1..16
@@ -118,7 +132,8 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
     check_int("adc_width", adc_width, 1, 16)
     b = RegisterMapBuilder("reram_accel", addr_width, MAP_VERSION, push_wait)
     b.notes += NOTES + (f"PUSH_WAIT = {push_wait} cycles in this build.",)
-    b.notes += BNN_NOTES if bnn is not None else ()
+    net = bnn if isinstance(bnn, BnnNetHwParams) else None
+    b.notes += (BNN_NET_NOTES if net is not None else BNN_NOTES) if bnn is not None else ()
     _add_identity(b)                                   # 0x000
     _add_array_config(b, p, bnn)
     _add_update_config(b, p, fifo_depth)
@@ -130,7 +145,10 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
     _add_update_requests(b, p)                         # 0x080
     _add_refresh_and_program(b, p)                     # 0x088
     _add_cell_read(b, p, adc_width)
-    if bnn is not None:
+    if net is not None:
+        _add_bnn_config(b, net.hidden_hw, inputs=net.sizes[0], calibration=False)   # 0x0A0
+        _add_bnn_data(b, net.hidden_hw, net=net)
+    elif bnn is not None:
         _add_bnn_config(b, bnn)                        # 0x0A0
         _add_bnn_data(b, bnn)
     return b.build()
@@ -359,11 +377,15 @@ def _add_cell_read(b: RegisterMapBuilder, p: AccelParams, adc_width: int) -> Non
 
 
 # --- BNN path (0x0A0) ------------------------------------------------------------------------------
-def _add_bnn_config(b: RegisterMapBuilder, bnn: BnnHwParams) -> None:
-    """BNN_CFG0/1 (layer shape and engine parameters) and BNN_CTRL (mode, bias-row drive)."""
+def _add_bnn_config(b: RegisterMapBuilder, bnn: BnnHwParams, inputs: int | None = None,
+                    calibration: bool = True) -> None:
+    """BNN_CFG0/1 (layer shape and engine parameters) and BNN_CTRL (mode, bias-row drive); a network
+    build shows its image size in INPUTS_M1 and the hidden engine's shape in the other fields, and has
+    no calibration ramp (``calibration = False``: BNN_CTRL.ANALOG only)."""
     b.skip_to(0x0A0)
     b.add(Register("bnn_cfg0", (
-        Field("inputs_m1", bits_for(MAX_INPUTS), RO, const=bnn.inputs - 1, doc="Inputs N of the layer - 1."),
+        Field("inputs_m1", bits_for(MAX_INPUTS), RO, const=(inputs or bnn.inputs) - 1,
+              doc="Inputs N of the layer (network build: of the image) - 1."),
         Field("neurons_m1", bits_for(MAX_NEURONS), RO, const=bnn.neurons - 1, doc="Neurons M of the layer - 1."),
         Field("bank_m1", bits_for(MAX_BANK), RO, const=bnn.bank - 1, doc="Neurons per bank (word line) K - 1.")),
         "BNN layer shape (build-time)."))
@@ -373,10 +395,14 @@ def _add_bnn_config(b: RegisterMapBuilder, bnn: BnnHwParams) -> None:
         Field("read_lanes", MAX_READ_WIDTH.bit_length(), RO, const=bnn.read_lanes,
               doc="Bridges one digital-mode read returns (min(read_width, inputs + bias cells)).")),
         "BNN layer parameters (build-time)."))
+    analog = Field("analog", 1, RW, doc="1: analog (in-memory, sense amplifiers); "
+                                        "0: digital (bridge reads + XNOR-popcount). "
+                                        "Sampled when an image starts.")
+    if not calibration:
+        b.add(Register("bnn_ctrl", (analog,), "BNN mode (runtime; the output layer is always read digitally)."))
+        return
     b.add(Register("bnn_ctrl", (
-        Field("analog", 1, RW, doc="1: analog (in-memory, sense amplifiers); "
-                                   "0: digital (bridge reads + XNOR-popcount). "
-                                   "Sampled when an image starts."),
+        analog,
         Field("cal", 1, RW, doc="0: every bias row driven (normal operation). 1: SA calibration ramp, "
                                 "only bias rows j < RAMP driven (the bias cells then all store 1). "
                                 "Sampled when an image starts."),
@@ -386,8 +412,9 @@ def _add_bnn_config(b: RegisterMapBuilder, bnn: BnnHwParams) -> None:
         "BNN mode and bias-row drive (runtime)."))
 
 
-def _add_bnn_data(b: RegisterMapBuilder, bnn: BnnHwParams) -> None:
-    """BNN_PHASE and BNN_INPUT pushes, BNN_OUT_INDEX / BNN_OUT_DATA for the output bits."""
+def _add_bnn_data(b: RegisterMapBuilder, bnn: BnnHwParams, net: BnnNetHwParams | None = None) -> None:
+    """BNN_PHASE and BNN_INPUT pushes, BNN_OUT_INDEX / BNN_OUT_DATA for the output bits (a network build:
+    BNN_NET and BNN_CLASS)."""
     b.add(Register("bnn_phase", (
         Field("cycles", PHASE_LENGTH_WIDTH, WO, doc="Phase length in cycles (0 acts as 1)."),
         Field("phase", bits_for(len(PHASES)), WO, values=BNN_PHASE_VALUES, doc="Which sense-amplifier phase.")),
@@ -396,6 +423,21 @@ def _add_bnn_data(b: RegisterMapBuilder, bnn: BnnHwParams) -> None:
     b.add(Register("bnn_input", (Field("bits", 32, WO, doc="32 input bits; input 32*k+i in bit i of "
                                                             "the k-th word of the image."),),
                    "Push 32 input bits of an image into the BNN input FIFO.", push=True))
+    if net is not None:
+        b.add(Register("bnn_net", (
+            Field("hidden_layers", 4, RO, const=net.hidden_layers, doc="Hidden layers of the network."),
+            Field("classes_m1", bits_for(MAX_NEURONS), RO, offset=4, const=net.classes - 1,
+                  doc="Output neurons (classes) - 1."),
+            Field("bank_out_m1", bits_for(MAX_BANK), RO, offset=20, const=net.bank_out - 1,
+                  doc="Output-layer neurons per word line - 1.")),
+            "BNN network shape (build-time)."))
+        cw = net.out_hw.count_width
+        b.add(Register("bnn_class", (
+            Field("cls", bits_for(net.classes), RO, doc="Class of the last image (lowest index among the "
+                                                         "largest output popcounts)."),
+            Field("count", cw, RO, offset=16, doc="Its output-layer popcount.")),
+            "Result of the last BNN image (valid while STATUS.BNN_FULL)."))
+        return
     b.add(Register("bnn_out_index", (Field("word", 8, RW, doc="Word index into the output bits."),),
                    "Selects which 32 output bits BNN_OUT_DATA shows."))
     b.add(Register("bnn_out_data", (Field("bits", 32, RO, doc="Output bits 32*BNN_OUT_INDEX .. +31 "
@@ -411,12 +453,25 @@ def params_summary(p: AccelParams) -> str:
             f"chi {p.update.chi_width} b, eps {p.update.eps}")
 
 
+def network_bnn_map(p: AccelParams | None = None, net: BnnNetHwParams | None = None) -> RegisterMap:
+    """The map of a network build (default: the paper network 784-1025-1025-1025-10)."""
+    return accelerator_register_map(p or AccelParams(), bnn=net or BnnNetHwParams())
+
+
 def reference_markdown() -> str:
-    """docs/registers.md: the map for the default parameters with the default BNN path."""
+    """docs/registers.md: the map for the default parameters with the default BNN path, then the BNN
+    registers of a network build (the paper network)."""
     p = AccelParams()
-    return markdown(accelerator_register_map(p, bnn=BnnHwParams()),
-                    params_summary=params_summary(p) + "; BNN registers for the default BNN layer (64 "
-                                                       "inputs, 7 bias cells, 33 neurons, banks of 4)")
+    doc = markdown(accelerator_register_map(p, bnn=BnnHwParams()),
+                   params_summary=params_summary(p) + "; BNN registers for the default BNN layer (64 "
+                                                      "inputs, 7 bias cells, 33 neurons, banks of 4)")
+    net_map = network_bnn_map(p)
+    bnn_regs = replace(net_map, registers=tuple(r for r in net_map.registers if r.addr >= 0x0A0),
+                       notes=BNN_NET_NOTES[1:])
+    net_doc = markdown(bnn_regs, title="BNN registers of a network build",
+                       params_summary="the paper network 784-1025-1025-1025-10 (bias cells 79, 102, 102; "
+                                      "banks of 3); the registers below 0x0A0 are those above")
+    return doc + "\n" + net_doc
 
 
 if __name__ == "__main__":   # python -m golden.spec.register_map.accelerator_map > docs/registers.md

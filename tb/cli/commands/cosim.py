@@ -40,15 +40,34 @@ def add_arguments(p) -> None:
     p.add_argument("--driver", choices=("batch", "python"), default="batch",
                    help="batch: AXI writes batched by the testbench AxilSequencer (default); python: one "
                         "Python wake-up per AXI write")
-    p.add_argument("--bnn-images", type=IntIn(0, C.BNN_MAX_IMAGES), default=0,
+    p.add_argument("--bnn-images", type=IntIn(0, 10_000), default=0,
                    help=f"also run BNN inference of K (0..{C.BNN_MAX_IMAGES}) binarised digits through the top "
-                        "(trained digits layer, digital and analog mode)")
+                        "(trained digits layer, digital and analog mode); with --bnn-net: test images per mode "
+                        "(1..10000 for mnist, 1..360 for digits)")
+    p.add_argument("--bnn-net", choices=("digits", "mnist"), default=None,
+                   help="instead of training: a whole trained BNN through the top, one image in, its class out "
+                        "(digits: 64-255-255-10; mnist: the paper's 784-1025-1025-1025-10, cached by "
+                        "`reram-accel bnn --dataset mnist`); --bnn-images test images per mode (default 10)")
+    p.add_argument("--bnn-modes", default="digital,analog",
+                   help="with --bnn-net: comma-separated modes, digital and/or analog (default %(default)s)")
+    p.add_argument("--bnn-bit-error", type=FloatIn(0.0, 0.5), default=0.01,
+                   help="with --bnn-net: static bridge bit-error rate of the chip model (default %(default)s)")
+    p.add_argument("--fmax", type=FloatIn(0.0, 1000.0, lo_open=True), default=None,
+                   help="with --bnn-net: clock in MHz for the images/s column")
     p.add_argument("--no-raw", action="store_true", help="skip the plain Verilator C++ replay (no ratio)")
     p.add_argument("--json", type=OutputFile(), default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress indication")
 
 
 def run(args) -> int:
+    from tb.cosim.training_host import CosimConfig as CosimConfigLimits
+
+    if args.bnn_net:
+        return run_bnn_net(args)
+    if args.bnn_images > CosimConfigLimits.BNN_MAX_IMAGES:
+        print(f"error: --bnn-images = {args.bnn_images} is out of range without --bnn-net: allowed "
+              f"[0, {CosimConfigLimits.BNN_MAX_IMAGES}]")
+        return 2
     if args.dataset == "mnist" or args.frames:
         return run_frames(args)
     from tb.cosim.run import compare_raw, run_cosim, run_cosim_bnn, summary
@@ -106,3 +125,30 @@ def run_frames(args) -> int:
         args.json.write_text(json.dumps({"config": cfg.to_dict(), **res}, indent=2))
         print(f"wrote {args.json}")
     return 0 if res["mismatches"] == 0 else 1
+
+
+def run_bnn_net(args) -> int:
+    """A whole trained BNN through the top (:mod:`tb.cosim.bnn_net_run`)."""
+    from golden.spec.checks import ConfigError
+    from tb.cosim.bnn_net_run import run_cosim_bnn_net, summary
+
+    modes = tuple(m.strip() for m in args.bnn_modes.split(",") if m.strip())
+    images = args.bnn_images or 10
+    if not args.quiet:
+        print(f"cosim: {images} {args.bnn_net} test images per mode ({', '.join(modes)}) through the top "
+              f"(building it first: minutes for the paper network)", flush=True)
+    try:
+        res = run_cosim_bnn_net(args.bnn_net, images, seed=args.seed, modes=modes, bit_error=args.bnn_bit_error,
+                                progress=not args.quiet)
+    except ConfigError as e:
+        print(f"error: {e}")
+        return 2
+    print(summary(res, args.fmax))
+    for m in res.get("first_mismatches", []):
+        print(f"  mismatch: {m}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1))
+        print(f"wrote {args.json}")
+    bad = res["class_mismatches"] + res["activation_mismatches"] + res["count_mismatches"] + len(res["violations"])
+    return 0 if bad == 0 else 1

@@ -30,10 +30,12 @@ def test_markdown_lists_every_register_and_field():
 
 
 @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
-@pytest.mark.parametrize("name", ["default", "large"])
+@pytest.mark.parametrize("name", ["default", "large", "bnn_network"])
 def test_c_header_compiles_and_matches_the_map(name, tmp_path):
     """Compile a program that prints every macro of the header; compare with the Python description."""
-    m = accelerator_register_map(CONFIGS[name])
+    from golden.spec.register_map.accelerator_map import network_bnn_map
+
+    m = network_bnn_map() if name == "bnn_network" else accelerator_register_map(CONFIGS[name])
     (tmp_path / "reram_accel_regs.h").write_text(c_header(m))
     macros = re.findall(r"^#define (RERAM_ACCEL_[A-Z0-9_]+) [0-9x]", c_header(m), re.MULTILINE)
     prog = ["#include <stdint.h>", "#include <stdio.h>", '#include "reram_accel_regs.h"', "int main(void) {"]

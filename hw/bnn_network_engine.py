@@ -1,0 +1,179 @@
+"""BnnNetworkEngine: a whole BNN on one 2T2R array, one image in, its class out."""
+from __future__ import annotations
+
+import operator
+from functools import reduce
+
+from amaranth import Cat, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from golden.spec.bnn_datapath_params import PHASES
+from golden.spec.bnn_network_params import BnnNetHwParams
+from golden.spec.interfaces import STROBES
+from golden.spec.params import ConfigError
+from hw.argmax_unit import argmax_out_layout
+from hw.bnn_layer_engine import BnnLayerEngine
+from hw.lintsafe import add_const, eq_const
+from hw.sense_amp_sequencer import cfg_signature
+
+
+def _or(values):
+    """OR of the values (at the widest's width)."""
+    return reduce(operator.or_, values)
+
+
+def net_in_layout(net: BnnNetHwParams) -> data.StructLayout:
+    """``x`` payload: the image's ``bits`` (bit i = input i) and its mode (``analog`` = 1)."""
+    return data.StructLayout({"bits": unsigned(net.sizes[0]), "analog": unsigned(1)})
+
+
+class BnnNetworkEngine(wiring.Component):
+    """Run a whole BNN on one array: the hidden layers one after the other through one
+    :class:`BnnLayerEngine` (time-multiplexed, activations kept in an on-chip register), then the output
+    layer through a second, digital engine with :class:`hw.argmax_unit.ArgmaxUnit`.
+
+    Cycle-exact twin: :class:`golden.twins.bnn_network_engine.BnnNetworkEngineModel`; the mapping on the
+    array (word lines per layer, padding of the smaller hidden layers) is in
+    :mod:`golden.spec.bnn_network_params`.
+
+    Why time-multiplexed and not pipelined: the hidden layers of the paper network have the same
+    geometry, the array port is one (word lines of every layer on it), and a layer pass is bounded by
+    the array (SA conversions or bridge reads), not by the logic; one engine per layer would replicate
+    the 1,127-bit popcount three times for at most a 3x overlap that the single array could not feed.
+
+    Parameters
+    ----------
+    net : BnnNetHwParams
+
+    Attributes
+    ----------
+    x : In(stream.Signature(StructLayout{bits: sizes[0], analog: 1}))
+        One image per transfer. Ready while no image is in the engine.
+    cls : Out(stream.Signature(StructLayout{cls: bits(classes), count: bits(cells_out)}))
+        The image's class (lowest index among the largest output popcounts) and its popcount.
+    layer : Out(layer_width)
+        The layer in progress (the output layer is ``hidden_layers``).
+    busy : Out(1)
+        An image is in the engine.
+    cfg : In(cfg_signature())
+        Phase-length writes of the hidden engine's sense-amplifier sequencer.
+    wl : Out(rows), bl_read : Out(2 * cols), read : Out(1), addr_error : Out(1)
+        Array lines: the engine of the layer in progress, its word lines moved to the layer's rows.
+    rd_valid : In(1), rd_bits : In(max read lanes)
+        Bridge reads, to the engine of the layer in progress.
+    in_bits : Out(N_h), bias_in : Out(B_h) (if B_h > 0), eq .. sa_rst, phase, stages, firsts : Out
+        The hidden engine's analog macro lines (the output layer is read digitally).
+    sa_out : In(bank)
+        SA decisions of the hidden engine's bank.
+
+    Latency: per image, the sum of the hidden passes (each from its ``x`` transfer to its last word,
+    inclusive) and of the output pass to its class, + 1 cycle to load the image.
+    """
+
+    def __init__(self, net: BnnNetHwParams | None = None):
+        net = net if net is not None else BnnNetHwParams()
+        if not isinstance(net, BnnNetHwParams):
+            raise ConfigError(f"bnn_network_engine needs BnnNetHwParams, got {type(net).__name__}")
+        self.net = net
+        self.hidden = BnnLayerEngine(net.hidden_hw)
+        self.out = BnnLayerEngine(net.out_hw)
+        hh, oh = net.hidden_hw, net.out_hw
+        super().__init__({
+            "x": In(stream.Signature(net_in_layout(net))),
+            "cls": Out(stream.Signature(argmax_out_layout(oh.neurons, oh.count_width))),
+            "layer": Out(net.layer_width),
+            "busy": Out(1),
+            "cfg": In(cfg_signature()),
+            "wl": Out(net.rows),
+            "bl_read": Out(2 * net.cols),
+            "read": Out(1),
+            "addr_error": Out(1),
+            "rd_valid": In(1),
+            "rd_bits": In(max(hh.read_lanes, oh.read_lanes)),
+            "in_bits": Out(hh.inputs),
+            **({"bias_in": Out(hh.bias_cells)} if hh.bias_cells else {}),
+            **{s: Out(1) for s in STROBES},
+            "phase": Out(3),
+            "stages": Out(len(PHASES)),
+            "firsts": Out(len(PHASES)),
+            "sa_out": In(hh.bank),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        net = self.net
+        hh, oh = net.hidden_hw, net.out_hw
+        H = net.hidden_layers
+        m.submodules.hidden = hid = self.hidden
+        m.submodules.out = out = self.out
+
+        act = Signal(net.act_width)              # the image, then each hidden layer's output bits
+        nxt = Signal(hh.banks * hh.bank)         # the words of the layer in progress, shifted in
+        layer = Signal(net.layer_width)
+        busy = Signal()
+        feed = Signal()                          # the engine of `layer` is offered `act`
+        mode = Signal()
+        is_out = Signal()
+        m.d.comb += [is_out.eq(eq_const(layer, H)), self.layer.eq(layer), self.busy.eq(busy),
+                     self.x.ready.eq(~busy)]
+
+        # --- image in ---------------------------------------------------------------------------
+        with m.If(self.x.valid & self.x.ready):
+            m.d.sync += [act.eq(self.x.payload.bits), mode.eq(self.x.payload.analog), layer.eq(0),
+                         busy.eq(1), feed.eq(1)]
+
+        # --- hidden passes ----------------------------------------------------------------------
+        m.d.comb += [
+            hid.x.valid.eq(feed & ~is_out),
+            hid.x.payload.bits.eq(act[:hh.inputs]),
+            hid.x.payload.analog.eq(mode),
+            hid.y.ready.eq(1),
+            out.x.valid.eq(feed & is_out),
+            out.x.payload.bits.eq(act[:oh.inputs]),
+            out.x.payload.analog.eq(0),
+            out.y.ready.eq(1),                   # the output layer's threshold bits are not used
+        ]
+        with m.If((hid.x.valid & hid.x.ready) | (out.x.valid & out.x.ready)):
+            m.d.sync += feed.eq(0)
+        K = hh.bank
+        shifted = Signal.like(nxt)
+        m.d.comb += shifted.eq(Cat(nxt[K:], hid.y.payload.bits) if len(nxt) > K else hid.y.payload.bits)
+        mask = Signal.like(nxt)
+        m.d.comb += mask.eq(_or(eq_const(layer, i).replicate(len(nxt)) & ((1 << net.sizes[i + 1]) - 1)
+                                for i in range(H)))
+        with m.If(hid.y.valid):
+            m.d.sync += nxt.eq(shifted)
+            with m.If(hid.y.payload.last):
+                # the layer's width is a constant per layer: bits past it are 0 in the activations
+                # (an AND-OR over the layers, not a case statement: every layer value is covered)
+                m.d.sync += [act.eq(shifted & mask), layer.eq(add_const(layer, 1)), feed.eq(1)]
+
+        # --- output layer: the class ------------------------------------------------------------
+        wiring.connect(m, out.cls, wiring.flipped(self.cls))
+        with m.If(self.cls.valid & self.cls.ready):
+            m.d.sync += busy.eq(0)
+
+        # --- array port: the engine of the layer in progress -------------------------------------
+        wl_h = Signal(self.wl.shape())
+        m.d.comb += wl_h.eq(_or((hid.wl & eq_const(layer, i).replicate(len(hid.wl))) << net.row_offset(i)
+                                for i in range(H)))
+        m.d.comb += [
+            self.wl.eq(wl_h | (out.wl << net.row_offset(H))),
+            self.bl_read.eq(hid.bl_read | out.bl_read),
+            self.read.eq(hid.read | out.read),
+            self.addr_error.eq(hid.addr_error | out.addr_error),
+            hid.rd_valid.eq(self.rd_valid & ~is_out),
+            hid.rd_bits.eq(self.rd_bits[:hh.read_lanes]),
+            out.rd_valid.eq(self.rd_valid & is_out),
+            out.rd_bits.eq(self.rd_bits[:oh.read_lanes]),
+            self.in_bits.eq(hid.in_bits),
+            *([self.bias_in.eq(hid.bias_in)] if hh.bias_cells else []),
+            self.phase.eq(hid.phase), self.stages.eq(hid.stages), self.firsts.eq(hid.firsts),
+            hid.sa_out.eq(self.sa_out),
+            out.sa_out.eq(0),
+            *[getattr(self, s).eq(getattr(hid, s)) for s in STROBES],
+        ]
+        wiring.connect(m, wiring.flipped(self.cfg), hid.cfg)
+        m.d.comb += [out.cfg.we.eq(0)]
+        return m

@@ -1,0 +1,177 @@
+"""BnnNetworkEngine: golden twin (function and cycle model) and the RTL in Amaranth's simulator against it,
+cycle by cycle (image transfers, every hidden pass's output words, classes)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from golden.bnn.chip_model import BnnHardware, HardwareConfig
+from golden.bnn.network import random_model
+from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.bnn_network_params import BnnNetHwParams, bnn_net_params_for
+from golden.spec.handshake import random_gen
+from golden.spec.params import ConfigError
+from golden.twins.argmax_unit import ArgmaxOut
+from golden.twins.bnn_layer_engine import OutWord
+from golden.twins.bnn_network_engine import (
+    BnnNetworkEngineModel,
+    NetworkBits,
+    analog_network,
+    check_image,
+    digital_network,
+    network_array,
+    network_programmed,
+    padded_weights,
+)
+from golden.twins.sense_amp_sequencer import STROBES
+from hw.bnn_network_engine import BnnNetworkEngine
+from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
+from tb.kit.scoreboard import Scoreboard
+
+pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+
+SIZES = [20, 11, 15, 9, 4]      # three hidden layers of different widths and cell counts (padding, masking)
+
+
+def _net(model, read_width=4, bank=2, bank_out=3, **layer):
+    base = BnnHwParams(read_width=read_width, bank=1, neurons=2, **layer)
+    return bnn_net_params_for(model, bank=bank, bank_out=bank_out, layer=base)
+
+
+# --- golden ---------------------------------------------------------------------------------------
+def test_padding_keeps_every_layer_and_class(seed):
+    m = random_model(SIZES, seed=seed, bias_fraction=0.1)
+    net = _net(m)
+    x = np.random.default_rng(seed).integers(0, 2, (50, SIZES[0]), dtype=np.uint8)
+    prog = network_programmed(m)
+    d = digital_network(prog, x)
+    assert np.array_equal(d.classes, m.predict_bits(x))
+    for layer, bits in enumerate(m.forward_bits(x)[:-1]):
+        assert np.array_equal(d.hidden[layer], bits)
+    # the padded rows give the same decisions through the engine's majority
+    for layer in range(net.hidden_layers):
+        pw = padded_weights(prog[layer], net, layer).astype(np.int64)
+        h = np.zeros((len(x), net.hidden_inputs), np.int64)
+        src = x if layer == 0 else d.hidden[layer - 1]
+        h[:, :src.shape[1]] = src
+        xe = np.concatenate([h, np.ones((len(x), net.hidden_bias), np.int64)], axis=1)
+        cnt = xe @ pw.T + (1 - xe) @ (1 - pw).T
+        got = (cnt >= net.hidden_hw.cells // 2 + 1)[:, :SIZES[layer + 1]]
+        assert np.array_equal(got, d.hidden[layer])
+    hc = {"mode": "authors", "seed": seed, "bit_error": 0.05}
+    a = analog_network(BnnHardware(m, HardwareConfig(**hc)), x)
+    assert np.array_equal(a.classes, BnnHardware(m, HardwareConfig(**hc)).predict_bits(x))
+    out_prog = network_programmed(m, seed=seed, bit_error=0.05)[-1]     # output layer: digital read-out
+    assert np.array_equal(a.counts, digital_network([out_prog], a.hidden[-1]).counts)
+
+
+def test_bad_parameters_and_images():
+    with pytest.raises(ConfigError, match=r"bnn_net\.sizes has 2"):
+        BnnNetHwParams(sizes=(10, 4), bias_cells=())
+    with pytest.raises(ConfigError, match=r"bnn_net\.bias_cells has 1"):
+        BnnNetHwParams(sizes=(10, 5, 5, 4), bias_cells=(1,))
+    with pytest.raises(ConfigError, match=r"bnn_net\.bank \* \(max fan-in \+ max bias cells\)"):
+        BnnNetHwParams(sizes=(1025, 1025, 10), bias_cells=(102,), bank=4)
+    with pytest.raises(ConfigError, match=r"bnn_net\.sizes\[2\]"):
+        BnnNetHwParams(sizes=(10, 5, 1), bias_cells=(1,), bank=1, bank_out=1)
+    with pytest.raises(ConfigError, match=r"hidden layer 1 .* must be even"):
+        BnnNetHwParams(sizes=(10, 6, 5, 4), bias_cells=(1, 0), bank=1, bank_out=1)
+    with pytest.raises(ConfigError, match=r"bnn_net\.bank_out"):
+        BnnNetHwParams(sizes=(10, 5, 3), bias_cells=(1,), bank=1, bank_out=4)
+    net = BnnNetHwParams()
+    assert (net.rows, net.cols, net.hidden_hw.cells, net.pad(0)) == (3 * 342 + 4, 3 * 1127, 1127, 264)
+    with pytest.raises(ValueError, match=r"takes 784 input bits \(bnn_net\.sizes\[0\]\)"):
+        check_image(np.zeros(783, np.uint8), net)
+    with pytest.raises(ConfigError, match="BnnNetHwParams"):
+        BnnNetworkEngine(BnnHwParams())
+
+
+# --- Amaranth simulator ---------------------------------------------------------------------------
+def _scenario(seed, n_images=6, **kw):
+    m = random_model(SIZES, seed=seed, bias_fraction=0.1)
+    net = _net(m, **kw)
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 2, (n_images, SIZES[0]), dtype=np.uint8)
+    modes = rng.integers(0, 2, n_images)
+    modes[:2] = (0, 1)
+    hc = {"mode": "authors", "seed": seed, "bit_error": 0.05}
+    prog = network_programmed(m, seed=seed, bit_error=0.05)
+    array = network_array(prog, net)
+    # analog image index = its ordinal among the analog images (the macro counts evaluations per row)
+    a_rows = np.flatnonzero(modes == 1)
+    a = analog_network(BnnHardware(m, HardwareConfig(**hc)), x[a_rows])
+    per_img = NetworkBits([np.zeros((n_images, s), np.uint8) for s in SIZES[1:-1]],
+                          np.zeros((n_images, SIZES[-1]), np.int64), np.zeros(n_images, np.int64))
+    for k, i in enumerate(a_rows):
+        for layer in range(net.hidden_layers):
+            per_img.hidden[layer][i] = a.hidden[layer][k]
+    return m, net, x, modes, hc, prog, array, per_img
+
+
+def _net_sim(seed, m, net, x, modes, hc, array, p_valid=0.6, p_ready=0.5):
+    from tb.models.bnn_macro import BnnMacroModel, make_network_decider
+
+    dut = BnnNetworkEngine(net)
+    hh = net.hidden_hw
+    macro = BnnMacroModel(hh, array, None, seed, row_decide=make_network_decider(m, hc, net),
+                          read_lanes=max(hh.read_lanes, net.out_hw.read_lanes))
+    items = [{"bits": int.from_bytes(np.packbits(x[i], bitorder="little").tobytes(), "little"),
+              "analog": int(modes[i])} for i in range(len(x))]
+    src = SimSource(dut.x, items, valid_gen=random_gen(seed, p_valid, 1))
+    snk = SimSink(dut.cls, ready_gen=random_gen(seed, p_ready, 2), convert=lambda d: ArgmaxOut(**d))
+    words = []
+    drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
+    names = ("read", "wl", "bl_read", "in_bits", *(("bias_in",) if hh.bias_cells else ()), "addr_error",
+             *STROBES, "stages", "firsts")
+
+    def hook(ctx, c):
+        for k, v in drive.items():
+            ctx.set(getattr(dut, k), v)
+        s = {n: ctx.get(getattr(dut, n)) for n in names}
+        if ctx.get(dut.hidden.y.valid):
+            words.append((c, (ctx.get(dut.layer), OutWord(**{f: ctx.get(getattr(dut.hidden.y.payload, f))
+                                                             for f in ("word", "bits", "last")}))))
+        drive.update(macro.step(c, s))
+
+    async def bench(ctx):
+        await run_streams(ctx, [src], [snk], hooks=[hook], until=lambda c: len(snk.received) == len(x))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not macro.violations, macro.violations[:5]
+    return src, snk, words, macro
+
+
+@pytest.mark.parametrize("read_width, bank, p", [(4, 2, {}), (32, 3, {"precharge": 1, "evaluate": 1}),
+                                                 (1, 1, {"popcount_mode": "lut6", "read_latency": 3})])
+def test_amaranth_sim_network_against_golden(read_width, bank, p, seed):
+    m, net, x, modes, hc, prog, array, analog = _scenario(seed, read_width=read_width, bank=bank, **p)
+    src, snk, words, _ = _net_sim(seed, m, net, x, modes, hc, array)
+    model = BnnNetworkEngineModel(net, array, analog)
+    acc, classes = model.run([(x[i], int(modes[i])) for i in range(len(x))],
+                             valid_gen=random_gen(seed, 0.6, 1), cls_ready_gen=random_gen(seed, 0.5, 2))
+    Scoreboard("bnn_network_engine.x", seed=seed).check(acc, [(t.cycle, i) for i, t in enumerate(src.sent)])
+    want_words = [(c, (layer, w)) for _, layer, _, ws in model.passes for c, w in ws]
+    Scoreboard("bnn_network_engine.hidden.y", seed=seed).check(want_words, words)
+    Scoreboard("bnn_network_engine.cls", seed=seed).check(classes, snk.received)
+    # and the function: every class is the digital or analog network's
+    d = digital_network(prog, x)
+    for i, (_, out) in enumerate(classes):
+        if modes[i]:
+            assert list(model.layer_bits[i][-1]) == list(analog.hidden[-1][i])
+        else:
+            assert out.cls == d.classes[i] and out.count == d.counts[i, out.cls]
+
+
+@pytest.mark.parametrize("sizes, bias", [((20, 11, 15, 9, 4), (5, 2, 2)), ((12, 7, 3), (1,))], ids=["3-hidden", "1-hidden"])
+def test_verilog_lint_clean(sizes, bias, tmp_path):
+    from tb.kit.lint import lint
+    from tb.kit.runner import to_verilog
+
+    net = BnnNetHwParams(sizes=sizes, bias_cells=bias, bank=2, bank_out=2, layer=BnnHwParams(read_width=4))
+    path = tmp_path / "bnn_network_engine.v"
+    path.write_text(to_verilog(BnnNetworkEngine(net), "bnn_network_engine"))
+    assert lint(path, wall=False) == [] and lint(path, wall=True) == []
