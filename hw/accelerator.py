@@ -16,12 +16,13 @@ from golden.spec.register_map.accelerator_map import accelerator_register_map, u
 from golden.spec.register_map.description import DATA_WIDTH, DEFAULT_PUSH_WAIT
 from hw.arbitration_controller import ArbitrationController
 from hw.axi_stream import AxiStreamSignature
-from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
+from hw.axil_csr import AxiLiteCsr, AxiLiteSignature, push_layout
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
 from hw.crossbar_addressing import CrossbarAddressing
 from hw.lintsafe import add_const, eq_const
 from hw.outer_product_engine import OuterProductEngine
 from hw.pulse_scheduler import PulseScheduler
+from hw.stream_register_slice import StreamRegisterSlice
 from hw.sync_fifo import SyncFifo
 
 COUNTER_WIDTH = 32
@@ -64,6 +65,7 @@ class _Datapath:
     xbar: CrossbarAddressing
     fifo: SyncFifo
     entry: data.StructLayout
+    slices: dict[str, StreamRegisterSlice]   # REFRESH, PROGRAM, READ_REQ pushes -> their targets
 
 
 class _PortOwner(NamedTuple):
@@ -83,7 +85,7 @@ class _UpdateCycle(NamedTuple):
 
 class _CellReads(NamedTuple):
     done: Signal                    # the scheduler's read response, this cycle
-    busy: Signal
+    busy: Signal                    # a read waits in its register slice or in the scheduler
 
 
 class _BnnStatus(NamedTuple):
@@ -262,7 +264,7 @@ class Accelerator(wiring.Component):
         reads = self._cell_reads(m, dp, port.train)
         bnn = self._array_port(m, dp, port)
         busy = self._status(m, dp, port, upd, reads, bnn)
-        self._push_refusals(m, dp, bnn)
+        self._push_refusals(m, dp, bnn, reads)
         self._events_errors_irq(m, dp, upd, reads, bnn)
         self._performance_counters(m, dp, upd, busy)
         return m
@@ -287,6 +289,14 @@ class Accelerator(wiring.Component):
         for name, blk in (("update_fifo", fifo), ("engine", eng), ("arbitration", arb),
                           ("scheduler", sched), ("xbar", xbar)):
             m.submodules[name] = ResetInserter(soft)(blk)
+        # the pushes whose targets have a combinational ready (the scheduler's input arbitration, the
+        # ArbitrationController's refresh input) reach them through a register slice: no path from the
+        # held write through the target's handshake back to the CSR commit and the W/AW readies
+        slices = {}
+        for name in ("refresh", "program", "read_req"):
+            sl = slices[name] = StreamRegisterSlice(push_layout(self.regmap[name]))
+            m.submodules[f"{name}_slice"] = ResetInserter(soft)(sl)
+            wiring.connect(m, getattr(csr, name), sl.i)
         # CTRL.CLEAR_CHI reaches the engine one cycle after the write commits (a register: the
         # engine uses `clear` in its scanner and input handshakes, too deep behind the CSR decode)
         clear_chi = Signal()
@@ -294,7 +304,7 @@ class Accelerator(wiring.Component):
         m.d.comb += [eng.clear.eq(clear_chi),
                      eng.frame.valid.eq(self.s_axis.tvalid), self.s_axis.tready.eq(eng.frame.ready),
                      eng.frame.payload.data.eq(self.s_axis.tdata), eng.frame.payload.last.eq(self.s_axis.tlast)]
-        return _Datapath(csr, soft, eng, arb, sched, xbar, fifo, entry)
+        return _Datapath(csr, soft, eng, arb, sched, xbar, fifo, entry, slices)
 
     def _array_port_owner(self, m: Module, dp: _Datapath) -> _PortOwner:
         """OWNER follows CTRL.MODE once the scheduler, the BNN engine and the lines are idle."""
@@ -362,10 +372,10 @@ class Accelerator(wiring.Component):
         scheduler's input with PROGRAM pushes (the arbitration controller's requests go first)."""
         arb, sched = dp.arb, dp.sched
         wiring.connect(m, dp.eng.o, arb.i)
-        rf = dp.csr.refresh
+        rf = dp.slices["refresh"].o
         m.d.comb += [arb.refresh.valid.eq(rf.valid), rf.ready.eq(arb.refresh.ready),
                      arb.refresh.payload.row.eq(rf.payload.row), arb.refresh.payload.col.eq(rf.payload.col)]
-        pg = dp.csr.program
+        pg = dp.slices["program"].o
         m.d.comb += [
             sched.i.valid.eq((arb.o.valid | pg.valid) & train),
             arb.o.ready.eq(sched.i.ready & train),
@@ -382,7 +392,7 @@ class Accelerator(wiring.Component):
     def _cell_reads(self, m: Module, dp: _Datapath, train) -> _CellReads:
         """READ_REQ pushes -> the scheduler's read stream; its response is held in READ_DATA."""
         csr, sched = dp.csr, dp.sched
-        rq = csr.read_req
+        rq = dp.slices["read_req"].o
         m.d.comb += [sched.rd_cmd.payload.row.eq(rq.payload.row),
                      sched.rd_cmd.payload.phys_col.eq(rq.payload.phys_col),
                      sched.rd_resp.ready.eq(1)]
@@ -403,6 +413,8 @@ class Accelerator(wiring.Component):
                          rd_valid.eq(1), read_busy.eq(0)]
         with m.If(dp.soft):
             m.d.sync += read_busy.eq(0)
+        busy = Signal()
+        m.d.comb += busy.eq(read_busy | rq.valid)
         m.d.comb += [csr.read_data.data.eq(rd_data), csr.read_data.err.eq(rd_err),
                      csr.read_data.valid.eq(rd_valid)]
         if self.params.timing.verify:
@@ -412,7 +424,7 @@ class Accelerator(wiring.Component):
             with m.If(dp.soft):
                 m.d.sync += vf_valid.eq(0)
             m.d.comb += [csr.verify_data.data.eq(vf_data), csr.verify_data.valid.eq(vf_valid)]
-        return _CellReads(rd_done, read_busy)
+        return _CellReads(rd_done, busy)
 
     def _array_port(self, m: Module, dp: _Datapath, port: _PortOwner) -> _BnnStatus:
         """Scheduler -> CrossbarAddressing -> the array port, the BNN path's line enables ORed in."""
@@ -444,7 +456,8 @@ class Accelerator(wiring.Component):
         busy = Signal()
         m.d.comb += [
             train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | ~dp.eng.idle | arb.o.valid
-                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing),
+                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing
+                          | dp.slices["program"].o.valid | dp.slices["refresh"].o.valid),
             bnn_busy.eq(bnn.busy),
             busy.eq(train_busy | bnn_busy | reads.busy),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
@@ -455,14 +468,16 @@ class Accelerator(wiring.Component):
         ]
         return busy
 
-    def _push_refusals(self, m: Module, dp: _Datapath, bnn: _BnnStatus) -> None:
+    def _push_refusals(self, m: Module, dp: _Datapath, bnn: _BnnStatus, reads: _CellReads) -> None:
         """Refuse a push at once (SLVERR, ERRORS.PUSH) when only a later register write could make its
         target ready: CTRL.MODE hands the array port to the other path, or a result waits for its
-        acknowledgement. Otherwise a busy target gets the CSR block's bounded wait."""
+        acknowledgement (a READ_REQ while a read is waiting or in flight: its result would set
+        EVENTS.READ_DONE first). Otherwise a busy target gets the CSR block's bounded wait. Every input
+        is a register (no path from a target's handshake to the CSR commit)."""
         csr = dp.csr
         no, mode = csr.push_refuse, csr.ctrl.mode
-        m.d.comb += [no.update.eq(mode & ~dp.fifo.w_rdy), no.refresh.eq(mode & ~dp.arb.refresh.ready),
-                     no.program.eq(mode), no.read_req.eq(mode | csr.events.read_done)]
+        m.d.comb += [no.update.eq(mode & ~dp.fifo.w_rdy), no.refresh.eq(mode & ~dp.slices["refresh"].i.ready),
+                     no.program.eq(mode), no.read_req.eq(mode | csr.events.read_done | reads.busy)]
         if self.bnn is not None:
             m.d.comb += no.bnn_input.eq(~csr.bnn_input.ready & (~mode | bnn.full))
 
