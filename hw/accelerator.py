@@ -164,8 +164,18 @@ class Accelerator(wiring.Component):
 
     Behaviour
     ---------
-    * No write hangs the bus: a push whose target stays busy for ``push_wait`` cycles (a full FIFO, the
-      other path owning the array port, a read in flight) is refused (SLVERR, ERRORS.PUSH).
+    * No write hangs the bus: a push whose target stays busy for ``push_wait`` cycles (a full FIFO, a
+      full register slice in front of a busy target) is refused (SLVERR, ERRORS.PUSH); so is, at once, a
+      push that only a later register write could let through (the other path owning the array port,
+      an unacknowledged or pending read).
+    * Register slices: REFRESH, PROGRAM and READ_REQ pushes enter a two-entry
+      :class:`hw.stream_register_slice.StreamRegisterSlice` when they commit (its ``ready`` is a
+      register, so the CSR commit does not wait on the target's handshake) and reach their target from
+      the next cycle on; the write response means "taken by the slice". UPDATE and BNN_INPUT pushes
+      go to FIFO write ports (``w_rdy`` from the level register), BNN_PHASE to the sequencer's
+      configuration registers (always ready), in the commit cycle. So no block's stream input in the
+      top sees a ``valid`` withdrawn: the CSR block's refused pushes withdraw theirs only in front of a
+      slice or a FIFO write port, which take a word only in a cycle with ``valid`` and ``ready`` high.
     * Frames on ``s_axis`` go to the OuterProductEngine (:class:`hw.outer_product_engine.OuterProductEngine`),
       which forms every synapse's dW, accumulates chi in ``engine.lanes`` lanes and strobes the
       ArbitrationController's ``end_cycle`` after each frame's last pulse count (EVENTS.CYCLE_DONE,
@@ -176,11 +186,14 @@ class Accelerator(wiring.Component):
       the ArbitrationController, then its ``end_cycle`` strobe fires (EVENTS.CYCLE_DONE).
     * REFRESH pushes go to the ArbitrationController's refresh stream; READ_REQ pushes to the
       scheduler's read stream (one read at a time, and only once the host has cleared EVENTS.READ_DONE of
-      the previous one), whose result lands in READ_DATA (EVENTS.READ_DONE). With ``timing.verify``
+      the previous one: a READ_REQ while a read waits in its slice, is in flight or has an unacknowledged
+      result is refused at once), whose result lands in READ_DATA (EVENTS.READ_DONE). STATUS.READ_BUSY
+      covers a read waiting in its slice, STATUS.TRAIN_BUSY a PROGRAM or REFRESH waiting in its slice. With ``timing.verify``
       the last program-and-verify result is in VERIFY_DATA.
     * CTRL.MODE requests the owner of the array port; STATUS.OWNER follows when the scheduler is idle.
       While the BNN path owns the port, program requests and reads wait in front of the scheduler.
-    * PROGRAM pushes go straight to the scheduler (the ArbitrationController's requests first).
+    * PROGRAM pushes go to the scheduler (the ArbitrationController's requests first), one cycle after
+      their commit at the earliest (register slice).
     * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (the CSRs
       keep their contents); like every reset it starts the engine's chi clear walk.
     * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI (which reaches the engine one cycle
@@ -196,7 +209,10 @@ class Accelerator(wiring.Component):
     Latency: an UPDATE committed in cycle c into an idle datapath (chi clear done) gives its first
     pulse on the lines ``2 + engine latency + 3 + timing.setup`` cycles later (update FIFO 2, the
     engine's single-request latency, ArbitrationController 1, scheduler 1 + setup, CrossbarAddressing
-    1). Throughput: one UPDATE push per bus cycle into the FIFO; one frame word per cycle on
+    1). A PROGRAM or READ_REQ committed in cycle c into an idle scheduler gives its first pulse / raises
+    ``read`` ``3 + timing.setup`` cycles later (register slice 1, scheduler 1 + setup, CrossbarAddressing
+    1). Throughput: one UPDATE push per bus cycle into the FIFO, one PROGRAM push per bus cycle into
+    its slice; one frame word per cycle on
     ``s_axis``; the engine's cycles per frame and the scheduler's occupancy per program request
     (:func:`golden.twins.pulse_scheduler.occupancy`) bound the sustained rate.
     """
