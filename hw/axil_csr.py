@@ -132,7 +132,10 @@ class AxiLiteCsr(wiring.Component):
     ``wstrb != 0b1111``, or held while its ``push_refuse`` bit is high (even if ready), is refused at
     once; a push whose target stays not ready for
     ``regmap.push_wait`` cycles (counted while the B buffer has room) is refused in the next cycle
-    (``valid`` is withdrawn then). A refused push transfers nothing, answers ``SLVERR`` and pulses
+    (``valid`` is withdrawn then: the one exception to "valid is never withdrawn", so a push stream
+    must end in a block that only looks at ``valid`` together with ``ready``; in the accelerator top
+    each ends in a :class:`hw.stream_register_slice.StreamRegisterSlice` or a FIFO write port, whose
+    own outputs never withdraw ``valid``). A refused push transfers nothing, answers ``SLVERR`` and pulses
     ``push_refused``. No write can hold the bus longer than ``push_wait + 1`` cycles plus the time the
     manager leaves B responses untaken.
 
