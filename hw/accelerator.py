@@ -65,7 +65,8 @@ class _Datapath:
     xbar: CrossbarAddressing
     fifo: SyncFifo
     entry: data.StructLayout
-    slices: dict[str, StreamRegisterSlice]   # REFRESH, PROGRAM, READ_REQ pushes -> their targets
+    slices: dict[str, StreamRegisterSlice]   # REFRESH, PROGRAM, READ_REQ pushes -> their targets;
+                                             # "requests": ArbitrationController -> PulseScheduler
 
 
 class _PortOwner(NamedTuple):
@@ -193,7 +194,8 @@ class Accelerator(wiring.Component):
     * CTRL.MODE requests the owner of the array port; STATUS.OWNER follows when the scheduler is idle.
       While the BNN path owns the port, program requests and reads wait in front of the scheduler.
     * PROGRAM pushes go to the scheduler (the ArbitrationController's requests first), one cycle after
-      their commit at the earliest (register slice).
+      their commit at the earliest (register slice). The ArbitrationController's requests reach the
+      scheduler through a register slice too (one cycle).
     * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (the CSRs
       keep their contents); like every reset it starts the engine's chi clear walk.
     * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI (which reaches the engine one cycle
@@ -207,9 +209,9 @@ class Accelerator(wiring.Component):
       stays full (the engine waits) until CTRL.BNN_ACK.
 
     Latency: an UPDATE committed in cycle c into an idle datapath (chi clear done) gives its first
-    pulse on the lines ``2 + engine latency + 3 + timing.setup`` cycles later (update FIFO 2, the
-    engine's single-request latency, ArbitrationController 1, scheduler 1 + setup, CrossbarAddressing
-    1). A PROGRAM or READ_REQ committed in cycle c into an idle scheduler gives its first pulse / raises
+    pulse on the lines ``2 + engine latency + 4 + timing.setup`` cycles later (update FIFO 2, the
+    engine's single-request latency, ArbitrationController 1, register slice 1, scheduler 1 + setup,
+    CrossbarAddressing 1). A PROGRAM or READ_REQ committed in cycle c into an idle scheduler gives its first pulse / raises
     ``read`` ``3 + timing.setup`` cycles later (register slice 1, scheduler 1 + setup, CrossbarAddressing
     1). Throughput: one UPDATE push per bus cycle into the FIFO, one PROGRAM push per bus cycle into
     its slice; one frame word per cycle on
@@ -313,6 +315,11 @@ class Accelerator(wiring.Component):
             sl = slices[name] = StreamRegisterSlice(push_layout(self.regmap[name]))
             m.submodules[f"{name}_slice"] = ResetInserter(soft)(sl)
             wiring.connect(m, getattr(csr, name), sl.i)
+        # and the ArbitrationController's program requests reach the scheduler through one, too: the
+        # scheduler's input arbitration (its `i.ready` follows `rd_cmd.valid`) does not run on into the
+        # ArbitrationController's and the engine's backpressure
+        sl = slices["requests"] = StreamRegisterSlice(arb.o.payload.shape())
+        m.submodules.request_slice = ResetInserter(soft)(sl)
         # CTRL.CLEAR_CHI reaches the engine one cycle after the write commits (a register: the
         # engine uses `clear` in its scanner and input handshakes, too deep behind the CSR decode)
         clear_chi = Signal()
@@ -386,19 +393,20 @@ class Accelerator(wiring.Component):
     def _scheduler_requests(self, m: Module, dp: _Datapath, train) -> None:
         """Engine -> ArbitrationController (with REFRESH pushes) -> PulseScheduler, sharing the
         scheduler's input with PROGRAM pushes (the arbitration controller's requests go first)."""
-        arb, sched = dp.arb, dp.sched
+        arb, sched, req = dp.arb, dp.sched, dp.slices["requests"]
         wiring.connect(m, dp.eng.o, arb.i)
+        wiring.connect(m, arb.o, req.i)
         rf = dp.slices["refresh"].o
         m.d.comb += [arb.refresh.valid.eq(rf.valid), rf.ready.eq(arb.refresh.ready),
                      arb.refresh.payload.row.eq(rf.payload.row), arb.refresh.payload.col.eq(rf.payload.col)]
         pg = dp.slices["program"].o
         m.d.comb += [
-            sched.i.valid.eq((arb.o.valid | pg.valid) & train),
-            arb.o.ready.eq(sched.i.ready & train),
-            pg.ready.eq(sched.i.ready & train & ~arb.o.valid),
+            sched.i.valid.eq((req.o.valid | pg.valid) & train),
+            req.o.ready.eq(sched.i.ready & train),
+            pg.ready.eq(sched.i.ready & train & ~req.o.valid),
         ]
-        with m.If(arb.o.valid):
-            m.d.comb += sched.i.payload.eq(arb.o.payload)
+        with m.If(req.o.valid):
+            m.d.comb += sched.i.payload.eq(req.o.payload)
         with m.Else():
             m.d.comb += [sched.i.payload.row.eq(pg.payload.row), sched.i.payload.col.eq(pg.payload.col),
                          sched.i.payload.slot.eq(pg.payload.slot),
@@ -473,7 +481,8 @@ class Accelerator(wiring.Component):
         m.d.comb += [
             train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | ~dp.eng.idle | arb.o.valid
                           | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing
-                          | dp.slices["program"].o.valid | dp.slices["refresh"].o.valid),
+                          | dp.slices["program"].o.valid | dp.slices["refresh"].o.valid
+                          | dp.slices["requests"].o.valid),
             bnn_busy.eq(bnn.busy),
             busy.eq(train_busy | bnn_busy | reads.busy),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),

@@ -334,7 +334,7 @@ def test_amaranth_sim_program_and_read():
 
 @pytest.mark.parametrize("setup", [1, 3])
 def test_update_to_pulse_latency(setup):
-    """Documented: an UPDATE committed in cycle c gives its first pulse on the lines ``2 + L + 3 + setup``
+    """Documented: an UPDATE committed in cycle c gives its first pulse on the lines ``2 + L + 4 + setup``
     cycles later, L the engine's single-request latency from its cycle model."""
     p = AccelParams().with_(timing={"setup": setup})
     model = engine_cycle_model(p, [], [UpdateRequest(1, 1, 300)], always(), always(), always())
@@ -363,7 +363,7 @@ def test_update_to_pulse_latency(setup):
     sim.add_testbench(monitor, background=True)
     sim.add_testbench(host)
     sim.run()
-    assert ev["pulse"] - ev["commit"] == 2 + latency + 3 + setup, (ev, latency)
+    assert ev["pulse"] - ev["commit"] == 2 + latency + 4 + setup, (ev, latency)
 
 
 @pytest.mark.parametrize("setup", [1, 3])
