@@ -295,11 +295,11 @@ class BnnLayerEngine(wiring.Component):
         if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
             span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
             m.d.comb += addr.span.eq(Mux(issue, span, 0))
-        with m.If(mode):
-            m.d.comb += [addr.cmd.sel.eq(req_xfer | asel),
-                         addr.cmd.row.eq(Mux(req_xfer, bank_iss[:len(arow)], arow))]
-        with m.Else():
-            m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row)]
+        # Select and row: `issue` first, the analog terms behind it (`issue` is 0 in analog mode; in
+        # digital mode the row only matters while `sel`, i.e. while `issue`), so the read strobe's cone
+        # (sel & re = issue) does not run through the analog request handshake `req_xfer`.
+        m.d.comb += [addr.cmd.sel.eq(issue | (mode & (req_xfer | asel))),
+                     addr.cmd.row.eq(Mux(issue, iss_row, Mux(req_xfer, bank_iss[:len(arow)], arow)))]
 
         # --- sequencer wiring ----------------------------------------------------------------------
         wiring.connect(m, wiring.flipped(self.cfg), seq.cfg)
