@@ -293,11 +293,8 @@ class BnnLayerEngine(wiring.Component):
         m.d.comb += [addr.cmd.re.eq(issue), addr.pair.eq(issue),
                      addr.cmd.phys_col.eq(Cat(Const(0, 1), iss_col)[:pcw])]
         if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
-            if R_last != R:     # a register set with `issue` (next-state values below)
-                span_r = Signal(len(addr.span))
-                m.d.comb += addr.span.eq(span_r)
-            else:
-                m.d.comb += addr.span.eq(Mux(issue, R - 1, 0))
+            span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
+            m.d.comb += addr.span.eq(Mux(issue, span, 0))
         # Select and row: `issue` first, the analog terms behind it (`issue` is 0 in analog mode; in
         # digital mode the row only matters while `sel`, i.e. while `issue`), so the read strobe's cone
         # (sel & re = issue) does not run through the analog request handshake `req_xfer`.
@@ -347,13 +344,8 @@ class BnnLayerEngine(wiring.Component):
             iss_done_n.eq(Mux(start, 0, Mux(issue & last_read & eq_const(iss_neuron, M - 1), 1, iss_done))),
             iss_read_n.eq(Mux(start | (issue & last_read), 0, Mux(issue, add_const(iss_read, 1), iss_read))),
         ]
-        issue_n = Signal()
-        m.d.comb += issue_n.eq(running_n & ~mode_n & ~iss_done_n & (~eq_const(iss_read_n, 0) | credits_next.any()))
-        m.d.sync += issue.eq(issue_n)
-        if R > 1 and R_last != R:
-            # the span the read strobe needs, registered with it: Mux(issue, Mux(last_read, ...), 0) one
-            # cycle ahead (the span no longer passes a multiplexer before the range check)
-            m.d.sync += span_r.eq(Mux(issue_n, Mux(eq_const(iss_read_n, C - 1), R_last - 1, R - 1), 0))
+        m.d.sync += issue.eq(running_n & ~mode_n & ~iss_done_n
+                             & (~eq_const(iss_read_n, 0) | credits_next.any()))
         # credits_next >= k as compares of `credits` with constants, one per (y_xfer, reserve) case,
         # selected at the end (no subtract before the compare)
         def credits_next_ge(k: int):
