@@ -173,7 +173,7 @@ class Accelerator(wiring.Component):
       :class:`hw.stream_register_slice.StreamRegisterSlice` when they commit (its ``ready`` is a
       register, so the CSR commit does not wait on the target's handshake) and reach their target from
       the next cycle on; the write response means "taken by the slice". UPDATE and BNN_INPUT pushes
-      go to FIFO write ports (``w_rdy`` from the level register), BNN_PHASE to the sequencer's
+      go to FIFO write ports (``w_rdy`` is a register), BNN_PHASE to the sequencer's
       configuration registers (always ready), in the commit cycle. So no block's stream input in the
       top sees a ``valid`` withdrawn: the CSR block's refused pushes withdraw theirs only in front of a
       slice or a FIFO write port, which take a word only in a cycle with ``valid`` and ``ready`` high.

@@ -30,7 +30,8 @@ class SyncFifo(wiring.Component):
     Attributes
     ----------
     w_data : In(width), w_en : In(1), w_rdy : Out(1)
-        Write port: ``w_data`` is taken in a cycle with ``w_en & w_rdy``.
+        Write port: ``w_data`` is taken in a cycle with ``w_en & w_rdy``. ``w_rdy`` is a flip-flop
+        (``full``, updated with the level), so nothing combinational runs from it into a writer's logic.
     r_data : Out(width), r_en : In(1), r_rdy : Out(1)
         Read port: ``r_data`` is the head while ``r_rdy``; ``r_en & r_rdy`` pops it.
     level : Out(range(depth + 1))
