@@ -17,13 +17,14 @@ from golden.spec.register_map.accelerator_map import accelerator_register_map, u
 from golden.spec.register_map.description import DATA_WIDTH, DEFAULT_PUSH_WAIT
 from hw.arbitration_controller import ArbitrationController
 from hw.axi_stream import AxiStreamSignature
-from hw.axil_csr import AxiLiteCsr, AxiLiteSignature
+from hw.axil_csr import AxiLiteCsr, AxiLiteSignature, push_layout
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
 from hw.bnn_network_engine import BnnNetworkEngine
 from hw.crossbar_addressing import CrossbarAddressing
 from hw.lintsafe import add_const, eq_const
 from hw.outer_product_engine import OuterProductEngine
 from hw.pulse_scheduler import PulseScheduler
+from hw.stream_register_slice import StreamRegisterSlice
 from hw.sync_fifo import SyncFifo
 
 COUNTER_WIDTH = 32
@@ -88,6 +89,8 @@ class _Datapath:
     xbar: CrossbarAddressing
     fifo: SyncFifo
     entry: data.StructLayout
+    slices: dict[str, StreamRegisterSlice]   # REFRESH, PROGRAM, READ_REQ pushes -> their targets;
+                                             # "requests": ArbitrationController -> PulseScheduler
 
 
 class _PortOwner(NamedTuple):
@@ -107,7 +110,7 @@ class _UpdateCycle(NamedTuple):
 
 class _CellReads(NamedTuple):
     done: Signal                    # the scheduler's read response, this cycle
-    busy: Signal
+    busy: Signal                    # a read waits in its register slice or in the scheduler
 
 
 class _BnnStatus(NamedTuple):
@@ -187,8 +190,18 @@ class Accelerator(wiring.Component):
 
     Behaviour
     ---------
-    * No write hangs the bus: a push whose target stays busy for ``push_wait`` cycles (a full FIFO, the
-      other path owning the array port, a read in flight) is refused (SLVERR, ERRORS.PUSH).
+    * No write hangs the bus: a push whose target stays busy for ``push_wait`` cycles (a full FIFO, a
+      full register slice in front of a busy target) is refused (SLVERR, ERRORS.PUSH); so is, at once, a
+      push that only a later register write could let through (the other path owning the array port,
+      an unacknowledged or pending read).
+    * Register slices: REFRESH, PROGRAM and READ_REQ pushes enter a two-entry
+      :class:`hw.stream_register_slice.StreamRegisterSlice` when they commit (its ``ready`` is a
+      register, so the CSR commit does not wait on the target's handshake) and reach their target from
+      the next cycle on; the write response means "taken by the slice". UPDATE and BNN_INPUT pushes
+      go to FIFO write ports (``w_rdy`` is a register), BNN_PHASE to the sequencer's
+      configuration registers (always ready), in the commit cycle. So no block's stream input in the
+      top sees a ``valid`` withdrawn: the CSR block's refused pushes withdraw theirs only in front of a
+      slice or a FIFO write port, which take a word only in a cycle with ``valid`` and ``ready`` high.
     * Frames on ``s_axis`` go to the OuterProductEngine (:class:`hw.outer_product_engine.OuterProductEngine`),
       which forms every synapse's dW, accumulates chi in ``engine.lanes`` lanes and strobes the
       ArbitrationController's ``end_cycle`` after each frame's last pulse count (EVENTS.CYCLE_DONE,
@@ -199,11 +212,15 @@ class Accelerator(wiring.Component):
       the ArbitrationController, then its ``end_cycle`` strobe fires (EVENTS.CYCLE_DONE).
     * REFRESH pushes go to the ArbitrationController's refresh stream; READ_REQ pushes to the
       scheduler's read stream (one read at a time, and only once the host has cleared EVENTS.READ_DONE of
-      the previous one), whose result lands in READ_DATA (EVENTS.READ_DONE). With ``timing.verify``
+      the previous one: a READ_REQ while a read waits in its slice, is in flight or has an unacknowledged
+      result is refused at once), whose result lands in READ_DATA (EVENTS.READ_DONE). STATUS.READ_BUSY
+      covers a read waiting in its slice, STATUS.TRAIN_BUSY a PROGRAM or REFRESH waiting in its slice. With ``timing.verify``
       the last program-and-verify result is in VERIFY_DATA.
     * CTRL.MODE requests the owner of the array port; STATUS.OWNER follows when the scheduler is idle.
       While the BNN path owns the port, program requests and reads wait in front of the scheduler.
-    * PROGRAM pushes go straight to the scheduler (the ArbitrationController's requests first).
+    * PROGRAM pushes go to the scheduler (the ArbitrationController's requests first), one cycle after
+      their commit at the earliest (register slice). The ArbitrationController's requests reach the
+      scheduler through a register slice too (one cycle).
     * CTRL.SOFT_RESET resets every datapath block, the FIFOs and the counters for one cycle (the CSRs
       keep their contents); like every reset it starts the engine's chi clear walk.
     * Chi clear: after reset, CTRL.SOFT_RESET or CTRL.CLEAR_CHI (which reaches the engine one cycle
@@ -217,9 +234,12 @@ class Accelerator(wiring.Component):
       stays full (the engine waits) until CTRL.BNN_ACK.
 
     Latency: an UPDATE committed in cycle c into an idle datapath (chi clear done) gives its first
-    pulse on the lines ``2 + engine latency + 3 + timing.setup`` cycles later (update FIFO 2, the
-    engine's single-request latency, ArbitrationController 1, scheduler 1 + setup, CrossbarAddressing
-    1). Throughput: one UPDATE push per bus cycle into the FIFO; one frame word per cycle on
+    pulse on the lines ``2 + engine latency + 4 + timing.setup`` cycles later (update FIFO 2, the
+    engine's single-request latency, ArbitrationController 1, register slice 1, scheduler 1 + setup,
+    CrossbarAddressing 1). A PROGRAM or READ_REQ committed in cycle c into an idle scheduler gives its first pulse / raises
+    ``read`` ``3 + timing.setup`` cycles later (register slice 1, scheduler 1 + setup, CrossbarAddressing
+    1). Throughput: one UPDATE push per bus cycle into the FIFO, one PROGRAM push per bus cycle into
+    its slice; one frame word per cycle on
     ``s_axis``; the engine's cycles per frame and the scheduler's occupancy per program request
     (:func:`golden.twins.pulse_scheduler.occupancy`) bound the sustained rate.
     """
@@ -290,7 +310,7 @@ class Accelerator(wiring.Component):
         reads = self._cell_reads(m, dp, port.train)
         bnn = self._array_port(m, dp, port)
         busy = self._status(m, dp, port, upd, reads, bnn)
-        self._push_refusals(m, dp, bnn)
+        self._push_refusals(m, dp, bnn, reads)
         self._events_errors_irq(m, dp, upd, reads, bnn)
         self._performance_counters(m, dp, upd, busy)
         return m
@@ -315,6 +335,19 @@ class Accelerator(wiring.Component):
         for name, blk in (("update_fifo", fifo), ("engine", eng), ("arbitration", arb),
                           ("scheduler", sched), ("xbar", xbar)):
             m.submodules[name] = ResetInserter(soft)(blk)
+        # the pushes whose targets have a combinational ready (the scheduler's input arbitration, the
+        # ArbitrationController's refresh input) reach them through a register slice: no path from the
+        # held write through the target's handshake back to the CSR commit and the W/AW readies
+        slices = {}
+        for name in ("refresh", "program", "read_req"):
+            sl = slices[name] = StreamRegisterSlice(push_layout(self.regmap[name]))
+            m.submodules[f"{name}_slice"] = ResetInserter(soft)(sl)
+            wiring.connect(m, getattr(csr, name), sl.i)
+        # and the ArbitrationController's program requests reach the scheduler through one, too: the
+        # scheduler's input arbitration (its `i.ready` follows `rd_cmd.valid`) does not run on into the
+        # ArbitrationController's and the engine's backpressure
+        sl = slices["requests"] = StreamRegisterSlice(arb.o.payload.shape())
+        m.submodules.request_slice = ResetInserter(soft)(sl)
         # CTRL.CLEAR_CHI reaches the engine one cycle after the write commits (a register: the
         # engine uses `clear` in its scanner and input handshakes, too deep behind the CSR decode)
         clear_chi = Signal()
@@ -322,7 +355,7 @@ class Accelerator(wiring.Component):
         m.d.comb += [eng.clear.eq(clear_chi),
                      eng.frame.valid.eq(self.s_axis.tvalid), self.s_axis.tready.eq(eng.frame.ready),
                      eng.frame.payload.data.eq(self.s_axis.tdata), eng.frame.payload.last.eq(self.s_axis.tlast)]
-        return _Datapath(csr, soft, eng, arb, sched, xbar, fifo, entry)
+        return _Datapath(csr, soft, eng, arb, sched, xbar, fifo, entry, slices)
 
     def _array_port_owner(self, m: Module, dp: _Datapath) -> _PortOwner:
         """OWNER follows CTRL.MODE once the scheduler, the BNN engine and the lines are idle."""
@@ -388,19 +421,20 @@ class Accelerator(wiring.Component):
     def _scheduler_requests(self, m: Module, dp: _Datapath, train) -> None:
         """Engine -> ArbitrationController (with REFRESH pushes) -> PulseScheduler, sharing the
         scheduler's input with PROGRAM pushes (the arbitration controller's requests go first)."""
-        arb, sched = dp.arb, dp.sched
+        arb, sched, req = dp.arb, dp.sched, dp.slices["requests"]
         wiring.connect(m, dp.eng.o, arb.i)
-        rf = dp.csr.refresh
+        wiring.connect(m, arb.o, req.i)
+        rf = dp.slices["refresh"].o
         m.d.comb += [arb.refresh.valid.eq(rf.valid), rf.ready.eq(arb.refresh.ready),
                      arb.refresh.payload.row.eq(rf.payload.row), arb.refresh.payload.col.eq(rf.payload.col)]
-        pg = dp.csr.program
+        pg = dp.slices["program"].o
         m.d.comb += [
-            sched.i.valid.eq((arb.o.valid | pg.valid) & train),
-            arb.o.ready.eq(sched.i.ready & train),
-            pg.ready.eq(sched.i.ready & train & ~arb.o.valid),
+            sched.i.valid.eq((req.o.valid | pg.valid) & train),
+            req.o.ready.eq(sched.i.ready & train),
+            pg.ready.eq(sched.i.ready & train & ~req.o.valid),
         ]
-        with m.If(arb.o.valid):
-            m.d.comb += sched.i.payload.eq(arb.o.payload)
+        with m.If(req.o.valid):
+            m.d.comb += sched.i.payload.eq(req.o.payload)
         with m.Else():
             m.d.comb += [sched.i.payload.row.eq(pg.payload.row), sched.i.payload.col.eq(pg.payload.col),
                          sched.i.payload.slot.eq(pg.payload.slot),
@@ -410,7 +444,7 @@ class Accelerator(wiring.Component):
     def _cell_reads(self, m: Module, dp: _Datapath, train) -> _CellReads:
         """READ_REQ pushes -> the scheduler's read stream; its response is held in READ_DATA."""
         csr, sched = dp.csr, dp.sched
-        rq = csr.read_req
+        rq = dp.slices["read_req"].o
         m.d.comb += [sched.rd_cmd.payload.row.eq(rq.payload.row),
                      sched.rd_cmd.payload.phys_col.eq(rq.payload.phys_col),
                      sched.rd_resp.ready.eq(1)]
@@ -431,6 +465,8 @@ class Accelerator(wiring.Component):
                          rd_valid.eq(1), read_busy.eq(0)]
         with m.If(dp.soft):
             m.d.sync += read_busy.eq(0)
+        busy = Signal()
+        m.d.comb += busy.eq(read_busy | rq.valid)
         m.d.comb += [csr.read_data.data.eq(rd_data), csr.read_data.err.eq(rd_err),
                      csr.read_data.valid.eq(rd_valid)]
         if self.params.timing.verify:
@@ -440,7 +476,7 @@ class Accelerator(wiring.Component):
             with m.If(dp.soft):
                 m.d.sync += vf_valid.eq(0)
             m.d.comb += [csr.verify_data.data.eq(vf_data), csr.verify_data.valid.eq(vf_valid)]
-        return _CellReads(rd_done, read_busy)
+        return _CellReads(rd_done, busy)
 
     def _array_port(self, m: Module, dp: _Datapath, port: _PortOwner) -> _BnnStatus:
         """Scheduler -> CrossbarAddressing -> the array port, the BNN path's line enables ORed in."""
@@ -472,7 +508,9 @@ class Accelerator(wiring.Component):
         busy = Signal()
         m.d.comb += [
             train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | ~dp.eng.idle | arb.o.valid
-                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing),
+                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing
+                          | dp.slices["program"].o.valid | dp.slices["refresh"].o.valid
+                          | dp.slices["requests"].o.valid),
             bnn_busy.eq(bnn.busy),
             busy.eq(train_busy | bnn_busy | reads.busy),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
@@ -483,14 +521,16 @@ class Accelerator(wiring.Component):
         ]
         return busy
 
-    def _push_refusals(self, m: Module, dp: _Datapath, bnn: _BnnStatus) -> None:
+    def _push_refusals(self, m: Module, dp: _Datapath, bnn: _BnnStatus, reads: _CellReads) -> None:
         """Refuse a push at once (SLVERR, ERRORS.PUSH) when only a later register write could make its
         target ready: CTRL.MODE hands the array port to the other path, or a result waits for its
-        acknowledgement. Otherwise a busy target gets the CSR block's bounded wait."""
+        acknowledgement (a READ_REQ while a read is waiting or in flight: its result would set
+        EVENTS.READ_DONE first). Otherwise a busy target gets the CSR block's bounded wait. Every input
+        is a register (no path from a target's handshake to the CSR commit)."""
         csr = dp.csr
         no, mode = csr.push_refuse, csr.ctrl.mode
-        m.d.comb += [no.update.eq(mode & ~dp.fifo.w_rdy), no.refresh.eq(mode & ~dp.arb.refresh.ready),
-                     no.program.eq(mode), no.read_req.eq(mode | csr.events.read_done)]
+        m.d.comb += [no.update.eq(mode & ~dp.fifo.w_rdy), no.refresh.eq(mode & ~dp.slices["refresh"].i.ready),
+                     no.program.eq(mode), no.read_req.eq(mode | csr.events.read_done | reads.busy)]
         if self.bnn is not None:
             m.d.comb += no.bnn_input.eq(~csr.bnn_input.ready & (~mode | bnn.full))
 

@@ -132,7 +132,10 @@ class AxiLiteCsr(wiring.Component):
     ``wstrb != 0b1111``, or held while its ``push_refuse`` bit is high (even if ready), is refused at
     once; a push whose target stays not ready for
     ``regmap.push_wait`` cycles (counted while the B buffer has room) is refused in the next cycle
-    (``valid`` is withdrawn then). A refused push transfers nothing, answers ``SLVERR`` and pulses
+    (``valid`` is withdrawn then: the one exception to "valid is never withdrawn", so a push stream
+    must end in a block that only looks at ``valid`` together with ``ready``; in the accelerator top
+    each ends in a :class:`hw.stream_register_slice.StreamRegisterSlice` or a FIFO write port, whose
+    own outputs never withdraw ``valid``). A refused push transfers nothing, answers ``SLVERR`` and pulses
     ``push_refused``. No write can hold the bus longer than ``push_wait + 1`` cycles plus the time the
     manager leaves B responses untaken.
 
@@ -270,18 +273,24 @@ class AxiLiteCsr(wiring.Component):
             m.d.sync += full_strb.eq(bus.wstrb.all())
         waited = Signal(range(rmap.push_wait + 1))
         expired = Signal()           # waited == push_wait, kept as a register of its own
-        push_ready, refuse = Const(0), Const(0)
+        # go: the held push's target takes it or refuses it in this cycle (one term per push register,
+        # each the OR of its ready and refuse inputs, so the commit is a shallow AND-OR of them)
+        go, refuse = Const(0), Const(0)
         for r in rmap.registers:
             if r.push:
                 port = getattr(self, r.name)
                 no = getattr(self.push_refuse, r.name)
                 m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
                 m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
-                push_ready = push_ready | (hit[r.name] & port.ready)
+                go_r = Signal(name=f"go_{r.name}")
+                m.d.comb += go_r.eq(port.ready | no)
+                go = go | (hit[r.name] & go_r)
                 refuse = refuse | (hit[r.name] & no)
+        no_wait = Signal()           # the held write waits for no target (registered terms only)
         refused = Signal()
-        m.d.comb += [refused.eq(held & is_push & (~full_strb | expired | refuse)),
-                     commit.eq(held & (~is_push | ~full_strb | expired | refuse | push_ready)),
+        m.d.comb += [no_wait.eq(~is_push | ~full_strb | expired),
+                     refused.eq(held & is_push & (~full_strb | expired | refuse)),
+                     commit.eq(held & (no_wait | go)),
                      self.push_refused.eq(refused)]
         with m.If(commit):
             m.d.sync += [waited.eq(0), expired.eq(0)]

@@ -30,7 +30,8 @@ class SyncFifo(wiring.Component):
     Attributes
     ----------
     w_data : In(width), w_en : In(1), w_rdy : Out(1)
-        Write port: ``w_data`` is taken in a cycle with ``w_en & w_rdy``.
+        Write port: ``w_data`` is taken in a cycle with ``w_en & w_rdy``. ``w_rdy`` is a flip-flop
+        (``full``, updated with the level), so nothing combinational runs from it into a writer's logic.
     r_data : Out(width), r_en : In(1), r_rdy : Out(1)
         Read port: ``r_data`` is the head while ``r_rdy``; ``r_en & r_rdy`` pops it.
     level : Out(range(depth + 1))
@@ -62,6 +63,7 @@ class SyncFifo(wiring.Component):
         consume = Signal(range(max(2, inner)))
         do_write, inner_rdy, do_inner_read = Signal(), Signal(), Signal()
         do_pop = Signal()
+        full = Signal()                     # inner_level == inner, kept as its own register (w_rdy)
         count = Signal.like(self.level)     # inner_level + r_rdy, kept as its own register
         m.d.comb += self.level.eq(count)
         with m.If(do_write & ~do_pop):
@@ -69,7 +71,7 @@ class SyncFifo(wiring.Component):
         with m.If(do_pop & ~do_write):
             m.d.sync += count.eq(add_const(count, -1))
         m.d.comb += [
-            self.w_rdy.eq(~eq_const(inner_level, inner)),
+            self.w_rdy.eq(~full),
             inner_rdy.eq(inner_level.any()),
             do_write.eq(self.w_en & self.w_rdy),
             do_inner_read.eq(inner_rdy & (~self.r_rdy | self.r_en)),
@@ -84,9 +86,9 @@ class SyncFifo(wiring.Component):
         with m.Elif(self.r_en):
             m.d.sync += self.r_rdy.eq(0)
         with m.If(do_write & ~do_inner_read):
-            m.d.sync += inner_level.eq(add_const(inner_level, 1))
+            m.d.sync += [inner_level.eq(add_const(inner_level, 1)), full.eq(eq_const(inner_level, inner - 1))]
         with m.If(do_inner_read & ~do_write):
-            m.d.sync += inner_level.eq(add_const(inner_level, -1))
+            m.d.sync += [inner_level.eq(add_const(inner_level, -1)), full.eq(0)]
         return m
 
     @staticmethod

@@ -355,7 +355,7 @@ def test_amaranth_sim_program_and_read():
 
 @pytest.mark.parametrize("setup", [1, 3])
 def test_update_to_pulse_latency(setup):
-    """Documented: an UPDATE committed in cycle c gives its first pulse on the lines ``2 + L + 3 + setup``
+    """Documented: an UPDATE committed in cycle c gives its first pulse on the lines ``2 + L + 4 + setup``
     cycles later, L the engine's single-request latency from its cycle model."""
     p = AccelParams().with_(timing={"setup": setup})
     model = engine_cycle_model(p, [], [UpdateRequest(1, 1, 300)], always(), always(), always())
@@ -384,7 +384,47 @@ def test_update_to_pulse_latency(setup):
     sim.add_testbench(monitor, background=True)
     sim.add_testbench(host)
     sim.run()
-    assert ev["pulse"] - ev["commit"] == 2 + latency + 3 + setup, (ev, latency)
+    assert ev["pulse"] - ev["commit"] == 2 + latency + 4 + setup, (ev, latency)
+
+
+@pytest.mark.parametrize("setup", [1, 3])
+def test_program_and_read_latency(setup):
+    """Documented: a PROGRAM committed in cycle c gives its first pulse on the lines ``3 + setup`` cycles
+    later (register slice 1, scheduler 1 + setup, CrossbarAddressing 1), and a READ_REQ committed in
+    cycle c raises ``read`` as many cycles later (one more than before the slices)."""
+    p = AccelParams().with_(timing={"setup": setup})
+    dut = Accelerator(p)
+    rmap, ev, phase = dut.regmap, {}, ["program"]
+
+    async def monitor(ctx):
+        c, prev = 0, (0, 0)
+        async for _, _, bvalid, write, read in ctx.tick().sample(dut.s_axil.bvalid, dut.write, dut.read):
+            if bvalid:
+                ev.setdefault(f"{phase[0]}_commit", c - 1)
+            if write and not prev[0]:
+                ev.setdefault("pulse", c)
+            if read and not prev[1]:
+                ev.setdefault("read", c)
+            prev, c = (write, read), c + 1
+
+    async def host(ctx):
+        bus = dut.s_axil
+        await axil_write(ctx, bus, rmap["program"].addr, rmap["program"].encode(row=1, col=1, slot=0,
+                                                                                polarity=SET, count=1))
+        while rmap["status"].decode((await axil_read(ctx, bus, rmap["status"].addr))[0])["busy"]:
+            pass
+        phase[0] = "read"
+        await axil_write(ctx, bus, rmap["read_req"].addr, rmap["read_req"].encode(row=1, phys_col=1))
+        for _ in range(10):
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(host)
+    sim.run()
+    assert ev["pulse"] - ev["program_commit"] == 3 + setup, ev
+    assert ev["read"] - ev["read_commit"] == 3 + setup, ev
 
 
 @pytest.mark.parametrize("target", ["read_req", "program", "update_17th", "update_wait"])

@@ -51,15 +51,18 @@ NOTES = (
     "",
     ("No write hangs the bus. A push register (UPDATE, REFRESH, PROGRAM, READ_REQ, BNN_PHASE, "
      "BNN_INPUT) needs `wstrb` = 0xF and a target that takes the word: it waits while the target is "
-     "busy (a full FIFO, a read in flight, the array port changing owner), at most PUSH_WAIT cycles "
+     "busy (a full FIFO, the two-entry register slice in front of REFRESH, PROGRAM and READ_REQ full), "
+     "at most PUSH_WAIT cycles "
      "(below), then it is *refused*: nothing is pushed, the write answers SLVERR and ERRORS.PUSH is "
      "set. It is refused at once when only another register write could make the target ready: "
      "UPDATE with a full update FIFO, REFRESH not taken, PROGRAM and READ_REQ, all while CTRL.MODE = "
-     "BNN; READ_REQ while EVENTS.READ_DONE is set; BNN_INPUT with a full input FIFO while CTRL.MODE = "
+     "BNN; READ_REQ while a read waits, is in flight or EVENTS.READ_DONE is set; BNN_INPUT with a full input FIFO while CTRL.MODE = "
      "TRAINING or STATUS.BNN_FULL. Both, because SLVERR names the write "
      "that failed to a host that checks responses, and the sticky flag (and `irq` with "
      "IRQ_ENABLE.ERRORS) tells a host whose bus drops write errors. A partial `wstrb` on a push is "
-     "refused at once. Poll the STATUS levels to avoid waiting."),
+     "refused at once. Poll the STATUS levels to avoid waiting. A REFRESH, PROGRAM or READ_REQ write "
+     "answers OKAY once its register slice took the word; the target takes it from the next cycle on "
+     "(STATUS.TRAIN_BUSY / READ_BUSY cover a word waiting there)."),
     "",
     ("Access: RO read-only (hardware value or build-time constant), RW read/write, W1C sticky "
      "flag set by hardware and cleared by writing 1, W1P write-1 one-cycle pulse (reads 0), WO "
@@ -359,9 +362,9 @@ def _add_cell_read(b: RegisterMapBuilder, p: AccelParams, adc_width: int) -> Non
     b.add(Register("read_req", (
         Field("phys_col", p.phys_col_width, WO, doc="Physical column (col * D + device slot)."),
         Field("row", p.row_width, WO, offset=16, doc="Row.")),
-        "Request a read of one device; the result appears in READ_DATA. Taken only while no read is in "
-        "flight (else it waits) and EVENTS.READ_DONE is clear (else it is refused at once: SLVERR, "
-        "ERRORS.PUSH), so no result is overwritten before the host acknowledged it.", push=True))
+        "Request a read of one device; the result appears in READ_DATA. Taken only while no read waits "
+        "or is in flight (STATUS.READ_BUSY) and EVENTS.READ_DONE is clear (else it is refused at once: "
+        "SLVERR, ERRORS.PUSH), so no result is overwritten before the host acknowledged it.", push=True))
     b.add(Register("read_data", (
         Field("data", adc_width, RO, doc="Read code of the last read."),
         Field("err", 1, RO, offset=16, doc="The last read addressed a device outside the array."),
