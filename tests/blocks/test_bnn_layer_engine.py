@@ -490,6 +490,6 @@ def test_amaranth_sim_output_layer_argmax(bank, read_width, seed):
         BnnHwParams(inputs=20, bias_cells=1, neurons=10, bank=2, argmax=True)
     from golden.spec.params import AccelParams
     from hw.accelerator import Accelerator
-    with pytest.raises(ConfigError, match=r"bnn\.argmax = true is not available through the accelerator top"):
+    with pytest.raises(ConfigError, match=r"bnn\.argmax = true is not available for a single layer through the accelerator top"):
         Accelerator(AccelParams().with_(array={"rows": hw.banks, "cols": hw.array_cols, "cell": "2T2R"},
                                         synapse={"devices": 2}), bnn=hw)
