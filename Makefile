@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-fast test-icarus demo verilog bench board asic formal clean debian-tools coverage regress test-scale cosim-mnist test-large
+.PHONY: setup test test-extended test-fast test-icarus demo verilog bench board asic formal clean debian-tools coverage regress test-scale cosim-mnist test-large
 
 setup: $(STAMP) debian-tools
 
@@ -35,7 +35,13 @@ $(STAMP): pyproject.toml
 
 test: setup
 	# one BLAS thread per xdist worker: two workers x two threads oversubscribe the 2 cores
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not scale" --durations=30 tests
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not scale and not extended" --durations=30 tests
+
+# The further configurations of checks that `make test` runs in one or two (more scheduler and
+# popcount configurations, the second digits co-simulation path and the frame path's C++ replay):
+# keeps `make test` within its ~15 minutes on 2 cores.
+test-extended: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m extended --durations=10 tests
 
 # Longer checks of the Dask engine and of concurrent runs (two co-simulations at once, BNN chip seeds
 # on 1 and 2 workers, a regression sharded over workers); each starts its own local Dask cluster.

@@ -249,8 +249,13 @@ COCOTB_RUNS = {  # name -> (requests, host reads); >= 10,000 requests in total
 }
 
 
+#: the configurations `make test` runs; the others are `extended` (`make test-extended`, `make regress`)
+COCOTB_RUNS_IN_MAKE_TEST = ("n1-tiny-verify", "n4-diff-large-2t2r")
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("name", COCOTB_RUNS)
+@pytest.mark.parametrize("name", [n if n in COCOTB_RUNS_IN_MAKE_TEST else pytest.param(n, marks=pytest.mark.extended)
+                                  for n in COCOTB_RUNS])
 def test_cocotb_random_traffic(name, seed, tmp_path):
     """Random traffic against the cycle model; in the first configuration the same simulation also
     runs ``scoreboard_self_test`` (a mutated expectation must fail and be reported with its cycle)."""

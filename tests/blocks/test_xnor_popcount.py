@@ -132,8 +132,14 @@ COCOTB_CASES = [
 ]
 
 
+#: cases `make test` leaves to `make test-extended` (and `make regress`)
+COCOTB_EXTENDED = ((1025, "tree", 2),)
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("width, mode, k, tw, vectors", COCOTB_CASES,
+@pytest.mark.parametrize("width, mode, k, tw, vectors",
+                         [pytest.param(*c, marks=[pytest.mark.extended] if c[:3] in COCOTB_EXTENDED else [])
+                          for c in COCOTB_CASES],
                          ids=[f"{w}-{m}-k{k}" for w, m, k, _, _ in COCOTB_CASES])
 def test_cocotb_xnor_popcount(width, mode, k, tw, vectors, seed):
     from tb.kit.runner import run_cocotb

@@ -64,6 +64,7 @@ def test_cosim_training(tmp_path):
 
 
 @pytest.mark.cocotb
+@pytest.mark.extended
 def test_cosim_python_driver_and_raw_replay(tmp_path):
     """One Python wake-up per AXI write (same build); the plain Verilator C++ harness replays the
     recorded stimulus with the same cycle count and pulse log."""

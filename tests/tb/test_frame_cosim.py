@@ -230,6 +230,7 @@ def test_frame_plumbing_through_stand_ins(tmp_path):
 
 @needs_engine
 @pytest.mark.cocotb
+@pytest.mark.extended
 def test_frame_cosim_digits_and_raw_replay(tmp_path):
     """40 digits samples through the engine bit-true (pulses, frames, conductances, counters, reads,
     accuracy); the raw C++ replay gives the same cycles and pulse log."""
