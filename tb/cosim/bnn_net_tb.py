@@ -28,7 +28,7 @@ from pathlib import Path
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
+from cocotb.triggers import ClockCycles, RisingEdge
 
 from golden.bnn.chip_model import BnnHardware, HardwareConfig
 from golden.bnn.network import BnnModel
@@ -36,9 +36,10 @@ from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.bnn_network_params import BnnNetHwParams
 from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.twins.bnn_network_engine import analog_network, digital_network, network_array, network_programmed
-from tb.kit.axil_host import FastAxil
+from tb.cosim.bnn_tb import macro_loop as layer_macro_loop
+from tb.kit.axil_host import FastAxil, RegisterHost
 from tb.kit.runner import test_config
-from tb.models.bnn_macro import BnnMacroModel, MacroPortSampler, make_network_decider
+from tb.models.bnn_macro import BnnMacroModel, make_network_decider
 from tb.tops.bnn_cosim_top import bnn_net_top_params
 
 
@@ -47,46 +48,28 @@ def net_from_dict(d: dict) -> BnnNetHwParams:
                           bank_out=d["bank_out"], layer=BnnHwParams(**d["layer"]))
 
 
-async def macro_loop(dut, net: BnnNetHwParams, macro: BnnMacroModel, stats: dict, seen: list):
-    """Sample the array port every cycle (ReadOnly), drive the macro's answer in the next; record
-    ``in_bits`` when a hidden layer's first word line comes on (``seen``: (layer, bits))."""
-    nxt, cycle = None, 0
-    port = MacroPortSampler(dut, net.hidden_hw, ("read", "input_en"), ("sa_stages", "sa_firsts"))
-    last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
-    hb, layer_now = net.hidden_banks, None
-    while True:
-        await RisingEdge(dut.clk)
-        if nxt is not None:
-            for k, v in nxt.items():
-                if v != last[k]:
-                    getattr(dut, k).value = v
-            last = nxt
-        await ReadOnly()
-        s = port.sample()
-        s["addr_error"] = 0          # the top reports it in ERRORS.XBAR (checked at the end)
+def macro_loop(dut, net: BnnNetHwParams, macro: BnnMacroModel, stats: dict, seen: list):
+    """:func:`tb.cosim.bnn_tb.macro_loop` on the hidden layers' port, recording ``in_bits`` when a
+    hidden layer's first word line comes on (``seen``: (layer, bits))."""
+    layer_now = [None]
+
+    def observe(s):
         if s["wl"]:
-            layer = (s["wl"].bit_length() - 1) // hb
-            if layer != layer_now:
-                layer_now = layer
+            layer = (s["wl"].bit_length() - 1) // net.hidden_banks
+            if layer != layer_now[0]:
+                layer_now[0] = layer
                 if layer < net.hidden_layers:
                     seen.append((layer, int(dut.in_bits.value)))
-        nxt = macro.step(cycle, s)
-        cycle += 1
-        stats["cycles"] = cycle
+
+    return layer_macro_loop(dut, macro, stats, hw=net.hidden_hw, observe=observe)
 
 
-class NetHost:
+class NetHost(RegisterHost):
     """The host's register accesses of whole-network inference over :class:`FastAxil`."""
 
     def __init__(self, bus: FastAxil, net: BnnNetHwParams):
-        self.bus, self.net = bus, net
-        self.regmap = accelerator_register_map(bnn_net_top_params(net), bnn=net)
-
-    def wr(self, reg, **f):
-        return self.bus.write_stream(self.regmap[reg].addr, [self.regmap[reg].encode(**f)])
-
-    async def rd(self, reg):
-        return self.regmap[reg].decode(await self.bus.read(self.regmap[reg].addr))
+        super().__init__(bus, accelerator_register_map(bnn_net_top_params(net), bnn=net))
+        self.net = net
 
     async def infer(self, x_bits: np.ndarray, irq=None) -> dict:
         """One image: BNN_INPUT words, wait for EVENTS.BNN_DONE (on ``irq`` if given: IRQ_ENABLE.BNN_DONE

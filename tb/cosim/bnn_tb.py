@@ -41,17 +41,18 @@ from golden.bnn.network import BnnModel
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.register_map.accelerator_map import accelerator_register_map
 from tb.cosim.bnn_host import MODES, golden_bits
-from tb.kit.axil_host import FastAxil
+from tb.kit.axil_host import FastAxil, RegisterHost
 from tb.kit.runner import test_config
 from tb.models.bnn_macro import BnnMacroModel, MacroPortSampler, make_decider
 from tb.tops.bnn_cosim_top import bnn_top_params
 
 
-async def macro_loop(dut, model: BnnMacroModel, stats: dict):
+async def macro_loop(dut, model: BnnMacroModel, stats: dict, hw: BnnHwParams | None = None, observe=None):
     """Sample the array port every cycle (ReadOnly), drive the macro's answer in the next. The
-    1-bit strobes are read every cycle, the wide line vectors only when they matter."""
+    1-bit strobes are read every cycle, the wide line vectors only when they matter. ``hw``: the
+    port's layer parameters (default ``model.hw``); ``observe(sample)`` sees every cycle's sample."""
     nxt, cycle = None, 0
-    port = MacroPortSampler(dut, model.hw, ("read", "input_en"), ("sa_stages", "sa_firsts"))
+    port = MacroPortSampler(dut, hw or model.hw, ("read", "input_en"), ("sa_stages", "sa_firsts"))
     last = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
     while True:
         await RisingEdge(dut.clk)
@@ -63,6 +64,8 @@ async def macro_loop(dut, model: BnnMacroModel, stats: dict):
         await ReadOnly()
         s = port.sample()
         s["addr_error"] = 0          # the top reports it in ERRORS.XBAR (checked at the end)
+        if observe is not None:
+            observe(s)
         nxt = model.step(cycle, s)
         cycle += 1
         stats["cycles"] = cycle
@@ -87,18 +90,12 @@ def faulty_macro(model, hw: BnnHwParams, img: np.ndarray, hc: dict, fault: dict,
     return BnnMacroModel(hw, macro_img, decide=decide, seed=seed)
 
 
-class BnnHost:
+class BnnHost(RegisterHost):
     """The host's register accesses of BNN inference over :class:`FastAxil`."""
 
     def __init__(self, bus: FastAxil, hw: BnnHwParams):
-        self.bus, self.hw = bus, hw
-        self.regmap = accelerator_register_map(bnn_top_params(hw), bnn=hw)
-
-    def wr(self, reg, **f):
-        return self.bus.write_stream(self.regmap[reg].addr, [self.regmap[reg].encode(**f)])
-
-    async def rd(self, reg):
-        return self.regmap[reg].decode(await self.bus.read(self.regmap[reg].addr))
+        super().__init__(bus, accelerator_register_map(bnn_top_params(hw), bnn=hw))
+        self.hw = hw
 
     async def infer(self, x_bits: np.ndarray) -> np.ndarray:
         """One image: BNN_INPUT words, wait for EVENTS.BNN_DONE, BNN_OUT_DATA, clear, acknowledge."""

@@ -106,3 +106,18 @@ class FastAxil:
             if not (await self.read(addr) >> bit) & 1:
                 return n
         raise AssertionError(f"bit {bit} of {addr:#x} stayed set for {limit} reads")
+
+
+class RegisterHost:
+    """Register accesses by name over a :class:`FastAxil`: ``wr(reg, **fields)`` pushes one encoded
+    word (a coroutine to await), ``await rd(reg)`` returns the decoded fields. The co-simulation hosts
+    build on it with their own ``regmap``."""
+
+    def __init__(self, bus: FastAxil, regmap):
+        self.bus, self.regmap = bus, regmap
+
+    def wr(self, reg, **f):
+        return self.bus.write_stream(self.regmap[reg].addr, [self.regmap[reg].encode(**f)])
+
+    async def rd(self, reg):
+        return self.regmap[reg].decode(await self.bus.read(self.regmap[reg].addr))
