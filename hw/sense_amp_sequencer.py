@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.hdl import Assert
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -114,6 +115,9 @@ class SenseAmpSequencer(wiring.Component):
         mv = [Signal(name=f"mv_{p}") for p in PHASES]
         occ_n = [Signal(name=f"occ_n_{p}") for p in PHASES]
         tag_n = [Signal(self.tag_width, name=f"tag_n_{p}") for p in PHASES]
+        # out[s] == (cnt[s] == 0), kept as a flip-flop so that the move chain below starts at
+        # registers (a zero test on the counter put its decrement's carry chain on the path)
+        out = [Signal(name=f"out_{p}") for p in PHASES]
         rbits = Signal(self.bank)
 
         # moves, from the last stage back: a stage whose count ran out moves on if the next one is
@@ -122,7 +126,7 @@ class SenseAmpSequencer(wiring.Component):
         m.d.comb += resp_free.eq(~self.resp.valid | self.resp.ready)
         free_next = Const(1, 1)
         for s in range(n - 1, -1, -1):
-            cond = occ[s] & eq_const(cnt[s], 0) & free_next
+            cond = occ[s] & out[s] & free_next
             if s == rd:
                 cond = cond & resp_free
             m.d.comb += mv[s].eq(cond)
@@ -140,9 +144,10 @@ class SenseAmpSequencer(wiring.Component):
             m.d.comb += [occ_n[s].eq((occ[s] & ~mv[s]) | enter), tag_n[s].eq(Mux(enter, src_tag, tag[s]))]
             m.d.sync += [occ[s].eq(occ_n[s]), tag[s].eq(tag_n[s]), first[s].eq(enter)]
             with m.If(enter):
-                m.d.sync += cnt[s].eq(load(s))
-            with m.Elif(occ[s] & ~eq_const(cnt[s], 0)):
-                m.d.sync += cnt[s].eq(add_const(cnt[s], -1))
+                m.d.sync += [cnt[s].eq(load(s)), out[s].eq(~lens[s][1:].any())]    # len <= 1
+            with m.Elif(occ[s] & ~out[s]):
+                m.d.sync += [cnt[s].eq(add_const(cnt[s], -1)), out[s].eq(eq_const(cnt[s], 1))]
+            m.d.comb += Assert(~occ[s] | (out[s] == eq_const(cnt[s], 0)), f"{PHASES[s]}: count flag")
 
         # the decision on the bus in a conversion's first readout cycle stays with it
         bits_now = Signal(self.bank)
