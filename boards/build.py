@@ -270,6 +270,12 @@ def synth_ooc(board: Board, dut, name: str, out_dir: Path, env: dict, *, nice: i
     return parse_yosys_stat((out_dir / f"{name}.stat.json").read_text(), board.family, name)
 
 
+
+def nextpnr_options(section) -> str:
+    """nextpnr's options for a build with the ``[board]`` section ``section`` (seed and placer)."""
+    return (f"--report top.report.json --timing-allow-fail --seed {section.pnr_seed} "
+            f"--placer {section.placer}")
+
 def build_block(board: Board, name: str, factory, cfg: BoardConfig, *, out_root: Path = BUILD_ROOT,
                 target_mhz: float | None = None, nice: int = 10, ooc: bool = True,
                 progress: Progress | None = print) -> BuildResult:
@@ -287,7 +293,7 @@ def build_block(board: Board, name: str, factory, cfg: BoardConfig, *, out_root:
     plat = board.platform()
     plan = plat.prepare(
         top, name="top", synth_opts=SYNTH_OPTS.get(board.family, ""),
-        nextpnr_opts=f"--report top.report.json --timing-allow-fail --seed {cfg.board.pnr_seed}",
+        nextpnr_opts=nextpnr_options(cfg.board),
         script_after_synth="tee -q -o top.stat.json stat -json")
     plan.extract(build_dir)
     if progress:

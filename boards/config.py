@@ -6,6 +6,8 @@ Sections:
 ``[board]`` (this module)
     ``target_mhz`` (float, PLL output the design is built for; default: the board's),
     ``seed`` (1..2**32-1, stimulus LFSR), ``pnr_seed`` (0..2**31-1, nextpnr placer seed),
+    ``placer`` (``"heap"``, nextpnr's default analytic placer, or ``"sa"``, simulated annealing: slower,
+    but it places a nearly full iCE40 where the analytic placer's legaliser can search for hours),
     ``baud`` (UART of the demo, default 115200), ``demo_updates`` (update requests between two
     array dumps of the demo, default 4096); sub-table ``[board.targets]``: per-block target clock
     in MHz overriding ``target_mhz`` (e.g. ``demo = 12``: the iCEBreaker demo runs from the 12 MHz
@@ -34,6 +36,8 @@ from golden.spec.params import (
 )
 
 BOARDS_DIR = Path(__file__).resolve().parent
+#: nextpnr placers ``[board] placer`` may name.
+PLACERS = ("heap", "sa")
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,7 @@ class BoardSection:
     target_mhz: float | None = None
     seed: int = 1
     pnr_seed: int = 1
+    placer: str = "heap"
     baud: int = 115200
     demo_updates: int = 4096
     targets: dict = field(default_factory=dict)
@@ -58,6 +63,8 @@ class BoardSection:
             check_float(f"board.targets.{name}", mhz, 1.0, 500.0)
         if self.target_mhz is not None:
             check_float("board.target_mhz", self.target_mhz, 1.0, 500.0)
+        if self.placer not in PLACERS:
+            raise ConfigError(f"board.placer = {self.placer!r}: allowed {', '.join(map(repr, PLACERS))}")
         check_ints(self, "board", seed=(1, (1 << 32) - 1), pnr_seed=(0, (1 << 31) - 1), baud=(300, 12_000_000),
                    demo_updates=(1, 1 << 24))
 

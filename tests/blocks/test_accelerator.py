@@ -175,24 +175,20 @@ def test_rejects_bad_arguments():
 
 
 @pytest.mark.cocotb
-def test_cocotb_smoke_training(seed):
-    res = run_cocotb(Accelerator(SMOKE), toplevel="accelerator", test_module="tb.envs.accelerator_tb",
-                     config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120, "frames": 6})
-    print(f"accelerator cocotb: {res.tests} tests, build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
-
-
-@pytest.mark.cocotb
 def test_cocotb_smoke_training_random_power_up_state(seed):
-    """The smoke test on Verilog without initial values, every register and memory word random at
-    power-up (Verilator --x-initial unique, seeded): reset alone makes the top match golden."""
+    """The smoke test (updates, then frames) on Verilog without initial values, every register and
+    memory word random at power-up (Verilator --x-initial unique, seeded): reset alone makes the top
+    match golden. One build serves both checks: the Verilog with initial values only adds the
+    values that reset gives anyway, and the co-simulations (tests/tb) run that flavour of the top."""
     vseed = seed % 2_000_000_000 + 1
     print(f"seed {seed}: +verilator+seed+{vseed}")
     dut = Accelerator(SMOKE)
-    run_cocotb(dut, toplevel="accelerator", test_module="tb.envs.accelerator_tb",
-               verilog_text=to_verilog(dut, "accelerator", initial_values=False),
-               build_args=("--x-assign", "unique", "--x-initial", "unique"),
-               plusargs=("+verilator+rand+reset+2", f"+verilator+seed+{vseed}"),
-               config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120})
+    res = run_cocotb(dut, toplevel="accelerator", test_module="tb.envs.accelerator_tb",
+                     verilog_text=to_verilog(dut, "accelerator", initial_values=False),
+                     build_args=("--x-assign", "unique", "--x-initial", "unique"),
+                     plusargs=("+verilator+rand+reset+2", f"+verilator+seed+{vseed}"),
+                     config={"seed": seed, "params": SMOKE.to_dict(), "updates": 120, "frames": 6})
+    print(f"accelerator cocotb: {res.tests} tests, build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
 
 
 # --- BNN path and direct programming (Amaranth simulator) ---------------------------------------------

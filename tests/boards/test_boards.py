@@ -75,6 +75,16 @@ def test_board_config_errors_name_the_field():
         board_config_from_dict({"emulator": {"g_init": 300}})
     with pytest.raises(ConfigError, match="board.targets.demo"):
         board_config_from_dict({"board": {"targets": {"demo": 0}}})
+    with pytest.raises(ConfigError, match=r"board.placer = 'fast': allowed 'heap', 'sa'"):
+        board_config_from_dict({"board": {"placer": "fast"}})
+
+
+def test_nextpnr_gets_the_configured_seed_and_placer():
+    from boards.build import nextpnr_options
+
+    cfg = board_config_from_dict({"board": {"pnr_seed": 7, "placer": "sa"}})
+    assert "--seed 7 --placer sa" in nextpnr_options(cfg.board)
+    assert "--placer heap" in nextpnr_options(board_config_from_dict({}).board)
 
 
 def test_pll_settings_match_icepll_and_ecppll():
