@@ -70,7 +70,6 @@ def test_verilog_lint_clean(tmp_path):
     assert lint(path, wall=False) == [] and lint(path, wall=True) == []
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_registry_and_from_params():
     from golden.spec.bnn_network_params import BnnNetHwParams, bnn_net_params_of
     from golden.spec.params import AccelParams
@@ -78,7 +77,9 @@ def test_registry_and_from_params():
 
     assert blocks()["argmax_unit"] == ArgmaxUnit.from_params
     u = ArgmaxUnit.from_params(BnnNetHwParams())                   # the paper network: 10 classes of 1025 bridges
+    u._MustUse__silence = True
     assert (u.classes, u.count_width) == (10, 11)
     out = bnn_net_params_of(AccelParams()).out_hw
     u = ArgmaxUnit.from_params(AccelParams())
+    u._MustUse__silence = True
     assert (u.classes, u.count_width) == (out.neurons, out.count_width) == (10, 6)
