@@ -6,6 +6,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.bnn_datapath_params import MAX_NEURONS
+from golden.spec.bnn_network_params import bnn_net_params_of
 from golden.spec.checks import bits_for
 from golden.spec.params import check_int
 from hw.lintsafe import add_const, eq_const
@@ -53,6 +54,13 @@ class ArgmaxUnit(wiring.Component):
             "i": In(stream.Signature(argmax_in_layout(count_width))),
             "o": Out(stream.Signature(argmax_out_layout(classes, count_width))),
         })
+
+    @classmethod
+    def from_params(cls, params) -> ArgmaxUnit:
+        """The output layer of :func:`golden.spec.bnn_network_params.bnn_net_params_of` (``params``: a
+        BnnNetHwParams, or AccelParams: the small network around its ``[bnn]`` layer)."""
+        out = bnn_net_params_of(params).out_hw
+        return cls(out.neurons, out.count_width)
 
     def elaborate(self, platform):
         m = Module()

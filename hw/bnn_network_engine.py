@@ -9,7 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.bnn_datapath_params import PHASES
-from golden.spec.bnn_network_params import BnnNetHwParams
+from golden.spec.bnn_network_params import BnnNetHwParams, bnn_net_params_of
 from golden.spec.interfaces import STROBES
 from golden.spec.params import ConfigError
 from hw.argmax_unit import argmax_out_layout
@@ -99,6 +99,12 @@ class BnnNetworkEngine(wiring.Component):
             "firsts": Out(len(PHASES)),
             "sa_out": In(hh.bank),
         })
+
+    @classmethod
+    def from_params(cls, params) -> BnnNetworkEngine:
+        """From :class:`BnnNetHwParams` (or AccelParams: the small network of
+        :func:`golden.spec.bnn_network_params.bnn_net_params_of` around its ``[bnn]`` layer)."""
+        return cls(bnn_net_params_of(params))
 
     def elaborate(self, platform):
         m = Module()

@@ -16,9 +16,11 @@ TOPS = ("accelerator", "accelerator_arst")
 def blocks() -> dict[str, Callable[[AccelParams], object]]:
     from hw.accelerator import Accelerator
     from hw.arbitration_controller import ArbitrationController
+    from hw.argmax_unit import ArgmaxUnit
     from hw.async_reset_top import AsyncResetTop
     from hw.axil_csr import AxiLiteCsr
     from hw.bnn_layer_engine import BnnLayerEngine
+    from hw.bnn_network_engine import BnnNetworkEngine
     from hw.crossbar_addressing import CrossbarAddressing
     from hw.outer_product_engine import OuterProductEngine
     from hw.pulse_scheduler import PulseScheduler
@@ -40,6 +42,10 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
         "xnor_popcount": XnorPopcount.from_params,
         "sense_amp_sequencer": SenseAmpSequencer.from_params,
         "bnn_layer_engine": BnnLayerEngine.from_params,
+        # a whole network: without a BnnNetHwParams, a small network around the [bnn] layer
+        # (golden.spec.bnn_network_params.bnn_net_params_of); its output layer's argmax
+        "argmax_unit": ArgmaxUnit.from_params,
+        "bnn_network_engine": BnnNetworkEngine.from_params,
     }
 
 

@@ -1,4 +1,4 @@
-"""Throughput of BNN inference on the BnnLayerEngine: cycles per image from the engine's golden cycle
+"""Throughput of BNN inference on the BnnLayerEngine and the BnnNetworkEngine: cycles per image from the golden cycle
 model, and the sense-amplifier-clock bound it is compared with.
 
 * **SA-clock bound** (:func:`sa_clock_bound`): with ``K`` sense amplifiers per bank a layer of ``M``
@@ -11,6 +11,11 @@ model, and the sense-amplifier-clock bound it is compared with.
   read width, phase lengths); per layer the steady-state interval between two images' ``x`` transfers
   of :class:`golden.twins.bnn_layer_engine.BnnLayerEngineModel` with ``y`` always ready. Images
   never overlap in the engine, so that interval is the layer's cost per image.
+* **Network engine cycles per image** (:func:`network_cycles`): the closed form of
+  :class:`golden.twins.bnn_network_engine.BnnNetworkEngineModel` -- per pass a recurrence over the
+  banks (digital: reads and output-word credits; analog: the pipelined sequencer's stage entries and
+  the credits), ``1 + sum(hidden passes) + output pass``; :func:`network_cycles_model` runs the
+  cycle model itself (tests/golden/bnn check both against each other).
 """
 from __future__ import annotations
 
@@ -83,3 +88,105 @@ def engine_cycles_per_image(sizes: tuple[int, ...] = PAPER_SIZES, base: BnnHwPar
     base = base if base is not None else BnnHwParams(bank=3)
     per = [layer_cycles_per_image(hw, analog) for hw in layer_params(sizes, base)]
     return float(sum(per)), per
+
+
+# ---------------------------------------------------------------------------------------------
+# the network engine (hidden layers time-multiplexed through one layer engine, output layer + argmax)
+# ---------------------------------------------------------------------------------------------
+def _bank_sizes(hw: BnnHwParams) -> list[int]:
+    """Neurons of each bank (the last one may be short)."""
+    return [min(hw.bank, hw.neurons - b * hw.bank) for b in range(hw.banks)]
+
+
+def digital_pass_end(hw: BnnHwParams) -> int:
+    """Digital pass of one image through a layer engine (``x`` transferred in cycle 0, ``y`` always
+    ready): the cycle of its last result, i.e. of the last word's FIFO write.
+
+    Bank ``b`` (``n_b`` neurons, ``C`` reads each, one read per cycle) starts its reads in cycle
+    ``s_b = max(s_{b-1} + n_{b-1} C, s_{b-D} + n_{b-D} C + RL + L + 1)`` (``s_0 = 1``; the second term:
+    the output word's credit of bank ``b - D`` is usable from the cycle after that word's ``y`` transfer),
+    and its word is written in ``s_b + n_b C - 1 + RL + L`` (last read issued, its bits ``RL`` later,
+    the popcount ``L`` after that)."""
+    from golden.twins.xnor_popcount import popcount_latency
+
+    lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
+    C, RL, D = hw.reads_per_neuron, hw.read_latency, hw.out_fifo
+    sizes = _bank_sizes(hw)
+    s: list[int] = []
+    for b, n in enumerate(sizes):
+        t = 1 if b == 0 else s[b - 1] + sizes[b - 1] * C
+        if b >= D:
+            t = max(t, s[b - D] + sizes[b - D] * C + RL + lat + 1)
+        s.append(t)
+    return s[-1] + sizes[-1] * C - 1 + RL + lat
+
+
+def analog_pass_end(hw: BnnHwParams) -> int:
+    """Analog pass of one image (``x`` in cycle 0, ``y`` always ready): the cycle the last bank's
+    response is taken (and written to the FIFO).
+
+    The pipelined sequencer as a recurrence over the stage-entry cycles ``e[b][p]`` of conversion ``b``
+    (phase lengths ``L_p``): ``e[b][p+1] = max(e[b][p] + L_p, leave(b-1, p+1))`` with ``leave(b, p) =
+    e[b][p+1]`` (``p < 5``) and ``leave(b, 5) = e[b][5] + L_5``; a request enters precharge at
+    ``max(leave(b-1, 0), e[b-D][5] + 3)`` (``e[0][0] = 2``: accepted in cycle 1; its output-word credit
+    is the one of conversion ``b - D``, usable from the cycle after that word's ``y`` transfer in
+    ``e[b-D][5] + 1``). The response of ``b`` is taken in ``e[b][5]``."""
+    L = hw.phase_lengths
+    n = len(L)
+    D = hw.out_fifo
+    e: list[list[int]] = []
+    for b in range(hw.banks):
+        row = [2 if b == 0 else e[b - 1][1]]
+        if b >= D:
+            row[0] = max(row[0], e[b - D][n - 1] + 3)
+        for p in range(n - 1):
+            t = row[p] + L[p]
+            if b:
+                t = max(t, e[b - 1][p + 2] if p + 2 < n else e[b - 1][n - 1] + L[n - 1])
+            row.append(t)
+        e.append(row)
+    return e[-1][n - 1]
+
+
+def pass_cycles(hw: BnnHwParams, analog: bool) -> int:
+    """Cycles of one hidden pass, from its ``x`` transfer to its last ``y`` word inclusive (the
+    network engine offers the next pass in the cycle after that word)."""
+    return (analog_pass_end(hw) if analog else digital_pass_end(hw)) + 2
+
+
+@dataclass(frozen=True)
+class NetworkCycles:
+    """Cycles per image of :class:`hw.bnn_network_engine.BnnNetworkEngine` (images back to back,
+    ``cls`` always ready): ``total = 1 + sum(hidden) + output``; ``hidden`` per hidden pass (its ``x``
+    transfer to its last word), ``output`` from the output pass's ``x`` transfer to the cycle after its
+    class (when the next image can be taken); the 1 loads the image into the activation register."""
+
+    total: int
+    hidden: tuple
+    output: int
+
+
+def network_cycles(net, analog: bool) -> NetworkCycles:
+    """Closed form (the pass recurrences above) of the network engine's cycles per image;
+    :func:`network_cycles_model` runs the cycle model for comparison."""
+    hidden = tuple(pass_cycles(net.hidden_hw, analog) for _ in range(net.hidden_layers))
+    output = digital_pass_end(net.out_hw) + 2            # the class is offered in the cycle after the last result
+    return NetworkCycles(1 + sum(hidden) + output, hidden, output)
+
+
+def network_cycles_model(net, analog: bool, images: int = 2, seed: int = 0) -> NetworkCycles:
+    """The same from :class:`golden.twins.bnn_network_engine.BnnNetworkEngineModel`: ``images`` random
+    images back to back on a random array (the cycles do not depend on the data); ``total`` is the
+    interval between the first two images' ``x`` transfers (one image: the cycles to its end)."""
+    from golden.twins.bnn_network_engine import BnnNetworkEngineModel, NetworkBits
+
+    rng = np.random.default_rng(seed)
+    array = rng.integers(0, 2, (net.rows, net.cols), dtype=np.uint8)
+    x = rng.integers(0, 2, (images, net.sizes[0]), dtype=np.uint8)
+    dec = (NetworkBits([rng.integers(0, 2, (images, s), dtype=np.uint8) for s in net.sizes[1:-1]], None, None)
+           if analog else None)
+    model = BnnNetworkEngineModel(net, array, dec)
+    acc, cls = model.run([(x[i], int(analog)) for i in range(images)])
+    hidden = tuple(ws[-1][0] - s + 1 for img, _, s, ws in model.passes if img == 0)
+    total = acc[1][0] - acc[0][0] if images > 1 else model.cycles
+    return NetworkCycles(total, hidden, cls[0][0] - acc[0][0] - sum(hidden))

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from golden.spec.bnn_datapath_params import MAX_BANK, MAX_INPUTS, MAX_NEURONS, BnnHwParams
+from golden.spec.bnn_datapath_params import MAX_BANK, MAX_INPUTS, MAX_NEURONS, BnnHwParams, bnn_hw_params_of
 from golden.spec.checks import ConfigError, check_int
 
 MAX_LAYERS = 8
@@ -172,3 +172,41 @@ def bnn_net_params_for(model, bank: int = 3, bank_out: int = 3, layer: BnnHwPara
     return BnnNetHwParams(sizes=tuple(model.sizes), bias_cells=tuple(model.bias_cells(i) for i in hidden),
                           bank=bank, bank_out=min(bank_out, model.sizes[-1]),
                           layer=layer if layer is not None else BnnHwParams(bank=1, neurons=33))
+
+
+#: Classes of the network a plain parameter tree builds (:func:`bnn_net_params_of`).
+DEFAULT_CLASSES = 10
+
+
+def bnn_net_params_of(params) -> BnnNetHwParams:
+    """The network a block generator builds from ``params`` (``reram-accel verilog``, the board and ASIC
+    block lists).
+
+    ``params`` may be a :class:`BnnNetHwParams`, an object with a ``bnn`` attribute holding one, or
+    anything else (an :class:`golden.spec.params.AccelParams` with or without a ``[bnn]`` section): then
+    a small network of two hidden layers is built around the BNN layer of
+    :func:`golden.spec.bnn_datapath_params.bnn_hw_params_of` (its defaults without ``[bnn]``): ``sizes
+    = (N, M, M, 10)``, bias cells ``(B, B)`` or the nearest pair that keeps both layers' padding even
+    (as the engine needs), the layer's bank (reduced until the engine's rows fit 4096 columns), its
+    read width, phase lengths, popcount and FIFO settings for both engines. A layer at the size limits
+    (no room for the second layer's bias cells) gives the one-hidden-layer network ``(N, M, 10)``."""
+    if isinstance(params, BnnNetHwParams):
+        return params
+    sub = getattr(params, "bnn", None)
+    if isinstance(sub, BnnNetHwParams):
+        return sub
+    hw = bnn_hw_params_of(params)
+    n, b, m = hw.inputs, hw.bias_cells, hw.neurons
+    bank_out = max(1, min(hw.bank, DEFAULT_CLASSES, MAX_INPUTS // m))
+    # bias cells near the layer's whose padding is even in both hidden layers (see the module docstring)
+    for bias in ((b, b), (b, b - 1), (b, b + 1), (b + 1, b)):
+        if min(bias) < 0 or any((max(n, m) + max(bias) - s - bc) % 2 for s, bc in zip((n, m), bias)):
+            continue
+        bank = max(1, min(hw.bank, m, MAX_INPUTS // (max(n, m) + max(bias))))
+        try:
+            return BnnNetHwParams(sizes=(n, m, m, DEFAULT_CLASSES), bias_cells=bias, bank=bank,
+                                  bank_out=bank_out, layer=hw)
+        except ConfigError:
+            break       # a layer at the size limits: one hidden layer, the [bnn] layer itself
+    return BnnNetHwParams(sizes=(n, m, DEFAULT_CLASSES), bias_cells=(b,), bank=min(hw.bank, m),
+                          bank_out=bank_out, layer=hw)

@@ -101,7 +101,7 @@ BENCHES: dict[str, Callable[[], list[Row]]] = {
     "Verilog generation and Verilator build": bench_verilog_and_build,
     "Co-simulation (in-situ training, RTL in the loop) vs raw Verilator": bench_cosim,
     "Training throughput of the update path (784-250-10, N = 4, MNIST epoch 0)": bench_throughput_rows,
-    "BNN inference throughput of the engine (784-1025-1025-1025-10, golden cycle model)": bench_bnn_rows,
+    "BNN inference throughput of the network engine (784-1025-1025-1025-10, golden cycle model)": bench_bnn_rows,
 }
 
 

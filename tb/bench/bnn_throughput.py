@@ -1,78 +1,242 @@
-"""BNN inference throughput of the BnnLayerEngine on the paper's 784-1025-1025-1025-10 network, from
-the engine's golden cycle model, next to the sense-amplifier-clock bound.
+"""BNN inference throughput of the BnnNetworkEngine on the paper's 784-1025-1025-1025-10 network (one
+image in, its class out, the hidden layers time-multiplexed through one layer engine), next to the
+sense-amplifier-clock bound, with the energy per image and the board resources.
 
-    python -m tb.bench.bnn_throughput [--bank 3] [--fmax-mhz 103.1] [--sa-clock-ns 10]
+    python -m tb.bench.bnn_throughput [--bank 3] [--fmax-mhz F] [--sa-clock-ns 10]
 
-The layers run one after the other on the engine (``golden.bnn.throughput``); images/s are at the
-given clock (default: the ULX3S post-route Fmax of the bnn_layer_engine block, docs/RESULTS.md
-"### FPGA"). The bound is one conversion of ``bank`` neurons per SA clock
-(:func:`golden.bnn.throughput.sa_clock_bound`).
+* **Cycles per image**: the closed form of the network engine's golden cycle model
+  (:func:`golden.bnn.throughput.network_cycles`), checked against the cycle model itself
+  (:class:`golden.twins.bnn_network_engine.BnnNetworkEngineModel`, two images back to back) in the row
+  "closed form vs cycle model". Engines as ``reram-accel cosim --bnn-net mnist`` builds them: K = 3
+  neurons per word line, 32-bridge digital reads, the output layer (10 x 1025 bridges) read digitally
+  with the on-chip argmax in both modes.
+* **Images/s** at the Fmax of the accelerator top on the ULX3S from the last board build
+  (``build/boards/ulx3s.json``, ``make board``); without a readable build the recorded
+  :data:`FALLBACK_FMAX_MHZ` is used and the note says so. The board build's top carries the ``[bnn]``
+  layer of ``boards/ulx3s.toml`` (a BnnLayerEngine), not the network engine: the network engine has no
+  board build of its own yet; its hidden engine is that same BnnLayerEngine with the same
+  SenseAmpSequencer, where the top's critical path lies, so the top's Fmax is the estimate used.
+* **SA-clock bound**: one conversion of K neurons per SA clock (10 ns), ``sum_l ceil(M_l / K)`` =
+  1030 conversions per image (:func:`golden.bnn.throughput.sa_clock_bound`); the ratio is bound
+  images/s over achieved images/s.
+* **Energy per image** (analog rows): :func:`golden.bnn.energy.network_energy`, the 22 nm projection of
+  the array and its analog periphery: per neuron evaluation, every bridge's DC current during the read
+  pulse (10 % of the SA clock, at least 0.5 ns), the BL/BLb and word-line charge, the source-line
+  inverter and the neuron's unit capacitor, plus one SA decision and the neuron's digital periphery;
+  the output layer is counted the same way without bias cells. Its SA clock is the conversion interval
+  of the run at Fmax (longest phase x clock period), so a longer-held word line costs bridge current.
+  Not counted: the engine's digital logic (popcount, sequencer, FIFOs, activation register), the clock
+  tree, the host interface, the FPGA.
+* **Resources**: LUT/FF/BRAM of the top and of the BNN engine per board, from the board builds'
+  JSON when present (``block`` = the block alone, ``board`` = with the board harness).
+
+Where the gap to the bound comes from (default phase lengths (2, 1, 2, 1, 1, 1)): the pipelined
+sequencer completes one conversion per *longest* phase, here 2 cycles (precharge and evaluate; the
+evaluate phase holds the word line for 2 cycles), so each hidden pass takes 2 x 342 cycles + 9 of
+fill and drain: at this phase setting 2x is structural before anything else. On top of it: the output
+layer's digital read (10 neurons x 33 reads of 32 bridges, 341 cycles, 14 % of the image), the
+per-pass fill/drain (3 x 9 cycles, 1 %) and the clock (at 89.2 MHz a cycle is 11.2 ns against the
+10 ns SA clock, x1.12). Overlapping the next layer's first requests with the previous layer's drain is
+not possible within an image (every neuron of layer l+1 needs all of layer l's outputs) and saves at
+most the 27 fill cycles; across images the one array port is busy with the output layer's reads.
+What brings the analog run within 2x without an RTL change is the phase registers (BNN_PHASE, at run
+time): 1-cycle phases. A wider digital read (read width 256: 5 reads per output neuron) shortens the
+output pass from 341 to 61 cycles but cannot remove the 2x of 2-cycle phases.
 """
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import replace
+from pathlib import Path
 
-from golden.bnn.throughput import PAPER_SIZES, engine_cycles_per_image, sa_clock_bound
-from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.bnn.energy import network_energy
+from golden.bnn.model_params import n_bias_cells
+from golden.bnn.throughput import (
+    PAPER_SIZES,
+    network_cycles,
+    network_cycles_model,
+    sa_clock_bound,
+)
+from golden.spec.bnn_datapath_params import MAX_READ_WIDTH, PHASES, BnnHwParams
+from golden.spec.bnn_network_params import BnnNetHwParams
+from golden.twins.xnor_popcount import popcount_latency
+from tb.kit.runner import ROOT
 
-#: ULX3S post-route Fmax of the bnn_layer_engine block (MHz), docs/RESULTS.md "### FPGA".
-ULX3S_BNN_FMAX_MHZ = 103.1
+BOARDS_DIR = ROOT / "build" / "boards"
+#: The ULX3S post-route Fmax of the accelerator top (MHz) recorded in docs/RESULTS.md ("### FPGA", the
+#: merged tree), used when no board build can be read.
+FALLBACK_FMAX_MHZ = 89.2
+#: Blocks whose board resources the bench lists (the top and the BNN engines).
+RESOURCE_BLOCKS = ("accelerator", "bnn_layer_engine", "bnn_network_engine")
+#: The issue's Fmax targets of the BNN path per board (MHz).
+FMAX_TARGETS = {"ulx3s": 100.0, "icebreaker": 40.0}
 
 
-def configurations(bank: int) -> list[tuple[str, BnnHwParams, bool]]:
-    """(label, engine parameters, analog) of the benchmarked runs."""
-    base = BnnHwParams(bank=bank)
-    ones = replace(base, **dict.fromkeys(("precharge", "input", "evaluate", "sense", "readout", "reset"), 1))
+def board_results(path: Path) -> list[dict]:
+    """The entries of a board build's JSON (a list of dicts); [] when the file is missing, not JSON or
+    not a list of objects (entries that are not objects are dropped)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return []
+    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
+
+
+def _number(v) -> float | None:
+    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else None
+
+
+def top_fmax(path: Path | None = None) -> tuple[float, str]:
+    """(MHz, where from): the ULX3S accelerator top's post-route Fmax of the last board build, else
+    :data:`FALLBACK_FMAX_MHZ` with a note saying there is no usable build."""
+    path = Path(path) if path is not None else BOARDS_DIR / "ulx3s.json"
+    for r in board_results(path):
+        f = _number(r.get("fmax_mhz"))
+        if r.get("block") == "accelerator" and f is not None:
+            return f, "ULX3S accelerator top, last make board"
+    return FALLBACK_FMAX_MHZ, (f"no usable ULX3S board build ({path.name}): the recorded "
+                               f"{FALLBACK_FMAX_MHZ} MHz of docs/RESULTS.md")
+
+
+def paper_net(bank: int = 3, **layer) -> BnnNetHwParams:
+    """The paper network's build (engines of ``reram-accel cosim --bnn-net mnist``; ``layer`` overrides
+    the engines' common parameters, e.g. phase lengths or ``read_width``)."""
+    base = BnnHwParams(bank=1, neurons=2, read_width=32, out_fifo=8)
+    bias = tuple(n_bias_cells(n) for n in PAPER_SIZES[:-2])        # the trained network's: 79, 102, 102
+    return BnnNetHwParams(sizes=PAPER_SIZES, bias_cells=bias, bank=bank, bank_out=3, layer=replace(base, **layer))
+
+
+def configurations(bank: int = 3) -> list[tuple[str, BnnNetHwParams, bool]]:
+    """(label, network build, analog) of the benchmarked runs."""
+    base = paper_net(bank)
+    ones = paper_net(bank, **dict.fromkeys(PHASES, 1))
+    wide = paper_net(bank, read_width=MAX_READ_WIDTH)
     return [
-        (f"analog, K = {bank}, phase lengths {base.phase_lengths}", base, True),
-        (f"analog, K = {bank}, phase lengths {ones.phase_lengths}", ones, True),
-        (f"digital, read width {base.read_width}", base, False),
+        (f"analog, K = {bank}, phase lengths {base.layer.phase_lengths}", base, True),
+        (f"analog, K = {bank}, phase lengths {ones.layer.phase_lengths}", ones, True),
+        (f"digital, read width {base.layer.read_width}", base, False),
+        (f"digital, read width {MAX_READ_WIDTH} (the widest allowed)", wide, False),
     ]
 
 
-def measure(bank: int = 3, fmax_mhz: float = ULX3S_BNN_FMAX_MHZ, sa_clock_ns: float = 10.0) -> list[dict]:
+def full_row_cycles(net: BnnNetHwParams) -> int:
+    """Cycles per image of a digital run with one read per neuron (read width = cells), a width
+    :class:`BnnHwParams` does not allow for the paper network: the no-stall form of
+    :func:`golden.bnn.throughput.digital_pass_end` with ``C = 1`` (valid while ``(D-1) K >= RL + L + 1``,
+    asserted)."""
+    def pass_end(hw: BnnHwParams) -> int:
+        lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
+        assert (hw.out_fifo - 1) * hw.bank >= hw.read_latency + lat + 1, "credits would stall"
+        return hw.neurons + hw.read_latency + lat       # reads in cycles 1 .. M, the last result RL + L later
+    return 1 + net.hidden_layers * (pass_end(net.hidden_hw) + 2) + pass_end(net.out_hw) + 2
+
+
+def measure(bank: int = 3, fmax_mhz: float | None = None, sa_clock_ns: float = 10.0) -> dict:
+    """Every number of the section: runs, bound, the closed-form check, Fmax and resources."""
+    fsrc = "given"
+    if fmax_mhz is None:
+        fmax_mhz, fsrc = top_fmax()
     bound = sa_clock_bound(PAPER_SIZES, bank, sa_clock_ns)
+    runs = []
+    for label, net, analog in configurations(bank):
+        c = network_cycles(net, analog)
+        rate = fmax_mhz * 1e6 / c.total
+        run = {"run": label, "analog": analog, "cycles": c, "images_per_s": rate,
+               "ratio_to_bound": bound.images_per_s / rate}
+        if analog:
+            interval_ns = max(net.layer.phase_lengths) * 1e3 / fmax_mhz
+            e = network_energy(list(PAPER_SIZES), min(100.0, max(1.0, interval_ns)))
+            run.update(energy_j=e["e_inference"], energy_sa_clock_ns=interval_ns, tops_per_w=e["tops_per_w"])
+        runs.append(run)
+    checks = []
+    for label, net, analog in configurations(bank)[:3]:
+        closed, model = network_cycles(net, analog), network_cycles_model(net, analog, images=2)
+        checks.append({"run": label, "closed": closed, "model": model, "equal": closed == model})
+    full = full_row_cycles(paper_net(bank))
+    resources = {board: [r for r in board_results(BOARDS_DIR / f"{board}.json") if r.get("block") in RESOURCE_BLOCKS]
+                 for board in FMAX_TARGETS}
+    return {"bank": bank, "fmax_mhz": fmax_mhz, "fmax_source": fsrc, "bound": bound, "runs": runs,
+            "checks": checks, "full_row_cycles": full, "resources": resources,
+            "energy_10ns_j": network_energy(list(PAPER_SIZES), sa_clock_ns)["e_inference"]}
+
+
+def _passes(c) -> str:
+    return " + ".join(f"{v:,}" for v in c.hidden) + f" + output {c.output:,} + 1"
+
+
+def _res(r: dict) -> str:
+    blk = (f"block {r['block_lut']} LUT / {r['block_ff']} FF / {r['block_bram']} BRAM; "
+           if r.get("block_lut") is not None else "block alone not reported; ")
+    return blk + f"on board {r.get('lut')} LUT / {r.get('ff')} FF / {r.get('bram')} BRAM"
+
+
+def resource_rows(resources: dict) -> list[tuple[str, str, str]]:
     out = []
-    for label, hw, analog in configurations(bank):
-        total, per = engine_cycles_per_image(PAPER_SIZES, hw, analog)
-        out.append({"run": label, "cycles_per_image": total, "per_layer": per,
-                    "images_per_s": fmax_mhz * 1e6 / total, "fmax_mhz": fmax_mhz,
-                    "bound_conversions": bound.conversions, "bound_images_per_s": bound.images_per_s,
-                    "ratio_to_bound": bound.images_per_s / (fmax_mhz * 1e6 / total)})
+    for board, entries in resources.items():
+        if not entries:
+            out.append((f"{board}: resources", "no build", (f"no build/boards/{board}.json entry for "
+                        f"{', '.join(RESOURCE_BLOCKS)} (make board)")))
+        for r in entries:
+            f = _number(r.get("fmax_mhz"))
+            fs = f"{f:.1f} MHz" if f is not None else "Fmax ?"
+            out.append((f"{board}: {r.get('block')}", fs,
+                        (f"{_res(r)}; BNN path target {FMAX_TARGETS[board]:g} MHz "
+                        f"{'met' if f is not None and f >= FMAX_TARGETS[board] else 'missed'}")))
     return out
 
 
 def rows() -> list[tuple[str, str, str]]:
-    """`make bench` rows: cycles per image and images/s per run, and the bound."""
+    """`make bench` rows: the bound, cycles/images/s/energy per run, the closed-form check, resources."""
     res = measure()
-    b = res[0]
-    out = [("SA-clock bound (K = 3, 10 ns SA clock)", f"{b['bound_images_per_s'] / 1e3:.1f}k img/s",
-            f"{b['bound_conversions']} conversions per image")]
-    for r in res:
-        out.append((r["run"], f"{r['images_per_s'] / 1e3:.2f}k img/s",
-                    (f"{r['cycles_per_image']:.0f} cycles/image at {r['fmax_mhz']} MHz, "
-                     f"{r['ratio_to_bound']:.2f}x below the bound")))
+    b, f = res["bound"], res["fmax_mhz"]
+    out = [(f"SA-clock bound (K = {res['bank']}, {b.sa_clock_ns:g} ns SA clock)", f"{b.images_per_s / 1e3:.1f}k img/s",
+            (f"{b.conversions} conversions per image; energy model at that SA clock "
+            f"{res['energy_10ns_j'] * 1e9:.1f} nJ/image"))]
+    for r in res["runs"]:
+        c = r["cycles"]
+        out.append((f"network engine, {r['run']}", f"{r['images_per_s'] / 1e3:.2f}k img/s",
+                    (f"{c.total:,} cycles/image ({_passes(c)}) at {f:.1f} MHz, {r['ratio_to_bound']:.2f}x "
+                    f"below the bound")))
+        if r["analog"]:
+            out.append((f"energy per image, {r['run']}", f"{r['energy_j'] * 1e9:.1f} nJ",
+                        (f"energy model (array + analog periphery, 22 nm) at the conversion interval "
+                        f"{r['energy_sa_clock_ns']:.1f} ns; {r['tops_per_w']:.0f} TOPS/W")))
+    net = paper_net(res["bank"])
+    out.append(("digital, full-row reads (one read per neuron)", "not buildable",
+                (f"{net.hidden_hw.cells} (hidden) / {net.out_hw.cells} (output) bridges per read > read width {MAX_READ_WIDTH}; "
+                f"would be {res['full_row_cycles']:,} cycles/image, "
+                f"{f * 1e6 / res['full_row_cycles'] / 1e3:.1f}k img/s")))
+    out.append(("closed form vs cycle model", " / ".join("=" if c["equal"] else "DIFFERS" for c in res["checks"]),
+                "cycles per image, two images back to back: " + "; ".join(
+                    f"{c['run']}: {c['closed'].total:,} / {c['model'].total:,}" for c in res["checks"])))
+    out += resource_rows(res["resources"])
+    out.append(("clock", f"{f:.1f} MHz", res["fmax_source"]))
     return out
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bank", type=int, default=3)
-    ap.add_argument("--fmax-mhz", type=float, default=ULX3S_BNN_FMAX_MHZ)
+    ap.add_argument("--fmax-mhz", type=float, default=None, help="default: the ULX3S top of the last board build")
     ap.add_argument("--sa-clock-ns", type=float, default=10.0)
     args = ap.parse_args(argv)
     res = measure(args.bank, args.fmax_mhz, args.sa_clock_ns)
-    b = res[0]
-    print(f"SA-clock bound: {b['bound_conversions']} conversions per image x {args.sa_clock_ns} ns = "
-          f"{b['bound_images_per_s']:,.0f} images/s")
-    print("| run | cycles / image (layers) | images/s at Fmax | bound / achieved |")
-    print("|---|---|---|---|")
-    for r in res:
-        layers = " + ".join(f"{v:.0f}" for v in r["per_layer"])
-        print(f"| {r['run']} | {r['cycles_per_image']:,.0f} ({layers}) | {r['images_per_s']:,.0f} at "
-              f"{r['fmax_mhz']} MHz | {r['ratio_to_bound']:.2f} |")
-    return 0
+    b, f = res["bound"], res["fmax_mhz"]
+    print(f"SA-clock bound: {b.conversions} conversions per image x {args.sa_clock_ns} ns = "
+          f"{b.images_per_s:,.0f} images/s; clock {f} MHz ({res['fmax_source']})")
+    print("| run | cycles / image (passes) | images/s | bound / achieved | energy / image |")
+    print("|---|---|---|---|---|")
+    for r in res["runs"]:
+        e = f"{r['energy_j'] * 1e9:.1f} nJ" if r["analog"] else "-"
+        print(f"| {r['run']} | {r['cycles'].total:,} ({_passes(r['cycles'])}) | {r['images_per_s']:,.0f} | "
+              f"{r['ratio_to_bound']:.2f} | {e} |")
+    for c in res["checks"]:
+        print(f"closed form vs cycle model, {c['run']}: {c['closed']} / {c['model']}")
+    print(f"full-row digital reads (not buildable): {res['full_row_cycles']:,} cycles/image")
+    for a, v, n in resource_rows(res["resources"]):
+        print(f"{a}: {v}; {n}")
+    return 0 if all(c["equal"] for c in res["checks"]) else 1
 
 
 if __name__ == "__main__":

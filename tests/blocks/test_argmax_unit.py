@@ -68,3 +68,18 @@ def test_verilog_lint_clean(tmp_path):
     path = tmp_path / "argmax_unit.v"
     path.write_text(to_verilog(ArgmaxUnit(10, 11), "argmax_unit"))
     assert lint(path, wall=False) == [] and lint(path, wall=True) == []
+
+
+def test_registry_and_from_params():
+    from golden.spec.bnn_network_params import BnnNetHwParams, bnn_net_params_of
+    from golden.spec.params import AccelParams
+    from hw.registry import blocks
+
+    assert blocks()["argmax_unit"] == ArgmaxUnit.from_params
+    u = ArgmaxUnit.from_params(BnnNetHwParams())                   # the paper network: 10 classes of 1025 bridges
+    u._MustUse__silence = True
+    assert (u.classes, u.count_width) == (10, 11)
+    out = bnn_net_params_of(AccelParams()).out_hw
+    u = ArgmaxUnit.from_params(AccelParams())
+    u._MustUse__silence = True
+    assert (u.classes, u.count_width) == (out.neurons, out.count_width) == (10, 6)

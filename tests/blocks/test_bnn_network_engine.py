@@ -145,10 +145,16 @@ def _net_sim(seed, m, net, x, modes, hc, array, p_valid=0.6, p_ready=0.5):
     return src, snk, words, macro
 
 
-@pytest.mark.parametrize("read_width, bank, p", [(4, 2, {}), (32, 3, {"precharge": 1, "evaluate": 1}),
-                                                 (1, 1, {"popcount_mode": "lut6", "read_latency": 3})])
+@pytest.mark.parametrize("read_width, bank, p", [
+    (4, 2, {}), (32, 3, {"precharge": 1, "evaluate": 1}), (1, 1, {"popcount_mode": "lut6", "read_latency": 3}),
+    # full-row reads (the reference / FPGA mode): one read per neuron; with 2 output-word credits the
+    # reads wait for the words to leave
+    (256, 1, {"out_fifo": 2})], ids=["w4", "w32-1cycle", "bitserial-lut6", "full-row"])
 def test_amaranth_sim_network_against_golden(read_width, bank, p, seed):
     m, net, x, modes, hc, prog, array, analog = _scenario(seed, read_width=read_width, bank=bank, **p)
+    if read_width == 256:
+        assert net.hidden_hw.reads_per_neuron == net.out_hw.reads_per_neuron == 1
+        assert net.hidden_hw.read_lanes == net.hidden_hw.cells
     src, snk, words, _ = _net_sim(seed, m, net, x, modes, hc, array)
     model = BnnNetworkEngineModel(net, array, analog)
     acc, classes = model.run([(x[i], int(modes[i])) for i in range(len(x))],
@@ -175,3 +181,27 @@ def test_verilog_lint_clean(sizes, bias, tmp_path):
     path = tmp_path / "bnn_network_engine.v"
     path.write_text(to_verilog(BnnNetworkEngine(net), "bnn_network_engine"))
     assert lint(path, wall=False) == [] and lint(path, wall=True) == []
+
+
+def test_registry_and_from_params():
+    from dataclasses import asdict
+
+    from golden.spec.bnn_network_params import bnn_net_params_of
+    from golden.spec.params import AccelParams
+    from hw.registry import blocks
+
+    assert blocks()["bnn_network_engine"] == BnnNetworkEngine.from_params
+    net = BnnNetHwParams(sizes=(12, 7, 3), bias_cells=(1,), bank=1, bank_out=1)
+    d = BnnNetworkEngine.from_params(net)
+    for c in (d, d.hidden, d.out):                  # built, never elaborated here
+        c._MustUse__silence = True
+    assert d.net == net
+    # a plain parameter tree: a small network around its [bnn] layer (the defaults without one)
+    for hw in (BnnHwParams(), BnnHwParams(inputs=23, bias_cells=2, neurons=9, bank=3, read_width=16),
+               BnnHwParams(inputs=10, bias_cells=0, neurons=5), BnnHwParams(inputs=5, bias_cells=0, neurons=10)):
+        params = AccelParams() if hw == BnnHwParams() else AccelParams().with_(bnn=asdict(hw))
+        got = bnn_net_params_of(params)
+        assert got.sizes == (hw.inputs, hw.neurons, hw.neurons, 10) and got.layer == hw
+        assert abs(got.bias_cells[1] - hw.bias_cells) <= 1 and got.bias_cells[0] in (hw.bias_cells, hw.bias_cells + 1)
+    edge = bnn_net_params_of(BnnHwParams(inputs=4000, bias_cells=96, neurons=4096, bank=1))
+    assert edge.sizes == (4000, 4096, 10) and edge.bias_cells == (96,)

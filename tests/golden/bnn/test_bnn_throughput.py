@@ -1,19 +1,27 @@
-"""The SA-clock bound and the engine's cycles per image (golden cycle model)."""
+"""The SA-clock bound, the layer engine's cycles per image (golden cycle model) and the network engine's
+(closed form against its cycle model)."""
 from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from golden.bnn.throughput import (
     PAPER_SIZES,
+    NetworkCycles,
     conversions_per_image,
     engine_cycles_per_image,
     layer_params,
+    network_cycles,
+    network_cycles_model,
+    pass_cycles,
     sa_clock_bound,
 )
-from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.bnn_datapath_params import PHASES, BnnHwParams
+from golden.spec.bnn_network_params import BnnNetHwParams
 from golden.spec.params import ConfigError
+from golden.twins.bnn_layer_engine import BnnLayerEngineModel
 
 
 def test_paper_bound():
@@ -46,3 +54,51 @@ def test_pipelined_analog_reaches_one_conversion_per_longest_phase():
     _, per_d = engine_cycles_per_image(sizes, base, analog=False)
     c = layer_params(sizes, base)[0].reads_per_neuron            # 45 cells at width 32: 2 reads
     assert c == 2 and 30 * c <= per_d[0] <= 30 * c + 20           # one neuron per C cycles, plus the drain
+
+
+# --- the network engine: closed form against the cycle models --------------------------------------
+def _random_hw(rng) -> BnnHwParams:
+    m = int(rng.integers(1, 40))
+    n, b = int(rng.integers(2, 60)), int(rng.integers(0, 8))
+    return BnnHwParams(inputs=n, bias_cells=b, neurons=m, bank=int(rng.integers(1, min(8, m) + 1)),
+                       read_width=int(rng.choice([1, 4, 16, 64, 256])), out_fifo=int(rng.choice([2, 3, 8])),
+                       read_latency=int(rng.integers(2, 5)), popcount_mode=str(rng.choice(["tree", "lut6"])),
+                       stage_levels=int(rng.integers(1, 4)),
+                       **{p: int(rng.choice([1, 1, 2, 3, 5])) for p in PHASES})
+
+
+def test_pass_recurrence_equals_the_layer_engine_model(seed):
+    """Random geometries, phase lengths, read widths and FIFO depths (credit stalls included)."""
+    rng = np.random.default_rng(seed)
+    for _ in range(60):
+        hw = _random_hw(rng)
+        arr = rng.integers(0, 2, (hw.banks, hw.bank * hw.cells), dtype=np.uint8)
+        for analog in (0, 1):
+            m = BnnLayerEngineModel(hw, arr, rng.integers(0, 2, (1, hw.neurons), dtype=np.uint8))
+            _, outs = m.run([(rng.integers(0, 2, hw.inputs, dtype=np.uint8), analog)])
+            assert pass_cycles(hw, bool(analog)) == outs[-1][0] + 1, (analog, hw)
+
+
+@pytest.mark.parametrize("sizes, bias, bank, layer", [
+    ((20, 11, 15, 9, 4), (3, 2, 2), 2, {"read_width": 4}),
+    ((20, 11, 15, 9, 4), (3, 2, 2), 3, {"read_width": 32, "precharge": 1, "evaluate": 3, "out_fifo": 2}),
+    ((12, 7, 3), (1,), 1, {"read_width": 1, "popcount_mode": "lut6", "read_latency": 3}),
+    ((30, 17, 17, 5), (3, 2), 1, {"read_width": 256, "out_fifo": 2}),     # full-row reads, credit-bound
+])
+def test_network_closed_form_equals_the_network_model(sizes, bias, bank, layer):
+    net = BnnNetHwParams(sizes=sizes, bias_cells=bias, bank=bank, bank_out=2,
+                         layer=BnnHwParams(bank=1, neurons=2, **layer))
+    for analog in (False, True):
+        closed, model = network_cycles(net, analog), network_cycles_model(net, analog, images=3)
+        assert closed == model, (analog, closed, model)
+        assert closed.total == 1 + sum(closed.hidden) + closed.output
+
+
+def test_paper_network_cycles():
+    base = BnnHwParams(bank=1, neurons=2, read_width=32)
+    net = BnnNetHwParams(layer=base)
+    ones = BnnNetHwParams(layer=replace(base, **dict.fromkeys(PHASES, 1)))
+    assert network_cycles(net, True) == NetworkCycles(2421, (693,) * 3, 341) == network_cycles_model(net, True)
+    assert network_cycles(ones, True) == NetworkCycles(1392, (350,) * 3, 341) == network_cycles_model(ones, True)
+    # digital: one neuron per ceil(1127 / 32) = 36 reads, + read latency 2 + popcount 7 + 2
+    assert network_cycles(net, False) == NetworkCycles(111_075, (1025 * 36 + 11,) * 3, 341)

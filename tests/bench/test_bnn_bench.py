@@ -1,0 +1,74 @@
+"""`make bench`'s BNN section (tb/bench/bnn_throughput.py): the board-build reader and its fallback, the
+full-row estimate against the closed form where the read width allows it, and the rows."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from golden.bnn.throughput import network_cycles, network_cycles_model
+from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.bnn_network_params import BnnNetHwParams
+from tb.bench import bnn_throughput as bench
+
+TOP = {"board": "ulx3s", "block": "accelerator", "fmax_mhz": 91.5, "lut": 10, "ff": 20, "bram": 3,
+       "block_lut": None}
+
+
+def _write(path, content):
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+def test_top_fmax_reads_the_board_build(tmp_path):
+    path = _write(tmp_path / "ulx3s.json", [{"block": "bnn_layer_engine", "fmax_mhz": 120.0}, TOP])
+    assert bench.top_fmax(path) == (91.5, "ULX3S accelerator top, last make board")
+
+
+@pytest.mark.parametrize("content", [
+    None,                                                   # no file
+    "{not json",
+    {"block": "accelerator", "fmax_mhz": 91.5},             # an object, not a list
+    ["accelerator", 91.5],                                  # entries that are not objects
+    [{**TOP, "fmax_mhz": "fast"}],
+    [{**TOP, "fmax_mhz": 0}],
+    [{**TOP, "fmax_mhz": True}],
+    [{**TOP, "block": "bnn_layer_engine"}],                 # no accelerator entry
+], ids=["missing", "not-json", "object", "not-objects", "string", "zero", "bool", "no-top"])
+def test_top_fmax_falls_back_on_a_missing_or_malformed_build(tmp_path, content):
+    path = tmp_path / "ulx3s.json"
+    if content is not None:
+        _write(path, content)
+    f, note = bench.top_fmax(path)
+    assert f == bench.FALLBACK_FMAX_MHZ
+    assert "no usable ULX3S board build" in note and str(bench.FALLBACK_FMAX_MHZ) in note
+
+
+def test_full_row_estimate_equals_the_closed_form_where_the_width_allows_it():
+    """The paper network's full-row figure comes from the no-stall form with one read per neuron; on a
+    network whose rows fit a read (cells <= 256) that form equals the closed form and the cycle model."""
+    net = BnnNetHwParams(sizes=(30, 17, 17, 5), bias_cells=(3, 2), bank=3, bank_out=2,
+                         layer=BnnHwParams(bank=1, neurons=2, read_width=256))
+    assert net.hidden_hw.reads_per_neuron == net.out_hw.reads_per_neuron == 1
+    assert bench.full_row_cycles(net) == network_cycles(net, False).total == network_cycles_model(net, False).total
+    paper = bench.paper_net()
+    assert paper.hidden_hw.cells == 1127 > paper.layer.read_width
+    assert bench.full_row_cycles(paper) == 1 + 3 * (1025 + 2 + 7 + 2) + (10 + 2 + 7 + 2)
+
+
+def test_resource_rows(tmp_path):
+    rows = bench.resource_rows({"ulx3s": [TOP], "icebreaker": []})
+    assert rows[0][:2] == ("ulx3s: accelerator", "91.5 MHz") and "missed" in rows[0][2]
+    assert "block alone not reported" in rows[0][2] and "10 LUT / 20 FF / 3 BRAM" in rows[0][2]
+    assert rows[1][1] == "no build"
+
+
+def test_rows_without_a_board_build(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "BOARDS_DIR", tmp_path)
+    rows = {a: (b, c) for a, b, c in bench.rows()}
+    assert rows["clock"][0] == f"{bench.FALLBACK_FMAX_MHZ:.1f} MHz" and "no usable" in rows["clock"][1]
+    assert rows["closed form vs cycle model"][0] == "= / = / ="
+    default = rows["network engine, analog, K = 3, phase lengths (2, 1, 2, 1, 1, 1)"]
+    assert "2,421 cycles/image" in default[1]
+    assert rows["energy per image, analog, K = 3, phase lengths (1, 1, 1, 1, 1, 1)"][0].endswith(" nJ")
+    assert rows["ulx3s: resources"][0] == rows["icebreaker: resources"][0] == "no build"
