@@ -14,6 +14,12 @@ A block's ports are far wider than a board's pins, so the harness closes them on
   ``n_out`` groups (bit ``i`` goes to group ``i mod n_out``) by a tree of 4-input XORs with a
   register after every level; the group bits drive LEDs. Every output bit thus reaches a pin, so no
   logic of the block is dead, and the reduction tree never sits on a block path.
+  With ``capture = "xor"`` the per-bit output register is left out: the first level of the tree
+  XORs four output bits straight from the block into its register. That saves ``W_out`` flip-flops
+  (on an iCE40 each is a logic cell of its own) at the cost of one 4-input XOR after an output, a
+  LUT that a real consumer of the output would put there too. The iCEBreaker top uses it (300
+  output bits, 5.7 % of the UP5K's cells, took the top to where nextpnr's placer no longer
+  legalised it reliably).
 * Every timing path of the block therefore starts and ends at a flip-flop (stimulus FF -> block
   logic -> block FF or output FF); nextpnr's Fmax of the ``sync`` clock is the block's
   register-to-register Fmax (block-internal paths, plus at most one input or output hop that a real
@@ -36,6 +42,8 @@ from amaranth.lib import io, wiring
 #: Galois LFSR feedback mask for x^32 + x^22 + x^2 + x + 1 (maximal length).
 LFSR_TAPS = 0x80200003
 LFSR_WIDTH = 32
+#: How the harness takes the block's outputs into its XOR tree (:class:`BoardHarness`).
+CAPTURES = ("register", "xor")
 
 
 def port_bits(dut: wiring.Component) -> tuple[list[tuple[str, Value]], list[tuple[str, Value]]]:
@@ -63,18 +71,25 @@ class BoardHarness(Elaboratable):
         Number of reduced output bits (LEDs).
     seed : int, 1..2**32-1
         LFSR start state.
+    capture : {"register", "xor"}
+        Output bits registered one by one before the XOR tree, or XORed four at a time into the
+        tree's first register level (module docstring).
 
     Attributes
     ----------
     out : Signal(n_out)
         Registered XOR groups of all block outputs; latency from a block output bit to ``out`` is
-        ``1 + levels`` cycles (:attr:`levels` = XOR tree depth).
+        ``1 + levels`` cycles with ``capture = "register"``, ``max(levels, 1)`` with ``"xor"``
+        (:attr:`levels` = XOR tree depth).
     w_in, w_out : int
         Input and output bits of the block.
     """
 
-    def __init__(self, dut: wiring.Component, *, n_out: int = 4, seed: int = 1):
+    def __init__(self, dut: wiring.Component, *, n_out: int = 4, seed: int = 1, capture: str = "register"):
         self._MustUse__silence = True  # until the checks pass: a rejected harness is not "unused"
+        if capture not in CAPTURES:
+            raise ValueError(f"capture = {capture!r}: allowed {', '.join(map(repr, CAPTURES))}")
+        self.capture = capture
         if not isinstance(n_out, int) or n_out < 1:
             raise ValueError(f"n_out = {n_out!r} must be an integer >= 1")
         if not isinstance(seed, int) or not 1 <= seed < (1 << LFSR_WIDTH):
@@ -112,10 +127,14 @@ class BoardHarness(Elaboratable):
                 m.d.comb += value.eq(stim[pos:pos + len(value)])
                 pos += len(value)
 
-        captured = Signal(self.w_out, reset_less=True)
-        m.d.sync += captured.eq(Cat(*(v for _, v in self.outputs)))
+        if self.capture == "register":
+            captured = Signal(self.w_out, reset_less=True)
+            m.d.sync += captured.eq(Cat(*(v for _, v in self.outputs)))
+        else:   # the tree's first level registers the block's outputs themselves
+            captured = Cat(*(v for _, v in self.outputs))
         groups = [[captured[i] for i in range(g, self.w_out, self.n_out)] for g in range(self.n_out)]
-        for level in range(self.levels):
+        # "xor": at least one level, so that every output bit ends at a register of the harness
+        for level in range(max(self.levels, 1) if self.capture == "xor" else self.levels):
             nxt = []
             for g, bits in enumerate(groups):
                 regs = []
@@ -146,16 +165,19 @@ class BoardTop(Elaboratable):
         Requested ``sync`` frequency; the PLL setting closest to it is used (:attr:`f_hz`).
     seed : int
         Stimulus LFSR seed.
+    capture : {"register", "xor"}
+        How the harness takes the outputs (:class:`BoardHarness`).
     """
 
-    def __init__(self, board, dut: wiring.Component, *, target_hz: float, seed: int = 1):
+    def __init__(self, board, dut: wiring.Component, *, target_hz: float, seed: int = 1,
+                 capture: str = "register"):
         self.board = board
         self.dut = dut
         # The board oscillator itself when the target is its frequency (the iCE40 PLL cannot go
         # below 16 MHz), else the closest PLL setting.
         self.pll = None if abs(target_hz - board.clock_hz) < 1e3 else board.pll(target_hz)
         self.f_hz = board.clock_hz if self.pll is None else self.pll.f_out_hz
-        self.harness = BoardHarness(dut, n_out=len(board.leds) - 1, seed=seed)
+        self.harness = BoardHarness(dut, n_out=len(board.leds) - 1, seed=seed, capture=capture)
 
     def elaborate(self, platform):
         m = Module()

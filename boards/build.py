@@ -288,7 +288,8 @@ def build_block(board: Board, name: str, factory, cfg: BoardConfig, *, out_root:
     build_dir.mkdir(parents=True)
     env = tool_environment(board)
 
-    top = BoardTop(board, factory(cfg), target_hz=target * 1e6, seed=cfg.board.seed)
+    top = BoardTop(board, factory(cfg), target_hz=target * 1e6, seed=cfg.board.seed,
+                   capture=cfg.board.capture)
     pll_mhz = top.f_hz / 1e6
     plat = board.platform()
     plan = plat.prepare(

@@ -8,6 +8,8 @@ Sections:
     ``seed`` (1..2**32-1, stimulus LFSR), ``pnr_seed`` (0..2**31-1, nextpnr placer seed),
     ``placer`` (``"heap"``, nextpnr's default analytic placer, or ``"sa"``, simulated annealing: slower,
     but it places a nearly full iCE40 where the analytic placer's legaliser can search for hours),
+    ``capture`` (``"register"`` or ``"xor"``: how the board harness takes the block's outputs,
+    :class:`boards.board_wrapper.BoardHarness`),
     ``baud`` (UART of the demo, default 115200), ``demo_updates`` (update requests between two
     array dumps of the demo, default 4096); sub-table ``[board.targets]``: per-block target clock
     in MHz overriding ``target_mhz`` (e.g. ``demo = 12``: the iCEBreaker demo runs from the 12 MHz
@@ -24,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from boards.board_wrapper import CAPTURES
 from boards.emulated_array import EmulatorParams, emulator_params_from_dict
 from golden.spec.params import (
     AccelParams,
@@ -52,6 +55,7 @@ class BoardSection:
     seed: int = 1
     pnr_seed: int = 1
     placer: str = "heap"
+    capture: str = "register"
     baud: int = 115200
     demo_updates: int = 4096
     targets: dict = field(default_factory=dict)
@@ -65,6 +69,8 @@ class BoardSection:
             check_float("board.target_mhz", self.target_mhz, 1.0, 500.0)
         if self.placer not in PLACERS:
             raise ConfigError(f"board.placer = {self.placer!r}: allowed {', '.join(map(repr, PLACERS))}")
+        if self.capture not in CAPTURES:
+            raise ConfigError(f"board.capture = {self.capture!r}: allowed {', '.join(map(repr, CAPTURES))}")
         check_ints(self, "board", seed=(1, (1 << 32) - 1), pnr_seed=(0, (1 << 31) - 1), baud=(300, 12_000_000),
                    demo_updates=(1, 1 << 24))
 

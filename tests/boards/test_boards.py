@@ -77,6 +77,10 @@ def test_board_config_errors_name_the_field():
         board_config_from_dict({"board": {"targets": {"demo": 0}}})
     with pytest.raises(ConfigError, match=r"board.placer = 'fast': allowed 'heap', 'sa'"):
         board_config_from_dict({"board": {"placer": "fast"}})
+    with pytest.raises(ConfigError, match=r"board.capture = 'none': allowed 'register', 'xor'"):
+        board_config_from_dict({"board": {"capture": "none"}})
+    with pytest.raises(ValueError, match=r"capture = 'none': allowed 'register', 'xor'"):
+        BoardHarness(_Toy(), capture="none")
 
 
 def test_nextpnr_gets_the_configured_seed_and_placer():
@@ -112,9 +116,10 @@ class _Toy(wiring.Component):
         return m
 
 
-def test_harness_drives_every_input_and_reduces_every_output(seed):
+@pytest.mark.parametrize("capture", ["register", "xor"])
+def test_harness_drives_every_input_and_reduces_every_output(seed, capture):
     dut = _Toy()
-    h = BoardHarness(dut, n_out=2, seed=seed % ((1 << LFSR_WIDTH) - 1) + 1)
+    h = BoardHarness(dut, n_out=2, seed=seed % ((1 << LFSR_WIDTH) - 1) + 1, capture=capture)
     assert (h.w_in, h.w_out) == (5, 4)
     assert [n for n, _ in port_bits(dut)[0]] == ["a", "b"]
     seen = []
@@ -140,8 +145,9 @@ def test_harness_drives_every_input_and_reduces_every_output(seed):
             stim |= bits[t - 1 - i] << i
         a, b = seen[t][:2]
         assert (a, b) == (stim & 7, stim >> 3), f"cycle {t}: inputs {(a, b)} != stimulus {stim:05b} (seed {h.seed})"
-    # outputs: bit i of Cat(o, p) goes to group i % 2, captured then XORed (levels = 1 here)
-    lat = 1 + h.levels
+    # outputs: bit i of Cat(o, p) goes to group i % 2, captured then XORed (levels = 1 here), or
+    # XORed straight into the first register level
+    lat = 1 + h.levels if capture == "register" else max(h.levels, 1)
     for t in range(8, 60):
         _, _, o, p, _ = seen[t - lat]
         word = o | (p << 3)
