@@ -32,6 +32,32 @@ def _lt_const(x, k: int):
     return ~ge_const(x, k)
 
 
+def _abs_ge_pow2(s, kk: int):
+    """``s >= 2**kk or s <= -2**kk`` for a signed ``s`` as AND/OR trees of its bits (no compare: it
+    feeds the merge queue's enables). With ``q = s >> kk`` (arithmetic) and ``low = s[:kk]``:
+    ``s >= 2**kk`` iff ``q > 0``; ``s <= -2**kk`` iff ``q < -1`` or ``q == -1 and low == 0``."""
+    w = len(s)
+    if kk >= w:
+        return C(0, 1)
+    if kk == w - 1:                                  # only s = -2**(w-1)
+        return s[w - 1] & ~s[:kk].any()
+    neg, mid = s[w - 1], s[kk:w - 1]
+    low_any = s[:kk].any() if kk else C(0, 1)
+    return (~neg & mid.any()) | (neg & ~(mid.all() & low_any))
+
+
+def _two_or_more(bits):
+    """At least two of ``bits`` are set: a balanced tree of (any, two-or-more) pairs."""
+    def walk(lo, hi):
+        if hi - lo == 1:
+            return bits[lo], C(0, 1)
+        mid = (lo + hi) // 2
+        a_any, a_two = walk(lo, mid)
+        b_any, b_two = walk(mid, hi)
+        return a_any | b_any, a_two | b_two | (a_any & b_any)
+    return walk(0, len(bits))[1]
+
+
 def _signed_ge(s, k: int):
     """``s >= k`` for a signed ``s`` (two's complement bits) and a constant ``k > 0``."""
     w = len(s)
@@ -353,13 +379,20 @@ class OuterProductEngine(wiring.Component):
         issue_rd = Signal()
         done = Signal()
         mask_after = Signal(xpw)
+        # While scanning, the word is consumed when no element is left after this cycle: with an
+        # element taken that is "fewer than two were left" (`cur_multi` low), a test of the mask that
+        # does not wait for the taken element's one-hot; the read and load decisions below are
+        # thereby flat functions of registers (this was the UP5K top's critical path from CLEAR_CHI).
+        cur_any, cur_multi = Signal(), Signal()
+        m.d.comb += [cur_any.eq(cur_mask.any()), cur_multi.eq(_two_or_more(cur_mask))]
         m.d.comb += [
             scanning.eq(eq_const(st, SCAN) & ~self.clear),
-            take_row.eq(scanning & adv & ~in_row & cur_valid & cur_mask.any()),
+            take_row.eq(scanning & adv & ~in_row & cur_valid & cur_any),
             mask_after.eq(Mux(take_row, cur_mask & ~oh, cur_mask)),
-            consumed.eq(~cur_valid | ~mask_after.any()),
+            # (take_row written out: every use of `consumed` is under `scanning`)
+            consumed.eq(~cur_valid | ~cur_any | (adv & ~in_row & ~cur_multi)),
             load_cur.eq(scanning & consumed & nxt_valid),
-            issue_rd.eq(scanning & (~nxt_valid | load_cur) & ~eq_const(fi, nx)),
+            issue_rd.eq(scanning & (~nxt_valid | consumed) & ~eq_const(fi, nx)),
             done.eq(~in_row & ~cur_valid & ~nxt_valid & eq_const(fi, nx)),
             self.x_ram.r_en.eq(issue_rd),
             self.x_ram.r_addr.eq(Cat(zext(fi, len(self.x_ram.r_addr) - 1), self.cb)),
@@ -376,10 +409,10 @@ class OuterProductEngine(wiring.Component):
             with m.If(load_cur):
                 m.d.sync += [cur_valid.eq(1), cur_x.eq(rd[:xpw * e.x_width]), cur_rbase.eq(nxt_rbase),
                              cur_abase.eq(nxt_abase), cur_mask.eq(rd[xpw * e.x_width:])]
-            with m.Elif(consumed):
-                m.d.sync += cur_valid.eq(0)
-            with m.Else():
+            with m.Else():      # (the mask of a consumed word is not looked at: cur_valid is 0)
                 m.d.sync += cur_mask.eq(mask_after)
+                with m.If(consumed):
+                    m.d.sync += cur_valid.eq(0)
             with m.If(issue_rd):
                 m.d.sync += [nxt_valid.eq(1), nxt_rbase.eq(fi_rbase), nxt_abase.eq(fi_abase),
                              fi.eq(add_const(fi, 1)), fi_rbase.eq(add_const(fi_rbase, xpw)),
@@ -581,7 +614,7 @@ class OuterProductEngine(wiring.Component):
                 cnt.eq(Mux(cap_pos, C(mx, ccw + 1), Mux(cap_neg, C((1 << (ccw + 1)) - mx, ccw + 1), craw))),
                 chi_new.eq(Mux(cap_pos, add_const(s.as_unsigned(), -mx * u.eps),
                                Mux(cap_neg, add_const(s.as_unsigned(), mx * u.eps), nocap))),
-                emit.eq(ens[k] & (_signed_ge(s, u.eps) | _signed_le_neg(s, u.eps))),
+                emit.eq(ens[k] & _abs_ge_pow2(s, kk)),
             ]
             counts.append(cnt)
             chis.append(chi_new)
@@ -593,20 +626,23 @@ class OuterProductEngine(wiring.Component):
         cw, ccw, eps = u.chi_width, u.count_width, u.eps
         keys = ("valid", "row", "g", "ca")
         st = stage(s6, "d0", keys)
-        mags, negs, qs, en_r = [], [], [], []
+        # qany: q != 0 so far, a flip-flop per stage, so that `emit` needs no OR over q (synthesis
+        # had merged that OR into the count's negation carry chain, on the merge queue's path)
+        mags, negs, qs, en_r, qanys = [], [], [], [], []
         for k, s in enumerate(sums):
             mag, neg, q, en = (Signal(cw, name=f"d0_mag{k}"), Signal(name=f"d0_neg{k}"),
                                Signal(ccw, name=f"d0_q{k}"), Signal(name=f"d0_en{k}"))
             with m.If(self.adv):
                 m.d.sync += [mag.eq(Mux(s[cw - 1], -s, s)), neg.eq(s[cw - 1]), q.eq(0), en.eq(ens[k])]
-            mags.append(mag), negs.append(neg), qs.append(q), en_r.append(en)
+            mags.append(mag), negs.append(neg), qs.append(q), en_r.append(en), qanys.append(C(0, 1))
         for i, bit in enumerate(reversed(range(ccw))):
             st = stage(st, f"d{i + 1}", keys)
             d = eps << bit
-            nm, nn, nq, ne = [], [], [], []
+            nm, nn, nq, ne, na = [], [], [], [], []
             for k in range(self.P):
                 mag, neg, q, en = (Signal(cw, name=f"d{i + 1}_mag{k}"), Signal(name=f"d{i + 1}_neg{k}"),
                                    Signal(ccw, name=f"d{i + 1}_q{k}"), Signal(name=f"d{i + 1}_en{k}"))
+                qany = Signal(name=f"d{i + 1}_qany{k}")
                 if d > (1 << (cw - 1)):
                     ge = C(0, 1)
                     rem = mags[k]
@@ -615,9 +651,9 @@ class OuterProductEngine(wiring.Component):
                     rem = Mux(ge, add_const(mags[k], -d), mags[k])
                 qv = qs[k] | Mux(ge, C(1 << bit, ccw), C(0, ccw))
                 with m.If(self.adv):
-                    m.d.sync += [mag.eq(rem), neg.eq(negs[k]), q.eq(qv), en.eq(en_r[k])]
-                nm.append(mag), nn.append(neg), nq.append(q), ne.append(en)
-            mags, negs, qs, en_r = nm, nn, nq, ne
+                    m.d.sync += [mag.eq(rem), neg.eq(negs[k]), q.eq(qv), en.eq(en_r[k]), qany.eq(qanys[k] | ge)]
+                nm.append(mag), nn.append(neg), nq.append(q), ne.append(en), na.append(qany)
+            mags, negs, qs, en_r, qanys = nm, nn, nq, ne, na
         counts, chis, emits = [], [], []
         for k in range(self.P):
             cnt = Signal(signed(ccw + 1), name=f"cnt{k}")
@@ -625,7 +661,7 @@ class OuterProductEngine(wiring.Component):
             emit = Signal(name=f"emit{k}")
             n = Signal(ccw, name=f"n{k}")
             m.d.comb += [n.eq(qs[k]), cnt.eq(Mux(negs[k], -n, n)), chi_new.eq(Mux(negs[k], -mags[k], mags[k])),
-                         emit.eq(en_r[k] & qs[k].any())]
+                         emit.eq(en_r[k] & qanys[k])]
             counts.append(cnt), chis.append(chi_new), emits.append(emit)
         return counts, chis, emits, en_r, st
 
