@@ -562,24 +562,31 @@ class OuterProductEngine(wiring.Component):
             dws5.append(d5)
         # S5: s = saturate(chi + dw); lane enable
         s6 = stage(s5, "s6", ("valid", "row", "g", "ca"))
-        sums, ens = [], []
+        sums, ens, bigs = [], [], []
         tail = self.params.array.cols - (self.G - 1) * P       # lanes of the last group that exist
+        pow2 = eps_is_power_of_two(self.params)
         for k in range(P):
             sw = Signal(cw + 1, name=f"sw{k}")
+            sat = Signal(cw, name=f"sat{k}")
             m.d.comb += sw.eq(sext(chis_r[k], cw + 1) + sext(dws5[k], cw + 1))
             neg = sw[cw]
             ovf = sw[cw] ^ sw[cw - 1]
+            m.d.comb += sat.eq(Mux(ovf, Cat((~neg).replicate(cw - 1), neg), sw[:cw]))
             sk = Signal(signed(cw), name=f"s6_s{k}")
             ek = Signal(name=f"s6_en{k}")
             col_ok = ~s5["last"] if k >= tail else C(1, 1)
             with m.If(adv):
-                m.d.sync += [sk.eq(Mux(ovf, Cat((~neg).replicate(cw - 1), neg), sw[:cw])),
-                             ek.eq(s5["lanes"][k] & col_ok & (s5["req"] | dws5[k].any()))]
+                m.d.sync += [sk.eq(sat), ek.eq(s5["lanes"][k] & col_ok & (s5["req"] | dws5[k].any()))]
+            if pow2:    # |s| >= eps, registered with s: the emit then starts at flip-flops
+                big = Signal(name=f"s6_big{k}")
+                with m.If(adv):
+                    m.d.sync += big.eq(_abs_ge_pow2(sat, self.params.update.eps.bit_length() - 1))
+                bigs.append(big)
             sums.append(sk)
             ens.append(ek)
         # S6 and on: count and residue
-        if eps_is_power_of_two(self.params):
-            counts, chis, emits, wens, last = self._count_pow2(m, s6, sums, ens)
+        if pow2:
+            counts, chis, emits, wens, last = self._count_pow2(m, s6, sums, ens, bigs)
         else:
             counts, chis, emits, wens, last = self._count_restoring(m, s6, sums, ens, stage)
         # write back when the beat leaves the last stage
@@ -590,7 +597,7 @@ class OuterProductEngine(wiring.Component):
         self.pipe_valid = Cat(*valids).any()
         return {"stage": last, "counts": counts, "emits": emits}
 
-    def _count_pow2(self, m, s6, sums, ens):
+    def _count_pow2(self, m, s6, sums, ens, bigs):
         u = self.params.update
         cw, ccw = u.chi_width, u.count_width
         kk = u.eps.bit_length() - 1
@@ -614,7 +621,7 @@ class OuterProductEngine(wiring.Component):
                 cnt.eq(Mux(cap_pos, C(mx, ccw + 1), Mux(cap_neg, C((1 << (ccw + 1)) - mx, ccw + 1), craw))),
                 chi_new.eq(Mux(cap_pos, add_const(s.as_unsigned(), -mx * u.eps),
                                Mux(cap_neg, add_const(s.as_unsigned(), mx * u.eps), nocap))),
-                emit.eq(ens[k] & _abs_ge_pow2(s, kk)),
+                emit.eq(ens[k] & bigs[k]),
             ]
             counts.append(cnt)
             chis.append(chi_new)
