@@ -238,6 +238,7 @@ class AxiLiteCsr(wiring.Component):
         """
         bus, rmap = self.s_axil, self.regmap
         aw_full, w_full = Signal(name="aw_full"), Signal(name="w_full")
+        full_strb = Signal()
         w_data = Signal(DATA_WIDTH)
         w_strb = Signal(DATA_WIDTH // 8)
         commit = Signal()
@@ -247,7 +248,12 @@ class AxiLiteCsr(wiring.Component):
         with m.If(bus.awvalid & bus.awready):
             m.d.sync += aw_full.eq(1)
         with m.If(bus.wvalid & bus.wready):
-            m.d.sync += [w_full.eq(1), w_data.eq(bus.wdata), w_strb.eq(bus.wstrb)]
+            m.d.sync += w_full.eq(1)
+        # The W registers load whenever W could be taken, `wvalid` or not: they count only while
+        # w_full, which a cycle without a W beat leaves 0, and their enable is then one gate past
+        # `commit` instead of two (the UP5K top's critical path ended there)
+        with m.If(bus.wready):
+            m.d.sync += [w_data.eq(bus.wdata), w_strb.eq(bus.wstrb), full_strb.eq(bus.wstrb.all())]
 
         mask = Signal(DATA_WIDTH)    # byte-lane mask of the held write
         m.d.comb += mask.eq(Cat(*(w_strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
@@ -268,9 +274,7 @@ class AxiLiteCsr(wiring.Component):
         b_room = Signal()            # the B buffer holds fewer than 2 responses (registered)
         held = Signal()              # a complete write that may commit now
         m.d.comb += held.eq(aw_full & w_full & b_room)
-        full_strb = Signal()         # all four byte lanes written (registered with the W data)
-        with m.If(bus.wvalid & bus.wready):
-            m.d.sync += full_strb.eq(bus.wstrb.all())
+        # (full_strb: all four byte lanes written, registered with the W data above)
         waited = Signal(range(rmap.push_wait + 1))
         expired = Signal()           # waited == push_wait, kept as a register of its own
         # go: the held push's target takes it or refuses it in this cycle (one term per push register,
