@@ -143,7 +143,12 @@ def run_cosim_bnn_net_cxx(dataset: str = "digits", images: int = 10, seed: int =
     per image (two images per mode)."""
     from golden.bnn.chip_model import BnnHardware, HardwareConfig
     from golden.spec.register_map.accelerator_map import accelerator_register_map
-    from golden.twins.bnn_network_engine import analog_network, digital_network, network_array, network_programmed
+    from golden.twins.bnn_network_engine import (
+        analog_network,
+        digital_network,
+        network_array,
+        network_programmed,
+    )
     from tb.cosim.progress import progress_printer
     from tb.cosim.run import run_dir
     from tb.tops.bnn_cosim_top import bnn_net_top_params
