@@ -164,7 +164,6 @@ def test_cosim_bnn_network_through_top(tmp_path):
 CXX_TEST = ("-O0",)
 
 
-@pytest.mark.extended
 def test_bnn_net_harness_detects_faults(tmp_path):
     """The C++ harness's comparison is not vacuous: the output layer's bridges inverted in its array ->
     class and popcount mismatches; hidden layer 0's bridges inverted -> its output, the input of
