@@ -34,9 +34,11 @@
 // Cycle stamps count as the cocotb run's: the macro's sampled cycles before the current edge.
 //
 // usage: bnn_net_harness STIMULUS OUT [PROGRESS_FILE]
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <deque>
