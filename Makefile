@@ -9,7 +9,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 export XDG_CACHE_HOME := $(abspath .cache)
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: setup test test-extended test-fast test-icarus demo verilog bench board asic formal clean debian-tools coverage regress test-scale cosim-mnist test-large
+.PHONY: setup test test-extended test-fast test-icarus demo verilog bench board asic formal clean debian-tools coverage regress test-scale cosim-mnist cosim-bnn-mnist test-large
 
 setup: $(STAMP) debian-tools
 
@@ -100,6 +100,13 @@ COSIM_MNIST_ARGS ?= --lanes 64
 cosim-mnist: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reram-accel cosim --dataset mnist --samples $(COSIM_MNIST_SAMPLES) \
 		--json build/cosim/mnist_epoch.json $(COSIM_MNIST_ARGS)
+
+# The trained paper BNN (784-1025-1025-1025-10) through the top on the MNIST test images, both modes, in the
+# plain Verilator C++ harness (needs the model cached by `reram-accel bnn --dataset mnist`).
+BNN_MNIST_IMAGES ?= 10000
+cosim-bnn-mnist: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/reram-accel cosim --bnn-net mnist --bnn-images $(BNN_MNIST_IMAGES) \
+		--bnn-modes analog,digital --bnn-engine cxx --json build/cosim/bnn_net_mnist.json $(BNN_MNIST_ARGS)
 
 # The synth flavour (no assertions, plain Verilog-2005): what a hardware team takes.
 verilog: setup

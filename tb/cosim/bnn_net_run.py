@@ -3,6 +3,9 @@ cycle counts and throughput numbers.
 
     reram-accel cosim --bnn-net mnist --bnn-images 20 --bnn-modes analog,digital --json build/bnn_net.json
 
+Long runs (all 10,000 MNIST test images) go through the plain Verilator C++ harness instead
+(``--bnn-engine cxx``, :mod:`tb.cosim.bnn_net_cxx`), which replays this run cycle for cycle.
+
 ``digits``: the trained 64-255-255-10 network (:data:`golden.bnn.model_params.TRAIN_PRESETS`, trained in
 seconds and cached under ``build/bnn/``); ``mnist``: the paper network 784-1025-1025-1025-10 cached by
 ``reram-accel bnn --dataset mnist`` (the longest-trained one found).

@@ -138,10 +138,13 @@ async def cosim_bnn_net(dut):
         c0, t_mode = stats["cycles"], time.perf_counter()
         got_cls = np.zeros(len(x), np.int64)
         got_cnt = np.zeros(len(x), np.int64)
+        img_cycles = np.zeros(len(x), np.int64)
         act_mis = act_cmp = 0
         for i in range(len(x)):
             seen.clear()
+            c_img = stats["cycles"]
             r = await host.infer(x[i], dut.irq)
+            img_cycles[i] = stats["cycles"] - c_img
             got_cls[i], got_cnt[i] = r["cls"], r["count"]
             for layer, v in seen:          # the input of hidden layer l = the output of layer l-1
                 if layer == 0:
@@ -168,7 +171,7 @@ async def cosim_bnn_net(dut):
             "wall_per_image": (time.perf_counter() - t_mode) / len(x),
             "accuracy": float(np.mean(got_cls == np.asarray(y[:len(x)]))) if y is not None else None,
             "golden_accuracy": float(np.mean(w.classes == np.asarray(y[:len(x)]))) if y is not None else None,
-            "classes": got_cls.tolist(),
+            "classes": got_cls.tolist(), "image_cycles": img_cycles.tolist(),
         }
     await host.wr("ctrl", mode=0)
     errors = await host.rd("errors")

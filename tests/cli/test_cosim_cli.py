@@ -27,13 +27,17 @@ def test_bad_frame_cosim_input_is_refused_first(argv, name, capsys, monkeypatch)
     (["--bnn-net", "digits", "--bnn-modes", "digital,fast"], "bnn mode 'fast' is not allowed"),
     (["--bnn-net", "mnist", "--bnn-images", "10001"], "argument --bnn-images: 10001 is out of range"),
     (["--bnn-images", "361"], "--bnn-images = 361 is out of range without --bnn-net: allowed [0, 360]"),
+    (["--bnn-net", "digits", "--bnn-engine", "cxx", "--bnn-modes", "fast"], "bnn mode 'fast' is not allowed"),
+    (["--bnn-net", "digits", "--bnn-engine", "cxx", "--bnn-images", "361"], "bnn images = 361 is out of range"),
 ])
 def test_bad_bnn_network_cosim_input_is_refused_first(argv, name, capsys, monkeypatch):
+    from tb.cosim import bnn_net_cxx
     from tb.kit import runner
 
     def no_run(*a, **k):
         raise AssertionError("the simulation must not start")
     monkeypatch.setattr(runner, "run_cocotb", no_run)
+    monkeypatch.setattr(bnn_net_cxx, "build", no_run)
     assert main(["cosim", *argv]) == 2
     out = capsys.readouterr()
     assert name in out.out + out.err and "allowed" in out.out + out.err

@@ -145,3 +145,41 @@ def test_cosim_bnn_network_through_top(tmp_path):
     bad = run_cosim_bnn_net("digits", 3, seed=0, out_dir=tmp_path / "bad", progress=False, modes=("digital",),
                             fault={"invert": [[r, 0, res["out_cols"]] for r in range(*res["out_rows"])]})
     assert bad["class_mismatches"] > 0 and bad["count_mismatches"] > 0, bad
+
+    # the plain C++ harness (the 10,000-image runs) replays the same run cycle for cycle
+    from tb.cosim.bnn_net_cxx import run_cosim_bnn_net_cxx
+
+    raw = run_cosim_bnn_net_cxx("digits", 6, seed=0, out_dir=tmp_path / "cxx", progress=False, cxx_flags=CXX_TEST,
+                                cycles_model=False)
+    assert raw["cycles"] == res["cycles"] and raw["word_reads"] == res["word_reads"]
+    assert raw["sa_decisions"] == res["sa_decisions"] and raw["errors"] == res["errors"]
+    for mode, v in res["per_mode"].items():
+        w = raw["per_mode"][mode]
+        assert w["image_cycles"] == v["image_cycles"] and w["cycles"] == v["cycles"], mode
+        assert w["classes"] == v["classes"] and w["activation_checks"] == v["activation_checks"], mode
+        assert w["class_mismatches"] == w["count_mismatches"] == w["activation_mismatches"] == w["violations"] == 0
+
+
+#: the harness builds of the tests: -O0 (a digits slice compiles in a third of -O2's time)
+CXX_TEST = ("-O0",)
+
+
+def test_bnn_net_harness_detects_faults(tmp_path):
+    """The C++ harness's comparison is not vacuous: the output layer's bridges inverted in its array ->
+    class and popcount mismatches; hidden layer 0's bridges inverted -> its output, the input of
+    hidden layer 1, differs from golden (digital mode: the analog decisions come from the chip model,
+    as in the cocotb macro, not from the array)."""
+    from tb.cosim.bnn_net_cxx import run_cosim_bnn_net_cxx
+    from tb.cosim.bnn_net_run import net_params, trained_network
+
+    net = net_params(trained_network("digits")[0], "digits")
+    bad = run_cosim_bnn_net_cxx("digits", 3, seed=0, out_dir=tmp_path / "out", progress=False, modes=("digital",),
+                                fault={"invert": [[r, 0, net.out_hw.array_cols]
+                                                  for r in range(net.row_offset(net.hidden_layers), net.rows)]},
+                                cxx_flags=CXX_TEST, cycles_model=False)
+    assert bad["class_mismatches"] > 0 and bad["count_mismatches"] > 0, bad["first_mismatches"]
+    hid = run_cosim_bnn_net_cxx("digits", 3, seed=0, out_dir=tmp_path / "hid", progress=False, modes=("digital",),
+                                fault={"invert": [[r, 0, net.hidden_hw.array_cols] for r in range(net.hidden_banks)]},
+                                cxx_flags=CXX_TEST, cycles_model=False)
+    assert hid["per_mode"]["digital"]["activation_mismatches"] > 0, hid["first_mismatches"]
+    assert hid["first_mismatches"][0].startswith("digital image 0: input of hidden layer 1"), hid["first_mismatches"]

@@ -50,6 +50,9 @@ def add_arguments(p) -> None:
                         "`reram-accel bnn --dataset mnist`); --bnn-images test images per mode (default 10)")
     p.add_argument("--bnn-modes", default="digital,analog",
                    help="with --bnn-net: comma-separated modes, digital and/or analog (default %(default)s)")
+    p.add_argument("--bnn-engine", choices=("cocotb", "cxx"), default="cocotb",
+                   help="with --bnn-net: cocotb (default) or cxx, the plain Verilator C++ harness replaying the "
+                        "cocotb host cycle for cycle (-O2 build; for long runs, e.g. all 10,000 MNIST test images)")
     p.add_argument("--bnn-bit-error", type=FloatIn(0.0, 0.5), default=0.01,
                    help="with --bnn-net: static bridge bit-error rate of the chip model (default %(default)s)")
     p.add_argument("--fmax", type=FloatIn(0.0, 1000.0, lo_open=True), default=None,
@@ -130,25 +133,30 @@ def run_frames(args) -> int:
 def run_bnn_net(args) -> int:
     """A whole trained BNN through the top (:mod:`tb.cosim.bnn_net_run`)."""
     from golden.spec.checks import ConfigError
+    from tb.cosim.bnn_net_cxx import cxx_summary, run_cosim_bnn_net_cxx
     from tb.cosim.bnn_net_run import run_cosim_bnn_net, summary
 
     modes = tuple(m.strip() for m in args.bnn_modes.split(",") if m.strip())
     images = args.bnn_images or 10
+    cxx = args.bnn_engine == "cxx"
     if not args.quiet:
-        print(f"cosim: {images} {args.bnn_net} test images per mode ({', '.join(modes)}) through the top "
-              f"(building it first: minutes for the paper network)", flush=True)
+        print(f"cosim: {images} {args.bnn_net} test images per mode ({', '.join(modes)}) through the top"
+              f"{' in the C++ harness' if cxx else ''} (building it first: minutes for the paper network)",
+              flush=True)
     try:
-        res = run_cosim_bnn_net(args.bnn_net, images, seed=args.seed, modes=modes, bit_error=args.bnn_bit_error,
-                                progress=not args.quiet)
+        run = run_cosim_bnn_net_cxx if cxx else run_cosim_bnn_net
+        res = run(args.bnn_net, images, seed=args.seed, modes=modes, bit_error=args.bnn_bit_error,
+                  progress=not args.quiet)
     except ConfigError as e:
         print(f"error: {e}")
         return 2
-    print(summary(res, args.fmax))
+    print(cxx_summary(res, args.fmax) if cxx else summary(res, args.fmax))
     for m in res.get("first_mismatches", []):
         print(f"  mismatch: {m}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(res, indent=1))
         print(f"wrote {args.json}")
-    bad = res["class_mismatches"] + res["activation_mismatches"] + res["count_mismatches"] + len(res["violations"])
+    bad = (res["class_mismatches"] + res["activation_mismatches"] + res["count_mismatches"] + len(res["violations"])
+           + sum(res["errors"].values()))
     return 0 if bad == 0 else 1
