@@ -146,9 +146,16 @@ def test_cosim_bnn_network_through_top(tmp_path):
                             fault={"invert": [[r, 0, res["out_cols"]] for r in range(*res["out_rows"])]})
     assert bad["class_mismatches"] > 0 and bad["count_mismatches"] > 0, bad
 
-    # the plain C++ harness (the 10,000-image runs) replays the same run cycle for cycle
-    from tb.cosim.bnn_net_cxx import run_cosim_bnn_net_cxx
 
+@pytest.mark.extended
+def test_bnn_net_harness_replays_the_cocotb_run(tmp_path):
+    """The plain C++ harness (the 10,000-image runs) replays the digits network's cocotb run (6 images,
+    both modes) cycle for cycle: every image's cycles, classes, word reads, SA conversions, ERRORS."""
+    from tb.cosim.bnn_net_cxx import run_cosim_bnn_net_cxx
+    from tb.cosim.bnn_net_run import run_cosim_bnn_net
+
+    res = run_cosim_bnn_net("digits", 6, seed=0, out_dir=tmp_path / "ok", progress=False)
+    assert res["class_mismatches"] == 0, res["first_mismatches"]
     raw = run_cosim_bnn_net_cxx("digits", 6, seed=0, out_dir=tmp_path / "cxx", progress=False, cxx_flags=CXX_TEST,
                                 cycles_model=False)
     assert raw["cycles"] == res["cycles"] and raw["word_reads"] == res["word_reads"]
@@ -164,6 +171,7 @@ def test_cosim_bnn_network_through_top(tmp_path):
 CXX_TEST = ("-O0",)
 
 
+@pytest.mark.extended
 def test_bnn_net_harness_detects_faults(tmp_path):
     """The C++ harness's comparison is not vacuous: the output layer's bridges inverted in its array ->
     class and popcount mismatches; hidden layer 0's bridges inverted -> its output, the input of
