@@ -12,7 +12,7 @@ from golden.spec.interfaces import STROBES
 from golden.spec.params import AccelParams, ConfigError
 from hw.argmax_unit import ArgmaxUnit, argmax_out_layout
 from hw.crossbar_addressing import CrossbarAddressing
-from hw.lintsafe import add_const, eq_const, ge_const
+from hw.lintsafe import add_const, eq_const, ge_const, one_hot
 from hw.sense_amp_sequencer import SenseAmpSequencer, cfg_signature
 from hw.xnor_popcount import XnorPopcount
 
@@ -304,7 +304,6 @@ class BnnLayerEngine(wiring.Component):
         m.d.comb += [
             addr.cmd.we.eq(0),
             addr.cmd.polarity.eq(0),
-            self.wl.eq(addr.wl),
             self.bl_read.eq(addr.bl_read),
             self.read.eq(addr.read),
             self.addr_error.eq(addr.error),
@@ -317,12 +316,16 @@ class BnnLayerEngine(wiring.Component):
         if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
             span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
             m.d.comb += addr.span.eq(Mux(issue, span, 0))
-        # analog: the word line of the bank in the sequencer's evaluate stage (the registered decoder
-        # shows the command of the cycle before, hence the stage's next state)
-        with m.If(mode):
-            m.d.comb += [addr.cmd.sel.eq(seq.eval_next), addr.cmd.row.eq(seq.eval_tag_next[:len(iss_row)])]
-        with m.Else():
-            m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row)]
+        # analog: the word line of the bank in the sequencer's evaluate stage, from a registered
+        # decoder of the stage's next state of its own. It is what CrossbarAddressing showed for the
+        # command (sel = eval_next, row = its tag, no column), which never errs (tag < banks), but
+        # keeps the sequencer's move logic out of the decoder's range check and read strobe (the
+        # ULX3S top's critical path ran from the moves through them into the 494 `bl_read` flip-flops)
+        wl_an = Signal(banks)
+        m.d.sync += wl_an.eq(Mux(seq.eval_next, one_hot(m, seq.eval_tag_next[:len(iss_row)], banks,
+                                                        name="wl_an_dec"), 0))
+        m.d.sync += Assert(ResetSignal() | ~(wl_an.any() & addr.wl.any()), "analog and digital word line at once")
+        m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row), self.wl.eq(addr.wl | wl_an)]
 
         # --- sequencer wiring ----------------------------------------------------------------------
         wiring.connect(m, wiring.flipped(self.cfg), seq.cfg)

@@ -120,19 +120,29 @@ class SenseAmpSequencer(wiring.Component):
         out = [Signal(name=f"out_{p}") for p in PHASES]
         rbits = Signal(self.bank)
 
-        # moves, from the last stage back: a stage whose count ran out moves on if the next one is
-        # free or moving; readout also needs the response register free (or taken now)
+        # moves: a stage whose count ran out moves on if the next one is free or moving; readout
+        # also needs the response register free (or taken now). Stage s is free or moving,
+        #   free[s] = ~occ[s] | pass[s] & free[s+1],   pass[s] = out[s] (& resp_free at readout),
+        # a carry chain from the last stage back; it is formed in carry-lookahead form, every
+        # free[s] a two-level OR of ANDs of registers (the ripple form was the critical path of the
+        # BNN engine and of the ULX3S top): free[s] = OR_k (pass[s..k-1] all 1) & ~occ[k], the
+        # stage past the last one always free.
         resp_free = Signal()
         m.d.comb += resp_free.eq(~self.resp.valid | self.resp.ready)
-        free_next = Const(1, 1)
-        for s in range(n - 1, -1, -1):
-            cond = occ[s] & out[s] & free_next
-            if s == rd:
-                cond = cond & resp_free
-            m.d.comb += mv[s].eq(cond)
-            free_next = ~occ[s] | mv[s]
+        pas = [Signal(name=f"pass_{p}") for p in PHASES]
+        free = [Signal(name=f"free_{p}") for p in PHASES]
+        for s in range(n):
+            m.d.comb += pas[s].eq(out[s] & resp_free if s == rd else out[s])
+        for s in range(n):
+            terms = []
+            for k in range(s, n + 1):
+                run = Cat(*pas[s:k]).all() if k > s else Const(1, 1)
+                terms.append(run & (~occ[k] if k < n else Const(1, 1)))
+            m.d.comb += free[s].eq(Cat(*terms).any())
+        for s in range(n):
+            m.d.comb += mv[s].eq(occ[s] & pas[s] & (free[s + 1] if s + 1 < n else Const(1, 1)))
         accept = Signal()
-        m.d.comb += [self.req.ready.eq(free_next), accept.eq(self.req.valid & free_next)]
+        m.d.comb += [self.req.ready.eq(free[0]), accept.eq(self.req.valid & free[0])]
 
         def load(s):                          # counter value on entering stage s: max(len, 1) - 1
             L = lens[s]
