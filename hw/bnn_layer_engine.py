@@ -12,7 +12,7 @@ from golden.spec.interfaces import STROBES
 from golden.spec.params import AccelParams, ConfigError
 from hw.argmax_unit import ArgmaxUnit, argmax_out_layout
 from hw.crossbar_addressing import CrossbarAddressing
-from hw.lintsafe import add_const, eq_const, ge_const, one_hot
+from hw.lintsafe import add_const, eq_const, ge_const
 from hw.sense_amp_sequencer import SenseAmpSequencer, cfg_signature
 from hw.xnor_popcount import XnorPopcount
 
@@ -170,10 +170,11 @@ class BnnLayerEngine(wiring.Component):
         k_last = M - (banks - 1) * K
         R, C, R_last = hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes
 
-        m.submodules.addr = addr = CrossbarAddressing(self.array, read_width=R)
+        m.submodules.addr = addr = CrossbarAddressing(self.array, read_width=R, range_hint=True)
         m.submodules.pop = pop = XnorPopcount(T, stage_levels=hw.stage_levels, mode=hw.popcount_mode,
                                               tag_width=hw.neuron_width)
-        m.submodules.seq = seq = SenseAmpSequencer(K, tag_width=hw.bank_width, lengths=hw.phase_lengths)
+        m.submodules.seq = seq = SenseAmpSequencer(K, tag_width=hw.bank_width, lengths=hw.phase_lengths,
+                                                   eval_lines=banks)
         bw = hw.bank_width
         m.submodules.fifo = fifo = SyncFIFO(width=bw + K, depth=D)
 
@@ -316,14 +317,13 @@ class BnnLayerEngine(wiring.Component):
         if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
             span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
             m.d.comb += addr.span.eq(Mux(issue, span, 0))
-        # analog: the word line of the bank in the sequencer's evaluate stage, from a registered
-        # decoder of the stage's next state of its own. It is what CrossbarAddressing showed for the
-        # command (sel = eval_next, row = its tag, no column), which never errs (tag < banks), but
-        # keeps the sequencer's move logic out of the decoder's range check and read strobe (the
-        # ULX3S top's critical path ran from the moves through them into the 494 `bl_read` flip-flops)
+        # analog: the word line of the bank in the sequencer's evaluate stage, the sequencer's
+        # registered decoder `eval_wl`. It is what CrossbarAddressing showed for the command (sel =
+        # eval_next, row = its tag, no column), which never errs (tag < banks), but keeps the
+        # sequencer's move logic out of the decoder's range check and read strobe (the ULX3S top's
+        # critical path ran from the moves through them into the 494 `bl_read` flip-flops)
         wl_an = Signal(banks)
-        m.d.sync += wl_an.eq(Mux(seq.eval_next, one_hot(m, seq.eval_tag_next[:len(iss_row)], banks,
-                                                        name="wl_an_dec"), 0))
+        m.d.comb += wl_an.eq(seq.eval_wl)
         m.d.sync += Assert(ResetSignal() | ~(wl_an.any() & addr.wl.any()), "analog and digital word line at once")
         m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row), self.wl.eq(addr.wl | wl_an)]
 
@@ -379,6 +379,29 @@ class BnnLayerEngine(wiring.Component):
                                          Mux(~y_xfer & reserve, ge_const(credits, 2), credits.any())))
         m.d.sync += issue.eq(running_n & ~mode_n & ~iss_done_n
                              & (~(eq_const(iss_read_n, 0) & eq_const(iss_slot_n, 0)) | credit_free_n))
+        # CrossbarAddressing's range check, one cycle ahead: the next read's row < banks and its
+        # last bridge iss_col + span < K*T, as compares of the next column with constants (the
+        # span is one of two constants). The decoder asserts that it agrees with its own compares,
+        # which then are off the path into the read strobe and the `bl_read` flip-flops.
+        iss_row_n = Signal.like(iss_row)
+        iss_col_n = Signal.like(iss_col)
+        row_wrap = issue & last_read & eq_const(iss_slot, K - 1)
+        m.d.comb += [
+            iss_row_n.eq(Mux(start, 0, Mux(row_wrap, add_const(iss_row, 1), iss_row))),
+            iss_col_n.eq(Mux(start | row_wrap, 0,
+                             Mux(issue, Mux(last_read, add_const(iss_col, R_last), add_const(iss_col, R)),
+                                 iss_col))),
+        ]
+
+        def below_const(x, k: int):           # x < k, 0 < k
+            return Const(1, 1) if k >= (1 << len(x)) else ~ge_const(x, k)
+
+        col_ok_n = below_const(iss_col_n, K * T - (R - 1))
+        if R_last != R:
+            col_ok_n = Mux(eq_const(iss_read_n, C - 1), below_const(iss_col_n, K * T - (R_last - 1)), col_ok_n)
+        in_range = Signal()
+        m.d.sync += in_range.eq(below_const(iss_row_n, banks) & col_ok_n)
+        m.d.comb += addr.in_range.eq(in_range)
         bank_end_n = Signal()                # bank_iss_n == banks
         m.d.comb += bank_end_n.eq(~start & Mux(req_xfer, eq_const(bank_iss, banks - 1), eq_const(bank_iss, banks)))
         m.d.sync += req_valid.eq(running_n & mode_n & ~bank_end_n & credit_free_n)

@@ -15,7 +15,7 @@ from golden.spec.bnn_datapath_params import (
 )
 from golden.spec.interfaces import STROBE_TABLE, STROBES
 from golden.spec.params import check_int
-from hw.lintsafe import add_const, eq_const
+from hw.lintsafe import add_const, and_each, eq_const, one_hot
 
 
 def sa_response_layout(bank: int, tag_width: int) -> data.StructLayout:
@@ -45,6 +45,8 @@ class SenseAmpSequencer(wiring.Component):
     lengths : 6 ints, 1..255
         Reset values of the phase-length registers (precharge, input, evaluate, sense, readout,
         reset), in cycles.
+    eval_lines : int, 0..4096
+        Adds the ``eval_wl`` output with this many lines when > 0 (0: no port).
 
     Attributes
     ----------
@@ -68,16 +70,22 @@ class SenseAmpSequencer(wiring.Component):
     eval_next : Out(1), eval_tag_next : Out(tag_width)
         The evaluate stage of the next cycle (occupied, tag), combinational: a registered word-line
         decoder driven from it shows the evaluating bank's word line.
+    eval_wl : Out(eval_lines), only if ``eval_lines`` > 0
+        That registered decoder: bit t is 1 iff the evaluate stage is occupied by tag t (a tag >=
+        ``eval_lines`` sets none), i.e. ``one_hot(eval_tag_next) & eval_next`` of the cycle before.
+        Formed as ``enter & one_hot(input stage's tag) | stay & eval_wl``, one LUT after the stage
+        moves (the decode of the next tag put a multiplexer and a decoder after them).
 
     Latency: a request transferred in cycle c gives precharge from c+1; the response is offered in
     cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per max(L) cycles back to back
     (one per cycle with every phase 1 cycle long).
     """
 
-    def __init__(self, bank: int = 1, *, tag_width: int = 1, lengths=(2, 1, 2, 1, 1, 1)):
+    def __init__(self, bank: int = 1, *, tag_width: int = 1, lengths=(2, 1, 2, 1, 1, 1), eval_lines: int = 0):
         check_int("bnn.bank", bank, 1, MAX_BANK)
         check_int("sense_amp_sequencer.tag_width", tag_width, 1, 16)
-        self.bank, self.tag_width = bank, tag_width
+        check_int("sense_amp_sequencer.eval_lines", eval_lines, 0, 4096)
+        self.bank, self.tag_width, self.eval_lines = bank, tag_width, eval_lines
         self.lengths = check_phase_lengths("sense_amp_sequencer.lengths", lengths)
         n = len(PHASES)
         super().__init__({
@@ -91,6 +99,7 @@ class SenseAmpSequencer(wiring.Component):
             "firsts": Out(n),
             "eval_next": Out(1),
             "eval_tag_next": Out(tag_width),
+            **({"eval_wl": Out(eval_lines)} if eval_lines else {}),
         })
 
     @classmethod
@@ -184,4 +193,15 @@ class SenseAmpSequencer(wiring.Component):
             self.eval_next.eq(occ_n[ev]),
             self.eval_tag_next.eq(tag_n[ev]),
         ]
+        if self.eval_lines:
+            # the stage's state is occ[ev] & one_hot(tag[ev]), which eval_wl holds: a conversion
+            # entering replaces it with the input stage's decoded tag, one staying keeps it
+            lines = self.eval_lines
+            dec_in = Signal(lines)
+            m.d.comb += dec_in.eq(one_hot(m, tag[ev - 1], lines, name="eval_dec"))
+            stay = Signal()
+            m.d.comb += stay.eq(occ[ev] & ~mv[ev])
+            m.d.sync += self.eval_wl.eq(and_each(dec_in, mv[ev - 1]) | and_each(self.eval_wl, stay))
+            m.d.comb += Assert(self.eval_wl == Mux(occ[ev], one_hot(m, tag[ev], lines, name="eval_chk"), 0),
+                               "eval_wl: the evaluate stage's decoded tag")
         return m
