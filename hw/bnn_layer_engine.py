@@ -382,25 +382,27 @@ class BnnLayerEngine(wiring.Component):
         # CrossbarAddressing's range check, one cycle ahead: the next read's row < banks and its
         # last bridge iss_col + span < K*T, as compares of the next column with constants (the
         # span is one of two constants). The decoder asserts that it agrees with its own compares,
-        # which then are off the path into the read strobe and the `bl_read` flip-flops.
-        iss_row_n = Signal.like(iss_row)
-        iss_col_n = Signal.like(iss_col)
+        # which then are off the path into the read strobe and the `bl_read` flip-flops. An image's
+        # start sets it (row 0, column 0: in range); the compares see the running state's next
+        # values only, so the input handshake meets one gate before the register.
+        iss_row_h = Signal.like(iss_row)
+        iss_col_h = Signal.like(iss_col)
         row_wrap = issue & last_read & eq_const(iss_slot, K - 1)
         m.d.comb += [
-            iss_row_n.eq(Mux(start, 0, Mux(row_wrap, add_const(iss_row, 1), iss_row))),
-            iss_col_n.eq(Mux(start | row_wrap, 0,
-                             Mux(issue, Mux(last_read, add_const(iss_col, R_last), add_const(iss_col, R)),
-                                 iss_col))),
+            iss_row_h.eq(Mux(row_wrap, add_const(iss_row, 1), iss_row)),
+            iss_col_h.eq(Mux(row_wrap, 0, Mux(issue, Mux(last_read, add_const(iss_col, R_last), add_const(iss_col, R)),
+                                              iss_col))),
         ]
 
         def below_const(x, k: int):           # x < k, 0 < k
             return Const(1, 1) if k >= (1 << len(x)) else ~ge_const(x, k)
 
-        col_ok_n = below_const(iss_col_n, K * T - (R - 1))
+        col_ok_h = below_const(iss_col_h, K * T - (R - 1))
         if R_last != R:
-            col_ok_n = Mux(eq_const(iss_read_n, C - 1), below_const(iss_col_n, K * T - (R_last - 1)), col_ok_n)
+            last_h = Mux(issue, Mux(last_read, Const(int(C == 1), 1), eq_const(iss_read, C - 2)), last_read)
+            col_ok_h = Mux(last_h, below_const(iss_col_h, K * T - (R_last - 1)), col_ok_h)
         in_range = Signal()
-        m.d.sync += in_range.eq(below_const(iss_row_n, banks) & col_ok_n)
+        m.d.sync += in_range.eq(start | (below_const(iss_row_h, banks) & col_ok_h))
         m.d.comb += addr.in_range.eq(in_range)
         bank_end_n = Signal()                # bank_iss_n == banks
         m.d.comb += bank_end_n.eq(~start & Mux(req_xfer, eq_const(bank_iss, banks - 1), eq_const(bank_iss, banks)))
