@@ -63,7 +63,8 @@ class SenseAmpSequencer(wiring.Component):
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
         Registered strobes to the analog macro: the OR of the strobes of the occupied phases.
     phase : Out(3)
-        Code of the most advanced occupied phase (0 idle, 1 precharge .. 6 reset), registered.
+        Code of the most advanced occupied phase (0 idle, 1 precharge .. 6 reset), decoded from the
+        occupancy registers (a status code, not a strobe).
     stages, firsts : Out(6)
         Occupied stages and the stages a conversion entered in this cycle (bit p-1 = phase p),
         registered: the macro follows each conversion through the pipeline with them.
@@ -183,10 +184,12 @@ class SenseAmpSequencer(wiring.Component):
         for i, st in enumerate(STROBES):
             terms = [occ_n[code - 1] for code, bits in STROBE_TABLE.items() if code and bits[i]]
             m.d.sync += getattr(self, st).eq(Cat(*terms).any())
+        # phase: the most advanced occupied phase, a decode of the occupancy registers (the same
+        # value as a register of the next occupancy's decode, without the stage moves in its cone)
         ph = Const(0, 3)
-        for s in range(n):                    # the most advanced occupied phase wins
-            ph = Mux(occ_n[s], s + 1, ph)
-        m.d.sync += self.phase.eq(ph)
+        for s in range(n):
+            ph = Mux(occ[s], s + 1, ph)
+        m.d.comb += self.phase.eq(ph)
         m.d.comb += [
             self.stages.eq(Cat(*occ)),
             self.firsts.eq(Cat(*(o & f for o, f in zip(occ, first)))),
