@@ -122,7 +122,9 @@ class SenseAmpSequencer(wiring.Component):
         cnt = [Signal(PHASE_LENGTH_WIDTH, name=f"cnt_{p}") for p in PHASES]
         tag = [Signal(self.tag_width, name=f"tag_{p}") for p in PHASES]
         first = [Signal(name=f"first_{p}") for p in PHASES]
-        mv = [Signal(name=f"mv_{p}") for p in PHASES]
+        # `keep`: the moves are nets of their own in synthesis, so the logic behind them (word-line
+        # decoder, counters, strobes) is not merged into the move LUTs and placed far from the stages
+        mv = [Signal(name=f"mv_{p}", attrs={"keep": 1}) for p in PHASES]
         occ_n = [Signal(name=f"occ_n_{p}") for p in PHASES]
         tag_n = [Signal(self.tag_width, name=f"tag_n_{p}") for p in PHASES]
         # out[s] == (cnt[s] == 0), kept as a flip-flop so that the move chain below starts at
