@@ -57,7 +57,7 @@ class BnnLayerEngine(wiring.Component):
     *Analog mode*: the banks are requested from the pipelined :class:`SenseAmpSequencer` one after the
     other; the inputs on ``in_bits`` (and the bias rows ``bias_in``), the strobes and ``stages`` /
     ``firsts`` drive the analog macro, word line b is on while bank b is in the evaluate stage
-    (CrossbarAddressing, no column selected), and the K SA decisions of a bank leave as one ``y`` word.
+    (the sequencer's registered decoder ``eval_wl``, no column selected), and the K SA decisions of a bank leave as one ``y`` word.
     *Output words*: both modes emit one K-bit word per bank (digital: the popcount decisions of the
     bank's K neurons collected in a word register). *SA calibration*: a run of analog
     images with ``cal = 1`` and ``ramp = r`` steps the bias rows through the thermometer ramp of
@@ -83,7 +83,8 @@ class BnnLayerEngine(wiring.Component):
     cfg : In(cfg_signature())
         Sequencer phase-length writes (``we``, ``addr`` 0..5, ``data`` 8 bits).
     wl : Out(banks)
-        Word-line enables (registered by CrossbarAddressing).
+        Word-line enables, registered: CrossbarAddressing's (digital reads) OR the sequencer's
+        ``eval_wl`` (analog conversions).
     bl_read : Out(2 * K * cells)
         Per physical column read enables: the two columns of each bridge being read (digital mode;
         up to R adjacent bridges).
