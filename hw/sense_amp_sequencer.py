@@ -142,7 +142,7 @@ class SenseAmpSequencer(wiring.Component):
         resp_free = Signal()
         m.d.comb += resp_free.eq(~self.resp.valid | self.resp.ready)
         pas = [Signal(name=f"pass_{p}") for p in PHASES]
-        free = [Signal(name=f"free_{p}", attrs={"keep": 1}) for p in PHASES]
+        free = [Signal(name=f"free_{p}") for p in PHASES]
         for s in range(n):
             m.d.comb += pas[s].eq(out[s] & resp_free if s == rd else out[s])
         for s in range(n):
@@ -204,7 +204,7 @@ class SenseAmpSequencer(wiring.Component):
             lines = self.eval_lines
             dec_in = Signal(lines)
             m.d.comb += dec_in.eq(one_hot(m, tag[ev - 1], lines, name="eval_dec"))
-            stay = Signal(attrs={"keep": 1})
+            stay = Signal()
             m.d.comb += stay.eq(occ[ev] & ~mv[ev])
             m.d.sync += self.eval_wl.eq(and_each(dec_in, mv[ev - 1]) | and_each(self.eval_wl, stay))
             m.d.comb += Assert(self.eval_wl == Mux(occ[ev], one_hot(m, tag[ev], lines, name="eval_chk"), 0),
