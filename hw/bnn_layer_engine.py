@@ -57,7 +57,7 @@ class BnnLayerEngine(wiring.Component):
     *Analog mode*: the banks are requested from the pipelined :class:`SenseAmpSequencer` one after the
     other; the inputs on ``in_bits`` (and the bias rows ``bias_in``), the strobes and ``stages`` /
     ``firsts`` drive the analog macro, word line b is on while bank b is in the evaluate stage
-    (CrossbarAddressing, no column selected), and the K SA decisions of a bank leave as one ``y`` word.
+    (the sequencer's registered decoder ``eval_wl``, no column selected), and the K SA decisions of a bank leave as one ``y`` word.
     *Output words*: both modes emit one K-bit word per bank (digital: the popcount decisions of the
     bank's K neurons collected in a word register). *SA calibration*: a run of analog
     images with ``cal = 1`` and ``ramp = r`` steps the bias rows through the thermometer ramp of
@@ -83,7 +83,8 @@ class BnnLayerEngine(wiring.Component):
     cfg : In(cfg_signature())
         Sequencer phase-length writes (``we``, ``addr`` 0..5, ``data`` 8 bits).
     wl : Out(banks)
-        Word-line enables (registered by CrossbarAddressing).
+        Word-line enables, registered: CrossbarAddressing's (digital reads) OR the sequencer's
+        ``eval_wl`` (analog conversions).
     bl_read : Out(2 * K * cells)
         Per physical column read enables: the two columns of each bridge being read (digital mode;
         up to R adjacent bridges).
@@ -170,10 +171,11 @@ class BnnLayerEngine(wiring.Component):
         k_last = M - (banks - 1) * K
         R, C, R_last = hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes
 
-        m.submodules.addr = addr = CrossbarAddressing(self.array, read_width=R)
+        m.submodules.addr = addr = CrossbarAddressing(self.array, read_width=R, range_hint=True)
         m.submodules.pop = pop = XnorPopcount(T, stage_levels=hw.stage_levels, mode=hw.popcount_mode,
                                               tag_width=hw.neuron_width)
-        m.submodules.seq = seq = SenseAmpSequencer(K, tag_width=hw.bank_width, lengths=hw.phase_lengths)
+        m.submodules.seq = seq = SenseAmpSequencer(K, tag_width=hw.bank_width, lengths=hw.phase_lengths,
+                                                   eval_lines=banks)
         bw = hw.bank_width
         m.submodules.fifo = fifo = SyncFIFO(width=bw + K, depth=D)
 
@@ -304,7 +306,6 @@ class BnnLayerEngine(wiring.Component):
         m.d.comb += [
             addr.cmd.we.eq(0),
             addr.cmd.polarity.eq(0),
-            self.wl.eq(addr.wl),
             self.bl_read.eq(addr.bl_read),
             self.read.eq(addr.read),
             self.addr_error.eq(addr.error),
@@ -317,12 +318,15 @@ class BnnLayerEngine(wiring.Component):
         if R > 1:   # span R-1, R_last-1 on a neuron's last read (0 while idle: no span error)
             span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
             m.d.comb += addr.span.eq(Mux(issue, span, 0))
-        # analog: the word line of the bank in the sequencer's evaluate stage (the registered decoder
-        # shows the command of the cycle before, hence the stage's next state)
-        with m.If(mode):
-            m.d.comb += [addr.cmd.sel.eq(seq.eval_next), addr.cmd.row.eq(seq.eval_tag_next[:len(iss_row)])]
-        with m.Else():
-            m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row)]
+        # analog: the word line of the bank in the sequencer's evaluate stage, the sequencer's
+        # registered decoder `eval_wl`. It is what CrossbarAddressing showed for the command (sel =
+        # eval_next, row = its tag, no column), which never errs (tag < banks), but keeps the
+        # sequencer's move logic out of the decoder's range check and read strobe (the ULX3S top's
+        # critical path ran from the moves through them into the 494 `bl_read` flip-flops)
+        wl_an = Signal(banks)
+        m.d.comb += wl_an.eq(seq.eval_wl)
+        m.d.sync += Assert(ResetSignal() | ~(wl_an.any() & addr.wl.any()), "analog and digital word line at once")
+        m.d.comb += [addr.cmd.sel.eq(issue), addr.cmd.row.eq(iss_row), self.wl.eq(addr.wl | wl_an)]
 
         # --- sequencer wiring ----------------------------------------------------------------------
         wiring.connect(m, wiring.flipped(self.cfg), seq.cfg)
@@ -376,6 +380,31 @@ class BnnLayerEngine(wiring.Component):
                                          Mux(~y_xfer & reserve, ge_const(credits, 2), credits.any())))
         m.d.sync += issue.eq(running_n & ~mode_n & ~iss_done_n
                              & (~(eq_const(iss_read_n, 0) & eq_const(iss_slot_n, 0)) | credit_free_n))
+        # CrossbarAddressing's range check, one cycle ahead: the next read's row < banks and its
+        # last bridge iss_col + span < K*T, as compares of the next column with constants (the
+        # span is one of two constants). The decoder asserts that it agrees with its own compares,
+        # which then are off the path into the read strobe and the `bl_read` flip-flops. An image's
+        # start sets it (row 0, column 0: in range); the compares see the running state's next
+        # values only, so the input handshake meets one gate before the register.
+        iss_row_h = Signal.like(iss_row)
+        iss_col_h = Signal.like(iss_col)
+        row_wrap = issue & last_read & eq_const(iss_slot, K - 1)
+        m.d.comb += [
+            iss_row_h.eq(Mux(row_wrap, add_const(iss_row, 1), iss_row)),
+            iss_col_h.eq(Mux(row_wrap, 0, Mux(issue, Mux(last_read, add_const(iss_col, R_last), add_const(iss_col, R)),
+                                              iss_col))),
+        ]
+
+        def below_const(x, k: int):           # x < k, 0 < k
+            return Const(1, 1) if k >= (1 << len(x)) else ~ge_const(x, k)
+
+        col_ok_h = below_const(iss_col_h, K * T - (R - 1))
+        if R_last != R:
+            last_h = Mux(issue, Mux(last_read, Const(int(C == 1), 1), eq_const(iss_read, C - 2)), last_read)
+            col_ok_h = Mux(last_h, below_const(iss_col_h, K * T - (R_last - 1)), col_ok_h)
+        in_range = Signal()
+        m.d.sync += in_range.eq(start | (below_const(iss_row_h, banks) & col_ok_h))
+        m.d.comb += addr.in_range.eq(in_range)
         bank_end_n = Signal()                # bank_iss_n == banks
         m.d.comb += bank_end_n.eq(~start & Mux(req_xfer, eq_const(bank_iss, banks - 1), eq_const(bank_iss, banks)))
         m.d.sync += req_valid.eq(running_n & mode_n & ~bank_end_n & credit_free_n)

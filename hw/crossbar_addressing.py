@@ -56,6 +56,10 @@ class CrossbarAddressing(wiring.Component):
     read_width : int, 1..256
         W, cells one pair read may select (adds the ``span`` port when W > 1; W = 1 builds exactly the
         single-cell decoder).
+    range_hint : bool
+        Adds the ``in_range`` port: the driver states the address check's result itself (a register
+        it sets one cycle ahead), and the decoder's own compares leave the path to the line enables.
+        ``False`` (default) builds exactly the decoder without it.
 
     Attributes
     ----------
@@ -65,6 +69,11 @@ class CrossbarAddressing(wiring.Component):
         2T2R only: with ``re``, read both devices of the cell (BNN differential read).
     span : In(range(W)), only if W > 1
         A pair read selects the cells ``m .. m + span`` (``m = phys_col >> 1``); must be 0 otherwise.
+    in_range : In(1), only if ``range_hint``
+        While ``sel`` with a legal mode: 1 iff the command's address is inside the array (``row <
+        rows``, ``phys_col < P`` and, for a pair read, ``2 (m + span) + 1 < P``), the golden twin's
+        range rule; otherwise ignored. A sync ``Assert`` checks it against the decoder's own compares, so the
+        outputs are those of the twin whenever the assertion holds.
     wl : Out(rows)
         Word-line enables, at most one bit set.
     bl_set, sl_reset, bl_read : Out(phys_cols)
@@ -81,9 +90,11 @@ class CrossbarAddressing(wiring.Component):
 
     LATENCY = LATENCY
 
-    def __init__(self, params: AccelParams, read_width: int = 1):
+    def __init__(self, params: AccelParams, read_width: int = 1, *, range_hint: bool = False):
         try:
             check_int("read_width", read_width, 1, 256)
+            if not isinstance(range_hint, bool):
+                raise ConfigError(f"range_hint = {range_hint!r} must be True or False")
         except ConfigError:
             self._MustUse__silence = True      # rejected: never elaborated, no "unused" warning
             raise
@@ -92,10 +103,12 @@ class CrossbarAddressing(wiring.Component):
         self.phys_cols = params.phys_cols
         self.two_t2r = params.array.cell == "2T2R"
         self.read_width = read_width
+        self.range_hint = range_hint
         super().__init__({
             "cmd": In(array_command_signature(params)),
             "pair": In(1),
             **({"span": In(range(read_width))} if read_width > 1 else {}),
+            **({"in_range": In(1)} if range_hint else {}),
             "wl": Out(self.rows),
             "bl_set": Out(self.phys_cols),
             "sl_reset": Out(self.phys_cols),
@@ -148,8 +161,14 @@ class CrossbarAddressing(wiring.Component):
                          room_lo.eq(room[:sw])]
             room_big = room[sw:lw + 1].any() if lw + 1 > sw else Const(0, 1)     # room >= 2**sw > span
             pair_ok = (~room[lw + 1] & (room_big | (self.span <= room_lo))) if P // 2 else Const(0, 1)
-        m.d.comb += range_err.eq(c.sel & ~(below(c.row, self.rows) & below(c.phys_col, P)
-                                           & (~pair | pair_ok)))
+        addr_ok = Signal()
+        m.d.comb += addr_ok.eq(below(c.row, self.rows) & below(c.phys_col, P) & (~pair | pair_ok))
+        if self.range_hint:
+            m.d.comb += range_err.eq(c.sel & ~self.in_range)
+            m.d.sync += Assert(ResetSignal() | ~c.sel | mode_err | (self.in_range == addr_ok),
+                               "in_range disagrees with the address check")
+        else:
+            m.d.comb += range_err.eq(c.sel & ~addr_ok)
         err = Signal()
         m.d.comb += err.eq(mode_err | range_err)
 

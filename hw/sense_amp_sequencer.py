@@ -15,7 +15,7 @@ from golden.spec.bnn_datapath_params import (
 )
 from golden.spec.interfaces import STROBE_TABLE, STROBES
 from golden.spec.params import check_int
-from hw.lintsafe import add_const, eq_const
+from hw.lintsafe import add_const, and_each, eq_const, one_hot
 
 
 def sa_response_layout(bank: int, tag_width: int) -> data.StructLayout:
@@ -45,6 +45,8 @@ class SenseAmpSequencer(wiring.Component):
     lengths : 6 ints, 1..255
         Reset values of the phase-length registers (precharge, input, evaluate, sense, readout,
         reset), in cycles.
+    eval_lines : int, 0..4096
+        Adds the ``eval_wl`` output with this many lines when > 0 (0: no port).
 
     Attributes
     ----------
@@ -61,23 +63,30 @@ class SenseAmpSequencer(wiring.Component):
     eq, precharge, input_en, evaluate, sa_en, readout, sa_rst : Out(1)
         Registered strobes to the analog macro: the OR of the strobes of the occupied phases.
     phase : Out(3)
-        Code of the most advanced occupied phase (0 idle, 1 precharge .. 6 reset), registered.
+        Code of the most advanced occupied phase (0 idle, 1 precharge .. 6 reset), decoded from the
+        occupancy registers (a status code, not a strobe).
     stages, firsts : Out(6)
         Occupied stages and the stages a conversion entered in this cycle (bit p-1 = phase p),
         registered: the macro follows each conversion through the pipeline with them.
     eval_next : Out(1), eval_tag_next : Out(tag_width)
         The evaluate stage of the next cycle (occupied, tag), combinational: a registered word-line
         decoder driven from it shows the evaluating bank's word line.
+    eval_wl : Out(eval_lines), only if ``eval_lines`` > 0
+        That registered decoder: bit t is 1 iff the evaluate stage is occupied by tag t (a tag >=
+        ``eval_lines`` sets none), i.e. ``one_hot(eval_tag_next) & eval_next`` of the cycle before.
+        Formed as ``enter & one_hot(input stage's tag) | stay & eval_wl``, one LUT after the stage
+        moves (the decode of the next tag put a multiplexer and a decoder after them).
 
     Latency: a request transferred in cycle c gives precharge from c+1; the response is offered in
     cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per max(L) cycles back to back
     (one per cycle with every phase 1 cycle long).
     """
 
-    def __init__(self, bank: int = 1, *, tag_width: int = 1, lengths=(2, 1, 2, 1, 1, 1)):
+    def __init__(self, bank: int = 1, *, tag_width: int = 1, lengths=(2, 1, 2, 1, 1, 1), eval_lines: int = 0):
         check_int("bnn.bank", bank, 1, MAX_BANK)
         check_int("sense_amp_sequencer.tag_width", tag_width, 1, 16)
-        self.bank, self.tag_width = bank, tag_width
+        check_int("sense_amp_sequencer.eval_lines", eval_lines, 0, 4096)
+        self.bank, self.tag_width, self.eval_lines = bank, tag_width, eval_lines
         self.lengths = check_phase_lengths("sense_amp_sequencer.lengths", lengths)
         n = len(PHASES)
         super().__init__({
@@ -91,6 +100,7 @@ class SenseAmpSequencer(wiring.Component):
             "firsts": Out(n),
             "eval_next": Out(1),
             "eval_tag_next": Out(tag_width),
+            **({"eval_wl": Out(eval_lines)} if eval_lines else {}),
         })
 
     @classmethod
@@ -112,7 +122,9 @@ class SenseAmpSequencer(wiring.Component):
         cnt = [Signal(PHASE_LENGTH_WIDTH, name=f"cnt_{p}") for p in PHASES]
         tag = [Signal(self.tag_width, name=f"tag_{p}") for p in PHASES]
         first = [Signal(name=f"first_{p}") for p in PHASES]
-        mv = [Signal(name=f"mv_{p}") for p in PHASES]
+        # `keep`: the moves are nets of their own in synthesis, so the logic behind them (word-line
+        # decoder, counters, strobes) is not merged into the move LUTs and placed far from the stages
+        mv = [Signal(name=f"mv_{p}", attrs={"keep": 1}) for p in PHASES]
         occ_n = [Signal(name=f"occ_n_{p}") for p in PHASES]
         tag_n = [Signal(self.tag_width, name=f"tag_n_{p}") for p in PHASES]
         # out[s] == (cnt[s] == 0), kept as a flip-flop so that the move chain below starts at
@@ -120,19 +132,29 @@ class SenseAmpSequencer(wiring.Component):
         out = [Signal(name=f"out_{p}") for p in PHASES]
         rbits = Signal(self.bank)
 
-        # moves, from the last stage back: a stage whose count ran out moves on if the next one is
-        # free or moving; readout also needs the response register free (or taken now)
+        # moves: a stage whose count ran out moves on if the next one is free or moving; readout
+        # also needs the response register free (or taken now). Stage s is free or moving,
+        #   free[s] = ~occ[s] | pass[s] & free[s+1],   pass[s] = out[s] (& resp_free at readout),
+        # a carry chain from the last stage back; it is formed in carry-lookahead form, every
+        # free[s] a two-level OR of ANDs of registers (the ripple form was the critical path of the
+        # BNN engine and of the ULX3S top): free[s] = OR_k (pass[s..k-1] all 1) & ~occ[k], the
+        # stage past the last one always free.
         resp_free = Signal()
         m.d.comb += resp_free.eq(~self.resp.valid | self.resp.ready)
-        free_next = Const(1, 1)
-        for s in range(n - 1, -1, -1):
-            cond = occ[s] & out[s] & free_next
-            if s == rd:
-                cond = cond & resp_free
-            m.d.comb += mv[s].eq(cond)
-            free_next = ~occ[s] | mv[s]
+        pas = [Signal(name=f"pass_{p}") for p in PHASES]
+        free = [Signal(name=f"free_{p}") for p in PHASES]
+        for s in range(n):
+            m.d.comb += pas[s].eq(out[s] & resp_free if s == rd else out[s])
+        for s in range(n):
+            terms = []
+            for k in range(s, n + 1):
+                run = Cat(*pas[s:k]).all() if k > s else Const(1, 1)
+                terms.append(run & (~occ[k] if k < n else Const(1, 1)))
+            m.d.comb += free[s].eq(Cat(*terms).any())
+        for s in range(n):
+            m.d.comb += mv[s].eq(occ[s] & pas[s] & (free[s + 1] if s + 1 < n else Const(1, 1)))
         accept = Signal()
-        m.d.comb += [self.req.ready.eq(free_next), accept.eq(self.req.valid & free_next)]
+        m.d.comb += [self.req.ready.eq(free[0]), accept.eq(self.req.valid & free[0])]
 
         def load(s):                          # counter value on entering stage s: max(len, 1) - 1
             L = lens[s]
@@ -164,14 +186,27 @@ class SenseAmpSequencer(wiring.Component):
         for i, st in enumerate(STROBES):
             terms = [occ_n[code - 1] for code, bits in STROBE_TABLE.items() if code and bits[i]]
             m.d.sync += getattr(self, st).eq(Cat(*terms).any())
+        # phase: the most advanced occupied phase, a decode of the occupancy registers (the same
+        # value as a register of the next occupancy's decode, without the stage moves in its cone)
         ph = Const(0, 3)
-        for s in range(n):                    # the most advanced occupied phase wins
-            ph = Mux(occ_n[s], s + 1, ph)
-        m.d.sync += self.phase.eq(ph)
+        for s in range(n):
+            ph = Mux(occ[s], s + 1, ph)
+        m.d.comb += self.phase.eq(ph)
         m.d.comb += [
             self.stages.eq(Cat(*occ)),
             self.firsts.eq(Cat(*(o & f for o, f in zip(occ, first)))),
             self.eval_next.eq(occ_n[ev]),
             self.eval_tag_next.eq(tag_n[ev]),
         ]
+        if self.eval_lines:
+            # the stage's state is occ[ev] & one_hot(tag[ev]), which eval_wl holds: a conversion
+            # entering replaces it with the input stage's decoded tag, one staying keeps it
+            lines = self.eval_lines
+            dec_in = Signal(lines)
+            m.d.comb += dec_in.eq(one_hot(m, tag[ev - 1], lines, name="eval_dec"))
+            stay = Signal()
+            m.d.comb += stay.eq(occ[ev] & ~mv[ev])
+            m.d.sync += self.eval_wl.eq(and_each(dec_in, mv[ev - 1]) | and_each(self.eval_wl, stay))
+            m.d.comb += Assert(self.eval_wl == Mux(occ[ev], one_hot(m, tag[ev], lines, name="eval_chk"), 0),
+                               "eval_wl: the evaluate stage's decoded tag")
         return m

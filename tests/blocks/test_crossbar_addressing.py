@@ -83,9 +83,12 @@ def test_bad_parameters_name_the_field():
 
 
 def run_amaranth(params: AccelParams, cmds: list[ArrayCommand], seed: int = 0, mutate: bool = False,
-                 read_width: int = 1) -> int:
-    dut = CrossbarAddressing(params, read_width=read_width)
-    want = list(enumerate(CrossbarAddressingModel(params, read_width).cycle_model(cmds)))
+                 read_width: int = 1, range_hint: bool = False, hint_flip: int | None = None) -> int:
+    """Drive ``cmds``; with ``range_hint`` the ``in_range`` port gets the twin's range rule (inverted
+    in cycle ``hint_flip``)."""
+    dut = CrossbarAddressing(params, read_width=read_width, range_hint=range_hint)
+    model = CrossbarAddressingModel(params, read_width)
+    want = list(enumerate(model.cycle_model(cmds)))
     if mutate:
         c, le = want[len(want) // 2]
         want[len(want) // 2] = (c, LineEnables(**{**le.__dict__, "wl": le.wl ^ 1}))
@@ -101,6 +104,8 @@ def run_amaranth(params: AccelParams, cmds: list[ArrayCommand], seed: int = 0, m
                 ctx.set(dut.pair, c.pair)
                 if read_width > 1:
                     ctx.set(dut.span, c.span)
+                if range_hint:
+                    ctx.set(dut.in_range, int(not model.range_error(c)) ^ (cycle == hint_flip))
             got.append((cycle, LineEnables(*(ctx.get(getattr(dut, k)) for k in names))))
             await ctx.tick()
 
@@ -150,6 +155,22 @@ def test_amaranth_sim_word_reads(name, width, seed):
             for c in range(1 << p.phys_col_width) for s in range(width)]
     cmds += random_commands(p, random.Random(seed), 400, read_width=width)
     assert run_amaranth(p, cmds, seed, read_width=width) == len(cmds) + 1
+
+
+@pytest.mark.parametrize("name, width", [("n3-2t2r-odd", 1), ("n3-2t2r-odd", 3), ("n1-1t1r-tiny", 1)])
+def test_amaranth_sim_range_hint(name, width, seed):
+    """With ``range_hint`` the driver's ``in_range`` replaces the address compares: the outputs stay
+    the twin's, and a hint that disagrees with the range rule while ``sel`` trips the assertion."""
+    p = CONFIGS[name]
+    cmds = [ArrayCommand(1, r, c, 0, 1, 0, 1, s) for r in range(1 << p.row_width)
+            for c in range(1 << p.phys_col_width) for s in range(width)] if p.array.cell == "2T2R" else []
+    cmds += random_commands(p, random.Random(seed), 400, read_width=width)
+    assert run_amaranth(p, cmds, seed, read_width=width, range_hint=True) == len(cmds) + 1
+    flip = next(i for i, c in enumerate(cmds) if c.sel and not CrossbarAddressingModel(p, width).mode_error(c))
+    with pytest.raises(AssertionError, match="in_range disagrees with the address check"):
+        run_amaranth(p, cmds, seed, read_width=width, range_hint=True, hint_flip=flip)
+    with pytest.raises(ConfigError, match="range_hint"):
+        CrossbarAddressing(p, range_hint=1)
 
 
 def test_scoreboard_names_the_cycle_of_a_mutated_expectation(seed):
