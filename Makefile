@@ -105,6 +105,8 @@ cosim-mnist: setup
 # plain Verilator C++ harness (needs the model cached by `reram-accel bnn --dataset mnist`).
 BNN_MNIST_IMAGES ?= 10000
 cosim-bnn-mnist: setup
+	@# the trained paper network, 3 epochs as in docs/RESULTS.md (about 8 min the first time; cached under build/bnn)
+	ls build/bnn/mnist_h1025-1025-1025_*.npz >/dev/null 2>&1 || OPENBLAS_NUM_THREADS=1 $(BIN)/reram-accel bnn --dataset mnist --epochs 3
 	OPENBLAS_NUM_THREADS=1 $(BIN)/reram-accel cosim --bnn-net mnist --bnn-images $(BNN_MNIST_IMAGES) \
 		--bnn-modes analog,digital --bnn-engine cxx --json build/cosim/bnn_net_mnist.json $(BNN_MNIST_ARGS)
 
