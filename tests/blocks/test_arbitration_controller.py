@@ -261,8 +261,14 @@ COCOTB_CONFIGS = {
 }
 
 
+#: the configurations `make test` runs (one plain, one differential on the large array); the others are
+#: `extended` (`make test-extended`, `make regress`)
+COCOTB_RUNS_IN_MAKE_TEST = ("n1-4x3", "n4-diff-256x128")
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("name", COCOTB_CONFIGS)
+@pytest.mark.parametrize("name", [n if n in COCOTB_RUNS_IN_MAKE_TEST else pytest.param(n, marks=pytest.mark.extended)
+                                  for n in COCOTB_CONFIGS])
 def test_cocotb_arbitration_controller(name, seed):
     p, phases = COCOTB_CONFIGS[name]
     res = run_cocotb(ArbitrationController.from_params(p), toplevel="arbitration_controller",

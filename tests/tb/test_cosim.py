@@ -100,6 +100,7 @@ def test_cosim_bnn_through_top(tmp_path):
 
 
 @pytest.mark.cocotb
+@pytest.mark.extended       # make test: the network's fault run (test_cosim_bnn_network_through_top)
 def test_cosim_bnn_detects_a_flipped_bridge_and_sa_decision(tmp_path):
     """Fault injection: one stored bridge of the array model flipped (one that decides an output) and
     one SA decision flipped -> reported digital and analog mismatches (the comparison is not vacuous)."""
