@@ -37,10 +37,7 @@ def _abs_ge_pow2(s, kk: int):
     feeds the merge queue's enables). With ``q = s >> kk`` (arithmetic) and ``low = s[:kk]``:
     ``s >= 2**kk`` iff ``q > 0``; ``s <= -2**kk`` iff ``q < -1`` or ``q == -1 and low == 0``."""
     w = len(s)
-    if kk >= w:
-        return C(0, 1)
-    if kk == w - 1:                                  # only s = -2**(w-1)
-        return s[w - 1] & ~s[:kk].any()
+    assert kk <= w - 2, "eps < 2**(chi_width - 1) (AccelParams checks it)"
     neg, mid = s[w - 1], s[kk:w - 1]
     low_any = s[:kk].any() if kk else C(0, 1)
     return (~neg & mid.any()) | (neg & ~(mid.all() & low_any))

@@ -98,9 +98,10 @@ def _bank_sizes(hw: BnnHwParams) -> list[int]:
     return [min(hw.bank, hw.neurons - b * hw.bank) for b in range(hw.banks)]
 
 
-def digital_pass_end(hw: BnnHwParams) -> int:
+def digital_pass_end(hw: BnnHwParams, reads_per_neuron: int | None = None) -> int:
     """Digital pass of one image through a layer engine (``x`` transferred in cycle 0, ``y`` always
-    ready): the cycle of its last result, i.e. of the last word's FIFO write.
+    ready): the cycle of its last result, i.e. of the last word's FIFO write. ``reads_per_neuron``
+    (default ``hw``'s) estimates a read width ``hw`` cannot have, e.g. 1 for full-row reads.
 
     Bank ``b`` (``n_b`` neurons, ``C`` reads each, one read per cycle) starts its reads in cycle
     ``s_b = max(s_{b-1} + n_{b-1} C, s_{b-D} + n_{b-D} C + RL + L + 1)`` (``s_0 = 1``; the second term:
@@ -110,7 +111,7 @@ def digital_pass_end(hw: BnnHwParams) -> int:
     from golden.twins.xnor_popcount import popcount_latency
 
     lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
-    C, RL, D = hw.reads_per_neuron, hw.read_latency, hw.out_fifo
+    C, RL, D = reads_per_neuron or hw.reads_per_neuron, hw.read_latency, hw.out_fifo
     sizes = _bank_sizes(hw)
     s: list[int] = []
     for b, n in enumerate(sizes):
@@ -148,10 +149,10 @@ def analog_pass_end(hw: BnnHwParams) -> int:
     return e[-1][n - 1]
 
 
-def pass_cycles(hw: BnnHwParams, analog: bool) -> int:
+def pass_cycles(hw: BnnHwParams, analog: bool, reads_per_neuron: int | None = None) -> int:
     """Cycles of one hidden pass, from its ``x`` transfer to its last ``y`` word inclusive (the
     network engine offers the next pass in the cycle after that word)."""
-    return (analog_pass_end(hw) if analog else digital_pass_end(hw)) + 2
+    return (analog_pass_end(hw) if analog else digital_pass_end(hw, reads_per_neuron)) + 2
 
 
 @dataclass(frozen=True)
@@ -166,11 +167,12 @@ class NetworkCycles:
     output: int
 
 
-def network_cycles(net, analog: bool) -> NetworkCycles:
+def network_cycles(net, analog: bool, reads_per_neuron: int | None = None) -> NetworkCycles:
     """Closed form (the pass recurrences above) of the network engine's cycles per image;
-    :func:`network_cycles_model` runs the cycle model for comparison."""
-    hidden = tuple(pass_cycles(net.hidden_hw, analog) for _ in range(net.hidden_layers))
-    output = digital_pass_end(net.out_hw) + 2            # the class is offered in the cycle after the last result
+    :func:`network_cycles_model` runs the cycle model for comparison. ``reads_per_neuron``: the
+    digital reads' estimate of :func:`digital_pass_end` (default: the engines' own)."""
+    hidden = tuple(pass_cycles(net.hidden_hw, analog, reads_per_neuron) for _ in range(net.hidden_layers))
+    output = digital_pass_end(net.out_hw, reads_per_neuron) + 2   # the class is offered in the cycle after the last result
     return NetworkCycles(1 + sum(hidden) + output, hidden, output)
 
 

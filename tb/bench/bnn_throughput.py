@@ -35,8 +35,8 @@ sequencer completes one conversion per *longest* phase, here 2 cycles (precharge
 evaluate phase holds the word line for 2 cycles), so each hidden pass takes 2 x 342 cycles + 9 of
 fill and drain: at this phase setting 2x is structural before anything else. On top of it: the output
 layer's digital read (10 neurons x 33 reads of 32 bridges, 341 cycles, 14 % of the image), the
-per-pass fill/drain (3 x 9 cycles, 1 %) and the clock (at 89.2 MHz a cycle is 11.2 ns against the
-10 ns SA clock, x1.12). Overlapping the next layer's first requests with the previous layer's drain is
+per-pass fill/drain (3 x 9 cycles, 1 %) and the clock (at 92.6 MHz a cycle is 10.8 ns against the
+10 ns SA clock, x1.08). Overlapping the next layer's first requests with the previous layer's drain is
 not possible within an image (every neuron of layer l+1 needs all of layer l's outputs) and saves at
 most the 27 fill cycles; across images the one array port is busy with the output layer's reads.
 What brings the analog run within 2x without an RTL change is the phase registers (BNN_PHASE, at run
@@ -46,7 +46,6 @@ output pass from 341 to 61 cycles but cannot remove the 2x of 2-cycle phases.
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -60,41 +59,25 @@ from golden.bnn.throughput import (
 )
 from golden.spec.bnn_datapath_params import MAX_READ_WIDTH, PHASES, BnnHwParams
 from golden.spec.bnn_network_params import BnnNetHwParams
-from golden.twins.xnor_popcount import popcount_latency
-from tb.kit.runner import ROOT
+from tb.bench import board_builds
+from tb.bench.board_builds import board_results, fmax_target, positive_number, top_fmax_of
 
-BOARDS_DIR = ROOT / "build" / "boards"
-#: The ULX3S post-route Fmax of the accelerator top (MHz) recorded in docs/RESULTS.md ("### FPGA", the
-#: merged tree), used when no board build can be read.
-FALLBACK_FMAX_MHZ = 89.2
+#: The ULX3S post-route Fmax of the accelerator top (MHz) recorded in docs/RESULTS.md ("### FPGA", final
+#: tree of the last round), used when no board build can be read.
+FALLBACK_FMAX_MHZ = 92.6
 #: Blocks whose board resources the bench lists (the top and the BNN engines).
 RESOURCE_BLOCKS = ("accelerator", "bnn_layer_engine", "bnn_network_engine")
-#: The issue's Fmax targets of the BNN path per board (MHz).
-FMAX_TARGETS = {"ulx3s": 100.0, "icebreaker": 40.0}
-
-
-def board_results(path: Path) -> list[dict]:
-    """The entries of a board build's JSON (a list of dicts); [] when the file is missing, not JSON or
-    not a list of objects (entries that are not objects are dropped)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError):
-        return []
-    return [r for r in data if isinstance(r, dict)] if isinstance(data, list) else []
-
-
-def _number(v) -> float | None:
-    return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 else None
+#: The boards whose builds the bench reads (their Fmax targets: ``[board] target_mhz`` of each TOML).
+BOARDS = ("ulx3s", "icebreaker")
 
 
 def top_fmax(path: Path | None = None) -> tuple[float, str]:
     """(MHz, where from): the ULX3S accelerator top's post-route Fmax of the last board build, else
     :data:`FALLBACK_FMAX_MHZ` with a note saying there is no usable build."""
-    path = Path(path) if path is not None else BOARDS_DIR / "ulx3s.json"
-    for r in board_results(path):
-        f = _number(r.get("fmax_mhz"))
-        if r.get("block") == "accelerator" and f is not None:
-            return f, "ULX3S accelerator top, last make board"
+    path = Path(path) if path is not None else board_builds.BOARDS_DIR / "ulx3s.json"
+    f = top_fmax_of(path)
+    if f is not None:
+        return f, "ULX3S accelerator top, last make board"
     return FALLBACK_FMAX_MHZ, (f"no usable ULX3S board build ({path.name}): the recorded "
                                f"{FALLBACK_FMAX_MHZ} MHz of docs/RESULTS.md")
 
@@ -120,18 +103,6 @@ def configurations(bank: int = 3) -> list[tuple[str, BnnNetHwParams, bool]]:
     ]
 
 
-def full_row_cycles(net: BnnNetHwParams) -> int:
-    """Cycles per image of a digital run with one read per neuron (read width = cells), a width
-    :class:`BnnHwParams` does not allow for the paper network: the no-stall form of
-    :func:`golden.bnn.throughput.digital_pass_end` with ``C = 1`` (valid while ``(D-1) K >= RL + L + 1``,
-    asserted)."""
-    def pass_end(hw: BnnHwParams) -> int:
-        lat = popcount_latency(hw.cells, hw.popcount_mode, hw.stage_levels)
-        assert (hw.out_fifo - 1) * hw.bank >= hw.read_latency + lat + 1, "credits would stall"
-        return hw.neurons + hw.read_latency + lat       # reads in cycles 1 .. M, the last result RL + L later
-    return 1 + net.hidden_layers * (pass_end(net.hidden_hw) + 2) + pass_end(net.out_hw) + 2
-
-
 def measure(bank: int = 3, fmax_mhz: float | None = None, sa_clock_ns: float = 10.0) -> dict:
     """Every number of the section: runs, bound, the closed-form check, Fmax and resources."""
     fsrc = "given"
@@ -153,9 +124,10 @@ def measure(bank: int = 3, fmax_mhz: float | None = None, sa_clock_ns: float = 1
     for label, net, analog in configurations(bank)[:3]:
         closed, model = network_cycles(net, analog), network_cycles_model(net, analog, images=2)
         checks.append({"run": label, "closed": closed, "model": model, "equal": closed == model})
-    full = full_row_cycles(paper_net(bank))
-    resources = {board: [r for r in board_results(BOARDS_DIR / f"{board}.json") if r.get("block") in RESOURCE_BLOCKS]
-                 for board in FMAX_TARGETS}
+    full = network_cycles(paper_net(bank), False, reads_per_neuron=1).total     # one read per neuron
+    resources = {board: [r for r in board_results(board_builds.BOARDS_DIR / f"{board}.json")
+                         if r.get("block") in RESOURCE_BLOCKS]
+                 for board in BOARDS}
     return {"bank": bank, "fmax_mhz": fmax_mhz, "fmax_source": fsrc, "bound": bound, "runs": runs,
             "checks": checks, "full_row_cycles": full, "resources": resources,
             "energy_10ns_j": network_energy(list(PAPER_SIZES), sa_clock_ns)["e_inference"]}
@@ -178,11 +150,11 @@ def resource_rows(resources: dict) -> list[tuple[str, str, str]]:
             out.append((f"{board}: resources", "no build", (f"no build/boards/{board}.json entry for "
                         f"{', '.join(RESOURCE_BLOCKS)} (make board)")))
         for r in entries:
-            f = _number(r.get("fmax_mhz"))
+            f, target = positive_number(r.get("fmax_mhz")), fmax_target(board, str(r.get("block")))
             fs = f"{f:.1f} MHz" if f is not None else "Fmax ?"
+            met = f is not None and target is not None and f >= target
             out.append((f"{board}: {r.get('block')}", fs,
-                        (f"{_res(r)}; BNN path target {FMAX_TARGETS[board]:g} MHz "
-                        f"{'met' if f is not None and f >= FMAX_TARGETS[board] else 'missed'}")))
+                        f"{_res(r)}; BNN path target {target:g} MHz {'met' if met else 'missed'}"))
     return out
 
 

@@ -9,29 +9,24 @@ per second use the ECP5 Fmax of the accelerator top from the last ``make board``
 """
 from __future__ import annotations
 
-import json
 import os
 
 from golden.training.in_situ import ENGINE_LANES
 from golden.training.throughput import check_against_cycle_model, cycles_per_sample, record_workload
-from tb.kit.runner import ROOT
+from tb.bench.board_builds import BOARDS_DIR, top_fmax_of
 
 LANES = (1, 8, 64, 128)
 #: the default lanes of the MNIST accelerator (every other row of the table is for comparison)
 DEFAULT_LANES = ENGINE_LANES["mnist"]
-BOARD_JSON = ROOT / "build" / "boards" / "ulx3s.json"
+BOARD_JSON = BOARDS_DIR / "ulx3s.json"
 
 
 def ecp5_fmax() -> tuple[float | None, str]:
     """Post-route Fmax (MHz) of the accelerator top on the ULX3S from the last board build, if any."""
-    try:
-        results = json.loads(BOARD_JSON.read_text())
-    except (OSError, ValueError):
-        return None, "no ULX3S board build (make board)"
-    for r in results if isinstance(results, list) else []:
-        if r.get("block") == "accelerator" and r.get("fmax_mhz"):
-            return float(r["fmax_mhz"]), "ULX3S accelerator top, last make board"
-    return None, "no accelerator entry in the ULX3S board build"
+    f = top_fmax_of(BOARD_JSON)
+    if f is None:
+        return None, "no usable ULX3S board build (make board)"
+    return f, "ULX3S accelerator top, last make board"
 
 
 def rows() -> list[tuple[str, str, str]]:

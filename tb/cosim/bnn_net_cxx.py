@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from golden.spec.bnn_network_params import BnnNetHwParams
-from golden.spec.checks import ConfigError, check_int
-from tb.cosim.bnn_net_run import DATASETS, MODES, golden_cycles, net_params, test_images, trained_network
+from tb.cosim.bnn_net_run import MODES, golden_cycles, load_run
 
 SOURCE = Path(__file__).resolve().parent / "harness" / "bnn_net_harness.cpp"
 TOPLEVEL = "cosim_bnn_net_top"
@@ -153,18 +152,8 @@ def run_cosim_bnn_net_cxx(dataset: str = "digits", images: int = 10, seed: int =
     from tb.cosim.run import run_dir
     from tb.tops.bnn_cosim_top import bnn_net_top_params
 
-    if dataset not in DATASETS:
-        raise ConfigError(f"bnn-net dataset {dataset!r} is not allowed: choose from {list(DATASETS)}")
-    check_int("bnn images", images, 1, 10_000)
-    for m in modes:
-        if m not in MODES:
-            raise ConfigError(f"bnn mode {m!r} is not allowed: choose from {list(MODES)}")
     t0 = time.perf_counter()
-    model, path = trained_network(dataset)
-    x, y = test_images(dataset, images)
-    if len(x) < images:
-        raise ConfigError(f"bnn images = {images} is out of range for {dataset}: allowed [1, {len(x)}]")
-    net = net_params(model, dataset)
+    model, path, x, y, net = load_run(dataset, images, modes)
     out_dir = run_dir(out_dir, f"bnn_net_cxx_{dataset}").resolve()
     hc = {"mode": "authors", "seed": seed, "bit_error": bit_error}
     prog = network_programmed(model, seed=hc["seed"], bit_error=hc.get("bit_error") or 0.0)

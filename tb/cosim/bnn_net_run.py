@@ -80,6 +80,21 @@ def golden_cycles(model, net: BnnNetHwParams, x: np.ndarray, hc: dict, modes=MOD
     return out
 
 
+def load_run(dataset: str, images: int, modes) -> tuple:
+    """Check a run's arguments, then load it: (model, model path, images, labels, network build)."""
+    if dataset not in DATASETS:
+        raise ConfigError(f"bnn-net dataset {dataset!r} is not allowed: choose from {list(DATASETS)}")
+    check_int("bnn images", images, 1, 10_000)
+    for m in modes:
+        if m not in MODES:
+            raise ConfigError(f"bnn mode {m!r} is not allowed: choose from {list(MODES)}")
+    model, path = trained_network(dataset)
+    x, y = test_images(dataset, images)
+    if len(x) < images:
+        raise ConfigError(f"bnn images = {images} is out of range for {dataset}: allowed [1, {len(x)}]")
+    return model, path, x, y, net_params(model, dataset)
+
+
 def run_cosim_bnn_net(dataset: str = "digits", images: int = 10, seed: int = 0, *,
                       modes: tuple[str, ...] = MODES, bit_error: float = 0.01, out_dir: Path | None = None,
                       progress: bool = True, fault: dict | None = None) -> dict:
@@ -90,18 +105,8 @@ def run_cosim_bnn_net(dataset: str = "digits", images: int = 10, seed: int = 0, 
     from tb.kit.runner import run_cocotb
     from tb.tops.bnn_cosim_top import bnn_net_top
 
-    if dataset not in DATASETS:
-        raise ConfigError(f"bnn-net dataset {dataset!r} is not allowed: choose from {list(DATASETS)}")
-    check_int("bnn images", images, 1, 10_000)
-    for m in modes:
-        if m not in MODES:
-            raise ConfigError(f"bnn mode {m!r} is not allowed: choose from {list(MODES)}")
     t0 = time.perf_counter()
-    model, path = trained_network(dataset)
-    x, y = test_images(dataset, images)
-    if len(x) < images:
-        raise ConfigError(f"bnn images = {images} is out of range for {dataset}: allowed [1, {len(x)}]")
-    net = net_params(model, dataset)
+    model, path, x, y, net = load_run(dataset, images, modes)
     out_dir = run_dir(out_dir, f"bnn_net_{dataset}").resolve()
     x_path = out_dir / f"x{images}.npy"
     np.save(x_path, x)

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ClockCycles, RisingEdge
+from cocotb.triggers import RisingEdge
 
 from golden.bnn.chip_model import BnnHardware, HardwareConfig
 from golden.bnn.network import BnnModel
@@ -37,6 +36,7 @@ from golden.spec.bnn_network_params import BnnNetHwParams
 from golden.spec.register_map.accelerator_map import accelerator_register_map
 from golden.twins.bnn_network_engine import analog_network, digital_network, network_array, network_programmed
 from tb.cosim.bnn_tb import macro_loop as layer_macro_loop
+from tb.cosim.bnn_tb import start_chip
 from tb.kit.axil_host import FastAxil, RegisterHost
 from tb.kit.runner import test_config
 from tb.models.bnn_macro import BnnMacroModel, make_network_decider
@@ -113,16 +113,9 @@ async def cosim_bnn_net(dut):
     macro = BnnMacroModel(hh, array, None, seed, row_decide=make_network_decider(model, hc, net),
                           read_lanes=max(hh.read_lanes, net.out_hw.read_lanes))
 
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    for s in ("rd_valid", "rd_bits", "sa_out", "adc"):
-        getattr(dut, s).value = 0
-    host = NetHost(FastAxil(dut, "", dut.clk), net)
-    await ClockCycles(dut.clk, 3)
-    dut.rst.value = 0
-    await RisingEdge(dut.clk)
-    stats, seen = {"cycles": 0}, []
-    cocotb.start_soon(macro_loop(dut, net, macro, stats, seen))
+    seen = []
+    host, stats = await start_chip(dut, lambda bus: NetHost(bus, net),
+                                   lambda st: macro_loop(dut, net, macro, st, seen))
 
     net_reg = await host.rd("bnn_net")
     assert net_reg["hidden_layers"] == net.hidden_layers and net_reg["classes_m1"] == net.classes - 1, net_reg

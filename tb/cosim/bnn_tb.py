@@ -130,18 +130,19 @@ async def run_mode(host: BnnHost, macro: BnnMacroModel, stats: dict, mode: str, 
             "sa_decisions": macro.decisions - dec0}, first
 
 
-async def start_chip(dut, hw: BnnHwParams, macro: BnnMacroModel) -> tuple[BnnHost, dict]:
-    """Clock, reset, the host's bus, and the macro model on the array port."""
+async def start_chip(dut, make_host, loop) -> tuple[object, dict]:
+    """Clock, reset, the host (``make_host(bus)``) on the AXI4-Lite bus, and the macro model's loop
+    (``loop(stats)``, a coroutine) on the array port; returns the host and the loop's stats."""
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
     dut.rst.value = 1
     for s in ("rd_valid", "rd_bits", "sa_out", "adc"):
         getattr(dut, s).value = 0
-    host = BnnHost(FastAxil(dut, "", dut.clk), hw)
+    host = make_host(FastAxil(dut, "", dut.clk))
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
     stats = {"cycles": 0}
-    cocotb.start_soon(macro_loop(dut, macro, stats))
+    cocotb.start_soon(loop(stats))
     return host, stats
 
 
@@ -158,7 +159,7 @@ async def cosim_bnn(dut):
     _, img, want_d, want_a = golden_bits(model, hw, x, hc)
     want = {"digital": want_d, "analog": want_a}
     macro = faulty_macro(model, hw, img, hc, fault, seed)
-    host, stats = await start_chip(dut, hw, macro)
+    host, stats = await start_chip(dut, lambda bus: BnnHost(bus, hw), lambda st: macro_loop(dut, macro, st))
 
     t0 = time.perf_counter()
     cfg1 = await host.rd("bnn_cfg1")

@@ -160,3 +160,22 @@ async def run_streams(ctx, sources: Iterable[SimSource], sinks: Iterable[SimSink
         await ctx.tick()
         cycle += 1
     return cycle
+
+
+def run_pipe(dut, items: list, valid_gen, ready_gen, *, max_cycles: int = 10_000) -> tuple[list, list]:
+    """Simulate a component with one stream in (``dut.i``) and one out (``dut.o``): ``items`` offered
+    under ``valid_gen``, taken under ``ready_gen``, until all came out (or ``max_cycles``); returns the
+    ``[(cycle, value)]`` transfers on ``i`` and on ``o``."""
+    from amaranth.sim import Simulator
+
+    src = SimSource(dut.i, items, valid_gen=valid_gen)
+    snk = SimSink(dut.o, ready_gen=ready_gen)
+
+    async def bench(ctx):
+        await run_streams(ctx, [src], [snk], until=lambda c: len(snk.received) == len(items) or c > max_cycles)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    return [(t.cycle, t.value) for t in src.sent], [(t.cycle, t.value) for t in snk.received]

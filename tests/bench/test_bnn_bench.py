@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from boards.config import load_board_config
 from golden.bnn.throughput import network_cycles, network_cycles_model
 from golden.spec.bnn_datapath_params import BnnHwParams
 from golden.spec.bnn_network_params import BnnNetHwParams
@@ -45,30 +46,36 @@ def test_top_fmax_falls_back_on_a_missing_or_malformed_build(tmp_path, content):
 
 
 def test_full_row_estimate_equals_the_closed_form_where_the_width_allows_it():
-    """The paper network's full-row figure comes from the no-stall form with one read per neuron; on a
-    network whose rows fit a read (cells <= 256) that form equals the closed form and the cycle model."""
+    """The paper network's full-row figure is the closed form with one read per neuron; on a network
+    whose rows fit a read (cells <= 256) that estimate equals the closed form and the cycle model."""
     net = BnnNetHwParams(sizes=(30, 17, 17, 5), bias_cells=(3, 2), bank=3, bank_out=2,
                          layer=BnnHwParams(bank=1, neurons=2, read_width=256))
     assert net.hidden_hw.reads_per_neuron == net.out_hw.reads_per_neuron == 1
-    assert bench.full_row_cycles(net) == network_cycles(net, False).total == network_cycles_model(net, False).total
+    assert network_cycles(net, False, reads_per_neuron=1) == network_cycles(net, False) \
+        == network_cycles_model(net, False)
     paper = bench.paper_net()
     assert paper.hidden_hw.cells == 1127 > paper.layer.read_width
-    assert bench.full_row_cycles(paper) == 1 + 3 * (1025 + 2 + 7 + 2) + (10 + 2 + 7 + 2)
+    # no credit stall with one read per neuron: per pass M reads, read latency 2, popcount 7, + 2
+    assert network_cycles(paper, False, reads_per_neuron=1).total == 1 + 3 * (1025 + 2 + 7 + 2) + (10 + 2 + 7 + 2)
+    assert bench.measure(fmax_mhz=100.0)["full_row_cycles"] == network_cycles(paper, False, reads_per_neuron=1).total
 
 
 def test_resource_rows(tmp_path):
     rows = bench.resource_rows({"ulx3s": [TOP], "icebreaker": []})
-    assert rows[0][:2] == ("ulx3s: accelerator", "91.5 MHz") and "missed" in rows[0][2]
+    target = load_board_config(None, "ulx3s").board.target_for("accelerator")
+    assert rows[0][:2] == ("ulx3s: accelerator", "91.5 MHz") and f"target {target:g} MHz missed" in rows[0][2]
+    met = bench.resource_rows({"ulx3s": [{**TOP, "fmax_mhz": target}]})
+    assert f"target {target:g} MHz met" in met[0][2]
     assert "block alone not reported" in rows[0][2] and "10 LUT / 20 FF / 3 BRAM" in rows[0][2]
     assert rows[1][1] == "no build"
 
 
 def test_rows_without_a_board_build(tmp_path, monkeypatch):
-    monkeypatch.setattr(bench, "BOARDS_DIR", tmp_path)
+    monkeypatch.setattr(bench.board_builds, "BOARDS_DIR", tmp_path)
     rows = {a: (b, c) for a, b, c in bench.rows()}
     assert rows["clock"][0] == f"{bench.FALLBACK_FMAX_MHZ:.1f} MHz" and "no usable" in rows["clock"][1]
     assert rows["closed form vs cycle model"][0] == "= / = / ="
     default = rows["network engine, analog, K = 3, phase lengths (2, 1, 2, 1, 1, 1)"]
-    assert "2,421 cycles/image" in default[1]
+    assert f"{network_cycles(bench.paper_net(), True).total:,} cycles/image" in default[1]
     assert rows["energy per image, analog, K = 3, phase lengths (1, 1, 1, 1, 1, 1)"][0].endswith(" nJ")
     assert rows["ulx3s: resources"][0] == rows["icebreaker: resources"][0] == "no build"

@@ -84,6 +84,15 @@ def _one_hot(v: int) -> int:
     return v.bit_length() - 1
 
 
+def run_with_monitor(dut, host, monitor) -> None:
+    """Amaranth simulation of ``dut``: the ``host`` bench to its end, ``monitor`` in the background."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(monitor, background=True)
+    sim.add_testbench(host)
+    sim.run()
+
+
 @pytest.mark.parametrize("name", ["smoke", "wide"])
 def test_amaranth_sim_updates_through_axil(name, seed):
     """Amaranth simulator: UPDATE pushes (one-word and UPDATE_ADDR + UPDATE forms) give the golden
@@ -123,11 +132,7 @@ def test_amaranth_sim_updates_through_axil(name, seed):
         for r in ("pulse_count", "request_count", "skipped_count", "events"):
             regs[r] = (await axil_read(ctx, bus, rmap[r].addr))[0]
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(monitor, background=True)
-    sim.add_testbench(host)
-    sim.run()
+    run_with_monitor(dut, host, monitor)
     assert seen == [(q.row, q.phys_col, q.polarity) for q in want.pulses], f"seed {seed}"
     assert regs["pulse_count"] == len(want.pulses) and regs["request_count"] == want.requests
     assert regs["skipped_count"] == want.skipped
@@ -338,11 +343,7 @@ def test_amaranth_sim_program_and_read():
         regs["errors"] = rmap["errors"].decode((await axil_read(ctx, bus, rmap["errors"].addr))[0])
         regs["pulse_count"] = (await axil_read(ctx, bus, rmap["pulse_count"].addr))[0]
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(monitor, background=True)
-    sim.add_testbench(host)
-    sim.run()
+    run_with_monitor(dut, host, monitor)
     assert seen == [(4, 11, SET)] * 3 + [(1, 1, RESET)]
     assert regs["read_data"] == {"data": 0x5A, "err": 0, "valid": 1}
     assert regs["errors"]["sched"] == 1 and regs["errors"]["sched_code"] == 4   # ErrorCode.COUNT
@@ -375,11 +376,7 @@ def test_update_to_pulse_latency(setup):
         for _ in range(latency + 10 + setup):
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(monitor, background=True)
-    sim.add_testbench(host)
-    sim.run()
+    run_with_monitor(dut, host, monitor)
     assert ev["pulse"] - ev["commit"] == 2 + latency + 4 + setup, (ev, latency)
 
 
@@ -414,11 +411,7 @@ def test_program_and_read_latency(setup):
         for _ in range(10):
             await ctx.tick()
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(monitor, background=True)
-    sim.add_testbench(host)
-    sim.run()
+    run_with_monitor(dut, host, monitor)
     assert ev["pulse"] - ev["program_commit"] == 3 + setup, ev
     assert ev["read"] - ev["read_commit"] == 3 + setup, ev
 
@@ -465,11 +458,7 @@ def test_amaranth_sim_no_write_hangs_the_bus(target):
             pass
         resp["read_data"] = rmap["read_data"].decode((await axil_read(ctx, bus, rmap["read_data"].addr))[0])
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(monitor, background=True)
-    sim.add_testbench(host)
-    sim.run()
+    run_with_monitor(dut, host, monitor)
     print(target, resp)
     assert resp["push"] == SLVERR and resp["errors"]["push"] == 1, resp
     if target == "update_wait":       # AW/W, push_wait cycles of waiting, the refusal, B taken
@@ -514,11 +503,7 @@ def test_amaranth_sim_read_results_are_not_lost():
             pass
         got["verify"] = rmap["verify_data"].decode((await rd("verify_data"))[0])
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(monitor, background=True)
-    sim.add_testbench(host)
-    sim.run()
+    run_with_monitor(dut, host, monitor)
     assert got["first"] == (OKAY, {"data": 0x11, "err": 0, "valid": 1}), got
     assert got["second"] == SLVERR and got["kept"] == {"data": 0x11, "err": 0, "valid": 1} and got["errors"] == 1
     assert got["third"] == (OKAY, {"data": 0x22, "err": 0, "valid": 1}), got

@@ -22,7 +22,7 @@ from golden.twins.outer_product_engine import (
     groups,
     pipeline_stages,
 )
-from hw.outer_product_engine import OuterProductEngine
+from hw.outer_product_engine import OuterProductEngine, _abs_ge_pow2, _two_or_more
 from tb.envs.outer_product_engine_tb import phase_stimulus, replay
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
 from tb.kit.runner import run_cocotb
@@ -220,3 +220,39 @@ def test_memory_manifest_lists_the_banks():
     assert (mems["chi_ram0"].depth, mems["chi_ram0"].contents_after_reset) == (13 * 3, CLEARED_BY_WALK)
     assert (mems["delta_ram3"].depth, mems["delta_ram3"].contents_after_reset) == (2 * 4, FRAME_BUFFER)
     assert mems["x_ram"].width == 3 * (p.engine.x_width + 1) and mems["x_ram"].contents_after_reset == FRAME_BUFFER
+
+
+def _exhaustive(width: int, expr, want) -> list[int]:
+    """Every value of a ``width``-bit signal through the combinational ``expr``; the values where it
+    differs from ``want(value)``."""
+    from amaranth import Module, Signal
+
+    x, o = Signal(width), Signal()
+    m = Module()
+    m.d.comb += o.eq(expr(x))
+    bad = []
+
+    async def bench(ctx):
+        for v in range(1 << width):
+            ctx.set(x, v)
+            if ctx.get(o) != int(want(v)):
+                bad.append(v)
+
+    sim = Simulator(m)
+    sim.add_testbench(bench)
+    sim.run()
+    return bad
+
+
+@pytest.mark.parametrize("width", [1, 2, 5, 8])
+def test_two_or_more_bits(width):
+    """The scanner's "two or more elements left" test, against a bit count, for every mask."""
+    assert _exhaustive(width, _two_or_more, lambda v: v.bit_count() >= 2) == []
+
+
+@pytest.mark.parametrize("width, kk", [(4, 0), (4, 2), (6, 1), (6, 4), (8, 3)])
+def test_abs_ge_pow2(width, kk):
+    """A beat's emit with a power-of-two eps, ``|s| >= 2**kk``, for every signed ``s`` of the width."""
+    def signed(v):
+        return v - (1 << width) if v >> (width - 1) else v
+    assert _exhaustive(width, lambda x: _abs_ge_pow2(x, kk), lambda v: abs(signed(v)) >= 1 << kk) == []

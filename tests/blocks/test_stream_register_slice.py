@@ -10,7 +10,7 @@ from golden.spec.handshake import make_gen
 from golden.spec.params import ConfigError
 from golden.twins.stream_register_slice import stream_register_slice_cycles
 from hw.stream_register_slice import StreamRegisterSlice
-from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
+from tb.kit.amaranth_sim import run_pipe
 
 SPECS = {   # (valid, ready) generator specs
     "free": (1.0, 1.0),
@@ -34,19 +34,7 @@ def test_twin_passes_every_item_in_order_at_full_rate(seed):
 def test_amaranth_sim_matches_the_twin(name, seed):
     valid, ready = SPECS[name]
     accepted, emitted = stream_register_slice_cycles(ITEMS, make_gen(valid, seed, 1), make_gen(ready, seed, 2))
-    dut = StreamRegisterSlice(8)
-    src = SimSource(dut.i, ITEMS, valid_gen=make_gen(valid, seed, 1))
-    snk = SimSink(dut.o, ready_gen=make_gen(ready, seed, 2))
-
-    async def bench(ctx):
-        await run_streams(ctx, [src], [snk], until=lambda c: len(snk.received) == len(ITEMS) or c > 10_000)
-
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    sim.run()
-    got_in = [(t.cycle, t.value) for t in src.sent]
-    got_out = [(t.cycle, t.value) for t in snk.received]
+    got_in, got_out = run_pipe(StreamRegisterSlice(8), ITEMS, make_gen(valid, seed, 1), make_gen(ready, seed, 2))
     for want, got, side in ((accepted, got_in, "i"), (emitted, got_out, "o")):
         bad = next((k for k, (a, b) in enumerate(zip(want, got)) if a != b), None)
         assert got == want, (f"seed {seed}, spec {name}: first mismatch on {side} at transfer {bad}: "

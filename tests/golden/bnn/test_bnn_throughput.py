@@ -98,7 +98,10 @@ def test_paper_network_cycles():
     base = BnnHwParams(bank=1, neurons=2, read_width=32)
     net = BnnNetHwParams(layer=base)
     ones = BnnNetHwParams(layer=replace(base, **dict.fromkeys(PHASES, 1)))
-    assert network_cycles(net, True) == NetworkCycles(2421, (693,) * 3, 341) == network_cycles_model(net, True)
-    assert network_cycles(ones, True) == NetworkCycles(1392, (350,) * 3, 341) == network_cycles_model(ones, True)
+    for n in (net, ones):
+        c = network_cycles(n, True)
+        assert c == network_cycles_model(n, True)
+        assert len(set(c.hidden)) == 1 and c.output == network_cycles(net, False).output   # digital output layer
     # digital: one neuron per ceil(1127 / 32) = 36 reads, + read latency 2 + popcount 7 + 2
-    assert network_cycles(net, False) == NetworkCycles(111_075, (1025 * 36 + 11,) * 3, 341)
+    hidden, output = 1025 * 36 + 11, 10 * 33 + 11      # the output layer: 1025 cells in 33 reads
+    assert network_cycles(net, False) == NetworkCycles(1 + 3 * hidden + output, (hidden,) * 3, output)
