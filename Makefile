@@ -34,8 +34,11 @@ $(STAMP): pyproject.toml
 	touch $@
 
 test: setup
-	# one BLAS thread per xdist worker: two workers x two threads oversubscribe the 2 cores
-	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not scale and not extended" --durations=30 tests
+	# one BLAS thread per xdist worker: two workers x two threads oversubscribe the 2 cores; the formal
+	# tools' WebAssembly is compiled in the background meanwhile (the proofs are collected last)
+	$(BIN)/python -m tb.formal.harness & \
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -m "not scale and not extended" --durations=30 tests; \
+	rc=$$?; wait; exit $$rc
 
 # The further configurations of checks that `make test` runs in one or two (more scheduler and
 # popcount configurations, the second digits co-simulation path and the frame path's C++ replay):

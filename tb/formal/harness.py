@@ -212,3 +212,10 @@ def drive_free(m: Module, *signals) -> None:
     for s in signals:
         v = Value.cast(s)
         m.d.comb += v.eq(AnySeq(len(v)))
+
+
+if __name__ == "__main__":
+    # `make test` starts this in the background: the WebAssembly Yosys is compiled while the
+    # simulations run, so no test worker waits idle on the lock when the first proof starts
+    if tools_missing() is None:
+        print(f"WebAssembly Yosys ready in {ensure_compiled():.1f} s")

@@ -24,7 +24,9 @@ CONFIGS = {
 }
 
 
-@pytest.mark.parametrize("name", CONFIGS)
+# n1-large (256 x 128, verify) in make test-extended; make test lints the other three
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.extended) if n == "n1-large" else n
+                                  for n in CONFIGS])
 def test_generated_verilog_lints_clean(name, tmp_path):
     written = generate(CONFIGS[name], tmp_path, flavour="sim")     # the synth flavour: test_verilog_output
     assert {n for n, _, _ in written} == set(blocks())

@@ -74,7 +74,9 @@ def out(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("verilog")
 
 
-@pytest.mark.parametrize("config", CONFIGS)
+# the example configuration's synth flavour in make test-extended (make test: default and bnn-2t2r)
+@pytest.mark.parametrize("config", [pytest.param(c, marks=pytest.mark.extended) if c == "example" else c
+                                    for c in CONFIGS])
 def test_synth_flavour_is_plain_verilog_every_tool_reads(config, out):
     iverilog, yosys = require("iverilog"), require("yosys")
     files = written(config, out / config)

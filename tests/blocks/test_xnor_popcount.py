@@ -160,7 +160,7 @@ def test_cocotb_xnor_popcount(width, mode, k, tw, vectors, seed):
     (1, "tree", 1), (6, "lut6", 1), (200, "lut6", 2), (1025, "tree", 2),
     pytest.param(1025, "lut6", 3, marks=pytest.mark.slow),
     pytest.param(4096, "tree", 3, marks=pytest.mark.slow),
-    pytest.param(4096, "lut6", 2, marks=pytest.mark.slow),
+    pytest.param(4096, "lut6", 2, marks=[pytest.mark.slow, pytest.mark.extended]),   # 4096 tree: make test
 ])
 def test_verilog_lint_clean(width, mode, k, tmp_path):
     from tb.kit.lint import lint
