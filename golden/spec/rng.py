@@ -56,3 +56,4 @@ STREAM_INIT = 5             # initial conductance
 STREAM_BNN = 16             # BNN: bridge resistances, SA noise (counter = op index)
 STREAM_VARIABILITY = 32     # variability LUT study
 STREAM_EMULATOR = 64        # boards/emulated_array.py: the synthesizable array's LFSR seeds
+STREAM_MVM = 128            # MVM read path: read noise of a sensed line (golden.mvm.read_path)
