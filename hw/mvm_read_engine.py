@@ -230,11 +230,12 @@ class MvmReadEngine(wiring.Component):
         last_pass = eq_const(kb, b - 1) & last_grp
 
         # bit plane of the codes (masked to the mode's vector length)
+        kb_oh = Signal(b, name="kb_onehot")
+        m.d.comb += kb_oh.eq(Cat(*(eq_const(kb, i) for i in range(b))) if b > 1 else Const(1, 1))
         plane = []
         for j in range(self.n_max):
             bit = Signal(name=f"plane{j}")
-            code = vec[j * b:(j + 1) * b]
-            m.d.comb += bit.eq(code.bit_select(kb, 1) if b > 1 else code[0])
+            m.d.comb += bit.eq((vec[j * b:(j + 1) * b] & kb_oh).any())
             inside = Mux(mode, int(j < C), int(j < R))
             plane.append(bit & inside)
         ones_now = _popcount(m, plane, "ones_now")
@@ -281,19 +282,26 @@ class MvmReadEngine(wiring.Component):
         m.d.sync += self.adc_start.eq(0)
 
         # --- line accumulators -----------------------------------------------------------------------
+        # Two's-complement arithmetic on unsigned vectors of one width (sign-extended operands): the
+        # same bits as signed arithmetic, and lint-clean Verilog (no operand narrowed by synthesis).
         aw = self.aw
         neg = Signal()
         m.d.comb += neg.eq(sign_bit ^ (grp & mode))
-        terms = []
-        for a in range(self.n_adc):
-            code = self.adc_code[a * A:(a + 1) * A]
-            t = Signal(signed(aw), name=f"term{a}")
-            mag = Signal(aw, name=f"mag{a}")
-            m.d.comb += mag.eq((zext(code, aw) << kb)[:aw])
-            m.d.comb += t.eq(Mux(neg, (-mag.as_signed())[:aw], mag).as_signed())
-            terms.append(t)
-        accs = [Signal(signed(aw), name=f"acc{line}") for line in range(self.lines)]
-        racc = Signal(signed(aw), name="racc")
+
+        def weighted(x, negate, name):
+            """``+-(x << kb)`` at ``aw`` bits (two's complement)."""
+            mag = Signal(aw, name=f"{name}_mag")
+            with m.Switch(kb):
+                for i in range(b):
+                    with (m.Case(i) if i < b - 1 else m.Default()):    # kb <= b - 1
+                        m.d.comb += mag.eq(Cat(Const(0, i), x) if i else x)
+            t = Signal(aw, name=name)
+            m.d.comb += t.eq(Mux(negate, add_const(~mag, 1), mag))
+            return t
+
+        terms = [weighted(self.adc_code[a * A:(a + 1) * A], neg, f"term{a}") for a in range(self.n_adc)]
+        accs = [Signal(aw, name=f"acc{line}") for line in range(self.lines)]
+        racc = Signal(aw, name="racc")
         step = D
         clear_acc = Signal()
         shift_out = Signal()
@@ -304,15 +312,12 @@ class MvmReadEngine(wiring.Component):
             with m.If(clear_acc):
                 m.d.sync += acc.eq(0)
             with m.Elif(shift_out):
-                nxt_f = accs[line + step] if line + step < self.lines else Const(0, signed(aw))
-                nxt_t = accs[line + 1] if line + 1 < self.lines else Const(0, signed(aw))
+                nxt_f = accs[line + step] if line + step < self.lines else Const(0, aw)
+                nxt_t = accs[line + 1] if line + 1 < self.lines else Const(0, aw)
                 m.d.sync += acc.eq(Mux(mode, nxt_t, nxt_f))
             with m.Elif(sample & eq_const(sel, s) & inside):
                 m.d.sync += acc.eq((acc + terms[a])[:aw])
-        rterm = Signal(signed(aw), name="rterm")
-        rmag = Signal(aw, name="rmag")
-        m.d.comb += [rmag.eq((zext(ref_code, aw) << kb)[:aw]),
-                     rterm.eq(Mux(sign_bit, (-rmag.as_signed())[:aw], rmag).as_signed())]
+        rterm = weighted(ref_code, sign_bit, "rterm")
         with m.If(clear_acc):
             m.d.sync += racc.eq(0)
         if not self.diff:                     # differential synapses: no reference term
@@ -321,36 +326,53 @@ class MvmReadEngine(wiring.Component):
 
         # --- output arithmetic -----------------------------------------------------------------------
         sw = aw + bits_for(2 * D + 1) + 1
-        ssum = Signal(signed(sw), name="s_sum")
-        nN = N
-        pos = [sext(accs[d], sw).as_signed() for d in range(N)]
-        tot_pos = pos[0]
-        for x in pos[1:]:
-            tot_pos = (tot_pos + x)[:sw].as_signed()
+
+        def sx(x, name):
+            v = Signal(sw, name=name)
+            m.d.comb += v.eq(sext(x, sw))
+            return v
+
+        def total(xs, name):
+            t = xs[0]
+            for i, x in enumerate(xs[1:]):
+                nt = Signal(sw, name=f"{name}{i}")
+                m.d.comb += nt.eq((t + x)[:sw])
+                t = nt
+            return t
+
+        ssum = Signal(sw, name="s_sum")
+        pos = total([sx(accs[d], f"s_acc{d}") for d in range(N)], "s_pos")
+        a0 = sx(accs[0], "s_line0")
         if self.diff:
-            negs = [sext(accs[d], sw).as_signed() for d in range(N, 2 * N)]
-            tot_neg = negs[0]
-            for x in negs[1:]:
-                tot_neg = (tot_neg + x)[:sw].as_signed()
-            fwd = (tot_pos - tot_neg)[:sw].as_signed()
-            trs = sext(accs[0], sw).as_signed()
+            tneg = total([sx(accs[d], f"s_acc{d}") for d in range(N, 2 * N)], "s_neg")
+            fwd = (pos - tneg)[:sw]
+            trs = a0
         else:
-            rN = (sext(racc, sw).as_signed() * Const(nN, signed(sw)))[:sw].as_signed()
-            fwd = (tot_pos - rN)[:sw].as_signed()
-            trs = (sext(accs[0], sw).as_signed() - sext(racc, sw).as_signed())[:sw].as_signed()
+            rs = sx(racc, "s_racc")
+            nconst = Signal(sw, name="s_n")
+            m.d.comb += nconst.eq(N)
+            rN = Signal(sw, name="s_ref_n")
+            m.d.comb += rN.eq((rs * nconst)[:sw])
+            fwd = (pos - rN)[:sw]
+            trs = (a0 - rs)[:sw]
         m.d.comb += ssum.eq(Mux(mode, trs, fwd))
         mult = Signal(17, name="mult")
         shv = Signal(6, name="shift")
         m.d.comb += [mult.eq(Mux(mode, cfg.mult_tr, cfg.mult_fwd)), shv.eq(Mux(mode, cfg.shift_tr, cfg.shift_fwd))]
-        xw = sw + 18 + 1
+        xw = sw + 18
+        sop, mop = Signal(xw, name="y_s"), Signal(xw, name="y_mult")
+        m.d.comb += [sop.eq(sext(ssum, xw)), mop.eq(mult)]
         prodw = Signal(signed(xw), name="y_prod")
-        m.d.comb += prodw.eq((sext(ssum, xw).as_signed() * zext(mult, xw).as_signed())[:xw].as_signed())
-        rnd = Signal(signed(xw), name="y_round")
-        half = Signal(xw, name="y_half")
-        m.d.comb += half.eq(Mux(eq_const(shv, 0), Const(0, xw), (Const(1, xw) << shv)[:xw] >> 1))
-        m.d.comb += rnd.eq((prodw + half.as_signed())[:xw].as_signed())
+        m.d.comb += prodw.eq((sop * mop)[:xw])
+        # floor((v + 2**(s-1)) / 2**s) = (floor(v / 2**(s-1)) + 1) >> 1 for s >= 1 (arithmetic shifts)
+        shm1 = Signal(6, name="shift_m1")
+        m.d.comb += shm1.eq(Mux(eq_const(shv, 0), Const(0, 6), add_const(shv, -1)))
+        u = Signal(signed(xw), name="y_u")
+        m.d.comb += u.eq(prodw >> shm1)
+        u1 = Signal(xw + 1, name="y_u1")
+        m.d.comb += u1.eq(add_const(sext(u, xw + 1), 1))
         shifted = Signal(signed(xw), name="y_shifted")
-        m.d.comb += shifted.eq(rnd >> shv)
+        m.d.comb += shifted.eq(Mux(eq_const(shv, 0), prodw, u1[1:]))
         ow = self.shape.out_width
         y = Signal(signed(ow), name="y")
         if xw > ow:
