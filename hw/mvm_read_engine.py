@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.spec.checks import bits_for
 from golden.spec.mvm_geometry import MvmEngineShape, engine_shape
-from hw.lintsafe import add_const, eq_const, sext, zext
+from hw.lintsafe import add_const, eq_const, sext, zext, zext_operand
 
 #: FSM states (one-hot registers in the RTL, names in the twin)
 LOAD, ARM, READ, OUT = range(4)
@@ -37,8 +37,10 @@ def mvm_cfg_layout(shape: MvmEngineShape) -> data.StructLayout:
     })
 
 
-def _popcount(m: Module, bits, name: str):
-    """Number of set bits: a balanced tree of equal-width adds (lint-clean), ``bits_for(n + 1)`` wide."""
+def _popcount(m: Module, bits, name: str, en):
+    """Number of set bits where ``en`` holds (else don't-care): a balanced tree of equal-width adds,
+    ``bits_for(n + 1)`` wide. An odd node goes up a level widened through a Mux gated by ``en``
+    (Yosys writes a plainly zero-extended operand as the bare narrow signal: Verilator's WIDTH lint)."""
     level = [b for b in bits]
     w = 1
     k = 0
@@ -49,7 +51,7 @@ def _popcount(m: Module, bits, name: str):
             m.d.comb += s.eq(zext(level[i], w) + zext(level[i + 1], w))
             nxt.append(s)
         if len(level) % 2:
-            nxt.append(zext(level[-1], w + 1))
+            nxt.append(zext_operand(level[-1], w + 1, en))
         level, w, k = nxt, w + 1, k + 1
     out = Signal(bits_for(len(bits) + 1), name=name)
     m.d.comb += out.eq(zext(level[0], len(out)))
@@ -92,14 +94,16 @@ class MvmReadEngine(wiring.Component):
         (column converters forward, row converters transposed); ``adc_sel`` ``bits(K)``; line
         accumulators signed ``A + b + 2``; ``y`` signed ``out_width``.
 
-    Latency and throughput (``o`` always ready, ``prog_active`` low)
-        A frame committed (last word accepted) in cycle c gives its first ``y`` in cycle
-        ``c + 1 + P * (1 + settle + K * conv) + 1`` and its last ``n_out - 1`` cycles later, with
-        ``P = b`` passes (``2b`` for a differential transposed read) and ``n_out`` = C (forward) or R
-        (transposed); ``i`` is ready again the cycle after the last ``y`` is loaded, so back-to-back
-        frames take ``L_in + 1 + P * (1 + settle + K * conv) + n_out`` cycles each (``L_in`` =
-        ``ceil(n_in / (32 // b))`` words, :func:`golden.twins.mvm_read_engine.frame_cycles`). Each
-        cycle ``prog_active`` holds the engine in ARM adds one.
+    Latency and throughput (``o`` always ready, ``prog_active`` low; ``RC = 1 + settle + K * conv``)
+        A frame committed (last word accepted) in cycle c drives its first read in cycles c+2 ..
+        c+1+settle+K*conv, one read every RC cycles (``P = b`` reads, ``2b`` for a differential
+        transposed frame); its first ``y`` is offered in cycle ``c + P * RC + 2``, the last one
+        ``n_out - 1`` cycles later (``n_out`` = C forward, R transposed), i.e. ``c + P * RC + n_out +
+        1`` (:func:`golden.spec.mvm_geometry.frame_cycles`). ``i`` is ready again in the cycle the
+        last ``y`` is offered, so frames back to back take ``L_in + P * RC + n_out`` cycles each
+        (``L_in = ceil(n_in / (32 // b))`` words; :func:`~golden.spec.mvm_geometry.frame_period`),
+        of which ``P * K * conv`` are conversions (the ADC bound). Every cycle ``prog_active`` keeps
+        the engine in ARM adds one; every cycle ``o`` is not ready in OUT adds one.
 
     Parameters
     ----------
@@ -238,7 +242,7 @@ class MvmReadEngine(wiring.Component):
             m.d.comb += bit.eq((vec[j * b:(j + 1) * b] & kb_oh).any())
             inside = Mux(mode, int(j < C), int(j < R))
             plane.append(bit & inside)
-        ones_now = _popcount(m, plane, "ones_now")
+        ones_now = _popcount(m, plane, "ones_now", s_arm)
         ones = Signal.like(ones_now, name="ones")
 
         # --- reference code: min(floor(ones * g_ref * n * 2**A / fs), 2**A - 1), restoring divider ---

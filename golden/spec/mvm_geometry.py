@@ -101,5 +101,19 @@ def read_cycles(settle: int, conv: int, cols_per_adc: int) -> int:
 
 def frame_cycles(shape: MvmEngineShape, transposed: bool, settle: int, conv: int) -> int:
     """Cycles from a frame's commit (last word accepted in cycle c) to its last ``y`` offered (cycle c +
-    result) with ``o`` always ready and ``prog_active`` low: ``passes * read_cycles + n_out``."""
-    return shape.passes(transposed) * read_cycles(settle, conv, shape.cols_per_adc) + shape.n_out(transposed)
+    result) with ``o`` always ready and ``prog_active`` low: ``passes * read_cycles + n_out + 1``
+    (the first ``y`` is offered ``n_out - 1`` cycles earlier)."""
+    return shape.passes(transposed) * read_cycles(settle, conv, shape.cols_per_adc) + shape.n_out(transposed) + 1
+
+
+def frame_period(shape: MvmEngineShape, transposed: bool, settle: int, conv: int) -> int:
+    """Cycles per frame back to back (words offered without gaps, ``o`` always ready, ``prog_active``
+    low): ``frame_length + passes * read_cycles + n_out`` (the next frame's first word is taken in
+    the cycle its predecessor's last ``y`` is offered)."""
+    return (shape.frame_length(transposed) + shape.passes(transposed) * read_cycles(settle, conv, shape.cols_per_adc)
+            + shape.n_out(transposed))
+
+
+def conversion_bound(shape: MvmEngineShape, transposed: bool, conv: int) -> int:
+    """The ADC bound of one frame: ``passes * cols_per_adc * conv`` cycles of conversions."""
+    return shape.passes(transposed) * shape.cols_per_adc * max(conv, 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -12,7 +12,7 @@ from amaranth.sim import Simulator
 
 from golden.mvm.read_path import ReadNoise, forward_read, transposed_read
 from golden.spec.handshake import make_gen
-from golden.spec.mvm_geometry import MvmEngineShape, engine_shape, frame_cycles, read_cycles
+from golden.spec.mvm_geometry import MvmEngineShape, engine_shape, frame_cycles, frame_period, read_cycles
 from golden.spec.mvm_params import MvmParams
 from golden.spec.params import AccelParams
 from golden.twins.mvm_read_engine import (
@@ -57,6 +57,11 @@ def make_setup(p: AccelParams, seed: int, n_frames: int = 6, bad: float = 0.2, n
     rng = random.Random(f"mvm/{seed}")
     shape = engine_shape(p)
     mv0 = p.mvm
+    # |S * mult| < 2**(A + b + bits(D) + 17): shifts that put y around the top of out_width (some
+    # saturate, most do not), and shift 0 now and then
+    top = mv0.adc_width + mv0.input_width + shape.slots.bit_length() + 17
+    lo_sh = max(0, top - mv0.out_width - 1)
+    shifts = (lo_sh, min(48, lo_sh + 6)) if rng.random() < 0.8 else (0, 0)
     gmax = (1 << mv0.g_bits) - 1
     g = np.array([[rng.randint(0, gmax) for _ in range(shape.phys_cols)] for _ in range(shape.rows)])
     # full scales around the mean line current of a half-driven bit plane
@@ -65,8 +70,8 @@ def make_setup(p: AccelParams, seed: int, n_frames: int = 6, bad: float = 0.2, n
     mv = MvmParams(**{**{f: getattr(mv0, f) for f in ("input_width", "adc_width", "cols_per_adc", "g_bits",
                                                       "out_width")},
                       "adc_full_scale": fs, "t_full_scale": fs_t,
-                      "scale_mult": rng.randint(1, 1 << 16), "scale_shift": rng.randint(0, 24),
-                      "t_scale_mult": rng.randint(1, 1 << 16), "t_scale_shift": rng.randint(0, 24)})
+                      "scale_mult": rng.randint(1, 1 << 16), "scale_shift": rng.randint(*shifts),
+                      "t_scale_mult": rng.randint(1, 1 << 16), "t_scale_shift": rng.randint(*shifts)})
     p = p.with_(mvm={f: getattr(mv, f) for f in mv.__dataclass_fields__})
     b = shape.input_width
     frames = []
@@ -88,14 +93,15 @@ def cfg_of(s: Setup) -> dict:
             "mult_tr": s.mv.t_scale_mult, "shift_tr": s.mv.t_scale_shift}
 
 
-def run_case(s: Setup, seed: int, specs=(0.8, 0.7), prog_p: float = 0.1, obey: bool = True):
+def run_case(s: Setup, seed: int, specs=(0.8, 0.7), prog_p: float = 0.1, obey: bool = True,
+             dut_cls=MvmReadEngine):
     """The RTL from power-up against :func:`engine_cycle_model`: every ``i`` and ``o`` transfer with
     its cycle, every read's first cycle, bit and group, ``rd_req`` in every cycle and the flags."""
     iv, ov = specs
     outputs = frame_outputs(s.g, s.mv, s.shape, g_ref=s.g_ref, noise=s.noise)
     tr = engine_cycle_model(s.shape, s.frames, outputs, make_gen(iv, seed, 1), make_gen(ov, seed, 2),
                             ProgSide(seed, prog_p), settle=s.settle, conv=s.conv)
-    dut = MvmReadEngine(s.p)
+    dut = dut_cls(s.p)
     src = SimSource(dut.i, frame_items(s.frames), make_gen(iv, seed, 1))
     snk = SimSink(dut.o, make_gen(ov, seed, 2))
     port = MvmArrayPort(MvmArray(s.g, s.mv, s.noise), s.shape.input_width, s.shape.differential,
@@ -140,18 +146,22 @@ def run_case(s: Setup, seed: int, specs=(0.8, 0.7), prog_p: float = 0.1, obey: b
 # --- (a) the twin on its own ------------------------------------------------------------------------
 
 def test_frame_timing_formula():
-    """Without backpressure and programming, the last y comes frame_cycles + 1 after the commit."""
+    """Without backpressure and programming: the reads start 2 cycles after the commit, one per
+    read_cycles; the last y comes frame_cycles after the commit; back to back, one frame per
+    frame_period."""
     p = accel(input_width=3, adc_width=4, cols_per_adc=4)
     s = make_setup(p, 1, n_frames=0, noise=False, settle=3, conv=2)
     for tr_mode in (False, True):
-        words = frame_words([1] * s.shape.n_in(tr_mode), tr_mode, s.shape)
-        tr = engine_cycle_model(s.shape, [Frame(tuple(words), tr_mode)], lambda t, m, c: [0] * s.shape.n_out(m),
+        words = tuple(frame_words([1] * s.shape.n_in(tr_mode), tr_mode, s.shape))
+        tr = engine_cycle_model(s.shape, [Frame(words, tr_mode)] * 2, lambda t, m, c: [0] * s.shape.n_out(m),
                                 make_gen(1.0, 0, 0), make_gen(1.0, 0, 1), None, settle=3, conv=2)
         commit = tr.frames[0][0]
+        n_out = s.shape.n_out(tr_mode)
         assert commit == len(words) - 1
-        assert tr.outputs[-1][0] == commit + frame_cycles(s.shape, tr_mode, 3, 2) + 1
+        assert tr.outputs[n_out - 1][0] == commit + frame_cycles(s.shape, tr_mode, 3, 2)
         assert tr.outputs[0][0] == commit + s.shape.passes(tr_mode) * read_cycles(3, 2, 4) + 2
         assert [c for c, *_ in tr.reads][:2] == [commit + 2, commit + 2 + read_cycles(3, 2, 4)]
+        assert tr.words[len(words)][0] - tr.words[0][0] == frame_period(s.shape, tr_mode, 3, 2)
 
 
 def test_twin_outputs_are_golden_reads(seed):
@@ -195,3 +205,103 @@ def test_amaranth_sim_random(name, seed):
     assert n_ok and tr.outputs
     print(f"{name}: {len(s.frames)} frames ({n_ok} committed), {len(tr.outputs)} y codes, {len(tr.reads)} reads, "
           f"{tr.cycles} cycles, 0 mismatches, {tr.cycles / dt:.0f} cycles/s (Amaranth sim)")
+
+
+def test_amaranth_sim_bad_frames(seed):
+    """Frames one word short and one word long (both modes) are dropped whole and raise frame_error;
+    the good frames around them are read as usual."""
+    p = accel(input_width=8, adc_width=5, cols_per_adc=4)         # 4 codes per word: 2 words each way
+    s = make_setup(p, seed, n_frames=0)
+    rng = random.Random(seed)
+    good = [Frame(tuple(frame_words([rng.randint(0, 255) for _ in range(7)], False, s.shape))),
+            Frame(tuple(frame_words([rng.randint(-128, 127) for _ in range(5)], True, s.shape)), True)]
+    s.frames = [good[0], Frame(good[0].words[:-1]), Frame(good[1].words + (5,), True), good[1],
+                Frame(good[1].words + (0, 0), True), Frame(good[0].words + (1,)), good[0]]
+    tr, _ = run_case(s, seed, (0.9, 0.8), 0.1)
+    assert [ok for _, ok in tr.frames] == [True, False, False, True, False, False, True] and tr.frame_error
+    assert len(tr.outputs) == 5 + 7 + 5
+
+
+def test_amaranth_sim_read_never_overlaps_programming(seed):
+    """A programming side that ignores rd_req starts pulses during reads: the RTL's assertion stops
+    the simulation (and overlap_error would be set in hardware)."""
+    p = accel(input_width=3, adc_width=4, cols_per_adc=4)
+    s = make_setup(p, seed, n_frames=3)
+    with pytest.raises(AssertionError, match="a read overlaps a programming pulse"):
+        run_case(s, seed, (1.0, 1.0), 0.5, obey=False)
+
+
+MUTANTS = {
+    # name: (config, old, new) -- each must make the scoreboard report a mismatch
+    "sign-bit weight": ("7x5-N2-b3-A4-K4", "neg.eq(sign_bit ^ (grp & mode))", "neg.eq(grp & mode)"),
+    "G- not negated": ("7x5-N2diff-b3-A6-K1", "neg.eq(sign_bit ^ (grp & mode))", "neg.eq(sign_bit)"),
+    "no reference term": ("7x5-N2-b3-A4-K4", "racc.eq((racc + rterm)[:aw])", "racc.eq(racc)"),
+    "rounding": ("7x5-N2diff-b8-A8-K4", "u1.eq(add_const(sext(u, xw + 1), 1))", "u1.eq(sext(u, xw + 1))"),
+}
+
+
+@pytest.mark.parametrize("name", MUTANTS)
+def test_mutant_is_caught(name, seed):
+    """One line of the RTL broken (in memory): the comparison with the twin must fail."""
+    from tb.formal.mutation import Mutation
+    from tb.kit.scoreboard import ScoreboardMismatch
+
+    cfg, old, new = MUTANTS[name]
+    p, settle, conv, specs, prog_p = SIM_CONFIGS[cfg]
+    s = make_setup(p, seed, n_frames=6, settle=settle, conv=conv, bad=0.0)
+    s.mv = replace(s.mv, scale_shift=max(s.mv.scale_shift, 3), t_scale_shift=max(s.mv.t_scale_shift, 3))
+    mutant = Mutation("hw.mvm_read_engine", "MvmReadEngine", old, new).apply()
+    with pytest.raises(ScoreboardMismatch):
+        run_case(s, seed, specs, prog_p, dut_cls=mutant)
+
+
+# --- (c) cocotb under Verilator --------------------------------------------------------------------
+
+def cocotb_config(s: Setup, seed: int, specs, prog_p: float, **extra) -> dict:
+    """The JSON configuration of :mod:`tb.envs.mvm_read_engine_tb` for one case."""
+    n = s.noise
+    return {"params": s.p.with_(mvm={f: getattr(s.mv, f) for f in s.mv.__dataclass_fields__}).to_dict(),
+            "seed": seed, "g": s.g.tolist(),
+            "noise": None if n is None else {"seed": n.seed, "read_mult": n.read_mult, "read_add": n.read_add,
+                                             "array_id": n.array_id},
+            "frames": [{"words": list(f.words), "transposed": f.transposed} for f in s.frames],
+            "run": {"settle": s.settle, "conv": s.conv, "g_ref": s.g_ref, "i_valid": specs[0], "o_ready": specs[1],
+                    "prog": prog_p}, **extra}
+
+
+COCOTB_CASE = ("7x5-N2diff-b3-A6-K1", 10)        # differential, both modes, bursts, programming
+
+
+@pytest.mark.cocotb
+def test_cocotb_mvm_read_engine(seed):
+    from tb.kit.runner import run_cocotb
+
+    name, n_frames = COCOTB_CASE
+    p, settle, conv, specs, prog_p = SIM_CONFIGS[name]
+    s = make_setup(p, seed, n_frames=n_frames, settle=settle, conv=conv)
+    res = run_cocotb(MvmReadEngine(s.p), toplevel="mvm_read_engine", test_module="tb.envs.mvm_read_engine_tb",
+                     config=cocotb_config(s, seed, specs, prog_p))
+    print(f"mvm_read_engine {name}: {n_frames} frames, 0 mismatches, build {res.build_seconds:.1f} s, "
+          f"run {res.run_seconds:.1f} s")
+
+
+@pytest.mark.cocotb
+def test_cocotb_scoreboard_catches_wrong_model(seed):
+    """The golden model run with another forward and transposed multiplier must be reported as a
+    mismatch naming its cycle; the cocotb test passes only then (same build as above)."""
+    import re
+
+    from tb.kit.runner import run_cocotb
+
+    name, n_frames = COCOTB_CASE
+    p, settle, conv, specs, prog_p = SIM_CONFIGS[name]
+    s = make_setup(p, seed, n_frames=n_frames, settle=settle, conv=conv, bad=0.0)
+    wrong = replace(s.mv, scale_mult=s.mv.scale_mult % (1 << 16) + 1, t_scale_mult=s.mv.t_scale_mult % (1 << 16) + 1,
+                    scale_shift=0, t_scale_shift=0)
+    cfg = cocotb_config(s, seed, specs, prog_p, expect_mismatch=True,
+                        golden_mvm={f: getattr(wrong, f) for f in wrong.__dataclass_fields__})
+    res = run_cocotb(MvmReadEngine(s.p), toplevel="mvm_read_engine", test_module="tb.envs.mvm_read_engine_tb",
+                     config=cfg)
+    log = (res.results_xml.parent / "sim.log").read_text()
+    assert re.search(rf"expected mismatch reported: scoreboard .* mismatch at index \d+, cycle \d+: .*\(seed {seed}\)",
+                     log), log[-2000:]
