@@ -189,10 +189,12 @@ SIM_CONFIGS = {
     "7x5-N2-b3-A4-K4": (accel(input_width=3, adc_width=4, cols_per_adc=4), 2, 1, (0.8, 0.7), 0.1),
     "7x5-N2diff-b3-A6-K1": (accel(differential=True, input_width=3, adc_width=6, cols_per_adc=1), 1, 2,
                             (["burst", 0.7], 0.5), 0.2),
-    "7x5-N2diff-b8-A8-K4": (accel(differential=True, input_width=8, adc_width=8, cols_per_adc=4), 1, 1,
+    # settle 0 acts as 1
+    "7x5-N2diff-b8-A8-K4": (accel(differential=True, input_width=8, adc_width=8, cols_per_adc=4), 0, 1,
                             (1.0, 1.0), 0.05),
-    "7x5-N2-b1-A2-K1": (accel(input_width=1, adc_width=2, cols_per_adc=1), 3, 1, (0.6, ["burst", 0.6]), 0.3),
-    "7x5-N2-b8-A3-K4": (accel(input_width=8, adc_width=3, cols_per_adc=4), 1, 3, (0.9, 0.9), 0.0),
+    "7x5-N2-b1-A2-K1-o8": (accel(input_width=1, adc_width=2, cols_per_adc=1, out_width=8), 3, 1,
+                           (0.6, ["burst", 0.6]), 0.3),
+    "7x5-N2-b8-A3-K4-o32": (accel(input_width=8, adc_width=3, cols_per_adc=4, out_width=32), 1, 3, (0.9, 0.9), 0.0),
 }
 
 
@@ -273,6 +275,7 @@ COCOTB_CASE = ("7x5-N2diff-b3-A6-K1", 10)        # differential, both modes, bur
 
 
 @pytest.mark.cocotb
+@pytest.mark.extended      # a Verilator build of about a minute: make test-extended (make test: the Amaranth runs)
 def test_cocotb_mvm_read_engine(seed):
     from tb.kit.runner import run_cocotb
 
@@ -286,6 +289,7 @@ def test_cocotb_mvm_read_engine(seed):
 
 
 @pytest.mark.cocotb
+@pytest.mark.extended
 def test_cocotb_scoreboard_catches_wrong_model(seed):
     """The golden model run with another forward and transposed multiplier must be reported as a
     mismatch naming its cycle; the cocotb test passes only then (same build as above)."""
