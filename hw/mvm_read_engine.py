@@ -209,9 +209,8 @@ class MvmReadEngine(wiring.Component):
                 with m.If(eq_const(wc, w)):
                     m.d.sync += vec[w * pb:(w + 1) * pb].eq(f.payload.data[:pb])
         with m.If(acc_in):
-            with m.If(discard):
-                with m.If(f.payload.last):
-                    m.d.sync += discard.eq(0)
+            with m.If(discard), m.If(f.payload.last):
+                m.d.sync += discard.eq(0)
             with m.Elif(f.payload.last):
                 m.d.sync += wc.eq(0)
                 with m.If(~last_word):
@@ -396,9 +395,8 @@ class MvmReadEngine(wiring.Component):
         with m.If(o.valid & o.ready):
             m.d.sync += o.valid.eq(0)
         m.d.comb += [clear_acc.eq(commit), shift_out.eq(s_out & o_free)]
-        with m.If(s_load):
-            with m.If(commit):
-                m.d.sync += [s_load.eq(0), s_arm.eq(1), kb.eq(0), grp.eq(0), mode.eq(cur_mode)]
+        with m.If(s_load), m.If(commit):
+            m.d.sync += [s_load.eq(0), s_arm.eq(1), kb.eq(0), grp.eq(0), mode.eq(cur_mode)]
         with m.If(s_arm & ~self.prog_active):
             m.d.sync += [s_arm.eq(0), s_read.eq(1), self.read.eq(1), ones.eq(ones_now), cnt.eq(settle_m1),
                          conv_ph.eq(0), sel.eq(0)]

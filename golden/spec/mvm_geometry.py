@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from golden.spec.checks import bits_for
 from golden.spec.mvm_params import MAX_FULL_SCALE, MvmParams
 from golden.spec.params import AccelParams
 

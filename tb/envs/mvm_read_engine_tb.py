@@ -22,7 +22,6 @@ from golden.spec.params import params_from_dict
 from golden.twins.mvm_read_engine import Frame, ProgSide, engine_cycle_model, frame_items, frame_outputs
 
 
-
 def cfg_values(mv: MvmParams, run: dict) -> dict:
     """The engine's ``cfg`` fields: the run's timing and reference code, the full scales and scaling of
     ``mv``."""
@@ -100,7 +99,7 @@ if cocotb is not None:
                 if int(getattr(dut, flag).value) != int(want):
                     raise AssertionError(f"{flag} = {int(getattr(dut, flag).value)}, golden {int(want)} (seed {seed})")
             return (len(frames), sum(ok for _, ok in trace.frames), len(trace.outputs), len(trace.reads),
-                    trace.cycles, time.perf_counter() - t0)
+                    sum(shape.lines(r.transposed) for r in port.reads), trace.cycles, time.perf_counter() - t0)
 
     @cocotb.test()
     async def mvm_read_engine_run(dut):
@@ -111,6 +110,6 @@ if cocotb is not None:
     async def _run(dut, cfg: dict) -> None:
         tb = TB(dut, cfg)
         await tb.reset()
-        nf, ok, ny, nr, cyc, dt = await tb.run()
-        dut._log.info(f"{nf} frames ({ok} committed), {ny} y codes, {nr} reads, {cyc} cycles, {dt:.2f} s, "
-                      "0 mismatches")
+        nf, ok, ny, nr, na, cyc, dt = await tb.run()
+        dut._log.info(f"{nf} frames ({ok} committed), {ny} y codes, {nr} reads, {na} ADC codes, {cyc} cycles, "
+                      f"{dt:.2f} s, 0 mismatches")

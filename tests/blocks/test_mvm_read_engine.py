@@ -140,7 +140,7 @@ def run_case(s: Setup, seed: int, specs=(0.8, 0.7), prog_p: float = 0.1, obey: b
     assert obs["rd_req"][:tr.cycles] == tr.rd_req, f"rd_req differs (seed {seed})"
     assert obs["prog"][:tr.cycles] == tr.prog, f"prog_active differs (seed {seed})"
     assert obs["flags"] == (int(tr.frame_error), 0), (seed, obs["flags"])
-    return tr, dt
+    return tr, dt, sum(s.shape.lines(r.transposed) for r in port.reads)
 
 
 # --- (a) the twin on its own ------------------------------------------------------------------------
@@ -202,11 +202,11 @@ SIM_CONFIGS = {
 def test_amaranth_sim_random(name, seed):
     p, settle, conv, specs, prog_p = SIM_CONFIGS[name]
     s = make_setup(p, seed, n_frames=6, settle=settle, conv=conv)
-    tr, dt = run_case(s, seed, specs, prog_p)
+    tr, dt, n_adc = run_case(s, seed, specs, prog_p)
     n_ok = sum(ok for _, ok in tr.frames)
     assert n_ok and tr.outputs
     print(f"{name}: {len(s.frames)} frames ({n_ok} committed), {len(tr.outputs)} y codes, {len(tr.reads)} reads, "
-          f"{tr.cycles} cycles, 0 mismatches, {tr.cycles / dt:.0f} cycles/s (Amaranth sim)")
+          f"{n_adc} ADC codes, {tr.cycles} cycles, 0 mismatches, {tr.cycles / dt:.0f} cycles/s (Amaranth sim)")
 
 
 def test_amaranth_sim_bad_frames(seed):
@@ -219,7 +219,7 @@ def test_amaranth_sim_bad_frames(seed):
             Frame(tuple(frame_words([rng.randint(-128, 127) for _ in range(5)], True, s.shape)), True)]
     s.frames = [good[0], Frame(good[0].words[:-1]), Frame(good[1].words + (5,), True), good[1],
                 Frame(good[1].words + (0, 0), True), Frame(good[0].words + (1,)), good[0]]
-    tr, _ = run_case(s, seed, (0.9, 0.8), 0.1)
+    tr, _, _ = run_case(s, seed, (0.9, 0.8), 0.1)
     assert [ok for _, ok in tr.frames] == [True, False, False, True, False, False, True] and tr.frame_error
     assert len(tr.outputs) == 5 + 7 + 5
 
