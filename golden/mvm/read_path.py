@@ -71,10 +71,11 @@ import numpy as np
 from golden.spec import rng
 from golden.spec.mvm_params import MvmParams
 
-#: 1 / std of the sum of four uniform 16-bit integers: ``sqrt(3 / (2**32 - 1))`` correctly rounded
-Z_SCALE = float.fromhex("0x1.bb67ae86627e8p-16")
-#: mean of the sum of four uniform 16-bit integers (4 * 65535 / 2)
-Z_MEAN = 131070
+#: :func:`normal_exact` (Irwin-Hall of the four 16-bit fields of ``rng.hash64``) lives with the other
+#: counter-based draws in :mod:`golden.spec.rng`; re-exported here as part of the read path's API
+normal_exact = rng.normal_exact
+Z_SCALE = rng.Z_SCALE
+Z_MEAN = rng.Z_MEAN
 
 PASS_FORWARD = 0
 PASS_TRANSPOSED = 1
@@ -115,20 +116,6 @@ def ref_codes(ones, g_ref: int, params: MvmParams, full_scale: int | None = None
 
 
 # --- exact normal draws and read noise -----------------------------------------------------------
-def normal_exact(seed: int, stream: int, index, counter) -> np.ndarray:
-    """Approximately standard normal float64 draws, computed with integers and one exact multiply.
-
-    Irwin-Hall of order 4: the four 16-bit fields of ``rng.hash64(seed, stream, index, counter)`` are
-    summed (an integer ``s`` in 0 .. 4 * 65535), centred and scaled: ``z = (s - 131070) * Z_SCALE``.
-    Mean 0 and variance 1 exactly (up to the rounding of ``Z_SCALE``); ``|z| <= 3.46``; kurtosis 2.7
-    (normal: 3). A pure function of its arguments; ``index`` and ``counter`` broadcast.
-    """
-    h = rng.hash64(seed, stream, index, counter)
-    m = np.uint64(0xFFFF)
-    s = (h & m) + ((h >> np.uint64(16)) & m) + ((h >> np.uint64(32)) & m) + (h >> np.uint64(48))
-    return (s.astype(np.int64) - Z_MEAN).astype(np.float64) * Z_SCALE
-
-
 @dataclass(frozen=True)
 class ReadNoise:
     """Read-noise configuration of one array's reads.
