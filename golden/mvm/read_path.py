@@ -64,6 +64,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -100,7 +101,7 @@ def adc(I, params: MvmParams, full_scale: int | None = None) -> np.ndarray:
     """
     fs = params.adc_full_scale if full_scale is None else int(full_scale)
     i = np.asarray(I, dtype=np.int64)
-    return np.clip((i << params.adc_width) // fs, 0, params.code_max)
+    return np.minimum(np.maximum((i << params.adc_width) // fs, 0), params.code_max)
 
 
 def ref_codes(ones, g_ref: int, params: MvmParams, full_scale: int | None = None, devices: int = 1
@@ -151,6 +152,20 @@ def line_id(array_id: int, transposed: bool, line) -> np.ndarray:
     return np.uint64((int(array_id) << 24) | (int(bool(transposed)) << 23)) + np.asarray(line, dtype=np.uint64)
 
 
+@lru_cache(maxsize=64)
+def _line_hashes(seed: int, array_id: int, transposed: bool, n: int) -> np.ndarray:
+    """``rng.line_hash`` of the first ``n`` lines (the per-line half of the noise hash, cached)."""
+    h = rng.line_hash(seed, rng.STREAM_MVM, line_id(array_id, transposed, np.arange(n)))
+    h.setflags(write=False)
+    return h
+
+
+def line_normals(noise: ReadNoise, transposed: bool, n: int, counter) -> np.ndarray:
+    """``normal_exact(seed, STREAM_MVM, line_id(array_id, transposed, 0..n-1), counter)``; ``counter``
+    broadcasts against the line axis (last)."""
+    return rng.normal_exact_parts(_line_hashes(noise.seed, noise.array_id, bool(transposed), n), counter)
+
+
 def read_index(t, pass_: int, k, group=0) -> np.ndarray:
     """Read counter of bit ``k`` (0..7), group ``group`` (0/1), pass ``pass_`` (0..3) of sample ``t``."""
     t = np.asarray(t, dtype=np.uint64)
@@ -178,7 +193,7 @@ def scale_out(S, mult: int, shift: int, out_width: int) -> np.ndarray:
     if shift:
         v = (v + (1 << (shift - 1))) >> shift
     hi = (1 << (out_width - 1)) - 1
-    return np.clip(v, -hi - 1, hi)
+    return np.minimum(np.maximum(v, -hi - 1), hi)
 
 
 def scale_factor(ratio, mult_max: int = 1 << 16, shift_max: int = 48) -> tuple[int, int]:
@@ -267,9 +282,8 @@ def forward_read(g, u, params: MvmParams, *, devices: int, differential: bool = 
     ones = bits.sum(axis=-1).astype(np.int64)                    # (..., b)
     if noise is not None:
         q = bits @ (gm * gm if g2 is None else g2)
-        lid = line_id(noise.array_id, False, np.arange(P))
         ridx = read_index(np.asarray(t)[..., None, None], PASS_FORWARD, np.arange(b)[:, None], 0)
-        z = normal_exact(noise.seed, rng.STREAM_MVM, lid, ridx)
+        z = line_normals(noise, False, P, ridx)
         cur = cur + read_noise(q, ones[..., None], z, noise.read_mult, noise.read_add)
     codes = adc(cur, params)
     w = np.int64(1) << np.arange(b, dtype=np.int64)
@@ -325,9 +339,8 @@ def transposed_read(g, e, params: MvmParams, *, devices: int, differential: bool
             if g2m is None:
                 g2m = (gm * gm if g2 is None else g2).T
             q = drive @ g2m
-            lid = line_id(noise.array_id, True, np.arange(R))
             ridx = read_index(np.asarray(t)[..., None, None], PASS_TRANSPOSED, np.arange(b)[:, None], grp)
-            z = normal_exact(noise.seed, rng.STREAM_MVM, lid, ridx)
+            z = line_normals(noise, True, R, ridx)
             cur = cur + read_noise(q, (len(slots) * ones)[..., None], z, noise.read_mult, noise.read_add)
         codes.append(adc(cur, params, fs))
     codes = np.stack(codes, axis=-2)                                              # (..., b, groups, R)

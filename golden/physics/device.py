@@ -164,6 +164,33 @@ def uniform_keyed(key: np.uint64, index, counter) -> np.ndarray:
     return u
 
 
+def hash_keyed(key: np.uint64, index, counter) -> np.ndarray:
+    """``golden.spec.rng.hash64(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``
+    (in-place uint64 arithmetic)."""
+    idx = np.asarray(index, dtype=np.uint64)
+    cnt = np.asarray(counter, dtype=np.uint64)
+    shape = np.broadcast_shapes(idx.shape, cnt.shape)
+    h = np.empty(shape, dtype=np.uint64)
+    np.bitwise_xor(idx, key, out=h)
+    t = np.empty(shape, dtype=np.uint64)
+    _sm_inplace(h, t)
+    c = np.array(np.broadcast_to(cnt, shape), dtype=np.uint64)
+    _sm_inplace(c, t)
+    h ^= c
+    return _sm_inplace(h, t)
+
+
+def normal_exact_keyed(key: np.uint64, index, counter) -> np.ndarray:
+    """``golden.spec.rng.normal_exact(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``."""
+    h = hash_keyed(key, index, counter)
+    f = np.uint64(0xFFFF)
+    s = h & f
+    for sh in (16, 32):
+        s += (h >> np.uint64(sh)) & f
+    s += h >> np.uint64(48)
+    return (s.astype(np.int64) - rng.Z_MEAN).astype(np.float64) * rng.Z_SCALE
+
+
 def normal_keyed(key: np.uint64, index, counter) -> np.ndarray:
     """``golden.spec.rng.normal(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``."""
     return ndtri(uniform_keyed(key, index, counter))
@@ -415,11 +442,11 @@ class DeviceModel:
     def normal(self, stream: int, index, counter) -> np.ndarray:
         """``golden.spec.rng.normal(self.seed, stream, index, counter)`` (exact mode:
         :func:`golden.spec.rng.normal_exact`)."""
-        if self.exact:
-            return rng.normal_exact(self.seed, stream, index, counter)
         key = self._key.get(stream)
         if key is None:
             key = stream_key(self.seed, stream)
+        if self.exact:
+            return normal_exact_keyed(key, index, counter)
         return normal_keyed(key, index, counter)
 
     def uniform(self, stream: int, index, counter) -> np.ndarray:

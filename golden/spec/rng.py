@@ -63,7 +63,22 @@ def normal_exact(seed: int, stream: int, index, counter) -> np.ndarray:
     2.7 (normal: 3). No ``log``/``cos``/``ndtri``: the same bits on every machine and numpy build.
     A pure function of its arguments; ``index`` and ``counter`` broadcast.
     """
-    h = hash64(seed, stream, index, counter)
+    return normal_of_hash(hash64(seed, stream, index, counter))
+
+
+def line_hash(seed: int, stream: int, index) -> np.ndarray:
+    """The part of :func:`hash64` that depends on ``index`` only (cache it for repeated counters)."""
+    key = splitmix64(np.uint64(seed & 0xFFFFFFFFFFFFFFFF) ^ splitmix64(np.uint64(stream)))
+    return splitmix64(key ^ np.asarray(index, dtype=np.uint64))
+
+
+def normal_exact_parts(line: np.ndarray, counter) -> np.ndarray:
+    """:func:`normal_exact` from ``line = line_hash(seed, stream, index)`` and the counters (broadcast)."""
+    return normal_of_hash(splitmix64(line ^ splitmix64(np.asarray(counter, dtype=np.uint64))))
+
+
+def normal_of_hash(h: np.ndarray) -> np.ndarray:
+    """The Irwin-Hall draw of :func:`normal_exact` from its 64-bit hash ``h``."""
     s = (h & _F16) + ((h >> np.uint64(16)) & _F16) + ((h >> np.uint64(32)) & _F16) + (h >> np.uint64(48))
     return (s.astype(np.int64) - Z_MEAN).astype(np.float64) * Z_SCALE
 
