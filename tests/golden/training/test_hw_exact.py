@@ -99,3 +99,13 @@ def test_config_errors():
     cfg = hx.hw_exact_config(device=RERAM_HFO2.with_(gamma_set=1.5), hidden=4)
     with pytest.raises(ConfigError, match=r"device\.gamma_set = 1\.5 is not allowed in hardware-exact mode"):
         hx.HwExactMLP(cfg, 8, 10, np.zeros((2, 8), np.float32), np.zeros(2, np.int64))
+
+
+def test_cli_train_hw_exact(capsys):
+    from tb.cli.main import main
+    assert main(["train", "--hw-exact", "--dataset", "digits", "--hidden", "4", "--train-samples", "20",
+                 "--epochs", "1", "--quiet", "--no-fp", "--input-width", "4", "--adc-width", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "hardware-exact: N = 4 non-differential, input 4 bits, ADC 5 bits" in out and "digest " in out
+    assert main(["train", "--hw-exact", "--adc-width", "13"]) == 2
+    assert "--adc-width" in capsys.readouterr().err
