@@ -49,6 +49,9 @@ converted by an ADC with full scale ``FS_t`` (:attr:`MvmParams.fs_t`)::
     ref_code_t[k] = min(floor(N * ones[k] * g_ref * 2**A / FS_t), 2**A - 1)
     y[r]         = the scaling above with t_scale_mult / t_scale_shift
 
+``mvm.cols_per_adc`` sets the order and number of conversions (the RTL's latency), not the codes:
+each line's conversion depends only on its own current.
+
 Read noise (counter-based)
 --------------------------
 ``n = rint(sigma * z)``, ``sigma = sqrt(read_mult**2 * Q + m * (read_add / g_lsb)**2)`` where ``Q`` is
