@@ -98,6 +98,30 @@ def plot(runs: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def table(runs: list[dict]) -> str:
+    """Markdown table: test accuracy (%) per synapse kind and input width (rows) and ADC width (columns),
+    with the wall time of each run, and the FP baseline."""
+    hw = [r for r in runs if r["mode"] == "hw-exact"]
+    adcs = sorted({r["adc_width"] for r in hw})
+    head = "| synapse (N = 4), input width | " + " | ".join(f"ADC {a} bits" for a in adcs) + " |"
+    out = [head, "|---|" + "---|" * len(adcs)]
+    fp = [r for r in runs if r["mode"] == "fp"]
+    if fp:
+        v = fp[0]["test_accuracy"]
+        out.append("| FP baseline (float32, same network, init, order, lr) | "
+                   + " | ".join(f"{100 * v:.2f}" for _ in adcs) + " |")
+    for diff in (False, True):
+        for b in sorted({r["input_width"] for r in hw}, reverse=True):
+            cells = []
+            for a in adcs:
+                m = [r for r in hw if r["differential"] == diff and r["input_width"] == b and r["adc_width"] == a]
+                cells.append(f"{100 * m[0]['test_accuracy']:.2f} ({m[0]['wall_seconds'] / 60:.0f} min)"
+                             if m else "not run")
+            if any(c != "not run" for c in cells):
+                out.append(f"| {KINDS[int(diff)]}, {b} bits | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="mnist", choices=("mnist", "digits"))
@@ -110,9 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--input-widths", type=int, nargs="+", default=[4, 8])
     ap.add_argument("--out", type=Path, default=Path("docs/hw_exact_sweep.json"))
     ap.add_argument("--plot", type=Path, default=None, help="only draw the plot of --out into this PNG")
+    ap.add_argument("--table", action="store_true", help="only print the Markdown table of --out")
     a = ap.parse_args(argv)
-    if a.plot is not None:
-        plot(load_runs(a.out), a.plot)
+    if a.plot is not None or a.table:
+        if a.plot is not None:
+            plot(load_runs(a.out), a.plot)
+        if a.table:
+            print(table(load_runs(a.out)))
         return 0
     runs = load_runs(a.out)
     done = {run_key(r) for r in runs}
