@@ -49,6 +49,9 @@ converted by an ADC with full scale ``FS_t`` (:attr:`MvmParams.fs_t`)::
     ref_code_t[k] = min(floor(N * ones[k] * g_ref * 2**A / FS_t), 2**A - 1)
     y[r]         = the scaling above with t_scale_mult / t_scale_shift
 
+``mvm.cols_per_adc`` sets the order and number of conversions (the RTL's latency), not the codes:
+each line's conversion depends only on its own current.
+
 Read noise (counter-based)
 --------------------------
 ``n = rint(sigma * z)``, ``sigma = sqrt(read_mult**2 * Q + m * (read_add / g_lsb)**2)`` where ``Q`` is
@@ -64,6 +67,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
@@ -71,10 +75,11 @@ import numpy as np
 from golden.spec import rng
 from golden.spec.mvm_params import MvmParams
 
-#: 1 / std of the sum of four uniform 16-bit integers: ``sqrt(3 / (2**32 - 1))`` correctly rounded
-Z_SCALE = float.fromhex("0x1.bb67ae86627e8p-16")
-#: mean of the sum of four uniform 16-bit integers (4 * 65535 / 2)
-Z_MEAN = 131070
+#: :func:`normal_exact` (Irwin-Hall of the four 16-bit fields of ``rng.hash64``) lives with the other
+#: counter-based draws in :mod:`golden.spec.rng`; re-exported here as part of the read path's API
+normal_exact = rng.normal_exact
+Z_SCALE = rng.Z_SCALE
+Z_MEAN = rng.Z_MEAN
 
 PASS_FORWARD = 0
 PASS_TRANSPOSED = 1
@@ -99,7 +104,7 @@ def adc(I, params: MvmParams, full_scale: int | None = None) -> np.ndarray:
     """
     fs = params.adc_full_scale if full_scale is None else int(full_scale)
     i = np.asarray(I, dtype=np.int64)
-    return np.clip((i << params.adc_width) // fs, 0, params.code_max)
+    return np.minimum(np.maximum((i << params.adc_width) // fs, 0), params.code_max)
 
 
 def ref_codes(ones, g_ref: int, params: MvmParams, full_scale: int | None = None, devices: int = 1
@@ -115,20 +120,6 @@ def ref_codes(ones, g_ref: int, params: MvmParams, full_scale: int | None = None
 
 
 # --- exact normal draws and read noise -----------------------------------------------------------
-def normal_exact(seed: int, stream: int, index, counter) -> np.ndarray:
-    """Approximately standard normal float64 draws, computed with integers and one exact multiply.
-
-    Irwin-Hall of order 4: the four 16-bit fields of ``rng.hash64(seed, stream, index, counter)`` are
-    summed (an integer ``s`` in 0 .. 4 * 65535), centred and scaled: ``z = (s - 131070) * Z_SCALE``.
-    Mean 0 and variance 1 exactly (up to the rounding of ``Z_SCALE``); ``|z| <= 3.46``; kurtosis 2.7
-    (normal: 3). A pure function of its arguments; ``index`` and ``counter`` broadcast.
-    """
-    h = rng.hash64(seed, stream, index, counter)
-    m = np.uint64(0xFFFF)
-    s = (h & m) + ((h >> np.uint64(16)) & m) + ((h >> np.uint64(32)) & m) + (h >> np.uint64(48))
-    return (s.astype(np.int64) - Z_MEAN).astype(np.float64) * Z_SCALE
-
-
 @dataclass(frozen=True)
 class ReadNoise:
     """Read-noise configuration of one array's reads.
@@ -164,6 +155,20 @@ def line_id(array_id: int, transposed: bool, line) -> np.ndarray:
     return np.uint64((int(array_id) << 24) | (int(bool(transposed)) << 23)) + np.asarray(line, dtype=np.uint64)
 
 
+@lru_cache(maxsize=64)
+def _line_hashes(seed: int, array_id: int, transposed: bool, n: int) -> np.ndarray:
+    """``rng.line_hash`` of the first ``n`` lines (the per-line half of the noise hash, cached)."""
+    h = rng.line_hash(seed, rng.STREAM_MVM, line_id(array_id, transposed, np.arange(n)))
+    h.setflags(write=False)
+    return h
+
+
+def line_normals(noise: ReadNoise, transposed: bool, n: int, counter) -> np.ndarray:
+    """``normal_exact(seed, STREAM_MVM, line_id(array_id, transposed, 0..n-1), counter)``; ``counter``
+    broadcasts against the line axis (last)."""
+    return rng.normal_exact_parts(_line_hashes(noise.seed, noise.array_id, bool(transposed), n), counter)
+
+
 def read_index(t, pass_: int, k, group=0) -> np.ndarray:
     """Read counter of bit ``k`` (0..7), group ``group`` (0/1), pass ``pass_`` (0..3) of sample ``t``."""
     t = np.asarray(t, dtype=np.uint64)
@@ -191,7 +196,7 @@ def scale_out(S, mult: int, shift: int, out_width: int) -> np.ndarray:
     if shift:
         v = (v + (1 << (shift - 1))) >> shift
     hi = (1 << (out_width - 1)) - 1
-    return np.clip(v, -hi - 1, hi)
+    return np.minimum(np.maximum(v, -hi - 1), hi)
 
 
 def scale_factor(ratio, mult_max: int = 1 << 16, shift_max: int = 48) -> tuple[int, int]:
@@ -280,9 +285,8 @@ def forward_read(g, u, params: MvmParams, *, devices: int, differential: bool = 
     ones = bits.sum(axis=-1).astype(np.int64)                    # (..., b)
     if noise is not None:
         q = bits @ (gm * gm if g2 is None else g2)
-        lid = line_id(noise.array_id, False, np.arange(P))
         ridx = read_index(np.asarray(t)[..., None, None], PASS_FORWARD, np.arange(b)[:, None], 0)
-        z = normal_exact(noise.seed, rng.STREAM_MVM, lid, ridx)
+        z = line_normals(noise, False, P, ridx)
         cur = cur + read_noise(q, ones[..., None], z, noise.read_mult, noise.read_add)
     codes = adc(cur, params)
     w = np.int64(1) << np.arange(b, dtype=np.int64)
@@ -338,9 +342,8 @@ def transposed_read(g, e, params: MvmParams, *, devices: int, differential: bool
             if g2m is None:
                 g2m = (gm * gm if g2 is None else g2).T
             q = drive @ g2m
-            lid = line_id(noise.array_id, True, np.arange(R))
             ridx = read_index(np.asarray(t)[..., None, None], PASS_TRANSPOSED, np.arange(b)[:, None], grp)
-            z = normal_exact(noise.seed, rng.STREAM_MVM, lid, ridx)
+            z = line_normals(noise, True, R, ridx)
             cur = cur + read_noise(q, (len(slots) * ones)[..., None], z, noise.read_mult, noise.read_add)
         codes.append(adc(cur, params, fs))
     codes = np.stack(codes, axis=-2)                                              # (..., b, groups, R)

@@ -236,3 +236,24 @@ def test_optional_mvm_section(tmp_path):
     with pytest.raises(ConfigError, match=r"unknown key mvm\.adc_bits"):
         params_from_dict({"mvm": {"adc_bits": 4}})
     assert MvmParams(adc_full_scale=100).fs_t == 100 and MvmParams(t_full_scale=7).fs_t == 7
+
+
+def test_row_order_does_not_matter():
+    """Permuting the rows (another summation order in every matrix product) gives the same codes."""
+    seed = 21
+    print(f"seed {seed}")
+    r = np.random.default_rng(seed)
+    p = MvmParams(input_width=8, adc_width=8, adc_full_scale=400 * 4096, scale_mult=999, scale_shift=9)
+    g = r.integers(0, 4096, (785, 40))
+    u = r.integers(0, 256, 785)
+    nz = rp.ReadNoise(seed, 0.02, 8.2, 0)
+    a = rp.forward_read(g, u, p, devices=4, g_ref=2500, noise=nz, t=3)
+    perm = r.permutation(785)
+    b = rp.forward_read(g[perm], u[perm], p, devices=4, g_ref=2500, noise=nz, t=3)
+    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.y, b.y)
+    e = r.integers(-128, 128, 10)
+    a = rp.transposed_read(g, e, p, devices=4, g_ref=2500, noise=nz, t=3)
+    pc = r.permutation(10)
+    gp = g.reshape(785, 10, 4)[:, pc].reshape(785, 40)
+    b = rp.transposed_read(gp, e[pc], p, devices=4, g_ref=2500, noise=nz, t=3)
+    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.y, b.y)
