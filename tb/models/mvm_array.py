@@ -102,7 +102,10 @@ class MvmArrayPort:
 
     Call :meth:`step` once per cycle with the engine's registered outputs of that cycle; it returns
     the ``adc_code`` to drive in the same cycle. Reads are counted as described in the module
-    docstring; :attr:`reads` records them.
+    docstring; :attr:`reads` records them. ``auto_t`` (default) advances the sample index ``t`` after
+    each frame's reads (one sample per frame, what the block tests do); with ``auto_t = False`` the
+    testbench sets :attr:`t` itself, e.g. to the training sample of a forward and a transposed read
+    of one array (golden's hardware-exact training reads both passes of a layer with one ``t``).
     """
 
     array: MvmArray
@@ -112,6 +115,7 @@ class MvmArrayPort:
     n_adc: int
     reads: list[ReadRecord] = field(default_factory=list)
     t: int = 0
+    auto_t: bool = True
     i: int = 0
     _codes: np.ndarray | None = None
     _was_read: bool = False
@@ -127,7 +131,9 @@ class MvmArrayPort:
             self.reads.append(ReadRecord(cycle, transposed, k, grp, driven))
             self.i += 1
             if self.i == self.input_width * groups:
-                self.i, self.t = 0, self.t + 1
+                self.i = 0
+                if self.auto_t:
+                    self.t += 1
         self._was_read = read
         if not read or self._codes is None:
             return 0
