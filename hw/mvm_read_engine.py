@@ -444,6 +444,7 @@ class MvmReadEngine(wiring.Component):
         m.d.comb += [
             Assert(ResetSignal() | ~(self.read & self.prog_active), "a read overlaps a programming pulse"),
             Assert(ResetSignal() | (self.read == s_read), "read follows the READ state"),
-            Assert(ResetSignal() | (Cat(*st).as_unsigned() != 0), "one state"),
+            Assert(ResetSignal() | (Cat(*st).any() & ~Cat(*(a & b for i, a in enumerate(st) for b in st[i + 1:])).any()),
+                   "state one-hot"),
         ]
         return m

@@ -23,6 +23,7 @@ from tb.formal.axil_csr import AxiLiteCsrProof
 from tb.formal.crossbar_addressing import CrossbarAddressingProof
 from tb.formal.harness import FormalTop
 from tb.formal.mutation import Mutation
+from tb.formal.mvm_read_engine import MvmReadEngineProof
 from tb.formal.outer_product_engine import (
     EngineChiProof,
     EngineControlProof,
@@ -55,6 +56,11 @@ OPE_CONTROL = ("o_stable", "frame_error_sticky", "bad_frame_no_output", "clear_w
 OPE_RULE = ("saturation", "chi_residue", "rule_count")
 OPE_CHI = ("o_addr_in_range", "synapse_pulses")
 AXIL_PUSH_WAIT = 3
+# MvmReadEngine: 3 x 2 synapses, N = 1 differential (D = 2), 2-bit inputs (one word per frame), 2-bit
+# ADCs, 2 lines per ADC; settle and conversion times free (cfg)
+MVM = AccelParams().with_(array={"rows": 3, "cols": 2}, synapse={"devices": 1, "differential": True},
+                          mvm={"input_width": 2, "adc_width": 2, "cols_per_adc": 2, "out_width": 8, "g_bits": 8})
+MVM_PROPS = ("no_read_during_programming", "no_overlap_error", "o_stable", "frame_error_sticky")
 AXIL_MAP = accelerator_register_map(AccelParams(), push_wait=AXIL_PUSH_WAIT)
 
 
@@ -139,6 +145,8 @@ PROOFS = (
               "prove", 3, lambda c: AxiLiteCsrProof(AXIL_MAP, **_kw(c)),
               ("b_stable", "r_stable", "no_b_before_aw_and_w", "one_outstanding_read", "okay_or_slverr"),
               quick=True),
+    ProofSpec("mvm_read_engine", "MvmReadEngine", "3x2, N=1 differential, b=2, A=2, 2 lines per ADC",
+              "prove", 3, lambda c: MvmReadEngineProof(MVM, **_kw(c)), MVM_PROPS, quick=True),
     ProofSpec("axil_csr_liveness", "AxiLiteCsr",
               f"accelerator register map, push_wait {AXIL_PUSH_WAIT}, bready high, bound {AXIL_PUSH_WAIT + 2}",
               "prove", AXIL_PUSH_WAIT + 4, lambda c: AxiLiteCsrProof(AXIL_MAP, liveness=True, **_kw(c)),
@@ -164,6 +172,10 @@ def _uu(old, new):
 
 def _ope(old, new):
     return Mutation("hw.outer_product_engine", "OuterProductEngine", old, new)
+
+
+def _mvm(old, new):
+    return Mutation("hw.mvm_read_engine", "MvmReadEngine", old, new)
 
 
 def _ax(old, new):
@@ -253,6 +265,16 @@ MUTANTS = (
                     "r_ok.eq(in_range(req.payload.row, a.rows)),"), 24),
     MutantSpec("outer_product_engine_chi_pow2", "synapse_pulses",
                _ope("pr = add_const(pr, 1 << (sh - 1))", "pr = add_const(pr, 0)"), 24),
+    # MvmReadEngine: a read starts while programming; overlap_error rises on any read; o is
+    # overwritten while it waits; a good frame clears frame_error
+    MutantSpec("mvm_read_engine", "no_read_during_programming",
+               _mvm("with m.If(s_arm & ~self.prog_active):", "with m.If(s_arm):"), 8, quick=True),
+    MutantSpec("mvm_read_engine", "no_overlap_error",
+               _mvm("with m.If(self.read & self.prog_active):", "with m.If(self.read):"), 8),
+    MutantSpec("mvm_read_engine", "o_stable", _mvm("m.d.comb += o_free.eq(~o.valid | o.ready)",
+                                                   "m.d.comb += o_free.eq(1)"), 24),
+    MutantSpec("mvm_read_engine", "frame_error_sticky",
+               _mvm("                m.d.sync += wc.eq(0)", "                m.d.sync += [wc.eq(0), self.frame_error.eq(0)]"), 8),
     # AxiLiteCsr: the head response is overwritten; AR accepted while R waits; rvalid never falls;
     # a write commits without its W; a DECERR; a push never times out
     MutantSpec("axil_csr_safety", "b_stable",
