@@ -22,6 +22,7 @@ from golden.twins.mvm_read_engine import (
     frame_items,
     frame_outputs,
     frame_words,
+    parse_frame,
 )
 from hw.mvm_read_engine import MvmReadEngine
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
@@ -172,7 +173,6 @@ def test_twin_outputs_are_golden_reads(seed):
     ys = [o["y"] for _, o in tr.outputs]
     want, t = [], 0
     for f in s.frames:
-        from golden.twins.mvm_read_engine import parse_frame
         codes = parse_frame(list(f.words), f.transposed, s.shape)
         if codes is None:
             continue
