@@ -290,14 +290,14 @@ class Accelerator(wiring.Component):
             raise ConfigError(f"params must be an AccelParams, got {type(params).__name__}")
         try:
             check_int("read_latency", read_latency, 0, 255)
-            if bnn is not None:
-                check_bnn_fits(params, bnn)
             if mvm is not None:
                 if not isinstance(mvm, MvmParams):
                     raise ConfigError(f"mvm must be an MvmParams or None, got {type(mvm).__name__}")
                 if bnn is not None:
                     raise ConfigError("an [mvm] section cannot be combined with a [bnn] section in one "
                                       "accelerator top (both drive the array's read lines): remove one")
+            if bnn is not None:
+                check_bnn_fits(params, bnn)
             self.regmap = accelerator_register_map(params, bnn=bnn, fifo_depth=fifo_depth,
                                                    adc_width=adc_width, push_wait=push_wait, mvm=mvm)
         except ConfigError:
@@ -575,7 +575,7 @@ class Accelerator(wiring.Component):
                           | dp.slices["program"].o.valid | dp.slices["refresh"].o.valid
                           | dp.slices["requests"].o.valid),
             bnn_busy.eq(bnn.busy),
-            busy.eq(train_busy | bnn_busy | reads.busy | (mvm.busy if mvm is not None else 0)),
+            busy.eq(train_busy | bnn_busy | reads.busy if mvm is None else train_busy | bnn_busy | reads.busy | mvm.busy),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
             csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(reads.busy),
             csr.status.owner.eq(port.owner), csr.status.update_level.eq(fifo.level),
