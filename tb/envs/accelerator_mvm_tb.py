@@ -218,13 +218,14 @@ def mismatching_codes(case: MvmTopCase, got: list[tuple[int, ...]]) -> int:
 
 
 # --- cocotb: the same run under Verilator ------------------------------------------------------------
-try:
+try:  # the cocotb part only loads inside a simulation
     import cocotb
-    from cocotb.triggers import ClockCycles, ReadWrite, RisingEdge
-except ImportError:       # the helpers above are importable without cocotb
-    cocotb = None
+    _HAVE_COCOTB = cocotb.is_simulation
+except ImportError:  # pragma: no cover
+    _HAVE_COCOTB = False
 
-if cocotb is not None:
+if _HAVE_COCOTB:
+    from cocotb.triggers import ClockCycles, ReadWrite, RisingEdge
     import time
 
     from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink

@@ -52,6 +52,8 @@ def test_ports_and_bad_combinations():
     assert top.s_axis_mvm.tuser.shape().width == 1
     plain = Accelerator.from_params(dataclasses.replace(p, mvm=None))
     assert not hasattr(plain, "s_axis_mvm") and plain.mvm_engine is None
+    for c in (top, e, plain):
+        c._MustUse__silence = True          # built for their ports only
     with pytest.raises(ConfigError, match=r"\[mvm\].*\[bnn\]"):
         Accelerator(AccelParams().with_(array={"cell": "2T2R"}), bnn=BnnHwParams(), mvm=p.mvm)
     with pytest.raises(ConfigError, match="mvm must be an MvmParams"):
@@ -120,7 +122,7 @@ def run_top(case, seed: int, *, n_programs: int = 40, g=None, p_idle: float = 0.
         for prog in programs:
             if st["done"]:
                 break
-            for _ in range(rng.randrange(0, 40)):
+            for _ in range(rng.randrange(0, 12)):
                 await ctx.tick()
             assert await axil_write(ctx, bus, rmap["program"].addr, rmap["program"].encode(**prog)) == OKAY
             st["pushed"] += 1
@@ -152,9 +154,9 @@ def test_amaranth_sim_mvm_through_the_top(differential, seed):
     """Every y of forward and transposed frames (noise on, sample index per frame pair) equals golden's
     read while PROGRAM pushes run; no read overlaps a programming command; some reads waited; the
     pulses are those pushed; the counters agree."""
-    case = make_case(mvm_top_params(differential), seed, samples=2)
+    case = make_case(mvm_top_params(differential), seed, samples=4)
     print(f"seed = {seed}")
-    st = run_top(case, seed, n_programs=30)
+    st = run_top(case, seed, n_programs=80)
     side, regs = st["side"], st["regs"]
     msg = first_mismatch(case, st["frames"])
     assert msg is None, msg
@@ -186,6 +188,23 @@ def test_amaranth_sim_corrupted_conductance_is_caught(seed):
     assert mismatching_codes(case, st["frames"]) > 0
     # and the same corrupted codes are what golden predicts for that array
     assert [tuple(f) for f in st["frames"]] == case.expected(g)
+
+
+class _NoExclusion(Accelerator):
+    """A mutated top: the read engine ignores programming and the scheduler ignores the reads."""
+
+    def _mvm_path(self, m, dp):
+        status = super()._mvm_path(m, dp)
+        m.d.comb += [dp.sched.hold.eq(0), self.mvm_engine.prog_active.eq(0)]
+        return status
+
+
+def test_overlap_monitor_catches_a_top_without_exclusion(seed, monkeypatch):
+    """Without the exclusion the monitor sees MVM reads during programming commands."""
+    case = make_case(mvm_top_params(False), seed, samples=3)
+    monkeypatch.setattr(Accelerator, "from_params", classmethod(lambda cls, p: _NoExclusion(p, mvm=p.mvm)))
+    st = run_top(case, seed, n_programs=80)
+    assert st["side"].overlaps, f"no overlap seen without the exclusion (seed {seed})"
 
 
 def test_expected_codes_are_golden_and_nontrivial(seed):
