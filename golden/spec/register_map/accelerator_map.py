@@ -559,7 +559,18 @@ def reference_markdown() -> str:
     net_doc = markdown(bnn_regs, title="BNN registers of a network build",
                        params_summary="the paper network 784-1025-1025-1025-10 (bias cells 79, 102, 102; "
                                       "banks of 3); the registers below 0x0A0 are those above")
-    return doc + "\n" + net_doc
+    mvm = MvmParams()
+    mvm_map = accelerator_register_map(p, mvm=mvm)
+    added = ", ".join(f"{r.upper()}.{f.upper()} {mvm_map[r].field(f).bits}" for r, f in
+                      (("array_cfg", "mvm"), ("status", "mvm_busy"), ("status", "mvm_wait"),
+                       ("errors", "mvm_frame"), ("errors", "mvm_overlap")))
+    mvm_regs = replace(mvm_map, registers=tuple(r for r in mvm_map.registers if r.addr >= MVM_BASE),
+                       notes=MVM_NOTES[1:])
+    mvm_doc = markdown(mvm_regs, title="MVM registers of an [mvm] build",
+                       params_summary=f"the default [mvm] section (input width {mvm.input_width}, ADC width "
+                                      f"{mvm.adc_width}, {mvm.cols_per_adc} lines per ADC); the registers below "
+                                      f"0x100 are those above, with the fields {added}")
+    return doc + "\n" + net_doc + "\n" + mvm_doc
 
 
 if __name__ == "__main__":   # python -m golden.spec.register_map.accelerator_map > docs/registers.md
