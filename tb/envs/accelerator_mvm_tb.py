@@ -225,9 +225,9 @@ except ImportError:  # pragma: no cover
     _HAVE_COCOTB = False
 
 if _HAVE_COCOTB:
-    from cocotb.triggers import ClockCycles, ReadWrite, RisingEdge
     import time
 
+    from cocotb.triggers import ClockCycles, ReadWrite, RisingEdge
     from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink
 
     from golden.spec.params import params_from_dict
