@@ -89,6 +89,7 @@ def plot(runs: list[dict], path: Path) -> None:
                      if r["mode"] == "hw-exact" and r["differential"] == diff and r["input_width"] == b)
         ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], "o-" if not diff else "s--",
                 label=f"N = 4 {KINDS[int(diff)]}, input {b} bits")
+    ax.set_xticks(sorted({r["adc_width"] for r in runs if r["mode"] == "hw-exact"}))
     ax.set_xlabel("ADC width (bits)")
     ax.set_ylabel("MNIST test accuracy (%)")
     ax.set_title("Hardware-exact in-situ training, 784-250-10, 1 epoch, seed 0")

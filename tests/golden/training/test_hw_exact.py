@@ -109,3 +109,29 @@ def test_cli_train_hw_exact(capsys):
     assert "hardware-exact: N = 4 non-differential, input 4 bits, ADC 5 bits" in out and "digest " in out
     assert main(["train", "--hw-exact", "--adc-width", "13"]) == 2
     assert "--adc-width" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("differential", [False, True])
+def test_plan_update_codes_equals_plan_update(differential):
+    """Codes given directly plan the same pulses and chi as the float path that forms those codes."""
+    from golden.physics.device import DeviceModel
+    from golden.spec.params import AccelParams
+    from golden.training.multi_device_synapses import ArrayConfig, SynapseArray
+    seed = 8
+    print(f"seed {seed}")
+    p = AccelParams().with_(array={"rows": 12, "cols": 6}, synapse={"devices": 3, "increment": 2,
+                                                                    "differential": differential})
+    a, b = (SynapseArray(p, DeviceModel(seed=seed), ArrayConfig(w_max=1.0)) for _ in range(2))
+    r = np.random.default_rng(seed)
+    for _ in range(20):
+        x = r.uniform(0, 2, 12).astype(np.float32) * (r.random(12) < 0.7)
+        d = r.normal(0, 3, 6).astype(np.float32)
+        lr = float(r.uniform(0.001, 0.05))
+        xq, dq = a.frame_codes(x, d, lr)
+        pa = a.plan_update(None, x, d, lr)
+        pb = b.plan_update_codes(None, xq.astype(np.int64), dq.astype(np.int64))
+        for f in ("ids", "polarity", "count", "rows", "cols"):
+            assert np.array_equal(getattr(pa, f), getattr(pb, f))
+        assert np.array_equal(a.chi, b.chi)
+        a.commit(pa)
+        b.commit(pb)
