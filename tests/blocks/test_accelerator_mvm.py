@@ -79,6 +79,33 @@ def test_top_with_mvm_lints_clean(differential, tmp_path):
     assert not problems, problems
 
 
+def test_cfg_registers_reach_the_engine():
+    """Every MVM register field arrives at the engine's ``cfg``; a full scale of 0 stands for 2**32;
+    reset values are the [mvm] section's."""
+    p = mvm_top_params(False)
+    dut = Accelerator.from_params(p)
+    rmap, cfg = dut.regmap, dut.mvm_engine.cfg
+    seen = {}
+
+    async def host(ctx):
+        seen["reset"] = (ctx.get(cfg.fs_fwd), ctx.get(cfg.mult_fwd), ctx.get(cfg.settle))
+        for name, fields in (("mvm_timing", {"settle": 7, "conv": 3}), ("mvm_fs_fwd", {"value": 0}),
+                             ("mvm_fs_tr", {"value": 12345}), ("mvm_g_ref", {"value": 999}),
+                             ("mvm_scale_fwd", {"mult": 1 << 16, "shift": 48}),
+                             ("mvm_scale_tr", {"mult": 3, "shift": 1})):
+            assert await axil_write(ctx, dut.s_axil, rmap[name].addr, rmap[name].encode(**fields)) == OKAY
+        seen["set"] = {f: ctx.get(getattr(cfg, f)) for f in ("settle", "conv", "fs_fwd", "fs_tr", "g_ref",
+                                                            "mult_fwd", "shift_fwd", "mult_tr", "shift_tr")}
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(host)
+    sim.run()
+    assert seen["reset"] == (p.mvm.adc_full_scale, p.mvm.scale_mult, 1)
+    assert seen["set"] == {"settle": 7, "conv": 3, "fs_fwd": 1 << 32, "fs_tr": 12345, "g_ref": 999,
+                           "mult_fwd": 1 << 16, "shift_fwd": 48, "mult_tr": 3, "shift_tr": 1}
+
+
 def run_top(case, seed: int, *, n_programs: int = 40, g=None, p_idle: float = 0.3, p_ready: float = 0.7):
     """The top under the Amaranth simulator: CFG over AXI-Lite, the case's frames on ``s_axis_mvm``
     (random idle cycles), ``m_axis_mvm`` under random backpressure, PROGRAM pushes from the host all
