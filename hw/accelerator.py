@@ -162,6 +162,9 @@ class Accelerator(wiring.Component):
     push_wait : int, 1..65535
         Cycles a push register write waits for a busy target before it is refused (SLVERR and
         ERRORS.PUSH; see :class:`hw.axil_csr.AxiLiteCsr`).
+    mvm : MvmParams or None
+        Adds the MVM read path (:class:`hw.mvm_read_engine.MvmReadEngine` for ``params`` with this
+        ``[mvm]`` section) with its own stream ports and array read port; not together with ``bnn``.
 
     Attributes
     ----------
