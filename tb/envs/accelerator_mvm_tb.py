@@ -232,7 +232,7 @@ if _HAVE_COCOTB:
 
     from golden.spec.params import params_from_dict
     from golden.spec.register_map.accelerator_map import accelerator_register_map
-    from tb.envs.accelerator_tb import CsrHost
+    from tb.envs.accelerator_tb import CsrHost, golden_chain, random_entries
     from tb.kit.runner import test_config
     from tb.kit.testbench import Testbench
 
@@ -271,14 +271,23 @@ if _HAVE_COCOTB:
                 await RisingEdge(self.clk)
                 c += 1
 
-        async def programs(self, progs: list[dict], rng: random.Random) -> int:
-            n = 0
-            for prog in progs:
-                if self.done:
-                    break
+        async def programs(self, progs: list[dict], updates: list, rng: random.Random) -> int:
+            """PROGRAM pushes (until the frames are done) and every UPDATE push (in order), interleaved
+            at random; returns the number of PROGRAM pushes."""
+            n, kinds = 0, ["p"] * len(progs) + ["u"] * len(updates)
+            rng.shuffle(kinds)
+            pi, ui = iter(progs), iter(updates)
+            for kind in kinds:
+                if kind == "p" and self.done:
+                    continue
                 await ClockCycles(self.clk, rng.randrange(1, 40))
-                await self.host.write("program", **prog)
-                n += 1
+                if kind == "p":
+                    await self.host.write("program", **next(pi))
+                    n += 1
+                else:
+                    e = next(ui)
+                    await self.host.write("update", row=e.row, col=e.col, dw=e.dw, end_cycle=int(e.end_cycle),
+                                          marker=int(e.marker))
             return n
 
     @cocotb.test()
@@ -301,7 +310,8 @@ if _HAVE_COCOTB:
         rng = random.Random(f"mvm-top-cocotb/{seed}")
         sink.set_pause_generator(iter(lambda: rng.random() < 0.3, None))
         progs = random_programs(tb.params, rng, int(cfg["programs"]))
-        prog_task = cocotb.start_soon(tb.programs(progs, random.Random(seed)))
+        updates = random_entries(tb.params, rng, int(cfg.get("updates", 0))) if cfg.get("updates") else []
+        prog_task = cocotb.start_soon(tb.programs(progs, updates, random.Random(seed)))
         for f in case.frames:
             await src.send(AxiStreamFrame(list(f.words), tuser=int(f.transposed)))
         got = []
@@ -330,12 +340,14 @@ if _HAVE_COCOTB:
         assert len(side.port.reads) == passes == regs["mvm_read_count"], (passes, regs)
         assert regs["mvm_frame_count"] == len(case.frames)
         D = tb.params.synapse.slots
-        want = sorted((p["row"], p["col"] * D + p["slot"], p["polarity"]) for p in progs[:pushed]
-                      for _ in range(p["count"]))
+        chain = golden_chain(tb.params, updates)
+        want = sorted([(p["row"], p["col"] * D + p["slot"], p["polarity"]) for p in progs[:pushed]
+                       for _ in range(p["count"])] + [(p.row, p.phys_col, p.polarity) for p in chain.pulses])
         assert sorted(x[1:] for x in side.pulses) == want, "pulses differ from the PROGRAM pushes"
         assert regs["pulse_count"] == len(want)
         assert errors["mvm_frame"] == 0 and errors["mvm_overlap"] == 0, errors
         assert regs["mvm_wait_count"] > 0, f"no read waited for programming (seed {seed})"
         dut._log.info(f"{len(case.frames)} frames, {n_y} y codes, 0 mismatches, {passes} reads, "
                       f"{regs['mvm_wait_count']} waited for programming ({regs['mvm_wait_cycles']} cycles), "
-                      f"{len(want)} pulses from {pushed} PROGRAM pushes, 0 overlaps, {wall:.1f} s")
+                      f"{len(want)} pulses from {pushed} PROGRAM and {len(updates)} UPDATE pushes "
+                      f"({len(chain.pulses)} from the updates), 0 overlaps, {wall:.1f} s")

@@ -24,6 +24,7 @@ from tb.envs.accelerator_mvm_tb import (
     random_programs,
     split_outputs,
 )
+from tb.envs.accelerator_tb import golden_chain, random_entries
 from tests.blocks.test_accelerator import axil_read, axil_write
 
 
@@ -106,16 +107,24 @@ def test_cfg_registers_reach_the_engine():
                            "mult_fwd": 1 << 16, "shift_fwd": 48, "mult_tr": 3, "shift_tr": 1}
 
 
-def run_top(case, seed: int, *, n_programs: int = 40, g=None, p_idle: float = 0.3, p_ready: float = 0.7):
+def run_top(case, seed: int, *, n_programs: int = 40, n_updates: int = 0, g=None, p_idle: float = 0.3,
+            p_ready: float = 0.7):
     """The top under the Amaranth simulator: CFG over AXI-Lite, the case's frames on ``s_axis_mvm``
-    (random idle cycles), ``m_axis_mvm`` under random backpressure, PROGRAM pushes from the host all
-    the while. Returns a dict of what was observed."""
+    (random idle cycles), ``m_axis_mvm`` under random backpressure, PROGRAM pushes (and with
+    ``n_updates`` UPDATE pushes, interleaved at random) from the host all the while. Returns a dict of
+    what was observed."""
     dut = Accelerator.from_params(case.params)
     rmap = dut.regmap
     side = ArraySide(case, dut.mvm_engine.n_adc, g=g)
     rng = random.Random(f"mvm-top-sim/{seed}")
     programs = random_programs(case.params, rng, n_programs)
-    st = {"cfg_done": False, "out": [], "done": False, "cycle": 0, "regs": {}, "pushed": 0}
+    updates = random_entries(case.params, rng, n_updates) if n_updates else []
+    actions = [("program", x) for x in programs] + [("update", x) for x in updates]
+    order = sorted(range(len(actions)), key=lambda i: (rng.random(), i))
+    # UPDATE entries keep their order (END_CYCLE and MARKER mean something only in sequence)
+    upd_slots = iter(sorted(i for i in order if actions[i][0] == "update"))
+    actions = [actions[i] if actions[i][0] == "program" else actions[next(upd_slots)] for i in order]
+    st = {"cfg_done": False, "out": [], "done": False, "cycle": 0, "regs": {}, "programs": []}
     n_out = sum(len(f.y) for f in case.frames)
 
     async def array(ctx):
@@ -165,13 +174,18 @@ def run_top(case, seed: int, *, n_programs: int = 40, g=None, p_idle: float = 0.
         for name, fields in case.csr_writes():
             assert await axil_write(ctx, bus, rmap[name].addr, rmap[name].encode(**fields)) == OKAY
         st["cfg_done"] = True
-        for prog in programs:
-            if st["done"]:
-                break
+        for kind, x in actions:
+            if st["done"] and kind == "program":
+                continue
             for _ in range(rng.randrange(0, 12)):
                 await ctx.tick()
-            assert await axil_write(ctx, bus, rmap["program"].addr, rmap["program"].encode(**prog)) == OKAY
-            st["pushed"] += 1
+            if kind == "program":
+                assert await axil_write(ctx, bus, rmap["program"].addr, rmap["program"].encode(**x)) == OKAY
+                st["programs"].append(x)
+            else:
+                word = rmap["update"].encode(row=x.row, col=x.col, dw=x.dw, end_cycle=int(x.end_cycle),
+                                             marker=int(x.marker))
+                assert await axil_write(ctx, bus, rmap["update"].addr, word) == OKAY
         while not st["done"]:
             await ctx.tick()
         while rmap["status"].decode((await axil_read(ctx, bus, rmap["status"].addr))[0])["busy"]:
@@ -190,7 +204,7 @@ def run_top(case, seed: int, *, n_programs: int = 40, g=None, p_idle: float = 0.
     sim.run()
     st["wall"] = time.perf_counter() - t0
     st["side"] = side
-    st["programs"] = programs[:st["pushed"]]
+    st["updates"] = updates
     st["frames"] = split_outputs(st["out"])
     return st
 
@@ -202,7 +216,7 @@ def test_amaranth_sim_mvm_through_the_top(differential, seed):
     pulses are those pushed; the counters agree."""
     case = make_case(mvm_top_params(differential), seed, samples=4)
     print(f"seed = {seed}")
-    st = run_top(case, seed, n_programs=80)
+    st = run_top(case, seed, n_programs=80, n_updates=24)
     side, regs = st["side"], st["regs"]
     msg = first_mismatch(case, st["frames"])
     assert msg is None, msg
@@ -213,14 +227,17 @@ def test_amaranth_sim_mvm_through_the_top(differential, seed):
     waits = regs["mvm_wait_count"]["value"]
     assert waits > 0, f"no read waited for programming (seed {seed}): the traffic does not interleave"
     D = case.params.synapse.slots
-    want_pulses = sorted((p["row"], p["col"] * D + p["slot"], p["polarity"]) for p in st["programs"]
-                         for _ in range(p["count"]))
+    chain = golden_chain(case.params, st["updates"])
+    want_pulses = sorted([(p["row"], p["col"] * D + p["slot"], p["polarity"]) for p in st["programs"]
+                          for _ in range(p["count"])] + [(p.row, p.phys_col, p.polarity) for p in chain.pulses])
+    assert chain.pulses, "the UPDATE traffic gives no pulse"
     assert sorted(x[1:] for x in side.pulses) == want_pulses
     assert regs["pulse_count"]["value"] == len(want_pulses)
     assert regs["errors"]["mvm_frame"] == 0 and regs["errors"]["mvm_overlap"] == 0
     print(f"{'differential' if differential else 'non-differential'}: {len(case.frames)} frames, "
           f"{sum(len(f) for f in st['frames'])} y codes, 0 mismatches, {passes} reads, {waits} waited "
-          f"({regs['mvm_wait_cycles']['value']} cycles), {len(want_pulses)} pulses, "
+          f"({regs['mvm_wait_cycles']['value']} cycles), {len(want_pulses)} pulses ({len(chain.pulses)} from "
+          f"{len(st['updates'])} UPDATE pushes), "
           f"{st['cycle']} cycles, {st['wall']:.1f} s")
 
 
@@ -266,7 +283,8 @@ def test_expected_codes_are_golden_and_nontrivial(seed):
 # --- cocotb + Verilator: the co-simulation through the top ------------------------------------------
 def _cocotb_config(differential: bool, seed: int, **extra) -> dict:
     p = mvm_top_params(differential)
-    return {"params": p.to_dict(), "seed": seed, "samples": 4, "settle": 2, "conv": 1, "programs": 80, **extra}
+    return {"params": p.to_dict(), "seed": seed, "samples": 4, "settle": 2, "conv": 1, "programs": 80,
+            "updates": 24, **extra}
 
 
 @pytest.mark.cocotb
