@@ -1,7 +1,7 @@
 """Accelerator top: AXI4-Lite CSRs in front of the training periphery, around one array port."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from amaranth import Cat, Const, Module, Signal, Value, unsigned
@@ -12,6 +12,7 @@ from amaranth.lib.wiring import In, Out
 from golden.spec.bnn_datapath_params import PHASES, BnnHwParams
 from golden.spec.bnn_network_params import BnnNetHwParams
 from golden.spec.interfaces import DEFAULT_READ_LATENCY, STROBES
+from golden.spec.mvm_params import MvmParams
 from golden.spec.params import AccelParams, ConfigError, check_int
 from golden.spec.register_map.accelerator_map import accelerator_register_map, update_fits_one_word
 from golden.spec.register_map.description import DATA_WIDTH, DEFAULT_PUSH_WAIT
@@ -21,7 +22,8 @@ from hw.axil_csr import AxiLiteCsr, AxiLiteSignature, push_layout
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
 from hw.bnn_network_engine import BnnNetworkEngine
 from hw.crossbar_addressing import CrossbarAddressing
-from hw.lintsafe import add_const, eq_const
+from hw.lintsafe import add_const, eq_const, sext
+from hw.mvm_read_engine import MvmReadEngine
 from hw.outer_product_engine import OuterProductEngine
 from hw.pulse_scheduler import PulseScheduler
 from hw.stream_register_slice import StreamRegisterSlice
@@ -113,6 +115,15 @@ class _CellReads(NamedTuple):
     busy: Signal                    # a read waits in its register slice or in the scheduler
 
 
+class _MvmStatus(NamedTuple):
+    """The MVM read path's status for STATUS, ERRORS and the counters."""
+
+    busy: Signal
+    wait: Signal                    # the engine waits in ARM for programming to end
+    frame_set: Signal               # ERRORS.MVM_FRAME / MVM_OVERLAP set inputs
+    overlap_set: Signal
+
+
 class _BnnStatus(NamedTuple):
     """The BNN path's line enables (zero-extended to the array port) and status (constants without one)."""
 
@@ -151,6 +162,9 @@ class Accelerator(wiring.Component):
     push_wait : int, 1..65535
         Cycles a push register write waits for a busy target before it is refused (SLVERR and
         ERRORS.PUSH; see :class:`hw.axil_csr.AxiLiteCsr`).
+    mvm : MvmParams or None
+        Adds the MVM read path (:class:`hw.mvm_read_engine.MvmReadEngine` for ``params`` with this
+        ``[mvm]`` section) with its own stream ports and array read port; not together with ``bnn``.
 
     Attributes
     ----------
@@ -184,6 +198,23 @@ class Accelerator(wiring.Component):
         Out(6) the sequencer's occupied and entered phase stages (the engine's ``stages``, ``firsts``).
     sa_out : In(bnn.bank)
         SA decisions of the selected bank.
+
+    With an MVM read path (``mvm``, the ``[mvm]`` section; :class:`hw.mvm_read_engine.MvmReadEngine`):
+
+    s_axis_mvm : In(AxiStreamSignature(32, user_width=1))
+        MVM input frames (forward: R unsigned codes; transposed: C signed codes; ``32 // b`` codes per
+        word from bit 0); ``tuser`` on a frame's first word: 1 = transposed read. Verilog
+        ``s_axis_mvm__tdata`` ... ``s_axis_mvm__tuser``.
+    m_axis_mvm : Out(AxiStreamSignature(32))
+        Output codes y, one per word, sign-extended from ``mvm.out_width``; ``tlast`` on a frame's last.
+    mvm_wl : Out(rows), mvm_bl : Out(phys_cols), mvm_read : Out(1)
+        The engine's own array read port: word lines driven (forward), bit lines driven (transposed),
+        the sense path on (registered).
+    mvm_transposed : Out(1), mvm_adc_start : Out(1), mvm_adc_sel : Out(bits(cols_per_adc))
+        Mode of the current frame; conversion start and line index within each converter's group.
+    mvm_adc_code : In(n_adc * adc_width)
+        The converters' codes (converter a at bits ``[a*A, (a+1)*A)``), sampled in the last cycle of a
+        conversion.
 
     The array port is that of :class:`hw.crossbar_addressing.CrossbarAddressing` (its outputs are
     registered: lines follow the scheduler's command by one cycle).
@@ -227,6 +258,16 @@ class Accelerator(wiring.Component):
       after its write commits) the engine writes 0 to its chi
       memory, one word per lane and cycle, ``rows * ceil(cols / lanes)`` cycles (STATUS.CLEARING,
       STATUS.TRAIN_BUSY); update entries and frames wait meanwhile.
+    * MVM (``[mvm]``): frames on ``s_axis_mvm`` go to the read engine, its y codes to ``m_axis_mvm``;
+      its settings come from MVM_TIMING, MVM_FS_FWD/TR (0: 2**32), MVM_G_REF, MVM_SCALE_FWD/TR.
+      Exclusion: the engine's ``rd_req`` holds the pulse scheduler (``hold``: no new program request
+      or cell read is accepted, the one in flight finishes) and the scheduler's ``prog_active`` keeps
+      the engine from starting a read; so an MVM read never overlaps a programming command, whose
+      CrossbarAddressing lines follow the scheduler by one cycle and are low by the cycle after the
+      scheduler is idle, the earliest cycle an engine read can start. STATUS.MVM_BUSY / MVM_WAIT,
+      ERRORS.MVM_FRAME (a frame of the wrong length, dropped) and MVM_OVERLAP (never expected), the
+      counters MVM_FRAME_COUNT, MVM_READ_COUNT, MVM_WAIT_COUNT (reads that waited for programming)
+      and MVM_WAIT_CYCLES. The MVM path cannot be combined with a BNN path in one top.
     * BNN: BNN_INPUT words (``ceil(inputs/32)`` per image) fill the input FIFO; a complete image goes to
       the engine when STATUS.OWNER is BNN and the output buffer is free; the engine's line enables are
       ORed into the array port (bank ``b`` on word line ``b``, bridges from column 0); the M output bits
@@ -246,20 +287,27 @@ class Accelerator(wiring.Component):
 
     def __init__(self, params: AccelParams, *, bnn: BnnHwParams | None = None, fifo_depth: int = 16,
                  adc_width: int = 8, read_latency: int = DEFAULT_READ_LATENCY,
-                 push_wait: int = DEFAULT_PUSH_WAIT):
+                 push_wait: int = DEFAULT_PUSH_WAIT, mvm: MvmParams | None = None):
         if not isinstance(params, AccelParams):
             self._MustUse__silence = True
             raise ConfigError(f"params must be an AccelParams, got {type(params).__name__}")
         try:
             check_int("read_latency", read_latency, 0, 255)
+            if mvm is not None:
+                if not isinstance(mvm, MvmParams):
+                    raise ConfigError(f"mvm must be an MvmParams or None, got {type(mvm).__name__}")
+                if bnn is not None:
+                    raise ConfigError("an [mvm] section cannot be combined with a [bnn] section in one "
+                                      "accelerator top (both drive the array's read lines): remove one")
             if bnn is not None:
                 check_bnn_fits(params, bnn)
             self.regmap = accelerator_register_map(params, bnn=bnn, fifo_depth=fifo_depth,
-                                                   adc_width=adc_width, push_wait=push_wait)
+                                                   adc_width=adc_width, push_wait=push_wait, mvm=mvm)
         except ConfigError:
             self._MustUse__silence = True
             raise
-        self.params, self.bnn = params, bnn
+        self.params, self.bnn, self.mvm = params, bnn, mvm
+        self.mvm_engine = None if mvm is None else MvmReadEngine(replace(params, mvm=mvm))
         self.fifo_depth, self.adc_width, self.read_latency = fifo_depth, adc_width, read_latency
         rows, pcols = params.array.rows, params.phys_cols
         if bnn is not None:
@@ -269,6 +317,14 @@ class Accelerator(wiring.Component):
             **({"bias_in": Out(n_bias)} if n_bias else {}),
             **{st: Out(1) for st in STROBES}, "sa_phase": Out(3), "sa_stages": Out(len(PHASES)),
             "sa_firsts": Out(len(PHASES)), "sa_out": In(bank)}
+        mvm_ports = {}
+        if mvm is not None:
+            e = self.mvm_engine
+            mvm_ports = {"s_axis_mvm": In(AxiStreamSignature(DATA_WIDTH, user_width=1)),
+                         "m_axis_mvm": Out(AxiStreamSignature(DATA_WIDTH)),
+                         "mvm_wl": Out(e.R), "mvm_bl": Out(e.PC), "mvm_read": Out(1),
+                         "mvm_transposed": Out(1), "mvm_adc_start": Out(1),
+                         "mvm_adc_sel": Out(len(e.adc_sel)), "mvm_adc_code": In(len(e.adc_code))}
         super().__init__({
             "s_axil": In(AxiLiteSignature(self.regmap.addr_width)),
             "s_axis": In(AxiStreamSignature(DATA_WIDTH)),
@@ -281,6 +337,7 @@ class Accelerator(wiring.Component):
             "read": Out(1),
             "adc": In(adc_width),
             **bnn_ports,
+            **mvm_ports,
         })
 
     @staticmethod
@@ -289,15 +346,22 @@ class Accelerator(wiring.Component):
         bnn = getattr(params, "bnn", None)
         return bnn if isinstance(bnn, BnnHwParams) else None
 
+    @staticmethod
+    def mvm_of(params: AccelParams) -> MvmParams | None:
+        """The MVM section ``params`` carries (None: no MVM read path)."""
+        mvm = getattr(params, "mvm", None)
+        return mvm if isinstance(mvm, MvmParams) else None
+
     @classmethod
     def from_params(cls, params: AccelParams) -> Accelerator:
-        """The top for ``params``; with a BNN path if ``params`` carries a ``bnn`` section."""
-        return cls(params, bnn=cls.bnn_of(params))
+        """The top for ``params``; with a BNN path if ``params`` carries a ``bnn`` section, with an MVM
+        read path if it carries an ``mvm`` section."""
+        return cls(params, bnn=cls.bnn_of(params), mvm=cls.mvm_of(params))
 
     @classmethod
     def register_map_for(cls, params: AccelParams):
         """The register map :meth:`from_params` builds (without building the component)."""
-        return accelerator_register_map(params, bnn=cls.bnn_of(params))
+        return accelerator_register_map(params, bnn=cls.bnn_of(params), mvm=cls.mvm_of(params))
 
     def elaborate(self, platform):
         m = Module()
@@ -309,9 +373,10 @@ class Accelerator(wiring.Component):
         self._scheduler_requests(m, dp, port.train)
         reads = self._cell_reads(m, dp, port.train)
         bnn = self._array_port(m, dp, port)
-        busy = self._status(m, dp, port, upd, reads, bnn)
+        mvm = None if self.mvm is None else self._mvm_path(m, dp)
+        busy = self._status(m, dp, port, upd, reads, bnn, mvm)
         self._push_refusals(m, dp, bnn, reads)
-        self._events_errors_irq(m, dp, upd, reads, bnn)
+        self._events_errors_irq(m, dp, upd, reads, bnn, mvm)
         self._performance_counters(m, dp, upd, busy)
         return m
 
@@ -328,7 +393,8 @@ class Accelerator(wiring.Component):
         m.d.comb += soft.eq(csr.ctrl.soft_reset)
         eng = OuterProductEngine(p)
         arb = ArbitrationController(p)
-        sched = PulseScheduler(p, data_width=self.adc_width, read_latency=self.read_latency)
+        sched = PulseScheduler(p, data_width=self.adc_width, read_latency=self.read_latency,
+                               exclusion=self.mvm is not None)
         xbar = CrossbarAddressing(p)
         entry = update_entry_layout(p)
         fifo = SyncFifo(width=entry.size, depth=self.fifo_depth)
@@ -500,7 +566,7 @@ class Accelerator(wiring.Component):
         return bnn
 
     def _status(self, m: Module, dp: _Datapath, port: _PortOwner, upd: _UpdateCycle, reads: _CellReads,
-                bnn: _BnnStatus):
+                bnn: _BnnStatus, mvm: _MvmStatus | None = None):
         """STATUS: busy flags, owner, FIFO levels; returns ``busy``."""
         fifo, arb, csr = dp.fifo, dp.arb, dp.csr
         train_busy = Signal()
@@ -512,13 +578,15 @@ class Accelerator(wiring.Component):
                           | dp.slices["program"].o.valid | dp.slices["refresh"].o.valid
                           | dp.slices["requests"].o.valid),
             bnn_busy.eq(bnn.busy),
-            busy.eq(train_busy | bnn_busy | reads.busy),
+            busy.eq(train_busy | bnn_busy | reads.busy if mvm is None else train_busy | bnn_busy | reads.busy | mvm.busy),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
             csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(reads.busy),
             csr.status.owner.eq(port.owner), csr.status.update_level.eq(fifo.level),
             csr.status.input_level.eq(bnn.input_level), csr.status.bnn_full.eq(bnn.full),
             csr.status.clearing.eq(dp.eng.clearing),
         ]
+        if mvm is not None:
+            m.d.comb += [csr.status.mvm_busy.eq(mvm.busy), csr.status.mvm_wait.eq(mvm.wait)]
         return busy
 
     def _push_refusals(self, m: Module, dp: _Datapath, bnn: _BnnStatus, reads: _CellReads) -> None:
@@ -535,7 +603,7 @@ class Accelerator(wiring.Component):
             m.d.comb += no.bnn_input.eq(~csr.bnn_input.ready & (~mode | bnn.full))
 
     def _events_errors_irq(self, m: Module, dp: _Datapath, upd: _UpdateCycle, reads: _CellReads,
-                           bnn: _BnnStatus) -> None:
+                           bnn: _BnnStatus, mvm: _MvmStatus | None = None) -> None:
         """EVENTS and ERRORS set inputs (rising edges of the blocks' sticky flags) and ``irq``."""
         eng, sched, csr = dp.eng, dp.sched, dp.csr
         uu_err_prev, sched_err_prev, sched_clear_prev, flag_prev = Signal(), Signal(), Signal(), Signal()
@@ -560,9 +628,13 @@ class Accelerator(wiring.Component):
             csr.errors.sched_code.eq(sched.error_code),
         ]
         ev, en, er = csr.events, csr.irq_enable, csr.errors
+        flags = [er.update_range, er.sched, er.xbar, er.push, er.frame]
+        if mvm is not None:
+            m.d.comb += [er.mvm_frame_set.eq(mvm.frame_set), er.mvm_overlap_set.eq(mvm.overlap_set)]
+            flags += [er.mvm_frame, er.mvm_overlap]
         m.d.comb += self.irq.eq((ev.bnn_done & en.bnn_done) | (ev.read_done & en.read_done)
                                 | (ev.cycle_done & en.cycle_done)
-                                | (en.errors & Cat(er.update_range, er.sched, er.xbar, er.push, er.frame).any()))
+                                | (en.errors & Cat(*flags).any()))
 
     def _performance_counters(self, m: Module, dp: _Datapath, upd: _UpdateCycle, busy) -> None:
         """The counter registers, zeroed by CTRL.CLEAR_COUNTERS and CTRL.SOFT_RESET."""
@@ -588,6 +660,56 @@ class Accelerator(wiring.Component):
             with m.Elif(clear):
                 m.d.sync += base.eq(src)
             m.d.comb += getattr(csr, name).value.eq((src - base)[:COUNTER_WIDTH])
+
+    def _mvm_path(self, m: Module, dp: _Datapath) -> _MvmStatus:
+        """``s_axis_mvm`` -> MvmReadEngine -> ``m_axis_mvm``; its settings from the MVM registers, its
+        array read port out of the top, the exclusion with the pulse scheduler, status, sticky errors
+        and the MVM counters."""
+        csr, soft, sched = dp.csr, dp.soft, dp.sched
+        eng = self.mvm_engine
+        m.submodules.mvm_engine = ResetInserter(soft)(eng)
+        si, mo = self.s_axis_mvm, self.m_axis_mvm
+        m.d.comb += [eng.i.valid.eq(si.tvalid), si.tready.eq(eng.i.ready),
+                     eng.i.payload.data.eq(si.tdata), eng.i.payload.last.eq(si.tlast),
+                     eng.i.payload.transposed.eq(si.tuser[0]),
+                     mo.tvalid.eq(eng.o.valid), eng.o.ready.eq(mo.tready),
+                     mo.tdata.eq(sext(eng.o.payload.y, DATA_WIDTH)), mo.tlast.eq(eng.o.payload.last)]
+        # settings: the full scales' 0 stands for 2**32 (the engine's fs is 33 bits wide)
+        cfg = eng.cfg
+        m.d.comb += [cfg.settle.eq(csr.mvm_timing.settle), cfg.conv.eq(csr.mvm_timing.conv),
+                     cfg.fs_fwd.eq(Cat(csr.mvm_fs_fwd.value, ~csr.mvm_fs_fwd.value.any())),
+                     cfg.fs_tr.eq(Cat(csr.mvm_fs_tr.value, ~csr.mvm_fs_tr.value.any())),
+                     cfg.g_ref.eq(csr.mvm_g_ref.value),
+                     cfg.mult_fwd.eq(csr.mvm_scale_fwd.mult), cfg.shift_fwd.eq(csr.mvm_scale_fwd.shift),
+                     cfg.mult_tr.eq(csr.mvm_scale_tr.mult), cfg.shift_tr.eq(csr.mvm_scale_tr.shift)]
+        # the exclusion: reads hold the scheduler, programming in flight holds the reads
+        m.d.comb += [sched.hold.eq(eng.rd_req), eng.prog_active.eq(sched.prog_active)]
+        # the engine's array read port
+        m.d.comb += [self.mvm_wl.eq(eng.wl), self.mvm_bl.eq(eng.bl), self.mvm_read.eq(eng.read),
+                     self.mvm_transposed.eq(eng.transposed), self.mvm_adc_start.eq(eng.adc_start),
+                     self.mvm_adc_sel.eq(eng.adc_sel), eng.adc_code.eq(self.mvm_adc_code)]
+        # status and sticky errors (rising edges of the engine's sticky flags)
+        wait, wait_q, read_q, frame_q, overlap_q = (Signal(name=f"mvm_{n}") for n in
+                                                    ("wait", "wait_q", "read_q", "frame_err_q", "overlap_q"))
+        frame_set, overlap_set = Signal(name="mvm_frame_set"), Signal(name="mvm_overlap_set")
+        m.d.comb += [wait.eq(eng.rd_req & ~eng.read & sched.prog_active),
+                     frame_set.eq(eng.frame_error & ~frame_q), overlap_set.eq(eng.overlap_error & ~overlap_q)]
+        m.d.sync += [wait_q.eq(wait), read_q.eq(eng.read), frame_q.eq(eng.frame_error),
+                     overlap_q.eq(eng.overlap_error)]
+        clear = Signal(name="mvm_clear_counters")
+        m.d.comb += clear.eq(csr.ctrl.clear_counters | soft)
+        for name, inc in (("mvm_frame_count", eng.o.valid & eng.o.ready & eng.o.payload.last),
+                          ("mvm_read_count", eng.read & ~read_q), ("mvm_wait_count", wait & ~wait_q),
+                          ("mvm_wait_cycles", wait)):
+            c = Signal(COUNTER_WIDTH, name=name)
+            with m.If(clear):
+                m.d.sync += c.eq(0)
+            with m.Elif(inc):
+                m.d.sync += c.eq(c + 1)
+            m.d.comb += getattr(csr, name).value.eq(c)
+        busy = Signal(name="mvm_busy")
+        m.d.comb += busy.eq(eng.busy | eng.o.valid)
+        return _MvmStatus(busy, wait, frame_set, overlap_set)
 
     def _bnn_path(self, m: Module, csr, soft, owner, bnn_idle) -> _BnnStatus:
         """Input FIFO -> image assembly -> BnnLayerEngine -> output buffer; returns the engine's line

@@ -38,6 +38,10 @@ class PulseScheduler(wiring.Component):
     read_latency : int, 0..255
         Cycles from ``cmd.re`` to valid ``adc`` data: 1 behind :class:`CrossbarAddressing` (its output
         register) with a combinational array; add the ADC's own latency.
+    exclusion : bool
+        Adds the ``hold`` input and the ``prog_active`` output (the read/programming exclusion with
+        an MVM read engine). Without it the block and its Verilog are exactly those of a scheduler
+        whose ``hold`` is tied low.
 
     Attributes
     ----------
@@ -59,6 +63,18 @@ class PulseScheduler(wiring.Component):
         code is the first one since reset or ``clear``.
     clear : In(1)
         Clears ``error``/``error_code`` (a new error in the same cycle wins).
+    hold : In(1) (only with ``exclusion``)
+        While high, neither stream is accepted (``i.ready`` and ``rd_cmd.ready`` low): no new request
+        or host read starts. The one *in flight* -- accepted earlier and not yet idle again: its
+        setup, all of its pulses and gaps, the settle time and the verify read, or a host read up to
+        the transfer of its result -- runs to its end. Tie low (the default) for the behaviour without
+        a read engine. The MVM read engine's ``rd_req`` drives it in the accelerator top.
+    prog_active : Out(1) (only with ``exclusion``)
+        The sequencer is not idle (a request or host read in flight, from the cycle after its
+        acceptance to the cycle before it is ready again): high in every cycle in which ``sel``,
+        ``we`` or ``re`` is high, and from the cycle after an acceptance on. With ``hold`` driven by
+        a reader's request, a reader that starts only while ``prog_active`` is low never overlaps a
+        command of this scheduler (see :class:`hw.mvm_read_engine.MvmReadEngine`).
 
     Timing (``S, W, G, T, R`` from ``params.timing``, ``L_r`` = ``read_latency``): a valid request with
     ``n`` pulses accepted in cycle a gives pulse j on ``cmd.we`` in cycles
@@ -75,12 +91,13 @@ class PulseScheduler(wiring.Component):
     """
 
     def __init__(self, params: AccelParams, *, data_width: int = 8,
-                 read_latency: int = DEFAULT_READ_LATENCY):
+                 read_latency: int = DEFAULT_READ_LATENCY, exclusion: bool = False):
         check_int("data_width", data_width, 1, 16)
         check_int("read_latency", read_latency, 0, 255)
         self.params = params
         self.data_width = data_width
         self.read_latency = read_latency
+        self.exclusion = bool(exclusion)
         super().__init__({
             "i": In(stream.Signature(program_request_layout(params))),
             "rd_cmd": In(stream.Signature(read_command_layout(params))),
@@ -92,6 +109,7 @@ class PulseScheduler(wiring.Component):
             "error": Out(1),
             "error_code": Out(ERROR_CODE_WIDTH),
             "clear": In(1),
+            **({"hold": In(1), "prog_active": Out(1)} if self.exclusion else {}),
         })
 
     @classmethod
@@ -130,9 +148,13 @@ class PulseScheduler(wiring.Component):
 
         # --- arbitration (round robin) ------------------------------------------------------------
         prefer_rd = Signal()
+        free = idle
+        if self.exclusion:
+            free = Signal()
+            m.d.comb += [free.eq(idle & ~self.hold), self.prog_active.eq(~idle)]
         m.d.comb += [
-            self.i.ready.eq(idle & ~(self.rd_cmd.valid & prefer_rd)),
-            self.rd_cmd.ready.eq(idle & ~(self.i.valid & ~prefer_rd)),
+            self.i.ready.eq(free & ~(self.rd_cmd.valid & prefer_rd)),
+            self.rd_cmd.ready.eq(free & ~(self.i.valid & ~prefer_rd)),
         ]
         w_go, r_go = Signal(), Signal()
         m.d.comb += [w_go.eq(self.i.valid & self.i.ready), r_go.eq(self.rd_cmd.valid & self.rd_cmd.ready)]

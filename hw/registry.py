@@ -22,6 +22,7 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
     from hw.bnn_layer_engine import BnnLayerEngine
     from hw.bnn_network_engine import BnnNetworkEngine
     from hw.crossbar_addressing import CrossbarAddressing
+    from hw.mvm_read_engine import MvmReadEngine
     from hw.outer_product_engine import OuterProductEngine
     from hw.pulse_scheduler import PulseScheduler
     from hw.sense_amp_sequencer import SenseAmpSequencer
@@ -46,6 +47,8 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
         # (golden.spec.bnn_network_params.bnn_net_params_of); its output layer's argmax
         "argmax_unit": ArgmaxUnit.from_params,
         "bnn_network_engine": BnnNetworkEngine.from_params,
+        # MVM read path: sizes from the [mvm] section (golden.spec.mvm_params.MvmParams defaults without one)
+        "mvm_read_engine": MvmReadEngine.from_params,
     }
 
 

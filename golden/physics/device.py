@@ -48,6 +48,23 @@ g_max_i)`` (binary mode: ``g_min_i``).
 Read: ``read(G) = max(0, G + sqrt((read_mult * G)**2 + read_add**2) * rng.normal(seed, STREAM_READ, i,
 r))`` for the ``r``-th read of device ``i``.
 
+Hardware-exact mode
+-------------------
+``DeviceModel(params, seed, exact=True)`` computes every value that decides a conductance with
+operations whose result IEEE 754 fixes bit for bit (``+ - * /``, ``sqrt``, comparisons, ``rint`` and
+scaling by powers of two), so that the same seed gives the same conductances on every machine and
+numpy build:
+
+* every normal draw is :func:`golden.spec.rng.normal_exact` (Irwin-Hall of order 4 from the same
+  counter-based hash; no ``ndtri``), uniforms are unchanged (the top 53 bits of the hash);
+* the device-to-device factors ``exp(sigma * z)`` use :func:`exp_exact` (Cody-Waite reduction and a
+  fixed Horner polynomial; relative error below 1e-15, see there);
+* the state dependence ``(1 - x)**gamma``, ``x**gamma`` is formed by multiplications, so only
+  ``gamma_set, gamma_reset`` in {0, 1, 2} are allowed (a ConfigError names the field otherwise).
+
+The model is the same; only the normal draws differ in distribution (Irwin-Hall: the same mean and
+variance, tails bounded at 3.46 std), so an exact-mode chip is a different chip of the same seed.
+
 Presets
 -------
 :data:`RERAM_HFO2` (the default) — a Pt/HfO2/Ti/TiN-like bidirectional filamentary ReRAM. The
@@ -73,6 +90,7 @@ over the window. The sigma law maps exactly onto ``noise_add = m2*g_min + c2 + A
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -146,9 +164,73 @@ def uniform_keyed(key: np.uint64, index, counter) -> np.ndarray:
     return u
 
 
+def hash_keyed(key: np.uint64, index, counter) -> np.ndarray:
+    """``golden.spec.rng.hash64(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``
+    (in-place uint64 arithmetic)."""
+    idx = np.asarray(index, dtype=np.uint64)
+    cnt = np.asarray(counter, dtype=np.uint64)
+    shape = np.broadcast_shapes(idx.shape, cnt.shape)
+    h = np.empty(shape, dtype=np.uint64)
+    np.bitwise_xor(idx, key, out=h)
+    t = np.empty(shape, dtype=np.uint64)
+    _sm_inplace(h, t)
+    c = np.array(np.broadcast_to(cnt, shape), dtype=np.uint64)
+    _sm_inplace(c, t)
+    h ^= c
+    return _sm_inplace(h, t)
+
+
+def normal_exact_keyed(key: np.uint64, index, counter) -> np.ndarray:
+    """``golden.spec.rng.normal_exact(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``."""
+    h = hash_keyed(key, index, counter)
+    f = np.uint64(0xFFFF)
+    s = h & f
+    for sh in (16, 32):
+        s += (h >> np.uint64(sh)) & f
+    s += h >> np.uint64(48)
+    return (s.astype(np.int64) - rng.Z_MEAN).astype(np.float64) * rng.Z_SCALE
+
+
 def normal_keyed(key: np.uint64, index, counter) -> np.ndarray:
     """``golden.spec.rng.normal(seed, stream, index, counter)`` for ``key = stream_key(seed, stream)``."""
     return ndtri(uniform_keyed(key, index, counter))
+
+
+_LOG2E = 1.4426950408889634                  # log2(e), correctly rounded
+_LN2_HI = float.fromhex("0x1.62e42feep-1")  # ln 2 split (fdlibm): n * _LN2_HI is exact for |n| < 2**20
+_LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")
+#: Taylor coefficients 1/k!, k = 13..0 (each one correctly rounded division)
+_EXP_COEF = tuple(1.0 / math.factorial(k) for k in range(13, -1, -1))
+
+
+def exp_exact(x) -> np.ndarray:
+    """``exp(x)`` from exactly rounded operations only (machine and numpy-build independent).
+
+    ``n = rint(x * log2(e))``, ``r = (x - n * ln2_hi) - n * ln2_lo`` (``|r| <= 0.347``), ``exp(r)`` by
+    the degree-13 Taylor polynomial in Horner form (truncation error below 4e-18 relative), then
+    ``ldexp(exp(r), n)`` (exact). For ``|x| <= 700`` the relative error is below 1e-15
+    (tests/golden/physics/test_device_exact.py compares against correctly rounded values); the value
+    is not always the correctly rounded one, but it is the same bits everywhere.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = np.rint(x * _LOG2E)
+    r = (x - n * _LN2_HI) - n * _LN2_LO
+    p = np.full(x.shape, _EXP_COEF[0])
+    for c in _EXP_COEF[1:]:
+        p = p * r + c
+    return np.ldexp(p, n.astype(np.int64))
+
+
+def _pow_small(v: np.ndarray, gamma: float) -> np.ndarray:
+    """``v ** gamma`` for gamma in {0, 1, 2} by multiplication (exactly rounded)."""
+    if gamma == 0.0:
+        return np.ones_like(v)
+    if gamma == 1.0:
+        return v
+    return v * v
+
+
+EXACT_GAMMAS = (0.0, 1.0, 2.0)
 
 
 #: index ``j`` of the device-to-device draws ``rng.normal(seed, STREAM_DEVICE, device_id, j)``
@@ -236,10 +318,16 @@ class DeviceParams:
             if polarity == SET:
                 return np.where(x < 0.5, self.p_set * (self.g_max - g), 0.0)
             return np.where(x >= 0.5, -self.p_reset * (g - self.g_min), 0.0)
+        # gamma 0, 1, 2 by multiplication: the same values as ``**`` (numpy's own fast path), and no
+        # libm call on the hardware-exact path
         if polarity == SET:
+            if self.gamma_set in EXACT_GAMMAS:
+                return self.a_set * _pow_small(1.0 - x, self.gamma_set)
             return self.a_set * (1.0 - x) ** self.gamma_set
         if self.reset_mode == "abrupt":
             return self.g_init - g
+        if self.gamma_reset in EXACT_GAMMAS:
+            return -self.a_reset * _pow_small(x, self.gamma_reset)
         return -self.a_reset * x ** self.gamma_reset
 
     @property
@@ -319,6 +407,9 @@ class DeviceModel:
     params : DeviceParams
     seed : int
         Chip seed: fixes the device-to-device spread and every cycle-to-cycle and read-noise draw.
+    exact : bool
+        Hardware-exact mode (module docstring): exactly rounded operations only on every path that
+        decides a conductance; ``gamma_set`` and ``gamma_reset`` must be 0, 1 or 2.
 
     All methods take arrays that broadcast against each other; device ids are global non-negative
     integers (for an array: ``row * phys_cols + phys_col``). Results are float64 conductances in uS.
@@ -326,24 +417,36 @@ class DeviceModel:
     recomputing the device-to-device parameters.
     """
 
-    def __init__(self, params: DeviceParams | None = None, seed: int = 0):
+    def __init__(self, params: DeviceParams | None = None, seed: int = 0, exact: bool = False):
         if params is None:
             params = RERAM_HFO2
         if not isinstance(params, DeviceParams):
             raise ConfigError(f"device params must be a DeviceParams, got {type(params).__name__}")
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ConfigError(f"device seed must be a non-negative integer, got {seed!r}")
+        check_bool("device model exact", exact)
+        if exact:
+            for name in ("gamma_set", "gamma_reset"):
+                v = getattr(params, name)
+                if v not in EXACT_GAMMAS:
+                    raise ConfigError(f"device.{name} = {v} is not allowed in hardware-exact mode: "
+                                      "choose one of [0, 1, 2] (the state dependence is formed by "
+                                      "multiplication)")
         self.params = params
         self.seed = int(seed)
+        self.exact = exact
         self._key = {st: stream_key(self.seed, st) for st in
                      (rng.STREAM_PULSE_MEAN, rng.STREAM_PULSE_SWITCH, rng.STREAM_DEVICE, rng.STREAM_READ,
                       rng.STREAM_INIT)}
 
     def normal(self, stream: int, index, counter) -> np.ndarray:
-        """``golden.spec.rng.normal(self.seed, stream, index, counter)``."""
+        """``golden.spec.rng.normal(self.seed, stream, index, counter)`` (exact mode:
+        :func:`golden.spec.rng.normal_exact`)."""
         key = self._key.get(stream)
         if key is None:
             key = stream_key(self.seed, stream)
+        if self.exact:
+            return normal_exact_keyed(key, index, counter)
         return normal_keyed(key, index, counter)
 
     def uniform(self, stream: int, index, counter) -> np.ndarray:
@@ -362,6 +465,8 @@ class DeviceModel:
         def factor(sigma: float, j: int) -> np.ndarray:
             if sigma == 0.0:
                 return np.ones(ids.shape)
+            if self.exact:
+                return exp_exact(sigma * self.normal(rng.STREAM_DEVICE, ids, j))
             return np.exp(sigma * self.normal(rng.STREAM_DEVICE, ids, j))
 
         tab = np.empty(ids.shape + (4,))
@@ -442,6 +547,8 @@ class DeviceModel:
             switch = (xi < prob) & (up != high)
             return np.where(switch, np.where(up, gmax, gmin), g)
         x = np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)
+        if self.exact:
+            return self._step_exact(g, up, tab, xi, gmin, gmax, x)
         if p.gamma_set == 1.0 and p.gamma_reset == 1.0:
             mu = np.where(up, tab[..., 0] * (1.0 - x), -(tab[..., 1] * x))
         else:
@@ -449,6 +556,22 @@ class DeviceModel:
         add = p.noise_add + p.noise_state * (g - gmin) if p.noise_state else p.noise_add
         if p.noise_mult:
             sigma = np.sqrt((p.noise_mult * mu) ** 2 + add * add)
+        else:
+            sigma = add
+        out = g + mu + sigma * xi
+        if p.reset_mode == "abrupt":
+            out = np.where(up, out, p.g_init + p.g_init_std * xi)
+        return np.clip(out, gmin, gmax)
+
+    def _step_exact(self, g, up, tab, xi, gmin, gmax, x) -> np.ndarray:
+        """:meth:`step`'s analog equations with multiplications for the powers (exact mode)."""
+        p = self.params
+        mu = np.where(up, tab[..., 0] * _pow_small(1.0 - x, p.gamma_set),
+                      -(tab[..., 1] * _pow_small(x, p.gamma_reset)))
+        add = p.noise_add + p.noise_state * (g - gmin) if p.noise_state else p.noise_add
+        if p.noise_mult:
+            m = p.noise_mult * mu
+            sigma = np.sqrt(m * m + add * add)
         else:
             sigma = add
         out = g + mu + sigma * xi
@@ -487,6 +610,9 @@ class DeviceModel:
                                                                     np.shape(read_index))), dtype=np.float64)
         n = self.normal(rng.STREAM_READ, np.asarray(device_ids, dtype=np.uint64),
                         np.asarray(read_index, dtype=np.uint64))
+        if self.exact:
+            m = p.read_mult * g
+            return np.maximum(0.0, g + np.sqrt(m * m + p.read_add * p.read_add) * n)
         return np.maximum(0.0, g + np.sqrt((p.read_mult * g) ** 2 + p.read_add ** 2) * n)
 
     def response_curve(self, device_ids, n_set: int, n_reset: int) -> np.ndarray:

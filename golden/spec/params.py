@@ -31,6 +31,7 @@ from golden.spec.checks import (  # noqa: F401  (re-exported: the checks are par
     check_ints,
     dataclass_from_dict,
 )
+from golden.spec.mvm_params import MvmParams
 
 MAX_ROWS = 4096
 MAX_COLS = 4096
@@ -241,6 +242,9 @@ class AccelParams:
     #: Optional BNN datapath (XnorPopcount, SenseAmpSequencer, BnnLayerEngine); a ``[bnn]`` TOML
     #: section adds it to the accelerator top. Its fields and ranges: :class:`golden.spec.bnn_datapath_params.BnnHwParams`.
     bnn: BnnHwParams | None = None
+    #: Optional MVM read path (forward and transposed array reads with ADCs); a ``[mvm]`` TOML section
+    #: adds it. Its fields and ranges: :class:`golden.spec.mvm_params.MvmParams`.
+    mvm: MvmParams | None = None
 
     def __post_init__(self):
         for name, cls in SECTIONS.items():
@@ -296,8 +300,8 @@ class AccelParams:
 
 
 SECTIONS = {"array": ArrayParams, "synapse": SynapseParams, "update": UpdateParams, "timing": TimingParams,
-            "engine": EngineParams, "bnn": BnnHwParams}
-OPTIONAL_SECTIONS = ("bnn",)
+            "engine": EngineParams, "bnn": BnnHwParams, "mvm": MvmParams}
+OPTIONAL_SECTIONS = ("bnn", "mvm")
 
 
 def params_from_dict(d: dict) -> AccelParams:
@@ -351,7 +355,7 @@ def read_toml(path: str | Path) -> dict:
 
 
 def load_config(path: str | Path | None) -> AccelParams:
-    """Read a TOML file (sections ``[array] [synapse] [update] [timing]``, optional ``[bnn]``);
+    """Read a TOML file (sections ``[array] [synapse] [update] [timing]``, optional ``[bnn]``, ``[mvm]``);
     None gives the defaults."""
     if path is None:
         return AccelParams()

@@ -311,10 +311,12 @@ class InSituMLP:
     read at their stuck value. Which devices are stuck is :func:`golden.physics.faults.stuck_fault_mask` of
     the global device ids with the chip seed ``cfg.seed`` (counter 0), so it is fixed per seed and a
     higher rate only adds stuck devices. None (default): no faults, exactly the unfaulted model.
+    ``exact``: the device model's hardware-exact mode (:class:`golden.physics.device.DeviceModel`),
+    used by :mod:`golden.training.hw_exact`.
     """
 
     def __init__(self, cfg: TrainingConfig, n_in: int, n_out: int = 10,
-                 faults: tuple[float, float] | None = None):
+                 faults: tuple[float, float] | None = None, exact: bool = False):
         self.cfg = cfg
         self.n_in, self.hidden, self.n_out = n_in, cfg.hidden, n_out
         check_layer_fits(n_in + 1, cfg.hidden)
@@ -323,7 +325,7 @@ class InSituMLP:
         if syn.refresh_pulses == 1:
             from dataclasses import replace
             syn = replace(syn, refresh_pulses=refresh_pulses_for(cfg.device))
-        self.model = DeviceModel(cfg.device, cfg.seed)
+        self.model = DeviceModel(cfg.device, cfg.seed, exact=exact)
         shapes = [(n_in + 1, cfg.hidden), (cfg.hidden + 1, n_out)]
         n_dev = sum(r * c * syn.slots for r, c in shapes)
         mask = None

@@ -411,7 +411,19 @@ class SynapseArray:
         """
         nz, dw, bound = self.codes.dw(np.asarray(a, dtype=np.float32), np.asarray(delta, dtype=np.float32),
                                       np.float32(-lr / self.lsb))
-        if nz.size < np.size(a):                  # rows with x_q == 0: the engine skips them
+        return self._plan_dw(rows, np.size(a), nz, dw, bound, trace)
+
+    def plan_update_codes(self, rows: np.ndarray | None, xq: np.ndarray, dq: np.ndarray,
+                          trace: list | None = None) -> PulsePlan:
+        """:meth:`plan_update` for x and delta codes formed on chip (hardware-exact training): the
+        engine's ``outer_dw(xq, dq)`` of the codes as they are (:meth:`UpdateCodes.dw_codes`), then
+        the same accumulator, arbitration and pulses."""
+        nz, dw, bound = self.codes.dw_codes(xq, dq)
+        return self._plan_dw(rows, np.size(xq), nz, dw, bound, trace)
+
+    def _plan_dw(self, rows, n_in: int, nz: np.ndarray, dw: np.ndarray, bound: int, trace) -> PulsePlan:
+        """:meth:`plan_update` from the products ``dw`` of the input positions ``nz``."""
+        if nz.size < n_in:                  # rows with x_q == 0: the engine skips them
             rows = nz if rows is None else np.asarray(rows)[nz]
         if rows is None:                          # every row: work on the whole accumulator
             s = self.chi + dw

@@ -124,8 +124,27 @@ class UpdateCodes:
         ``x_q == 0``, changes nothing (late in training, with small errors, that is most rows). The
         ``dw_codes`` counter still counts every product the engine forms (all rows with ``x_q != 0``).
         """
-        xq = self.x_codes(a)
-        dq = self.delta_codes(d, factor)
+        return self._rows_dw(self.x_codes(a), self.delta_codes(d, factor))
+
+    def dw_codes(self, xq: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """:meth:`dw` for codes the chip formed itself (hardware-exact training): ``xq`` unsigned
+        ``x_width``-bit and ``dq`` signed ``delta_width``-bit integer codes, used as they are (a code
+        out of its range is a ValueError; nothing is quantised or saturated here)."""
+        xq = np.asarray(xq, dtype=np.int64)
+        dq = np.asarray(dq, dtype=np.int64)
+        if xq.size and (xq.min() < 0 or xq.max() > self.x_max):
+            raise ValueError(f"x codes must be in [0, {self.x_max}]")
+        if dq.size and (dq.min() < self.d_lo or dq.max() > self.d_hi):
+            raise ValueError(f"delta codes must be in [{self.d_lo}, {self.d_hi}]")
+        c = self.counts
+        c[1] += xq.size
+        c[3] += dq.size
+        self._x_top = int(xq.max(initial=0))
+        self._d_top = max(int(dq.max(initial=0)), -int(dq.min(initial=0)))
+        return self._rows_dw(xq, dq)
+
+    def _rows_dw(self, xq: np.ndarray, dq: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """The tail of :meth:`dw`: the rows that can have a non-zero dw, their products, the bound."""
         low = -(-self.half // self._d_top) if self._d_top else self.x_max + 1   # smallest x with a dw
         if low <= 1:
             rows = np.flatnonzero(xq)

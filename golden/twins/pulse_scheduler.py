@@ -41,6 +41,19 @@ are valid (round robin; program requests first after reset)::
     i.ready      = idle & ~(rd_cmd.valid & prefer_rd)
     rd_cmd.ready = idle & ~(i.valid & ~prefer_rd)
 
+Hold (the read/programming exclusion, ``PulseScheduler(exclusion=True)``): in a cycle with ``hold``
+high neither stream is accepted::
+
+    i.ready      = idle & ~hold & ~(rd_cmd.valid & prefer_rd)
+    rd_cmd.ready = idle & ~hold & ~(i.valid & ~prefer_rd)
+
+What is *in flight* -- a request or host read accepted in an earlier cycle, up to the cycle before
+the scheduler is idle again (setup, every pulse and gap, settle, the verify read; a host read up to
+the transfer of its result) -- runs on unchanged. ``prog_active = ~idle``: high from cycle ``a + 1``
+of an acceptance in cycle ``a`` up to and including the cycle before ``idle_from``. A rejected
+request keeps the scheduler idle (``prog_active`` stays low); a rejected host read holds it busy
+until its error result is taken.
+
 Error codes (sticky: the code of the first error since reset or ``clear``; an error in the same cycle
 as ``clear`` wins): see :class:`ErrorCode`, checked in the listed order.
 """
@@ -139,6 +152,7 @@ class SchedulerTrace:
     error_code: ErrorCode = ErrorCode.NONE      # sticky code at the end
     error_rise: int | None = None               # first cycle the sticky flag was high
     cycles: int = 0                             # first cycle in which everything is idle again
+    active: list[tuple[int, int]] = field(default_factory=list)  # prog_active high in [first, end)
 
 
 def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest],
@@ -146,13 +160,16 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
                           valid_gen: Iterator[bool] | None = None,
                           read_valid_gen: Iterator[bool] | None = None,
                           resp_ready_gen: Iterator[bool] | None = None,
+                          hold_gen: Iterator[bool] | None = None,
                           read_value: Callable[[int, int, list[Pulse]], int] | None = None,
                           read_latency: int = DEFAULT_READ_LATENCY,
                           max_cycles: int = 50_000_000) -> SchedulerTrace:
     """Cycle-exact model of :class:`hw.pulse_scheduler.PulseScheduler` under a given stimulus timing.
 
     The ``req`` and ``rd`` sources and the ``rd_resp`` sink follow :mod:`golden.spec.handshake` with
-    ``valid_gen``, ``read_valid_gen`` and ``resp_ready_gen`` (``None``: always).
+    ``valid_gen``, ``read_valid_gen`` and ``resp_ready_gen`` (``None``: always). ``hold_gen`` gives
+    the ``hold`` input, one bool per cycle from cycle 0 (``None``: tied low); the busy intervals
+    (``prog_active``) are in :attr:`SchedulerTrace.active`.
 
     ``read_value(row, phys_col, pulses)`` gives the ADC code of a read (sampled after all listed
     pulses -- every pulse issued so far -- have been applied); default 0.
@@ -175,14 +192,16 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
             tr.error_rise, tr.error_code = cycle + 1, code
 
     c = 0
+    busy_from = None
     while True:
         w_cur, r_cur = w_src.present(), r_src.present()
         resp_ready = draw_resp_ready()
+        held = next(hold_gen) if hold_gen is not None else False
         if pending is not None and c >= pending_from and resp_ready:
             tr.results.append((c, pending))
             pending = None
             idle_from = c + 1
-        elif pending is None and c >= idle_from:
+        elif pending is None and c >= idle_from and not held:
             w_valid, r_valid = w_cur is not None, r_cur is not None
             if w_valid and not (r_valid and prefer_rd):
                 req, prefer_rd = w_src.taken(), True
@@ -192,6 +211,7 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
                     raise_error(c, err)
                     idle_from = c + 1
                 else:
+                    busy_from = c + 1
                     ps = pulses_for(params, req)
                     tr.pulses.extend(Pulse(c + p.cycle, p.row, p.phys_col, p.polarity) for p in ps)
                     n = req.count
@@ -204,6 +224,7 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
             elif r_valid:
                 cmd, prefer_rd = r_src.taken(), False
                 tr.reads_accepted.append((c, cmd))
+                busy_from = c + 1
                 err = read_error(params, cmd)
                 if err != ErrorCode.NONE:
                     raise_error(c, err)
@@ -213,6 +234,9 @@ def scheduler_cycle_model(params: AccelParams, requests: Sequence[ProgramRequest
                     pending = ReadResult(value(cmd.row, cmd.phys_col), 0)
                     pending_from = c + t.setup + t.read + read_latency + 1
         c += 1
+        if busy_from is not None and pending is None and c >= idle_from:
+            tr.active.append((busy_from, idle_from))
+            busy_from = None
         if w_src.idle and r_src.idle and pending is None and c >= idle_from:
             tr.cycles = c
             return tr

@@ -23,6 +23,7 @@ from tb.formal.axil_csr import AxiLiteCsrProof
 from tb.formal.crossbar_addressing import CrossbarAddressingProof
 from tb.formal.harness import FormalTop
 from tb.formal.mutation import Mutation
+from tb.formal.mvm_read_engine import MvmReadEngineProof
 from tb.formal.outer_product_engine import (
     EngineChiProof,
     EngineControlProof,
@@ -55,6 +56,11 @@ OPE_CONTROL = ("o_stable", "frame_error_sticky", "bad_frame_no_output", "clear_w
 OPE_RULE = ("saturation", "chi_residue", "rule_count")
 OPE_CHI = ("o_addr_in_range", "synapse_pulses")
 AXIL_PUSH_WAIT = 3
+# MvmReadEngine: 3 x 2 synapses, N = 1 differential (D = 2), 2-bit inputs (one word per frame), 2-bit
+# ADCs, 2 lines per ADC; settle and conversion times free (cfg)
+MVM = AccelParams().with_(array={"rows": 3, "cols": 2}, synapse={"devices": 1, "differential": True},
+                          mvm={"input_width": 2, "adc_width": 2, "cols_per_adc": 2, "out_width": 8, "g_bits": 8})
+MVM_PROPS = ("no_read_during_programming", "no_overlap_error", "o_stable", "frame_error_sticky")
 AXIL_MAP = accelerator_register_map(AccelParams(), push_wait=AXIL_PUSH_WAIT)
 
 
@@ -97,12 +103,12 @@ PROOFS = (
               "3x3, D=2, S/W/G/T/R=1/2/1/1/2, verify, read latency 1, count 1..255", "prove", 4,
               lambda c: PulseSchedulerProof(PS_VERIFY, read_latency=1, **_kw(c)),
               ("one_polarity_per_request", "no_write_during_read", "exact_pulse_count", "address_in_range",
-               "phases_one_hot"), quick=True),
+               "hold_exclusion", "phases_one_hot"), quick=True),
     ProofSpec("pulse_scheduler_plain", "PulseScheduler",
               "5x2, D=3, S/W/G/T/R=2/1/2/1/1, no verify, read latency 0, count 1..255", "prove", 4,
               lambda c: PulseSchedulerProof(PS_PLAIN, read_latency=0, **_kw(c)),
               ("one_polarity_per_request", "no_write_during_read", "exact_pulse_count", "address_in_range",
-               "phases_one_hot")),
+               "hold_exclusion", "phases_one_hot")),
     ProofSpec("crossbar_addressing_1t1r", "CrossbarAddressing", "1T1R, 5 rows, 6 columns", "prove", 2,
               lambda c: CrossbarAddressingProof(XB_1T1R, **_kw(c)),
               ("one_word_line", "no_set_and_reset_column", "read_write_exclusive", "strobes_match_lines",
@@ -139,6 +145,8 @@ PROOFS = (
               "prove", 3, lambda c: AxiLiteCsrProof(AXIL_MAP, **_kw(c)),
               ("b_stable", "r_stable", "no_b_before_aw_and_w", "one_outstanding_read", "okay_or_slverr"),
               quick=True),
+    ProofSpec("mvm_read_engine", "MvmReadEngine", "3x2, N=1 differential, b=2, A=2, 2 lines per ADC",
+              "prove", 3, lambda c: MvmReadEngineProof(MVM, **_kw(c)), MVM_PROPS, quick=True),
     ProofSpec("axil_csr_liveness", "AxiLiteCsr",
               f"accelerator register map, push_wait {AXIL_PUSH_WAIT}, bready high, bound {AXIL_PUSH_WAIT + 2}",
               "prove", AXIL_PUSH_WAIT + 4, lambda c: AxiLiteCsrProof(AXIL_MAP, liveness=True, **_kw(c)),
@@ -166,6 +174,10 @@ def _ope(old, new):
     return Mutation("hw.outer_product_engine", "OuterProductEngine", old, new)
 
 
+def _mvm(old, new):
+    return Mutation("hw.mvm_read_engine", "MvmReadEngine", old, new)
+
+
 def _ax(old, new):
     return Mutation("hw.axil_csr", "AxiLiteCsr", old, new)
 
@@ -185,6 +197,9 @@ MUTANTS = (
                    "m.d.sync += [pulse.eq(0), cmd.we.eq(0), left.eq(left - 2)]"), 14),
     MutantSpec("pulse_scheduler_verify", "address_in_range",
                _ps("w_row_ok.eq(below(req.row, p.array.rows)),", "w_row_ok.eq(1),"), 6),
+    MutantSpec("pulse_scheduler_verify", "hold_exclusion",
+               _ps("m.d.comb += [free.eq(idle & ~self.hold), self.prog_active.eq(~idle)]",
+                   "m.d.comb += [free.eq(idle), self.prog_active.eq(~idle)]"), 4),
     MutantSpec("pulse_scheduler_verify", "phases_one_hot",
                _ps("m.d.sync += [gap.eq(0), pulse.eq(1), cmd.we.eq(1), load(t.width)]",
                    "m.d.sync += [pulse.eq(1), cmd.we.eq(1), load(t.width)]"), 12),
@@ -253,6 +268,16 @@ MUTANTS = (
                     "r_ok.eq(in_range(req.payload.row, a.rows)),"), 24),
     MutantSpec("outer_product_engine_chi_pow2", "synapse_pulses",
                _ope("pr = add_const(pr, 1 << (sh - 1))", "pr = add_const(pr, 0)"), 24),
+    # MvmReadEngine: a read starts while programming; overlap_error rises on any read; o is
+    # overwritten while it waits; a good frame clears frame_error
+    MutantSpec("mvm_read_engine", "no_read_during_programming",
+               _mvm("with m.If(s_arm & ~self.prog_active):", "with m.If(s_arm):"), 8, quick=True),
+    MutantSpec("mvm_read_engine", "no_overlap_error",
+               _mvm("with m.If(self.read & self.prog_active):", "with m.If(self.read):"), 8),
+    MutantSpec("mvm_read_engine", "o_stable", _mvm("m.d.comb += o_free.eq(~o.valid | o.ready)",
+                                                   "m.d.comb += o_free.eq(1)"), 24),
+    MutantSpec("mvm_read_engine", "frame_error_sticky",
+               _mvm("                m.d.sync += wc.eq(0)", "                m.d.sync += [wc.eq(0), self.frame_error.eq(0)]"), 8),
     # AxiLiteCsr: the head response is overwritten; AR accepted while R waits; rvalid never falls;
     # a write commits without its W; a DECERR; a push never times out
     MutantSpec("axil_csr_safety", "b_stable",

@@ -1,7 +1,8 @@
 """Formal wrapper of :class:`hw.pulse_scheduler.PulseScheduler`.
 
 Every input is free in every cycle: program requests and host reads (legal or not, withdrawn or
-not), ``rd_resp.ready``, ``adc``, ``clear``. A write is *accepted* in a cycle with
+not), ``rd_resp.ready``, ``adc``, ``clear`` and ``hold`` (the block is built with
+``exclusion=True``: ``hold`` and ``prog_active`` exist). A write is *accepted* in a cycle with
 ``i.valid & i.ready`` and a legal request (row, col, slot in range, count > 0: the wrapper's own
 check from the parameters). Properties, in every cycle out of reset:
 
@@ -13,6 +14,9 @@ check from the parameters). Properties, in every cycle out of reset:
   the request's count, and exactly that many when the write's ``sel`` falls;
 * ``address_in_range``: while ``sel``, the address lies inside the array and a write's address is
   ``(row, col * D + slot)`` of its request;
+* ``hold_exclusion``: no stream is ready while ``hold`` is high, and ``prog_active`` is high in
+  every cycle with ``sel`` (so a reader that starts only while ``prog_active`` is low and raises
+  ``hold`` before it does never overlaps a command);
 * ``phases one-hot``: the RTL's own assertion on its phase flags (with the RTL's helper
   invariants, see :mod:`hw.pulse_scheduler`).
 
@@ -40,11 +44,11 @@ class PulseSchedulerProof(FormalTop):
 
     def build(self, m: Module) -> None:
         p = self.params
-        dut = self.block_cls(p, data_width=self.data_width, read_latency=self.read_latency)
+        dut = self.block_cls(p, data_width=self.data_width, read_latency=self.read_latency, exclusion=True)
         sub, pr = elaborate_with_probes(dut, "count", "idle", "host", "edges")
         m.submodules.dut = sub
         drive_free(m, dut.i.valid, dut.i.payload, dut.rd_cmd.valid, dut.rd_cmd.payload,
-                   dut.rd_resp.ready, dut.adc, dut.clear)
+                   dut.rd_resp.ready, dut.adc, dut.clear, dut.hold)
         cmd, req = dut.cmd, dut.i.payload
 
         legal = ((req.row < p.array.rows) & (req.col < p.array.cols) & (req.slot < p.synapse.slots)
@@ -94,6 +98,9 @@ class PulseSchedulerProof(FormalTop):
         self.prop(m, "address_in_range",
                   ~cmd.sel | ((cmd.row < p.array.rows) & (cmd.phys_col < p.phys_cols)
                               & (~wr_active | ((cmd.row == req_row) & (cmd.phys_col == req_pc)))))
+
+        self.prop(m, "hold_exclusion",
+                  ~(dut.hold & (dut.i.ready | dut.rd_cmd.ready)) & (~cmd.sel | dut.prog_active))
 
         # --- helper invariants (reachable states satisfy them; induction needs them) ---------------
         busy = ~pr["idle"]

@@ -109,9 +109,20 @@ def test_bad_timing_parameters_name_the_field():
 # Amaranth simulator: RTL (Asserts active) against the golden cycle model
 
 
+def hold_bursts(seed: int, max_run: int = 12):
+    """The ``hold`` input as alternating low and high runs of 1 .. ``max_run`` cycles (seeded)."""
+    rng = random.Random(seed * 7919 + 4)
+    level = False
+    while True:
+        for _ in range(rng.randint(1, max_run)):
+            yield level
+        level = not level
+
+
 def run_amaranth(params: AccelParams, seed: int, n_req: int, n_reads: int, *,
-                 dut: PulseScheduler | None = None, p_valid=0.6, p_rvalid=0.3, p_ready=0.5) -> None:
-    dut = dut if dut is not None else PulseScheduler(params)
+                 dut: PulseScheduler | None = None, p_valid=0.6, p_rvalid=0.3, p_ready=0.5,
+                 hold: bool = False) -> None:
+    dut = dut if dut is not None else PulseScheduler(params, exclusion=hold)
     rng = random.Random(seed)
     reqs = random_requests(params, rng, n_req)
     reads = random_reads(params, rng, n_reads)
@@ -120,15 +131,27 @@ def run_amaranth(params: AccelParams, seed: int, n_req: int, n_reads: int, *,
     want = scheduler_cycle_model(params, reqs, reads, valid_gen=random_gen(seed, p_valid, 1),
                                  read_valid_gen=random_gen(seed, p_rvalid, 2),
                                  resp_ready_gen=random_gen(seed, p_ready, 3), read_value=reader,
-                                 read_latency=dut.read_latency)
+                                 read_latency=dut.read_latency,
+                                 hold_gen=hold_bursts(seed) if hold else None)
     golden_array = reader.finish(want.pulses)
 
     src = SimSource(dut.i, reqs, valid_gen=random_gen(seed, p_valid, 1))
     rsrc = SimSource(dut.rd_cmd, reads, valid_gen=random_gen(seed, p_rvalid, 2))
     sink = SimSink(dut.rd_resp, ready_gen=random_gen(seed, p_ready, 3), convert=lambda d: ReadResult(**d))
     array = CrossbarArray(params, device)
-    got = {"pulses": [], "strobes": [], "verify": [], "error": []}
-    prev = {"we": 0, "re": 0, "err": 0}
+    got = {"pulses": [], "strobes": [], "verify": [], "error": [], "active": []}
+    prev = {"we": 0, "re": 0, "err": 0, "act": 0}
+    holds = hold_bursts(seed)
+
+    def drive_hold(ctx, cycle):
+        # one draw per cycle, as in the cycle model; prog_active intervals [first, end)
+        ctx.set(dut.hold, next(holds))
+        act = ctx.get(dut.prog_active)
+        if act and not prev["act"]:
+            got["active"].append([cycle, None])
+        elif prev["act"] and not act:
+            got["active"][-1][1] = cycle
+        prev["act"] = act
 
     def hook(ctx, cycle):
         c = dut.cmd
@@ -148,7 +171,8 @@ def run_amaranth(params: AccelParams, seed: int, n_req: int, n_reads: int, *,
         prev.update(we=we, re=re, err=err)
 
     async def bench(ctx):
-        await run_streams(ctx, [src, rsrc], [sink], hooks=[hook], until=lambda c: c >= want.cycles + 4)
+        await run_streams(ctx, [src, rsrc], [sink], hooks=[drive_hold, hook] if hold else [hook],
+                          until=lambda c: c >= want.cycles + 4)
 
     sim = Simulator(dut)
     sim.add_clock(1e-6)
@@ -168,11 +192,31 @@ def run_amaranth(params: AccelParams, seed: int, n_req: int, n_reads: int, *,
                       got["error"])
     assert not check_pulse_counts(params, src.sent, rsrc.sent, got["pulses"])
     assert (array.g_flat == golden_array.g_flat).all()
+    if hold:
+        sb("prog_active").check(want.active, [tuple(a) for a in got["active"]])
 
 
 @pytest.mark.parametrize("name", CONFIGS)
 def test_amaranth_sim_matches_cycle_model(name, seed):
     run_amaranth(CONFIGS[name], seed, n_req=60, n_reads=20)
+
+
+@pytest.mark.parametrize("name", ["n1-tiny-verify", "n2-diff-2t2r", "n8-wide-timing"])
+def test_amaranth_sim_hold_bursts(name, seed):
+    """``hold`` in random bursts: no acceptance while it is high, the request in flight runs to its
+    end (pulses and verify reads as the cycle model has them), ``prog_active`` = the busy intervals."""
+    run_amaranth(CONFIGS[name], seed, n_req=50, n_reads=20, hold=True)
+
+
+def test_hold_blocks_acceptance_but_not_the_request_in_flight():
+    p = CONFIGS["n2-diff-2t2r"]
+    req = ProgramRequest(1, 1, 0, SET, 3)
+    occ = occupancy(p, 3)
+    # hold rises in the cycle after the acceptance: every pulse of the request still comes
+    tr = scheduler_cycle_model(p, [req, req], hold_gen=iter([False] + [True] * 40 + [False] * 1000))
+    assert [a for a, _ in tr.accepted] == [0, 41]
+    assert tr.pulses == schedule(p, tr.accepted)
+    assert tr.active == [(1, occ), (42, 41 + occ)]
 
 
 def test_amaranth_sim_read_latency_zero_and_two(seed):

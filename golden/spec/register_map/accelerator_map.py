@@ -20,6 +20,7 @@ from golden.spec.bnn_datapath_params import (
 from golden.spec.bnn_network_params import BnnNetHwParams
 from golden.spec.checks import bits_for, check_int
 from golden.spec.interfaces import ERROR_CODE_WIDTH, ErrorCode
+from golden.spec.mvm_params import MvmParams
 from golden.spec.params import MAX_COLS, MAX_DEVICES, MAX_ROWS, MAX_TIMING, AccelParams
 from golden.spec.register_map.description import (
     DATA_WIDTH,
@@ -111,7 +112,7 @@ def update_fits_one_word(p: AccelParams) -> bool:
 
 def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, fifo_depth: int = 16,
                              adc_width: int = 8, addr_width: int = 12,
-                             push_wait: int = DEFAULT_PUSH_WAIT) -> RegisterMap:
+                             push_wait: int = DEFAULT_PUSH_WAIT, mvm: MvmParams | None = None) -> RegisterMap:
     """The register map of the accelerator top (:mod:`hw.accelerator`) for parameter tree ``p``.
 
     Build-time (generator) parameters are visible as RO constants: ID, VERSION, ARRAY_CFG,
@@ -130,6 +131,9 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
         Width of the array's read code (READ_DATA.DATA).
     push_wait : int, 1..65535
         Cycles a push waits for a busy target before it is refused (SLVERR, ERRORS.PUSH).
+    mvm : MvmParams or None
+        The MVM read path's parameters if the top has one (adds the MVM registers at 0x100,
+        STATUS.MVM_BUSY and ERRORS.MVM_FRAME / MVM_OVERLAP; without it the map is unchanged).
     """
     check_int("fifo_depth", fifo_depth, 2, 255)
     check_int("adc_width", adc_width, 1, 16)
@@ -137,13 +141,14 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
     b.notes += NOTES + (f"PUSH_WAIT = {push_wait} cycles in this build.",)
     net = bnn if isinstance(bnn, BnnNetHwParams) else None
     b.notes += (BNN_NET_NOTES if net is not None else BNN_NOTES) if bnn is not None else ()
+    b.notes += MVM_NOTES if mvm is not None else ()
     _add_identity(b)                                   # 0x000
-    _add_array_config(b, p, bnn)
+    _add_array_config(b, p, bnn, mvm=mvm is not None)
     _add_update_config(b, p, fifo_depth)
     _add_timing_config(b, p, adc_width)
     _add_engine_config(b, p)
-    _add_control_status(b, bits_for(fifo_depth + 1))   # 0x040
-    _add_events_errors(b)
+    _add_control_status(b, bits_for(fifo_depth + 1), mvm=mvm is not None)   # 0x040
+    _add_events_errors(b, mvm=mvm is not None)
     _add_counters(b)                                   # 0x060
     _add_update_requests(b, p)                         # 0x080
     _add_refresh_and_program(b, p)                     # 0x088
@@ -154,6 +159,8 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
     elif bnn is not None:
         _add_bnn_config(b, bnn)                        # 0x0A0
         _add_bnn_data(b, bnn)
+    if mvm is not None:
+        _add_mvm(b, p, mvm)                            # 0x100
     return b.build()
 
 
@@ -167,7 +174,7 @@ def _add_identity(b: RegisterMapBuilder) -> None:
                    "Version of this register map."))
 
 
-def _add_array_config(b: RegisterMapBuilder, p: AccelParams, bnn: BnnHwParams | None) -> None:
+def _add_array_config(b: RegisterMapBuilder, p: AccelParams, bnn: BnnHwParams | None, mvm: bool = False) -> None:
     """ARRAY_CFG and SYNAPSE_CFG: geometry, cell type, synapse and arbitration parameters."""
     a, s, t = p.array, p.synapse, p.timing
     b.add(Register("array_cfg", (
@@ -176,7 +183,8 @@ def _add_array_config(b: RegisterMapBuilder, p: AccelParams, bnn: BnnHwParams | 
         Field("cell_2t2r", 1, RO, const=int(a.cell == "2T2R"), doc="1: 2T2R cells, 0: 1T1R."),
         Field("differential", 1, RO, const=int(s.differential), doc="1: G+ / G- device groups."),
         Field("verify", 1, RO, const=int(t.verify), doc="1: program-and-verify read after each request."),
-        Field("bnn", 1, RO, const=int(bnn is not None), doc="1: the build has the BNN path.")),
+        Field("bnn", 1, RO, const=int(bnn is not None), doc="1: the build has the BNN path."),
+        *((Field("mvm", 1, RO, const=1, doc="1: the build has the MVM read path."),) if mvm else ())),
         "Array geometry and cell type (build-time)."))
     b.add(Register("synapse_cfg", (
         Field("devices_m1", bits_for(MAX_DEVICES), RO, const=s.devices - 1,
@@ -220,7 +228,7 @@ def _add_timing_config(b: RegisterMapBuilder, p: AccelParams, adc_width: int) ->
 
 
 # --- control / status (0x040) ----------------------------------------------------------------------
-def _add_control_status(b: RegisterMapBuilder, level_width: int) -> None:
+def _add_control_status(b: RegisterMapBuilder, level_width: int, mvm: bool = False) -> None:
     """CTRL (strobes, array-port owner) and STATUS (live busy flags and FIFO levels)."""
     b.skip_to(0x040)
     b.add(Register("ctrl", (
@@ -249,11 +257,16 @@ def _add_control_status(b: RegisterMapBuilder, level_width: int) -> None:
         Field("clearing", 1, RO, doc="The chi clear runs (after reset, CTRL.CLEAR_CHI or CTRL.SOFT_RESET; "
                                      "rows * cols cycles); also sets TRAIN_BUSY."),
         Field("update_level", level_width, RO, offset=8, doc="Entries in the update FIFO."),
-        Field("input_level", level_width, RO, offset=16, doc="Entries in the BNN input FIFO.")),
+        Field("input_level", level_width, RO, offset=16, doc="Entries in the BNN input FIFO."),
+        *((Field("mvm_busy", 1, RO, offset=24, doc="The MVM read engine holds a frame (loading done, "
+                                                   "reads or outputs pending); also sets BUSY."),
+           Field("mvm_wait", 1, RO, offset=25, doc="The MVM read engine waits for a programming "
+                                                   "command in flight to end before its next read."))
+          if mvm else ())),
         "Status of the datapath (live values)."))
 
 
-def _add_events_errors(b: RegisterMapBuilder) -> None:
+def _add_events_errors(b: RegisterMapBuilder, mvm: bool = False) -> None:
     """EVENTS and ERRORS (sticky, W1C) and IRQ_ENABLE."""
     b.add(Register("events", (
         Field("bnn_done", 1, W1C, doc="The output bits of a BNN image are complete."),
@@ -271,6 +284,12 @@ def _add_events_errors(b: RegisterMapBuilder) -> None:
                                   "for PUSH_WAIT cycles, or its `wstrb` was not 0xF. Nothing was pushed."),
         Field("frame", 1, W1C, doc="A frame on `s_axis` had the wrong length (TLAST early or late) and was "
                                    "dropped whole: no chi change, no pulse."),
+        *((Field("mvm_frame", 1, W1C, doc="An MVM input frame on `s_axis_mvm` had the wrong length and "
+                                          "was dropped whole (no read, no output)."),
+           Field("mvm_overlap", 1, W1C, doc="An MVM read overlapped a programming command (never "
+                                            "expected: the read engine and the pulse scheduler "
+                                            "exclude each other)."))
+          if mvm else ()),
         Field("sched_code", ERROR_CODE_WIDTH, RO, offset=8, values=SCHED_CODES,
               doc="First pulse-scheduler error since it was last cleared.")),
         "Sticky error flags (reason codes), cleared by writing 1."))
@@ -448,6 +467,72 @@ def _add_bnn_data(b: RegisterMapBuilder, bnn: BnnHwParams, net: BnnNetHwParams |
                    "Output (sign) bits of the last BNN image."))
 
 
+# --- MVM read path (0x100) ------------------------------------------------------------------------
+MVM_BASE = 0x100
+MVM_FS_WIDTH = 32           # MVM_FS_FWD / MVM_FS_TR: 1 .. 2**32 - 1, 0 stands for 2**32
+MVM_MULT_WIDTH = 17         # scale multipliers 1 .. 2**16
+MVM_SHIFT_WIDTH = 6         # scale shifts 0 .. 48
+MVM_COUNTERS = (("mvm_frame_count", "MVM frames whose last output code left on `m_axis_mvm`."),
+                ("mvm_read_count", "MVM array reads (bit planes driven)."),
+                ("mvm_wait_count", "MVM reads that had to wait for a programming command in flight."),
+                ("mvm_wait_cycles", "Cycles the MVM read engine waited for programming."))
+
+MVM_NOTES = (
+    "",
+    ("MVM registers (0x100 ..) exist only in builds with an MVM read path (ARRAY_CFG.MVM = 1). Input "
+     "frames enter on the AXI4-Stream port `s_axis_mvm` (`tuser` = 1 on a frame's first word: a "
+     "transposed read; forward: R unsigned input codes, transposed: C signed codes, 32 // INPUT_WIDTH "
+     "codes per word from bit 0, TLAST on the last word); the output codes y leave on `m_axis_mvm` (one "
+     "32-bit word per code, sign-extended from OUT_WIDTH, TLAST on a frame's last). The read settings "
+     "MVM_TIMING, MVM_FS_*, MVM_G_REF and MVM_SCALE_* must stay constant while STATUS.MVM_BUSY is set. "
+     "Reads and programming exclude each other: the pulse scheduler starts no request or cell read "
+     "while the read engine requests the array, and the engine starts a read only when no programming "
+     "command is in flight (MVM_WAIT_COUNT / MVM_WAIT_CYCLES count the waits; ERRORS.MVM_OVERLAP "
+     "would flag a violation)."),
+)
+
+
+def _add_mvm(b: RegisterMapBuilder, p: AccelParams, mvm: MvmParams) -> None:
+    """MVM_CFG (build-time), the read engine's runtime settings and its counters."""
+    b.skip_to(MVM_BASE)
+    b.add(Register("mvm_cfg", (
+        Field("input_width", 4, RO, const=mvm.input_width, doc="Bits of an input code (b_in)."),
+        Field("adc_width", 4, RO, const=mvm.adc_width, doc="ADC code bits A."),
+        Field("cols_per_adc_log2", 3, RO, const=mvm.cols_per_adc.bit_length() - 1,
+              doc="log2 of the lines sharing one ADC."),
+        Field("out_width", 6, RO, offset=11, const=mvm.out_width, doc="Bits of an output code y (signed)."),
+        Field("g_bits", 5, RO, const=mvm.g_bits, doc="Conductance code bits."),
+        Field("differential", 1, RO, const=int(p.synapse.differential), doc="1: G+ - G- synapses.")),
+        "MVM read path formats (build-time)."))
+    b.add(Register("mvm_timing", (
+        Field("settle", 8, RW, reset=1, doc="Cycles from driving a bit plane to the first conversion "
+                                            "(0 acts as 1)."),
+        Field("conv", 8, RW, reset=1, doc="Cycles of one ADC conversion (0 acts as 1).")),
+        "MVM read timing (runtime)."))
+    full = (1 << MVM_FS_WIDTH) - 1
+    b.add(Register("mvm_fs_fwd", (
+        Field("value", MVM_FS_WIDTH, RW, reset=mvm.adc_full_scale & full,
+              doc="Forward ADC full scale in conductance codes (0: 2**32)."),),
+        "Forward-read ADC full scale (runtime; reset value mvm.adc_full_scale)."))
+    b.add(Register("mvm_fs_tr", (
+        Field("value", MVM_FS_WIDTH, RW, reset=mvm.fs_t & full,
+              doc="Transposed ADC full scale in conductance codes (0: 2**32)."),),
+        "Transposed-read ADC full scale (runtime; reset value mvm.fs_t)."))
+    b.add(Register("mvm_g_ref", (
+        Field("value", mvm.g_bits, RW, doc="Reference conductance code (non-differential synapses)."),),
+        "Reference conductance code of the non-differential reference term (runtime)."))
+    for name, mult, shift, what in (("mvm_scale_fwd", mvm.scale_mult, mvm.scale_shift, "forward"),
+                                    ("mvm_scale_tr", mvm.t_scale_mult, mvm.t_scale_shift, "transposed")):
+        b.add(Register(name, (
+            Field("mult", MVM_MULT_WIDTH, RW, reset=mult, doc="Multiplier (1 .. 2**16)."),
+            Field("shift", MVM_SHIFT_WIDTH, RW, offset=24, reset=shift, doc="Right shift, round half up (0 .. 48).")),
+            f"Scaling of the {what} read: y = saturate(floor((S * MULT + 2**(SHIFT-1)) / 2**SHIFT)) (runtime)."))
+    b.skip_to(MVM_BASE + 0x20)
+    for name, doc in MVM_COUNTERS:
+        b.add(Register(name, (Field("value", 32, RO, doc=doc + " Wraps at 2**32."),),
+                       doc + " Zeroed by CTRL.CLEAR_COUNTERS and CTRL.SOFT_RESET."))
+
+
 # --- outputs for the default build -------------------------------------------------------------------
 def params_summary(p: AccelParams) -> str:
     """One line naming the build parameters a generated map was made for."""
@@ -474,7 +559,18 @@ def reference_markdown() -> str:
     net_doc = markdown(bnn_regs, title="BNN registers of a network build",
                        params_summary="the paper network 784-1025-1025-1025-10 (bias cells 79, 102, 102; "
                                       "banks of 3); the registers below 0x0A0 are those above")
-    return doc + "\n" + net_doc
+    mvm = MvmParams()
+    mvm_map = accelerator_register_map(p, mvm=mvm)
+    added = ", ".join(f"{r.upper()}.{f.upper()} {mvm_map[r].field(f).bits}" for r, f in
+                      (("array_cfg", "mvm"), ("status", "mvm_busy"), ("status", "mvm_wait"),
+                       ("errors", "mvm_frame"), ("errors", "mvm_overlap")))
+    mvm_regs = replace(mvm_map, registers=tuple(r for r in mvm_map.registers if r.addr >= MVM_BASE),
+                       notes=MVM_NOTES[1:])
+    mvm_doc = markdown(mvm_regs, title="MVM registers of an [mvm] build",
+                       params_summary=f"the default [mvm] section (input width {mvm.input_width}, ADC width "
+                                      f"{mvm.adc_width}, {mvm.cols_per_adc} lines per ADC); the registers below "
+                                      f"0x100 are those above, with the fields {added}")
+    return doc + "\n" + net_doc + "\n" + mvm_doc
 
 
 if __name__ == "__main__":   # python -m golden.spec.register_map.accelerator_map > docs/registers.md

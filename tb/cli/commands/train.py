@@ -63,6 +63,14 @@ def add_arguments(p) -> None:
                    help="read-noise model (default: output-referred, exact in distribution)")
     p.add_argument("--seed", type=IntIn(0, 2**63 - 1), default=TrainingConfig.seed,
                    help="seed of initial weights, sample order and chip")
+    p.add_argument("--hw-exact", action="store_true",
+                   help="hardware-exact training: forward and backward through the array's read path "
+                        "(ADC codes, integer accumulation), device model in exact mode; analog devices, "
+                        "lr schedule constant or linear (golden.training.hw_exact)")
+    p.add_argument("--input-width", type=IntIn(2, 8), default=8,
+                   help="--hw-exact: input code width of the read path and x code width, 2..8 (default 8)")
+    p.add_argument("--adc-width", type=IntIn(2, 12), default=8,
+                   help="--hw-exact: ADC width, 2..12 (default 8)")
     p.add_argument("--no-fp", action="store_true", help="skip the floating-point baseline")
     p.add_argument("--json", type=OutputFile(), default=None, help="write the results as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -94,6 +102,8 @@ def run(args) -> int:
 
     cfg = config_from_args(args)
     check_train_samples(args)
+    if args.hw_exact:
+        return run_hw_exact(args, cfg)
     data = load(args.dataset)
     fp = None if args.no_fp else train_fp(data, cfg, progress=not args.quiet)
     res = train_insitu(data, cfg, progress=not args.quiet)
@@ -104,6 +114,46 @@ def run(args) -> int:
         out["fp_seconds_per_sample"] = None if fp is None else fp["seconds_per_sample"]
         out["dataset"] = args.dataset
         out["config"] = cfg.to_dict()
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(out, indent=2, default=float))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def run_hw_exact(args, cfg) -> int:
+    """``train --hw-exact``: :func:`golden.training.hw_exact.train_hw_exact` with the FP baseline."""
+    from golden.data.datasets import load
+    from golden.spec.params import ConfigError
+    from golden.training.hw_exact import HwExactConfig, train_hw_exact
+    from golden.training.in_situ import lr_text, train_fp
+
+    if args.binary:
+        raise ConfigError("--hw-exact needs analog devices: leave out --binary")
+    hcfg = HwExactConfig(training=cfg, input_width=args.input_width, adc_width=args.adc_width)
+    data = load(args.dataset)
+    fp = None if args.no_fp else train_fp(data, cfg, progress=not args.quiet)
+    res = train_hw_exact(data, hcfg, progress=not args.quiet)
+    syn = cfg.synapse
+    kind = "differential" if syn.differential else "non-differential"
+    lines = [(f"dataset {args.dataset}: {res['samples']} training samples ({cfg.epochs} epoch(s)), network "
+              f"{data.n_inputs}-{cfg.hidden}-10, {lr_text(cfg)}, seed {cfg.seed}"),
+             (f"hardware-exact: N = {syn.devices} {kind}, input {args.input_width} bits, ADC {args.adc_width} "
+              f"bits; {res['pulses']} pulses, {res['refreshes']} refreshes"),
+             f"test accuracy {100 * res['test_accuracy']:.2f} % (forward reads with read noise)",
+             f"set-up: {res['constants']}",
+             f"read path: {res['read_path']}",
+             f"digest {res['digest']}"]
+    if fp is not None:
+        lines.append(f"FP baseline test accuracy {100 * fp['test_accuracy']:.2f} % "
+                     f"(gap {100 * (fp['test_accuracy'] - res['test_accuracy']):+.2f} points)")
+    lines.append(f"time: {1e3 * res['seconds_per_sample']:.3f} ms per training sample, "
+                 f"{res['eval_seconds']:.1f} s per test-set evaluation")
+    print("\n".join(lines))
+    if args.json is not None:
+        out = {k: v for k, v in res.items() if k != "net"}
+        out["fp_test_accuracy"] = None if fp is None else fp["test_accuracy"]
+        out["dataset"] = args.dataset
+        out["config"] = hcfg.to_dict()
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(out, indent=2, default=float))
         print(f"wrote {args.json}")

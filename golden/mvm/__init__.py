@@ -1,0 +1,1 @@
+"""MVM read path (forward and transposed array reads): the golden arithmetic (issue 12)."""
