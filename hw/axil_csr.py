@@ -121,12 +121,14 @@ class AxiLiteCsr(wiring.Component):
 
     Behaviour
     ---------
-    Write path: AW and W each have a holding register; ``awready`` / ``wready`` are high while it is
-    empty or commits in this cycle, so AW and W are accepted in the same cycle, every cycle. A held
-    write *commits* in the first cycle in which both holders are full, the B buffer (2 entries) has
-    room and, for a push register, the stream is ready. RW and W1C state change at the end of the
-    commit cycle; W1P pulses and the push transfer happen in the commit cycle; the response enters
-    the B buffer: ``OKAY``, or ``SLVERR`` for an address with no register or a refused push.
+    Write path: AW and W each have a two-entry queue; ``awready`` / ``wready`` are registered: high
+    while the queue holds fewer than two entries (no combinational path from the commit, the push
+    streams or ``bready`` to them). The head write (the oldest AW with the oldest W) *commits* in the
+    first cycle in which both are held, the B buffer (2 entries) has room and, for a push register,
+    the stream is ready. RW and W1C state change at the end of the commit cycle; W1P pulses and the
+    push transfer happen in the commit cycle; the response enters the B buffer: ``OKAY``, or
+    ``SLVERR`` for an address with no register or a refused push. While the head waits, one more
+    write is taken into the queue; then the readies fall.
 
     Pushes: ``valid`` is high from the first cycle the write could commit. A push written with
     ``wstrb != 0b1111``, or held while its ``push_refuse`` bit is high (even if ready), is refused at
@@ -137,14 +139,16 @@ class AxiLiteCsr(wiring.Component):
     each ends in a :class:`hw.stream_register_slice.StreamRegisterSlice` or a FIFO write port, whose
     own outputs never withdraw ``valid``). A refused push transfers nothing, answers ``SLVERR`` and pulses
     ``push_refused``. No write can hold the bus longer than ``push_wait + 1`` cycles plus the time the
-    manager leaves B responses untaken.
+    manager leaves B responses untaken; a write taken while another waits in the queue is answered at
+    most ``2 * (push_wait + 1) + 1`` cycles after it completes (with ``bready`` high).
 
     Read path: ``arready = ~rvalid | rready``; the registers are sampled in the AR transfer cycle
     (before a commit in the same cycle) and ``rvalid`` rises in the next cycle with ``rdata`` and
     ``OKAY`` (``SLVERR`` and 0 for a hole).
 
     Latency and throughput: a write transferred (AW and W) in cycle ``a`` commits in ``a + 1`` (if
-    the target is ready and the B buffer has room) and its B response is valid from ``a + 2``. With
+    it is at the head of the queue, the target is ready and the B buffer has room) and its B
+    response is valid from ``a + 2``. With
     ``bready`` held high: one write per cycle sustained (AW and W every cycle). Read data 1 cycle after
     AR; one read per cycle with ``rready`` held high. Reads and writes proceed in parallel.
 
@@ -230,67 +234,85 @@ class AxiLiteCsr(wiring.Component):
         return m
 
     def _write_path(self, m: Module):
-        """AW/W holders, the commit rule, the push streams with their bounded wait, the B buffer.
+        """AW/W queues (two entries each), the commit rule, the push streams with their bounded wait,
+        the B buffer.
 
         Returns ``(held, mask, wbits, hit)``: a complete write that may commit now (the commit strobe
-        of a register that is not a push), the held write's lane mask and
-        strobed bits, and the per-register address hits.
+        of a register that is not a push), the head write's lane mask and strobed bits, and its
+        per-register address hits.
         """
         bus, rmap = self.s_axil, self.regmap
-        aw_full, w_full = Signal(name="aw_full"), Signal(name="w_full")
-        full_strb = Signal()
-        w_data = Signal(DATA_WIDTH)
-        w_strb = Signal(DATA_WIDTH // 8)
+        # Two-entry AW and W queues with registered readies: `awready` / `wready` are flip-flops
+        # (a queue holds fewer than two entries) and every entry loads at its write pointer, so the
+        # commit decision (push ready, refuse, B room) reaches neither the bus readies nor the enables
+        # of the entry registers: it only moves the read pointer and the counts.
+        aw_n, w_n = Signal(2, name="aw_n"), Signal(2, name="w_n")     # entries held (0..2)
+        aw_ne, w_ne = Signal(name="aw_ne"), Signal(name="w_ne")        # aw_n != 0, w_n != 0 (registered)
+        aw_wp, w_wp, rp = Signal(name="aw_wp"), Signal(name="w_wp"), Signal(name="rp")
         commit = Signal()
-        m.d.comb += [bus.awready.eq(~aw_full | commit), bus.wready.eq(~w_full | commit)]
+        aw_x, w_x = Signal(), Signal()
+        m.d.comb += [bus.awready.eq(~aw_n[1]), bus.wready.eq(~w_n[1]),
+                     aw_x.eq(bus.awvalid & bus.awready), w_x.eq(bus.wvalid & bus.wready)]
+        for n, ne, x in ((aw_n, aw_ne, aw_x), (w_n, w_ne, w_x)):
+            nxt = Signal(2, name=f"{n.name}_next")
+            m.d.comb += nxt.eq(n + x - commit)
+            m.d.sync += [n.eq(nxt), ne.eq(nxt.any())]
+        with m.If(aw_x):
+            m.d.sync += aw_wp.eq(~aw_wp)
+        with m.If(w_x):
+            m.d.sync += w_wp.eq(~w_wp)
         with m.If(commit):
-            m.d.sync += [aw_full.eq(0), w_full.eq(0)]
-        with m.If(bus.awvalid & bus.awready):
-            m.d.sync += aw_full.eq(1)
-        with m.If(bus.wvalid & bus.wready):
-            m.d.sync += w_full.eq(1)
-        # The W registers load whenever W could be taken, `wvalid` or not: they count only while
-        # w_full, which a cycle without a W beat leaves 0, and their enable is then one gate past
-        # `commit` instead of two (the UP5K top's critical path ended there)
-        with m.If(bus.wready):
-            m.d.sync += [w_data.eq(bus.wdata), w_strb.eq(bus.wstrb), full_strb.eq(bus.wstrb.all())]
+            m.d.sync += rp.eq(~rp)
 
-        mask = Signal(DATA_WIDTH)    # byte-lane mask of the held write
-        m.d.comb += mask.eq(Cat(*(w_strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
-        wbits = Signal(DATA_WIDTH)   # written bits that count (strobed lanes only)
-        m.d.comb += wbits.eq(w_data & mask)
-        # the held address is kept decoded: one flip-flop per register, loaded with the address
-        # compare at the AW handshake (the hits are the first term of every write strobe)
+        # W entries: the strobed bits, the lane mask and "all four lanes"; an entry loads whenever
+        # W could be taken into it, `wvalid` or not (it counts only once w_n does)
+        wb = [Signal(DATA_WIDTH, name=f"w_bits{k}") for k in range(2)]
+        wm = [Signal(DATA_WIDTH // 8, name=f"w_strb{k}") for k in range(2)]
+        wf = [Signal(name=f"w_full_strb{k}") for k in range(2)]
+        in_mask = Cat(*(bus.wstrb[i].replicate(8) for i in range(DATA_WIDTH // 8)))
+        for k in range(2):
+            with m.If(bus.wready & (w_wp == k)):
+                m.d.sync += [wb[k].eq(bus.wdata & in_mask), wm[k].eq(bus.wstrb), wf[k].eq(bus.wstrb.all())]
+        # AW entries keep the address decoded: one flip-flop per register, loaded with the address
+        # compare (the hits are the first term of every write strobe), and "is a push register"
+        push_regs = [r for r in rmap.registers if r.push]
+        hits = [{r.name: Signal(name=f"hit{k}_{r.name}") for r in rmap.registers} for k in range(2)]
+        push_k = [Signal(name=f"is_push{k}") for k in range(2)]
+        for k in range(2):
+            with m.If(bus.awready & (aw_wp == k)):
+                m.d.sync += [hits[k][r.name].eq(eq_const(bus.awaddr[2:], r.addr >> 2)) for r in rmap.registers]
+                m.d.sync += push_k[k].eq(Cat(*(eq_const(bus.awaddr[2:], r.addr >> 2) for r in push_regs)).any()
+                                         if push_regs else 0)
+
+        # the head write (entry rp of both queues)
+        wbits, strb, full_strb, is_push = Signal(DATA_WIDTH), Signal(DATA_WIDTH // 8), Signal(), Signal()
+        m.d.comb += [wbits.eq(Mux(rp, wb[1], wb[0])), strb.eq(Mux(rp, wm[1], wm[0])),
+                     full_strb.eq(Mux(rp, wf[1], wf[0])), is_push.eq(Mux(rp, push_k[1], push_k[0]))]
+        mask = Signal(DATA_WIDTH)    # byte-lane mask of the head write
+        m.d.comb += mask.eq(Cat(*(strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
         hit = {r.name: Signal(name=f"hit_{r.name}") for r in rmap.registers}
-        with m.If(bus.awvalid & bus.awready):
-            m.d.sync += [hit[r.name].eq(eq_const(bus.awaddr[2:], r.addr >> 2)) for r in rmap.registers]
+        m.d.comb += [hit[r.name].eq(Mux(rp, hits[1][r.name], hits[0][r.name])) for r in rmap.registers]
         mapped = Signal()
         m.d.comb += mapped.eq(Cat(*hit.values()).any())
-        is_push = Signal()           # the held address is a push register (decoded with the hits)
-        push_hits = [eq_const(bus.awaddr[2:], r.addr >> 2) for r in rmap.registers if r.push]
-        with m.If(bus.awvalid & bus.awready):
-            m.d.sync += is_push.eq(Cat(*push_hits).any() if push_hits else 0)
 
         b_room = Signal()            # the B buffer holds fewer than 2 responses (registered)
         held = Signal()              # a complete write that may commit now
-        m.d.comb += held.eq(aw_full & w_full & b_room)
-        # (full_strb: all four byte lanes written, registered with the W data above)
+        m.d.comb += held.eq(aw_ne & w_ne & b_room)
         waited = Signal(range(rmap.push_wait + 1))
         expired = Signal()           # waited == push_wait, kept as a register of its own
-        # go: the held push's target takes it or refuses it in this cycle (one term per push register,
+        # go: the head push's target takes it or refuses it in this cycle (one term per push register,
         # each the OR of its ready and refuse inputs, so the commit is a shallow AND-OR of them)
         go, refuse = Const(0), Const(0)
-        for r in rmap.registers:
-            if r.push:
-                port = getattr(self, r.name)
-                no = getattr(self.push_refuse, r.name)
-                m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
-                m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
-                go_r = Signal(name=f"go_{r.name}")
-                m.d.comb += go_r.eq(port.ready | no)
-                go = go | (hit[r.name] & go_r)
-                refuse = refuse | (hit[r.name] & no)
-        no_wait = Signal()           # the held write waits for no target (registered terms only)
+        for r in push_regs:
+            port = getattr(self, r.name)
+            no = getattr(self.push_refuse, r.name)
+            m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
+            m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
+            go_r = Signal(name=f"go_{r.name}")
+            m.d.comb += go_r.eq(port.ready | no)
+            go = go | (hit[r.name] & go_r)
+            refuse = refuse | (hit[r.name] & no)
+        no_wait = Signal()           # the head write waits for no target
         refused = Signal()
         m.d.comb += [no_wait.eq(~is_push | ~full_strb | expired),
                      refused.eq(held & is_push & (~full_strb | expired | refuse)),
