@@ -6,7 +6,9 @@ The register map (fields, access modes, addresses) is described once in
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from dataclasses import dataclass
+
+from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -88,6 +90,16 @@ def refuse_signature(regmap: RegisterMap) -> wiring.Signature:
     """One bit per push register, driven by the hardware behind it: "refuse a push now" (seen from
     that hardware, so the CSR block holds it as ``In``)."""
     return wiring.Signature({r.name: Out(1) for r in regmap.registers if r.push})
+
+
+@dataclass(frozen=True)
+class _NextHead:
+    """The head write of the next cycle (combinational, from the queues' next state): complete with
+    B room, its strobed bits, its register hits."""
+
+    held: Value
+    wbits: Value
+    hit: dict
 
 
 class AxiLiteCsr(wiring.Component):
@@ -184,10 +196,10 @@ class AxiLiteCsr(wiring.Component):
         bus, rmap = self.s_axil, self.regmap
         word_w = rmap.addr_width - 2
 
-        held, mask, wbits, hit = self._write_path(m)
+        held, mask, wbits, hit, nxt = self._write_path(m)
         # --- register state -------------------------------------------------------------------------
         for r in rmap.registers:
-            if r.push:
+            if r.push or r.name not in hit:    # (read-only registers: nothing to write)
                 continue
             port = getattr(self, r.name, None)
             wr = Signal(name=f"wr_{r.name}")
@@ -208,7 +220,11 @@ class AxiLiteCsr(wiring.Component):
                     m.d.comb += clr.eq(wbits[sl] & wr.replicate(f.width))
                     m.d.sync += val.eq((val & ~clr) | setb)
                 elif f.access is Access.W1P:
-                    m.d.comb += getattr(port, f.name).eq(wbits[sl] & wr.replicate(f.width))
+                    # the pulse register, loaded one cycle ahead with what `wbits & wr` will be
+                    pulse = Signal(f.width, name=f"pulse_{r.name}_{f.name}")
+                    m.d.sync += pulse.eq(nxt.wbits[sl] & nxt.hit[r.name].replicate(f.width)
+                                         & nxt.held.replicate(f.width))
+                    m.d.comb += getattr(port, f.name).eq(pulse)
 
         # --- read path (AND-OR multiplexer: no case statements, lint-clean) -----------------------------
         rvalid = Signal()
@@ -253,10 +269,12 @@ class AxiLiteCsr(wiring.Component):
         aw_x, w_x = Signal(), Signal()
         m.d.comb += [bus.awready.eq(~aw_n[1]), bus.wready.eq(~w_n[1]),
                      aw_x.eq(bus.awvalid & bus.awready), w_x.eq(bus.wvalid & bus.wready)]
+        ne_next = []
         for n, ne, x in ((aw_n, aw_ne, aw_x), (w_n, w_ne, w_x)):
-            nxt = Signal(2, name=f"{n.name}_next")
-            m.d.comb += nxt.eq(n + x - commit)
-            m.d.sync += [n.eq(nxt), ne.eq(nxt.any())]
+            n_next = Signal(2, name=f"{n.name}_next")
+            m.d.comb += n_next.eq(n + x - commit)
+            m.d.sync += [n.eq(n_next), ne.eq(n_next.any())]
+            ne_next.append(n_next.any())
         with m.If(aw_x):
             m.d.sync += aw_wp.eq(~aw_wp)
         with m.If(w_x):
@@ -275,14 +293,21 @@ class AxiLiteCsr(wiring.Component):
                 m.d.sync += [wb[k].eq(bus.wdata & in_mask), wm[k].eq(bus.wstrb), wf[k].eq(bus.wstrb.all())]
         # AW entries keep the address decoded: one flip-flop per register, loaded with the address
         # compare (the hits are the first term of every write strobe), and "is a push register"
+        # (only for the registers a write changes; "mapped" for the response), and "is a push register"
         push_regs = [r for r in rmap.registers if r.push]
-        hits = [{r.name: Signal(name=f"hit{k}_{r.name}") for r in rmap.registers} for k in range(2)]
+        written = [r for r in rmap.registers if r.push or any(f.access is not Access.RO for f in r.fields)]
+        hits = [{r.name: Signal(name=f"hit{k}_{r.name}") for r in written} for k in range(2)]
         push_k = [Signal(name=f"is_push{k}") for k in range(2)]
+        mapped_k = [Signal(name=f"mapped{k}") for k in range(2)]
+        aw_word = bus.awaddr[2:]
+        in_hit = {r.name: eq_const(aw_word, r.addr >> 2) for r in rmap.registers}
+        in_push = Cat(*(in_hit[r.name] for r in push_regs)).any() if push_regs else Const(0)
+        in_mapped = Cat(*in_hit.values()).any()
+        aw_load = [bus.awready & (aw_wp == k) for k in range(2)]
         for k in range(2):
-            with m.If(bus.awready & (aw_wp == k)):
-                m.d.sync += [hits[k][r.name].eq(eq_const(bus.awaddr[2:], r.addr >> 2)) for r in rmap.registers]
-                m.d.sync += push_k[k].eq(Cat(*(eq_const(bus.awaddr[2:], r.addr >> 2) for r in push_regs)).any()
-                                         if push_regs else 0)
+            with m.If(aw_load[k]):
+                m.d.sync += [hits[k][r.name].eq(in_hit[r.name]) for r in written]
+                m.d.sync += [push_k[k].eq(in_push), mapped_k[k].eq(in_mapped)]
 
         # the head write (entry rp of both queues)
         wbits, strb, full_strb, is_push = Signal(DATA_WIDTH), Signal(DATA_WIDTH // 8), Signal(), Signal()
@@ -290,10 +315,10 @@ class AxiLiteCsr(wiring.Component):
                      full_strb.eq(Mux(rp, wf[1], wf[0])), is_push.eq(Mux(rp, push_k[1], push_k[0]))]
         mask = Signal(DATA_WIDTH)    # byte-lane mask of the head write
         m.d.comb += mask.eq(Cat(*(strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
-        hit = {r.name: Signal(name=f"hit_{r.name}") for r in rmap.registers}
-        m.d.comb += [hit[r.name].eq(Mux(rp, hits[1][r.name], hits[0][r.name])) for r in rmap.registers]
+        hit = {r.name: Signal(name=f"hit_{r.name}") for r in written}
+        m.d.comb += [hit[r.name].eq(Mux(rp, hits[1][r.name], hits[0][r.name])) for r in written]
         mapped = Signal()
-        m.d.comb += mapped.eq(Cat(*hit.values()).any())
+        m.d.comb += mapped.eq(Mux(rp, mapped_k[1], mapped_k[0]))
 
         b_room = Signal()            # the B buffer holds fewer than 2 responses (registered)
         held = Signal()              # a complete write that may commit now
@@ -322,17 +347,33 @@ class AxiLiteCsr(wiring.Component):
             m.d.sync += [waited.eq(0), expired.eq(0)]
         with m.Elif(held):       # (an expired push commits: waited never passes push_wait)
             m.d.sync += [waited.eq(waited + 1), expired.eq(eq_const(waited, rmap.push_wait - 1))]
-        self._b_buffer(m, commit, Mux(mapped & ~refused, OKAY, SLVERR), b_room)
-        return held, mask, wbits, hit
+        b_room_next = self._b_buffer(m, commit, Mux(mapped & ~refused, OKAY, SLVERR), b_room)
+        # The head write of the next cycle, from the next state of the queues (for the W1P pulse
+        # registers: a W1P pulse, CTRL.SOFT_RESET among them, leaves a flip-flop instead of the
+        # commit-side logic, with the same cycle)
+        rp_next = Signal(name="rp_next")
+        m.d.comb += rp_next.eq(rp ^ commit)
+        w_load = [bus.wready & (w_wp == k) for k in range(2)]
+        in_bits = bus.wdata & in_mask
+        nxt_wb = [Mux(w_load[k], in_bits, wb[k]) for k in range(2)]
+        nxt = _NextHead(
+            held=ne_next[0] & ne_next[1] & b_room_next,
+            wbits=Mux(rp_next, nxt_wb[1], nxt_wb[0]),
+            hit={r.name: Mux(rp_next, Mux(aw_load[1], in_hit[r.name], hits[1][r.name]),
+                             Mux(aw_load[0], in_hit[r.name], hits[0][r.name])) for r in written})
+        return held, mask, wbits, hit, nxt
 
-    def _b_buffer(self, m: Module, commit, resp, b_room) -> None:
+    def _b_buffer(self, m: Module, commit, resp, b_room):
         """Two-entry B response queue: head on the bus, a second entry behind it; ``b_room`` is
-        registered (no path from ``bready`` to ``awready``), so one write per cycle needs ``bready``."""
+        registered (no path from ``bready`` to ``awready``), so one write per cycle needs ``bready``.
+        Returns ``b_room`` of the next cycle."""
         bus = self.s_axil
         v0, v1 = Signal(name="v0"), Signal(name="v1")
         r0, r1 = Signal(2, name="r0"), Signal(2, name="r1")
         take = Signal()
         m.d.comb += [bus.bvalid.eq(v0), bus.bresp.eq(r0), take.eq(v0 & bus.bready), b_room.eq(~v1)]
+        b_room_next = Signal(name="b_room_next")   # ~v1 after this cycle
+        m.d.comb += b_room_next.eq(~Mux(take, v1 & commit, v1 | (v0 & commit)))
         with m.If(take):
             with m.If(v1):
                 m.d.sync += [r0.eq(r1), v1.eq(commit), r1.eq(resp)]
@@ -343,6 +384,7 @@ class AxiLiteCsr(wiring.Component):
                 m.d.sync += [v1.eq(1), r1.eq(resp)]
             with m.Else():
                 m.d.sync += [v0.eq(1), r0.eq(resp)]
+        return b_room_next
 
     def _read_value(self, m: Module, r: Register):
         """The 32-bit read value of register ``r``: fields at their offsets, explicit zeros between."""
