@@ -234,17 +234,28 @@ class AxiLiteCsr(wiring.Component):
                      bus.arready.eq(~rvalid | bus.rready)]
         ar_word = Signal(word_w)
         m.d.comb += ar_word.eq(bus.araddr[2:])
+        # The data multiplexer decodes only the low word-address bits that tell the registers apart;
+        # an address with a high bit set is a hole whose data the register's synchronous reset zeroes
+        # (one LUT on the reset input instead of the full decode in front of the multiplexer)
+        low_w = min(word_w, max(r.addr >> 2 for r in rmap.registers).bit_length() or 1)
+        ar_low = ar_word[:low_w]
+        ar_high = Signal()           # a word-address bit above the map is set
+        m.d.comb += ar_high.eq(ar_word[low_w:].any() if low_w < word_w else 0)
         ar_hits, terms = [], []
         for r in rmap.registers:
             h = Signal(name=f"ar_hit_{r.name}")
-            m.d.comb += h.eq(eq_const(ar_word, r.addr >> 2))
+            m.d.comb += h.eq(eq_const(ar_low, r.addr >> 2))
             ar_hits.append(h)
             terms.append(self._read_value(m, r) & h.replicate(DATA_WIDTH))
         rd_next = Signal(DATA_WIDTH)
         ar_mapped = Signal()
-        m.d.comb += [rd_next.eq(_or_all(terms, DATA_WIDTH)), ar_mapped.eq(Cat(*ar_hits).any())]
+        m.d.comb += [rd_next.eq(_or_all(terms, DATA_WIDTH)), ar_mapped.eq(Cat(*ar_hits).any() & ~ar_high)]
         with m.If(bus.arvalid & bus.arready):
-            m.d.sync += [rvalid.eq(1), rdata.eq(rd_next), rresp.eq(Mux(ar_mapped, OKAY, SLVERR))]
+            m.d.sync += [rvalid.eq(1), rresp.eq(Mux(ar_mapped, OKAY, SLVERR))]
+            with m.If(ar_high):
+                m.d.sync += rdata.eq(0)
+            with m.Else():
+                m.d.sync += rdata.eq(rd_next)
         with m.Elif(rvalid & bus.rready):
             m.d.sync += rvalid.eq(0)
         return m
