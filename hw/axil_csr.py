@@ -19,11 +19,19 @@ from hw.lintsafe import eq_const
 
 
 def _or_all(terms, width: int):
-    """Bitwise OR of equal-width terms (0 if there are none)."""
-    acc = Const(0, width)
-    for t in terms:
-        acc = acc | t
-    return acc
+    """Bitwise OR of equal-width terms as a balanced tree of four-input ORs (0 if there are none)."""
+    terms = list(terms)
+    if not terms:
+        return Const(0, width)
+    while len(terms) > 1:
+        nxt = []
+        for i in range(0, len(terms), 4):
+            acc = terms[i]
+            for t in terms[i + 1:i + 4]:
+                acc = acc | t
+            nxt.append(acc)
+        terms = nxt
+    return terms[0]
 
 
 class AxiLiteSignature(wiring.Signature):
@@ -241,12 +249,25 @@ class AxiLiteCsr(wiring.Component):
         ar_low = ar_word[:low_w]
         ar_high = Signal()           # a word-address bit above the map is set
         m.d.comb += ar_high.eq(ar_word[low_w:].any() if low_w < word_w else 0)
-        ar_hits, terms = [], []
+        # two-level decode: the registers are grouped by the word address above its 3 low bits; in a
+        # group the 3 low bits select (one-hot AND-OR), then the group's line selects
+        lo_w = min(3, low_w)
+        ar_lo, ar_hi = ar_low[:lo_w], ar_low[lo_w:]
+        groups: dict[int, list] = {}
+        ar_hits = []
         for r in rmap.registers:
+            w = r.addr >> 2
             h = Signal(name=f"ar_hit_{r.name}")
-            m.d.comb += h.eq(eq_const(ar_low, r.addr >> 2))
+            m.d.comb += h.eq(eq_const(ar_low, w))
             ar_hits.append(h)
-            terms.append(self._read_value(m, r) & h.replicate(DATA_WIDTH))
+            sel = Signal(name=f"ar_lo_{r.name}")
+            m.d.comb += sel.eq(eq_const(ar_lo, w & ((1 << lo_w) - 1)))
+            groups.setdefault(w >> lo_w, []).append(self._read_value(m, r) & sel.replicate(DATA_WIDTH))
+        terms = []
+        for j, g in sorted(groups.items()):
+            gv = Signal(DATA_WIDTH, name=f"rd_group{j}")
+            m.d.comb += gv.eq(_or_all(g, DATA_WIDTH))
+            terms.append(gv & (eq_const(ar_hi, j) if len(ar_hi) else Const(1)).replicate(DATA_WIDTH))
         rd_next = Signal(DATA_WIDTH)
         ar_mapped = Signal()
         m.d.comb += [rd_next.eq(_or_all(terms, DATA_WIDTH)), ar_mapped.eq(Cat(*ar_hits).any() & ~ar_high)]
