@@ -406,16 +406,16 @@ class AxiLiteCsr(wiring.Component):
         m.d.comb += [bus.bvalid.eq(v0), bus.bresp.eq(r0), take.eq(v0 & bus.bready), b_room.eq(~v1)]
         b_room_next = Signal(name="b_room_next")   # ~v1 after this cycle
         m.d.comb += b_room_next.eq(~Mux(take, v1 & commit, v1 | (v0 & commit)))
+        # v0/v1 follow the commit; r0/r1 load whenever their entry can take a response (their
+        # enables do not wait for the commit: a response loaded without one is not valid)
         with m.If(take):
-            with m.If(v1):
-                m.d.sync += [r0.eq(r1), v1.eq(commit), r1.eq(resp)]
-            with m.Else():
-                m.d.sync += [v0.eq(commit), r0.eq(resp)]
+            m.d.sync += [v0.eq(v1 | commit), v1.eq(v1 & commit)]
         with m.Elif(commit):
-            with m.If(v0):
-                m.d.sync += [v1.eq(1), r1.eq(resp)]
-            with m.Else():
-                m.d.sync += [v0.eq(1), r0.eq(resp)]
+            m.d.sync += [v0.eq(1), v1.eq(v0)]
+        with m.If(take | ~v0):
+            m.d.sync += r0.eq(Mux(take & v1, r1, resp))
+        with m.If(v0 & (take ^ ~v1)):
+            m.d.sync += r1.eq(resp)
         return b_room_next
 
     def _read_value(self, m: Module, r: Register):
