@@ -6,8 +6,6 @@ The register map (fields, access modes, addresses) is described once in
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -100,14 +98,14 @@ def refuse_signature(regmap: RegisterMap) -> wiring.Signature:
     return wiring.Signature({r.name: Out(1) for r in regmap.registers if r.push})
 
 
-@dataclass(frozen=True)
 class _NextHead:
     """The head write of the next cycle (combinational, from the queues' next state): complete with
     B room, its strobed bits, its register hits."""
 
-    held: Value
-    wbits: Value
-    hit: dict
+    __slots__ = ("held", "hit", "wbits")
+
+    def __init__(self, held: Value, wbits: Value, hit: dict):
+        self.held, self.wbits, self.hit = held, wbits, hit
 
 
 class AxiLiteCsr(wiring.Component):
