@@ -156,9 +156,10 @@ class AxiLiteCsr(wiring.Component):
     must end in a block that only looks at ``valid`` together with ``ready``; in the accelerator top
     each ends in a :class:`hw.stream_register_slice.StreamRegisterSlice` or a FIFO write port, whose
     own outputs never withdraw ``valid``). A refused push transfers nothing, answers ``SLVERR`` and pulses
-    ``push_refused``. No write can hold the bus longer than ``push_wait + 1`` cycles plus the time the
-    manager leaves B responses untaken; a write taken while another waits in the queue is answered at
-    most ``2 * (push_wait + 1) + 1`` cycles after it completes (with ``bready`` high).
+    ``push_refused``. No write waits on the bus longer than ``push_wait + 2`` cycles (the head's wait,
+    then the registered readies) plus the time the manager leaves B responses untaken; a write taken
+    while another waits in the queue is answered at most ``2 * (push_wait + 1) + 1`` cycles after it
+    completes (with ``bready`` high; the formal liveness bound).
 
     Read path: ``arready = ~rvalid | rready``; the registers are sampled in the AR transfer cycle
     (before a commit in the same cycle) and ``rvalid`` rises in the next cycle with ``rdata`` and
