@@ -61,7 +61,7 @@ def _three_or_more(bits):
     if n < 3:
         return C(0, 1)
     total = sum((bits[i] for i in range(1, n)), bits[0])   # widths grow with each addition
-    return total >= 3
+    return ge_const(total, 3)
 
 
 def _signed_ge(s, k: int):
