@@ -254,7 +254,7 @@ MUTANTS = (
                     "r_ok.eq(in_range(req.payload.row, a.rows)),"), 24),
     MutantSpec("outer_product_engine_chi_pow2", "synapse_pulses",
                _ope("pr = add_const(pr, 1 << (sh - 1))", "pr = add_const(pr, 0)"), 24),
-    # AxiLiteCsr: the head response is overwritten (r0 loads every cycle); AR accepted while R waits; rvalid never falls;
+    # AxiLiteCsr: the head response is overwritten; AR accepted while R waits; rvalid never falls;
     # a write commits without its W; a DECERR; a push never times out
     MutantSpec("axil_csr_safety", "b_stable",
                _ax("with m.If(take | ~v0):", "with m.If(1):"), 6,
