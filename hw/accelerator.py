@@ -651,15 +651,19 @@ class Accelerator(wiring.Component):
             with m.Elif(inc):
                 m.d.sync += c.eq(c + 1)
             m.d.comb += getattr(csr, name).value.eq(c)
-        # The arbitration controller's own counters, seen relative to the last clear (a soft reset
-        # zeroes them and the base together).
-        for name, src in (("skipped_count", arb.skipped), ("refresh_count", arb.refreshes)):
-            base = Signal(COUNTER_WIDTH, name=f"{name}_base")
+        # The arbitration controller's own counters, seen relative to the last clear: kept here as
+        # counters of their own, advanced by the controller's strobes (the same values as the
+        # controller's counter minus its value at the last clear, without a subtractor in front of
+        # the CSR read multiplexer; a soft reset zeroes both)
+        for name, inc in (("skipped_count", arb.skip), ("refresh_count", arb.refresh_accept)):
+            c = Signal(COUNTER_WIDTH, name=name)
             with m.If(soft):
-                m.d.sync += base.eq(0)
+                m.d.sync += c.eq(0)
             with m.Elif(clear):
-                m.d.sync += base.eq(src)
-            m.d.comb += getattr(csr, name).value.eq((src - base)[:COUNTER_WIDTH])
+                m.d.sync += c.eq(inc)
+            with m.Elif(inc):
+                m.d.sync += c.eq(c + 1)
+            m.d.comb += getattr(csr, name).value.eq(c)
 
     def _mvm_path(self, m: Module, dp: _Datapath) -> _MvmStatus:
         """``s_axis_mvm`` -> MvmReadEngine -> ``m_axis_mvm``; its settings from the MVM registers, its

@@ -52,10 +52,14 @@ class ArbitrationController(wiring.Component):
         Potentiation / depression pass in the current update cycle.
     skipped : Out(32)
         PulseCounts consumed without a request (phase not 0), wrapping.
+    skip : Out(1)
+        ``skipped`` advances at the end of this cycle (combinational; for counters kept outside).
     refresh_busy : Out(1)
         A refresh was accepted and not all of its D requests were loaded into ``o`` yet.
     refreshes : Out(32)
         Refresh requests accepted, wrapping.
+    refresh_accept : Out(1)
+        ``refreshes`` advances at the end of this cycle (combinational).
 
     Latency 1 (accept in cycle t, ProgramRequest offered from t + 1); throughput one PulseCount per
     cycle (skipped ones too); a refresh occupies the output for D cycles. ``i.ready`` and
@@ -78,8 +82,10 @@ class ArbitrationController(wiring.Component):
             "pot_enable": Out(1),
             "dep_enable": Out(1),
             "skipped": Out(STATUS_WIDTH),
+            "skip": Out(1),
             "refresh_busy": Out(1),
             "refreshes": Out(STATUS_WIDTH),
+            "refresh_accept": Out(1),
         })
 
     @classmethod
@@ -156,7 +162,8 @@ class ArbitrationController(wiring.Component):
                 with m.Elif(issue_neg):
                     m.d.sync += used_neg.eq(1)
 
-        with m.If(i_acc & ~passes & c.any()):
+        m.d.comb += [self.skip.eq(i_acc & ~passes & c.any()), self.refresh_accept.eq(rf_acc)]
+        with m.If(self.skip):
             m.d.sync += self.skipped.eq(self.skipped + 1)
 
         # --- refresh sequencer ---------------------------------------------------------------------

@@ -6,7 +6,7 @@ The register map (fields, access modes, addresses) is described once in
 """
 from __future__ import annotations
 
-from amaranth import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,11 +17,19 @@ from hw.lintsafe import eq_const
 
 
 def _or_all(terms, width: int):
-    """Bitwise OR of equal-width terms (0 if there are none)."""
-    acc = Const(0, width)
-    for t in terms:
-        acc = acc | t
-    return acc
+    """Bitwise OR of equal-width terms as a balanced tree of four-input ORs (0 if there are none)."""
+    terms = list(terms)
+    if not terms:
+        return Const(0, width)
+    while len(terms) > 1:
+        nxt = []
+        for i in range(0, len(terms), 4):
+            acc = terms[i]
+            for t in terms[i + 1:i + 4]:
+                acc = acc | t
+            nxt.append(acc)
+        terms = nxt
+    return terms[0]
 
 
 class AxiLiteSignature(wiring.Signature):
@@ -90,6 +98,16 @@ def refuse_signature(regmap: RegisterMap) -> wiring.Signature:
     return wiring.Signature({r.name: Out(1) for r in regmap.registers if r.push})
 
 
+class _NextHead:
+    """The head write of the next cycle (combinational, from the queues' next state): complete with
+    B room, its strobed bits, its register hits."""
+
+    __slots__ = ("held", "hit", "wbits")
+
+    def __init__(self, held: Value, wbits: Value, hit: dict):
+        self.held, self.wbits, self.hit = held, wbits, hit
+
+
 class AxiLiteCsr(wiring.Component):
     """AXI4-Lite subordinate holding the registers of ``regmap``.
 
@@ -121,12 +139,14 @@ class AxiLiteCsr(wiring.Component):
 
     Behaviour
     ---------
-    Write path: AW and W each have a holding register; ``awready`` / ``wready`` are high while it is
-    empty or commits in this cycle, so AW and W are accepted in the same cycle, every cycle. A held
-    write *commits* in the first cycle in which both holders are full, the B buffer (2 entries) has
-    room and, for a push register, the stream is ready. RW and W1C state change at the end of the
-    commit cycle; W1P pulses and the push transfer happen in the commit cycle; the response enters
-    the B buffer: ``OKAY``, or ``SLVERR`` for an address with no register or a refused push.
+    Write path: AW and W each have a two-entry queue; ``awready`` / ``wready`` are registered: high
+    while the queue holds fewer than two entries (no combinational path from the commit, the push
+    streams or ``bready`` to them). The head write (the oldest AW with the oldest W) *commits* in the
+    first cycle in which both are held, the B buffer (2 entries) has room and, for a push register,
+    the stream is ready. RW and W1C state change at the end of the commit cycle; W1P pulses and the
+    push transfer happen in the commit cycle; the response enters the B buffer: ``OKAY``, or
+    ``SLVERR`` for an address with no register or a refused push. While the head waits, one more
+    write is taken into the queue; then the readies fall.
 
     Pushes: ``valid`` is high from the first cycle the write could commit. A push written with
     ``wstrb != 0b1111``, or held while its ``push_refuse`` bit is high (even if ready), is refused at
@@ -136,15 +156,18 @@ class AxiLiteCsr(wiring.Component):
     must end in a block that only looks at ``valid`` together with ``ready``; in the accelerator top
     each ends in a :class:`hw.stream_register_slice.StreamRegisterSlice` or a FIFO write port, whose
     own outputs never withdraw ``valid``). A refused push transfers nothing, answers ``SLVERR`` and pulses
-    ``push_refused``. No write can hold the bus longer than ``push_wait + 1`` cycles plus the time the
-    manager leaves B responses untaken.
+    ``push_refused``. No write waits on the bus longer than ``push_wait + 2`` cycles (the head's wait,
+    then the registered readies) plus the time the manager leaves B responses untaken; a write taken
+    while another waits in the queue is answered at most ``2 * (push_wait + 1) + 1`` cycles after it
+    completes (with ``bready`` high; the formal liveness bound).
 
     Read path: ``arready = ~rvalid | rready``; the registers are sampled in the AR transfer cycle
     (before a commit in the same cycle) and ``rvalid`` rises in the next cycle with ``rdata`` and
     ``OKAY`` (``SLVERR`` and 0 for a hole).
 
     Latency and throughput: a write transferred (AW and W) in cycle ``a`` commits in ``a + 1`` (if
-    the target is ready and the B buffer has room) and its B response is valid from ``a + 2``. With
+    it is at the head of the queue, the target is ready and the B buffer has room) and its B
+    response is valid from ``a + 2``. With
     ``bready`` held high: one write per cycle sustained (AW and W every cycle). Read data 1 cycle after
     AR; one read per cycle with ``rready`` held high. Reads and writes proceed in parallel.
 
@@ -180,10 +203,10 @@ class AxiLiteCsr(wiring.Component):
         bus, rmap = self.s_axil, self.regmap
         word_w = rmap.addr_width - 2
 
-        held, mask, wbits, hit = self._write_path(m)
+        held, mask, wbits, hit, nxt = self._write_path(m)
         # --- register state -------------------------------------------------------------------------
         for r in rmap.registers:
-            if r.push:
+            if r.push or r.name not in hit:    # (read-only registers: nothing to write)
                 continue
             port = getattr(self, r.name, None)
             wr = Signal(name=f"wr_{r.name}")
@@ -204,7 +227,11 @@ class AxiLiteCsr(wiring.Component):
                     m.d.comb += clr.eq(wbits[sl] & wr.replicate(f.width))
                     m.d.sync += val.eq((val & ~clr) | setb)
                 elif f.access is Access.W1P:
-                    m.d.comb += getattr(port, f.name).eq(wbits[sl] & wr.replicate(f.width))
+                    # the pulse register, loaded one cycle ahead with what `wbits & wr` will be
+                    pulse = Signal(f.width, name=f"pulse_{r.name}_{f.name}")
+                    m.d.sync += pulse.eq(nxt.wbits[sl] & nxt.hit[r.name].replicate(f.width)
+                                         & nxt.held.replicate(f.width))
+                    m.d.comb += getattr(port, f.name).eq(pulse)
 
         # --- read path (AND-OR multiplexer: no case statements, lint-clean) -----------------------------
         rvalid = Signal()
@@ -214,83 +241,134 @@ class AxiLiteCsr(wiring.Component):
                      bus.arready.eq(~rvalid | bus.rready)]
         ar_word = Signal(word_w)
         m.d.comb += ar_word.eq(bus.araddr[2:])
-        ar_hits, terms = [], []
+        # The data multiplexer decodes only the low word-address bits that tell the registers apart;
+        # an address with a high bit set is a hole whose data the register's synchronous reset zeroes
+        # (one LUT on the reset input instead of the full decode in front of the multiplexer)
+        low_w = min(word_w, max(r.addr >> 2 for r in rmap.registers).bit_length() or 1)
+        ar_low = ar_word[:low_w]
+        ar_high = Signal()           # a word-address bit above the map is set
+        m.d.comb += ar_high.eq(ar_word[low_w:].any() if low_w < word_w else 0)
+        # two-level decode: the registers are grouped by the word address above its 3 low bits; in a
+        # group the 3 low bits select (one-hot AND-OR), then the group's line selects
+        lo_w = min(3, low_w)
+        ar_lo, ar_hi = ar_low[:lo_w], ar_low[lo_w:]
+        groups: dict[int, list] = {}
+        ar_hits = []
         for r in rmap.registers:
+            w = r.addr >> 2
             h = Signal(name=f"ar_hit_{r.name}")
-            m.d.comb += h.eq(eq_const(ar_word, r.addr >> 2))
+            m.d.comb += h.eq(eq_const(ar_low, w))
             ar_hits.append(h)
-            terms.append(self._read_value(m, r) & h.replicate(DATA_WIDTH))
+            sel = Signal(name=f"ar_lo_{r.name}")
+            m.d.comb += sel.eq(eq_const(ar_lo, w & ((1 << lo_w) - 1)))
+            groups.setdefault(w >> lo_w, []).append(self._read_value(m, r) & sel.replicate(DATA_WIDTH))
+        terms = []
+        for j, g in sorted(groups.items()):
+            gv = Signal(DATA_WIDTH, name=f"rd_group{j}")
+            m.d.comb += gv.eq(_or_all(g, DATA_WIDTH))
+            terms.append(gv & (eq_const(ar_hi, j) if len(ar_hi) else Const(1)).replicate(DATA_WIDTH))
         rd_next = Signal(DATA_WIDTH)
         ar_mapped = Signal()
-        m.d.comb += [rd_next.eq(_or_all(terms, DATA_WIDTH)), ar_mapped.eq(Cat(*ar_hits).any())]
+        m.d.comb += [rd_next.eq(_or_all(terms, DATA_WIDTH)), ar_mapped.eq(Cat(*ar_hits).any() & ~ar_high)]
         with m.If(bus.arvalid & bus.arready):
-            m.d.sync += [rvalid.eq(1), rdata.eq(rd_next), rresp.eq(Mux(ar_mapped, OKAY, SLVERR))]
+            m.d.sync += [rvalid.eq(1), rresp.eq(Mux(ar_mapped, OKAY, SLVERR))]
+            with m.If(ar_high):
+                m.d.sync += rdata.eq(0)
+            with m.Else():
+                m.d.sync += rdata.eq(rd_next)
         with m.Elif(rvalid & bus.rready):
             m.d.sync += rvalid.eq(0)
         return m
 
     def _write_path(self, m: Module):
-        """AW/W holders, the commit rule, the push streams with their bounded wait, the B buffer.
+        """AW/W queues (two entries each), the commit rule, the push streams with their bounded wait,
+        the B buffer.
 
         Returns ``(held, mask, wbits, hit)``: a complete write that may commit now (the commit strobe
-        of a register that is not a push), the held write's lane mask and
-        strobed bits, and the per-register address hits.
+        of a register that is not a push), the head write's lane mask and strobed bits, and its
+        per-register address hits.
         """
         bus, rmap = self.s_axil, self.regmap
-        aw_full, w_full = Signal(name="aw_full"), Signal(name="w_full")
-        full_strb = Signal()
-        w_data = Signal(DATA_WIDTH)
-        w_strb = Signal(DATA_WIDTH // 8)
+        # Two-entry AW and W queues with registered readies: `awready` / `wready` are flip-flops
+        # (a queue holds fewer than two entries) and every entry loads at its write pointer, so the
+        # commit decision (push ready, refuse, B room) reaches neither the bus readies nor the enables
+        # of the entry registers: it only moves the read pointer and the counts.
+        aw_n, w_n = Signal(2, name="aw_n"), Signal(2, name="w_n")     # entries held (0..2)
+        aw_ne, w_ne = Signal(name="aw_ne"), Signal(name="w_ne")        # aw_n != 0, w_n != 0 (registered)
+        aw_wp, w_wp, rp = Signal(name="aw_wp"), Signal(name="w_wp"), Signal(name="rp")
         commit = Signal()
-        m.d.comb += [bus.awready.eq(~aw_full | commit), bus.wready.eq(~w_full | commit)]
+        aw_x, w_x = Signal(), Signal()
+        m.d.comb += [bus.awready.eq(~aw_n[1]), bus.wready.eq(~w_n[1]),
+                     aw_x.eq(bus.awvalid & bus.awready), w_x.eq(bus.wvalid & bus.wready)]
+        ne_next = []
+        for n, ne, x in ((aw_n, aw_ne, aw_x), (w_n, w_ne, w_x)):
+            n_next = Signal(2, name=f"{n.name}_next")
+            m.d.comb += n_next.eq(n + x - commit)
+            m.d.sync += [n.eq(n_next), ne.eq(n_next.any())]
+            ne_next.append(n_next.any())
+        with m.If(aw_x):
+            m.d.sync += aw_wp.eq(~aw_wp)
+        with m.If(w_x):
+            m.d.sync += w_wp.eq(~w_wp)
         with m.If(commit):
-            m.d.sync += [aw_full.eq(0), w_full.eq(0)]
-        with m.If(bus.awvalid & bus.awready):
-            m.d.sync += aw_full.eq(1)
-        with m.If(bus.wvalid & bus.wready):
-            m.d.sync += w_full.eq(1)
-        # The W registers load whenever W could be taken, `wvalid` or not: they count only while
-        # w_full, which a cycle without a W beat leaves 0, and their enable is then one gate past
-        # `commit` instead of two (the UP5K top's critical path ended there)
-        with m.If(bus.wready):
-            m.d.sync += [w_data.eq(bus.wdata), w_strb.eq(bus.wstrb), full_strb.eq(bus.wstrb.all())]
+            m.d.sync += rp.eq(~rp)
 
-        mask = Signal(DATA_WIDTH)    # byte-lane mask of the held write
-        m.d.comb += mask.eq(Cat(*(w_strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
-        wbits = Signal(DATA_WIDTH)   # written bits that count (strobed lanes only)
-        m.d.comb += wbits.eq(w_data & mask)
-        # the held address is kept decoded: one flip-flop per register, loaded with the address
-        # compare at the AW handshake (the hits are the first term of every write strobe)
-        hit = {r.name: Signal(name=f"hit_{r.name}") for r in rmap.registers}
-        with m.If(bus.awvalid & bus.awready):
-            m.d.sync += [hit[r.name].eq(eq_const(bus.awaddr[2:], r.addr >> 2)) for r in rmap.registers]
+        # W entries: the strobed bits, the lane mask and "all four lanes"; an entry loads whenever
+        # W could be taken into it, `wvalid` or not (it counts only once w_n does)
+        wb = [Signal(DATA_WIDTH, name=f"w_bits{k}") for k in range(2)]
+        wm = [Signal(DATA_WIDTH // 8, name=f"w_strb{k}") for k in range(2)]
+        wf = [Signal(name=f"w_full_strb{k}") for k in range(2)]
+        in_mask = Cat(*(bus.wstrb[i].replicate(8) for i in range(DATA_WIDTH // 8)))
+        for k in range(2):
+            with m.If(bus.wready & (w_wp == k)):
+                m.d.sync += [wb[k].eq(bus.wdata & in_mask), wm[k].eq(bus.wstrb), wf[k].eq(bus.wstrb.all())]
+        # AW entries keep the address decoded: one flip-flop per register, loaded with the address
+        # compare (the hits are the first term of every write strobe), and "is a push register"
+        # (only for the registers a write changes; "mapped" for the response), and "is a push register"
+        push_regs = [r for r in rmap.registers if r.push]
+        written = [r for r in rmap.registers if r.push or any(f.access is not Access.RO for f in r.fields)]
+        hits = [{r.name: Signal(name=f"hit{k}_{r.name}") for r in written} for k in range(2)]
+        push_k = [Signal(name=f"is_push{k}") for k in range(2)]
+        mapped_k = [Signal(name=f"mapped{k}") for k in range(2)]
+        aw_word = bus.awaddr[2:]
+        in_hit = {r.name: eq_const(aw_word, r.addr >> 2) for r in rmap.registers}
+        in_push = Cat(*(in_hit[r.name] for r in push_regs)).any() if push_regs else Const(0)
+        in_mapped = Cat(*in_hit.values()).any()
+        aw_load = [bus.awready & (aw_wp == k) for k in range(2)]
+        for k in range(2):
+            with m.If(aw_load[k]):
+                m.d.sync += [hits[k][r.name].eq(in_hit[r.name]) for r in written]
+                m.d.sync += [push_k[k].eq(in_push), mapped_k[k].eq(in_mapped)]
+
+        # the head write (entry rp of both queues)
+        wbits, strb, full_strb, is_push = Signal(DATA_WIDTH), Signal(DATA_WIDTH // 8), Signal(), Signal()
+        m.d.comb += [wbits.eq(Mux(rp, wb[1], wb[0])), strb.eq(Mux(rp, wm[1], wm[0])),
+                     full_strb.eq(Mux(rp, wf[1], wf[0])), is_push.eq(Mux(rp, push_k[1], push_k[0]))]
+        mask = Signal(DATA_WIDTH)    # byte-lane mask of the head write
+        m.d.comb += mask.eq(Cat(*(strb[i].replicate(8) for i in range(DATA_WIDTH // 8))))
+        hit = {r.name: Signal(name=f"hit_{r.name}") for r in written}
+        m.d.comb += [hit[r.name].eq(Mux(rp, hits[1][r.name], hits[0][r.name])) for r in written]
         mapped = Signal()
-        m.d.comb += mapped.eq(Cat(*hit.values()).any())
-        is_push = Signal()           # the held address is a push register (decoded with the hits)
-        push_hits = [eq_const(bus.awaddr[2:], r.addr >> 2) for r in rmap.registers if r.push]
-        with m.If(bus.awvalid & bus.awready):
-            m.d.sync += is_push.eq(Cat(*push_hits).any() if push_hits else 0)
+        m.d.comb += mapped.eq(Mux(rp, mapped_k[1], mapped_k[0]))
 
         b_room = Signal()            # the B buffer holds fewer than 2 responses (registered)
         held = Signal()              # a complete write that may commit now
-        m.d.comb += held.eq(aw_full & w_full & b_room)
-        # (full_strb: all four byte lanes written, registered with the W data above)
+        m.d.comb += held.eq(aw_ne & w_ne & b_room)
         waited = Signal(range(rmap.push_wait + 1))
         expired = Signal()           # waited == push_wait, kept as a register of its own
-        # go: the held push's target takes it or refuses it in this cycle (one term per push register,
+        # go: the head push's target takes it or refuses it in this cycle (one term per push register,
         # each the OR of its ready and refuse inputs, so the commit is a shallow AND-OR of them)
         go, refuse = Const(0), Const(0)
-        for r in rmap.registers:
-            if r.push:
-                port = getattr(self, r.name)
-                no = getattr(self.push_refuse, r.name)
-                m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
-                m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
-                go_r = Signal(name=f"go_{r.name}")
-                m.d.comb += go_r.eq(port.ready | no)
-                go = go | (hit[r.name] & go_r)
-                refuse = refuse | (hit[r.name] & no)
-        no_wait = Signal()           # the held write waits for no target (registered terms only)
+        for r in push_regs:
+            port = getattr(self, r.name)
+            no = getattr(self.push_refuse, r.name)
+            m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
+            m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
+            go_r = Signal(name=f"go_{r.name}")
+            m.d.comb += go_r.eq(port.ready | no)
+            go = go | (hit[r.name] & go_r)
+            refuse = refuse | (hit[r.name] & no)
+        no_wait = Signal()           # the head write waits for no target
         refused = Signal()
         m.d.comb += [no_wait.eq(~is_push | ~full_strb | expired),
                      refused.eq(held & is_push & (~full_strb | expired | refuse)),
@@ -300,27 +378,44 @@ class AxiLiteCsr(wiring.Component):
             m.d.sync += [waited.eq(0), expired.eq(0)]
         with m.Elif(held):       # (an expired push commits: waited never passes push_wait)
             m.d.sync += [waited.eq(waited + 1), expired.eq(eq_const(waited, rmap.push_wait - 1))]
-        self._b_buffer(m, commit, Mux(mapped & ~refused, OKAY, SLVERR), b_room)
-        return held, mask, wbits, hit
+        b_room_next = self._b_buffer(m, commit, Mux(mapped & ~refused, OKAY, SLVERR), b_room)
+        # The head write of the next cycle, from the next state of the queues (for the W1P pulse
+        # registers: a W1P pulse, CTRL.SOFT_RESET among them, leaves a flip-flop instead of the
+        # commit-side logic, with the same cycle)
+        rp_next = Signal(name="rp_next")
+        m.d.comb += rp_next.eq(rp ^ commit)
+        w_load = [bus.wready & (w_wp == k) for k in range(2)]
+        in_bits = bus.wdata & in_mask
+        nxt_wb = [Mux(w_load[k], in_bits, wb[k]) for k in range(2)]
+        nxt = _NextHead(
+            held=ne_next[0] & ne_next[1] & b_room_next,
+            wbits=Mux(rp_next, nxt_wb[1], nxt_wb[0]),
+            hit={r.name: Mux(rp_next, Mux(aw_load[1], in_hit[r.name], hits[1][r.name]),
+                             Mux(aw_load[0], in_hit[r.name], hits[0][r.name])) for r in written})
+        return held, mask, wbits, hit, nxt
 
-    def _b_buffer(self, m: Module, commit, resp, b_room) -> None:
+    def _b_buffer(self, m: Module, commit, resp, b_room):
         """Two-entry B response queue: head on the bus, a second entry behind it; ``b_room`` is
-        registered (no path from ``bready`` to ``awready``), so one write per cycle needs ``bready``."""
+        registered (no path from ``bready`` to ``awready``), so one write per cycle needs ``bready``.
+        Returns ``b_room`` of the next cycle."""
         bus = self.s_axil
         v0, v1 = Signal(name="v0"), Signal(name="v1")
         r0, r1 = Signal(2, name="r0"), Signal(2, name="r1")
         take = Signal()
         m.d.comb += [bus.bvalid.eq(v0), bus.bresp.eq(r0), take.eq(v0 & bus.bready), b_room.eq(~v1)]
+        b_room_next = Signal(name="b_room_next")   # ~v1 after this cycle
+        m.d.comb += b_room_next.eq(~Mux(take, v1 & commit, v1 | (v0 & commit)))
+        # v0/v1 follow the commit; r0/r1 load whenever their entry can take a response (their
+        # enables do not wait for the commit: a response loaded without one is not valid)
         with m.If(take):
-            with m.If(v1):
-                m.d.sync += [r0.eq(r1), v1.eq(commit), r1.eq(resp)]
-            with m.Else():
-                m.d.sync += [v0.eq(commit), r0.eq(resp)]
+            m.d.sync += [v0.eq(v1 | commit), v1.eq(v1 & commit)]
         with m.Elif(commit):
-            with m.If(v0):
-                m.d.sync += [v1.eq(1), r1.eq(resp)]
-            with m.Else():
-                m.d.sync += [v0.eq(1), r0.eq(resp)]
+            m.d.sync += [v0.eq(1), v1.eq(v0)]
+        with m.If(take | ~v0):
+            m.d.sync += r0.eq(Mux(take & v1, r1, resp))
+        with m.If(v0 & (take ^ ~v1)):
+            m.d.sync += r1.eq(resp)
+        return b_room_next
 
     def _read_value(self, m: Module, r: Register):
         """The 32-bit read value of register ``r``: fields at their offsets, explicit zeros between."""

@@ -55,6 +55,15 @@ def _two_or_more(bits):
     return walk(0, len(bits))[1]
 
 
+def _three_or_more(bits):
+    """At least three of ``bits`` are set (a sum of the bits compared with 3)."""
+    n = len(bits)
+    if n < 3:
+        return C(0, 1)
+    total = sum((bits[i] for i in range(1, n)), bits[0])   # widths grow with each addition
+    return ge_const(total, 3)
+
+
 def _signed_ge(s, k: int):
     """``s >= k`` for a signed ``s`` (two's complement bits) and a constant ``k > 0``."""
     w = len(s)
@@ -380,8 +389,11 @@ class OuterProductEngine(wiring.Component):
         # element taken that is "fewer than two were left" (`cur_multi` low), a test of the mask that
         # does not wait for the taken element's one-hot; the read and load decisions below are
         # thereby flat functions of registers (this was the UP5K top's critical path from CLEAR_CHI).
-        cur_any, cur_multi = Signal(), Signal()
-        m.d.comb += [cur_any.eq(cur_mask.any()), cur_multi.eq(_two_or_more(cur_mask))]
+        # `cur_any` / `cur_multi` (the mask holds one / two or more elements) and `fi_end` (fi == nx)
+        # are registers of their own, loaded with the mask and fi: the read and load decisions then
+        # take no logic of the mask's (synthesis had shared the lowest-element encoder with them, a
+        # chain of 7 LUTs from the mask to the read enables: the UP5K top's critical path)
+        cur_any, cur_multi, fi_end = Signal(), Signal(), Signal(init=int(nx == 0))
         m.d.comb += [
             scanning.eq(eq_const(st, SCAN) & ~self.clear),
             take_row.eq(scanning & adv & ~in_row & cur_valid & cur_any),
@@ -389,8 +401,8 @@ class OuterProductEngine(wiring.Component):
             # (take_row written out: every use of `consumed` is under `scanning`)
             consumed.eq(~cur_valid | ~cur_any | (adv & ~in_row & ~cur_multi)),
             load_cur.eq(scanning & consumed & nxt_valid),
-            issue_rd.eq(scanning & (~nxt_valid | consumed) & ~eq_const(fi, nx)),
-            done.eq(~in_row & ~cur_valid & ~nxt_valid & eq_const(fi, nx)),
+            issue_rd.eq(scanning & (~nxt_valid | consumed) & ~fi_end),
+            done.eq(~in_row & ~cur_valid & ~nxt_valid & fi_end),
             self.x_ram.r_en.eq(issue_rd),
             self.x_ram.r_addr.eq(Cat(zext(fi, len(self.x_ram.r_addr) - 1), self.cb)),
         ]
@@ -404,15 +416,20 @@ class OuterProductEngine(wiring.Component):
                 m.d.sync += [in_row.eq(1), row_r.eq(row_new), x_r.eq(x_sel), g_r.eq(1 % (1 << self.gw)),
                              ca_r.eq(ca_new1)]
             with m.If(load_cur):
+                rd_mask = rd[xpw * e.x_width:]
                 m.d.sync += [cur_valid.eq(1), cur_x.eq(rd[:xpw * e.x_width]), cur_rbase.eq(nxt_rbase),
-                             cur_abase.eq(nxt_abase), cur_mask.eq(rd[xpw * e.x_width:])]
+                             cur_abase.eq(nxt_abase), cur_mask.eq(rd_mask),
+                             cur_any.eq(rd_mask.any()), cur_multi.eq(_two_or_more(rd_mask))]
             with m.Else():      # (the mask of a consumed word is not looked at: cur_valid is 0)
                 m.d.sync += cur_mask.eq(mask_after)
+                with m.If(take_row):    # one element fewer
+                    m.d.sync += [cur_any.eq(cur_multi), cur_multi.eq(_three_or_more(cur_mask))]
                 with m.If(consumed):
                     m.d.sync += cur_valid.eq(0)
             with m.If(issue_rd):
                 m.d.sync += [nxt_valid.eq(1), nxt_rbase.eq(fi_rbase), nxt_abase.eq(fi_abase),
-                             fi.eq(add_const(fi, 1)), fi_rbase.eq(add_const(fi_rbase, xpw)),
+                             fi.eq(add_const(fi, 1)), fi_end.eq(eq_const(fi, nx - 1)),
+                             fi_rbase.eq(add_const(fi_rbase, xpw)),
                              fi_abase.eq(add_const(fi_abase, xpw * G))]
             with m.Elif(load_cur):
                 m.d.sync += nxt_valid.eq(0)
@@ -478,7 +495,7 @@ class OuterProductEngine(wiring.Component):
                 m.d.sync += [st.eq(DRAIN), self.st_req.eq(1)]
             with m.Elif(~self.r_busy & self._full_of(self.cb)):
                 m.d.sync += [st.eq(SCAN), self.st_req.eq(0), in_row.eq(0), cur_valid.eq(0), nxt_valid.eq(0),
-                             fi.eq(0), fi_rbase.eq(0), fi_abase.eq(0)]
+                             fi.eq(0), fi_end.eq(int(nx == 0)), fi_rbase.eq(0), fi_abase.eq(0)]
         with m.Elif(eq_const(st, SCAN)), m.If(done):
             m.d.sync += st.eq(DRAIN)
         with m.Elif(eq_const(st, DRAIN)), m.If(drained):

@@ -15,11 +15,12 @@ hardware inputs, the push streams' ``ready`` and ``push_refuse``. The wrapper co
 With ``liveness``, the manager keeps ``bready`` high (an assumption), and
 
 * ``write_answered_in_time``: every write, from the cycle its later half (AW or W) transfers, gets
-  its B transfer within ``push_wait + 2`` cycles (the commit waits at most ``push_wait + 1``
-  cycles for a push target, the response leaves the B buffer in the next). The watched write is an arbitrary one (a free input picks
-  it), so the proof covers them all.
+  its B transfer within ``2 * (push_wait + 1) + 1`` cycles (a commit waits at most ``push_wait + 1``
+  cycles for a push target, and a write may complete behind one that waits in the two-entry queue;
+  the response leaves the B buffer in the next cycle). The watched write is an arbitrary one (a
+  free input picks it), so the proof covers them all.
 
-``helper_*`` tie the transfer counts to the block's holding registers and B buffer, and the
+``helper_*`` tie the transfer counts to the block's AW/W queues and B buffer, and the
 registered push-wait expiry to its counter (probes).
 """
 from __future__ import annotations
@@ -40,12 +41,15 @@ class AxiLiteCsrProof(FormalTop):
     def __init__(self, regmap: RegisterMap, *, liveness: bool = False, block_cls=AxiLiteCsr):
         super().__init__()
         self.regmap, self.liveness, self.block_cls = regmap, liveness, block_cls
-        #: a write is answered at most push_wait + 2 cycles after it completes (bready held high)
-        self.bound = regmap.push_wait + 2
+        #: a write is answered at most 2 * (push_wait + 1) + 1 cycles after it completes (bready held
+        #: high): the write ahead of it in the two-entry queue may wait push_wait + 1 cycles, then
+        #: this one as long, and its response leaves the B buffer in the next cycle
+        self.bound = 2 * (regmap.push_wait + 1) + 1
 
     def build(self, m: Module) -> None:
         dut = self.block_cls(self.regmap)
-        sub, pr = elaborate_with_probes(dut, "aw_full", "w_full", "v0", "v1", "r0", "r1", "waited", "expired")
+        sub, pr = elaborate_with_probes(dut, "aw_n", "w_n", "aw_ne", "w_ne", "v0", "v1", "r0", "r1",
+                                        "waited", "expired")
         m.submodules.dut = sub
         drive_free(m, *(v for _path, member, v in dut.signature.flatten(dut) if member.flow == wiring.In))
         bus = dut.s_axil
@@ -68,7 +72,9 @@ class AxiLiteCsrProof(FormalTop):
         self.prop(m, "okay_or_slverr", (~bus.bvalid | ok(bus.bresp)) & (~bus.rvalid | ok(bus.rresp)))
 
         in_b = pr["v0"] + pr["v1"]
-        self.prop(m, "helper_write_counts", (pend_aw == pr["aw_full"] + in_b) & (pend_w == pr["w_full"] + in_b)
+        self.prop(m, "helper_write_counts", (pend_aw == pr["aw_n"] + in_b) & (pend_w == pr["w_n"] + in_b)
+                  & (pr["aw_n"] <= 2) & (pr["w_n"] <= 2)
+                  & (pr["aw_ne"] == pr["aw_n"].any()) & (pr["w_ne"] == pr["w_n"].any())
                   & (~pr["v1"] | pr["v0"]) & ok(pr["r0"]) & ok(pr["r1"]))
         if self.liveness:
             self._liveness(m, pend_aw, pend_w, aw_x, w_x, b_x, pr)
@@ -90,8 +96,9 @@ class AxiLiteCsrProof(FormalTop):
         with m.Elif(completes & pick):
             m.d.sync += [armed.eq(1), ahead.eq(done - b_x), timer.eq(1)]
         self.prop(m, "write_answered_in_time", ~armed | (timer <= self.bound))
-        # helper: the watched write is still in the block (held, or in the B buffer behind `ahead`)
+        # helper: the watched write is still in the block (queued, or in the B buffer behind `ahead`)
         in_b = pr["v0"] + pr["v1"]
-        self.prop(m, "helper_watched_write", ~armed | (ahead <= in_b))
+        queued = Mux(pr["aw_n"] < pr["w_n"], pr["aw_n"], pr["w_n"])   # complete writes in the queues
+        self.prop(m, "helper_watched_write", ~armed | (ahead < in_b + queued))
         # helper: the registered push-wait expiry follows the wait counter
         self.prop(m, "helper_expiry", pr["expired"] == (pr["waited"] == self.regmap.push_wait))
