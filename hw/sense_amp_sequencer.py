@@ -51,8 +51,9 @@ class SenseAmpSequencer(wiring.Component):
     Attributes
     ----------
     req : In(stream.Signature(tag_width))
-        Start one conversion. Ready when the precharge stage is empty or moves on in this cycle
-        (combinational from the state and ``resp.ready``; not from ``req.valid``).
+        Start one conversion. Ready when the one-entry request queue in front of the precharge stage
+        is empty (a register). A request enters precharge in its transfer cycle if the stage is free
+        (empty or moving on), else it waits in the queue and enters in the first cycle it is.
     resp : Out(stream.Signature(StructLayout{tag: tag_width, bits: K}))
         Captured decisions, registered; offered from the cycle after the last readout cycle.
     cfg : In(cfg_signature())
@@ -77,8 +78,8 @@ class SenseAmpSequencer(wiring.Component):
         Formed as ``enter & one_hot(input stage's tag) | stay & eval_wl``, one LUT after the stage
         moves (the decode of the next tag put a multiplexer and a decoder after them).
 
-    Latency: a request transferred in cycle c gives precharge from c+1; the response is offered in
-    cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per max(L) cycles back to back
+    Latency: a request transferred in cycle c gives precharge from c+1 if the stage is free; the
+    response is offered in cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per max(L) cycles back to back
     (one per cycle with every phase 1 cycle long).
     """
 
@@ -153,8 +154,20 @@ class SenseAmpSequencer(wiring.Component):
             m.d.comb += free[s].eq(Cat(*terms).any())
         for s in range(n):
             m.d.comb += mv[s].eq(occ[s] & pas[s] & (free[s + 1] if s + 1 < n else Const(1, 1)))
-        accept = Signal()
-        m.d.comb += [self.req.ready.eq(free[0]), accept.eq(self.req.valid & free[0])]
+        # the request queue: `req.ready` is its empty flag, a register, so the stage moves stay out
+        # of the requester's transfer logic (on the ULX3S top they ran on through `req.ready` into
+        # the BNN engine's request counter and credits)
+        q_valid = Signal()
+        q_tag = Signal(self.tag_width)
+        accept = Signal()                     # a conversion enters precharge: queued or bypassing
+        m.d.comb += [self.req.ready.eq(~q_valid), accept.eq((q_valid | self.req.valid) & free[0])]
+        with m.If(q_valid):
+            with m.If(free[0]):
+                m.d.sync += q_valid.eq(0)
+        with m.Else():                        # the tag follows the offered one while empty
+            m.d.sync += [q_valid.eq(self.req.valid & ~free[0]), q_tag.eq(self.req.payload)]
+        src0 = Signal(self.tag_width)
+        m.d.comb += src0.eq(Mux(q_valid, q_tag, self.req.payload))
 
         def load(s):                          # counter value on entering stage s: max(len, 1) - 1
             L = lens[s]
@@ -162,7 +175,7 @@ class SenseAmpSequencer(wiring.Component):
 
         for s in range(n):
             enter = accept if s == 0 else mv[s - 1]
-            src_tag = self.req.payload if s == 0 else tag[s - 1]
+            src_tag = src0 if s == 0 else tag[s - 1]
             m.d.comb += [occ_n[s].eq((occ[s] & ~mv[s]) | enter), tag_n[s].eq(Mux(enter, src_tag, tag[s]))]
             m.d.sync += [occ[s].eq(occ_n[s]), tag[s].eq(tag_n[s]), first[s].eq(enter)]
             with m.If(enter):
