@@ -70,13 +70,14 @@ class SenseAmpSequencer(wiring.Component):
         Occupied stages and the stages a conversion entered in this cycle (bit p-1 = phase p),
         registered: the macro follows each conversion through the pipeline with them.
     eval_next : Out(1), eval_tag_next : Out(tag_width)
-        The evaluate stage of the next cycle (occupied, tag), combinational: a registered word-line
-        decoder driven from it shows the evaluating bank's word line.
+        The evaluate stage of the next cycle (occupied, tag), combinational.
     eval_wl : Out(eval_lines), only if ``eval_lines`` > 0
-        That registered decoder: bit t is 1 iff the evaluate stage is occupied by tag t (a tag >=
-        ``eval_lines`` sets none), i.e. ``one_hot(eval_tag_next) & eval_next`` of the cycle before.
-        Formed as ``enter & one_hot(input stage's tag) | stay & eval_wl``, one LUT after the stage
-        moves (the decode of the next tag put a multiplexer and a decoder after them).
+        The word-line decoder of the evaluate stage: bit t is 1 iff the stage is occupied by tag t
+        (a tag >= ``eval_lines`` sets none). A decoder of the stage's registers (occupancy, tag)
+        only, as a row decoder after its address register: the stage moves are not in its cone
+        (in a registered decoder of the next state they reached its flip-flops, which the ULX3S
+        top places with its word-line outputs across the die, and synthesis shared its LUTs with
+        the moves' lookahead).
 
     Latency: a request transferred in cycle c gives precharge from c+1 if the stage is free; the
     response is offered in cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per max(L) cycles back to back
@@ -161,9 +162,8 @@ class SenseAmpSequencer(wiring.Component):
         q_tag = Signal(self.tag_width)
         accept = Signal()                     # a conversion enters precharge: queued or bypassing
         m.d.comb += [self.req.ready.eq(~q_valid), accept.eq((q_valid | self.req.valid) & free[0])]
-        with m.If(q_valid):
-            with m.If(free[0]):
-                m.d.sync += q_valid.eq(0)
+        with m.If(q_valid), m.If(free[0]):
+            m.d.sync += q_valid.eq(0)
         with m.Else():                        # the tag follows the offered one while empty
             m.d.sync += [q_valid.eq(self.req.valid & ~free[0]), q_tag.eq(self.req.payload)]
         src0 = Signal(self.tag_width)
@@ -212,14 +212,7 @@ class SenseAmpSequencer(wiring.Component):
             self.eval_tag_next.eq(tag_n[ev]),
         ]
         if self.eval_lines:
-            # the stage's state is occ[ev] & one_hot(tag[ev]), which eval_wl holds: a conversion
-            # entering replaces it with the input stage's decoded tag, one staying keeps it
-            lines = self.eval_lines
-            dec_in = Signal(lines)
-            m.d.comb += dec_in.eq(one_hot(m, tag[ev - 1], lines, name="eval_dec"))
-            stay = Signal()
-            m.d.comb += stay.eq(occ[ev] & ~mv[ev])
-            m.d.sync += self.eval_wl.eq(and_each(dec_in, mv[ev - 1]) | and_each(self.eval_wl, stay))
-            m.d.comb += Assert(self.eval_wl == Mux(occ[ev], one_hot(m, tag[ev], lines, name="eval_chk"), 0),
-                               "eval_wl: the evaluate stage's decoded tag")
+            dec = Signal(self.eval_lines)
+            m.d.comb += dec.eq(one_hot(m, tag[ev], self.eval_lines, name="eval_dec"))
+            m.d.comb += self.eval_wl.eq(and_each(dec, occ[ev]))
         return m

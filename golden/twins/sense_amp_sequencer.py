@@ -28,8 +28,9 @@ macro sees, per cycle, which stages are occupied (``stages``, bit ``p-1`` = phas
 of them a conversion entered in this cycle (``firsts``); the seven strobes are the OR of the strobes
 of the occupied phases, ``phase`` is the code of the most advanced occupied phase (0: none). The
 word line a conversion needs is its bank's during *evaluate* (the charge sharing); the engine
-takes it from the sequencer's registered decoder ``eval_wl`` (the evaluate stage's tag, one-hot),
-equal to a register of ``eval_next`` / ``eval_tag_next`` (the evaluate stage of the next cycle).
+takes it from the sequencer's decoder ``eval_wl`` of the evaluate stage's registers (its tag,
+one-hot, while occupied), equal to a register of ``eval_next`` / ``eval_tag_next`` (the evaluate
+stage of the next cycle).
 
 Cycle semantics
 ---------------
