@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from amaranth import Cat, Const, Module, Signal, Value, unsigned
-from amaranth.hdl import ResetInserter
+from amaranth import Cat, Const, Module, ResetSignal, Signal, Value, unsigned
+from amaranth.hdl import Assert, ResetInserter
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.spec.bnn_datapath_params import PHASES, BnnHwParams
 from golden.spec.bnn_network_params import BnnNetHwParams
-from golden.spec.interfaces import DEFAULT_READ_LATENCY, STROBES
+from golden.spec.interfaces import DEFAULT_READ_LATENCY, EVALUATE, STROBES
 from golden.spec.mvm_params import MvmParams
 from golden.spec.params import AccelParams, ConfigError, check_int
 from golden.spec.register_map.accelerator_map import accelerator_register_map, update_fits_one_word
@@ -834,6 +834,14 @@ class Accelerator(wiring.Component):
         wl, blr = Signal(len(self.wl)), Signal(len(self.bl_read))
         m.d.comb += [wl.eq(eng.wl), blr.eq(eng.bl_read)]
         busy = Signal()
-        m.d.comb += [busy.eq(eng.busy | (eng.y.valid if out_valid is None else out_valid) | got.any() | ififo.r_rdy),
-                     bnn_idle.eq(~eng.busy & ~eng.read & ~eng.wl.any())]
+        # the engine drives a word line only with a digital read (CrossbarAddressing's line of a read
+        # command, registered with `read`) or while a conversion is in the sequencer's evaluate
+        # stage (its decoder of that stage; the tag is always a bank): the idle flag takes those two
+        # registers instead of an OR over every word line (the ULX3S top's critical path ran from
+        # that OR into the port owner's enable)
+        wl_on = Signal()
+        m.d.comb += [wl_on.eq(eng.read | eng.stages[EVALUATE - 1]),
+                     busy.eq(eng.busy | (eng.y.valid if out_valid is None else out_valid) | got.any() | ififo.r_rdy),
+                     bnn_idle.eq(~eng.busy & ~wl_on)]
+        m.d.sync += Assert(ResetSignal() | ~eng.wl.any() | wl_on, "BNN word line without a read or an evaluate stage")
         return wl, blr, busy

@@ -57,7 +57,7 @@ class BnnLayerEngine(wiring.Component):
     *Analog mode*: the banks are requested from the pipelined :class:`SenseAmpSequencer` one after the
     other; the inputs on ``in_bits`` (and the bias rows ``bias_in``), the strobes and ``stages`` /
     ``firsts`` drive the analog macro, word line b is on while bank b is in the evaluate stage
-    (the sequencer's registered decoder ``eval_wl``, no column selected), and the K SA decisions of a bank leave as one ``y`` word.
+    (the sequencer's decoder ``eval_wl`` of its evaluate-stage registers, no column selected), and the K SA decisions of a bank leave as one ``y`` word.
     *Output words*: both modes emit one K-bit word per bank (digital: the popcount decisions of the
     bank's K neurons collected in a word register). *SA calibration*: a run of analog
     images with ``cal = 1`` and ``ramp = r`` steps the bias rows through the thermometer ramp of
@@ -83,8 +83,9 @@ class BnnLayerEngine(wiring.Component):
     cfg : In(cfg_signature())
         Sequencer phase-length writes (``we``, ``addr`` 0..5, ``data`` 8 bits).
     wl : Out(banks)
-        Word-line enables, registered: CrossbarAddressing's (digital reads) OR the sequencer's
-        ``eval_wl`` (analog conversions).
+        Word-line enables: CrossbarAddressing's registered lines (digital reads) OR the sequencer's
+        ``eval_wl`` (analog conversions: a decoder of its evaluate stage's occupancy and tag
+        registers).
     bl_read : Out(2 * K * cells)
         Per physical column read enables: the two columns of each bridge being read (digital mode;
         up to R adjacent bridges).
@@ -319,10 +320,11 @@ class BnnLayerEngine(wiring.Component):
             span = Mux(last_read, R_last - 1, R - 1) if R_last != R else Const(R - 1, len(addr.span))
             m.d.comb += addr.span.eq(Mux(issue, span, 0))
         # analog: the word line of the bank in the sequencer's evaluate stage, the sequencer's
-        # registered decoder `eval_wl`. It is what CrossbarAddressing showed for the command (sel =
-        # eval_next, row = its tag, no column), which never errs (tag < banks), but keeps the
-        # sequencer's move logic out of the decoder's range check and read strobe (the ULX3S top's
-        # critical path ran from the moves through them into the 494 `bl_read` flip-flops)
+        # decoder `eval_wl` of that stage's registers. It is what CrossbarAddressing would show for
+        # the command (sel = eval_next, row = its tag, no column), which never errs (tag < banks),
+        # but keeps the sequencer's move logic out of the decoder's range check and read strobe (the
+        # ULX3S top's critical path ran from the moves through them into the 494 `bl_read`
+        # flip-flops) and out of the word-line outputs
         wl_an = Signal(banks)
         m.d.comb += wl_an.eq(seq.eval_wl)
         m.d.sync += Assert(ResetSignal() | ~(wl_an.any() & addr.wl.any()), "analog and digital word line at once")

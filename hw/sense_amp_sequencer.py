@@ -51,8 +51,9 @@ class SenseAmpSequencer(wiring.Component):
     Attributes
     ----------
     req : In(stream.Signature(tag_width))
-        Start one conversion. Ready when the precharge stage is empty or moves on in this cycle
-        (combinational from the state and ``resp.ready``; not from ``req.valid``).
+        Start one conversion. Ready when the one-entry request queue in front of the precharge stage
+        is empty (a register). A request enters precharge in its transfer cycle if the stage is free
+        (empty or moving on), else it waits in the queue and enters in the first cycle it is.
     resp : Out(stream.Signature(StructLayout{tag: tag_width, bits: K}))
         Captured decisions, registered; offered from the cycle after the last readout cycle.
     cfg : In(cfg_signature())
@@ -69,16 +70,17 @@ class SenseAmpSequencer(wiring.Component):
         Occupied stages and the stages a conversion entered in this cycle (bit p-1 = phase p),
         registered: the macro follows each conversion through the pipeline with them.
     eval_next : Out(1), eval_tag_next : Out(tag_width)
-        The evaluate stage of the next cycle (occupied, tag), combinational: a registered word-line
-        decoder driven from it shows the evaluating bank's word line.
+        The evaluate stage of the next cycle (occupied, tag), combinational.
     eval_wl : Out(eval_lines), only if ``eval_lines`` > 0
-        That registered decoder: bit t is 1 iff the evaluate stage is occupied by tag t (a tag >=
-        ``eval_lines`` sets none), i.e. ``one_hot(eval_tag_next) & eval_next`` of the cycle before.
-        Formed as ``enter & one_hot(input stage's tag) | stay & eval_wl``, one LUT after the stage
-        moves (the decode of the next tag put a multiplexer and a decoder after them).
+        The word-line decoder of the evaluate stage: bit t is 1 iff the stage is occupied by tag t
+        (a tag >= ``eval_lines`` sets none). A decoder of the stage's registers (occupancy, tag)
+        only, as a row decoder after its address register: the stage moves are not in its cone
+        (in a registered decoder of the next state they reached its flip-flops, which the ULX3S
+        top places with its word-line outputs across the die, and synthesis shared its LUTs with
+        the moves' lookahead).
 
-    Latency: a request transferred in cycle c gives precharge from c+1; the response is offered in
-    cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per max(L) cycles back to back
+    Latency: a request transferred in cycle c gives precharge from c+1 if the stage is free; the
+    response is offered in cycle c + sum(L[0:5]) + 1 (no stall). Throughput: one conversion per max(L) cycles back to back
     (one per cycle with every phase 1 cycle long).
     """
 
@@ -153,8 +155,19 @@ class SenseAmpSequencer(wiring.Component):
             m.d.comb += free[s].eq(Cat(*terms).any())
         for s in range(n):
             m.d.comb += mv[s].eq(occ[s] & pas[s] & (free[s + 1] if s + 1 < n else Const(1, 1)))
-        accept = Signal()
-        m.d.comb += [self.req.ready.eq(free[0]), accept.eq(self.req.valid & free[0])]
+        # the request queue: `req.ready` is its empty flag, a register, so the stage moves stay out
+        # of the requester's transfer logic (on the ULX3S top they ran on through `req.ready` into
+        # the BNN engine's request counter and credits)
+        q_valid = Signal()
+        q_tag = Signal(self.tag_width)
+        accept = Signal()                     # a conversion enters precharge: queued or bypassing
+        m.d.comb += [self.req.ready.eq(~q_valid), accept.eq((q_valid | self.req.valid) & free[0])]
+        with m.If(q_valid), m.If(free[0]):
+            m.d.sync += q_valid.eq(0)
+        with m.Else():                        # the tag follows the offered one while empty
+            m.d.sync += [q_valid.eq(self.req.valid & ~free[0]), q_tag.eq(self.req.payload)]
+        src0 = Signal(self.tag_width)
+        m.d.comb += src0.eq(Mux(q_valid, q_tag, self.req.payload))
 
         def load(s):                          # counter value on entering stage s: max(len, 1) - 1
             L = lens[s]
@@ -162,7 +175,7 @@ class SenseAmpSequencer(wiring.Component):
 
         for s in range(n):
             enter = accept if s == 0 else mv[s - 1]
-            src_tag = self.req.payload if s == 0 else tag[s - 1]
+            src_tag = src0 if s == 0 else tag[s - 1]
             m.d.comb += [occ_n[s].eq((occ[s] & ~mv[s]) | enter), tag_n[s].eq(Mux(enter, src_tag, tag[s]))]
             m.d.sync += [occ[s].eq(occ_n[s]), tag[s].eq(tag_n[s]), first[s].eq(enter)]
             with m.If(enter):
@@ -199,14 +212,7 @@ class SenseAmpSequencer(wiring.Component):
             self.eval_tag_next.eq(tag_n[ev]),
         ]
         if self.eval_lines:
-            # the stage's state is occ[ev] & one_hot(tag[ev]), which eval_wl holds: a conversion
-            # entering replaces it with the input stage's decoded tag, one staying keeps it
-            lines = self.eval_lines
-            dec_in = Signal(lines)
-            m.d.comb += dec_in.eq(one_hot(m, tag[ev - 1], lines, name="eval_dec"))
-            stay = Signal()
-            m.d.comb += stay.eq(occ[ev] & ~mv[ev])
-            m.d.sync += self.eval_wl.eq(and_each(dec_in, mv[ev - 1]) | and_each(self.eval_wl, stay))
-            m.d.comb += Assert(self.eval_wl == Mux(occ[ev], one_hot(m, tag[ev], lines, name="eval_chk"), 0),
-                               "eval_wl: the evaluate stage's decoded tag")
+            dec = Signal(self.eval_lines)
+            m.d.comb += dec.eq(one_hot(m, tag[ev], self.eval_lines, name="eval_dec"))
+            m.d.comb += self.eval_wl.eq(and_each(dec, occ[ev]))
         return m

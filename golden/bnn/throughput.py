@@ -131,7 +131,9 @@ def analog_pass_end(hw: BnnHwParams) -> int:
     e[b][p+1]`` (``p < 5``) and ``leave(b, 5) = e[b][5] + L_5``; a request enters precharge at
     ``max(leave(b-1, 0), e[b-D][5] + 3)`` (``e[0][0] = 2``: accepted in cycle 1; its output-word credit
     is the one of conversion ``b - D``, usable from the cycle after that word's ``y`` transfer in
-    ``e[b-D][5] + 1``). The response of ``b`` is taken in ``e[b][5]``."""
+    ``e[b-D][5] + 1``). The response of ``b`` is taken in ``e[b][5]``. The sequencer's request queue
+    takes request ``b`` once ``b - 1`` has entered precharge, when its credit is free: ``b`` enters
+    precharge at the same edge as without the queue."""
     L = hw.phase_lengths
     n = len(L)
     D = hw.out_fifo

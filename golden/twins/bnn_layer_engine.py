@@ -229,7 +229,8 @@ class BnnLayerEngineModel:
         # analog
         bank_iss = 0
         cycle = 0
-        while not src.idle or running or fifo or reads or results or seq.phase or seq.resp_valid or cls_valid:
+        while (not src.idle or running or fifo or reads or results or seq.phase or seq.q_valid or seq.resp_valid
+               or cls_valid):
             if cycle >= max_cycles:
                 raise TimeoutError(f"BnnLayerEngineModel: no end after {max_cycles} cycles")
             current = present()

@@ -28,17 +28,27 @@ macro sees, per cycle, which stages are occupied (``stages``, bit ``p-1`` = phas
 of them a conversion entered in this cycle (``firsts``); the seven strobes are the OR of the strobes
 of the occupied phases, ``phase`` is the code of the most advanced occupied phase (0: none). The
 word line a conversion needs is its bank's during *evaluate* (the charge sharing); the engine
-takes it from the sequencer's registered decoder ``eval_wl`` (the evaluate stage's tag, one-hot),
-equal to a register of ``eval_next`` / ``eval_tag_next`` (the evaluate stage of the next cycle).
+takes it from the sequencer's decoder ``eval_wl`` of the evaluate stage's registers (its tag,
+one-hot, while occupied), equal to a register of ``eval_next`` / ``eval_tag_next`` (the evaluate
+stage of the next cycle).
 
 Cycle semantics
 ---------------
 * A conversion in stage ``p`` whose count has run out moves to stage ``p+1`` at the clock edge if
   that stage is empty or its conversion moves on at the same edge (*reset* always leaves when its
-  count runs out). ``req`` is ready when the *precharge* stage is empty or moving on (a combinational
-  function of the state and of ``resp.ready``); a request (its ``tag`` names the bank) transferred
-  in cycle ``c`` makes cycles ``c+1 .. c+L0`` *precharge*, then ``L1`` cycles *input*, ``L2``
-  *evaluate*, ``L3`` *sense*, ``L4`` *readout* and ``L5`` *reset*, unless a later stage is still busy.
+  count runs out). The *precharge* stage is *free* when it is empty or its conversion moves on
+  (a function of the state and of ``resp.ready``).
+* Requests pass a one-entry *request queue* in front of *precharge*. ``req`` is ready when the queue
+  is empty (a register: neither the stage moves nor ``resp.ready`` reach it). A request (its ``tag``
+  names the bank) transferred in cycle ``c`` enters *precharge* at that edge if the stage is free
+  (the queue stays empty), else it waits in the queue; a queued request enters *precharge* at the
+  edge of the first cycle the stage is free (``req`` is not ready in that cycle, the queue is empty
+  from the next). A conversion that enters *precharge* at the edge of cycle ``c`` makes cycles
+  ``c+1 .. c+L0`` *precharge*, then ``L1`` cycles *input*, ``L2`` *evaluate*, ``L3`` *sense*, ``L4``
+  *readout* and ``L5`` *reset*, unless a later stage is still busy. With a source that offers its
+  next request from the cycle after a transfer, the conversions enter *precharge* in the same cycles
+  as without the queue (a request waits in the queue where it would have waited on ``req``); the
+  queue takes the transfer, not the conversion, one or more cycles earlier.
 * The SA decision ``sa_out`` (K bits) of a conversion is the value driven during its *first* readout
   cycle (the macro's latch shows the decision of the conversion that was in *sense* in the cycle
   before); it is kept with the conversion and offered on ``resp`` (``tag``, ``bits``) from the cycle
@@ -112,6 +122,7 @@ class SenseAmpSequencerModel:
         self.first = [0] * NSTAGES
         self.rbits = 0
         self.resp_valid, self.resp = 0, SaResponse(0, 0)
+        self.q_valid, self.q_tag = 0, 0           # the request queue in front of precharge
 
     # --- state views ------------------------------------------------------------------------------
     @property
@@ -149,7 +160,12 @@ class SenseAmpSequencerModel:
         return mv
 
     def req_ready(self, resp_ready: int = 1) -> int:
-        return int((not self.occ[0]) or self._moves(resp_ready)[0])
+        """``req.ready``: the request queue is empty (``resp_ready`` does not matter)."""
+        return int(not self.q_valid)
+
+    def pre_free(self, resp_ready: int = 1) -> bool:
+        """The *precharge* stage is empty or its conversion moves on at this edge."""
+        return (not self.occ[0]) or self._moves(resp_ready)[0]
 
     def outputs(self, resp_ready: int = 1) -> SeqState:
         strobes = tuple(int(any(STROBE_TABLE[s + 1][i] for s in range(NSTAGES) if self.occ[s]))
@@ -169,7 +185,11 @@ class SenseAmpSequencerModel:
         if cfg_we and cfg_addr < len(PHASES):
             self.lens[cfg_addr] = cfg_data & 0xFF
         mv = self._moves(resp_ready)
-        accept = bool(req_valid and ((not self.occ[0]) or mv[0]))
+        free0 = (not self.occ[0]) or mv[0]
+        accept = bool(req_valid and not self.q_valid)     # the transfer on req
+        # what enters precharge: the queued request, else the one transferred now (bypass)
+        enter0 = bool(self.q_valid or accept) and free0
+        enter_tag = self.q_tag if self.q_valid else req_tag
         taken = self.resp if (self.resp_valid and resp_ready) else None
         captured = None
         mask = (1 << self.bank) - 1
@@ -186,8 +206,12 @@ class SenseAmpSequencerModel:
         for s in range(NSTAGES - 1):
             if mv[s]:
                 occ[s + 1], tags[s + 1], cnt[s + 1], first[s + 1] = 1, self.tags[s], self._load(lens, s + 1), 1
-        if accept:
-            occ[0], tags[0], cnt[0], first[0] = 1, req_tag, self._load(lens, 0), 1
+        if enter0:
+            occ[0], tags[0], cnt[0], first[0] = 1, enter_tag, self._load(lens, 0), 1
+        if self.q_valid:
+            self.q_valid = int(not free0)
+        elif accept and not free0:
+            self.q_valid, self.q_tag = 1, req_tag
         self.occ, self.cnt, self.tags, self.first = occ, cnt, tags, first
         if captured is not None:
             self.resp_valid, self.resp = 1, captured

@@ -35,8 +35,8 @@ sequencer completes one conversion per *longest* phase, here 2 cycles (precharge
 evaluate phase holds the word line for 2 cycles), so each hidden pass takes 2 x 342 cycles + 9 of
 fill and drain: at this phase setting 2x is structural before anything else. On top of it: the output
 layer's digital read (10 neurons x 33 reads of 32 bridges, 341 cycles, 14 % of the image), the
-per-pass fill/drain (3 x 9 cycles, 1 %) and the clock (at 92.6 MHz a cycle is 10.8 ns against the
-10 ns SA clock, x1.08). Overlapping the next layer's first requests with the previous layer's drain is
+per-pass fill/drain (3 x 9 cycles, 1 %) and the clock (at 96.0 MHz a cycle is 10.4 ns against the
+10 ns SA clock, x1.04). Overlapping the next layer's first requests with the previous layer's drain is
 not possible within an image (every neuron of layer l+1 needs all of layer l's outputs) and saves at
 most the 27 fill cycles; across images the one array port is busy with the output layer's reads.
 What brings the analog run within 2x without an RTL change is the phase registers (BNN_PHASE, at run
@@ -64,7 +64,7 @@ from tb.bench.board_builds import board_results, fmax_target, positive_number, t
 
 #: The ULX3S post-route Fmax of the accelerator top (MHz) recorded in docs/RESULTS.md ("### FPGA", final
 #: tree of the last round), used when no board build can be read.
-FALLBACK_FMAX_MHZ = 92.6
+FALLBACK_FMAX_MHZ = 96.0
 #: Blocks whose board resources the bench lists (the top and the BNN engines).
 RESOURCE_BLOCKS = ("accelerator", "bnn_layer_engine", "bnn_network_engine")
 #: The boards whose builds the bench reads (their Fmax targets: ``[board] target_mhz`` of each TOML).

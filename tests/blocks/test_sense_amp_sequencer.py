@@ -36,7 +36,12 @@ def test_golden_phase_offsets_without_stalls():
     run = sense_amp_run([5, 6], bank=2, lengths=lens, cycles=40, sa_fn=lambda c: c & 3)
     off = conversion_offsets(lens)
     c0 = run.accepted[0][0]
-    assert c0 == 0 and run.accepted[1][0] == c0 + lens[0]         # the next bank precharges behind it
+    # the second request waits in the queue (transferred in cycle 1: the queue was empty) and
+    # precharges behind the first
+    assert c0 == 0 and run.accepted[1][0] == 1
+    entered = [c for c, st in run.timeline if st.firsts & 1]
+    assert entered[:2] == [c0 + 1, c0 + 1 + lens[0]]
+    assert [st.req_ready for _, st in run.timeline[:c0 + 2 + lens[0]]] == [1, 1] + [0] * (lens[0] - 1) + [1]
     phases = [st.phase for _, st in run.timeline]
     for p, name in enumerate(PHASES, start=1):                     # the first conversion leads
         first, last = off[name]
