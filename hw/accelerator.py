@@ -47,6 +47,18 @@ def bnn_port_sizes(bnn: BnnHwParams | BnnNetHwParams) -> tuple[int, int, int, in
     return bnn.read_lanes, bnn.inputs, bnn.bias_cells, bnn.bank
 
 
+def _event_counters(m: Module, csr, clear, counters) -> None:
+    """One ``COUNTER_WIDTH``-bit register per ``(name, inc)``: +1 in every cycle ``inc`` holds, 0 after
+    ``clear``; read through the CSR register of the same name."""
+    for name, inc in counters:
+        c = Signal(COUNTER_WIDTH, name=name)
+        with m.If(clear):
+            m.d.sync += c.eq(0)
+        with m.Elif(inc):
+            m.d.sync += c.eq(c + 1)
+        m.d.comb += getattr(csr, name).value.eq(c)
+
+
 def check_bnn_fits(p: AccelParams, bnn: BnnHwParams | BnnNetHwParams) -> None:
     """Raise :class:`ConfigError` unless the BNN layer's (or network's) 2T2R array lies inside the
     training array (the two paths share one array port: bank ``b`` on word line ``b``, bridge ``c`` on
@@ -643,14 +655,9 @@ class Accelerator(wiring.Component):
         m.d.comb += clear.eq(csr.ctrl.clear_counters | soft)
         write_prev = Signal()
         m.d.sync += write_prev.eq(dp.xbar.write)
-        for name, inc in (("pulse_count", dp.xbar.write & ~write_prev), ("request_count", upd.uu_acc),
-                          ("busy_cycles", busy), ("frame_count", upd.frame_done)):
-            c = Signal(COUNTER_WIDTH, name=name)
-            with m.If(clear):
-                m.d.sync += c.eq(0)
-            with m.Elif(inc):
-                m.d.sync += c.eq(c + 1)
-            m.d.comb += getattr(csr, name).value.eq(c)
+        _event_counters(m, csr, clear, (("pulse_count", dp.xbar.write & ~write_prev),
+                                        ("request_count", upd.uu_acc), ("busy_cycles", busy),
+                                        ("frame_count", upd.frame_done)))
         # The arbitration controller's own counters, seen relative to the last clear: kept here as
         # counters of their own, advanced by the controller's strobes (the same values as the
         # controller's counter minus its value at the last clear, without a subtractor in front of
@@ -702,15 +709,9 @@ class Accelerator(wiring.Component):
                      overlap_q.eq(eng.overlap_error)]
         clear = Signal(name="mvm_clear_counters")
         m.d.comb += clear.eq(csr.ctrl.clear_counters | soft)
-        for name, inc in (("mvm_frame_count", eng.o.valid & eng.o.ready & eng.o.payload.last),
-                          ("mvm_read_count", eng.read & ~read_q), ("mvm_wait_count", wait & ~wait_q),
-                          ("mvm_wait_cycles", wait)):
-            c = Signal(COUNTER_WIDTH, name=name)
-            with m.If(clear):
-                m.d.sync += c.eq(0)
-            with m.Elif(inc):
-                m.d.sync += c.eq(c + 1)
-            m.d.comb += getattr(csr, name).value.eq(c)
+        _event_counters(m, csr, clear, (("mvm_frame_count", eng.o.valid & eng.o.ready & eng.o.payload.last),
+                                        ("mvm_read_count", eng.read & ~read_q), ("mvm_wait_count", wait & ~wait_q),
+                                        ("mvm_wait_cycles", wait)))
         busy = Signal(name="mvm_busy")
         m.d.comb += busy.eq(eng.busy | eng.o.valid)
         return _MvmStatus(busy, wait, frame_set, overlap_set)

@@ -146,17 +146,7 @@ def uniform_keyed(key: np.uint64, index, counter) -> np.ndarray:
     The same values as :mod:`golden.spec.rng` (tests/golden/physics/test_device.py checks bit equality), computed with
     in-place uint64 arithmetic and the key computed once; ``index`` and ``counter`` broadcast.
     """
-    idx = np.asarray(index, dtype=np.uint64)
-    cnt = np.asarray(counter, dtype=np.uint64)
-    shape = np.broadcast_shapes(idx.shape, cnt.shape)
-    h = np.empty(shape, dtype=np.uint64)
-    np.bitwise_xor(idx, key, out=h)
-    t = np.empty(shape, dtype=np.uint64)
-    _sm_inplace(h, t)
-    c = np.array(np.broadcast_to(cnt, shape), dtype=np.uint64)
-    _sm_inplace(c, t)
-    h ^= c
-    _sm_inplace(h, t)
+    h = hash_keyed(key, index, counter)
     h >>= np.uint64(11)
     u = h.astype(np.float64)
     u += 0.5
