@@ -537,31 +537,17 @@ class DeviceModel:
             switch = (xi < prob) & (up != high)
             return np.where(switch, np.where(up, gmax, gmin), g)
         x = np.clip((g - gmin) / (gmax - gmin), 0.0, 1.0)
-        if self.exact:
-            return self._step_exact(g, up, tab, xi, gmin, gmax, x)
-        if p.gamma_set == 1.0 and p.gamma_reset == 1.0:
+        if self.exact:          # the powers as multiplications (gamma in {0, 1, 2})
+            mu = np.where(up, tab[..., 0] * _pow_small(1.0 - x, p.gamma_set),
+                          -(tab[..., 1] * _pow_small(x, p.gamma_reset)))
+        elif p.gamma_set == 1.0 and p.gamma_reset == 1.0:
             mu = np.where(up, tab[..., 0] * (1.0 - x), -(tab[..., 1] * x))
         else:
             mu = np.where(up, tab[..., 0] * (1.0 - x) ** p.gamma_set, -(tab[..., 1] * x ** p.gamma_reset))
         add = p.noise_add + p.noise_state * (g - gmin) if p.noise_state else p.noise_add
         if p.noise_mult:
-            sigma = np.sqrt((p.noise_mult * mu) ** 2 + add * add)
-        else:
-            sigma = add
-        out = g + mu + sigma * xi
-        if p.reset_mode == "abrupt":
-            out = np.where(up, out, p.g_init + p.g_init_std * xi)
-        return np.clip(out, gmin, gmax)
-
-    def _step_exact(self, g, up, tab, xi, gmin, gmax, x) -> np.ndarray:
-        """:meth:`step`'s analog equations with multiplications for the powers (exact mode)."""
-        p = self.params
-        mu = np.where(up, tab[..., 0] * _pow_small(1.0 - x, p.gamma_set),
-                      -(tab[..., 1] * _pow_small(x, p.gamma_reset)))
-        add = p.noise_add + p.noise_state * (g - gmin) if p.noise_state else p.noise_add
-        if p.noise_mult:
             m = p.noise_mult * mu
-            sigma = np.sqrt(m * m + add * add)
+            sigma = np.sqrt(m * m + add * add)     # m * m: the square exactly rounded, no power call
         else:
             sigma = add
         out = g + mu + sigma * xi

@@ -17,7 +17,7 @@ Example::
     async def bench(ctx):
         await run_streams(ctx, [src], [snk], until=lambda c: src.idle and c > last_cycle)
 
-    sim = Simulator(dut); sim.add_clock(1e-6); sim.add_testbench(bench); sim.run()
+    seconds = simulate(dut, bench)
 """
 from __future__ import annotations
 
@@ -166,16 +166,26 @@ def run_pipe(dut, items: list, valid_gen, ready_gen, *, max_cycles: int = 10_000
     """Simulate a component with one stream in (``dut.i``) and one out (``dut.o``): ``items`` offered
     under ``valid_gen``, taken under ``ready_gen``, until all came out (or ``max_cycles``); returns the
     ``[(cycle, value)]`` transfers on ``i`` and on ``o``."""
-    from amaranth.sim import Simulator
-
     src = SimSource(dut.i, items, valid_gen=valid_gen)
     snk = SimSink(dut.o, ready_gen=ready_gen)
 
     async def bench(ctx):
         await run_streams(ctx, [src], [snk], until=lambda c: len(snk.received) == len(items) or c > max_cycles)
 
+    simulate(dut, bench)
+    return [(t.cycle, t.value) for t in src.sent], [(t.cycle, t.value) for t in snk.received]
+
+
+def simulate(dut, bench: Callable[[Any], Awaitable[None]]) -> float:
+    """Run ``bench`` as the one testbench of ``dut`` (sync clock of period 1 us); returns the wall
+    seconds of the simulation."""
+    import time
+
+    from amaranth.sim import Simulator
+
     sim = Simulator(dut)
     sim.add_clock(1e-6)
     sim.add_testbench(bench)
+    t0 = time.perf_counter()
     sim.run()
-    return [(t.cycle, t.value) for t in src.sent], [(t.cycle, t.value) for t in snk.received]
+    return time.perf_counter() - t0

@@ -4,10 +4,8 @@ from __future__ import annotations
 import math
 import random
 import re
-import time
 
 import pytest
-from amaranth.sim import Simulator
 
 from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, ConfigError
@@ -16,7 +14,7 @@ from golden.twins.arbitration_controller import END_CYCLE, RefreshRequest, arbit
 from golden.twins.arbitration_controller import ArbitrationController as GoldenArbiter
 from hw.arbitration_controller import ArbitrationController
 from tb.envs.arbitration_controller_tb import count_requests, directed_events, random_events
-from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
+from tb.kit.amaranth_sim import SimSink, SimSource, run_streams, simulate
 from tb.kit.runner import run_cocotb
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
 
@@ -175,12 +173,7 @@ def run_amaranth(p, events, refreshes, specs, seed, mutate=None):
     async def bench(ctx):
         await run_streams(ctx, [src, rsrc], [snk], hooks=[sample_status], until=lambda c: c >= tr.cycles + 4)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    t0 = time.perf_counter()
-    sim.run()
-    dt = time.perf_counter() - t0
+    dt = simulate(dut, bench)
     emitted = mutate(tr.emitted) if mutate else tr.emitted
     sb = Scoreboard("arbitration_controller (amaranth sim)", seed)
     sb.check(tr.accepted, src.sent)

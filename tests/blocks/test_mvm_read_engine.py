@@ -3,12 +3,10 @@ by value, with the behavioural array (golden's line currents, read noise and ADC
 from __future__ import annotations
 
 import random
-import time
 from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden.mvm.read_path import ReadNoise, forward_read, transposed_read
 from golden.spec.handshake import make_gen
@@ -25,7 +23,7 @@ from golden.twins.mvm_read_engine import (
     parse_frame,
 )
 from hw.mvm_read_engine import MvmReadEngine
-from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
+from tb.kit.amaranth_sim import SimSink, SimSource, run_streams, simulate
 from tb.kit.scoreboard import Scoreboard
 from tb.models.mvm_array import MvmArray, MvmArrayPort
 
@@ -128,12 +126,7 @@ def run_case(s: Setup, seed: int, specs=(0.8, 0.7), prog_p: float = 0.1, obey: b
         await run_streams(ctx, [src], [snk], until=lambda c: c >= tr.cycles + 3, hooks=[hook])
         obs["flags"] = (ctx.get(dut.frame_error), ctx.get(dut.overlap_error))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    t0 = time.perf_counter()
-    sim.run()
-    dt = time.perf_counter() - t0
+    dt = simulate(dut, bench)
     sb = Scoreboard("mvm_read_engine (amaranth sim)", seed)
     sb.check(tr.words, src.sent)
     sb.check(tr.outputs, snk.received)

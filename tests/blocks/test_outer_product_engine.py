@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 
 import numpy as np
 import pytest
@@ -24,7 +23,7 @@ from golden.twins.outer_product_engine import (
 )
 from hw.outer_product_engine import OuterProductEngine, _abs_ge_pow2, _two_or_more
 from tb.envs.outer_product_engine_tb import phase_stimulus, replay
-from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
+from tb.kit.amaranth_sim import SimSink, SimSource, run_streams, simulate
 from tb.kit.runner import run_cocotb
 from tb.kit.scoreboard import Scoreboard
 
@@ -108,12 +107,7 @@ def run_amaranth(p: AccelParams, frames, reqs, specs, seed, clears=(), streams=(
         obs["chi"] = np.array([[ctx.get(dut.chi_rams[c % p.engine.lanes].memory.data[r * G + c // p.engine.lanes])
                                 for c in range(p.array.cols)] for r in range(p.array.rows)])
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    t0 = time.perf_counter()
-    sim.run()
-    dt = time.perf_counter() - t0
+    dt = simulate(dut, bench)
     sb = Scoreboard("outer_product_engine (amaranth sim)", seed)
     sb.check(tr.words, fs.sent)
     sb.check(tr.requests, rs.sent)

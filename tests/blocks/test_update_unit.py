@@ -3,11 +3,9 @@ from __future__ import annotations
 
 import random
 import re
-import time
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from golden.spec.handshake import make_gen
 from golden.spec.params import AccelParams, ConfigError
@@ -16,7 +14,7 @@ from golden.twins.update_unit import UpdateUnit as GoldenUpdateUnit
 from golden.twins.update_unit import apply_many, clear_cycles, saturate, update_rule, update_unit_cycle_model
 from hw.update_unit import UpdateUnit
 from tb.envs.update_unit_tb import directed_requests, random_requests
-from tb.kit.amaranth_sim import SimSink, SimSource, run_streams
+from tb.kit.amaranth_sim import SimSink, SimSource, run_streams, simulate
 from tb.kit.runner import run_cocotb, to_verilog
 from tb.kit.scoreboard import Scoreboard, ScoreboardMismatch
 
@@ -152,12 +150,7 @@ def run_amaranth(p: AccelParams, reqs, vspec, rspec, seed, expected=None, clears
         await run_streams(ctx, [src], [snk], until=lambda c: c >= tr.cycles + 4, hooks=[clear_hook])
         flags["addr_error"] = ctx.get(dut.addr_error)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-6)
-    sim.add_testbench(bench)
-    t0 = time.perf_counter()
-    sim.run()
-    dt = time.perf_counter() - t0
+    dt = simulate(dut, bench)
     sb = Scoreboard("update_unit (amaranth sim)", seed)
     sb.check(tr.accepted, src.sent)
     sb.check(expected if expected is not None else tr.emitted, snk.received)
