@@ -7,14 +7,17 @@ The network, devices, initial weights, sample order and update path are those of
    1.0) go through :func:`golden.mvm.read_path.forward_read` of layer 1's conductance codes, with
    read noise. The scaling is chosen so that the output code *is* the hidden activation in the
    update engine's x format (``x_width = input_width`` bits, ``x_frac`` fraction bits); ReLU and
-   quantisation are the clamp ``h = min(max(y1, 0), 2**x_width - 1)``: integer arithmetic.
+   quantisation are the clamp ``h = min(max(y1, 0), 2**x_width - 1)``: integer arithmetic
+   (:func:`hidden_codes`).
 2. **Forward, layer 2**: ``u2 = [h, 2**x_frac]`` through layer 2; the output codes are the logits in
    units of ``2**-logit_frac``.
 3. **Host**: the softmax error of the 10 logit codes, returned as the 10 layer-2 delta codes in the
    engine's delta format (:func:`softmax_delta_codes`; integers and one table built once).
 4. **Backward**: the transposed read of layer 2 (hidden rows only) with ``e = saturate(round(d2 /
    2**error_shift), input_width)`` (round half up; :func:`error_codes`); its scaling gives the
-   layer-1 delta codes directly; ``d1 = saturate(y_t, delta_width) * (h > 0)`` (ReLU').
+   layer-1 delta codes directly; ``d1 = saturate(y_t, delta_width) * (h > 0)`` (ReLU';
+   :func:`layer1_deltas`). Steps 1 and 4 (the clamp, the error codes, ReLU') are the chip's
+   :class:`hw.mvm_activation_unit.MvmActivationUnit`, whose twin calls these functions.
 5. **Updates**: both layers through :meth:`SynapseArray.plan_update_codes` with these codes (the
    engine's exact ``outer_dw``, chi, arbitration, pulses; no float quantisation of deltas), the
    device model in its hardware-exact mode (:class:`golden.physics.device.DeviceModel`,
@@ -234,6 +237,33 @@ def error_codes(d2: np.ndarray, shift: int, width: int) -> np.ndarray:
     return np.clip(v, -(1 << (width - 1)), (1 << (width - 1)) - 1)
 
 
+def hidden_codes(y: np.ndarray, width: int) -> np.ndarray:
+    """ReLU and quantisation of layer-1 outputs to the x format: ``min(max(y, 0), 2**width - 1)`` (int64)."""
+    return np.clip(np.asarray(y, dtype=np.int64), 0, (1 << width) - 1)
+
+
+def hidden_saturations(y: np.ndarray, width: int) -> int:
+    """How many layer-1 outputs :func:`hidden_codes` clips at the top (``y > 2**width - 1``)."""
+    return int(np.count_nonzero(np.asarray(y) > (1 << width) - 1))
+
+
+def error_saturations(d2: np.ndarray, shift: int, width: int) -> int:
+    """How many codes :func:`error_codes` saturates to ``width`` bits."""
+    return int(np.count_nonzero(error_codes(d2, shift, width) != error_codes(d2, shift, 64)))
+
+
+def layer1_deltas(yt: np.ndarray, h: np.ndarray, width: int) -> np.ndarray:
+    """ReLU' of the transposed read: ``saturate(yt, width) * (h > 0)`` (signed ``width`` bits, int64)."""
+    v = np.clip(np.asarray(yt, dtype=np.int64), -(1 << (width - 1)), (1 << (width - 1)) - 1)
+    return v * (np.asarray(h) > 0)
+
+
+def delta_saturations(yt: np.ndarray, width: int) -> int:
+    """How many transposed-read outputs :func:`layer1_deltas` saturates (masked or not)."""
+    yt = np.asarray(yt)
+    return int(np.count_nonzero((yt > (1 << (width - 1)) - 1) | (yt < -(1 << (width - 1)))))
+
+
 def _quantile_int(a: np.ndarray, num: int = 999, den: int = 1000) -> int:
     """The ``num/den`` quantile of integers (the smallest value with at least that share at or below)."""
     a = np.sort(np.asarray(a, dtype=np.int64).ravel())
@@ -335,7 +365,7 @@ class HwExactMLP:
         fs1 = fs_of(_quantile_int(_bits_ones(u1, self.b)))
         self.p1 = replace(base, adc_full_scale=fs1,
                           **self._scale(Fraction(L1.scale) * Fraction(self.g_lsb) * fs1 / (1 << A)))
-        h = np.clip(self._read(0, u1, None, 0, noise=False).y, 0, self.x_max)
+        h = hidden_codes(self._read(0, u1, None, 0, noise=False).y, self.b)
         u2 = np.hstack([h, np.full((h.shape[0], 1), self.one, dtype=np.int64)])
         fs2 = fs_of(_quantile_int(_bits_ones(u2, self.b)))
         self.p2 = replace(base, adc_full_scale=fs2, **self._scale(
@@ -387,7 +417,7 @@ class HwExactMLP:
         rows1 = np.append(np.flatnonzero(u1), self.n_in)
         u = np.append(u1[rows1[:-1]], self.one)
         r1 = self._read(0, u, rows1, t)
-        h = np.clip(r1.y, 0, self.x_max)
+        h = hidden_codes(r1.y, self.b)
         u2 = np.append(h, self.one)
         r2 = self._read(1, u2, None, t)
         return rows1, u, u2, (r1, r2)
@@ -400,19 +430,19 @@ class HwExactMLP:
         L1, L2 = self.net.layers
         st = self.stats
         h = u2[:H]
-        st["hidden_saturated"] += int(np.count_nonzero(r1.y > self.x_max))
+        st["hidden_saturated"] += hidden_saturations(r1.y, self.b)
         st["hidden_codes"] += H
         k = delta_factor(lr, L2.lsb, self.delta_frac)
         d2 = softmax_delta_codes(r2.y, label, k, self.table, self.d_lo, self.d_hi)
         e = error_codes(d2, self.error_shift, self.b)
         st["e_codes"] += e.size
-        st["e_saturated"] += int(np.count_nonzero(e != error_codes(d2, self.error_shift, 32)))
+        st["e_saturated"] += error_saturations(d2, self.error_shift, self.b)
         lay2 = self.layers[1]
         rt = rp.transposed_read(lay2.gc[:H], e, self.pt, devices=self.N, differential=self.diff,
                                 g_ref=self.g_ref, noise=self.noise[1], t=t, g2=lay2.gc2[:H])
         yt = rt.y
-        st["d1_saturated"] += int(np.count_nonzero((yt > self.d_hi) | (yt < self.d_lo)))
-        d1 = np.clip(yt, self.d_lo, self.d_hi) * (h > 0)
+        st["d1_saturated"] += delta_saturations(yt, self.tc.engine.delta_width)
+        d1 = layer1_deltas(yt, h, self.tc.engine.delta_width)
         for r in (r1, r2, rt):
             st["adc_reads"] += r.codes.size
             st["adc_saturated"] += int(np.count_nonzero(r.codes == self.p1.code_max))
@@ -449,7 +479,7 @@ class HwExactMLP:
             rows1 = np.append(np.flatnonzero(u1), self.n_in)
             u = np.append(u1[rows1[:-1]], self.one)
             r1 = self._read(0, u, rows1, t0 + i, noise)
-            u2 = np.append(np.clip(r1.y, 0, self.x_max), self.one)
+            u2 = np.append(hidden_codes(r1.y, self.b), self.one)
             out[i] = int(np.argmax(self._read(1, u2, None, t0 + i, noise).y))
         return out
 
