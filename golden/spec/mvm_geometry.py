@@ -116,3 +116,59 @@ def frame_period(shape: MvmEngineShape, transposed: bool, settle: int, conv: int
 def conversion_bound(shape: MvmEngineShape, transposed: bool, conv: int) -> int:
     """The ADC bound of one frame: ``passes * cols_per_adc * conv`` cycles of conversions."""
     return shape.passes(transposed) * shape.cols_per_adc * max(conv, 1)
+
+
+@dataclass(frozen=True)
+class ActivationShape:
+    """The sizes and formats of the MvmActivationUnit (from ``array``, ``engine`` and ``mvm``).
+
+    ``hidden = min(cols, rows - 1)``: the layer-1 forward read gives ``cols`` outputs, the layer-2
+    read takes the hidden codes and the bias input on ``rows`` rows.
+    """
+
+    rows: int
+    cols: int
+    input_width: int
+    x_width: int
+    x_frac: int
+    delta_width: int
+    out_width: int
+
+    @property
+    def hidden(self) -> int:
+        return min(self.cols, self.rows - 1)
+
+    @property
+    def x_max(self) -> int:
+        """Largest hidden code, ``2**input_width - 1``."""
+        return (1 << self.input_width) - 1
+
+    @property
+    def bias(self) -> int:
+        """The bias input's code (the value 1.0), ``2**x_frac``."""
+        return 1 << self.x_frac
+
+    def per_word(self, fmt: int) -> int:
+        """Codes per 32-bit word of a hidden frame: format 0 the read engine's, 1 the update engine's."""
+        return WORD_BITS // (self.x_width if fmt else self.input_width)
+
+
+def activation_shape(params: AccelParams) -> ActivationShape:
+    """The unit's shape for ``params``, checked: a :class:`ConfigError` names the field and its range."""
+    from golden.spec.checks import ConfigError
+
+    mv = mvm_params_of(params)
+    a, e = params.array, params.engine
+    if a.rows < 2:
+        raise ConfigError(f"array.rows = {a.rows} is out of range for the activation unit: allowed "
+                          "[2, 4096] (layer 2 needs a row for the bias input)")
+    if e.x_width < mv.input_width:
+        raise ConfigError(f"engine.x_width = {e.x_width} is out of range for the activation unit: allowed "
+                          f"[{mv.input_width}, 16] (a hidden code has mvm.input_width = {mv.input_width} bits "
+                          "and is also the update engine's x code)")
+    if e.x_frac > mv.input_width - 1:
+        raise ConfigError(f"engine.x_frac = {e.x_frac} is out of range for the activation unit: allowed "
+                          f"[0, {mv.input_width - 1}] (the bias code 2**x_frac must fit mvm.input_width = "
+                          f"{mv.input_width} bits)")
+    return ActivationShape(rows=a.rows, cols=a.cols, input_width=mv.input_width, x_width=e.x_width,
+                           x_frac=e.x_frac, delta_width=e.delta_width, out_width=mv.out_width)
