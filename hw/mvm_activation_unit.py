@@ -237,7 +237,7 @@ class MvmActivationUnit(wiring.Component):
         with m.If(issue):
             m.d.sync += [s1_valid.eq(1), s1_pos.eq(spos), s1_end.eq(word_end), s1_last.eq(eq_const(sj, R - 1)),
                          s1_kind.eq(Mux(in_buf, 2, Mux(eq_const(sj, H), 1, 0))),
-                         spos.eq(Mux(word_end, 0, spos + Mux(fmt, xw, b))), sj.eq(add_const(sj, 1))]
+                         spos.eq(Mux(word_end, 0, Mux(fmt, add_const(spos, xw), add_const(spos, b)))), sj.eq(add_const(sj, 1))]
             with m.If(eq_const(sj, R - 1)):
                 m.d.sync += sending.eq(0)
         with m.Elif(s1_adv):
@@ -269,17 +269,19 @@ class MvmActivationUnit(wiring.Component):
         m.d.comb += di.ready.eq(~eo.valid | eo.ready)
         d_acc = Signal()
         m.d.comb += d_acc.eq(di.valid & di.ready)
-        d = Signal(signed(dw + 1))
-        m.d.comb += d.eq(sext(di.payload.code, dw + 1))
+        code_d = di.payload.code
         s = self.e_shift
         sm1 = Signal(5)
-        m.d.comb += sm1.eq(s - 1)
-        q = Signal(signed(dw + 1))             # floor(d / 2**(s-1)), s >= 1
-        m.d.comb += q.eq(d >> sm1)
-        r = Signal(signed(dw + 1))             # floor((q + 1) / 2): round half up
-        m.d.comb += r.eq((q + 1) >> 1)
-        ev = Signal(signed(dw + 1))
-        m.d.comb += ev.eq(Mux(s.any(), r, d))
+        m.d.comb += sm1.eq(add_const(s, -1))
+        # floor(d / 2**(s-1)) for s >= 1: the sign-extended bits shifted as a plain vector
+        ext = Signal(dw + 32)
+        m.d.comb += ext.eq(sext(code_d.as_unsigned(), dw + 32))
+        q = Signal(dw + 2)
+        m.d.comb += q.eq((ext >> sm1)[:dw + 2])
+        q1 = Signal(dw + 2)                    # q + 1 (no overflow: |q| <= 2**(dw-1))
+        m.d.comb += q1.eq(add_const(q, 1))
+        ev = Signal(signed(dw + 1))            # floor((q + 1) / 2): round half up; s = 0: d
+        m.d.comb += ev.eq(Mux(s.any(), q1[1:], sext(code_d.as_unsigned(), dw + 1)))
         e_code, e_sat = _sat_signed(m, ev, b, "e_code")
         e_load = d_acc & ~e_disc
         _saturating_inc(m, self.e_saturated, e_load & e_sat)

@@ -22,6 +22,7 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
     from hw.bnn_layer_engine import BnnLayerEngine
     from hw.bnn_network_engine import BnnNetworkEngine
     from hw.crossbar_addressing import CrossbarAddressing
+    from hw.mvm_activation_unit import MvmActivationUnit
     from hw.mvm_read_engine import MvmReadEngine
     from hw.outer_product_engine import OuterProductEngine
     from hw.pulse_scheduler import PulseScheduler
@@ -49,6 +50,8 @@ def blocks() -> dict[str, Callable[[AccelParams], object]]:
         "bnn_network_engine": BnnNetworkEngine.from_params,
         # MVM read path: sizes from the [mvm] section (golden.spec.mvm_params.MvmParams defaults without one)
         "mvm_read_engine": MvmReadEngine.from_params,
+        # the activation between the read passes (ReLU, error codes, ReLU'): [array], [engine], [mvm] formats
+        "mvm_activation_unit": MvmActivationUnit.from_params,
     }
 
 

@@ -160,6 +160,18 @@ def test_amaranth_sim_random(name, seed):
     assert len(want.offered["e_o"]) == len(items["d_i"])
 
 
+@pytest.mark.parametrize("shift", [0, 1, 9, 13, 31])
+def test_amaranth_sim_error_shifts(shift, seed):
+    """Every shift of the 5-bit register, up to and beyond the delta width (all codes round to 0 or -1)."""
+    p = accel(rows=4, cols=6, b=3, x_width=4, x_frac=1, delta_width=12)
+    items = {"y_i": [], "send": [], "t_i": [], "d_i": vector_items(
+        [*random.Random(f"d/{seed}").choices(range(-2048, 2048), k=20), -2048, 2047, 0, -1])}
+    items["d_i"] = [dict(it, last=int(k % 6 == 5)) for k, it in enumerate(items["d_i"])]
+    want = compare(p, items, (0.8, 0.7), seed, shift, cycles=60)
+    codes = [v["code"] for _, v in want.offered["e_o"]]
+    assert codes == hx.error_codes([it["code"] for it in items["d_i"]], shift, 3).tolist()
+
+
 def test_values_follow_the_training_step(seed):
     """One training step's order (forward y, read-engine frame, errors, transposed read, x frame): the
     offered codes are the transaction twin's, the frames parse in both engines."""
