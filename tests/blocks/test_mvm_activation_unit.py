@@ -268,14 +268,38 @@ def test_lint_clean(tmp_path):
 
 
 # --- (e) cocotb under Verilator ------------------------------------------------------------------
+COCOTB_CASE = "7x5-b4-x6"
+
+
+def cocotb_config(seed: int, **extra) -> dict:
+    p, specs = CONFIGS[COCOTB_CASE]
+    items = stimulus(p, seed, vectors=6, bad=0.2)
+    return {"params": p.to_dict(), "seed": seed, "items": items, "specs": list(specs), "e_shift": 2,
+            "cycles": 700, **extra}
+
+
 @pytest.mark.cocotb
 def test_cocotb_mvm_activation_unit(seed):
     from tb.kit.runner import run_cocotb
 
-    name = "7x5-b4-x6"
-    p, specs = CONFIGS[name]
-    items = stimulus(p, seed, vectors=6, bad=0.2)
-    res = run_cocotb(Rtl(p), toplevel="mvm_activation_unit", test_module="tb.envs.mvm_activation_unit_tb",
-                     config={"params": p.to_dict(), "seed": seed, "items": items, "specs": list(specs),
-                             "e_shift": 2, "cycles": 700})
-    print(f"mvm_activation_unit {name}: 0 mismatches, build {res.build_seconds:.1f} s, run {res.run_seconds:.1f} s")
+    res = run_cocotb(Rtl(CONFIGS[COCOTB_CASE][0]), toplevel="mvm_activation_unit",
+                     test_module="tb.envs.mvm_activation_unit_tb", config=cocotb_config(seed))
+    print(f"mvm_activation_unit {COCOTB_CASE}: 0 mismatches, build {res.build_seconds:.1f} s, "
+          f"run {res.run_seconds:.1f} s")
+
+
+@pytest.mark.cocotb
+@pytest.mark.extended
+def test_cocotb_scoreboard_catches_wrong_model(seed):
+    """The model run with another error shift must be reported as a mismatch naming its cycle (same
+    build as above)."""
+    import re
+
+    from tb.kit.runner import run_cocotb
+
+    res = run_cocotb(Rtl(CONFIGS[COCOTB_CASE][0]), toplevel="mvm_activation_unit",
+                     test_module="tb.envs.mvm_activation_unit_tb",
+                     config=cocotb_config(seed, model_e_shift=5, expect_mismatch=True))
+    log = (res.results_xml.parent / "sim.log").read_text()
+    assert re.search(rf"expected mismatch reported: scoreboard e_o: mismatch at index \d+, cycle \d+: .*\(seed {seed}\)",
+                     log), log[-2000:]
