@@ -196,9 +196,8 @@ class MvmActivationUnit(wiring.Component):
         _saturating_inc(m, self.hidden_saturated, y_in & over)
         y_end = eq_const(ya, C - 1)
         with m.If(y_acc):
-            with m.If(y_disc):
-                with m.If(yi.payload.last):
-                    m.d.sync += y_disc.eq(0)
+            with m.If(y_disc), m.If(yi.payload.last):
+                m.d.sync += y_disc.eq(0)
             with m.Else():
                 with m.If(eq_const(ya, 0)):
                     m.d.sync += self.h_valid.eq(0)
@@ -326,9 +325,8 @@ class MvmActivationUnit(wiring.Component):
         with m.Elif(t1_adv):
             m.d.sync += t1_valid.eq(0)
         with m.If(t_acc):
-            with m.If(t_disc):
-                with m.If(ti.payload.last):
-                    m.d.sync += t_disc.eq(0)
+            with m.If(t_disc), m.If(ti.payload.last):
+                m.d.sync += t_disc.eq(0)
             with m.Elif(ti.payload.last):
                 m.d.sync += tc.eq(0)
                 with m.If(~t_end):

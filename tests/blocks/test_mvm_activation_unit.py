@@ -189,7 +189,7 @@ def test_values_follow_the_training_step(seed):
     want = unit_cycle_model(p, items, g, e_shift=3, cycles=120)
     g = gens(seed, (1.0, 0.7))
     g["t_i"] = iter([False] * 12 + [True] * 10_000)
-    taken, offered, status = run_rtl(p, items, g, 3, 120)
+    _, offered, status = run_rtl(p, items, g, 3, 120)
     assert offered == want.offered and status == want.status
     words = [v["data"] for _, v in offered["h_o"]]
     n_mvm = len(tw.frame(FMT_MVM))
