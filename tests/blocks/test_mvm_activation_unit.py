@@ -279,6 +279,7 @@ def cocotb_config(seed: int, **extra) -> dict:
 
 
 @pytest.mark.cocotb
+@pytest.mark.extended      # a Verilator build of about a minute: make test-extended (make test: the Amaranth runs)
 def test_cocotb_mvm_activation_unit(seed):
     from tb.kit.runner import run_cocotb
 
