@@ -152,9 +152,9 @@ def test_transactions_and_frames(seed):
 @pytest.mark.parametrize("name", CONFIGS)
 def test_amaranth_sim_random(name, seed):
     p, specs = CONFIGS[name]
-    items = stimulus(p, seed, vectors=4)
-    shift = random.Random(f"shift/{seed}").randint(0, 6)
-    want = compare(p, items, specs, seed, shift, cycles=500)
+    items = stimulus(p, seed, vectors=8)
+    shift = random.Random(f"shift/{seed}/{name}").randint(0, 3)
+    want = compare(p, items, specs, seed, shift, cycles=900)
     # every vector went through (the run is long enough) and every output vector is hw_exact's
     assert len(want.taken["y_i"]) == len(items["y_i"]) and len(want.taken["t_i"]) == len(items["t_i"])
     assert len(want.offered["e_o"]) == len(items["d_i"])
