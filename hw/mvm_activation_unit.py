@@ -23,6 +23,15 @@ def code_layout(width: int) -> data.StructLayout:
     return data.StructLayout({"code": signed(width), "last": unsigned(1)})
 
 
+def _ge(x, k: int):
+    """``x >= k`` for an unsigned ``x`` and any integer constant ``k``."""
+    if k <= 0:
+        return Const(1, 1)
+    if k >= (1 << len(x)):
+        return Const(0, 1)
+    return ge_const(x, k)
+
+
 def _saturating_inc(m: Module, cnt: Signal, en) -> None:
     with m.If(en & ~cnt.all()):
         m.d.sync += cnt.eq(add_const(cnt, 1))
@@ -97,9 +106,13 @@ class MvmActivationUnit(wiring.Component):
     Latency and throughput (outputs always ready)
         ``y_i``: one code per cycle; ready while no hidden frame is being read out (``send`` taken
         and its last code not yet read) and no ``t_i`` vector is in progress (the mask buffer is
-        read). ``send`` taken in cycle c: code k of the frame is read in cycle ``c + 1 + k``, the
-        word it completes is offered on ``h_o`` in cycle ``c + 3 + k``: R + 2 cycles per frame,
-        ``32 // width`` cycles per word. ``d_i`` -> ``e_o``: a code taken in cycle c is offered in
+        read). ``send`` taken in cycle c: one code per cycle is issued from cycle c + 1 on, code k
+        in ``c + 1 + k`` up to the end of the word that holds the bias (code H); each later word is
+        all zero and issued whole in one cycle. A word is offered on ``h_o`` two cycles after its
+        last code was issued. A frame thus takes ``ceil((H + 1) / per) * per + words - ceil((H + 1)
+        / per)`` issue cycles (``per = 32 // width``, ``words = ceil(R / per)``; at most R); for
+        the 785 x 250 layer at b = 8: 252 + 134 = 386 cycles for 197 words. The next ``send`` is
+        taken in the cycle after the last issue. ``d_i`` -> ``e_o``: a code taken in cycle c is offered in
         c + 1, one per cycle (``d_i.ready = ~e_o.valid | e_o.ready``). ``t_i`` -> ``d1_o``: a code
         taken in cycle c is offered in c + 2 (mask buffer read), one per cycle. Backpressure on an
         output stalls only its path (``y_i`` waits for a hidden frame's read-out, not for ``h_o``).
@@ -190,7 +203,7 @@ class MvmActivationUnit(wiring.Component):
         hcode = Signal(b)
         m.d.comb += hcode.eq(Mux(neg, 0, Mux(over, x_max, y[:b])))
         y_in = Signal()
-        m.d.comb += y_in.eq(y_acc & ~y_disc & ~ge_const(ya, H) if H < (1 << len(ya)) else y_acc & ~y_disc)
+        m.d.comb += y_in.eq(y_acc & ~y_disc & ~_ge(ya, H))
         m.d.comb += [h_ram.w_en.eq(y_in), h_ram.w_addr.eq(ya), h_ram.w_data.eq(hcode),
                      nz_ram.w_en.eq(y_in), nz_ram.w_addr.eq(ya), nz_ram.w_data.eq(hcode.any())]
         _saturating_inc(m, self.hidden_saturated, y_in & over)
@@ -229,15 +242,23 @@ class MvmActivationUnit(wiring.Component):
         issue = Signal()
         m.d.comb += [s1_adv.eq(s1_valid & (~s1_end | o_free)), issue.eq(sending & (~s1_valid | s1_adv))]
         pos_last = Mux(fmt, (32 // xw - 1) * xw, (32 // b - 1) * b)
+        # past the bias, a word-aligned position starts an all-zero word: issued whole, in one cycle
+        zero_word = Signal()
+        m.d.comb += zero_word.eq(_ge(sj, H + 1) & eq_const(spos, 0))
+        last_code = Signal()
+        m.d.comb += last_code.eq(Mux(zero_word, Mux(fmt, _ge(sj, R - 32 // xw), _ge(sj, R - 32 // b)),
+                                     eq_const(sj, R - 1)))
         word_end = Signal()
-        m.d.comb += word_end.eq((spos == pos_last) | eq_const(sj, R - 1))
-        in_buf = ~ge_const(sj, H) if H < (1 << len(sj)) else Const(1, 1)
+        m.d.comb += word_end.eq((spos == pos_last) | last_code | zero_word)
+        in_buf = ~_ge(sj, H)
         m.d.comb += [h_ram.r_en.eq(issue), h_ram.r_addr.eq(sj)]
         with m.If(issue):
-            m.d.sync += [s1_valid.eq(1), s1_pos.eq(spos), s1_end.eq(word_end), s1_last.eq(eq_const(sj, R - 1)),
+            m.d.sync += [s1_valid.eq(1), s1_pos.eq(spos), s1_end.eq(word_end), s1_last.eq(last_code),
                          s1_kind.eq(Mux(in_buf, 2, Mux(eq_const(sj, H), 1, 0))),
-                         spos.eq(Mux(word_end, 0, Mux(fmt, add_const(spos, xw), add_const(spos, b)))), sj.eq(add_const(sj, 1))]
-            with m.If(eq_const(sj, R - 1)):
+                         spos.eq(Mux(word_end, 0, Mux(fmt, add_const(spos, xw), add_const(spos, b)))),
+                         sj.eq(Mux(zero_word, Mux(fmt, add_const(sj, 32 // xw), add_const(sj, 32 // b)),
+                                   add_const(sj, 1)))]
+            with m.If(last_code):
                 m.d.sync += sending.eq(0)
         with m.Elif(s1_adv):
             m.d.sync += s1_valid.eq(0)
@@ -314,7 +335,7 @@ class MvmActivationUnit(wiring.Component):
         m.d.comb += t_acc.eq(ti.valid & ti.ready)
         yt = ti.payload.code
         yt_sat_v, yt_sat = _sat_signed(m, yt, dw, "yt_sat")
-        t_hid = ~ge_const(tc, H) if H < (1 << len(tc)) else Const(1, 1)
+        t_hid = ~_ge(tc, H)
         t_load = Signal()
         m.d.comb += t_load.eq(t_acc & ~t_disc & t_hid)
         m.d.comb += [nz_ram.r_en.eq(t_load), nz_ram.r_addr.eq(tc)]

@@ -266,15 +266,17 @@ def unit_cycle_model(params: AccelParams, inputs: dict[str, Iterable], gens: dic
             ho.valid = False
         if issue:
             w = xw if fmt else b
-            end = spos == (32 // w - 1) * w or sj == R - 1
+            per = 32 // w
+            zero_word = sj > H and spos == 0
+            last = sj >= R - per if zero_word else sj == R - 1
+            end = spos == (per - 1) * w or last or zero_word
             if sj < H:
                 h_rd = h_mem[sj]
-            s1 = {"valid": True, "end": end, "last": sj == R - 1, "kind": 2 if sj < H else int(sj == H),
-                  "pos": spos}
+            s1 = {"valid": True, "end": end, "last": last, "kind": 2 if sj < H else int(sj == H), "pos": spos}
             spos = 0 if end else spos + w
-            if sj == R - 1:
+            if last:
                 sending = False
-            sj += 1
+            sj += per if zero_word else 1
         elif s1_adv:
             s1["valid"] = False
         if acc["send"] is not None:             # never with issue: send.ready needs ~sending

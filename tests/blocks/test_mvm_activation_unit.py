@@ -43,6 +43,7 @@ CONFIGS = {   # parameters, (idle, backpressure) generator specs
                           (["burst", 0.6], ["burst", 0.5])),
     "3x3-b2-slow-sink": (accel(rows=3, cols=3, b=2, x_width=2, x_frac=1, delta_width=3, out_width=8),
                          (0.9, 0.3)),
+    "40x6-b4-x5-zero-words": (accel(rows=40, cols=6, b=4, x_width=5, x_frac=2, delta_width=10), (0.8, 0.5)),
 }
 
 
@@ -212,12 +213,58 @@ def test_full_rate_and_latency():
     assert [c for c, _ in tr.offered["e_o"]] == list(range(1, 7))
     c_send = tr.taken["send"][0][0]
     assert c_send == 6                                      # h_valid from the cycle after the last code
-    # 10 codes at 8 per word: word 0 completes with code 7 (read in c + 8), word 1 with code 9
-    assert [c for c, _ in tr.offered["h_o"]] == [c_send + 3 + 7, c_send + 3 + 9]
+    # 10 codes at 8 per word: word 0 completes with code 7 (issued in c + 8, offered in c + 10); word 1
+    # lies past the bias (code 6): all zero, issued whole in the next cycle
+    assert [c for c, _ in tr.offered["h_o"]] == [c_send + 3 + 7, c_send + 3 + 8]
+    p40 = accel(rows=40, cols=6, b=4)
+    tr = unit_cycle_model(p40, {"y_i": vector_items(y), "send": [FMT_MVM, FMT_OPE]}, cycles=60)
+    c0, c1 = (c for c, _ in tr.taken["send"])
+    # read-engine frame: 5 words of 8 codes, words 1..4 zero; x frame (x_width 6): 8 words of 5 codes,
+    # word 1 holds code 6 (the bias) and 7..9, words 2..7 zero
+    assert [c for c, _ in tr.offered["h_o"]] == [c0 + 10, c0 + 11, c0 + 12, c0 + 13, c0 + 14,
+                                                 c1 + 7, c1 + 12, *range(c1 + 13, c1 + 19)]
+    assert c1 == c0 + 13                                    # the next send is taken after the last issue
+    words = [v["data"] for _, v in tr.offered["h_o"]]
+    tw = MvmActivationUnit(p40)
+    tw.hidden(y)
+    assert words == tw.frame(FMT_MVM) + tw.frame(FMT_OPE)
     items = {"y_i": [], "send": [], "d_i": [], "t_i": vector_items(list(range(10)))}
     tr = unit_cycle_model(p, items, cycles=30)
     assert [c for c, _ in tr.taken["t_i"]] == list(range(10))
     assert [c for c, _ in tr.offered["d1_o"]] == list(range(2, 8))      # H = 6 codes
+
+
+def test_mnist_layer_geometry(seed):
+    """The 785 x 250 array of the MNIST network (b = 8, x_frac 5, 16-bit deltas): one training step's
+    vectors through the RTL, every transfer as the twin predicts, the values hw_exact's, and the
+    frame time of the docstring (386 issue cycles for 197 words)."""
+    p = AccelParams().with_(array={"rows": 785, "cols": 250}, engine={"x_width": 8, "x_frac": 5},
+                            mvm={"input_width": 8, "out_width": 24})
+    rng = np.random.default_rng(seed)
+    y, yt = rng.integers(-300, 400, 250), rng.integers(-40000, 40000, 785)
+    d2 = np.zeros(250, dtype=np.int64)
+    d2[:10] = rng.integers(-30000, 30000, 10)
+    items = {"y_i": vector_items(y), "send": [FMT_MVM, FMT_OPE], "d_i": vector_items(d2), "t_i": []}
+    g = gens(seed, (1.0, 1.0))
+    want = unit_cycle_model(p, items, g, e_shift=9, cycles=1100)
+    _, offered, status = run_rtl(p, items, gens(seed, (1.0, 1.0)), 9, 1100)
+    assert offered == want.offered and status == want.status
+    c0, c1 = (c for c, _ in want.taken["send"])
+    assert c1 - c0 == 386 + 1 and offered["h_o"][196][0] == c0 + 386 + 2
+    tw = MvmActivationUnit(p)
+    tw.hidden(y)
+    assert [v["data"] for _, v in offered["h_o"]] == tw.frame(FMT_MVM) + tw.frame(FMT_OPE)
+    assert [v["code"] for _, v in offered["e_o"]] == hx.error_codes(d2, 9, 8).tolist()
+    # the transposed read's 785 outputs after the hidden vector is stored
+    items = {"y_i": vector_items(y), "send": [], "d_i": [], "t_i": vector_items(yt)}
+    g, g2 = gens(seed, (1.0, 1.0)), gens(seed, (1.0, 1.0))
+    g["t_i"] = iter([False] * 251 + [True] * 2000)
+    g2["t_i"] = iter([False] * 251 + [True] * 2000)
+    want = unit_cycle_model(p, items, g, cycles=1100)
+    _, offered, status = run_rtl(p, items, g2, 0, 1100)
+    assert offered == want.offered and status == want.status
+    assert [v["code"] for _, v in offered["d1_o"]] == hx.layer1_deltas(yt[:250], hx.hidden_codes(y, 8)[:250],
+                                                                      16).tolist()
 
 
 # --- (c) wrong-length vectors --------------------------------------------------------------------
@@ -261,7 +308,7 @@ def test_lint_clean(tmp_path):
     from tb.kit.lint import lint
     from tb.kit.runner import to_verilog
 
-    for name in ("7x5-b4-x6", "12x4-b8-x8-bursty"):
+    for name in ("7x5-b4-x6", "12x4-b8-x8-bursty", "40x6-b4-x5-zero-words"):
         path = tmp_path / "mvm_activation_unit.v"
         path.write_text(to_verilog(Rtl(CONFIGS[name][0]), "mvm_activation_unit"))
         assert lint(path, wall=False) == [] and lint(path, wall=True) == [], name
