@@ -29,6 +29,8 @@ and sink draws), predicting every transfer on the seven stream ports and the fin
   (buffer read for ``j < H``) while the stage ``s1`` is empty or advances; ``s1`` advances unless it
   completes a word and ``h_o`` is full and not taken (``o_free = ~h_o.valid | h_o.ready``). A
   completed word is loaded into ``h_o``; the frame's last code clears ``sending`` when issued.
+  Past the bias (``j > H``) a word-aligned position issues the whole all-zero word in one cycle
+  (``j`` advances by the codes per word; the last word is the one with ``j >= R - per``).
 * Error codes: ``d_i.ready = ~e_o.valid | e_o.ready``; a taken code is in ``e_o`` the next cycle.
 * Layer-1 deltas: ``t_i.ready = ~t1_valid | t1_adv`` with ``t1_adv = t1_valid & (~d1_o.valid |
   d1_o.ready)``; a code ``j < H`` is saturated into ``t1`` while the mask buffer is read, and goes
