@@ -136,7 +136,7 @@ class MvmActivationUnit(wiring.Component):
     t_i : In(stream.Signature(StructLayout{code: signed(out_width), last: 1}))
     d1_o : Out(stream.Signature(StructLayout{code: signed(delta_width), last: 1}))
     e_shift : In(5)
-        ``s`` of the error codes (hardware_exact's ``error_shift``; a run-time register, held while
+        ``s`` of the error codes (hw_exact's ``error_shift``; a run-time register, held while
         a vector passes).
     h_valid : Out(1)
     hidden_saturated, e_saturated, d1_saturated : Out(32)
