@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from amaranth import Cat, Const, Module, ResetSignal, Signal, Value, unsigned
+from amaranth import Cat, Const, Module, Mux, ResetSignal, Signal, Value, unsigned
 from amaranth.hdl import Assert, ResetInserter
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -109,7 +109,8 @@ class _Datapath:
 
 class _PortOwner(NamedTuple):
     owner: Signal                   # 0: training periphery, 1: BNN path
-    train: Signal                   # the training path may start new work
+    train: Signal                   # the training path may start new work (a register)
+    train_next: Signal              # its value in the next cycle
     sched_idle: Signal
     bnn_idle: Signal
 
@@ -383,7 +384,7 @@ class Accelerator(wiring.Component):
         self._update_fifo_write(m, dp)
         upd = self._update_fifo_read(m, dp, port.train)
         self._scheduler_requests(m, dp, port.train)
-        reads = self._cell_reads(m, dp, port.train)
+        reads = self._cell_reads(m, dp, port)
         bnn = self._array_port(m, dp, port)
         mvm = None if self.mvm is None else self._mvm_path(m, dp)
         busy = self._status(m, dp, port, upd, reads, bnn, mvm)
@@ -394,7 +395,7 @@ class Accelerator(wiring.Component):
 
     def _csr_bus(self, m: Module) -> AxiLiteCsr:
         """The CSR block on the host bus."""
-        csr = m.submodules.csr = AxiLiteCsr(self.regmap)
+        csr = m.submodules.csr = AxiLiteCsr(self.regmap, lookahead=("ctrl.mode", "events.read_done"))
         wiring.connect(m, wiring.flipped(self.s_axil), csr.s_axil)
         return csr
 
@@ -439,15 +440,21 @@ class Accelerator(wiring.Component):
         """OWNER follows CTRL.MODE once the scheduler, the BNN engine and the lines are idle."""
         owner = Signal()                 # 0: training periphery, 1: BNN path
         # A path starts new work only while it owns the port *and* is the requested owner, so nothing
-        # starts in the cycle the owner changes.
-        train = Signal()
+        # starts in the cycle the owner changes. The training path's permission `train`
+        # (= ~owner & ~CTRL.MODE) is a flip-flop loaded with its next value (the owner's and CTRL.MODE's
+        # next values): the scheduler's input handshakes start at a register, not at the owner's
+        # fan-out and the mode decode (the iCEBreaker top's critical path), with the same cycles.
+        train, train_next = Signal(init=1), Signal()
         sched_idle = Signal()
         bnn_idle = Signal(init=1)        # the BNN engine drives no line (set by the BNN path if there is one)
-        m.d.comb += [train.eq(~owner & ~dp.csr.ctrl.mode),
-                     sched_idle.eq(dp.sched.i.ready | dp.sched.rd_cmd.ready)]
-        with m.If(sched_idle & bnn_idle & ~dp.xbar.write & ~dp.xbar.read):
-            m.d.sync += owner.eq(dp.csr.ctrl.mode)
-        return _PortOwner(owner, train, sched_idle, bnn_idle)
+        owner_next = Signal()
+        mode, mode_next = dp.csr.ctrl.mode, dp.csr.ctrl.mode_next
+        m.d.comb += [sched_idle.eq(dp.sched.i.ready | dp.sched.rd_cmd.ready),
+                     owner_next.eq(Mux(sched_idle & bnn_idle & ~dp.xbar.write & ~dp.xbar.read, mode, owner)),
+                     train_next.eq(~owner_next & ~mode_next)]
+        m.d.sync += [owner.eq(owner_next), train.eq(train_next)]
+        m.d.sync += Assert(ResetSignal() | (train == (~owner & ~mode)), "train differs from ~owner & ~mode")
+        return _PortOwner(owner, train, train_next, sched_idle, bnn_idle)
 
     def _update_fifo_write(self, m: Module, dp: _Datapath) -> None:
         """UPDATE pushes (with UPDATE_ADDR if the address does not fit) -> update FIFO entries."""
@@ -519,7 +526,7 @@ class Accelerator(wiring.Component):
                          sched.i.payload.polarity.eq(pg.payload.polarity),
                          sched.i.payload.count.eq(pg.payload.count)]
 
-    def _cell_reads(self, m: Module, dp: _Datapath, train) -> _CellReads:
+    def _cell_reads(self, m: Module, dp: _Datapath, port: _PortOwner) -> _CellReads:
         """READ_REQ pushes -> the scheduler's read stream; its response is held in READ_DATA."""
         csr, sched = dp.csr, dp.sched
         rq = dp.slices["read_req"].o
@@ -529,20 +536,24 @@ class Accelerator(wiring.Component):
         rd_data = Signal(self.adc_width)
         rd_err = Signal()
         rd_valid = Signal()
-        read_busy = Signal()
-        # one read at a time, and not before the host acknowledged the last result: none is lost
-        free = Signal()
-        m.d.comb += [free.eq(train & ~read_busy & ~csr.events.read_done),
-                     sched.rd_cmd.valid.eq(rq.valid & free), rq.ready.eq(sched.rd_cmd.ready & free)]
+        read_busy, busy_next = Signal(), Signal()
+        # one read at a time, and not before the host acknowledged the last result: none is lost.
+        # `free` (= train & ~read_busy & ~EVENTS.READ_DONE) is a flip-flop loaded with its next value,
+        # like `train`: the read request's valid starts at registers
+        free = Signal(init=1)
+        m.d.comb += [sched.rd_cmd.valid.eq(rq.valid & free), rq.ready.eq(sched.rd_cmd.ready & free)]
         rd_done = Signal()
-        m.d.comb += rd_done.eq(sched.rd_resp.valid)
+        m.d.comb += [rd_done.eq(sched.rd_resp.valid),
+                     busy_next.eq(~dp.soft & ~rd_done & (read_busy | (rq.valid & rq.ready)))]
+        m.d.sync += [read_busy.eq(busy_next),
+                     free.eq(port.train_next & ~busy_next & ~csr.events.read_done_next)]
+        m.d.sync += Assert(ResetSignal() | (free == (port.train & ~read_busy & ~csr.events.read_done)),
+                           "free differs from train & ~read_busy & ~READ_DONE")
         with m.If(rq.valid & rq.ready):
-            m.d.sync += [rd_valid.eq(0), read_busy.eq(1)]
+            m.d.sync += rd_valid.eq(0)
         with m.If(rd_done):
             m.d.sync += [rd_data.eq(sched.rd_resp.payload.data), rd_err.eq(sched.rd_resp.payload.err),
-                         rd_valid.eq(1), read_busy.eq(0)]
-        with m.If(dp.soft):
-            m.d.sync += read_busy.eq(0)
+                         rd_valid.eq(1)]
         busy = Signal()
         m.d.comb += busy.eq(read_busy | rq.valid)
         m.d.comb += [csr.read_data.data.eq(rd_data), csr.read_data.err.eq(rd_err),
