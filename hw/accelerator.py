@@ -242,8 +242,8 @@ class Accelerator(wiring.Component):
       :class:`hw.stream_register_slice.StreamRegisterSlice` when they commit (its ``ready`` is a
       register, so the CSR commit does not wait on the target's handshake) and reach their target from
       the next cycle on; the write response means "taken by the slice". UPDATE and BNN_INPUT pushes
-      go to FIFO write ports (``w_rdy`` is a register), BNN_PHASE to the sequencer's
-      configuration registers (always ready), in the commit cycle. So no block's stream input in the
+      go to FIFO write ports (``w_rdy`` is a register) in the commit cycle, BNN_PHASE to the
+      sequencer's configuration registers (always ready) one cycle after it. So no block's stream input in the
       top sees a ``valid`` withdrawn: the CSR block's refused pushes withdraw theirs only in front of a
       slice or a FIFO write port, which take a word only in a cycle with ``valid`` and ``ready`` high.
     * Frames on ``s_axis`` go to the OuterProductEngine (:class:`hw.outer_product_engine.OuterProductEngine`),
@@ -829,10 +829,14 @@ class Accelerator(wiring.Component):
         return done
 
     def _bnn_phase_writes(self, m: Module, csr, eng) -> None:
-        """BNN_PHASE pushes -> the sense-amplifier sequencer's phase-length registers."""
+        """BNN_PHASE pushes -> the sense-amplifier sequencer's phase-length registers, one cycle after
+        the commit (a register stage: the CSR write decode does not run on into the sequencer's
+        register enables)."""
         ph = csr.bnn_phase
-        m.d.comb += [eng.cfg.we.eq(ph.valid), eng.cfg.addr.eq(ph.payload.phase), eng.cfg.data.eq(ph.payload.cycles),
-                     ph.ready.eq(1)]
+        we, addr, cycles = (Signal.like(s, name=f"bnn_phase_{n}") for s, n in
+                            ((ph.valid, "we"), (ph.payload.phase, "addr"), (ph.payload.cycles, "data")))
+        m.d.sync += [we.eq(ph.valid), addr.eq(ph.payload.phase), cycles.eq(ph.payload.cycles)]
+        m.d.comb += [eng.cfg.we.eq(we), eng.cfg.addr.eq(addr), eng.cfg.data.eq(cycles), ph.ready.eq(1)]
 
     def _bnn_array_port(self, m: Module, eng, ififo, got, bnn_idle, out_valid=None):
         """BNN members of the array port pass through; returns the engine's line enables (to be ORed
