@@ -808,7 +808,7 @@ class Accelerator(wiring.Component):
         out_words = -(-neurons // DATA_WIDTH)
         # word b (neurons b*K ..) lands in bits b*K .. of the buffer: neuron j in bit j
         out = Signal(hw.banks * K)
-        y_xfer = Signal()
+        y_xfer = Signal(attrs={"keep": 1})     # a net of its own: the buffer's enables start at it
         m.d.comb += [eng.y.ready.eq(~full), y_xfer.eq(eng.y.valid & eng.y.ready)]
         for b in range(hw.banks):   # one enable per bank: word_select over 3 banks is an incomplete case
             with m.If(y_xfer & eq_const(eng.y.payload.word, b)):

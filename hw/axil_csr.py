@@ -321,7 +321,7 @@ class AxiLiteCsr(wiring.Component):
         aw_n, w_n = Signal(2, name="aw_n"), Signal(2, name="w_n")     # entries held (0..2)
         aw_ne, w_ne = Signal(name="aw_ne"), Signal(name="w_ne")        # aw_n != 0, w_n != 0 (registered)
         aw_wp, w_wp, rp = Signal(name="aw_wp"), Signal(name="w_wp"), Signal(name="rp")
-        commit = Signal()
+        commit = Signal(attrs={"keep": 1})
         aw_x, w_x = Signal(), Signal()
         m.d.comb += [bus.awready.eq(~aw_n[1]), bus.wready.eq(~w_n[1]),
                      aw_x.eq(bus.awvalid & bus.awready), w_x.eq(bus.wvalid & bus.wready)]
@@ -389,9 +389,12 @@ class AxiLiteCsr(wiring.Component):
             no = getattr(self.push_refuse, r.name)
             m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
             m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
-            go_r = Signal(name=f"go_{r.name}")
-            m.d.comb += go_r.eq(port.ready | no)
-            go = go | (hit[r.name] & go_r)
+            # `keep`: one net per push register, so the commit is a shallow OR of them (mapped freely,
+            # the head's hit multiplexers and the targets' readies became one LUT chain of up to seven
+            # levels in front of the B buffer and the W1P pulse registers: the iCEBreaker top)
+            go_r = Signal(name=f"go_{r.name}", attrs={"keep": 1})
+            m.d.comb += go_r.eq(hit[r.name] & (port.ready | no))
+            go = go | go_r
             refuse = refuse | (hit[r.name] & no)
         no_wait = Signal()           # the head write waits for no target
         refused = Signal()

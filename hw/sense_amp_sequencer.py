@@ -145,7 +145,9 @@ class SenseAmpSequencer(wiring.Component):
         resp_free = Signal()
         m.d.comb += resp_free.eq(~self.resp.valid | self.resp.ready)
         pas = [Signal(name=f"pass_{p}") for p in PHASES]
-        free = [Signal(name=f"free_{p}") for p in PHASES]
+        # (`keep` on the free flags and on `accept` too: their OR-of-ANDs are mapped as trees, not
+        # merged into LUT chains with the moves and the precharge stage's enables)
+        free = [Signal(name=f"free_{p}", attrs={"keep": 1}) for p in PHASES]
         for s in range(n):
             m.d.comb += pas[s].eq(out[s] & resp_free if s == rd else out[s])
         for s in range(n):
@@ -161,7 +163,7 @@ class SenseAmpSequencer(wiring.Component):
         # the BNN engine's request counter and credits)
         q_valid = Signal()
         q_tag = Signal(self.tag_width)
-        accept = Signal()                     # a conversion enters precharge: queued or bypassing
+        accept = Signal(attrs={"keep": 1})    # a conversion enters precharge: queued or bypassing
         m.d.comb += [self.req.ready.eq(~q_valid), accept.eq((q_valid | self.req.valid) & free[0])]
         with m.If(q_valid), m.If(free[0]):
             m.d.sync += q_valid.eq(0)
