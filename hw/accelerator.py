@@ -592,9 +592,11 @@ class Accelerator(wiring.Component):
                 bnn: _BnnStatus, mvm: _MvmStatus | None = None):
         """STATUS: busy flags, owner, FIFO levels; returns ``busy``."""
         fifo, arb, csr = dp.fifo, dp.arb, dp.csr
-        train_busy = Signal()
+        # `keep`: the busy ORs are nets of their own, mapped as trees in front of the CSR's read
+        # multiplexer (merged into it they became a LUT chain: the iCEBreaker top at one placer seed)
+        train_busy = Signal(attrs={"keep": 1})
         bnn_busy = Signal()
-        busy = Signal()
+        busy = Signal(attrs={"keep": 1})
         m.d.comb += [
             train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | ~dp.eng.idle | arb.o.valid
                           | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing
@@ -806,15 +808,27 @@ class Accelerator(wiring.Component):
         hw = self.bnn
         neurons, K = hw.neurons, hw.bank
         out_words = -(-neurons // DATA_WIDTH)
-        # word b (neurons b*K ..) lands in bits b*K .. of the buffer: neuron j in bit j
+        # word b (neurons b*K ..) lands in bits b*K .. of the buffer: neuron j in bit j. The engine
+        # hands out an image's words in order b = 0 .. banks-1, so the buffer is a shift register
+        # (each word enters at the top and the image's first word reaches bits 0 .. K-1 with its
+        # last) and the last word is known from a counter, not from the FIFO's data: the buffer's
+        # enables and `full` start at flip-flops (a decode of the word from the engine's output-FIFO
+        # multiplexer was the iCEBreaker top's critical path)
         out = Signal(hw.banks * K)
         y_xfer = Signal(attrs={"keep": 1})     # a net of its own: the buffer's enables start at it
         m.d.comb += [eng.y.ready.eq(~full), y_xfer.eq(eng.y.valid & eng.y.ready)]
-        for b in range(hw.banks):   # one enable per bank: word_select over 3 banks is an incomplete case
-            with m.If(y_xfer & eq_const(eng.y.payload.word, b)):
-                m.d.sync += out[b * K:(b + 1) * K].eq(eng.y.payload.bits)
+        with m.If(y_xfer):
+            m.d.sync += out.eq(Cat(out[K:], eng.y.payload.bits) if hw.banks > 1 else eng.y.payload.bits)
+        idx, last = Signal(range(hw.banks), name="bnn_out_word"), Signal(init=hw.banks == 1, name="bnn_out_last")
+        if hw.banks > 1:
+            with m.If(y_xfer):
+                m.d.sync += [idx.eq(Mux(last, 0, add_const(idx, 1))), last.eq(eq_const(idx, hw.banks - 2))]
+            with m.If(soft):
+                m.d.sync += [idx.eq(0), last.eq(0)]
+        m.d.sync += Assert(ResetSignal() | ~y_xfer | ((eng.y.payload.word == idx) & (eng.y.payload.last == last)),
+                           "BNN output words out of order")
         done = Signal()
-        m.d.comb += done.eq(y_xfer & eng.y.payload.last)
+        m.d.comb += done.eq(y_xfer & last)
         with m.If(done):
             m.d.sync += full.eq(1)
         with m.If(csr.ctrl.bnn_ack | soft):
