@@ -592,18 +592,20 @@ class Accelerator(wiring.Component):
                 bnn: _BnnStatus, mvm: _MvmStatus | None = None):
         """STATUS: busy flags, owner, FIFO levels; returns ``busy``."""
         fifo, arb, csr = dp.fifo, dp.arb, dp.csr
-        # `keep`: the busy ORs are nets of their own, mapped as trees in front of the CSR's read
-        # multiplexer (merged into it they became a LUT chain: the iCEBreaker top at one placer seed)
+        # `keep`: the busy ORs are nets of their own, each a flat OR of the flags (BUSY not behind
+        # TRAIN_BUSY), mapped as trees in front of the CSR's read multiplexer (merged into it they
+        # became a LUT chain: the iCEBreaker top's critical path at some placer seeds)
         train_busy = Signal(attrs={"keep": 1})
         bnn_busy = Signal()
         busy = Signal(attrs={"keep": 1})
+        train_terms = [fifo.r_rdy, upd.closing, upd.uu_acc_prev, ~dp.eng.idle, arb.o.valid, arb.refresh_busy,
+                       ~port.sched_idle, dp.xbar.write, dp.eng.clearing, dp.slices["program"].o.valid,
+                       dp.slices["refresh"].o.valid, dp.slices["requests"].o.valid]
+        other_terms = [bnn.busy, reads.busy] + ([] if mvm is None else [mvm.busy])
         m.d.comb += [
-            train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | ~dp.eng.idle | arb.o.valid
-                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing
-                          | dp.slices["program"].o.valid | dp.slices["refresh"].o.valid
-                          | dp.slices["requests"].o.valid),
+            train_busy.eq(Cat(*train_terms).any()),
             bnn_busy.eq(bnn.busy),
-            busy.eq(train_busy | bnn_busy | reads.busy if mvm is None else train_busy | bnn_busy | reads.busy | mvm.busy),
+            busy.eq(Cat(*train_terms, *other_terms).any()),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
             csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(reads.busy),
             csr.status.owner.eq(port.owner), csr.status.update_level.eq(fifo.level),
