@@ -435,11 +435,10 @@ class AxiLiteCsr(wiring.Component):
         m.d.comb += b_room_next.eq(~Mux(take, v1 & commit, v1 | (v0 & commit)))
         # v0/v1 follow the commit; r0/r1 load whenever their entry can take a response (their
         # enables do not wait for the commit: a response loaded without one is not valid)
-        # (take: v0 = v1 | commit, v1 = v1 & commit; else a commit: v0 = 1, v1 = v0; else both kept),
-        # written as sums of products: no clock enable, whose net from the commit was the iCEBreaker
-        # top's critical path at one placer seed, is inferred; the commit enters their LUTs directly
-        m.d.sync += [v0.eq((take & (v1 | commit)) | (~take & (v0 | commit))),
-                     v1.eq((take & v1 & commit) | (~take & commit & v0) | (~take & ~commit & v1))]
+        with m.If(take):
+            m.d.sync += [v0.eq(v1 | commit), v1.eq(v1 & commit)]
+        with m.Elif(commit):
+            m.d.sync += [v0.eq(1), v1.eq(v0)]
         with m.If(take | ~v0):
             m.d.sync += r0.eq(Mux(take & v1, r1, resp))
         with m.If(v0 & (take ^ ~v1)):
