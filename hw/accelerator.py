@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
-from amaranth import Cat, Const, Module, ResetSignal, Signal, Value, unsigned
+from amaranth import Cat, Const, Module, Mux, ResetSignal, Signal, Value, unsigned
 from amaranth.hdl import Assert, ResetInserter
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
@@ -109,7 +109,8 @@ class _Datapath:
 
 class _PortOwner(NamedTuple):
     owner: Signal                   # 0: training periphery, 1: BNN path
-    train: Signal                   # the training path may start new work
+    train: Signal                   # the training path may start new work (a register)
+    train_next: Signal              # its value in the next cycle
     sched_idle: Signal
     bnn_idle: Signal
 
@@ -241,8 +242,8 @@ class Accelerator(wiring.Component):
       :class:`hw.stream_register_slice.StreamRegisterSlice` when they commit (its ``ready`` is a
       register, so the CSR commit does not wait on the target's handshake) and reach their target from
       the next cycle on; the write response means "taken by the slice". UPDATE and BNN_INPUT pushes
-      go to FIFO write ports (``w_rdy`` is a register), BNN_PHASE to the sequencer's
-      configuration registers (always ready), in the commit cycle. So no block's stream input in the
+      go to FIFO write ports (``w_rdy`` is a register) in the commit cycle, BNN_PHASE to the
+      sequencer's configuration registers (always ready) one cycle after it. So no block's stream input in the
       top sees a ``valid`` withdrawn: the CSR block's refused pushes withdraw theirs only in front of a
       slice or a FIFO write port, which take a word only in a cycle with ``valid`` and ``ready`` high.
     * Frames on ``s_axis`` go to the OuterProductEngine (:class:`hw.outer_product_engine.OuterProductEngine`),
@@ -383,7 +384,7 @@ class Accelerator(wiring.Component):
         self._update_fifo_write(m, dp)
         upd = self._update_fifo_read(m, dp, port.train)
         self._scheduler_requests(m, dp, port.train)
-        reads = self._cell_reads(m, dp, port.train)
+        reads = self._cell_reads(m, dp, port)
         bnn = self._array_port(m, dp, port)
         mvm = None if self.mvm is None else self._mvm_path(m, dp)
         busy = self._status(m, dp, port, upd, reads, bnn, mvm)
@@ -394,7 +395,7 @@ class Accelerator(wiring.Component):
 
     def _csr_bus(self, m: Module) -> AxiLiteCsr:
         """The CSR block on the host bus."""
-        csr = m.submodules.csr = AxiLiteCsr(self.regmap)
+        csr = m.submodules.csr = AxiLiteCsr(self.regmap, lookahead=("ctrl.mode", "events.read_done"))
         wiring.connect(m, wiring.flipped(self.s_axil), csr.s_axil)
         return csr
 
@@ -439,15 +440,21 @@ class Accelerator(wiring.Component):
         """OWNER follows CTRL.MODE once the scheduler, the BNN engine and the lines are idle."""
         owner = Signal()                 # 0: training periphery, 1: BNN path
         # A path starts new work only while it owns the port *and* is the requested owner, so nothing
-        # starts in the cycle the owner changes.
-        train = Signal()
+        # starts in the cycle the owner changes. The training path's permission `train`
+        # (= ~owner & ~CTRL.MODE) is a flip-flop loaded with its next value (the owner's and CTRL.MODE's
+        # next values): the scheduler's input handshakes start at a register, not at the owner's
+        # fan-out and the mode decode (the iCEBreaker top's critical path), with the same cycles.
+        train, train_next = Signal(init=1), Signal()
         sched_idle = Signal()
         bnn_idle = Signal(init=1)        # the BNN engine drives no line (set by the BNN path if there is one)
-        m.d.comb += [train.eq(~owner & ~dp.csr.ctrl.mode),
-                     sched_idle.eq(dp.sched.i.ready | dp.sched.rd_cmd.ready)]
-        with m.If(sched_idle & bnn_idle & ~dp.xbar.write & ~dp.xbar.read):
-            m.d.sync += owner.eq(dp.csr.ctrl.mode)
-        return _PortOwner(owner, train, sched_idle, bnn_idle)
+        owner_next = Signal()
+        mode, mode_next = dp.csr.ctrl.mode, dp.csr.ctrl.mode_next
+        m.d.comb += [sched_idle.eq(dp.sched.i.ready | dp.sched.rd_cmd.ready),
+                     owner_next.eq(Mux(sched_idle & bnn_idle & ~dp.xbar.write & ~dp.xbar.read, mode, owner)),
+                     train_next.eq(~owner_next & ~mode_next)]
+        m.d.sync += [owner.eq(owner_next), train.eq(train_next)]
+        m.d.sync += Assert(ResetSignal() | (train == (~owner & ~mode)), "train differs from ~owner & ~mode")
+        return _PortOwner(owner, train, train_next, sched_idle, bnn_idle)
 
     def _update_fifo_write(self, m: Module, dp: _Datapath) -> None:
         """UPDATE pushes (with UPDATE_ADDR if the address does not fit) -> update FIFO entries."""
@@ -519,7 +526,7 @@ class Accelerator(wiring.Component):
                          sched.i.payload.polarity.eq(pg.payload.polarity),
                          sched.i.payload.count.eq(pg.payload.count)]
 
-    def _cell_reads(self, m: Module, dp: _Datapath, train) -> _CellReads:
+    def _cell_reads(self, m: Module, dp: _Datapath, port: _PortOwner) -> _CellReads:
         """READ_REQ pushes -> the scheduler's read stream; its response is held in READ_DATA."""
         csr, sched = dp.csr, dp.sched
         rq = dp.slices["read_req"].o
@@ -529,20 +536,24 @@ class Accelerator(wiring.Component):
         rd_data = Signal(self.adc_width)
         rd_err = Signal()
         rd_valid = Signal()
-        read_busy = Signal()
-        # one read at a time, and not before the host acknowledged the last result: none is lost
-        free = Signal()
-        m.d.comb += [free.eq(train & ~read_busy & ~csr.events.read_done),
-                     sched.rd_cmd.valid.eq(rq.valid & free), rq.ready.eq(sched.rd_cmd.ready & free)]
+        read_busy, busy_next = Signal(), Signal()
+        # one read at a time, and not before the host acknowledged the last result: none is lost.
+        # `free` (= train & ~read_busy & ~EVENTS.READ_DONE) is a flip-flop loaded with its next value,
+        # like `train`: the read request's valid starts at registers
+        free = Signal(init=1)
+        m.d.comb += [sched.rd_cmd.valid.eq(rq.valid & free), rq.ready.eq(sched.rd_cmd.ready & free)]
         rd_done = Signal()
-        m.d.comb += rd_done.eq(sched.rd_resp.valid)
+        m.d.comb += [rd_done.eq(sched.rd_resp.valid),
+                     busy_next.eq(~dp.soft & ~rd_done & (read_busy | (rq.valid & rq.ready)))]
+        m.d.sync += [read_busy.eq(busy_next),
+                     free.eq(port.train_next & ~busy_next & ~csr.events.read_done_next)]
+        m.d.sync += Assert(ResetSignal() | (free == (port.train & ~read_busy & ~csr.events.read_done)),
+                           "free differs from train & ~read_busy & ~READ_DONE")
         with m.If(rq.valid & rq.ready):
-            m.d.sync += [rd_valid.eq(0), read_busy.eq(1)]
+            m.d.sync += rd_valid.eq(0)
         with m.If(rd_done):
             m.d.sync += [rd_data.eq(sched.rd_resp.payload.data), rd_err.eq(sched.rd_resp.payload.err),
-                         rd_valid.eq(1), read_busy.eq(0)]
-        with m.If(dp.soft):
-            m.d.sync += read_busy.eq(0)
+                         rd_valid.eq(1)]
         busy = Signal()
         m.d.comb += busy.eq(read_busy | rq.valid)
         m.d.comb += [csr.read_data.data.eq(rd_data), csr.read_data.err.eq(rd_err),
@@ -581,16 +592,20 @@ class Accelerator(wiring.Component):
                 bnn: _BnnStatus, mvm: _MvmStatus | None = None):
         """STATUS: busy flags, owner, FIFO levels; returns ``busy``."""
         fifo, arb, csr = dp.fifo, dp.arb, dp.csr
-        train_busy = Signal()
+        # `keep`: the busy ORs are nets of their own, each a flat OR of the flags (BUSY not behind
+        # TRAIN_BUSY), mapped as trees in front of the CSR's read multiplexer (merged into it they
+        # became a LUT chain: the iCEBreaker top's critical path at some placer seeds)
+        train_busy = Signal(attrs={"keep": 1})
         bnn_busy = Signal()
-        busy = Signal()
+        busy = Signal(attrs={"keep": 1})
+        train_terms = [fifo.r_rdy, upd.closing, upd.uu_acc_prev, ~dp.eng.idle, arb.o.valid, arb.refresh_busy,
+                       ~port.sched_idle, dp.xbar.write, dp.eng.clearing, dp.slices["program"].o.valid,
+                       dp.slices["refresh"].o.valid, dp.slices["requests"].o.valid]
+        other_terms = [bnn.busy, reads.busy] + ([] if mvm is None else [mvm.busy])
         m.d.comb += [
-            train_busy.eq(fifo.r_rdy | upd.closing | upd.uu_acc_prev | ~dp.eng.idle | arb.o.valid
-                          | arb.refresh_busy | ~port.sched_idle | dp.xbar.write | dp.eng.clearing
-                          | dp.slices["program"].o.valid | dp.slices["refresh"].o.valid
-                          | dp.slices["requests"].o.valid),
+            train_busy.eq(Cat(*train_terms).any()),
             bnn_busy.eq(bnn.busy),
-            busy.eq(train_busy | bnn_busy | reads.busy if mvm is None else train_busy | bnn_busy | reads.busy | mvm.busy),
+            busy.eq(Cat(*train_terms, *other_terms).any()),
             csr.status.busy.eq(busy), csr.status.train_busy.eq(train_busy),
             csr.status.bnn_busy.eq(bnn_busy), csr.status.read_busy.eq(reads.busy),
             csr.status.owner.eq(port.owner), csr.status.update_level.eq(fifo.level),
@@ -795,15 +810,27 @@ class Accelerator(wiring.Component):
         hw = self.bnn
         neurons, K = hw.neurons, hw.bank
         out_words = -(-neurons // DATA_WIDTH)
-        # word b (neurons b*K ..) lands in bits b*K .. of the buffer: neuron j in bit j
+        # word b (neurons b*K ..) lands in bits b*K .. of the buffer: neuron j in bit j. The engine
+        # hands out an image's words in order b = 0 .. banks-1, so the buffer is a shift register
+        # (each word enters at the top and the image's first word reaches bits 0 .. K-1 with its
+        # last) and the last word is known from a counter, not from the FIFO's data: the buffer's
+        # enables and `full` start at flip-flops (a decode of the word from the engine's output-FIFO
+        # multiplexer was the iCEBreaker top's critical path)
         out = Signal(hw.banks * K)
-        y_xfer = Signal()
+        y_xfer = Signal(attrs={"keep": 1})     # a net of its own: the buffer's enables start at it
         m.d.comb += [eng.y.ready.eq(~full), y_xfer.eq(eng.y.valid & eng.y.ready)]
-        for b in range(hw.banks):   # one enable per bank: word_select over 3 banks is an incomplete case
-            with m.If(y_xfer & eq_const(eng.y.payload.word, b)):
-                m.d.sync += out[b * K:(b + 1) * K].eq(eng.y.payload.bits)
+        with m.If(y_xfer):
+            m.d.sync += out.eq(Cat(out[K:], eng.y.payload.bits) if hw.banks > 1 else eng.y.payload.bits)
+        idx, last = Signal(range(hw.banks), name="bnn_out_word"), Signal(init=hw.banks == 1, name="bnn_out_last")
+        if hw.banks > 1:
+            with m.If(y_xfer):
+                m.d.sync += [idx.eq(Mux(last, 0, add_const(idx, 1))), last.eq(eq_const(idx, hw.banks - 2))]
+            with m.If(soft):
+                m.d.sync += [idx.eq(0), last.eq(0)]
+        m.d.sync += Assert(ResetSignal() | ~y_xfer | ((eng.y.payload.word == idx) & (eng.y.payload.last == last)),
+                           "BNN output words out of order")
         done = Signal()
-        m.d.comb += done.eq(y_xfer & eng.y.payload.last)
+        m.d.comb += done.eq(y_xfer & last)
         with m.If(done):
             m.d.sync += full.eq(1)
         with m.If(csr.ctrl.bnn_ack | soft):
@@ -818,10 +845,14 @@ class Accelerator(wiring.Component):
         return done
 
     def _bnn_phase_writes(self, m: Module, csr, eng) -> None:
-        """BNN_PHASE pushes -> the sense-amplifier sequencer's phase-length registers."""
+        """BNN_PHASE pushes -> the sense-amplifier sequencer's phase-length registers, one cycle after
+        the commit (a register stage: the CSR write decode does not run on into the sequencer's
+        register enables)."""
         ph = csr.bnn_phase
-        m.d.comb += [eng.cfg.we.eq(ph.valid), eng.cfg.addr.eq(ph.payload.phase), eng.cfg.data.eq(ph.payload.cycles),
-                     ph.ready.eq(1)]
+        we, addr, cycles = (Signal.like(s, name=f"bnn_phase_{n}") for s, n in
+                            ((ph.valid, "we"), (ph.payload.phase, "addr"), (ph.payload.cycles, "data")))
+        m.d.sync += [we.eq(ph.valid), addr.eq(ph.payload.phase), cycles.eq(ph.payload.cycles)]
+        m.d.comb += [eng.cfg.we.eq(we), eng.cfg.addr.eq(addr), eng.cfg.data.eq(cycles), ph.ready.eq(1)]
 
     def _bnn_array_port(self, m: Module, eng, ififo, got, bnn_idle, out_valid=None):
         """BNN members of the array port pass through; returns the engine's line enables (to be ORed

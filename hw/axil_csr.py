@@ -73,10 +73,13 @@ def push_layout(reg: Register) -> data.StructLayout:
     return data.StructLayout({f.name: (signed if f.signed else unsigned)(f.width) for f in reg.fields})
 
 
-def register_signature(reg: Register) -> wiring.Signature | stream.Signature | None:
+def register_signature(reg: Register, lookahead: frozenset[str] = frozenset()
+                       ) -> wiring.Signature | stream.Signature | None:
     """Signature of one register's hardware ports, seen from the CSR block (None if it has none).
 
     See :meth:`golden.spec.register_map.description.RegisterMap.ports` for the naming convention.
+    ``lookahead``: names of RW or W1C fields that also get an out ``f_next`` (the value of the next
+    cycle).
     """
     if reg.push:
         return stream.Signature(push_layout(reg))
@@ -89,6 +92,8 @@ def register_signature(reg: Register) -> wiring.Signature | stream.Signature | N
         elif f.access is Access.W1C:
             members[f.name] = Out(f.width)
             members[f"{f.name}_set"] = In(f.width)
+        if f.name in lookahead:
+            members[f"{f.name}_next"] = Out(f.width, init=f.reset)
     return wiring.Signature(members) if members else None
 
 
@@ -115,6 +120,8 @@ class AxiLiteCsr(wiring.Component):
     ----------
     regmap : RegisterMap
         The registers (addresses, fields, access modes); its ``addr_width`` sets the bus address width.
+    lookahead : iterable of str
+        ``"register.field"`` names of RW or W1C fields that get an ``f_next`` output (default none).
 
     Attributes
     ----------
@@ -129,6 +136,9 @@ class AxiLiteCsr(wiring.Component):
         * W1C ``f``: out, the sticky flags; ``f_set``: in, bits to set this cycle.
         * W1P ``f``: out, one-cycle pulse of the bits written as 1.
         * push register: a ``stream.Signature`` whose payload holds the fields (``push_layout``).
+
+        * ``f_next`` (only for the fields named in ``lookahead``): out, combinational, the value ``f``
+          takes at the next clock edge (for a register that follows ``f`` with no cycle of delay).
 
     push_refused : Out(1)
         One-cycle pulse in the commit cycle of a refused push (for a sticky error flag).
@@ -176,16 +186,26 @@ class AxiLiteCsr(wiring.Component):
     :mod:`golden.spec.register_map.description`).
     """
 
-    def __init__(self, regmap: RegisterMap):
+    def __init__(self, regmap: RegisterMap, *, lookahead: tuple[str, ...] = ()):
         if not isinstance(regmap, RegisterMap):
             self._MustUse__silence = True   # a rejected component is not an "unused elaboratable"
             raise ConfigError(f"regmap must be a RegisterMap, got {type(regmap).__name__}")
         self.regmap = regmap
+        self.lookahead = tuple(lookahead)
+        la: dict[str, set[str]] = {}
+        for name in self.lookahead:
+            reg, _, fld = str(name).partition(".")
+            fields = {f.name: f for r in regmap.registers if r.name == reg and not r.push for f in r.fields}
+            if fld not in fields or fields[fld].access not in (Access.RW, Access.W1C):
+                self._MustUse__silence = True
+                raise ConfigError(f"lookahead {name!r} is not allowed: name an RW or W1C field as "
+                                  f"'register.field'")
+            la.setdefault(reg, set()).add(fld)
         members = {"s_axil": In(AxiLiteSignature(regmap.addr_width)), "push_refused": Out(1)}
         if any(r.push for r in regmap.registers):
             members["push_refuse"] = In(refuse_signature(regmap))
         for r in regmap.registers:
-            sig = register_signature(r)
+            sig = register_signature(r, frozenset(la.get(r.name, ())))
             if sig is not None:
                 if r.name in members:
                     self._MustUse__silence = True
@@ -220,12 +240,17 @@ class AxiLiteCsr(wiring.Component):
                     val = getattr(port, f.name)
                     with m.If(wr):
                         m.d.sync += val.eq((val & ~mask[sl]) | wbits[sl])
+                    if hasattr(port, f"{f.name}_next"):
+                        m.d.comb += getattr(port, f"{f.name}_next").eq(
+                            Mux(wr, (val & ~mask[sl]) | wbits[sl], val))
                 elif f.access is Access.W1C:
                     val = getattr(port, f.name)
                     setb = getattr(port, f"{f.name}_set")
                     clr = Signal(f.width, name=f"clr_{r.name}_{f.name}")
                     m.d.comb += clr.eq(wbits[sl] & wr.replicate(f.width))
                     m.d.sync += val.eq((val & ~clr) | setb)
+                    if hasattr(port, f"{f.name}_next"):
+                        m.d.comb += getattr(port, f"{f.name}_next").eq((val & ~clr) | setb)
                 elif f.access is Access.W1P:
                     # the pulse register, loaded one cycle ahead with what `wbits & wr` will be
                     pulse = Signal(f.width, name=f"pulse_{r.name}_{f.name}")
@@ -296,7 +321,7 @@ class AxiLiteCsr(wiring.Component):
         aw_n, w_n = Signal(2, name="aw_n"), Signal(2, name="w_n")     # entries held (0..2)
         aw_ne, w_ne = Signal(name="aw_ne"), Signal(name="w_ne")        # aw_n != 0, w_n != 0 (registered)
         aw_wp, w_wp, rp = Signal(name="aw_wp"), Signal(name="w_wp"), Signal(name="rp")
-        commit = Signal()
+        commit = Signal(attrs={"keep": 1})
         aw_x, w_x = Signal(), Signal()
         m.d.comb += [bus.awready.eq(~aw_n[1]), bus.wready.eq(~w_n[1]),
                      aw_x.eq(bus.awvalid & bus.awready), w_x.eq(bus.wvalid & bus.wready)]
@@ -364,9 +389,12 @@ class AxiLiteCsr(wiring.Component):
             no = getattr(self.push_refuse, r.name)
             m.d.comb += port.valid.eq(held & hit[r.name] & full_strb & ~expired & ~no)
             m.d.comb += port.payload.eq(Cat(*(wbits[f.offset:f.offset + f.width] for f in r.fields)))
-            go_r = Signal(name=f"go_{r.name}")
-            m.d.comb += go_r.eq(port.ready | no)
-            go = go | (hit[r.name] & go_r)
+            # `keep`: one net per push register, so the commit is a shallow OR of them (mapped freely,
+            # the head's hit multiplexers and the targets' readies became one LUT chain of up to seven
+            # levels in front of the B buffer and the W1P pulse registers: the iCEBreaker top)
+            go_r = Signal(name=f"go_{r.name}", attrs={"keep": 1})
+            m.d.comb += go_r.eq(hit[r.name] & (port.ready | no))
+            go = go | go_r
             refuse = refuse | (hit[r.name] & no)
         no_wait = Signal()           # the head write waits for no target
         refused = Signal()

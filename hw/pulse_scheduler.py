@@ -156,7 +156,11 @@ class PulseScheduler(wiring.Component):
             self.i.ready.eq(free & ~(self.rd_cmd.valid & prefer_rd)),
             self.rd_cmd.ready.eq(free & ~(self.i.valid & ~prefer_rd)),
         ]
-        w_go, r_go = Signal(), Signal()
+        # `keep`: the acceptance strobes and the request check below are nets of their own in
+        # synthesis, so that every register enable of the acceptance is a shallow OR of them (mapped
+        # freely, the arbitration, the check of the multiplexed request and the phase ends were
+        # merged into LUT chains of up to seven levels: the iCEBreaker top's critical path)
+        w_go, r_go = Signal(attrs={"keep": 1}), Signal(attrs={"keep": 1})
         m.d.comb += [w_go.eq(self.i.valid & self.i.ready), r_go.eq(self.rd_cmd.valid & self.rd_cmd.ready)]
         with m.If(w_go):
             m.d.sync += prefer_rd.eq(1)
@@ -171,7 +175,7 @@ class PulseScheduler(wiring.Component):
             w_slot_ok.eq(below(req.slot, p.synapse.slots)),
             w_cnt_ok.eq(req.count.any()),
         ]
-        w_ok = Signal()
+        w_ok = Signal(attrs={"keep": 1})
         m.d.comb += w_ok.eq(w_row_ok & w_col_ok & w_slot_ok & w_cnt_ok)
         r_row_ok, r_col_ok = Signal(), Signal()
         m.d.comb += [r_row_ok.eq(below(rdc.row, p.array.rows)), r_col_ok.eq(below(rdc.phys_col, p.phys_cols))]

@@ -129,8 +129,9 @@ class SenseAmpSequencer(wiring.Component):
         mv = [Signal(name=f"mv_{p}", attrs={"keep": 1}) for p in PHASES]
         occ_n = [Signal(name=f"occ_n_{p}") for p in PHASES]
         tag_n = [Signal(self.tag_width, name=f"tag_n_{p}") for p in PHASES]
-        # out[s] == (cnt[s] == 0), kept as a flip-flop so that the move chain below starts at
-        # registers (a zero test on the counter put its decrement's carry chain on the path)
+        # out[s]: the count of the occupied stage s ran out (cnt[s] == 0 while it counts), kept as a
+        # flip-flop so that the move chain below starts at registers (a zero test on the counter put
+        # its decrement's carry chain on the path)
         out = [Signal(name=f"out_{p}") for p in PHASES]
         rbits = Signal(self.bank)
 
@@ -144,7 +145,9 @@ class SenseAmpSequencer(wiring.Component):
         resp_free = Signal()
         m.d.comb += resp_free.eq(~self.resp.valid | self.resp.ready)
         pas = [Signal(name=f"pass_{p}") for p in PHASES]
-        free = [Signal(name=f"free_{p}") for p in PHASES]
+        # (`keep` on the free flags and on `accept` too: their OR-of-ANDs are mapped as trees, not
+        # merged into LUT chains with the moves and the precharge stage's enables)
+        free = [Signal(name=f"free_{p}", attrs={"keep": 1}) for p in PHASES]
         for s in range(n):
             m.d.comb += pas[s].eq(out[s] & resp_free if s == rd else out[s])
         for s in range(n):
@@ -160,7 +163,7 @@ class SenseAmpSequencer(wiring.Component):
         # the BNN engine's request counter and credits)
         q_valid = Signal()
         q_tag = Signal(self.tag_width)
-        accept = Signal()                     # a conversion enters precharge: queued or bypassing
+        accept = Signal(attrs={"keep": 1})    # a conversion enters precharge: queued or bypassing
         m.d.comb += [self.req.ready.eq(~q_valid), accept.eq((q_valid | self.req.valid) & free[0])]
         with m.If(q_valid), m.If(free[0]):
             m.d.sync += q_valid.eq(0)
@@ -178,11 +181,18 @@ class SenseAmpSequencer(wiring.Component):
             src_tag = src0 if s == 0 else tag[s - 1]
             m.d.comb += [occ_n[s].eq((occ[s] & ~mv[s]) | enter), tag_n[s].eq(Mux(enter, src_tag, tag[s]))]
             m.d.sync += [occ[s].eq(occ_n[s]), tag[s].eq(tag_n[s]), first[s].eq(enter)]
+            # the counter loads whenever its stage is empty or its count ran out (a conversion enters
+            # only then, so it finds the count of its entry cycle's length), counts down otherwise:
+            # `enter` (behind the move chain) reaches only the `out` flag, not the counter's enables
+            with m.If(~occ[s] | out[s]):
+                m.d.sync += cnt[s].eq(load(s))
+            with m.Else():
+                m.d.sync += cnt[s].eq(add_const(cnt[s], -1))
             with m.If(enter):
-                m.d.sync += [cnt[s].eq(load(s)), out[s].eq(~lens[s][1:].any())]    # len <= 1
+                m.d.sync += out[s].eq(~lens[s][1:].any())    # len <= 1
             with m.Elif(occ[s] & ~out[s]):
-                m.d.sync += [cnt[s].eq(add_const(cnt[s], -1)), out[s].eq(eq_const(cnt[s], 1))]
-            m.d.comb += Assert(~occ[s] | (out[s] == eq_const(cnt[s], 0)), f"{PHASES[s]}: count flag")
+                m.d.sync += out[s].eq(eq_const(cnt[s], 1))
+            m.d.comb += Assert(~occ[s] | out[s] | ~eq_const(cnt[s], 0), f"{PHASES[s]}: count flag")
 
         # the decision on the bus in a conversion's first readout cycle stays with it
         bits_now = Signal(self.bank)
