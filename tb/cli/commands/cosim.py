@@ -72,7 +72,8 @@ def run(args) -> int:
     if args.bnn_net:
         return run_bnn_net(args)
     if args.bnn_read_width is not None:
-        print("error: --bnn-read-width needs --bnn-net (the single-layer run's read width is fixed)")
+        print(f"error: --bnn-read-width = {args.bnn_read_width} is not allowed without --bnn-net (the "
+              f"single-layer run's read width is that of its trained layer)")
         return 2
     if args.bnn_images > CosimConfigLimits.BNN_MAX_IMAGES:
         print(f"error: --bnn-images = {args.bnn_images} is out of range without --bnn-net: allowed "
