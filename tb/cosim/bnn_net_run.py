@@ -32,7 +32,7 @@ LAYER = BnnHwParams(bank=1, neurons=2, read_width=32, out_fifo=8)
 #: modes, then costs 21 cycles instead of 341, which puts the default-phase analog image within 2x of the
 #: SA-clock bound, and the digital mode (the reference / FPGA mode) needs 3,130 cycles per image instead
 #: of 111,075. The digits network keeps 32-bridge reads, so that the make-test slice runs a neuron's row
-#: in several reads (3 of 32 for its 71-bridge hidden rows).
+#: in several reads (9 of 32 bridges for its 279-bridge hidden rows, 8 for its 255-bridge output rows).
 READ_WIDTH = {"digits": 32, "mnist": MAX_READ_WIDTH}
 
 
