@@ -186,7 +186,7 @@ def test_bnn_net_harness_full_row_reads(tmp_path):
     assert not res["violations"] and not any(res["errors"].values())
     raw = run_cosim_bnn_net_cxx("digits", 4, seed=0, out_dir=tmp_path / "cxx", progress=False, cxx_flags=CXX_TEST,
                                 read_width=4096)
-    assert raw["read_lanes"] == 279 and raw["word_reads"] == res["word_reads"] == 4 * (255 + 255 + 10)
+    assert raw["read_lanes"] == 279 and raw["word_reads"] == res["word_reads"] == 4 * (255 + 255 + 10) + 4 * 10
     assert raw["cycles"] == res["cycles"] and raw["sa_decisions"] == res["sa_decisions"]
     for mode, v in res["per_mode"].items():
         w = raw["per_mode"][mode]
