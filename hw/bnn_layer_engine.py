@@ -54,6 +54,15 @@ class BnnLayerEngine(wiring.Component):
     ``cells``, one vector per cycle; here one every C cycles) with ``x_ext`` = inputs + ``bias_cells``
     ones and the majority threshold ``cells//2 + 1``: the bias cells stored in the array realise the
     neuron's threshold. ``read_width = 1`` is the bit-serial engine (one bridge per cycle).
+    *Full-row reads* (``read_width >= cells``, up to 4096; the reference / FPGA mode): C = 1, one read
+    of the neuron's whole row per cycle, so the popcount takes one vector per cycle, its full rate.
+    The popcount is ``cells`` wide in every configuration (the assembly register only collects the C
+    reads), so full rows add no popcount logic and its pipelining is unchanged: L = ``ceil(D /
+    stage_levels) + 1`` (:class:`XnorPopcount`; 1127 bridges: tree D = 11, L = 7 at ``stage_levels``
+    2, lut6 D = 6, L = 4). What grows is the array read port (``rd_bits``, R = ``cells`` bits) and
+    CrossbarAddressing's read-run decoder (2R columns). A digital pass of M neurons then takes
+    ``M + read_latency + L + 2`` cycles while the output FIFO's credits cover the words in flight
+    (``(out_fifo - 1) * K >= read_latency + L + 1``; the paper's hidden layer: 1025 + 2 + 7 + 2 = 1036).
     *Analog mode*: the banks are requested from the pipelined :class:`SenseAmpSequencer` one after the
     other; the inputs on ``in_bits`` (and the bias rows ``bias_in``), the strobes and ``stages`` /
     ``firsts`` drive the analog macro, word line b is on while bank b is in the evaluate stage

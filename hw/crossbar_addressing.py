@@ -6,6 +6,7 @@ from amaranth.hdl import Assert
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.spec.bnn_datapath_params import MAX_READ_WIDTH
 from golden.spec.interfaces import ADDRESSING_LATENCY as LATENCY
 from golden.spec.params import AccelParams, ConfigError, check_int
 from hw.lintsafe import add_const, and_each, more_than_one, one_hot, zext_operand
@@ -53,7 +54,7 @@ class CrossbarAddressing(wiring.Component):
     ----------
     params : AccelParams
         ``array.rows``, ``array.cell``, and ``phys_cols`` (validated there).
-    read_width : int, 1..256
+    read_width : int, 1..4096 (:data:`golden.spec.bnn_datapath_params.MAX_READ_WIDTH`)
         W, cells one pair read may select (adds the ``span`` port when W > 1; W = 1 builds exactly the
         single-cell decoder).
     range_hint : bool
@@ -92,7 +93,7 @@ class CrossbarAddressing(wiring.Component):
 
     def __init__(self, params: AccelParams, read_width: int = 1, *, range_hint: bool = False):
         try:
-            check_int("read_width", read_width, 1, 256)
+            check_int("read_width", read_width, 1, MAX_READ_WIDTH)
             if not isinstance(range_hint, bool):
                 raise ConfigError(f"range_hint = {range_hint!r} must be True or False")
         except ConfigError:

@@ -28,7 +28,9 @@ MAX_BANK = 64
 MAX_PHASE = 255
 #: Width of a runtime phase-length register (0 .. MAX_PHASE cycles; 0 acts as 1).
 PHASE_LENGTH_WIDTH = MAX_PHASE.bit_length()
-MAX_READ_WIDTH = 256
+#: Widest digital read: a whole row of the widest neuron (inputs + bias cells <= MAX_INPUTS), i.e.
+#: full-row reads (one read per neuron) for every layer the engine can hold.
+MAX_READ_WIDTH = MAX_INPUTS
 
 #: Sense-amplifier phases in the order the sequencer runs them (index = cfg address).
 PHASES = ("precharge", "input", "evaluate", "sense", "readout", "reset")
@@ -63,11 +65,17 @@ class BnnHwParams:
         Cycles from a bridge-read command of the engine to ``rd_valid`` from the array (1 cycle of
         CrossbarAddressing + the array's read delay); used by the golden cycle model and the
         testbench's array model (the RTL itself waits for ``rd_valid``).
-    read_width : int, 1..256
+    read_width : int, 1..4096
         W, bridges a digital-mode read returns at once: one word-line activation senses the
         XNOR/inverter outputs of ``read_lanes = min(W, cells)`` adjacent bridges of one neuron (a
         neuron of ``cells`` bridges takes ``reads_per_neuron = ceil(cells / W)`` reads; the last one
         reads the remaining ``cells - (reads_per_neuron - 1) * W`` bridges). 1: bit-serial.
+        ``W >= cells`` (e.g. :data:`MAX_READ_WIDTH`): **full-row reads**, one read per neuron, the
+        reference / FPGA mode; the popcount is ``cells`` wide whatever W is (a neuron's reads are
+        assembled first), so a full row costs no popcount logic, only the width of the array's read
+        port (``rd_bits``, ``read_lanes`` bits) and of CrossbarAddressing's read-run decoder
+        (``2 * read_lanes`` columns). The general width is raised to the limit rather than a separate
+        full-row flag because ``read_lanes = min(W, cells)``: a layer never pays for more than its row.
     out_fifo : int, 2..64
         Depth of the engine's output-word FIFO (words of ``bank`` bits) = credits for banks in flight.
     argmax : bool

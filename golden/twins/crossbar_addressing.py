@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from golden.spec.bnn_datapath_params import MAX_READ_WIDTH
 from golden.spec.interfaces import ADDRESSING_LATENCY
 from golden.spec.params import AccelParams, check_int
 from golden.spec.transactions import RESET, SET
@@ -107,12 +108,12 @@ class CrossbarAddressingModel:
     ----------
     params : AccelParams
         ``array.rows``, ``array.cell`` and ``phys_cols`` are used.
-    read_width : int, 1..256
+    read_width : int, 1..4096 (:data:`golden.spec.bnn_datapath_params.MAX_READ_WIDTH`)
         W, cells a pair read may select at once (``span`` 0 .. W-1).
     """
 
     def __init__(self, params: AccelParams, read_width: int = 1):
-        check_int("read_width", read_width, 1, 256)
+        check_int("read_width", read_width, 1, MAX_READ_WIDTH)
         self.params = params
         self.rows = params.array.rows
         self.phys_cols = params.phys_cols

@@ -134,12 +134,14 @@ def parse_output(path: Path) -> tuple[list[tuple[int, int]], list[tuple[int, ...
 def run_cosim_bnn_net_cxx(dataset: str = "digits", images: int = 10, seed: int = 0, *,
                           modes: tuple[str, ...] = MODES, bit_error: float = 0.01, out_dir: Path | None = None,
                           progress: bool = True, fault: dict | None = None,
-                          cxx_flags: tuple[str, ...] = ("-O2",), cycles_model: bool = True) -> dict:
+                          cxx_flags: tuple[str, ...] = ("-O2",), cycles_model: bool = True,
+                          read_width: int | None = None) -> dict:
     """``images`` test images of ``dataset`` through the top in the C++ harness, once per mode; returns the
     result dict of :func:`tb.cosim.bnn_net_run.run_cosim_bnn_net` (``class_mismatches`` etc. must be 0)
     with each image's cycles, the wall times and the simulated images/s. ``fault``: as there (bridges of
     the harness's array inverted, not golden's). ``cycles_model``: also the golden cycle model's cycles
-    per image (two images per mode)."""
+    per image (two images per mode). ``read_width``: digital read width of the engines (default: the
+    data set's, :data:`tb.cosim.bnn_net_run.READ_WIDTH`)."""
     from golden.bnn.chip_model import BnnHardware, HardwareConfig
     from golden.spec.register_map.accelerator_map import accelerator_register_map
     from golden.twins.bnn_network_engine import (
@@ -153,7 +155,7 @@ def run_cosim_bnn_net_cxx(dataset: str = "digits", images: int = 10, seed: int =
     from tb.tops.bnn_cosim_top import bnn_net_top_params
 
     t0 = time.perf_counter()
-    model, path, x, y, net = load_run(dataset, images, modes)
+    model, path, x, y, net = load_run(dataset, images, modes, read_width)
     out_dir = run_dir(out_dir, f"bnn_net_cxx_{dataset}").resolve()
     hc = {"mode": "authors", "seed": seed, "bit_error": bit_error}
     prog = network_programmed(model, seed=hc["seed"], bit_error=hc.get("bit_error") or 0.0)

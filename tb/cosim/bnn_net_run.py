@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 
-from golden.spec.bnn_datapath_params import BnnHwParams
+from golden.spec.bnn_datapath_params import MAX_READ_WIDTH, BnnHwParams
 from golden.spec.bnn_network_params import BnnNetHwParams, bnn_net_params_for
 from golden.spec.checks import ConfigError, check_int
 
@@ -27,6 +27,13 @@ DATASETS = ("digits", "mnist")
 MODES = ("digital", "analog")
 #: The engines' common parameters: 32-bridge digital reads, 1-cycle phases except precharge/evaluate (2).
 LAYER = BnnHwParams(bank=1, neurons=2, read_width=32, out_fifo=8)
+#: Digital read width of each data set's build (``--bnn-read-width`` overrides it). The paper network
+#: reads full rows (one read per neuron, 1127 / 1025 bridges): its output layer, read digitally in both
+#: modes, then costs 21 cycles instead of 341, which puts the default-phase analog image within 2x of the
+#: SA-clock bound, and the digital mode (the reference / FPGA mode) needs 3,130 cycles per image instead
+#: of 111,075. The digits network keeps 32-bridge reads, so that the make-test slice runs a neuron's row
+#: in several reads (9 of 32 bridges for its 279-bridge hidden rows, 8 for its 255-bridge output rows).
+READ_WIDTH = {"digits": 32, "mnist": MAX_READ_WIDTH}
 
 
 def trained_network(dataset: str):
@@ -52,9 +59,13 @@ def test_images(dataset: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     return binarize_images(d.x_test[:n]).astype(np.uint8), np.asarray(d.y_test[:n])
 
 
-def net_params(model, dataset: str) -> BnnNetHwParams:
-    """The network build for ``model``: banks of 3 for the paper network (3 x 1127 columns), 4 otherwise."""
-    return bnn_net_params_for(model, bank=3 if dataset == "mnist" else 4, bank_out=3, layer=LAYER)
+def net_params(model, dataset: str, read_width: int | None = None) -> BnnNetHwParams:
+    """The network build for ``model``: banks of 3 for the paper network (3 x 1127 columns), 4 otherwise;
+    digital reads of ``read_width`` bridges (1..4096; default :data:`READ_WIDTH` of the data set; a
+    width >= a row's bridges reads the row at once)."""
+    w = READ_WIDTH[dataset] if read_width is None else read_width
+    return bnn_net_params_for(model, bank=3 if dataset == "mnist" else 4, bank_out=3,
+                              layer=replace(LAYER, read_width=w))
 
 
 def golden_cycles(model, net: BnnNetHwParams, x: np.ndarray, hc: dict, modes=MODES) -> dict:
@@ -80,11 +91,13 @@ def golden_cycles(model, net: BnnNetHwParams, x: np.ndarray, hc: dict, modes=MOD
     return out
 
 
-def load_run(dataset: str, images: int, modes) -> tuple:
+def load_run(dataset: str, images: int, modes, read_width: int | None = None) -> tuple:
     """Check a run's arguments, then load it: (model, model path, images, labels, network build)."""
     if dataset not in DATASETS:
         raise ConfigError(f"bnn-net dataset {dataset!r} is not allowed: choose from {list(DATASETS)}")
     check_int("bnn images", images, 1, 10_000)
+    if read_width is not None:
+        check_int("bnn read width", read_width, 1, MAX_READ_WIDTH)
     for m in modes:
         if m not in MODES:
             raise ConfigError(f"bnn mode {m!r} is not allowed: choose from {list(MODES)}")
@@ -92,21 +105,22 @@ def load_run(dataset: str, images: int, modes) -> tuple:
     x, y = test_images(dataset, images)
     if len(x) < images:
         raise ConfigError(f"bnn images = {images} is out of range for {dataset}: allowed [1, {len(x)}]")
-    return model, path, x, y, net_params(model, dataset)
+    return model, path, x, y, net_params(model, dataset, read_width)
 
 
 def run_cosim_bnn_net(dataset: str = "digits", images: int = 10, seed: int = 0, *,
                       modes: tuple[str, ...] = MODES, bit_error: float = 0.01, out_dir: Path | None = None,
-                      progress: bool = True, fault: dict | None = None) -> dict:
+                      progress: bool = True, fault: dict | None = None, read_width: int | None = None) -> dict:
     """``images`` test images of ``dataset`` through the top, once per mode; returns the result dict
-    (``class_mismatches`` etc. must be 0) with golden cycles per image and the wall time per image."""
+    (``class_mismatches`` etc. must be 0) with golden cycles per image and the wall time per image.
+    ``read_width``: digital read width of the engines (default: the data set's, :data:`READ_WIDTH`)."""
     from tb.cosim.progress import progress_printer
     from tb.cosim.run import run_dir
     from tb.kit.runner import run_cocotb
     from tb.tops.bnn_cosim_top import bnn_net_top
 
     t0 = time.perf_counter()
-    model, path, x, y, net = load_run(dataset, images, modes)
+    model, path, x, y, net = load_run(dataset, images, modes, read_width)
     out_dir = run_dir(out_dir, f"bnn_net_{dataset}").resolve()
     x_path = out_dir / f"x{images}.npy"
     np.save(x_path, x)

@@ -45,19 +45,26 @@ def test_top_fmax_falls_back_on_a_missing_or_malformed_build(tmp_path, content):
     assert "no usable ULX3S board build" in note and str(bench.FALLBACK_FMAX_MHZ) in note
 
 
-def test_full_row_estimate_equals_the_closed_form_where_the_width_allows_it():
-    """The paper network's full-row figure is the closed form with one read per neuron; on a network
-    whose rows fit a read (cells <= 256) that estimate equals the closed form and the cycle model."""
+def test_full_row_reads_of_the_paper_network():
+    """The paper network's build reads full rows (one read per neuron, 1127 / 1025 bridges); its cycles
+    are the closed form with one read per neuron, which equals the cycle model on a small network too."""
     net = BnnNetHwParams(sizes=(30, 17, 17, 5), bias_cells=(3, 2), bank=3, bank_out=2,
                          layer=BnnHwParams(bank=1, neurons=2, read_width=256))
     assert net.hidden_hw.reads_per_neuron == net.out_hw.reads_per_neuron == 1
     assert network_cycles(net, False, reads_per_neuron=1) == network_cycles(net, False) \
         == network_cycles_model(net, False)
     paper = bench.paper_net()
-    assert paper.hidden_hw.cells == 1127 > paper.layer.read_width
+    assert (paper.hidden_hw.read_lanes, paper.out_hw.read_lanes) == (1127, 1025)
+    assert paper.hidden_hw.reads_per_neuron == paper.out_hw.reads_per_neuron == 1
     # no credit stall with one read per neuron: per pass M reads, read latency 2, popcount 7, + 2
-    assert network_cycles(paper, False, reads_per_neuron=1).total == 1 + 3 * (1025 + 2 + 7 + 2) + (10 + 2 + 7 + 2)
-    assert bench.measure(fmax_mhz=100.0)["full_row_cycles"] == network_cycles(paper, False, reads_per_neuron=1).total
+    assert network_cycles(paper, False).total == 1 + 3 * (1025 + 2 + 7 + 2) + (10 + 2 + 7 + 2) == 3130
+    assert bench.measure(fmax_mhz=100.0)["full_row_cycles"] == 3130
+    # the default-phase analog image: three 693-cycle passes and the 21-cycle output read, within 2x of the
+    # bound at the ULX3S top's 106.6 MHz (2.20x with the 32-bridge reads of the earlier preset)
+    runs = {r["run"]: r for r in bench.measure(fmax_mhz=106.6)["runs"]}
+    default = runs["analog, K = 3, phase lengths (2, 1, 2, 1, 1, 1)"]
+    assert default["cycles"].total == 2101 and default["cycles"].output == 21 and default["ratio_to_bound"] < 2
+    assert runs["analog, K = 3, phase lengths (2, 1, 2, 1, 1, 1), read width 32"]["cycles"].total == 2421
 
 
 def test_resource_rows(tmp_path):

@@ -279,8 +279,12 @@ def test_read_width_parameter():
     assert (hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes) == (32, 3, 7)
     hw = BnnHwParams(inputs=20, bias_cells=2, read_width=64)       # wider than a neuron
     assert (hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes) == (22, 1, 22)
-    for bad in (0, 257):
-        with pytest.raises(ConfigError, match=rf"bnn\.read_width = {bad} is out of range: allowed \[1, 256\]"):
+    # full-row reads: any width up to the widest row (4096 bridges), one read per neuron
+    hw = BnnHwParams(inputs=1025, bias_cells=102, neurons=1025, bank=3, read_width=4096)
+    assert (hw.read_lanes, hw.reads_per_neuron, hw.last_read_lanes) == (1127, 1, 1127)
+    assert BnnHwParams(inputs=4000, bias_cells=96, neurons=5, bank=1, read_width=4096).read_lanes == 4096
+    for bad in (0, 4097):
+        with pytest.raises(ConfigError, match=rf"bnn\.read_width = {bad} is out of range: allowed \[1, 4096\]"):
             BnnHwParams(read_width=bad)
 
 

@@ -88,11 +88,11 @@ def test_bad_parameters_and_images():
 
 
 # --- Amaranth simulator ---------------------------------------------------------------------------
-def _scenario(seed, n_images=6, **kw):
-    m = random_model(SIZES, seed=seed, bias_fraction=0.1)
+def _scenario(seed, n_images=6, sizes=SIZES, **kw):
+    m = random_model(sizes, seed=seed, bias_fraction=0.1)
     net = _net(m, **kw)
     rng = np.random.default_rng(seed)
-    x = rng.integers(0, 2, (n_images, SIZES[0]), dtype=np.uint8)
+    x = rng.integers(0, 2, (n_images, sizes[0]), dtype=np.uint8)
     modes = rng.integers(0, 2, n_images)
     modes[:2] = (0, 1)
     hc = {"mode": "authors", "seed": seed, "bit_error": 0.05}
@@ -101,8 +101,8 @@ def _scenario(seed, n_images=6, **kw):
     # analog image index = its ordinal among the analog images (the macro counts evaluations per row)
     a_rows = np.flatnonzero(modes == 1)
     a = analog_network(BnnHardware(m, HardwareConfig(**hc)), x[a_rows])
-    per_img = NetworkBits([np.zeros((n_images, s), np.uint8) for s in SIZES[1:-1]],
-                          np.zeros((n_images, SIZES[-1]), np.int64), np.zeros(n_images, np.int64))
+    per_img = NetworkBits([np.zeros((n_images, s), np.uint8) for s in sizes[1:-1]],
+                          np.zeros((n_images, sizes[-1]), np.int64), np.zeros(n_images, np.int64))
     for k, i in enumerate(a_rows):
         for layer in range(net.hidden_layers):
             per_img.hidden[layer][i] = a.hidden[layer][k]
@@ -149,12 +149,17 @@ def _net_sim(seed, m, net, x, modes, hc, array, p_valid=0.6, p_ready=0.5):
     (4, 2, {}), (32, 3, {"precharge": 1, "evaluate": 1}), (1, 1, {"popcount_mode": "lut6", "read_latency": 3}),
     # full-row reads (the reference / FPGA mode): one read per neuron; with 2 output-word credits the
     # reads wait for the words to leave
-    (256, 1, {"out_fifo": 2})], ids=["w4", "w32-1cycle", "bitserial-lut6", "full-row"])
+    (256, 1, {"out_fifo": 2}),
+    # full-row reads of rows wider than the former 256-bridge limit: one hidden layer of 290-input
+    # neurons (rows of 290 + bias bridges), two neurons per word line, no credit stall
+    (4096, 2, {"sizes": [290, 9, 3]})], ids=["w4", "w32-1cycle", "bitserial-lut6", "full-row", "full-row-wide"])
 def test_amaranth_sim_network_against_golden(read_width, bank, p, seed):
     m, net, x, modes, hc, prog, array, analog = _scenario(seed, read_width=read_width, bank=bank, **p)
-    if read_width == 256:
+    if read_width >= 256:
         assert net.hidden_hw.reads_per_neuron == net.out_hw.reads_per_neuron == 1
         assert net.hidden_hw.read_lanes == net.hidden_hw.cells
+    if read_width > 256:
+        assert net.hidden_hw.read_lanes == net.hidden_hw.cells > 256
     src, snk, words, _ = _net_sim(seed, m, net, x, modes, hc, array)
     model = BnnNetworkEngineModel(net, array, analog)
     acc, classes = model.run([(x[i], int(modes[i])) for i in range(len(x))],

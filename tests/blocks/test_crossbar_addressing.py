@@ -145,6 +145,10 @@ def test_word_read_selects_adjacent_cells():
         m.decode(ArrayCommand(sel=1, pair=1, re=1, span=4))
     with pytest.raises(ConfigError, match=r"read_width = 0 is out of range"):
         CrossbarAddressing(cfg(2, 5, "2T2R", 2), read_width=0)
+    with pytest.raises(ConfigError, match=r"read_width = 4097 is out of range: allowed \[1, 4096\]"):
+        CrossbarAddressing(cfg(2, 5, "2T2R", 2), read_width=4097)
+    with pytest.raises(ConfigError, match=r"read_width = 4097 is out of range: allowed \[1, 4096\]"):
+        CrossbarAddressingModel(cfg(2, 5, "2T2R", 2), read_width=4097)
 
 
 @pytest.mark.parametrize("name, width", [("n3-2t2r-odd", 3), ("n2-diff-2t2r", 4)])

@@ -29,6 +29,10 @@ def test_bad_frame_cosim_input_is_refused_first(argv, name, capsys, monkeypatch)
     (["--bnn-images", "361"], "--bnn-images = 361 is out of range without --bnn-net: allowed [0, 360]"),
     (["--bnn-net", "digits", "--bnn-engine", "cxx", "--bnn-modes", "fast"], "bnn mode 'fast' is not allowed"),
     (["--bnn-net", "digits", "--bnn-engine", "cxx", "--bnn-images", "361"], "bnn images = 361 is out of range"),
+    (["--bnn-net", "mnist", "--bnn-engine", "cxx", "--bnn-read-width", "4097"],
+     "argument --bnn-read-width: 4097 is out of range"),
+    (["--bnn-net", "digits", "--bnn-read-width", "0"], "argument --bnn-read-width: 0 is out of range"),
+    (["--bnn-read-width", "64"], "--bnn-read-width = 64 is not allowed without --bnn-net"),
 ])
 def test_bad_bnn_network_cosim_input_is_refused_first(argv, name, capsys, monkeypatch):
     from tb.cosim import bnn_net_cxx

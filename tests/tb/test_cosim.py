@@ -173,6 +173,31 @@ CXX_TEST = ("-O0",)
 
 
 @pytest.mark.extended
+def test_bnn_net_harness_full_row_reads(tmp_path):
+    """Full-row digital reads (read width 4096: one read per neuron, 279-bridge hidden rows -- wider than
+    the former 256-bridge limit -- and 255-bridge output rows, a 279-bit array port) through the top: the cocotb run is bit-true, and the C++ harness replays it
+    cycle for cycle; a digital image takes the golden cycle model's cycles plus the host's bus (15 for the
+    digits network's two BNN_INPUT words, as with 32-bridge reads)."""
+    from tb.cosim.bnn_net_cxx import run_cosim_bnn_net_cxx
+    from tb.cosim.bnn_net_run import run_cosim_bnn_net
+
+    res = run_cosim_bnn_net("digits", 4, seed=0, out_dir=tmp_path / "ok", progress=False, read_width=4096)
+    assert res["class_mismatches"] == res["count_mismatches"] == res["activation_mismatches"] == 0, \
+        res["first_mismatches"]
+    assert not res["violations"] and not any(res["errors"].values())
+    raw = run_cosim_bnn_net_cxx("digits", 4, seed=0, out_dir=tmp_path / "cxx", progress=False, cxx_flags=CXX_TEST,
+                                read_width=4096)
+    assert raw["read_lanes"] == 279 and raw["word_reads"] == res["word_reads"] == 4 * (255 + 255 + 10) + 4 * 10
+    assert raw["cycles"] == res["cycles"] and raw["sa_decisions"] == res["sa_decisions"]
+    for mode, v in res["per_mode"].items():
+        w = raw["per_mode"][mode]
+        assert w["image_cycles"] == v["image_cycles"] and w["classes"] == v["classes"], mode
+        assert w["class_mismatches"] == w["count_mismatches"] == w["activation_mismatches"] == w["violations"] == 0
+    d = raw["per_mode"]["digital"]
+    assert d["cycles_per_image_min"] == d["cycles_per_image_max"] == raw["golden"]["digital"]["cycles_per_image"] + 15
+
+
+@pytest.mark.extended
 def test_bnn_net_harness_detects_faults(tmp_path):
     """The C++ harness's comparison is not vacuous: the output layer's bridges inverted in its array ->
     class and popcount mismatches; hidden layer 0's bridges inverted -> its output, the input of

@@ -53,6 +53,10 @@ def add_arguments(p) -> None:
     p.add_argument("--bnn-engine", choices=("cocotb", "cxx"), default="cocotb",
                    help="with --bnn-net: cocotb (default) or cxx, the plain Verilator C++ harness replaying the "
                         "cocotb host cycle for cycle (-O2 build; for long runs, e.g. all 10,000 MNIST test images)")
+    p.add_argument("--bnn-read-width", type=IntIn(1, 4096), default=None,
+                   help="with --bnn-net: bridges per digital-mode read, 1..4096 (a width >= a neuron's row, "
+                        "e.g. 4096, reads the whole row at once: full-row reads); default: full rows for "
+                        "mnist, 32 for digits")
     p.add_argument("--bnn-bit-error", type=FloatIn(0.0, 0.5), default=0.01,
                    help="with --bnn-net: static bridge bit-error rate of the chip model (default %(default)s)")
     p.add_argument("--fmax", type=FloatIn(0.0, 1000.0, lo_open=True), default=None,
@@ -67,6 +71,10 @@ def run(args) -> int:
 
     if args.bnn_net:
         return run_bnn_net(args)
+    if args.bnn_read_width is not None:
+        print(f"error: --bnn-read-width = {args.bnn_read_width} is not allowed without --bnn-net (the "
+              f"single-layer run's read width is that of its trained layer)")
+        return 2
     if args.bnn_images > CosimConfigLimits.BNN_MAX_IMAGES:
         print(f"error: --bnn-images = {args.bnn_images} is out of range without --bnn-net: allowed "
               f"[0, {CosimConfigLimits.BNN_MAX_IMAGES}]")
@@ -146,7 +154,7 @@ def run_bnn_net(args) -> int:
     try:
         run = run_cosim_bnn_net_cxx if cxx else run_cosim_bnn_net
         res = run(args.bnn_net, images, seed=args.seed, modes=modes, bit_error=args.bnn_bit_error,
-                  progress=not args.quiet)
+                  progress=not args.quiet, read_width=args.bnn_read_width)
     except ConfigError as e:
         print(f"error: {e}")
         return 2

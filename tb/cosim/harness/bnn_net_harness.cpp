@@ -111,6 +111,13 @@ template <typename T> static bool one_run(const T& p, int& low, int& len) {
         return true;
     }
 }
+template <typename T> static void set_words(T& p, const uint32_t* w, std::size_t n) {
+    if constexpr (std::is_integral_v<T>) p = static_cast<T>(uint64_t(n > 0 ? w[0] : 0) | (uint64_t(n > 1 ? w[1] : 0) << 32));
+    else {
+        constexpr std::size_t m = sizeof(T) / sizeof(EData);
+        for (std::size_t i = 0; i < m; ++i) p[i] = i < n ? w[i] : 0;
+    }
+}
 template <typename T> static void set_small(T& p, uint64_t v) {
     if constexpr (std::is_integral_v<T>) p = static_cast<T>(v);
     else { p[0] = uint32_t(v); if (sizeof(T) / sizeof(EData) > 1) p[1] = uint32_t(v >> 32); }
@@ -190,7 +197,10 @@ int main(int argc, char** argv) {
     std::vector<std::string> violations;
     std::size_t n_violations = 0;
     auto violate = [&](const std::string& s) { if (violations.size() < 5) violations.push_back(s); ++n_violations; };
-    std::deque<int64_t> pipe(std::max(0, read_latency - 2), -1);   // -1: no read in that slot
+    // a read's bits as lw words (full-row reads are up to 4096 bridges wide); pipe slots without a read
+    // are empty vectors
+    const int lw = (lanes + 31) / 32;
+    std::deque<std::vector<uint32_t>> pipe(std::max(0, read_latency - 2));
     std::vector<uint32_t> x_applied(xw, 0), xbuf(xw), wbuf((2 * cols + 31) / 32 + 2);
     bool have_x = false;
     int bias_applied = n_bias;
@@ -199,7 +209,8 @@ int main(int argc, char** argv) {
     uint64_t sensed = 0;
     std::vector<uint64_t> evals(rows, 0);
     uint64_t bridge_reads = 0, word_reads = 0, decisions = 0;
-    uint64_t nxt_valid = 0, nxt_bits = 0, nxt_sa = 0;
+    uint64_t nxt_valid = 0, nxt_sa = 0;
+    std::vector<uint32_t> nxt_bits(lw, 0);
     bool nxt_pending = false;
     // activation checks of the image in progress
     int cur_mode = -1, cur_image = -1, layer_now = -1;
@@ -241,7 +252,7 @@ int main(int argc, char** argv) {
             }
         }
         // digital reads
-        int64_t out_bits = -1;
+        std::vector<uint32_t> out_bits;
         if (rd) {
             int row = onehot(top->wl), low, len;
             bool run = one_run(top->bl_read, low, len);
@@ -249,14 +260,22 @@ int main(int argc, char** argv) {
             if (row < 0 || low < 0 || !run || (low & 1) || (len & 1) || n > lanes || low / 2 + n > cols) {
                 violate("cycle " + std::to_string(cycle) + ": bad read lines");
             } else {
-                uint64_t garbage = n < lanes ? ((xorshift(rng) & ((lanes >= 64) ? ~0ull : ((1ull << lanes) - 1))) >> n << n) : 0;
-                out_bits = int64_t(bits_at(array, std::size_t(row) * cw, low / 2, n) | garbage);
+                // bridges low/2 .. low/2 + n - 1 in lanes 0 .. n-1, garbage in lanes n .. lanes-1
+                out_bits.assign(lw, 0);
+                for (int w = 0; w < lw; ++w) {
+                    int b0 = w * 32, take = std::min(32, n - b0);
+                    uint32_t v = take > 0 ? bits_at(array, std::size_t(row) * cw, low / 2 + b0, take) : 0;
+                    int top_lanes = std::min(32, lanes - b0);
+                    uint32_t lane_mask = top_lanes >= 32 ? 0xFFFFFFFFu : ((1u << top_lanes) - 1);
+                    uint32_t keep = take >= 32 ? 0xFFFFFFFFu : (take <= 0 ? 0u : ((1u << take) - 1));
+                    out_bits[w] = v | (uint32_t(xorshift(rng)) & lane_mask & ~keep);
+                }
                 bridge_reads += n;
                 ++word_reads;
             }
         }
-        int64_t arrived = out_bits;
-        if (!pipe.empty()) { pipe.push_back(out_bits); arrived = pipe.front(); pipe.pop_front(); }
+        std::vector<uint32_t> arrived = std::move(out_bits);
+        if (!pipe.empty()) { pipe.push_back(std::move(arrived)); arrived = std::move(pipe.front()); pipe.pop_front(); }
         // analog conversions
         if (ien) {
             get_words(top->in_bits, x_applied.data(), xw);
@@ -327,8 +346,9 @@ int main(int argc, char** argv) {
             }
         }
         uint64_t sa = ((stages >> 3) & 1) ? sensed : (xorshift(rng) & ((K >= 64) ? ~0ull : ((1ull << K) - 1)));
-        nxt_valid = arrived >= 0;
-        nxt_bits = arrived >= 0 ? uint64_t(arrived) : 0;
+        nxt_valid = !arrived.empty();
+        if (nxt_valid) nxt_bits = arrived;
+        else std::fill(nxt_bits.begin(), nxt_bits.end(), 0u);
         nxt_sa = sa;
         nxt_pending = true;
     };
@@ -346,7 +366,7 @@ int main(int argc, char** argv) {
         top->clk = 1; top->eval();
         if (nxt_pending) {
             top->rd_valid = nxt_valid;
-            set_small(top->rd_bits, nxt_bits);
+            set_words(top->rd_bits, nxt_bits.data(), nxt_bits.size());
             set_small(top->sa_out, nxt_sa);
             nxt_pending = false;
         }

@@ -84,6 +84,7 @@ def test_pass_recurrence_equals_the_layer_engine_model(seed):
     ((20, 11, 15, 9, 4), (3, 2, 2), 3, {"read_width": 32, "precharge": 1, "evaluate": 3, "out_fifo": 2}),
     ((12, 7, 3), (1,), 1, {"read_width": 1, "popcount_mode": "lut6", "read_latency": 3}),
     ((30, 17, 17, 5), (3, 2), 1, {"read_width": 256, "out_fifo": 2}),     # full-row reads, credit-bound
+    ((300, 13, 13, 4), (29, 28), 2, {"read_width": 4096}),  # full-row reads of 329-bridge rows (padded layer 0)
 ])
 def test_network_closed_form_equals_the_network_model(sizes, bias, bank, layer):
     net = BnnNetHwParams(sizes=sizes, bias_cells=bias, bank=bank, bank_out=2,
@@ -105,3 +106,8 @@ def test_paper_network_cycles():
     # digital: one neuron per ceil(1127 / 32) = 36 reads, + read latency 2 + popcount 7 + 2
     hidden, output = 1025 * 36 + 11, 10 * 33 + 11      # the output layer: 1025 cells in 33 reads
     assert network_cycles(net, False) == NetworkCycles(1 + 3 * hidden + output, (hidden,) * 3, output)
+    # full-row reads (the paper network's build): one read per neuron, the output layer in 10 reads
+    full = BnnNetHwParams(layer=replace(base, read_width=4096))
+    assert (full.hidden_hw.read_lanes, full.out_hw.read_lanes) == (1127, 1025)
+    assert network_cycles(full, False) == NetworkCycles(1 + 3 * 1036 + 21, (1036,) * 3, 21)
+    assert network_cycles(full, True) == network_cycles_model(full, True) == NetworkCycles(1 + 3 * 693 + 21, (693,) * 3, 21)
