@@ -55,7 +55,7 @@ WAIVERS: tuple[Waiver, ...] = (
     Waiver("mvm_read_engine.7x5-N2*-b[13]-*.frame.*", "*short*",
            "input_width 1 or 3: 32 or 10 codes per word, so a forward frame (7 codes) and a transposed one (5) "
            "are one word each, and a frame one word short would have no word (a frame of the wrong length is "
-           "one word long: covered as long)"),
+           "one word too long: covered as long)"),
     Waiver("mvm_read_engine.7x5-N2-b8-A3-K4-o32.y.*", "*sat_*",
            "out_width 32: |S| <= 2 * 2 * (2**3 - 1) * (2**8 - 1) < 2**13 and mult < 2**17, so |S * mult| < 2**30 "
            "and y never reaches the 32-bit limits (any shift only makes it smaller)"),

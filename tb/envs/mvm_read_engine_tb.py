@@ -13,7 +13,8 @@ Phases (coverage closure, long regressions)
 Optional ``phases``: a list of dicts, each run from an idle engine (the engine is in LOAD with ``o``
 empty after a phase; reset is not repeated, the sticky flags carry over). A phase takes its frames
 from ``frames`` (a list as above) or draws ``random`` frames (:func:`random_frames`, a fraction ``bad``
-of the wrong length) from a generator keyed by the seed and the phase index; ``i_valid``,
+of the wrong length, a fraction ``edges`` with all codes at one value: 0 or an end of the range) from
+a generator keyed by the seed and the phase index; ``i_valid``,
 ``o_ready``, ``prog`` and ``obey`` (False: a programming side that ignores ``rd_req``, so reads overlap
 pulses and ``overlap_error`` must rise) override the run's settings. Without ``phases`` the run is
 one phase of the top-level ``frames``, with the stimulus streams of the single-run test. With
@@ -54,15 +55,21 @@ def cfg_values(mv: MvmParams, run: dict) -> dict:
             "mult_tr": mv.t_scale_mult, "shift_tr": mv.t_scale_shift}
 
 
-def random_frames(rng: random.Random, shape: MvmEngineShape, n: int, bad: float = 0.2) -> list[Frame]:
+def random_frames(rng: random.Random, shape: MvmEngineShape, n: int, bad: float = 0.2,
+                  edges: float = 0.0) -> list[Frame]:
     """``n`` frames, forward and transposed mixed, uniform codes; a fraction ``bad`` one word short
-    or one (random) word long."""
+    or one (random) word long; a fraction ``edges`` with every code of the frame at one end of the
+    range or 0 (bit planes with no line or every line driven, ADC codes at 0 and full scale)."""
     b = shape.input_width
     frames = []
     for _ in range(n):
         tr = rng.random() < 0.5
         lo, hi = (-(1 << (b - 1)), (1 << (b - 1)) - 1) if tr else (0, (1 << b) - 1)
-        words = frame_words([rng.randint(lo, hi) for _ in range(shape.n_in(tr))], tr, shape)
+        if edges and rng.random() < edges:
+            codes = [rng.choice((lo, 0, hi))] * shape.n_in(tr)
+        else:
+            codes = [rng.randint(lo, hi) for _ in range(shape.n_in(tr))]
+        words = frame_words(codes, tr, shape)
         if rng.random() < bad:
             words = words[:-1] if len(words) > 1 and rng.random() < 0.5 else words + [rng.getrandbits(32)]
         frames.append(Frame(tuple(words), tr))
@@ -79,6 +86,7 @@ PLANES = ("none", "some", "all")
 Y_CLASSES = ("sat_neg", "neg", "zero", "pos", "sat_pos")
 #: cycles a read waited in ARM for prog_active to fall (ProgSide bursts last 1..6 cycles)
 WAIT_BINS = ((0, 0), (1, 1), (2, 3), (4, 6))
+STARTS = ("back_to_back", "after_idle", "after_drop")
 
 
 def split_frames(words) -> list[tuple[int, int, bool, int]]:
@@ -100,14 +108,15 @@ def _cls(v: int, full: int) -> str:
 
 
 def sample_coverage(cov, shape: MvmEngineShape, mv: MvmParams, run: dict, phase: dict, words, received,
-                    reads, read_codes, rd_req: list[bool], prog: list[bool], ready: list[bool],
-                    flags: dict[str, int]) -> None:
+                    reads, read_codes, rd_req: list[bool], ready: list[bool], flags: dict[str, int],
+                    before: tuple | None) -> None:
     """Functional coverage of one phase: accepted words and emitted codes (the monitors), the reads
-    the array served with the codes it returned (``read_codes``: one array per read), ``rd_req``,
-    ``prog_active`` and ``i.ready`` per cycle, the sticky flags."""
+    the array served with the codes it returned (``read_codes``: one array per read), ``rd_req`` and
+    ``i.ready`` per cycle, the sticky flags; ``before``: (mode, good, -1) of the previous phase's
+    last frame (None: none)."""
     if not cov.enabled:   # collection off (make test): nothing to compute
         return
-    from tb.kit.coverage import GAP_BINS, sample_stream
+    from tb.kit.coverage import sample_stream
 
     b, A, diff, D = shape.input_width, shape.adc_width, shape.differential, shape.slots
     full = (1 << A) - 1
@@ -118,15 +127,24 @@ def sample_coverage(cov, shape: MvmEngineShape, mv: MvmParams, run: dict, phase:
     for _, _, tr, n in frames:
         want = shape.frame_length(tr)
         fg.sample(mode=MODES[tr], length="ok" if n == want else "short" if n < want else "long")
-    # frames back to back or after a gap: idle cycles between i.ready rising (LOAD again) and the next
-    # frame's first word, crossed with a change of mode between the two frames
-    bt = cov.group("back_to_back", {"gap": GAP_BINS, "mode": ["same", "switch"]}, {"gap_x_mode": ("gap", "mode")},
+    # how each frame follows the one before (``before``: the previous phase's last frame, mode and
+    # whether it was good): back to back (its first word taken in the cycle i.ready rose again after
+    # the previous frame's outputs), after idle cycles in LOAD, or right after a dropped frame (the
+    # engine never left LOAD); crossed with a change of mode
+    bt = cov.group("sequence", {"start": STARTS, "mode": ["same", "switch"]}, {"start_x_mode": ("start", "mode")},
                    shared=True)
     rises = [c for c in range(1, len(ready)) if ready[c] and not ready[c - 1]]
-    for (first, _, tr, _), prev in zip(frames[1:], frames[:-1]):
-        rise = max((c for c in rises if c <= first), default=None)
-        if rise is not None and rise > prev[1]:
-            bt.sample(gap=first - rise, mode="same" if tr == prev[2] else "switch")
+    prevs = [before] + [(tr, n == shape.frame_length(tr), last) for _, last, tr, n in frames[:-1]]
+    for (first, _, tr, _), prev in zip(frames, prevs):
+        if prev is None:
+            continue
+        pmode, pgood, plast = prev
+        if not pgood:
+            start = "after_drop"
+        else:
+            rise = max((c for c in rises if c <= first), default=None)
+            start = "back_to_back" if rise is not None and rise > plast and first == rise else "after_idle"
+        bt.sample(start=start, mode="same" if tr == pmode else "switch")
     # reads: every bit plane and group per mode, how much of the plane is driven, the wait for programming
     groups = ["G+", "G-"] if diff else ["G+"]
     rg = cov.group("read", {"mode": MODES, "bit": list(range(b)), "group": groups, "plane": PLANES},
@@ -170,8 +188,9 @@ def sample_coverage(cov, shape: MvmEngineShape, mv: MvmParams, run: dict, phase:
             yg.sample(mode=MODES[m], y="sat_neg" if y == lo else "sat_pos" if y == hi else
                       "zero" if y == 0 else "neg" if y < 0 else "pos")
         k += shape.n_out(m)
-    # sticky flags: the bins are "raised"
-    cov.group("flags", {"frame_error": [1], "overlap_error": [1]}).sample(**flags)
+    # sticky flags: the bins are "raised" (overlap_error is one register whatever the configuration)
+    cov.group("flags", {"frame_error": [1]}).sample(frame_error=flags["frame_error"])
+    cov.group("overlap", {"overlap_error": [1]}, shared=True).sample(overlap_error=flags["overlap_error"])
     sample_stream(cov, "i", [t.cycle for t in words], phase.get("i_valid", run["i_valid"]))
     sample_stream(cov, "o", [t.cycle for t in received], phase.get("o_ready", run["o_ready"]))
 
@@ -211,6 +230,7 @@ if cocotb is not None:
             self.t = 0                       # sample index of the next committed frame (read noise)
             self.frame_error = False
             self.overlap = False
+            self.before = None               # the last frame so far: (mode, good, -1)
             self.coverage = Coverage("mvm_read_engine", cfg)
             self.dut.cfg.value = mvm_cfg_layout(self.shape).const(cfg_values(self.mv, cfg["run"])).as_value().value
 
@@ -218,7 +238,7 @@ if cocotb is not None:
             if "frames" in phase:
                 return [Frame(tuple(f["words"]), bool(f["transposed"])) for f in phase["frames"]]
             return random_frames(random.Random(f"mvm/{self.seed}/phase{k}"), self.shape, int(phase["random"]),
-                                 float(phase.get("bad", 0.2)))
+                                 float(phase.get("bad", 0.2)), float(phase.get("edges", 0.0)))
 
         async def run_phase(self, k: int, phase: dict) -> tuple:
             """Drive one phase, compare, return its statistics."""
@@ -249,7 +269,7 @@ if cocotb is not None:
             src.send(frame_items(frames))
             src.start()
             snk.start()
-            rd_prev, rd_req, progs, ready, read_codes, code_prev, pa_prev = False, [], [], [], [], 0, False
+            rd_prev, rd_req, ready, read_codes, code_prev, pa_prev = False, [], [], [], 0, False
             for c in range(trace.cycles + 3):
                 await ReadWrite()          # this cycle's registered outputs, still allowed to drive inputs
                 pa = prog.step(rd_prev)
@@ -270,7 +290,6 @@ if cocotb is not None:
                 rd_req.append(rd_prev)
                 self.overlap |= pa and reading
                 if cov:
-                    progs.append(pa)
                     ready.append(bool(dut.i__ready.value))
                     if len(port.reads) > n_reads:
                         read_codes.append(port._codes.copy())
@@ -289,8 +308,11 @@ if cocotb is not None:
                     raise AssertionError(f"phase {k}: {flag} = {int(getattr(dut, flag).value)}, expected {int(want)} "
                                          f"(seed {seed})")
             sample_coverage(self.coverage, shape, self.mv, run, phase, src.sent, snk.received, port.reads, read_codes,
-                            rd_req, progs, ready, {f: int(getattr(dut, f).value) for f in ("frame_error",
-                                                                                          "overlap_error")})
+                            rd_req, ready, {f: int(getattr(dut, f).value) for f in ("frame_error", "overlap_error")},
+                            self.before)
+            seen = split_frames(src.sent)
+            if seen:
+                self.before = (seen[-1][2], seen[-1][3] == shape.frame_length(seen[-1][2]), -1)
             return (k, len(frames), sum(ok for _, ok in trace.frames), len(trace.outputs), len(trace.reads),
                     sum(shape.lines(r.transposed) for r in port.reads), trace.cycles, time.perf_counter() - t0)
 
@@ -306,6 +328,8 @@ if cocotb is not None:
         phases = cfg.get("phases") or [{"frames": cfg["frames"]}]
         stats, cycles = await run_phase_list(tb, dut, phases, lambda st: st[6], cfg.get("min_cycles", 0))
         tb.coverage.write()
+        if cfg.get("expect_overlap") and not tb.overlap:
+            raise AssertionError(f"expect_overlap: no read overlapped a programming pulse (seed {tb.seed})")
         if cfg.get("stats_path"):
             Path(cfg["stats_path"]).write_text(json.dumps({
                 "cycles": cycles, "phases": len(stats), "frames": sum(st[1] for st in stats),
