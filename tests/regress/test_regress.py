@@ -7,14 +7,15 @@ default ``1 2 3 4 5``). Each run appends one JSON line (block, configuration, se
 seconds) to ``build/regress/runs.jsonl``; pytest's progress shows the runs as they finish.
 
 How each environment reaches the length: the phased ones (UpdateUnit, ArbitrationController,
-OuterProductEngine, MvmReadEngine) repeat their phase list with fresh stimulus streams until the
-cycles add up (``min_cycles``); the PulseScheduler and XnorPopcount scale their request / vector
-counts from a golden run of the default size; CrossbarAddressing drives one command per cycle and the SenseAmpSequencer runs a fixed number
-of cycles, so both take the length directly. The AXI4-Lite CSR issues batches of random operations
-(new stimulus streams each) and checks every cycle as it happens (``tb.envs.axil_csr_tb.CsrChecker``:
-no trace is kept) until the cycles add up; the BnnLayerEngine runs phases of random layers (weights,
-thresholds, inputs, modes), each from a reset, until they do. The MvmReadEngine's phases draw new
-random frames each (the array's read-noise sample index counting on).
+OuterProductEngine, MvmReadEngine, ArgmaxUnit) repeat their phase list with fresh stimulus streams
+until the cycles add up (``min_cycles``); the PulseScheduler and XnorPopcount scale their request /
+vector counts from a golden run of the default size; CrossbarAddressing drives one command per cycle
+and the SenseAmpSequencer runs a fixed number of cycles, so both take the length directly. The
+AXI4-Lite CSR issues batches of random operations (new stimulus streams each) and checks every cycle
+as it happens (``tb.envs.axil_csr_tb.CsrChecker``: no trace is kept) until the cycles add up; the
+BnnLayerEngine runs phases of random layers (weights, thresholds, inputs, modes), each from a reset,
+until they do. The MvmReadEngine's and the ArgmaxUnit's phases draw new random frames / images each
+(the MVM array's read-noise sample index counting on).
 """
 from __future__ import annotations
 
@@ -255,3 +256,20 @@ def test_mvm_read_engine(name, seed, tmp_path):
     st = json.loads(stats.read_text())
     _record("mvm_read_engine", name, seed, st["cycles"], time.perf_counter() - t0, phases=st["phases"],
             frames=st["frames"], committed=st["committed"], outputs=st["outputs"], reads=st["reads"])
+
+
+@pytest.mark.parametrize("name, seed", _ids(["c10-w11", "c2-w1", "c7-w5"]))
+def test_argmax_unit(name, seed, tmp_path):
+    from hw.argmax_unit import ArgmaxUnit
+    from tb.kit.runner import run_cocotb
+    from tests.blocks.test_argmax_unit import COCOTB_CONFIGS
+
+    classes, cw, phases = COCOTB_CONFIGS[name]
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(ArgmaxUnit(classes, cw), toplevel="argmax_unit", test_module="tb.envs.argmax_unit_tb",
+               config={"classes": classes, "count_width": cw, "seed": seed, "phases": phases, "min_cycles": CYCLES,
+                       "stats_path": str(stats)})
+    st = json.loads(stats.read_text())
+    _record("argmax_unit", name, seed, st["cycles"], time.perf_counter() - t0, phases=st["phases"],
+            images=st["images"])
