@@ -187,7 +187,9 @@ def merge_reports(old: str, new: str, note: str) -> str:
     fun = sorted([r for r in fun_o + fun_n if r[0] != "**all**"], key=lambda r: r[0])
     tot = [sum(int(r[i]) for r in fun) for i in range(1, 6)]
     out = ["# Coverage", ""]
-    out += [ln for ln in o[""][2:] if ln.strip()] + ["", note, ""]
+    for para in (ln for ln in o[""][1:] if ln.strip()):     # the earlier header's paragraphs, then the note
+        out += [para, ""]
+    out += [note, ""]
     out += ["## Functional coverage per block", "",
             "| block | runs | bins | hit | waived | holes | hit or waived |", "|---|---:|---:|---:|---:|---:|---:|"]
     out += ["| " + " | ".join(r) + " |" for r in fun]

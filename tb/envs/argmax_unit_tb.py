@@ -75,11 +75,14 @@ def sample_coverage(cov, classes: int, count_width: int, phase: dict, sent, rece
     top = (1 << count_width) - 1
     ties = list(TIES) if classes >= 3 else ["none", "all"]     # 2 classes: a tie is every class
     counts = ["zero", "mid", "full"] if count_width > 1 else ["zero", "full"]
-    # the winner's position with a tie: the lowest index, never the last (all: the first)
+    positions = list(POSITIONS) if classes >= 3 else ["first", "last"]     # 2 classes: no index inside
+    # the winner's position with a tie: the lowest index, never the last (all: the first); a maximum
+    # of 0 is every class's count (the others would be below 0)
     ign = [("some", "last"), ("all", "inside"), ("all", "last")]
-    g = cov.group("result", {"cls": ranges(classes - 1, lo=0), "tie": ties, "position": POSITIONS, "count": counts},
+    g = cov.group("result", {"cls": ranges(classes - 1, lo=0), "tie": ties, "position": positions, "count": counts},
                   {"tie_x_position": ("tie", "position"), "tie_x_count": ("tie", "count")},
-                  ignore={"tie_x_position": [b for b in ign if b[0] in ties]})
+                  ignore={"tie_x_position": [b for b in ign if b[0] in ties and b[1] in positions],
+                          "tie_x_count": [(t, "zero") for t in ties if t != "all"]})
     images, cur = [], []
     for t in sent:
         cur.append(t)

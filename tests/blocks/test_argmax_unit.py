@@ -67,8 +67,12 @@ _PATTERN = [1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1] + [0] * 17
 COCOTB_CONFIGS = {
     "c10-w11": (10, 11, [{"images": 200, "valid": 0.7, "ready": 0.5},
                          {"images": 60, "valid": ["pattern", _PATTERN], "ready": 1.0}]),
+    # with 2 classes results can follow 2 cycles apart (o gaps of 1): o ready with p = 0.8 and in
+    # the pattern 10 while i is always valid
     "c2-w1": (2, 1, [{"images": 300, "valid": 1.0, "ready": ["burst", 0.5]},
-                     {"images": 100, "valid": ["burst", 0.6], "ready": ["pattern", _PATTERN]}]),
+                     {"images": 100, "valid": ["burst", 0.6], "ready": ["pattern", _PATTERN]},
+                     {"images": 100, "valid": 1.0, "ready": 0.8},
+                     {"images": 60, "valid": 1.0, "ready": ["pattern", [1, 0]]}]),
     "c7-w5": (7, 5, [{"images": 200, "valid": ["burst", 0.6], "ready": 0.7},
                      {"images": 100, "valid": 0.9, "ready": 1.0}]),
 }
