@@ -77,7 +77,7 @@ COVERAGE_SEEDS ?= 20261123 1
 COVERAGE_TESTS := test_cocotb_update_unit or test_cocotb_arbitration_controller or test_cocotb_random_traffic \
 	or test_cocotb_random_commands or test_cocotb_axil_master or test_cocotb_sense_amp_sequencer \
 	or test_cocotb_xnor_popcount or test_cocotb_bnn_layer_engine or test_cocotb_outer_product_engine \
-	or test_coverage_closure
+	or test_cocotb_mvm_read_engine or test_cocotb_argmax_unit or test_coverage_closure
 coverage: setup
 	rm -rf $(COVERAGE_DIR)
 	for s in $(COVERAGE_SEEDS); do \

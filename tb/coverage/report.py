@@ -148,6 +148,70 @@ def markdown(items: dict[str, Item], code: dict[str, dict[str, tuple[int, int]]]
     return "\n".join(out) + "\n"
 
 
+def _sections(text: str) -> dict[str, list[str]]:
+    """A report's lines by ``## `` section ("" for the header)."""
+    out: dict[str, list[str]] = {"": []}
+    cur = ""
+    for line in text.splitlines():
+        if line.startswith("## "):
+            cur = line[3:]
+            out[cur] = []
+        else:
+            out[cur].append(line)
+    return out
+
+
+def _rows(lines: list[str], cells: int = -1) -> list[list[str]]:
+    """The body rows of the Markdown table in ``lines`` (cells stripped); ``cells``: split into at most
+    that many (the last keeps any ``|`` of its text, e.g. a waiver's reason)."""
+    rows = [[c.strip() for c in ln.strip()[1:-1].split("|", cells - 1 if cells > 0 else -1)]
+            for ln in lines if ln.startswith("|")]
+    return rows[2:]
+
+
+def _key(cell: str) -> str:
+    return cell.strip("`*")
+
+
+def merge_reports(old: str, new: str, note: str) -> str:
+    """The report ``old`` with the blocks of report ``new`` added (their rows, cover items, holes and
+    waiver counts), for coverage collected afterwards for blocks ``old`` does not have, without
+    rerunning ``old``'s simulations; ``note`` (how ``new`` was made) joins the header. The totals are
+    recomputed; a block in both reports is refused (the waiver counts of ``old`` are not per block)."""
+    o, n = _sections(old), _sections(new)
+    fun_o, fun_n = _rows(o["Functional coverage per block"]), _rows(n["Functional coverage per block"])
+    old_blocks = {r[0] for r in fun_o if r[0] != "**all**"}
+    new_blocks = {r[0] for r in fun_n if r[0] != "**all**"}
+    if old_blocks & new_blocks:
+        raise ValueError(f"merge: blocks in both reports: {sorted(old_blocks & new_blocks)} (rerun them all)")
+    fun = sorted([r for r in fun_o + fun_n if r[0] != "**all**"], key=lambda r: r[0])
+    tot = [sum(int(r[i]) for r in fun) for i in range(1, 6)]
+    out = ["# Coverage", ""]
+    for para in (ln for ln in o[""][1:] if ln.strip()):     # the earlier header's paragraphs, then the note
+        out += [para, ""]
+    out += [note, ""]
+    out += ["## Functional coverage per block", "",
+            "| block | runs | bins | hit | waived | holes | hit or waived |", "|---|---:|---:|---:|---:|---:|---:|"]
+    out += ["| " + " | ".join(r) + " |" for r in fun]
+    out += [f"| **all** | {tot[0]} | {tot[1]} | {tot[2]} | {tot[3]} | {tot[4]} | {_pct(tot[2] + tot[3], tot[1])} |", ""]
+    code = sorted(_rows(o["Code coverage per block (Verilator)"]) + _rows(n["Code coverage per block (Verilator)"]),
+                  key=lambda r: r[0])
+    out += ["## Code coverage per block (Verilator)", "", "| toplevel | line | branch | toggle |", "|---|---:|---:|---:|"]
+    out += ["| " + " | ".join(r) + " |" for r in code] + ["", "## Holes", ""]
+    holes = sorted(ln for ln in o["Holes"] + n["Holes"] if ln.startswith("- "))
+    out += holes or ["None: every bin is hit or waived."]
+    counts = {}
+    for r in _rows(o["Waivers"], 4) + _rows(n["Waivers"], 4):
+        key = (r[0], r[1], r[3])
+        counts[key] = counts.get(key, 0) + int(r[2])
+    out += ["", "## Waivers", "", "| items | bins | waived | reason |", "|---|---|---:|---|"]
+    out += [f"| {i} | {b} | {c} | {why} |" for (i, b, why), c in counts.items()]
+    items = sorted(_rows(o["Cover items"]) + _rows(n["Cover items"]), key=lambda r: _key(r[0]))
+    out += ["", "## Cover items", "", "| item | kind | bins | hit |", "|---|---|---:|---:|"]
+    out += ["| " + " | ".join(r) + " |" for r in items]
+    return "\n".join(out) + "\n"
+
+
 def runs_per_block(paths: Iterable[Path]) -> dict[str, int]:
     return dict(Counter(Path(p).stem.split("-")[0] for p in paths))
 
@@ -159,6 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--command", default="make coverage", help="named in the report's first line")
     ap.add_argument("--seeds", default="", help="the seeds of the runs, named in the report")
     ap.add_argument("--fail-on-holes", action="store_true", help="exit 1 if a bin is neither hit nor waived")
+    ap.add_argument("--merge", type=Path, default=None,
+                    help="an earlier report: add these runs' blocks to it (blocks it does not have) and write the "
+                         "result to --out, instead of a report of these runs alone")
+    ap.add_argument("--note", default="", help="with --merge: the sentence on how the added runs were made")
     args = ap.parse_args(argv)
     fun = sorted((args.dir / "functional").glob("*.yml"))
     dat = sorted((args.dir / "code").glob("*.dat"))
@@ -167,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
     items = load_functional(fun)
     command = f"{args.command} (seeds {args.seeds})" if args.seeds else args.command
     text = markdown(items, load_code(dat), runs_per_block(fun), command)
+    if args.merge is not None:
+        text = merge_reports(args.merge.read_text(), text, args.note)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     blocks, _ = functional_summary(items)

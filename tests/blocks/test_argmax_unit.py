@@ -61,6 +61,36 @@ def test_amaranth_sim_against_golden(classes, count_width, seed):
     assert isinstance(items[0], ArgmaxIn)
 
 
+# cocotb under Verilator: (classes, count_width, phases); the phases between them drive both streams
+# with every handshake class (always, Bernoulli, burst, pattern)
+_PATTERN = [1, 1, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1] + [0] * 17
+COCOTB_CONFIGS = {
+    "c10-w11": (10, 11, [{"images": 200, "valid": 0.7, "ready": 0.5},
+                         {"images": 60, "valid": ["pattern", _PATTERN], "ready": 1.0}]),
+    # with 2 classes results can follow 2 cycles apart (o gaps of 1): o ready with p = 0.8 and in
+    # the pattern 10 while i is always valid
+    "c2-w1": (2, 1, [{"images": 300, "valid": 1.0, "ready": ["burst", 0.5]},
+                     {"images": 100, "valid": ["burst", 0.6], "ready": ["pattern", _PATTERN]},
+                     {"images": 100, "valid": 1.0, "ready": 0.8},
+                     {"images": 60, "valid": 1.0, "ready": ["pattern", [1, 0]]}]),
+    "c7-w5": (7, 5, [{"images": 200, "valid": ["burst", 0.6], "ready": 0.7},
+                     {"images": 100, "valid": 0.9, "ready": 1.0}]),
+}
+
+
+@pytest.mark.cocotb
+@pytest.mark.extended      # a Verilator build per configuration: make test-extended (make test: the Amaranth runs)
+@pytest.mark.parametrize("name", COCOTB_CONFIGS)
+def test_cocotb_argmax_unit(name, seed):
+    """Random popcounts (ties, equal rows, zeros and full scale) under every handshake class, every
+    transfer compared with the golden cycle model (``tb/envs/argmax_unit_tb.py``)."""
+    from tb.kit.runner import run_cocotb
+
+    classes, cw, phases = COCOTB_CONFIGS[name]
+    run_cocotb(ArgmaxUnit(classes, cw), toplevel="argmax_unit", test_module="tb.envs.argmax_unit_tb",
+               config={"classes": classes, "count_width": cw, "seed": seed, "phases": phases})
+
+
 def test_verilog_lint_clean(tmp_path):
     from tb.kit.lint import lint
     from tb.kit.runner import to_verilog

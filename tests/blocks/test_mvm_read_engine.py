@@ -2,6 +2,7 @@
 by value, with the behavioural array (golden's line currents, read noise and ADC) closing the port."""
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, replace
 
@@ -23,7 +24,9 @@ from golden.twins.mvm_read_engine import (
     parse_frame,
 )
 from hw.mvm_read_engine import MvmReadEngine
+from tb.envs.mvm_read_engine_tb import random_frames
 from tb.kit.amaranth_sim import SimSink, SimSource, run_streams, simulate
+from tb.kit.runner import ENV_COVERAGE
 from tb.kit.scoreboard import Scoreboard
 from tb.models.mvm_array import MvmArray, MvmArrayPort
 
@@ -72,16 +75,7 @@ def make_setup(p: AccelParams, seed: int, n_frames: int = 6, bad: float = 0.2, n
                       "scale_mult": rng.randint(1, 1 << 16), "scale_shift": rng.randint(*shifts),
                       "t_scale_mult": rng.randint(1, 1 << 16), "t_scale_shift": rng.randint(*shifts)})
     p = p.with_(mvm={f: getattr(mv, f) for f in mv.__dataclass_fields__})
-    b = shape.input_width
-    frames = []
-    for _ in range(n_frames):
-        tr = rng.random() < 0.5
-        n = shape.n_in(tr)
-        lo, hi = (-(1 << (b - 1)), (1 << (b - 1)) - 1) if tr else (0, (1 << b) - 1)
-        words = frame_words([rng.randint(lo, hi) for _ in range(n)], tr, shape)
-        if rng.random() < bad:
-            words = words[:-1] if len(words) > 1 and rng.random() < 0.5 else words + [rng.getrandbits(32)]
-        frames.append(Frame(tuple(words), tr))
+    frames = random_frames(rng, shape, n_frames, bad)
     nz = ReadNoise(seed, 0.05, 3.0, array_id=1) if noise else None
     return Setup(p, shape, mv, g, rng.randint(0, gmax), nz, settle, conv, frames)
 
@@ -265,14 +259,20 @@ def cocotb_config(s: Setup, seed: int, specs, prog_p: float, **extra) -> dict:
 
 
 COCOTB_CASE = ("7x5-N2diff-b3-A6-K1", 10)        # differential, both modes, bursts, programming
+# Under `make coverage` every configuration of SIM_CONFIGS runs, with this many frames (docs/coverage.md)
+COVERAGE_FRAMES = 150
+_COVERAGE_ONLY = pytest.mark.skipif(not os.environ.get(ENV_COVERAGE),
+                                    reason=f"further configurations: `make coverage` ({ENV_COVERAGE} set)")
 
 
 @pytest.mark.cocotb
 @pytest.mark.extended      # a Verilator build of about a minute: make test-extended (make test: the Amaranth runs)
-def test_cocotb_mvm_read_engine(seed):
+@pytest.mark.parametrize("name", [n if n == COCOTB_CASE[0] else pytest.param(n, marks=_COVERAGE_ONLY)
+                                  for n in SIM_CONFIGS])
+def test_cocotb_mvm_read_engine(name, seed):
     from tb.kit.runner import run_cocotb
 
-    name, n_frames = COCOTB_CASE
+    n_frames = COVERAGE_FRAMES if os.environ.get(ENV_COVERAGE) else COCOTB_CASE[1]
     p, settle, conv, specs, prog_p = SIM_CONFIGS[name]
     s = make_setup(p, seed, n_frames=n_frames, settle=settle, conv=conv)
     res = run_cocotb(MvmReadEngine(s.p), toplevel="mvm_read_engine", test_module="tb.envs.mvm_read_engine_tb",

@@ -7,14 +7,15 @@ default ``1 2 3 4 5``). Each run appends one JSON line (block, configuration, se
 seconds) to ``build/regress/runs.jsonl``; pytest's progress shows the runs as they finish.
 
 How each environment reaches the length: the phased ones (UpdateUnit, ArbitrationController,
-OuterProductEngine) repeat their phase list with fresh stimulus streams until the cycles add up
-(``min_cycles``); the
-PulseScheduler and XnorPopcount scale their request / vector counts from a golden run of the default
-size; CrossbarAddressing drives one command per cycle and the SenseAmpSequencer runs a fixed number
-of cycles, so both take the length directly. The AXI4-Lite CSR issues batches of random operations
-(new stimulus streams each) and checks every cycle as it happens (``tb.envs.axil_csr_tb.CsrChecker``:
-no trace is kept) until the cycles add up; the BnnLayerEngine runs phases of random layers (weights,
-thresholds, inputs, modes), each from a reset, until they do.
+OuterProductEngine, MvmReadEngine, ArgmaxUnit) repeat their phase list with fresh stimulus streams
+until the cycles add up (``min_cycles``); the PulseScheduler and XnorPopcount scale their request /
+vector counts from a golden run of the default size; CrossbarAddressing drives one command per cycle
+and the SenseAmpSequencer runs a fixed number of cycles, so both take the length directly. The
+AXI4-Lite CSR issues batches of random operations (new stimulus streams each) and checks every cycle
+as it happens (``tb.envs.axil_csr_tb.CsrChecker``: no trace is kept) until the cycles add up; the
+BnnLayerEngine runs phases of random layers (weights, thresholds, inputs, modes), each from a reset,
+until they do. The MvmReadEngine's and the ArgmaxUnit's phases draw new random frames / images each
+(the MVM array's read-noise sample index counting on).
 """
 from __future__ import annotations
 
@@ -225,3 +226,50 @@ def test_bnn_layer_engine(name, seed, tmp_path):
     s = json.loads(stats.read_text())
     _record("bnn_layer_engine", name, seed, s["cycles"], time.perf_counter() - t0, phases=s["phases"],
             images=s["images"], y_words=s["y_words"], output_bits=s["output_bits"])
+
+
+# MvmReadEngine: every configuration of the block test (differential or not, forward and transposed
+# frames mixed, input / ADC / output widths, settle and conversion timing, handshake classes,
+# programming pulses), phases of 200 random frames (a fifth of the wrong length) until the cycles add up
+MVM_PHASE_FRAMES = 200
+
+
+def _mvm_configs():
+    from tests.blocks.test_mvm_read_engine import SIM_CONFIGS
+    return SIM_CONFIGS
+
+
+@pytest.mark.parametrize("name, seed", _ids(["7x5-N2-b3-A4-K4", "7x5-N2diff-b3-A6-K1", "7x5-N2diff-b8-A8-K4",
+                                             "7x5-N2-b1-A2-K1-o8", "7x5-N2-b8-A3-K4-o32"]))
+def test_mvm_read_engine(name, seed, tmp_path):
+    from hw.mvm_read_engine import MvmReadEngine
+    from tb.kit.runner import run_cocotb
+    from tests.blocks.test_mvm_read_engine import cocotb_config, make_setup
+
+    p, settle, conv, specs, prog_p = _mvm_configs()[name]
+    s = make_setup(p, seed, n_frames=0, settle=settle, conv=conv)
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(MvmReadEngine(s.p), toplevel="mvm_read_engine", test_module="tb.envs.mvm_read_engine_tb",
+               config=cocotb_config(s, seed, specs, prog_p, phases=[{"random": MVM_PHASE_FRAMES}],
+                                    min_cycles=CYCLES, stats_path=str(stats)))
+    st = json.loads(stats.read_text())
+    _record("mvm_read_engine", name, seed, st["cycles"], time.perf_counter() - t0, phases=st["phases"],
+            frames=st["frames"], committed=st["committed"], outputs=st["outputs"], reads=st["reads"])
+
+
+@pytest.mark.parametrize("name, seed", _ids(["c10-w11", "c2-w1", "c7-w5"]))
+def test_argmax_unit(name, seed, tmp_path):
+    from hw.argmax_unit import ArgmaxUnit
+    from tb.kit.runner import run_cocotb
+    from tests.blocks.test_argmax_unit import COCOTB_CONFIGS
+
+    classes, cw, phases = COCOTB_CONFIGS[name]
+    stats = tmp_path / "stats.json"
+    t0 = time.perf_counter()
+    run_cocotb(ArgmaxUnit(classes, cw), toplevel="argmax_unit", test_module="tb.envs.argmax_unit_tb",
+               config={"classes": classes, "count_width": cw, "seed": seed, "phases": phases, "min_cycles": CYCLES,
+                       "stats_path": str(stats)})
+    st = json.loads(stats.read_text())
+    _record("argmax_unit", name, seed, st["cycles"], time.perf_counter() - t0, phases=st["phases"],
+            images=st["images"])

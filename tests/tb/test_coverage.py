@@ -80,3 +80,25 @@ def test_coverage_dat_reader(tmp_path):
     bad.write_text("# SystemC::Coverage-4\n")
     with pytest.raises(ValueError, match="Coverage-3"):
         verilator_dat.read(bad)
+
+
+def test_merge_adds_new_blocks_to_a_report(tmp_path):
+    """A report of new blocks merged into an earlier one: rows, cover items, holes and waiver counts
+    added, totals recomputed, the earlier header kept with the note; a block in both is refused."""
+    _write_run(tmp_path, [1, 1], seed=1)
+    items = report.load_functional(sorted(tmp_path.glob("*.yml")))
+    w = (Waiver("blk.cfg.pc.*", "3", "a | reason"), Waiver("old.*", "x", "older"))
+    new = report.markdown(items, {"blk": {"line": (1, 2), "branch": (0, 0), "toggle": (3, 4)}}, {"blk": 1},
+                          "new runs", w)
+    old = report.markdown({"old.any.g.p": report.Item("old.any.g.p", "point", {"x": 0, "y": 2})},
+                          {"old": {"line": (5, 5), "branch": (1, 2), "toggle": (2, 2)}}, {"old": 3}, "make coverage", w)
+    merged = report.merge_reports(old, new, "Merged: blk from new runs.")
+    assert "Written by `make coverage`" in merged and "Merged: blk from new runs." in merged
+    assert "| blk | 1 | 10 | 4 | 1 | 5 | 50.0 % |" in merged and "| old | 3 | 2 | 1 | 1 | 0 | 100.0 % |" in merged
+    assert "| **all** | 4 | 12 | 5 | 2 | 5 | 58.3 % |" in merged
+    assert "| blk | 1/2 (50.0 %) | 0/0 (-) | 3/4 (75.0 %) |" in merged and "| old | 5/5 (100.0 %) |" in merged
+    assert "| `blk.cfg.pc.*` | `3` | 1 | a | reason |" in merged and "| `old.*` | `x` | 1 | older |" in merged
+    assert "`old.any.g.p` | point | 2 | 1 |" in merged and "`blk.cfg.pc.x` | cross | 5 | 1 |" in merged
+    assert merged.count("- `blk.cfg.pc") == 5
+    with pytest.raises(ValueError, match="blocks in both reports"):
+        report.merge_reports(merged, new, "again")
