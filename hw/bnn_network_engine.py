@@ -10,6 +10,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.spec.bnn_datapath_params import PHASES
 from golden.spec.bnn_network_params import BnnNetHwParams, bnn_net_params_of
+from golden.spec.checks import bits_for
 from golden.spec.interfaces import STROBES
 from golden.spec.params import ConfigError
 from hw.argmax_unit import argmax_out_layout
@@ -25,7 +26,7 @@ def _or(values):
 
 def cal_layer_width(net: BnnNetHwParams) -> int:
     """Width of the ``x`` payload field ``layer`` (and BNN_CTRL.LAYER): hidden layers 0 .. H-1, >= 1."""
-    return max(1, (net.hidden_layers - 1).bit_length())
+    return bits_for(net.hidden_layers)
 
 
 def net_in_layout(net: BnnNetHwParams) -> data.StructLayout:

@@ -431,7 +431,7 @@ def _add_bnn_config(b: RegisterMapBuilder, bnn: BnnHwParams, inputs: int | None 
                    "layer LAYER) runs through hidden layer LAYER only, bias rows j < RAMP of the layer driven "
                    "(the bias cells then all store 1); its output bits are read with BNN_OUT_INDEX / "
                    "BNN_OUT_DATA. Set before an image's first word; sampled when the image starts.")
-    lw = bits_for(max(1, net.hidden_layers - 1)) if net is not None else 0
+    lw = bits_for(net.hidden_layers) if net is not None else 0
     b.add(Register("bnn_ctrl", (
         analog,
         Field("cal", 1, RW, doc=cal_doc),
