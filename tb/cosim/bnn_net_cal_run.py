@@ -46,3 +46,23 @@ def run_cosim_bnn_net_cal(dataset: str = "digits", images: int = 10, seed: int =
     out.update(dataset=dataset, model=path.name, build_seconds=res.build_seconds, run_seconds=res.run_seconds,
                total_wall_seconds=time.perf_counter() - t0)
     return out
+
+
+def cal_summary(res: dict) -> str:
+    """Lines for the terminal: per layer the ramp and its checks, then the calibrated inference."""
+    hc = res["hardware"]
+    lines = [(f"calibrated BNN {'-'.join(map(str, res['sizes']))} ({res['dataset']}, {res['model']}) through the "
+             f"top: physical chip seed {hc['seed']}, {hc['sa_cal_patterns']} patterns x {hc['sa_cal_repeats']} "
+             f"repeats per ramp step, build {res['build_seconds']:.0f} s")]
+    for layer, v in res["per_layer"].items():
+        lines.append(f"  layer {layer}: {v['conversions']} ramp images ({v['cycles']} cycles), {v['decisions']} "
+                     f"decisions, {v['decision_mismatches']} differ from golden; shifts/trims "
+                     f"{v['shift_mismatches']}/{v['trim_mismatches']} differ; mean |shift| {v['mean_abs_shift']:.2f}, "
+                     f"{v['at_limit']} at the limit, {v['bias_writes']} bias-cell writes")
+    lines.append(f"  calibrated analog inference: {res['images']} images, {res['class_mismatches']} class / "
+                 f"{res['count_mismatches']} popcount mismatches, accuracy {res['accuracy']:.4f} (golden "
+                 f"{res['golden_accuracy']:.4f}, uncalibrated {res['uncalibrated_accuracy']:.4f}); the trim "
+                 f"changes {res['hidden_bits_changed_by_trim']} hidden bits; "
+                 f"{res['inference_cycles_per_image']:.0f} cycles/image with the bus traffic; wall "
+                 f"{res['calibration_wall_seconds']:.0f} s calibration, {res['inference_wall_seconds']:.0f} s inference")
+    return "\n".join(lines)
