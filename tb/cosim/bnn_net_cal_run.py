@@ -14,11 +14,11 @@ from golden.bnn.sa_calibration import DEFAULT_PATTERNS, DEFAULT_REPEATS, check_c
 
 def run_cosim_bnn_net_cal(dataset: str = "digits", images: int = 10, seed: int = 0, *,
                           repeats: int = DEFAULT_REPEATS, patterns: int = DEFAULT_PATTERNS, bit_error: float = 0.01,
-                          out_dir: Path | None = None) -> dict:
+                          out_dir: Path | None = None, fault: dict | None = None) -> dict:
     """Calibrate every hidden layer of ``dataset``'s network (``patterns`` x (B + 1) x ``repeats`` ramp
     images per layer) on a physical-model chip of ``seed``, then ``images`` test images in analog mode;
     returns the result dict (``decision_mismatches``, ``trim_mismatches``, ``class_mismatches`` etc. must
-    be 0)."""
+    be 0); ``fault``: see :mod:`tb.cosim.bnn_net_cal_tb`."""
     from tb.cosim.bnn_net_run import load_run
     from tb.cosim.run import run_dir
     from tb.kit.runner import run_cocotb
@@ -35,7 +35,7 @@ def run_cosim_bnn_net_cal(dataset: str = "digits", images: int = 10, seed: int =
     hc = {"mode": "physical", "seed": seed, "bit_error": bit_error, "sa_cal_repeats": repeats,
           "sa_cal_patterns": patterns}
     cfg = {"images": images, "seed": seed, "result": str(result), "model": str(path), "x_path": str(x_path),
-           "labels": y.tolist(), "hardware": hc,
+           "labels": y.tolist(), "hardware": hc, "fault": fault or {},
            "net": {"sizes": list(net.sizes), "bias_cells": list(net.bias_cells), "bank": net.bank,
                    "bank_out": net.bank_out, "layer": asdict(net.layer)}}
     res = run_cocotb(bnn_net_top(net), toplevel="cosim_bnn_net_top", test_module="tb.cosim.bnn_net_cal_tb",

@@ -26,6 +26,10 @@ applied pattern, layer and drive are checked against the host's), and an inferen
 :meth:`golden.bnn.chip_model.BnnHardware.layer_bits` of the chip *with the host's trim*
 (``model.with_bias_plus(l, k')``, no further calibration).
 
+Fault injection (the comparison can fail): ``fault = {"flip": [layer, conversion, neuron]}`` flips that
+SA decision of the ramp in the macro (not in the golden); the run then reports its mismatches instead of
+failing.
+
 Expected, bit for bit: every ramp decision = ``CalibrationState.conversion`` of the golden chip; the
 shifts and trims = :meth:`golden.bnn.chip_model.BnnHardware.layer_calibration` (golden's own measured
 calibration, ``sa_calibration = "measured"``); every class and its popcount =
@@ -68,8 +72,9 @@ class ChipDecider:
     drive) from the golden chip's :class:`golden.bnn.sa_calibration.CalibrationState`, else an inference
     conversion of the trimmed chip (``infer``, image index = the row's evaluations since ``base``)."""
 
-    def __init__(self, hardware: BnnHardware, net):
+    def __init__(self, hardware: BnnHardware, net, flip=None):
         self.net, self.hardware = net, hardware
+        self.flip = tuple(flip) if flip else None
         self.ramp = None
         self.infer = None
         self.base: list[int] = []
@@ -91,6 +96,8 @@ class ChipDecider:
         if len(neurons):
             out[:len(neurons)] = self.hardware.calibration_state(layer).conversion(
                 x_bits[:n_in], min(r, net.bias_cells[layer]), counter, neurons)
+        if self.flip is not None and self.flip[:2] == (layer, counter) and self.flip[2] in neurons:
+            out[self.flip[2] - b * K] ^= 1
         return out
 
 
@@ -133,7 +140,8 @@ async def cosim_bnn_net_cal(dut):
     want = analog_network(golden, x)
     uncal = analog_network(BnnHardware(model, HardwareConfig(**{**hc, "sa_calibration": "none"})), x)
     hh = net.hidden_hw
-    decider = ChipDecider(golden, net)
+    fault = tc.get("fault") or {}
+    decider = ChipDecider(golden, net, fault.get("flip"))
     macro = BnnMacroModel(hh, chip_array(calibration_state_model(model, net), net, hc), None, seed,
                           row_decide=decider, row_pad=network_row_pad(net),
                           read_lanes=max(hh.read_lanes, net.out_hw.read_lanes))
@@ -209,9 +217,12 @@ async def cosim_bnn_net_cal(dut):
         "uncalibrated_accuracy": float(np.mean(uncal.classes == np.asarray(y[:len(x)]))) if y is not None else None,
         "first_mismatches": first, "decider_errors": decider.errors[:5], "violations": macro.violations[:5],
         "errors": errors, "cycles": stats["cycles"], "wall_seconds": time.perf_counter() - t0}
+    res["fault"] = fault
     if tc.get("result"):
         Path(tc["result"]).write_text(json.dumps(res, indent=1))
     dut._log.info(json.dumps(res))
+    if fault:
+        return                       # a faulty run reports its mismatches
     assert not res["decision_mismatches"] and not res["trim_mismatches"] and not res["class_mismatches"] \
         and not res["count_mismatches"], f"seed {seed}: {first}"
     assert not decider.errors and not macro.violations, (decider.errors[:5], macro.violations[:5])
