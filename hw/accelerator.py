@@ -22,7 +22,7 @@ from hw.axil_csr import AxiLiteCsr, AxiLiteSignature, push_layout
 from hw.bnn_layer_engine import BnnLayerEngine, array_params
 from hw.bnn_network_engine import BnnNetworkEngine
 from hw.crossbar_addressing import CrossbarAddressing
-from hw.lintsafe import add_const, eq_const, sext
+from hw.lintsafe import add_const, eq_const, ge_const, sext
 from hw.mvm_read_engine import MvmReadEngine
 from hw.outer_product_engine import OuterProductEngine
 from hw.pulse_scheduler import PulseScheduler
@@ -37,6 +37,14 @@ def update_entry_layout(p: AccelParams) -> data.StructLayout:
     return data.StructLayout({"row": unsigned(p.row_width), "col": unsigned(p.col_width),
                               "dw": unsigned(p.update.dw_width), "end_cycle": unsigned(1),
                               "marker": unsigned(1)})
+
+
+def _or_bits(values):
+    """OR of the values (at the widest's width)."""
+    out = None
+    for v in values:
+        out = v if out is None else out | v
+    return out
 
 
 def bnn_port_sizes(bnn: BnnHwParams | BnnNetHwParams) -> tuple[int, int, int, int]:
@@ -749,35 +757,66 @@ class Accelerator(wiring.Component):
         return _BnnStatus(wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full)
 
     def _bnn_net_path(self, m: Module, csr, soft, owner, bnn_idle) -> _BnnStatus:
-        """Input FIFO -> image assembly -> BnnNetworkEngine -> class register (BNN_CLASS)."""
+        """Input FIFO -> image assembly -> BnnNetworkEngine -> class register (BNN_CLASS); a calibration
+        image (BNN_CTRL.CAL) is a pattern of hidden layer BNN_CTRL.LAYER, its output bits go to
+        BNN_OUT_DATA."""
         net = self.bnn
+        H = net.hidden_layers
         eng = BnnNetworkEngine(net)
         ififo = SyncFifo(width=DATA_WIDTH, depth=self.fifo_depth)
         m.submodules.bnn_engine = ResetInserter(soft)(eng)
         m.submodules.bnn_input_fifo = ResetInserter(soft)(ififo)
-        image, got, complete = self._bnn_image(m, csr, ififo, net.sizes[0])
+        ctrl = csr.bnn_ctrl
+        # the image's layer: 0, or the calibration image's (BNN_CTRL.LAYER, clamped to H - 1)
+        first = [Const(1, 1)] + [Const(0, 1)] * (H - 1)
+        if H > 1:
+            lsel = Signal(range(H), name="bnn_cal_layer")
+            m.d.comb += lsel.eq(Mux(ge_const(ctrl.layer, H - 1), H - 1, ctrl.layer))
+            first = [Mux(ctrl.cal, eq_const(lsel, i), Const(int(i == 0), 1)) for i in range(H)]
+        image, got, complete = self._bnn_image(m, csr, ififo, net.sizes[0],
+                                               lengths=[(first[i], net.sizes[i]) for i in range(H)])
         full = Signal()
         m.d.comb += [eng.x.valid.eq(complete & owner & csr.ctrl.mode & ~full),
-                     eng.x.payload.bits.eq(image[:net.sizes[0]]),
-                     eng.x.payload.analog.eq(csr.bnn_ctrl.analog)]
+                     eng.x.payload.bits.eq(image),
+                     eng.x.payload.analog.eq(ctrl.analog), eng.x.payload.cal.eq(ctrl.cal),
+                     eng.x.payload.ramp.eq(ctrl.ramp), eng.x.payload.layer.eq(ctrl.layer)]
         with m.If((eng.x.valid & eng.x.ready) | soft):
             m.d.sync += got.eq(0)
-        # the class register: the engine's class waits in its ArgmaxUnit while the register is full
+        # the class register: the engine's class waits in its ArgmaxUnit while the register is full;
+        # a calibration image's bits wait in the engine's activation register (BNN_OUT_DATA)
         done = Signal()
         cls_r, count_r = Signal.like(eng.cls.payload.cls), Signal.like(eng.cls.payload.count)
-        m.d.comb += [eng.cls.ready.eq(~full), done.eq(eng.cls.valid & eng.cls.ready),
+        m.d.comb += [eng.cls.ready.eq(~full), eng.cal_y.ready.eq(~full),
+                     done.eq((eng.cls.valid & eng.cls.ready) | (eng.cal_y.valid & eng.cal_y.ready)),
                      csr.bnn_class.cls.eq(cls_r), csr.bnn_class.count.eq(count_r)]
+        with m.If(eng.cls.valid & eng.cls.ready):
+            m.d.sync += [cls_r.eq(eng.cls.payload.cls), count_r.eq(eng.cls.payload.count)]
         with m.If(done):
-            m.d.sync += [cls_r.eq(eng.cls.payload.cls), count_r.eq(eng.cls.payload.count), full.eq(1)]
+            m.d.sync += full.eq(1)
         with m.If(csr.ctrl.bnn_ack | soft):
             m.d.sync += full.eq(0)
+        cal_bits = Signal(net.hidden_width, name="bnn_cal_bits")
+        with m.If(eng.cal_y.valid & eng.cal_y.ready):
+            m.d.sync += cal_bits.eq(eng.cal_y.payload)
+        out_words = -(-net.hidden_width // DATA_WIDTH)
+        padded = Signal(out_words * DATA_WIDTH)
+        m.d.comb += padded.eq(cal_bits)
+        sel = csr.bnn_out_index.word
+        word = Const(0, DATA_WIDTH)
+        for k in range(out_words):
+            word = word | (padded[k * DATA_WIDTH:(k + 1) * DATA_WIDTH] & eq_const(sel, k).replicate(DATA_WIDTH))
+        m.d.comb += csr.bnn_out_data.bits.eq(word)
         self._bnn_phase_writes(m, csr, eng)
-        wl, blr, busy = self._bnn_array_port(m, eng, ififo, got, bnn_idle, out_valid=eng.cls.valid)
+        wl, blr, busy = self._bnn_array_port(m, eng, ififo, got, bnn_idle,
+                                             out_valid=eng.cls.valid | eng.cal_y.valid)
         return _BnnStatus(wl, blr, eng.read, busy, done, eng.addr_error, ififo.level, full)
 
-    def _bnn_image(self, m: Module, csr, ififo, inputs: int | None = None):
+    def _bnn_image(self, m: Module, csr, ififo, inputs: int | None = None, lengths=None):
         """BNN_INPUT words -> input FIFO -> image register (word k of an image = inputs 32k .. 32k+31);
-        returns the image, the words it holds and ``complete``."""
+        returns the image, the words it holds and ``complete``. ``lengths``: ``[(select, inputs)]``, the
+        image lengths of a network build (one selected at a time), the image then zero past its length."""
+        if lengths:
+            return self._bnn_image_var(m, ififo, csr, lengths)
         n_words = -(-(inputs or self.bnn.inputs) // DATA_WIDTH)
         bi = csr.bnn_input
         m.d.comb += [ififo.w_data.eq(bi.payload), ififo.w_en.eq(bi.valid), bi.ready.eq(ififo.w_rdy)]
@@ -788,6 +827,29 @@ class Accelerator(wiring.Component):
         with m.If(ififo.r_rdy & ~complete):
             m.d.sync += [image.eq(Cat(image[DATA_WIDTH:], ififo.r_data) if n_words > 1 else ififo.r_data),
                          got.eq(add_const(got, 1))]
+        return image, got, complete
+
+    def _bnn_image_var(self, m: Module, ififo, csr, lengths):
+        """:meth:`_bnn_image` with an image length chosen among ``lengths`` (``[(select, inputs)]``): the
+        words shift in from the top of a register of the longest image's words, so an image of n words
+        sits in the top n; the image is that slice, zero past its length (an AND-OR over the lengths)."""
+        words = [-(-n // DATA_WIDTH) for _, n in lengths]
+        n_max = max(words)
+        bi = csr.bnn_input
+        m.d.comb += [ififo.w_data.eq(bi.payload), ififo.w_en.eq(bi.valid), bi.ready.eq(ififo.w_rdy)]
+        reg = Signal(n_max * DATA_WIDTH)
+        got = Signal(range(n_max + 1))
+        complete = Signal()
+        m.d.comb += [complete.eq(_or_bits(sel & eq_const(got, w) for (sel, _), w in zip(lengths, words))),
+                     ififo.r_en.eq(~complete)]
+        with m.If(ififo.r_rdy & ~complete):
+            m.d.sync += [reg.eq(Cat(reg[DATA_WIDTH:], ififo.r_data) if n_max > 1 else ififo.r_data),
+                         got.eq(add_const(got, 1))]
+        width = max(n for _, n in lengths)
+        image = Signal(width)
+        m.d.comb += image.eq(_or_bits(
+            sel.replicate(width) & reg[(n_max - w) * DATA_WIDTH:(n_max - w) * DATA_WIDTH + n]
+            for (sel, n), w in zip(lengths, words)))
         return image, got, complete
 
     def _bnn_start(self, m: Module, csr, eng, image, got, complete, owner, soft):

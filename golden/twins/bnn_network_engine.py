@@ -27,6 +27,15 @@ Cycle model (:class:`BnnNetworkEngineModel`)
 
 Hence cycles per image = sum of the passes' cycles (first ``x`` transfer to last word, inclusive)
 + the output pass up to its class + 1.
+
+* **SA calibration images** (``x`` payload ``cal = 1``, ``ramp = r``, ``layer = l``; an item
+  ``(x_bits, mode, r, l)`` here): the image (``sizes[l]`` bits) goes through hidden layer ``l`` only,
+  one pass of the hidden engine with bias drive ``r`` (:mod:`golden.twins.bnn_layer_engine`; in the
+  analog mode the decisions are given, :meth:`golden.bnn.sa_calibration.CalibrationState.conversion`
+  of the layer), the layer's padding bias rows driven 1 on ``bias_in``. In the cycle after the pass's
+  last word the layer's bits are offered on ``cal_y`` (same sink draws as ``cls``); ``x`` is ready
+  from the cycle after the transfer. (A digital-mode calibration image drives ``r`` on every bias row
+  of the hidden engine, padding included: the ramp is an analog procedure.)
 """
 from __future__ import annotations
 
@@ -178,23 +187,31 @@ class BnnNetworkEngineModel:
         :func:`network_array`.
     analog : NetworkBits or None
         The analog decisions per image (:func:`analog_network`), image ``i`` of the run = row ``i``.
+    cal_analog : dict or None
+        The analog decisions of the calibration images: ``{image index: uint8 [sizes[l+1]]}``.
     """
 
-    def __init__(self, net: BnnNetHwParams, array: np.ndarray, analog: NetworkBits | None = None):
+    def __init__(self, net: BnnNetHwParams, array: np.ndarray, analog: NetworkBits | None = None,
+                 cal_analog: dict | None = None):
         self.net, self.array, self.analog = net, np.asarray(array, dtype=np.uint8), analog
+        self.cal_analog = cal_analog or {}
         self.hidden_models = [BnnLayerEngineModel(net.hidden_hw, layer_array(self.array, net, layer))
                               for layer in range(net.hidden_layers)]
         self.out_model = BnnLayerEngineModel(net.out_hw, layer_array(self.array, net, net.hidden_layers))
 
-    def _hidden_pass(self, layer: int, act: np.ndarray, mode: int, img: int):
-        """(cycles from the x transfer to the last word inclusive, output bits [hidden_width])."""
+    def _hidden_pass(self, layer: int, act: np.ndarray, mode: int, img: int, ramp: int | None = None):
+        """(cycles from the x transfer to the last word inclusive, output bits [hidden_width]);
+        ``ramp``: a calibration image's bias drive."""
         net = self.net
         m = self.hidden_models[layer]
         if mode:
             a = np.zeros((1, net.hidden_width), np.uint8)
-            a[0, :net.sizes[layer + 1]] = self.analog.hidden[layer][img]
+            a[0, :net.sizes[layer + 1]] = (self.analog.hidden[layer][img] if ramp is None
+                                           else self.cal_analog[img])
             m.analog = a
-        acc, outs = m.run([(act[:net.hidden_inputs], mode)])
+        item = (act[:net.hidden_inputs], mode) if ramp is None else \
+            (act[:net.hidden_inputs], mode, min(int(ramp), net.hidden_bias))
+        acc, outs = m.run([item])
         assert acc == [(0, 0)], acc
         bits = np.zeros(net.hidden_hw.banks * net.bank, np.uint8)
         for _, w in outs:
@@ -204,14 +221,16 @@ class BnnNetworkEngineModel:
 
     def run(self, images: Iterable[tuple[np.ndarray, int]], *, valid_gen: Iterator[bool] | None = None,
             cls_ready_gen: Iterator[bool] | None = None, max_cycles: int = 50_000_000):
-        """``images``: ``(x_bits, analog_mode)``. Returns ``(accepted, classes)``: ``[(cycle, image)]``
-        and ``[(cycle, ArgmaxOut)]``; :attr:`passes` lists ``(image, layer, start cycle, words)`` with
-        each pass's ``[(cycle, OutWord)]`` (hidden layers) and :attr:`layer_bits` the activations."""
+        """``images``: ``(x_bits, analog_mode)`` or a calibration image ``(x_bits, analog_mode, ramp,
+        layer)``. Returns ``(accepted, classes)``: ``[(cycle, image)]`` and ``[(cycle, ArgmaxOut)]``;
+        :attr:`passes` lists ``(image, layer, start cycle, words)`` with each pass's ``[(cycle, OutWord)]``
+        (hidden layers), :attr:`layer_bits` the activations of the network images and
+        :attr:`cal_outputs` ``[(cycle, image, bits [sizes[l+1]])]`` the ``cal_y`` transfers."""
         net = self.net
         src = SourceSide(enumerate(images), valid_gen)
         draws = _Draws(cls_ready_gen)
         accepted, classes = [], []
-        self.passes, self.layer_bits = [], []
+        self.passes, self.layer_bits, self.cal_outputs = [], [], []
         ready_at = 0
         cycle = 0
         while not src.idle:
@@ -219,7 +238,14 @@ class BnnNetworkEngineModel:
                 raise TimeoutError(f"BnnNetworkEngineModel: no end after {max_cycles} cycles")
             cur = src.present()
             if cur is not None and cycle >= ready_at:
-                idx, (x_bits, mode) = src.taken()
+                idx, item = src.taken()
+                if len(item) == 4:
+                    self._cal_image(cycle, idx, item, draws)
+                    accepted.append((cycle, idx))
+                    ready_at = self._ready_at
+                    cycle += 1
+                    continue
+                x_bits, mode = item
                 x = check_image(x_bits, net)
                 accepted.append((cycle, idx))
                 act = np.zeros(net.act_width, np.uint8)
@@ -243,3 +269,23 @@ class BnnNetworkEngineModel:
             cycle += 1
         self.cycles = ready_at
         return accepted, classes
+
+    def _cal_image(self, cycle: int, idx: int, item, draws: _Draws) -> None:
+        """One calibration image taken in ``cycle``: its pass, its ``cal_y`` transfer (sets ``_ready_at``)."""
+        net = self.net
+        x_bits, mode, ramp, layer = item
+        layer = min(int(layer), net.hidden_layers - 1)
+        x = np.asarray(x_bits, dtype=np.uint8)
+        if x.shape != (net.sizes[layer],):
+            raise ValueError(f"calibration image of hidden layer {layer} has shape {x.shape}: the layer takes "
+                             f"{net.sizes[layer]} input bits (bnn_net.sizes[{layer}])")
+        act = np.zeros(net.act_width, np.uint8)
+        act[:len(x)] = x
+        start = cycle + 1
+        dur, bits, outs = self._hidden_pass(layer, act, int(mode), idx, ramp=int(ramp))
+        self.passes.append((idx, layer, start, [(start + c, w) for c, w in outs]))
+        c = start + dur
+        while not draws.at(c):
+            c += 1
+        self.cal_outputs.append((c, idx, bits[:net.sizes[layer + 1]].copy()))
+        self._ready_at = c + 1

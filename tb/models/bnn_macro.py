@@ -61,17 +61,22 @@ class BnnMacroModel:
         layers, :class:`hw.bnn_network_engine.BnnNetworkEngine`).
     read_lanes : int, optional
         Widest read accepted (default ``hw.read_lanes``).
+    row_pad : callable ``row -> int``, optional
+        The bias rows of word line ``row`` that are padding (a network's layer with fewer bias cells
+        than the engine, :mod:`golden.spec.bnn_network_params`): they must be driven 1, and the bias
+        drive handed to ``row_decide`` is the thermometer code of the other rows (the layer's own).
     """
 
     def __init__(self, hw: BnnHwParams, array: np.ndarray, decide, seed: int, *, row_decide=None,
-                 read_lanes: int | None = None):
+                 read_lanes: int | None = None, row_pad=None):
         self.hw, self.array, self.decide = hw, np.asarray(array, dtype=np.uint8), decide
         self.row_decide = row_decide
+        self.row_pad = row_pad
+        self.bias_raw = (1 << hw.bias_cells) - 1
         self.read_lanes = read_lanes if read_lanes is not None else hw.read_lanes
         self.rng = random.Random(f"macro/{seed}")
         # each word line's bridges as one int (bit c = bridge c): a read is a shift and a mask
-        self.row_ints = [int.from_bytes(np.packbits(r, bitorder="little").tobytes(), "little")
-                         for r in self.array]
+        self.program(self.array)
         # a read on the lines in cycle s (command in s-1) answers in cycle s-1+read_latency
         self.pipe = [None] * (hw.read_latency - 2)
         self.x_applied = None
@@ -84,6 +89,28 @@ class BnnMacroModel:
         self.reads = 0          # bridges read
         self.word_reads = 0     # read commands (up to read_lanes bridges each)
         self.decisions = 0
+
+    def program(self, array: np.ndarray) -> None:
+        """Store ``array`` (the same shape): programming between images (e.g. the bias-cell trim)."""
+        array = np.asarray(array, dtype=np.uint8)
+        if array.shape != self.array.shape:
+            raise ValueError(f"program: array {array.shape}, the macro holds {self.array.shape}")
+        self.array = array
+        # each word line's bridges as one int (bit c = bridge c): a read is a shift and a mask
+        self.row_ints = [int.from_bytes(np.packbits(r, bitorder="little").tobytes(), "little")
+                         for r in self.array]
+
+    def _row_bias(self, cycle: int, row: int) -> int:
+        """The layer's own bias drive of an evaluation of ``row`` (``row_pad``: padding rows must be 1)."""
+        pad = self.row_pad(row)
+        bias = self.bias_raw
+        if bias & pad != pad:
+            self.violations.append(f"cycle {cycle}: padding bias rows {pad:#x} not all driven ({bias:#x})")
+        own = bias & ~pad
+        r = own.bit_count()
+        if own != (1 << r) - 1:
+            self.violations.append(f"cycle {cycle}: bias_in {bias:#x} is not a thermometer code")
+        return r
 
     def step(self, cycle: int, s: dict) -> dict:
         """``s``: the DUT outputs sampled in ``cycle`` (``read``, ``wl``, ``bl_read``, ``in_bits``,
@@ -116,8 +143,9 @@ class BnnMacroModel:
         if s["input_en"]:
             self.x_applied = _bits(s["in_bits"], hw.inputs)
             bias = s.get("bias_in", (1 << hw.bias_cells) - 1)
+            self.bias_raw = bias
             r = bias.bit_count()
-            if bias != (1 << r) - 1:
+            if bias != (1 << r) - 1 and self.row_pad is None:
                 self.violations.append(f"cycle {cycle}: bias_in {bias:#x} is not a thermometer code")
             self.bias_applied = r
         if stages >> 2 & 1:
@@ -126,7 +154,8 @@ class BnnMacroModel:
                 if b is None or self.x_applied is None:
                     self.violations.append(f"cycle {cycle}: evaluate without one word line ({s['wl']:#x}) / inputs")
                 self.evaluating = b
-                self.evaluated.append((b, self.x_applied, self.bias_applied))
+                r = self._row_bias(cycle, b) if self.row_pad is not None and b is not None else self.bias_applied
+                self.evaluated.append((b, self.x_applied, r))
             elif b != self.evaluating:
                 self.violations.append(f"cycle {cycle}: word lines {s['wl']:#x} during the evaluation of "
                                        f"bank {self.evaluating}")
@@ -210,11 +239,24 @@ def make_decider(model, hcfg: dict, layer: int = 0):
     return decide
 
 
+def network_row_pad(net):
+    """``row -> padding bias rows`` of a whole network's array (:class:`BnnMacroModel`'s ``row_pad``):
+    hidden layer ``l``'s bias rows ``bias_cells[l] .. B_h - 1``."""
+    full = (1 << net.hidden_bias) - 1
+
+    def pad(row: int) -> int:
+        layer = min(row // net.hidden_banks, net.hidden_layers - 1)
+        return full & ~((1 << net.bias_cells[layer]) - 1)
+
+    return pad
+
+
 def make_network_decider(model, hcfg: dict, net):
     """``(row, image_idx, x_bits, bias_drive) -> bits [bank]`` for the array of a whole network
     (:class:`golden.spec.bnn_network_params.BnnNetHwParams`): word line ``row`` is bank ``row % banks_h``
     of hidden layer ``row // banks_h``; the decisions are :meth:`BnnHardware.layer_bits` of that layer on
-    its own inputs (the first ``fan_in`` of the applied bits; every bias row must be driven), 0 for the
+    its own inputs (the first ``fan_in`` of the applied bits; every bias row must be driven: the drive
+    is the engine's or, with the macro's ``row_pad``, the layer's bias-cell count), 0 for the
     slots past the layer's width. The output layer's rows are never evaluated (read digitally)."""
     from golden.bnn.chip_model import BnnHardware, HardwareConfig
 
@@ -226,7 +268,7 @@ def make_network_decider(model, hcfg: dict, net):
         layer, b = divmod(row, hb)
         if layer >= net.hidden_layers:
             raise AssertionError(f"image {image_idx}: analog evaluation of output-layer row {row}")
-        if bias_drive is not None and bias_drive != net.hidden_bias:
+        if bias_drive is not None and bias_drive not in (net.hidden_bias, net.bias_cells[layer]):
             raise AssertionError(f"image {image_idx}: {bias_drive} of {net.hidden_bias} bias rows driven")
         if np.any(x_bits[net.sizes[layer]:]):
             raise AssertionError(f"image {image_idx} layer {layer}: inputs past the layer's fan-in are not 0")

@@ -231,6 +231,19 @@ def test_bnn_network_must_fit_the_array():
         Accelerator(BNN_ARRAY, bnn=replace(BNN_HW, argmax=True, bias_cells=0))
 
 
+@pytest.mark.parametrize("sizes, bias", [((20, 11, 15, 9, 4), (5, 2, 2)), ((12, 7, 3), (1,))], ids=["3-hidden", "1-hidden"])
+def test_bnn_network_top_lint(sizes, bias, tmp_path):
+    """A network build (calibration images of every hidden layer's length, BNN_CTRL.LAYER clamped, the
+    layer's bits in BNN_OUT_DATA) lints clean."""
+    from golden.spec.bnn_network_params import BnnNetHwParams
+    from tb.tops.bnn_cosim_top import bnn_net_top_params
+
+    net = BnnNetHwParams(sizes=sizes, bias_cells=bias, bank=2, bank_out=min(3, sizes[-1]))
+    path = tmp_path / "accelerator.v"
+    path.write_text(to_verilog(Accelerator(bnn_net_top_params(net), bnn=net), "accelerator"))
+    assert lint(path, wall=False) == [] and lint(path, wall=True) == []
+
+
 def test_amaranth_sim_bnn_digital_through_axil(seed):
     """BNN_INPUT images -> engine (digital mode, bridge pair reads on the shared array port) -> output
     bits read through BNN_OUT_DATA equal golden digital_bits; the owner switch gates both paths. The

@@ -13,7 +13,7 @@ from golden.spec.bnn_network_params import BnnNetHwParams, bnn_net_params_for
 from golden.spec.handshake import random_gen
 from golden.spec.params import ConfigError
 from golden.twins.argmax_unit import ArgmaxOut
-from golden.twins.bnn_layer_engine import OutWord
+from golden.twins.bnn_layer_engine import OutWord, digital_bits
 from golden.twins.bnn_network_engine import (
     BnnNetworkEngineModel,
     NetworkBits,
@@ -210,3 +210,107 @@ def test_registry_and_from_params():
         assert abs(got.bias_cells[1] - hw.bias_cells) <= 1 and got.bias_cells[0] in (hw.bias_cells, hw.bias_cells + 1)
     edge = bnn_net_params_of(BnnHwParams(inputs=4000, bias_cells=96, neurons=4096, bank=1))
     assert edge.sizes == (4000, 4096, 10) and edge.bias_cells == (96,)
+
+
+# --- SA calibration images ------------------------------------------------------------------------
+def _cal_bits(seed, layer, r, x, width):
+    """Stand-in SA decisions of a calibration conversion: a function of the layer, ramp step and inputs."""
+    key = int.from_bytes(np.packbits(x).tobytes(), "little") % (1 << 32)
+    return np.random.default_rng([seed, layer, r, key]).integers(0, 2, width).astype(np.uint8)
+
+
+def test_amaranth_sim_calibration_images_against_golden(seed):
+    """Calibration images (``cal = 1``: one hidden layer, bias drive r, the layer's bits on ``cal_y``) mixed
+    with digital network images, in both modes: transfers, hidden words, ``cal_y`` bits and cycles equal the
+    twin; the macro sees the layer's own thermometer drive with the padding rows driven."""
+    from tb.models.bnn_macro import BnnMacroModel, network_row_pad
+
+    m = random_model(SIZES, seed=seed, bias_fraction=0.1)
+    net = _net(m)
+    assert len(set(net.bias_cells)) > 1                     # some layer has padding bias rows
+    prog = network_programmed(m, seed=seed, bit_error=0.05)
+    array = network_array(prog, net)
+    rng = np.random.default_rng(seed + 7)
+    items, cal_analog = [], {}
+    for i in range(10):
+        if i % 3 == 2:
+            items.append((rng.integers(0, 2, SIZES[0], dtype=np.uint8), 0))
+            continue
+        layer = int(rng.integers(0, net.hidden_layers))
+        x = rng.integers(0, 2, SIZES[layer], dtype=np.uint8)
+        r = int(rng.integers(0, net.bias_cells[layer] + 1))
+        mode = int(i % 3 == 0)
+        items.append((x, mode, r, layer))
+        if mode:
+            cal_analog[i] = _cal_bits(seed, layer, r, x, SIZES[layer + 1])
+    seen = []
+    hb, K = net.hidden_banks, net.bank
+
+    def row_decide(row, idx, x_bits, r):
+        layer, b = divmod(row, hb)
+        x = x_bits[:SIZES[layer]]
+        seen.append((layer, r, x.tobytes()))
+        out = np.zeros(K, np.uint8)
+        bits = _cal_bits(seed, layer, r, x, SIZES[layer + 1])[b * K:(b + 1) * K]
+        out[:len(bits)] = bits
+        return out
+
+    dut = BnnNetworkEngine(net)
+    hh = net.hidden_hw
+    macro = BnnMacroModel(hh, array, None, seed, row_decide=row_decide, row_pad=network_row_pad(net),
+                          read_lanes=max(hh.read_lanes, net.out_hw.read_lanes))
+
+    def payload(it):
+        bits = int.from_bytes(np.packbits(it[0], bitorder="little").tobytes(), "little")
+        if len(it) == 2:
+            return {"bits": bits, "analog": it[1]}
+        return {"bits": bits, "analog": it[1], "cal": 1, "ramp": it[2], "layer": it[3]}
+
+    src = SimSource(dut.x, [payload(it) for it in items], valid_gen=random_gen(seed, 0.6, 1))
+    snk = SimSink(dut.cls, ready_gen=random_gen(seed, 0.5, 2), convert=lambda d: ArgmaxOut(**d))
+    cal_snk = SimSink(dut.cal_y, ready_gen=random_gen(seed, 0.5, 2), convert=int)
+    words = []
+    drive = {"rd_valid": 0, "rd_bits": 0, "sa_out": 0}
+    names = ("read", "wl", "bl_read", "in_bits", "bias_in", "addr_error", *STROBES, "stages", "firsts")
+
+    def hook(ctx, c):
+        for k, v in drive.items():
+            ctx.set(getattr(dut, k), v)
+        s = {n: ctx.get(getattr(dut, n)) for n in names}
+        if ctx.get(dut.hidden.y.valid):
+            words.append((c, (ctx.get(dut.layer), OutWord(**{f: ctx.get(getattr(dut.hidden.y.payload, f))
+                                                             for f in ("word", "bits", "last")}))))
+        drive.update(macro.step(c, s))
+
+    n_cal = sum(len(it) == 4 for it in items)
+
+    async def bench(ctx):
+        await run_streams(ctx, [src], [snk, cal_snk], hooks=[hook],
+                          until=lambda c: len(snk.received) + len(cal_snk.received) == len(items))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert not macro.violations, macro.violations[:5]
+    model = BnnNetworkEngineModel(net, array, None, cal_analog=cal_analog)
+    acc, classes = model.run(items, valid_gen=random_gen(seed, 0.6, 1), cls_ready_gen=random_gen(seed, 0.5, 2))
+    Scoreboard("bnn_network_engine.x", seed=seed).check(acc, [(t.cycle, i) for i, t in enumerate(src.sent)])
+    want_words = [(c, (layer, w)) for _, layer, _, ws in model.passes for c, w in ws]
+    Scoreboard("bnn_network_engine.hidden.y", seed=seed).check(want_words, words)
+    Scoreboard("bnn_network_engine.cls", seed=seed).check(classes, snk.received)
+    want_cal = [(c, int.from_bytes(np.packbits(b, bitorder="little").tobytes(), "little"))
+                for c, _, b in model.cal_outputs]
+    Scoreboard("bnn_network_engine.cal_y", seed=seed).check(want_cal, cal_snk.received)
+    assert len(cal_snk.received) == n_cal
+    # every analog calibration conversion saw the image's bits and its layer's own ramp step
+    want_seen = {(it[3], it[2], it[0].tobytes()) for i, it in enumerate(items) if len(it) == 4 and it[1]}
+    assert set(seen) == want_seen
+    # the digital calibration images: the hidden engine's digital bits with drive r (padding rows too)
+    for (_, i, b) in model.cal_outputs:
+        x, mode, r, layer = items[i]
+        if not mode:
+            h = np.zeros(net.hidden_inputs, np.uint8)
+            h[:len(x)] = x
+            pw = padded_weights(prog[layer], net, layer)
+            assert np.array_equal(b, digital_bits(pw, h[None, :], net.hidden_bias, r)[0][:SIZES[layer + 1]])

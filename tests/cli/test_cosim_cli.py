@@ -33,6 +33,10 @@ def test_bad_frame_cosim_input_is_refused_first(argv, name, capsys, monkeypatch)
      "argument --bnn-read-width: 4097 is out of range"),
     (["--bnn-net", "digits", "--bnn-read-width", "0"], "argument --bnn-read-width: 0 is out of range"),
     (["--bnn-read-width", "64"], "--bnn-read-width = 64 is not allowed without --bnn-net"),
+    (["--bnn-cal"], "--bnn-cal is not allowed without --bnn-net"),
+    (["--bnn-net", "digits", "--bnn-cal", "--bnn-engine", "cxx"], "--bnn-cal is not allowed with --bnn-engine cxx"),
+    (["--bnn-net", "digits", "--bnn-cal", "--bnn-images", "361"], "bnn images = 361 is out of range"),
+    (["--bnn-net", "digits", "--bnn-cal", "--bnn-cal-repeats", "0"], "argument --bnn-cal-repeats: 0 is out of range"),
 ])
 def test_bad_bnn_network_cosim_input_is_refused_first(argv, name, capsys, monkeypatch):
     from tb.cosim import bnn_net_cxx

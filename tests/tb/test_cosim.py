@@ -148,6 +148,38 @@ def test_cosim_bnn_network_through_top(tmp_path):
     assert bad["class_mismatches"] > 0 and bad["count_mismatches"] > 0, bad
 
 
+@pytest.mark.cocotb
+def test_cosim_bnn_network_sa_calibration_through_top(tmp_path):
+    """The calibrated chip through the network top: a physical-model digits chip (measured SA offsets)
+    calibrated by the host over AXI-Lite (BNN_CTRL.CAL/LAYER/RAMP, one ramp per hidden layer, 1 pattern x
+    2 repeats), its trim written back, then analog inference: every ramp decision, shift, trim, class and
+    popcount equal golden (``sa_calibration = "measured"``), and the trim changes hidden bits. About 25 s
+    with the top's build cached (the network test's build)."""
+    from tb.cosim.bnn_net_cal_run import run_cosim_bnn_net_cal
+
+    res = run_cosim_bnn_net_cal("digits", 4, seed=0, repeats=2, patterns=1, out_dir=tmp_path)
+    print({k: v for k, v in res.items() if k not in ("hardware", "errors")})
+    assert [v["conversions"] for v in res["per_layer"].values()] == [1 * (b + 1) * 2 for b in res["bias_cells"]]
+    assert res["decision_mismatches"] == 0 and res["trim_mismatches"] == 0, res["first_mismatches"]
+    assert res["class_mismatches"] == 0 and res["count_mismatches"] == 0, res["first_mismatches"]
+    assert not res["decider_errors"] and not res["violations"] and not any(res["errors"].values()), res
+    assert res["hidden_bits_changed_by_trim"] > 0 and res["accuracy"] == res["golden_accuracy"]
+    assert all(v["mean_abs_shift"] > 0 and 0 < v["ones"] < v["decisions"] for v in res["per_layer"].values())
+
+
+@pytest.mark.cocotb
+@pytest.mark.extended       # make test: the passing run above (this one adds ~20 s)
+def test_cosim_bnn_network_sa_calibration_detects_a_flipped_decision(tmp_path):
+    """One ramp decision flipped in the array model -> exactly that decision is reported (the comparison of
+    the calibration run is not vacuous)."""
+    from tb.cosim.bnn_net_cal_run import run_cosim_bnn_net_cal
+
+    bad = run_cosim_bnn_net_cal("digits", 1, seed=0, repeats=2, patterns=1, out_dir=tmp_path,
+                                fault={"flip": [1, 10, 3]})
+    assert bad["decision_mismatches"] == 1 and bad["per_layer"]["1"]["decision_mismatches"] == 1, bad
+    assert bad["first_mismatches"][0] == "layer 1 ramp conversion 10 (step 5): neurons [3] differ from golden"
+
+
 @pytest.mark.extended
 def test_bnn_net_harness_replays_the_cocotb_run(tmp_path):
     """The plain C++ harness (the 10,000-image runs) replays the digits network's cocotb run (6 images,

@@ -92,7 +92,10 @@ BNN_NET_NOTES = (
      "build (BNN_NET) the whole network runs on chip: push an image as ceil(inputs/32) BNN_INPUT words; "
      "when it is complete, STATUS.OWNER is BNN and the result register is free, the hidden layers run "
      "one after the other (BNN_CTRL.ANALOG: analog or digital), then the output layer (digital) and "
-     "its argmax; EVENTS.BNN_DONE marks BNN_CLASS valid; CTRL.BNN_ACK frees it for the next image."),
+     "its argmax; EVENTS.BNN_DONE marks BNN_CLASS valid; CTRL.BNN_ACK frees it for the next image. "
+     "SA calibration: with BNN_CTRL.CAL = 1 an image is a calibration pattern of hidden layer "
+     "BNN_CTRL.LAYER (ceil(fan_in/32) words), converted once with bias rows j < BNN_CTRL.RAMP driven; "
+     "EVENTS.BNN_DONE then marks the layer's output bits valid in BNN_OUT_DATA (BNN_CLASS unchanged)."),
 )
 
 BNN_NOTES = (
@@ -154,7 +157,7 @@ def accelerator_register_map(p: AccelParams, *, bnn: BnnHwParams | None = None, 
     _add_refresh_and_program(b, p)                     # 0x088
     _add_cell_read(b, p, adc_width)
     if net is not None:
-        _add_bnn_config(b, net.hidden_hw, inputs=net.sizes[0], calibration=False)   # 0x0A0
+        _add_bnn_config(b, net.hidden_hw, inputs=net.sizes[0], net=net)   # 0x0A0
         _add_bnn_data(b, net.hidden_hw, net=net)
     elif bnn is not None:
         _add_bnn_config(b, bnn)                        # 0x0A0
@@ -400,10 +403,10 @@ def _add_cell_read(b: RegisterMapBuilder, p: AccelParams, adc_width: int) -> Non
 
 # --- BNN path (0x0A0) ------------------------------------------------------------------------------
 def _add_bnn_config(b: RegisterMapBuilder, bnn: BnnHwParams, inputs: int | None = None,
-                    calibration: bool = True) -> None:
+                    net: BnnNetHwParams | None = None) -> None:
     """BNN_CFG0/1 (layer shape and engine parameters) and BNN_CTRL (mode, bias-row drive); a network
-    build shows its image size in INPUTS_M1 and the hidden engine's shape in the other fields, and has
-    no calibration ramp (``calibration = False``: BNN_CTRL.ANALOG only)."""
+    build shows its image size in INPUTS_M1 and the hidden engine's shape in the other fields, and its
+    BNN_CTRL selects the hidden layer a calibration image runs through (LAYER)."""
     b.skip_to(0x0A0)
     b.add(Register("bnn_cfg0", (
         Field("inputs_m1", bits_for(MAX_INPUTS), RO, const=(inputs or bnn.inputs) - 1,
@@ -420,18 +423,26 @@ def _add_bnn_config(b: RegisterMapBuilder, bnn: BnnHwParams, inputs: int | None 
     analog = Field("analog", 1, RW, doc="1: analog (in-memory, sense amplifiers); "
                                         "0: digital (bridge reads + XNOR-popcount). "
                                         "Sampled when an image starts.")
-    if not calibration:
-        b.add(Register("bnn_ctrl", (analog,), "BNN mode (runtime; the output layer is always read digitally)."))
-        return
+    cal_doc = ("0: every bias row driven (normal operation). 1: SA calibration ramp, only bias rows j < RAMP "
+               "driven (the bias cells then all store 1). Sampled when an image starts.")
+    if net is not None:
+        cal_doc = ("0: every bias row driven (normal operation: the image runs through the whole network). "
+                   "1: SA calibration ramp: the image (BNN_CFG0 ignored: ceil(fan_in/32) words of hidden "
+                   "layer LAYER) runs through hidden layer LAYER only, bias rows j < RAMP of the layer driven "
+                   "(the bias cells then all store 1); its output bits are read with BNN_OUT_INDEX / "
+                   "BNN_OUT_DATA. Set before an image's first word; sampled when the image starts.")
+    lw = bits_for(net.hidden_layers) if net is not None else 0
     b.add(Register("bnn_ctrl", (
         analog,
-        Field("cal", 1, RW, doc="0: every bias row driven (normal operation). 1: SA calibration ramp, "
-                                "only bias rows j < RAMP driven (the bias cells then all store 1). "
-                                "Sampled when an image starts."),
+        Field("cal", 1, RW, doc=cal_doc),
+        *((Field("layer", lw, RW, offset=8,
+                 doc=f"Hidden layer of a calibration image, 0 .. {net.hidden_layers - 1}"
+                     f"{' (more: the last)' if (1 << lw) > net.hidden_layers else ''}."),) if net is not None else ()),
         Field("ramp", bnn.ramp_width, RW, offset=16,
               doc=f"Bias rows driven while CAL = 1, 0 .. {bnn.bias_cells}"
                   f"{' (more: all)' if (1 << bnn.ramp_width) - 1 > bnn.bias_cells else ''}.")),
-        "BNN mode and bias-row drive (runtime)."))
+        "BNN mode and bias-row drive (runtime"
+        + ("; the output layer is always read digitally)." if net is not None else ").")))
 
 
 def _add_bnn_data(b: RegisterMapBuilder, bnn: BnnHwParams, net: BnnNetHwParams | None = None) -> None:
@@ -459,12 +470,13 @@ def _add_bnn_data(b: RegisterMapBuilder, bnn: BnnHwParams, net: BnnNetHwParams |
                                                          "largest output popcounts)."),
             Field("count", cw, RO, offset=16, doc="Its output-layer popcount.")),
             "Result of the last BNN image (valid while STATUS.BNN_FULL)."))
-        return
     b.add(Register("bnn_out_index", (Field("word", 8, RW, doc="Word index into the output bits."),),
                    "Selects which 32 output bits BNN_OUT_DATA shows."))
     b.add(Register("bnn_out_data", (Field("bits", 32, RO, doc="Output bits 32*BNN_OUT_INDEX .. +31 "
                                                              "(neuron j in bit j mod 32; 0 past M)."),),
-                   "Output (sign) bits of the last BNN image."))
+                   "Output (sign) bits of the last BNN image." if net is None else
+                   "Output (sign) bits of hidden layer BNN_CTRL.LAYER for the last calibration image "
+                   "(BNN_CTRL.CAL = 1; 0 past the layer's width)."))
 
 
 # --- MVM read path (0x100) ------------------------------------------------------------------------

@@ -59,6 +59,14 @@ def add_arguments(p) -> None:
                         "mnist, 32 for digits")
     p.add_argument("--bnn-bit-error", type=FloatIn(0.0, 0.5), default=0.01,
                    help="with --bnn-net: static bridge bit-error rate of the chip model (default %(default)s)")
+    p.add_argument("--bnn-cal", action="store_true",
+                   help="with --bnn-net: the calibrated chip (physical model, measured SA offsets): the host runs "
+                        "the SA-offset calibration ramp of every hidden layer over AXI-Lite, writes the bias-cell "
+                        "trim back, then --bnn-images test images in analog mode (cocotb)")
+    p.add_argument("--bnn-cal-repeats", type=IntIn(1, 1024), default=8,
+                   help="with --bnn-cal: conversions per ramp step, 1..1024 (default %(default)s)")
+    p.add_argument("--bnn-cal-patterns", type=IntIn(1, 64), default=4,
+                   help="with --bnn-cal: calibration patterns per layer, 1..64 (default %(default)s)")
     p.add_argument("--fmax", type=FloatIn(0.0, 1000.0, lo_open=True), default=None,
                    help="with --bnn-net: clock in MHz for the images/s column")
     p.add_argument("--no-raw", action="store_true", help="skip the plain Verilator C++ replay (no ratio)")
@@ -70,7 +78,10 @@ def run(args) -> int:
     from tb.cosim.training_host import CosimConfig as CosimConfigLimits
 
     if args.bnn_net:
-        return run_bnn_net(args)
+        return run_bnn_net_cal(args) if args.bnn_cal else run_bnn_net(args)
+    if args.bnn_cal:
+        print("error: --bnn-cal is not allowed without --bnn-net (the calibrated chip runs through the network top)")
+        return 2
     if args.bnn_read_width is not None:
         print(f"error: --bnn-read-width = {args.bnn_read_width} is not allowed without --bnn-net (the "
               f"single-layer run's read width is that of its trained layer)")
@@ -136,6 +147,37 @@ def run_frames(args) -> int:
         args.json.write_text(json.dumps({"config": cfg.to_dict(), **res}, indent=2))
         print(f"wrote {args.json}")
     return 0 if res["mismatches"] == 0 else 1
+
+
+def run_bnn_net_cal(args) -> int:
+    """The calibrated chip through the network top (:mod:`tb.cosim.bnn_net_cal_run`)."""
+    from golden.spec.checks import ConfigError
+    from tb.cosim.bnn_net_cal_run import cal_summary, run_cosim_bnn_net_cal
+
+    if args.bnn_engine != "cocotb":
+        print("error: --bnn-cal is not allowed with --bnn-engine cxx (the calibrated chip runs in cocotb)")
+        return 2
+    images = args.bnn_images or 10
+    if not args.quiet:
+        print(f"cosim: SA calibration of the {args.bnn_net} network's hidden layers ({args.bnn_cal_patterns} "
+              f"patterns x {args.bnn_cal_repeats} repeats per ramp step), then {images} analog test images "
+              f"through the top", flush=True)
+    try:
+        res = run_cosim_bnn_net_cal(args.bnn_net, images, seed=args.seed, repeats=args.bnn_cal_repeats,
+                                    patterns=args.bnn_cal_patterns, bit_error=args.bnn_bit_error)
+    except ConfigError as e:
+        print(f"error: {e}")
+        return 2
+    print(cal_summary(res))
+    for m in res.get("first_mismatches", []):
+        print(f"  mismatch: {m}")
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1))
+        print(f"wrote {args.json}")
+    bad = (res["decision_mismatches"] + res["trim_mismatches"] + res["class_mismatches"] + res["count_mismatches"]
+           + len(res["violations"]) + len(res["decider_errors"]) + sum(res["errors"].values()))
+    return 0 if bad == 0 else 1
 
 
 def run_bnn_net(args) -> int:
