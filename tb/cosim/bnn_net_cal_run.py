@@ -36,8 +36,7 @@ def run_cosim_bnn_net_cal(dataset: str = "digits", images: int = 10, seed: int =
           "sa_cal_patterns": patterns}
     cfg = {"images": images, "seed": seed, "result": str(result), "model": str(path), "x_path": str(x_path),
            "labels": y.tolist(), "hardware": hc, "fault": fault or {},
-           "net": {"sizes": list(net.sizes), "bias_cells": list(net.bias_cells), "bank": net.bank,
-                   "bank_out": net.bank_out, "layer": asdict(net.layer)}}
+           "net": asdict(net)}   # tb.cosim.bnn_net_tb.net_from_dict reads it back
     res = run_cocotb(bnn_net_top(net), toplevel="cosim_bnn_net_top", test_module="tb.cosim.bnn_net_cal_tb",
                      testcase="cosim_bnn_net_cal", config=cfg, check=False)
     if not result.exists():
